@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what Switchyard's demo and tests need and is not already here:
+#   - redis-server (Debian package)
+#   - anvil, forge, cast and solc (npm registry, pinned in deploy/tools/package.json)
+#     into the project-local folder .tools/ (nothing global besides apt).
+# Idempotent: a second run checks and returns in about a second.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- redis-server --------------------------------------------------------------
+if ! command -v redis-server >/dev/null 2>&1; then
+  log "installing redis-server from apt"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+  # The Debian package starts a system service on 6379; the project never uses it
+  # (tests and the devnet start their own servers on free ports).
+fi
+
+# --- foundry + solc from npm ---------------------------------------------------
+stamp="$tools/npm/.installed-$(sha256sum "$root/deploy/tools/package.json" | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  log "installing anvil, forge, cast, solc from npm into .tools/npm"
+  mkdir -p "$tools/npm"
+  cp "$root/deploy/tools/package.json" "$tools/npm/package.json"
+  (cd "$tools/npm" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$stamp"
+fi
+
+# Call the platform binaries directly: the node wrapper costs ~80 ms a call.
+for t in anvil forge cast; do
+  bin="$tools/npm/node_modules/@foundry-rs/$t-linux-amd64/bin/$t"
+  if [ ! -x "$bin" ]; then
+    log "expected $bin after npm install, not found"; exit 1
+  fi
+  ln -sf "$bin" "$tools/bin/$t"
+done
+
+# forge cannot download solc here: a small wrapper around the npm solc package
+# answers the two calls forge makes (--version and --standard-json).
+cat > "$tools/bin/solc" <<WRAP
+#!/usr/bin/env node
+const solc = require("$tools/npm/node_modules/solc");
+const args = process.argv.slice(2);
+if (args.includes("--version")) {
+  process.stdout.write("solc, the solidity compiler commandline interface\nVersion: " + solc.version() + "\n");
+  process.exit(0);
+}
+if (args.includes("--standard-json")) {
+  let input = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (c) => (input += c));
+  process.stdin.on("end", () => { process.stdout.write(solc.compile(input)); });
+} else {
+  process.stderr.write("solc wrapper: only --version and --standard-json are supported, got: " + args.join(" ") + "\n");
+  process.exit(2);
+}
+WRAP
+chmod +x "$tools/bin/solc"
+
+log "tools ready in $tools/bin: $(ls "$tools/bin" | tr '\n' ' ')"
