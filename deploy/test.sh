@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Quick start, command 2: the whole test suite. .ci/run calls this.
+# Installs what is missing (deploy/setup.sh), builds the contracts, then runs
+# formatting and lint checks, the contract tests and every Rust test
+# (unit, vectors, property tests, end-to-end against real anvil and Redis).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "setup"
+bash deploy/setup.sh
+
+step "contracts: build and forge tests"
+bash adapters/contracts/build.sh
+bash adapters/contracts/test.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --locked --workspace --no-fail-fast
