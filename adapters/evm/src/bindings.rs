@@ -1,0 +1,140 @@
+//! ABI of Switchyard's contracts (`adapters/contracts/src`), declared here by
+//! hand so the Rust build does not depend on a Solidity toolchain; a test
+//! checks these declarations against the compiled artifacts' ABI. Bytecode is
+//! loaded at run time from the artifacts ([`load_bytecode`]).
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::Bytes;
+use alloy::sol;
+
+use crate::EvmError;
+
+sol! {
+    /// Origin side: assigns nonces and emits encoded messages.
+    #[sol(rpc)]
+    contract Mailbox {
+        constructor(uint32 localDomain);
+        event Dispatch(address indexed sender, uint32 indexed destination, bytes32 indexed recipient, bytes message);
+        function localDomain() external view returns (uint32);
+        function nonce() external view returns (uint32);
+        function dispatch(uint32 destination, bytes32 recipient, bytes calldata body) external returns (bytes32 id);
+        function dispatchMany(uint32 destination, bytes32 recipient, bytes[] calldata bodies) external returns (uint32 firstNonce);
+    }
+
+    /// Destination side: checks threshold attestations, replay, calls recipients.
+    #[sol(rpc)]
+    contract Inbox {
+        constructor(uint32 localDomain, address[] attesters, uint256 threshold, uint256 handleGasLimit);
+        event MessageDelivered(bytes32 indexed id, uint32 indexed origin, uint32 nonce);
+        event MessageFailed(bytes32 indexed id, uint32 indexed origin, uint32 nonce, bytes reason);
+        event AttesterSet(address indexed attester, bool enabled);
+        event ThresholdSet(uint256 threshold);
+        function deliver(bytes[] calldata messages, bytes[] calldata signatures) external;
+        function retry(bytes calldata message) external;
+        function batchRoot(bytes[] calldata messages) external pure returns (bytes32);
+        function batchDigest(bytes32 root) external view returns (bytes32);
+        function domainSeparator() external view returns (bytes32);
+        function isProcessed(uint32 origin, uint32 nonce) external view returns (bool);
+        function failed(bytes32 id) external view returns (bool);
+        function threshold() external view returns (uint256);
+        function isAttester(address attester) external view returns (bool);
+        function localDomain() external view returns (uint32);
+        function setAttester(address attester, bool enabled) external;
+        function setThreshold(uint256 threshold) external;
+    }
+
+    /// A recipient for devnets and tests: records every delivery.
+    #[sol(rpc)]
+    contract TestRecipient {
+        constructor(address inbox);
+        event Received(uint32 indexed origin, bytes32 indexed sender, bytes body);
+        function received() external view returns (uint256);
+        function setMode(uint8 mode) external;
+    }
+
+    /// EIP-712 struct the attesters sign (domain: "Switchyard Inbox", "1",
+    /// chain id, Inbox address).
+    struct Batch {
+        bytes32 root;
+    }
+}
+
+/// Where `forge build` writes artifacts, relative to the repository root.
+pub const ARTIFACTS_DIR: &str = "adapters/contracts/out";
+
+/// The artifact path of `contract` under `out_dir`.
+pub fn artifact_path(out_dir: &Path, contract: &str) -> PathBuf {
+    out_dir
+        .join(format!("{contract}.sol"))
+        .join(format!("{contract}.json"))
+}
+
+/// Reads the creation bytecode of `contract` from its forge artifact.
+pub fn load_bytecode(out_dir: &Path, contract: &str) -> Result<Bytes, EvmError> {
+    let path = artifact_path(out_dir, contract);
+    let err = |reason: String| EvmError::Artifact {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| err(format!("{e} (run deploy/setup.sh to build the contracts)")))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+    let hex = json
+        .pointer("/bytecode/object")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| err("no bytecode.object".into()))?;
+    let bytes: Bytes = hex
+        .parse()
+        .map_err(|e| err(format!("bytecode is not hex: {e}")))?;
+    if bytes.is_empty() {
+        return Err(err(
+            "empty bytecode (abstract contract or interface?)".into()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads the ABI's function and event signatures of `contract`, e.g.
+/// `deliver(bytes[],bytes[])`, so tests can compare them with the bindings.
+pub fn load_abi_signatures(out_dir: &Path, contract: &str) -> Result<Vec<String>, EvmError> {
+    let path = artifact_path(out_dir, contract);
+    let err = |reason: String| EvmError::Artifact {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+    let abi = json
+        .get("abi")
+        .and_then(|a| a.as_array())
+        .ok_or_else(|| err("no abi".into()))?;
+    let mut out = Vec::new();
+    for item in abi {
+        let kind = item
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
+        if kind != "function" && kind != "event" {
+            continue;
+        }
+        let name = item
+            .get("name")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
+        let inputs = item
+            .get("inputs")
+            .and_then(|i| i.as_array())
+            .map(|ins| {
+                ins.iter()
+                    .map(|i| i.get("type").and_then(|t| t.as_str()).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        out.push(format!("{kind} {name}({inputs})"));
+    }
+    Ok(out)
+}

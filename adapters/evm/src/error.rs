@@ -1,0 +1,101 @@
+use std::time::Duration;
+
+/// Errors of EVM chain I/O. Every variant answers [`EvmError::is_retryable`]:
+/// the relayer retries or gives up from that answer alone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvmError {
+    /// The endpoint answered with an error or could not be reached.
+    #[error("rpc {method} on {endpoint} failed: {message}")]
+    Rpc {
+        /// JSON-RPC method.
+        method: &'static str,
+        /// Endpoint index in the configured list (URLs may carry credentials).
+        endpoint: String,
+        /// What the transport or node said.
+        message: String,
+    },
+    /// No answer within the configured time.
+    #[error("rpc {method} timed out after {after:?}")]
+    Timeout {
+        /// JSON-RPC method.
+        method: &'static str,
+        /// The timeout that passed.
+        after: Duration,
+    },
+    /// The node does not have what was asked (block not yet produced, pruned).
+    #[error("{what} not found on chain")]
+    NotFound {
+        /// What was missing.
+        what: String,
+    },
+    /// The node returned data that cannot be converted (unknown tx type, ...).
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// What was being read.
+        what: &'static str,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The transaction was included but reverted.
+    #[error("transaction {tx_hash} reverted in block {block}")]
+    Reverted {
+        /// Transaction hash.
+        tx_hash: String,
+        /// Inclusion block.
+        block: u64,
+    },
+    /// The call would revert (simulation): the batch itself is bad.
+    #[error("simulation reverted: {reason}")]
+    SimulationReverted {
+        /// Decoded revert reason or raw data.
+        reason: String,
+    },
+    /// A contract artifact could not be loaded.
+    #[error("contract artifact {path}: {reason}")]
+    Artifact {
+        /// File read.
+        path: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// A key could not be parsed. The key itself is never part of the message.
+    #[error("invalid signer key for {what}: {reason}")]
+    Key {
+        /// Which key (config path), never the key.
+        what: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+}
+
+impl EvmError {
+    /// Whether repeating the same operation later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Rpc { .. } | Self::Timeout { .. } | Self::NotFound { .. } => true,
+            // A revert after inclusion can be caused by state that changes
+            // (a replaced attester set, gas estimates): retry with backoff and
+            // let the retry policy dead-letter it.
+            Self::Reverted { .. } => true,
+            Self::Malformed { .. }
+            | Self::SimulationReverted { .. }
+            | Self::Artifact { .. }
+            | Self::Key { .. } => false,
+        }
+    }
+
+    /// A bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Rpc { .. } => "rpc",
+            Self::Timeout { .. } => "timeout",
+            Self::NotFound { .. } => "not_found",
+            Self::Malformed { .. } => "malformed",
+            Self::Reverted { .. } => "reverted",
+            Self::SimulationReverted { .. } => "simulation_reverted",
+            Self::Artifact { .. } => "artifact",
+            Self::Key { .. } => "key",
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Switchyard's EVM chain I/O, all of it through alloy.
+//!
+//! - [`source::EvmSource`] reads what an origin watcher needs (head, headers,
+//!   block receipts) and converts it to the light client's own types; it does
+//!   not decide anything, the light client does.
+//! - [`submitter::EvmSubmitter`] sends `Inbox.deliver` batches with its own
+//!   nonce tracking and EIP-1559 fees: prepare, submit, confirm.
+//! - [`attest::Attester`] signs the EIP-712 batch attestation the Inbox checks.
+//! - [`bindings`] holds the contracts' ABI, [`devtools`] the deploy and
+//!   traffic helpers used by `switchyard devnet` and the tests.
+//!
+//! Every RPC call has a timeout and bounded retries ([`rpc::RpcPool`]).
+
+pub mod attest;
+pub mod bindings;
+pub mod devtools;
+mod error;
+pub mod rpc;
+pub mod source;
+pub mod submitter;
+
+pub use alloy::primitives::{Address, B256, Bytes, U256};
+pub use error::EvmError;

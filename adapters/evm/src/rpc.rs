@@ -1,0 +1,263 @@
+//! A pool of JSON-RPC endpoints for one chain: every call has a timeout, is
+//! retried with exponential backoff and jitter, and fails over to the next
+//! endpoint; an endpoint that failed stops being the preferred one.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use alloy::providers::RootProvider;
+use alloy::transports::{RpcError, TransportErrorKind};
+use rand::Rng;
+
+use crate::EvmError;
+
+/// Called after every RPC attempt with (chain, method, outcome), outcome one of
+/// `ok`, `error`, `timeout`: lets the relayer count RPC outcomes without this
+/// crate knowing about Prometheus.
+pub type RpcObserver = Arc<dyn Fn(&str, &'static str, &'static str) + Send + Sync>;
+
+/// Timeouts and retries of a pool.
+#[derive(Debug, Clone, Copy)]
+pub struct RpcPolicy {
+    /// Time allowed for one attempt.
+    pub timeout: Duration,
+    /// Attempts in total (across endpoints) before giving up.
+    pub attempts: u32,
+    /// First backoff; doubles per attempt, with jitter.
+    pub backoff: Duration,
+    /// Backoff ceiling.
+    pub max_backoff: Duration,
+}
+
+impl Default for RpcPolicy {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            attempts: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+struct Endpoint {
+    /// "endpoint#i": URLs may embed API keys, so they never reach logs.
+    label: String,
+    provider: RootProvider,
+}
+
+/// Endpoints of one chain.
+#[derive(Clone)]
+pub struct RpcPool {
+    chain: Arc<str>,
+    endpoints: Arc<[Endpoint]>,
+    preferred: Arc<AtomicUsize>,
+    policy: RpcPolicy,
+    observer: Option<RpcObserver>,
+}
+
+impl std::fmt::Debug for RpcPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcPool")
+            .field("chain", &self.chain)
+            .field("endpoints", &self.endpoints.len())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl RpcPool {
+    /// A pool over `urls` (at least one).
+    pub fn new(chain: &str, urls: &[String], policy: RpcPolicy) -> Result<Self, EvmError> {
+        if urls.is_empty() {
+            return Err(EvmError::Malformed {
+                what: "rpc endpoint list",
+                reason: format!("chain {chain}: expected at least one URL, got none"),
+            });
+        }
+        let endpoints = urls
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                let parsed = url.parse().map_err(|e| EvmError::Malformed {
+                    what: "rpc url",
+                    reason: format!("chain {chain} endpoint#{i}: {e}"),
+                })?;
+                Ok(Endpoint {
+                    label: format!("{chain}/endpoint#{i}"),
+                    provider: RootProvider::new_http(parsed),
+                })
+            })
+            .collect::<Result<Vec<_>, EvmError>>()?;
+        Ok(Self {
+            chain: chain.into(),
+            endpoints: endpoints.into(),
+            preferred: Arc::new(AtomicUsize::new(0)),
+            policy,
+            observer: None,
+        })
+    }
+
+    /// Reports every attempt's outcome to `observer`.
+    pub fn with_observer(mut self, observer: RpcObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The chain name this pool serves.
+    pub fn chain(&self) -> &str {
+        &self.chain
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> RpcPolicy {
+        self.policy
+    }
+
+    /// The currently preferred endpoint's provider, for one-shot calls whose
+    /// retry the caller owns (raw transaction broadcast).
+    pub fn preferred(&self) -> (RootProvider, String) {
+        let i = self.preferred.load(Ordering::Relaxed) % self.endpoints.len();
+        (
+            self.endpoints[i].provider.clone(),
+            self.endpoints[i].label.clone(),
+        )
+    }
+
+    /// Moves preference away from endpoint label `label` (after a failure the
+    /// caller observed itself).
+    pub fn demote(&self, label: &str) {
+        if let Some(i) = self.endpoints.iter().position(|e| e.label == label) {
+            let _ = self.preferred.compare_exchange(
+                i,
+                (i + 1) % self.endpoints.len(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    fn observe(&self, method: &'static str, outcome: &'static str) {
+        if let Some(o) = &self.observer {
+            o(&self.chain, method, outcome);
+        }
+    }
+
+    /// Runs an idempotent read with timeout, retries and failover. `None`
+    /// from the node ("not found") is returned as is: it is an answer.
+    pub async fn read<T, F, Fut>(&self, method: &'static str, f: F) -> Result<T, EvmError>
+    where
+        F: Fn(RootProvider) -> Fut,
+        Fut: Future<Output = Result<T, RpcError<TransportErrorKind>>>,
+    {
+        let mut last = None;
+        for attempt in 0..self.policy.attempts.max(1) {
+            let i = self.preferred.load(Ordering::Relaxed) % self.endpoints.len();
+            let ep = &self.endpoints[i];
+            match tokio::time::timeout(self.policy.timeout, f(ep.provider.clone())).await {
+                Ok(Ok(v)) => {
+                    self.observe(method, "ok");
+                    return Ok(v);
+                }
+                Ok(Err(e)) => {
+                    self.observe(method, "error");
+                    last = Some(EvmError::Rpc {
+                        method,
+                        endpoint: ep.label.clone(),
+                        message: e.to_string(),
+                    });
+                }
+                Err(_) => {
+                    self.observe(method, "timeout");
+                    last = Some(EvmError::Timeout {
+                        method,
+                        after: self.policy.timeout,
+                    });
+                }
+            }
+            // Fail over: the next attempt goes to the next endpoint.
+            let _ = self.preferred.compare_exchange(
+                i,
+                (i + 1) % self.endpoints.len(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            if attempt + 1 < self.policy.attempts {
+                tokio::time::sleep(backoff(self.policy, attempt)).await;
+            }
+        }
+        Err(last.unwrap_or(EvmError::Timeout {
+            method,
+            after: self.policy.timeout,
+        }))
+    }
+}
+
+/// Exponential backoff with full jitter in [d/2, d].
+pub fn backoff(policy: RpcPolicy, attempt: u32) -> Duration {
+    let base = policy
+        .backoff
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(policy.max_backoff);
+    let half = base / 2;
+    half + half.mul_f64(rand::rng().random::<f64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RpcPolicy {
+            timeout: Duration::from_secs(1),
+            attempts: 3,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(800),
+        };
+        for attempt in 0..10 {
+            let d = backoff(p, attempt);
+            let cap = (Duration::from_millis(100) * (1 << attempt.min(16))).min(p.max_backoff);
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempt}: {d:?} not in [{:?}, {cap:?}]",
+                cap / 2
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_fails_after_attempts_with_rpc_error() {
+        let p = RpcPolicy {
+            timeout: Duration::from_millis(500),
+            attempts: 2,
+            backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        };
+        // Port 9 (discard) on loopback: nothing listens there in tests.
+        let pool = RpcPool::new("t", &["http://127.0.0.1:9".into()], p).expect("valid url");
+        let err = pool
+            .read("eth_blockNumber", |p| async move {
+                use alloy::providers::Provider;
+                p.get_block_number().await
+            })
+            .await
+            .expect_err("nothing listens");
+        assert!(err.is_retryable());
+        assert!(
+            matches!(err, EvmError::Rpc { .. } | EvmError::Timeout { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_url_list_is_refused() {
+        let err = RpcPool::new("t", &[], RpcPolicy::default()).expect_err("empty");
+        assert!(
+            err.to_string().contains("expected at least one URL"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! What an origin watcher reads from an EVM chain, converted to the light
+//! client's types. Nothing here is trusted: the header's hash, the link to
+//! its parent and the receipts root are all recomputed by the light client.
+
+use alloy::consensus::ReceiptEnvelope;
+use alloy::eips::BlockNumberOrTag;
+use alloy::providers::Provider;
+use switchyard_lc_evm::{Header, Log, Receipt, TxType};
+
+use crate::EvmError;
+use crate::rpc::RpcPool;
+
+/// Reads heads, headers and block receipts of one chain.
+#[derive(Debug, Clone)]
+pub struct EvmSource {
+    pool: RpcPool,
+}
+
+impl EvmSource {
+    /// A source over `pool`.
+    pub fn new(pool: RpcPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool (for its chain name and policy).
+    pub fn pool(&self) -> &RpcPool {
+        &self.pool
+    }
+
+    /// The chain's latest block number.
+    pub async fn head(&self) -> Result<u64, EvmError> {
+        self.pool
+            .read(
+                "eth_blockNumber",
+                |p| async move { p.get_block_number().await },
+            )
+            .await
+    }
+
+    /// Header `number` and the hash the node claims for it (the light client
+    /// recomputes it and rejects a mismatch).
+    pub async fn header(&self, number: u64) -> Result<(Header, alloy::primitives::B256), EvmError> {
+        let block = self
+            .pool
+            .read("eth_getBlockByNumber", |p| async move {
+                p.get_block_by_number(BlockNumberOrTag::Number(number))
+                    .await
+            })
+            .await?
+            .ok_or_else(|| EvmError::NotFound {
+                what: format!("block {number}"),
+            })?;
+        let h = block.header.inner;
+        let header = Header {
+            parent_hash: h.parent_hash,
+            ommers_hash: h.ommers_hash,
+            beneficiary: h.beneficiary,
+            state_root: h.state_root,
+            transactions_root: h.transactions_root,
+            receipts_root: h.receipts_root,
+            logs_bloom: h.logs_bloom,
+            difficulty: h.difficulty,
+            number: h.number,
+            gas_limit: h.gas_limit,
+            gas_used: h.gas_used,
+            timestamp: h.timestamp,
+            extra_data: h.extra_data,
+            mix_hash: h.mix_hash,
+            nonce: h.nonce,
+            base_fee_per_gas: h.base_fee_per_gas,
+            withdrawals_root: h.withdrawals_root,
+            blob_gas_used: h.blob_gas_used,
+            excess_blob_gas: h.excess_blob_gas,
+            parent_beacon_block_root: h.parent_beacon_block_root,
+            requests_hash: h.requests_hash,
+        };
+        if header.number != number {
+            return Err(EvmError::Malformed {
+                what: "block header",
+                reason: format!("asked for block {number}, node returned {}", header.number),
+            });
+        }
+        Ok((header, block.header.hash))
+    }
+
+    /// All receipts of block `number`, in transaction order.
+    pub async fn receipts(&self, number: u64) -> Result<Vec<Receipt>, EvmError> {
+        let receipts = self
+            .pool
+            .read("eth_getBlockReceipts", |p| async move {
+                p.get_block_receipts(BlockNumberOrTag::Number(number).into())
+                    .await
+            })
+            .await?
+            .ok_or_else(|| EvmError::NotFound {
+                what: format!("receipts of block {number}"),
+            })?;
+        receipts
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if let Some(idx) = r.transaction_index
+                    && idx != i as u64
+                {
+                    return Err(EvmError::Malformed {
+                        what: "block receipts",
+                        reason: format!(
+                            "block {number}: receipt at position {i} has transactionIndex {idx}"
+                        ),
+                    });
+                }
+                convert_receipt(r.inner)
+            })
+            .collect()
+    }
+}
+
+fn convert_receipt(envelope: ReceiptEnvelope<alloy::rpc::types::Log>) -> Result<Receipt, EvmError> {
+    let tx_type = TxType::try_from(envelope.tx_type() as u8).map_err(|e| EvmError::Malformed {
+        what: "receipt",
+        reason: e.to_string(),
+    })?;
+    let (receipt, bloom) = match envelope {
+        ReceiptEnvelope::Legacy(r)
+        | ReceiptEnvelope::Eip2930(r)
+        | ReceiptEnvelope::Eip1559(r)
+        | ReceiptEnvelope::Eip4844(r)
+        | ReceiptEnvelope::Eip7702(r) => (r.receipt, r.logs_bloom),
+    };
+    Ok(Receipt {
+        tx_type,
+        status: receipt.status.coerce_status(),
+        cumulative_gas_used: receipt.cumulative_gas_used,
+        logs_bloom: bloom,
+        logs: receipt
+            .logs
+            .into_iter()
+            .map(|l| Log {
+                address: l.inner.address,
+                topics: l.inner.data.topics().to_vec(),
+                data: l.inner.data.data,
+            })
+            .collect(),
+    })
+}

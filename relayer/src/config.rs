@@ -1,0 +1,547 @@
+//! The hub's configuration: one TOML file, overridable by environment
+//! variables `SWITCHYARD__<SECTION>__<KEY>` (for example
+//! `SWITCHYARD__REDIS__URL`). Unknown keys and out-of-range values are refused
+//! with their path. Secrets are never in the file: it names an environment
+//! variable or a mounted file that holds them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+
+/// A configuration that cannot be used, with the path of the offending value.
+#[derive(Debug, thiserror::Error)]
+#[error("config {path}: {reason}")]
+pub struct ConfigError {
+    /// Dotted path of the value (`chains[1].rpc_urls`), or the file.
+    pub path: String,
+    /// What is wrong, with expected and got where it applies.
+    pub reason: String,
+}
+
+fn cfg_err(path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        path: path.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The whole hub configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Redis connection.
+    pub redis: RedisConfig,
+    /// HTTP listener (metrics, health, API).
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The key this hub signs batch attestations with.
+    pub attester_key: SecretRef,
+    /// Delivery batching.
+    #[serde(default)]
+    pub dispatcher: DispatcherConfig,
+    /// Every chain the hub follows or delivers to.
+    pub chains: Vec<ChainConfig>,
+}
+
+/// Redis connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key, so several hubs can share one Redis.
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_prefix() -> String {
+    "sy".into()
+}
+
+/// HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to bind; port 0 picks a free one.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Text or JSON.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `switchyard=debug,info`.
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: default_level(),
+        }
+    }
+}
+
+/// Where a secret comes from: exactly one of `env` or `file`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// Name of an environment variable holding it.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Path of a file holding it (a mounted Kubernetes Secret).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only where the secret is, never what it is.
+        f.debug_struct("SecretRef")
+            .field("env", &self.env)
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+/// A resolved secret. `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's text (trimmed).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl SecretRef {
+    /// A reference to a file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            env: None,
+            file: Some(path.into()),
+        }
+    }
+
+    fn check(&self, path: &str) -> Result<(), ConfigError> {
+        match (&self.env, &self.file) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            (None, None) => Err(cfg_err(
+                path,
+                "expected one of `env` or `file`, got neither",
+            )),
+            (Some(_), Some(_)) => Err(cfg_err(path, "expected one of `env` or `file`, got both")),
+        }
+    }
+
+    /// Reads the secret. Errors name the variable or file, never the value.
+    pub fn resolve(&self, path: &str) -> Result<Secret, ConfigError> {
+        self.check(path)?;
+        let raw = if let Some(var) = &self.env {
+            std::env::var(var)
+                .map_err(|_| cfg_err(path, format!("environment variable {var} is not set")))?
+        } else if let Some(file) = &self.file {
+            std::fs::read_to_string(file)
+                .map_err(|e| cfg_err(path, format!("cannot read {}: {e}", file.display())))?
+        } else {
+            unreachable!("check() accepts exactly one source")
+        };
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(cfg_err(path, "secret is empty"));
+        }
+        Ok(Secret(trimmed.to_owned()))
+    }
+}
+
+/// Delivery batching and concurrency, per destination.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatcherConfig {
+    /// Most messages in one `deliver` transaction.
+    #[serde(default = "default_batch")]
+    pub max_batch_messages: usize,
+    /// Longest a partial batch waits for more messages, in ms.
+    #[serde(default = "default_wait")]
+    pub max_wait_ms: u64,
+    /// Transactions in flight per destination.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+    /// Attempts before a batch goes to the dead-letter stream.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// An entry pending this long on another consumer is reclaimed, in ms.
+    #[serde(default = "default_reclaim")]
+    pub reclaim_idle_ms: u64,
+}
+
+fn default_batch() -> usize {
+    200
+}
+fn default_wait() -> u64 {
+    50
+}
+fn default_in_flight() -> usize {
+    8
+}
+fn default_attempts() -> u32 {
+    8
+}
+fn default_reclaim() -> u64 {
+    30_000
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_messages: default_batch(),
+            max_wait_ms: default_wait(),
+            max_in_flight: default_in_flight(),
+            max_attempts: default_attempts(),
+            reclaim_idle_ms: default_reclaim(),
+        }
+    }
+}
+
+/// A trusted starting point of a light client (weak subjectivity).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Block number.
+    pub number: u64,
+    /// Block hash the operator trusts.
+    pub hash: B256,
+}
+
+/// One chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Short name used in metrics labels and logs (`[a-z0-9_-]{1,32}`).
+    pub name: String,
+    /// Message domain id.
+    pub domain: u32,
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// JSON-RPC endpoints, in order of preference.
+    pub rpc_urls: Vec<String>,
+    /// Mailbox contract (messages from this chain).
+    pub mailbox: Address,
+    /// Inbox contract (messages to this chain).
+    pub inbox: Address,
+    /// Header-chain light client: blocks below the verified tip before a
+    /// block's messages are relayed.
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// Trusted checkpoint; required on the first start (afterwards the
+    /// persisted light-client state is resumed).
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointConfig>,
+    /// Head polling interval, in ms.
+    #[serde(default = "default_poll")]
+    pub poll_interval_ms: u64,
+    /// Timeout of one RPC call, in ms.
+    #[serde(default = "default_rpc_timeout")]
+    pub rpc_timeout_ms: u64,
+    /// Key of the account that pays for deliveries to this chain.
+    pub submitter_key: SecretRef,
+    /// Blocks on top of a delivery before its batch is acknowledged.
+    #[serde(default = "default_delivery_confirmations")]
+    pub delivery_confirmations: u64,
+    /// Ceiling of `maxFeePerGas`, in gwei.
+    #[serde(default = "default_max_fee")]
+    pub max_fee_gwei: u64,
+}
+
+fn default_confirmations() -> u64 {
+    2
+}
+fn default_poll() -> u64 {
+    500
+}
+fn default_rpc_timeout() -> u64 {
+    10_000
+}
+fn default_delivery_confirmations() -> u64 {
+    1
+}
+fn default_max_fee() -> u64 {
+    500
+}
+
+impl ChainConfig {
+    /// Poll interval.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+impl Config {
+    /// Loads `path` (TOML) with environment overrides, then validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let built = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("SWITCHYARD")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| cfg_err(path.display().to_string(), e.to_string()))?;
+        Self::from_source(built)
+    }
+
+    /// Parses TOML text without environment overrides (tests, `config check`).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .map_err(|e| cfg_err("<toml>", e.to_string()))?;
+        Self::from_source(built)
+    }
+
+    fn from_source(built: config::Config) -> Result<Self, ConfigError> {
+        // serde_path_to_error turns "unknown field `x`" into one with its path.
+        let cfg: Self = serde_path_to_error::deserialize(built).map_err(|e| {
+            let path = e.path().to_string();
+            cfg_err(
+                if path == "." { "<root>".into() } else { path },
+                e.into_inner().to_string(),
+            )
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Range and consistency checks serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
+            return Err(cfg_err(
+                "redis.url",
+                format!("expected redis:// or rediss://, got {:?}", self.redis.url),
+            ));
+        }
+        if self.redis.key_prefix.is_empty() || self.redis.key_prefix.contains(['{', '}', ' ']) {
+            return Err(cfg_err(
+                "redis.key_prefix",
+                "expected a non-empty prefix without braces or spaces",
+            ));
+        }
+        self.attester_key.check("attester_key")?;
+        let d = &self.dispatcher;
+        if !(1..=2000).contains(&d.max_batch_messages) {
+            return Err(cfg_err(
+                "dispatcher.max_batch_messages",
+                format!("expected 1..=2000, got {}", d.max_batch_messages),
+            ));
+        }
+        if !(1..=64).contains(&d.max_in_flight) {
+            return Err(cfg_err(
+                "dispatcher.max_in_flight",
+                format!("expected 1..=64, got {}", d.max_in_flight),
+            ));
+        }
+        if d.max_wait_ms > 60_000 {
+            return Err(cfg_err(
+                "dispatcher.max_wait_ms",
+                format!("expected at most 60000, got {}", d.max_wait_ms),
+            ));
+        }
+        if d.max_attempts == 0 {
+            return Err(cfg_err(
+                "dispatcher.max_attempts",
+                "expected at least 1, got 0",
+            ));
+        }
+        if self.chains.is_empty() {
+            return Err(cfg_err("chains", "expected at least one chain, got none"));
+        }
+        for (i, c) in self.chains.iter().enumerate() {
+            let p = |k: &str| format!("chains[{i}].{k}");
+            let name_ok = !c.name.is_empty()
+                && c.name.len() <= 32
+                && c.name.chars().all(|ch| {
+                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-'
+                });
+            if !name_ok {
+                return Err(cfg_err(
+                    p("name"),
+                    format!("expected [a-z0-9_-]{{1,32}}, got {:?}", c.name),
+                ));
+            }
+            if let Some(j) = self.chains[..i].iter().position(|o| o.name == c.name) {
+                return Err(cfg_err(
+                    p("name"),
+                    format!("duplicate of chains[{j}].name {:?}", c.name),
+                ));
+            }
+            if let Some(j) = self.chains[..i].iter().position(|o| o.domain == c.domain) {
+                return Err(cfg_err(
+                    p("domain"),
+                    format!("duplicate of chains[{j}].domain {}", c.domain),
+                ));
+            }
+            if c.rpc_urls.is_empty() {
+                return Err(cfg_err(
+                    p("rpc_urls"),
+                    "expected at least one URL, got none",
+                ));
+            }
+            for (k, u) in c.rpc_urls.iter().enumerate() {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(cfg_err(
+                        format!("chains[{i}].rpc_urls[{k}]"),
+                        "expected an http:// or https:// URL",
+                    ));
+                }
+            }
+            if c.confirmations > 1024 {
+                return Err(cfg_err(
+                    p("confirmations"),
+                    format!("expected at most 1024, got {}", c.confirmations),
+                ));
+            }
+            if !(10..=60_000).contains(&c.poll_interval_ms) {
+                return Err(cfg_err(
+                    p("poll_interval_ms"),
+                    format!("expected 10..=60000, got {}", c.poll_interval_ms),
+                ));
+            }
+            if !(100..=120_000).contains(&c.rpc_timeout_ms) {
+                return Err(cfg_err(
+                    p("rpc_timeout_ms"),
+                    format!("expected 100..=120000, got {}", c.rpc_timeout_ms),
+                ));
+            }
+            if c.max_fee_gwei == 0 {
+                return Err(cfg_err(p("max_fee_gwei"), "expected at least 1, got 0"));
+            }
+            c.submitter_key.check(&p("submitter_key"))?;
+        }
+        Ok(())
+    }
+
+    /// The chain with `domain`.
+    pub fn chain_by_domain(&self, domain: u32) -> Option<&ChainConfig> {
+        self.chains.iter().find(|c| c.domain == domain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> String {
+        r#"
+attester_key = { env = "SY_ATTESTER" }
+[redis]
+url = "redis://127.0.0.1:6379"
+[[chains]]
+name = "alpha"
+domain = 1000
+chain_id = 31337
+rpc_urls = ["http://127.0.0.1:8545"]
+mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+submitter_key = { file = "/run/secrets/alpha" }
+checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000000000000000000000001" }
+"#
+        .to_owned()
+    }
+
+    #[test]
+    fn sample_parses_with_defaults() {
+        let c = Config::from_toml(&sample()).expect("valid");
+        assert_eq!(c.chains[0].confirmations, 2);
+        assert_eq!(c.dispatcher.max_batch_messages, 200);
+        assert_eq!(c.redis.key_prefix, "sy");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_path() {
+        let text = sample().replace("chain_id = 31337", "chain_id = 31337\nconfirmation = 3");
+        let err = Config::from_toml(&text).expect_err("unknown key");
+        assert!(
+            err.path.starts_with("chains[0]") || err.path.starts_with("chains.0"),
+            "{err}"
+        );
+        assert!(err.reason.contains("confirmation"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_value_is_refused_with_path_and_bounds() {
+        let text = sample().replace("chain_id = 31337", "chain_id = 31337\npoll_interval_ms = 5");
+        let err = Config::from_toml(&text).expect_err("too small");
+        assert_eq!(err.path, "chains[0].poll_interval_ms");
+        assert!(err.reason.contains("got 5"), "{err}");
+    }
+
+    #[test]
+    fn secret_ref_needs_exactly_one_source_and_never_prints_the_value() {
+        let text = sample().replace(r#"{ env = "SY_ATTESTER" }"#, "{}");
+        let err = Config::from_toml(&text).expect_err("no source");
+        assert_eq!(err.path, "attester_key");
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("k");
+        std::fs::write(&f, "  super-secret-value\n").expect("write");
+        let s = SecretRef::file(&f).resolve("x").expect("reads");
+        assert_eq!(s.expose(), "super-secret-value");
+        assert!(!format!("{s:?}").contains("super"));
+    }
+
+    #[test]
+    fn duplicate_domain_is_refused() {
+        let mut text = sample();
+        let second = text[text.find("[[chains]]").expect("has chains")..].replace("alpha", "beta");
+        text.push_str(&second);
+        let err = Config::from_toml(&text).expect_err("dup");
+        assert_eq!(err.path, "chains[1].domain");
+    }
+}

@@ -1,0 +1,633 @@
+//! `switchyard devnet`: N anvil chains and a redis-server on free loopback
+//! ports (or the ones given), the contracts deployed on each, the hub running
+//! in this process exactly as `switchyard run` runs it, and traffic from every
+//! chain to every other. Delivery is checked on chain, independently of the
+//! hub: every `TestRecipient.Received` event is matched against what was sent.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes};
+use serde::Serialize;
+use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
+use switchyard_evm::devtools::{self, ANVIL_KEYS, Deployment, DevWallet};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{
+    ChainConfig, CheckpointConfig, Config, DispatcherConfig, HttpConfig, LogConfig, RedisConfig,
+    SecretRef,
+};
+use crate::hub::Hub;
+use crate::metrics::{stage, sum_messages_in_text};
+use crate::procs::{Anvil, RedisServer, repo_root};
+
+/// Errors of the devnet.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DevnetError {
+    /// A local process.
+    #[error(transparent)]
+    Proc(#[from] crate::procs::ProcError),
+    /// Chain I/O.
+    #[error(transparent)]
+    Evm(#[from] switchyard_evm::EvmError),
+    /// The hub.
+    #[error(transparent)]
+    Hub(#[from] crate::error::HubError),
+    /// Anything else, said plainly.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Devnet parameters.
+#[derive(Debug, Clone)]
+pub struct DevnetArgs {
+    /// Chains to start (ignored when `rpc` is given).
+    pub chains: usize,
+    /// Messages per route; 0 = steady traffic until stopped.
+    pub messages: u64,
+    /// Use these chains instead of starting anvil.
+    pub rpc: Vec<String>,
+    /// Use this Redis instead of starting one.
+    pub redis: Option<String>,
+    /// anvil block time in seconds.
+    pub block_time: f64,
+    /// Body size in bytes.
+    pub body_size: usize,
+    /// Messages per route per second in steady mode.
+    pub rate: u64,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// HTTP listen address of the hub.
+    pub http: SocketAddr,
+    /// Header-chain confirmation depth.
+    pub confirmations: u64,
+    /// Contract artifacts.
+    pub artifacts: PathBuf,
+}
+
+impl Default for DevnetArgs {
+    fn default() -> Self {
+        Self {
+            chains: 2,
+            messages: 1000,
+            rpc: Vec::new(),
+            redis: None,
+            block_time: 0.2,
+            body_size: 64,
+            rate: 50,
+            timeout: Duration::from_secs(600),
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            confirmations: 2,
+            artifacts: repo_root().join(ARTIFACTS_DIR),
+        }
+    }
+}
+
+/// One chain of the devnet, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainReport {
+    /// Name.
+    pub name: String,
+    /// Domain.
+    pub domain: u32,
+    /// Chain id.
+    pub chain_id: u64,
+    /// RPC URL.
+    pub rpc: String,
+    /// Contracts.
+    #[serde(flatten)]
+    pub contracts: Deployment,
+    /// The traffic sender's address.
+    pub sender: Address,
+}
+
+/// Hub counters scraped from `/metrics` at the end.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MetricsReport {
+    /// stage="observed".
+    pub observed: u64,
+    /// stage="verified".
+    pub verified: u64,
+    /// stage="enqueued".
+    pub enqueued: u64,
+    /// stage="submitted".
+    pub submitted: u64,
+    /// stage="delivered".
+    pub delivered: u64,
+    /// stage="rejected".
+    pub rejected: u64,
+    /// stage="failed".
+    pub failed: u64,
+}
+
+/// The devnet's final line.
+#[derive(Debug, Clone, Serialize)]
+pub struct DevnetReport {
+    /// Chains.
+    pub chains: usize,
+    /// Ordered (origin, destination) pairs.
+    pub routes: usize,
+    /// Messages dispatched.
+    pub sent: u64,
+    /// Distinct sent messages found delivered, with the right origin, sender,
+    /// body and recipient.
+    pub delivered: u64,
+    /// Deliveries beyond the first of a message.
+    pub duplicates: u64,
+    /// Sent but not delivered.
+    pub lost: u64,
+    /// Deliveries that match nothing sent (wrong body, origin or sender).
+    pub mismatched: u64,
+    /// From the first dispatch to the last delivery.
+    pub seconds: f64,
+    /// delivered / seconds.
+    pub messages_per_second: f64,
+    /// The hub's own counters.
+    pub metrics: MetricsReport,
+    /// Where the hub served HTTP.
+    pub http: String,
+    /// Redis used.
+    pub redis: String,
+    /// Per chain.
+    pub chain_details: Vec<ChainReport>,
+}
+
+impl DevnetReport {
+    /// Success: everything delivered exactly once, nothing unexpected.
+    pub fn ok(&self) -> bool {
+        self.delivered == self.sent
+            && self.duplicates == 0
+            && self.mismatched == 0
+            && self.lost == 0
+    }
+}
+
+struct Chain {
+    report: ChainReport,
+    wallet: DevWallet,
+}
+
+fn body_for(origin: u32, dest: u32, i: u64, size: usize) -> Bytes {
+    let mut s = format!("switchyard devnet {origin}->{dest} #{i} ").into_bytes();
+    while s.len() < size {
+        s.push(b'.');
+    }
+    Bytes::from(s)
+}
+
+fn progress(msg: &str) {
+    eprintln!("[devnet] {msg}");
+}
+
+/// Runs the devnet to completion (or until `shutdown`).
+pub async fn run(
+    args: DevnetArgs,
+    shutdown: CancellationToken,
+) -> Result<DevnetReport, DevnetError> {
+    // Processes first; their handles kill them on every exit path.
+    let mut anvils = Vec::new();
+    let urls: Vec<String> = if args.rpc.is_empty() {
+        if !(1..=16).contains(&args.chains) {
+            return Err(DevnetError::Other(format!(
+                "--chains: expected 1..=16, got {}",
+                args.chains
+            )));
+        }
+        for i in 0..args.chains {
+            anvils.push(Anvil::spawn(31337 + i as u64, args.block_time)?);
+        }
+        anvils.iter().map(|a| a.url.clone()).collect()
+    } else {
+        args.rpc.clone()
+    };
+    let redis_server = match &args.redis {
+        Some(_) => None,
+        None => Some(RedisServer::spawn(None)?),
+    };
+    let redis_url = args
+        .redis
+        .clone()
+        .or_else(|| redis_server.as_ref().map(|r| r.url.clone()))
+        .ok_or_else(|| DevnetError::Other("no redis".into()))?;
+    progress(&format!(
+        "{} chains: {}; redis {redis_url}",
+        urls.len(),
+        urls.join(", ")
+    ));
+
+    // Keys: the attester and the submitter are distinct from the traffic
+    // sender so their nonces never collide. Written to files (0600) because
+    // the hub only takes secrets from files or the environment.
+    let dir = std::env::temp_dir().join(format!(
+        "switchyard-devnet-{}-{}",
+        std::process::id(),
+        crate::unix_ms()
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| DevnetError::Other(format!("creating {}: {e}", dir.display())))?;
+    let write_secret = |name: &str, value: &str| -> Result<PathBuf, DevnetError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let p = dir.join(name);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&p)
+            .map_err(|e| DevnetError::Other(format!("writing {}: {e}", p.display())))?;
+        f.write_all(value.as_bytes())
+            .map_err(|e| DevnetError::Other(format!("writing {}: {e}", p.display())))?;
+        Ok(p)
+    };
+    let attester_file = write_secret("attester.key", ANVIL_KEYS[1])?;
+    let submitter_file = write_secret("submitter.key", ANVIL_KEYS[2])?;
+    let attester_addr =
+        switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "devnet attester")?.address();
+
+    // Deploy.
+    let mut chains = Vec::new();
+    for (i, url) in urls.iter().enumerate() {
+        let mut wallet = DevWallet::connect(url, ANVIL_KEYS[0]).await?;
+        let domain = 1000 * (i as u32 + 1);
+        let deployment = devtools::deploy_all(
+            &mut wallet,
+            &args.artifacts,
+            domain,
+            vec![attester_addr],
+            1,
+            500_000,
+        )
+        .await?;
+        progress(&format!(
+            "chain {i}: domain {domain}, chain id {}, mailbox {}, inbox {}, recipient {}",
+            wallet.chain_id(),
+            deployment.mailbox,
+            deployment.inbox,
+            deployment.recipient
+        ));
+        chains.push(Chain {
+            report: ChainReport {
+                name: format!("chain{i}"),
+                domain,
+                chain_id: wallet.chain_id(),
+                rpc: url.clone(),
+                contracts: deployment,
+                sender: wallet.address(),
+            },
+            wallet,
+        });
+    }
+
+    // The hub, configured as an operator would.
+    let mut chain_cfgs = Vec::new();
+    for c in &chains {
+        use alloy::providers::Provider;
+        let block = c
+            .wallet
+            .provider()
+            .get_block_by_number(c.report.contracts.block.into())
+            .await
+            .map_err(|e| DevnetError::Other(format!("reading checkpoint block: {e}")))?
+            .ok_or_else(|| DevnetError::Other("checkpoint block missing".into()))?;
+        chain_cfgs.push(ChainConfig {
+            name: c.report.name.clone(),
+            domain: c.report.domain,
+            chain_id: c.report.chain_id,
+            rpc_urls: vec![c.report.rpc.clone()],
+            mailbox: c.report.contracts.mailbox,
+            inbox: c.report.contracts.inbox,
+            confirmations: args.confirmations,
+            checkpoint: Some(CheckpointConfig {
+                number: block.header.number,
+                hash: block.header.hash,
+            }),
+            poll_interval_ms: 100,
+            rpc_timeout_ms: 10_000,
+            submitter_key: SecretRef::file(&submitter_file),
+            delivery_confirmations: 1,
+            max_fee_gwei: 500,
+        });
+    }
+    let cfg = Config {
+        redis: RedisConfig {
+            url: redis_url.clone(),
+            key_prefix: format!("sy-devnet-{}", crate::unix_ms()),
+        },
+        http: HttpConfig { listen: args.http },
+        log: LogConfig::default(),
+        attester_key: SecretRef::file(&attester_file),
+        dispatcher: DispatcherConfig {
+            max_batch_messages: 250,
+            ..DispatcherConfig::default()
+        },
+        chains: chain_cfgs,
+    };
+    let hub_shutdown = shutdown.child_token();
+    let hub = Hub::start(cfg, hub_shutdown.clone()).await?;
+    progress(&format!("hub serving http://{}/metrics", hub.addr));
+    let http = hub.addr.to_string();
+
+    let result = drive(&args, &mut chains, &hub, &shutdown).await;
+    hub_shutdown.cancel();
+    hub.join().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let (sent, seconds, metrics) = result?;
+    // The chains are still up (their handles drop at the end of this scope).
+    let mut report = verify(&chains, &args, sent, seconds).await?;
+    drop(anvils);
+    drop(redis_server);
+    report.metrics = metrics;
+    report.redis = redis_url;
+    report.http = http;
+    Ok(report)
+}
+
+type Sent = HashMap<(u32, u32), u64>;
+
+/// Sends traffic and waits for delivery; returns what was sent per route,
+/// the seconds from first dispatch to last delivery, and the hub's counters.
+async fn drive(
+    args: &DevnetArgs,
+    chains: &mut [Chain],
+    hub: &Hub,
+    shutdown: &CancellationToken,
+) -> Result<(Sent, f64, MetricsReport), DevnetError> {
+    let recipients: Vec<(u32, Address)> = chains
+        .iter()
+        .map(|c| (c.report.domain, c.report.contracts.recipient))
+        .collect();
+    let mut sent: Sent = HashMap::new();
+    let start = Instant::now();
+    let chunk = 100u64;
+    let total_target: u64 = if args.messages == 0 {
+        u64::MAX
+    } else {
+        args.messages * (chains.len() as u64) * (chains.len() as u64 - 1).max(1)
+    };
+    if args.messages > 0 {
+        // Everything up front, as fast as the chains take it.
+        let mut hashes = Vec::new();
+        for c in chains.iter_mut() {
+            for &(dest, recipient) in &recipients {
+                if dest == c.report.domain && recipients.len() > 1 {
+                    continue;
+                }
+                let mut i = 0;
+                while i < args.messages {
+                    let n = chunk.min(args.messages - i);
+                    let bodies = (i..i + n)
+                        .map(|k| body_for(c.report.domain, dest, k, args.body_size))
+                        .collect();
+                    let data = devtools::dispatch_many_calldata(dest, recipient, bodies);
+                    let h = c
+                        .wallet
+                        .send(
+                            Some(c.report.contracts.mailbox),
+                            data,
+                            3_000_000 + 40_000 * n,
+                        )
+                        .await?;
+                    hashes.push((c.report.domain, h));
+                    *sent.entry((c.report.domain, dest)).or_default() += n;
+                    i += n;
+                }
+            }
+        }
+        for (domain, h) in hashes {
+            let c = chains
+                .iter()
+                .find(|c| c.report.domain == domain)
+                .expect("domain from chains");
+            c.wallet.wait(h, Duration::from_secs(120)).await?;
+        }
+        progress(&format!(
+            "dispatched {} messages in {:.2} s",
+            sent.values().sum::<u64>(),
+            start.elapsed().as_secs_f64()
+        ));
+    }
+
+    let mut last_print = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut delivered_at = start.elapsed().as_secs_f64();
+    let mut next_index: HashMap<(u32, u32), u64> = HashMap::new();
+    loop {
+        if args.messages == 0
+            && !shutdown.is_cancelled()
+            && last_tick.elapsed() >= Duration::from_secs(1)
+        {
+            last_tick = Instant::now();
+            for c in chains.iter_mut() {
+                for &(dest, recipient) in &recipients {
+                    if dest == c.report.domain && recipients.len() > 1 {
+                        continue;
+                    }
+                    let k = next_index.entry((c.report.domain, dest)).or_default();
+                    let bodies = (*k..*k + args.rate)
+                        .map(|j| body_for(c.report.domain, dest, j, args.body_size))
+                        .collect();
+                    let data = devtools::dispatch_many_calldata(dest, recipient, bodies);
+                    c.wallet
+                        .send(
+                            Some(c.report.contracts.mailbox),
+                            data,
+                            3_000_000 + 40_000 * args.rate,
+                        )
+                        .await?;
+                    *k += args.rate;
+                    *sent.entry((c.report.domain, dest)).or_default() += args.rate;
+                }
+            }
+        }
+        let received = total_received(chains).await?;
+        let total_sent: u64 = sent.values().sum();
+        if received > 0 {
+            delivered_at = start.elapsed().as_secs_f64();
+        }
+        if last_print.elapsed() >= Duration::from_secs(1) {
+            last_print = Instant::now();
+            let el = start.elapsed().as_secs_f64();
+            progress(&format!(
+                "{el:6.1}s delivered {received}/{total_sent}  ({:.0} msg/s)  hub: verified {} enqueued {} delivered {}",
+                received as f64 / el.max(1e-9),
+                hub.metrics.messages_at(stage::VERIFIED),
+                hub.metrics.messages_at(stage::ENQUEUED),
+                hub.metrics.messages_at(stage::DELIVERED),
+            ));
+        }
+        if args.messages > 0 && received >= total_target {
+            break;
+        }
+        if args.messages == 0 && shutdown.is_cancelled() {
+            // Steady mode stops on Ctrl-C: give in-flight messages a moment.
+            let grace = Instant::now();
+            while total_received(chains).await? < total_sent
+                && grace.elapsed() < Duration::from_secs(20)
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            delivered_at = start.elapsed().as_secs_f64();
+            break;
+        }
+        if args.messages > 0 && shutdown.is_cancelled() {
+            return Err(DevnetError::Other(
+                "interrupted before every message was delivered".into(),
+            ));
+        }
+        if start.elapsed() > args.timeout {
+            progress(&format!(
+                "timeout after {:?}: {received}/{total_sent} delivered",
+                args.timeout
+            ));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The hub counts a delivery once its transaction is confirmed, a little
+    // after the recipient's event exists: wait (bounded) for it to catch up.
+    let total_received_now = total_received(chains).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut metrics = scrape(hub.addr).await?;
+    while metrics.delivered < total_received_now && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        metrics = scrape(hub.addr).await?;
+    }
+    Ok((sent, delivered_at, metrics))
+}
+
+async fn total_received(chains: &[Chain]) -> Result<u64, DevnetError> {
+    let mut total = 0u64;
+    for c in chains {
+        let r = TestRecipient::new(c.report.contracts.recipient, c.wallet.provider().clone());
+        let n = r.received().call().await.map_err(|e| {
+            DevnetError::Other(format!("reading received() on {}: {e}", c.report.name))
+        })?;
+        total += u64::try_from(n).unwrap_or(u64::MAX);
+    }
+    Ok(total)
+}
+
+/// GETs `/metrics` over HTTP, as a scraper would.
+async fn scrape(addr: SocketAddr) -> Result<MetricsReport, DevnetError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let err =
+        |e: std::io::Error| DevnetError::Other(format!("scraping http://{addr}/metrics: {e}"));
+    let mut s = tokio::net::TcpStream::connect(addr).await.map_err(err)?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .map_err(err)?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.map_err(err)?;
+    let text = String::from_utf8_lossy(&buf);
+    let g = |st| sum_messages_in_text(&text, st);
+    Ok(MetricsReport {
+        observed: g(stage::OBSERVED),
+        verified: g(stage::VERIFIED),
+        enqueued: g(stage::ENQUEUED),
+        submitted: g(stage::SUBMITTED),
+        delivered: g(stage::DELIVERED),
+        rejected: g(stage::REJECTED),
+        failed: g(stage::FAILED),
+    })
+}
+
+/// Matches every `Received` event against what was sent.
+async fn verify(
+    chains: &[Chain],
+    args: &DevnetArgs,
+    sent: Sent,
+    seconds: f64,
+) -> Result<DevnetReport, DevnetError> {
+    let senders: HashMap<u32, B256> = chains
+        .iter()
+        .map(|c| (c.report.domain, c.report.sender.into_word()))
+        .collect();
+    let mut seen: HashMap<(u32, u32, Bytes), u64> = HashMap::new();
+    let mut mismatched = 0u64;
+    for c in chains {
+        let events = devtools::received_events(
+            c.wallet.provider(),
+            c.report.contracts.recipient,
+            c.report.contracts.block,
+        )
+        .await?;
+        for ev in events {
+            let expected_sender = senders.get(&ev.origin);
+            let key = (ev.origin, c.report.domain, ev.body.clone());
+            let n = sent
+                .get(&(ev.origin, c.report.domain))
+                .copied()
+                .unwrap_or(0);
+            let body_ok = is_sent_body(&ev.body, ev.origin, c.report.domain, n, args.body_size);
+            if expected_sender != Some(&ev.sender) || !body_ok {
+                mismatched += 1;
+                continue;
+            }
+            *seen.entry(key).or_default() += 1;
+        }
+    }
+    let total_sent: u64 = sent.values().sum();
+    let delivered = seen.len() as u64;
+    let duplicates: u64 = seen.values().map(|n| n - 1).sum();
+    Ok(DevnetReport {
+        chains: chains.len(),
+        routes: sent.len(),
+        sent: total_sent,
+        delivered,
+        duplicates,
+        lost: total_sent.saturating_sub(delivered),
+        mismatched,
+        seconds,
+        messages_per_second: if seconds > 0.0 {
+            delivered as f64 / seconds
+        } else {
+            0.0
+        },
+        metrics: MetricsReport::default(),
+        http: String::new(),
+        redis: String::new(),
+        chain_details: chains.iter().map(|c| c.report.clone()).collect(),
+    })
+}
+
+/// Whether `body` is one of the `n` bodies sent on route origin → dest.
+fn is_sent_body(body: &[u8], origin: u32, dest: u32, n: u64, size: usize) -> bool {
+    let prefix = format!("switchyard devnet {origin}->{dest} #");
+    let Some(rest) = body.strip_prefix(prefix.as_bytes()) else {
+        return false;
+    };
+    let Some(space) = rest.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    let Ok(i) = std::str::from_utf8(&rest[..space])
+        .unwrap_or("x")
+        .parse::<u64>()
+    else {
+        return false;
+    };
+    i < n && body == body_for(origin, dest, i, size).as_ref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_bodies_are_recognised_and_others_are_not() {
+        let b = body_for(1000, 2000, 7, 64);
+        assert_eq!(b.len(), 64);
+        assert!(is_sent_body(&b, 1000, 2000, 8, 64));
+        assert!(
+            !is_sent_body(&b, 1000, 2000, 7, 64),
+            "index beyond what was sent"
+        );
+        assert!(!is_sent_body(&b, 2000, 1000, 8, 64), "wrong route");
+        let mut tampered = b.to_vec();
+        tampered[63] = b'!';
+        assert!(!is_sent_body(&tampered, 1000, 2000, 8, 64));
+    }
+}

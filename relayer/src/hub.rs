@@ -1,0 +1,192 @@
+//! Assembles the hub from a configuration: one watcher per origin, one
+//! dispatcher per destination, the HTTP server; runs until shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_evm::attest::Attester;
+use switchyard_evm::rpc::{RpcObserver, RpcPolicy, RpcPool};
+use switchyard_evm::source::EvmSource;
+use switchyard_evm::submitter::{EvmSubmitter, SubmitterConfig};
+use switchyard_lc_evm::BlockRef;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::config::Config;
+use crate::dispatcher::{DestSpec, Dispatcher};
+use crate::error::HubError;
+use crate::health::Health;
+use crate::lane::Lanes;
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::watcher::{OriginSpec, Watcher, backoff};
+
+/// A started hub.
+#[derive(Debug)]
+pub struct Hub {
+    /// Where the HTTP server listens.
+    pub addr: SocketAddr,
+    /// The hub's metrics (the same registry `/metrics` serves).
+    pub metrics: Metrics,
+    tasks: JoinSet<()>,
+}
+
+impl Hub {
+    /// Validates the config, resolves secrets, connects Redis (retrying until
+    /// `shutdown`), binds the HTTP listener and starts every task.
+    pub async fn start(cfg: Config, shutdown: CancellationToken) -> Result<Self, HubError> {
+        cfg.validate()?;
+        let attester = Attester::from_hex(
+            cfg.attester_key.resolve("attester_key")?.expose(),
+            "attester_key",
+        )?;
+        let metrics = Metrics::new();
+        let health = Arc::new(Health::default());
+
+        let mut attempt = 0;
+        let lanes = loop {
+            match Lanes::connect(&cfg.redis.url, &cfg.redis.key_prefix).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    attempt += 1;
+                    metrics.redis_errors.with_label_values(&["connect"]).inc();
+                    tracing::warn!(err = %e, attempt, "redis unreachable, retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(e.into()),
+                        _ = tokio::time::sleep(backoff(attempt)) => {}
+                    }
+                }
+            }
+        };
+
+        let listener = TcpListener::bind(cfg.http.listen)
+            .await
+            .map_err(|e| HubError::Io {
+                what: format!("binding http listener {}", cfg.http.listen),
+                source: e,
+            })?;
+        let addr = listener.local_addr().map_err(|e| HubError::Io {
+            what: "http listener address".into(),
+            source: e,
+        })?;
+
+        let router = Arc::new(Router::from_config(&cfg));
+        let origin_names: Arc<HashMap<u32, String>> = Arc::new(
+            cfg.chains
+                .iter()
+                .map(|c| (c.domain, c.name.clone()))
+                .collect(),
+        );
+        let observer: RpcObserver = {
+            let m = metrics.clone();
+            Arc::new(
+                move |chain: &str, method: &'static str, outcome: &'static str| {
+                    m.rpc.with_label_values(&[chain, method, outcome]).inc();
+                },
+            )
+        };
+        let replica = format!("{}-{}", hostname(), std::process::id());
+
+        let mut tasks = JoinSet::new();
+        for (i, c) in cfg.chains.iter().enumerate() {
+            let policy = RpcPolicy {
+                timeout: Duration::from_millis(c.rpc_timeout_ms),
+                ..RpcPolicy::default()
+            };
+            let pool = RpcPool::new(&c.name, &c.rpc_urls, policy)?.with_observer(observer.clone());
+            // Origin side.
+            let spec = OriginSpec {
+                name: c.name.clone(),
+                domain: c.domain,
+                mailbox: c.mailbox,
+                confirmations: c.confirmations,
+                checkpoint: c.checkpoint.map(|cp| BlockRef {
+                    number: cp.number,
+                    hash: cp.hash,
+                }),
+                poll: c.poll_interval(),
+            };
+            health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
+            let watcher = Watcher::new(
+                spec,
+                EvmSource::new(pool.clone()),
+                lanes.clone(),
+                Arc::clone(&router),
+                metrics.clone(),
+                Arc::clone(&health),
+            );
+            tasks.spawn(watcher.run(shutdown.child_token()));
+            // Destination side.
+            let key_path = format!("chains[{i}].submitter_key");
+            let key = c.submitter_key.resolve(&key_path)?;
+            let submitter = EvmSubmitter::new(
+                pool,
+                key.expose(),
+                &key_path,
+                SubmitterConfig {
+                    chain_id: c.chain_id,
+                    inbox: c.inbox,
+                    confirmations: c.delivery_confirmations,
+                    max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
+                    receipt_timeout: Duration::from_secs(120),
+                    poll_interval: Duration::from_millis(50),
+                    gas_margin_percent: 130,
+                },
+            )?;
+            let dispatcher = Dispatcher::new(
+                DestSpec {
+                    name: c.name.clone(),
+                    domain: c.domain,
+                    chain_id: c.chain_id,
+                    inbox: c.inbox,
+                },
+                lanes.dedicated().await?,
+                Arc::new(submitter),
+                attester.clone(),
+                metrics.clone(),
+                cfg.dispatcher.clone(),
+                format!("{replica}-{}", c.name),
+                Arc::clone(&origin_names),
+            );
+            tasks.spawn(dispatcher.run(shutdown.child_token()));
+        }
+        let (m, h, l, s) = (
+            metrics.clone(),
+            Arc::clone(&health),
+            lanes.clone(),
+            shutdown.child_token(),
+        );
+        tasks.spawn(async move {
+            if let Err(e) = crate::http::serve(listener, m, h, l, s).await {
+                error!(err = %e, "http server stopped");
+            }
+        });
+        info!(%addr, chains = cfg.chains.len(), attester = %attester.address(), "hub started");
+        Ok(Self {
+            addr,
+            metrics,
+            tasks,
+        })
+    }
+
+    /// Waits for every task to finish (after shutdown was signalled).
+    pub async fn join(mut self) {
+        while let Some(r) = self.tasks.join_next().await {
+            if let Err(e) = r {
+                error!(err = %e, "hub task panicked");
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "hub".into())
+}

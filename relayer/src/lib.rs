@@ -1,0 +1,28 @@
+//! Switchyard, the cross-chain message hub.
+//!
+//! Data flow: [`watcher`] (origin evidence → light client → verified
+//! messages) → [`router`] → [`lane`] (Redis Streams) → [`dispatcher`]
+//! (batch, attest, submit, acknowledge). [`hub::Hub`] assembles them from a
+//! [`config::Config`]; [`devnet`] runs the whole thing against local anvil
+//! chains.
+
+pub mod config;
+pub mod devnet;
+pub mod dispatcher;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod hub;
+pub mod lane;
+pub mod metrics;
+pub mod procs;
+pub mod router;
+pub mod watcher;
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

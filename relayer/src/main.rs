@@ -1,0 +1,210 @@
+//! The `switchyard` binary: parse arguments, load config, init tracing, call
+//! into the library, map the outcome to an exit code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchyard::config::{Config, LogFormat};
+use switchyard::devnet::{self, DevnetArgs};
+use switchyard::hub::Hub;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Switchyard: a cross-chain message hub verified by light clients"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the hub with a configuration file.
+    Run {
+        /// TOML configuration (environment overrides: SWITCHYARD__SECTION__KEY).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit (0 valid, 2 invalid).
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+    /// Start local anvil chains and Redis, deploy, run the hub, send traffic,
+    /// check every delivery; print a JSON summary as the last line.
+    Devnet {
+        /// Number of anvil chains to start.
+        #[arg(long, default_value_t = 2)]
+        chains: usize,
+        /// Messages per route (origin, destination); 0 = steady traffic until Ctrl-C.
+        #[arg(long, default_value_t = 1000)]
+        messages: u64,
+        /// Use these chains (comma-separated RPC URLs) instead of starting anvil.
+        #[arg(long, value_delimiter = ',')]
+        rpc: Vec<String>,
+        /// Use this Redis (redis://host:port) instead of starting one.
+        #[arg(long)]
+        redis: Option<String>,
+        /// anvil block time, seconds.
+        #[arg(long, default_value_t = 0.2)]
+        block_time: f64,
+        /// Message body size, bytes.
+        #[arg(long, default_value_t = 64)]
+        body_size: usize,
+        /// Steady mode: messages per route per second.
+        #[arg(long, default_value_t = 50)]
+        rate: u64,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        /// Hub HTTP listen address (port 0 = any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        http: SocketAddr,
+        /// Header-chain confirmation depth.
+        #[arg(long, default_value_t = 2)]
+        confirmations: u64,
+        /// Log level of the hub inside the devnet.
+        #[arg(long, default_value = "warn")]
+        log_level: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Validate a configuration file (with environment overrides).
+    Check {
+        /// TOML file.
+        file: PathBuf,
+    },
+}
+
+fn init_tracing(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+fn on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(err = %e, "cannot install SIGTERM handler");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("signal received, shutting down");
+        token.cancel();
+    });
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(real_main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Config {
+            cmd: ConfigCmd::Check { file },
+        } => match Config::load(&file) {
+            Ok(c) => {
+                println!("ok: {} chains", c.chains.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("invalid: {e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        Cmd::Run { config } => {
+            let cfg =
+                Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            init_tracing(cfg.log.format, &cfg.log.level);
+            let shutdown = CancellationToken::new();
+            on_signals(shutdown.clone());
+            let hub = Hub::start(cfg, shutdown.clone())
+                .await
+                .context("starting the hub")?;
+            shutdown.cancelled().await;
+            hub.join().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Devnet {
+            chains,
+            messages,
+            rpc,
+            redis,
+            block_time,
+            body_size,
+            rate,
+            timeout_secs,
+            http,
+            confirmations,
+            log_level,
+        } => {
+            init_tracing(LogFormat::Text, &log_level);
+            if body_size > 16 * 1024 {
+                anyhow::bail!("--body-size: expected at most 16384, got {body_size}");
+            }
+            let shutdown = CancellationToken::new();
+            on_signals(shutdown.clone());
+            let args = DevnetArgs {
+                chains,
+                messages,
+                rpc,
+                redis,
+                block_time,
+                body_size: body_size.max(32),
+                rate: rate.max(1),
+                timeout: Duration::from_secs(timeout_secs),
+                http,
+                confirmations,
+                ..DevnetArgs::default()
+            };
+            let report = devnet::run(args, shutdown).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Prometheus metrics of the hub. Labels are bounded sets (chain names from
+//! the config, fixed stage/outcome/reason vocabularies); ids, hashes and
+//! heights go to logs.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Message stages, in pipeline order.
+pub mod stage {
+    /// A Dispatch log seen in a verified block.
+    pub const OBSERVED: &str = "observed";
+    /// Decoded and consistent with its log and origin.
+    pub const VERIFIED: &str = "verified";
+    /// Refused (malformed log, unknown destination, ...).
+    pub const REJECTED: &str = "rejected";
+    /// Appended to a destination lane in Redis.
+    pub const ENQUEUED: &str = "enqueued";
+    /// Part of a broadcast delivery transaction.
+    pub const SUBMITTED: &str = "submitted";
+    /// Delivered to its recipient on the destination.
+    pub const DELIVERED: &str = "delivered";
+    /// Recipient call failed on the destination (recorded by the Inbox).
+    pub const FAILED: &str = "failed";
+    /// Moved to the dead-letter stream.
+    pub const DEAD_LETTERED: &str = "dead_lettered";
+}
+
+/// All metrics of one hub process.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `switchyard_messages_total{stage,origin,destination}`.
+    pub messages: IntCounterVec,
+    /// `switchyard_rejections_total{chain,reason}`: blocks or logs refused.
+    pub rejections: IntCounterVec,
+    /// `switchyard_stage_latency_seconds{stage}`.
+    pub latency: HistogramVec,
+    /// `switchyard_light_client_height{chain,kind}` (kind: tip, confirmed, scanned).
+    pub lc_height: IntGaugeVec,
+    /// `switchyard_light_client_updates_total{chain,outcome}`.
+    pub lc_updates: IntCounterVec,
+    /// `switchyard_rpc_requests_total{chain,method,outcome}`.
+    pub rpc: IntCounterVec,
+    /// `switchyard_redis_errors_total{op}`.
+    pub redis_errors: IntCounterVec,
+    /// `switchyard_lane_backlog{destination}`: entries not yet acknowledged.
+    pub lane_backlog: IntGaugeVec,
+    /// `switchyard_lane_oldest_age_seconds{destination}`.
+    pub lane_oldest_age: IntGaugeVec,
+    /// `switchyard_transactions_total{chain,outcome}`.
+    pub transactions: IntCounterVec,
+    /// `switchyard_in_flight_transactions{chain}`.
+    pub in_flight: IntGaugeVec,
+    /// `switchyard_gas_used_total{chain}`.
+    pub gas_used: IntCounterVec,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Metric definitions are static: a failure is a programming error caught
+    // by the first test that builds Metrics.
+    r.expect("static metric definition is valid and registered once")
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Builds and registers every metric in a fresh registry.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = must(IntCounterVec::new(Opts::new(name, help), labels));
+            must(registry.register(Box::new(c.clone())));
+            c
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = must(IntGaugeVec::new(Opts::new(name, help), labels));
+            must(registry.register(Box::new(g.clone())));
+            g
+        };
+        let messages = counter(
+            "switchyard_messages_total",
+            "Messages by pipeline stage, origin and destination chain",
+            &["stage", "origin", "destination"],
+        );
+        let rejections = counter(
+            "switchyard_rejections_total",
+            "Blocks, logs or messages refused, by chain and bounded reason",
+            &["chain", "reason"],
+        );
+        let latency = must(HistogramVec::new(
+            HistogramOpts::new(
+                "switchyard_stage_latency_seconds",
+                "Latency of pipeline stages (verify: block fetched to verified; enqueue: verified to in Redis; deliver: verified to included)",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0,
+            ]),
+            &["stage"],
+        ));
+        must(registry.register(Box::new(latency.clone())));
+        Self {
+            messages,
+            rejections,
+            latency,
+            lc_height: gauge(
+                "switchyard_light_client_height",
+                "Light-client heights by chain and kind (tip, confirmed, scanned)",
+                &["chain", "kind"],
+            ),
+            lc_updates: counter(
+                "switchyard_light_client_updates_total",
+                "Light-client header updates by outcome",
+                &["chain", "outcome"],
+            ),
+            rpc: counter(
+                "switchyard_rpc_requests_total",
+                "RPC attempts by chain, method and outcome",
+                &["chain", "method", "outcome"],
+            ),
+            redis_errors: counter(
+                "switchyard_redis_errors_total",
+                "Redis operations that failed, by operation",
+                &["op"],
+            ),
+            lane_backlog: gauge(
+                "switchyard_lane_backlog",
+                "Entries in a destination lane not yet acknowledged",
+                &["destination"],
+            ),
+            lane_oldest_age: gauge(
+                "switchyard_lane_oldest_age_seconds",
+                "Age of the oldest entry in a destination lane",
+                &["destination"],
+            ),
+            transactions: counter(
+                "switchyard_transactions_total",
+                "Delivery transactions by destination chain and outcome",
+                &["chain", "outcome"],
+            ),
+            in_flight: gauge(
+                "switchyard_in_flight_transactions",
+                "Delivery transactions broadcast and not yet confirmed",
+                &["chain"],
+            ),
+            gas_used: counter(
+                "switchyard_gas_used_total",
+                "Gas used by delivery transactions",
+                &["chain"],
+            ),
+            registry,
+        }
+    }
+
+    /// Adds `n` messages at `stage` for (`origin`, `destination`).
+    pub fn count(&self, stage: &str, origin: &str, destination: &str, n: u64) {
+        if n > 0 {
+            self.messages
+                .with_label_values(&[stage, origin, destination])
+                .inc_by(n);
+        }
+    }
+
+    /// The current value of a message counter (used by the devnet summary).
+    pub fn messages_at(&self, stage: &str) -> u64 {
+        let mut total = 0;
+        for mf in self.registry.gather() {
+            if mf.name() != "switchyard_messages_total" {
+                continue;
+            }
+            for m in mf.get_metric() {
+                if m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "stage" && l.value() == stage)
+                {
+                    total += m.get_counter().get_value() as u64;
+                }
+            }
+        }
+        total
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(e) = encoder.encode(&self.registry.gather(), &mut buf) {
+            return format!("# encoding metrics failed: {e}\n");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Sums `switchyard_messages_total` samples with `stage` in a text exposition
+/// (what a scraper sees; used by the devnet to cross-check).
+pub fn sum_messages_in_text(text: &str, stage: &str) -> u64 {
+    let needle = format!("stage=\"{stage}\"");
+    text.lines()
+        .filter(|l| l.starts_with("switchyard_messages_total{") && l.contains(&needle))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_and_parse_back() {
+        let m = Metrics::new();
+        m.count(stage::DELIVERED, "alpha", "beta", 7);
+        m.count(stage::DELIVERED, "beta", "alpha", 5);
+        m.count(stage::VERIFIED, "beta", "alpha", 1);
+        let text = m.render();
+        assert!(text.contains("switchyard_messages_total{destination=\"beta\",origin=\"alpha\",stage=\"delivered\"} 7"), "{text}");
+        assert_eq!(sum_messages_in_text(&text, "delivered"), 12);
+        assert_eq!(m.messages_at("delivered"), 12);
+        assert_eq!(m.messages_at("verified"), 1);
+    }
+}

@@ -1,0 +1,280 @@
+//! Local processes the devnet and the tests start: anvil chains and
+//! redis-server, on free loopback ports. Each is killed when its handle drops,
+//! so a panic or an early return never leaves a process behind.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Errors starting a local process.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcError {
+    /// The program is not installed where we look.
+    #[error("{program} not found (looked in {looked}); run deploy/setup.sh")]
+    NotFound {
+        /// Program name.
+        program: &'static str,
+        /// Where we looked.
+        looked: String,
+    },
+    /// It could not be started or did not become ready.
+    #[error("{program} on port {port}: {reason}")]
+    Start {
+        /// Program name.
+        program: &'static str,
+        /// Its port.
+        port: u16,
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// The repository root: `SWITCHYARD_ROOT`, else the source checkout this
+/// binary was built from, else the current directory.
+pub fn repo_root() -> PathBuf {
+    if let Some(r) = std::env::var_os("SWITCHYARD_ROOT") {
+        return PathBuf::from(r);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if built.join("deploy/setup.sh").exists() {
+        return built.canonicalize().unwrap_or(built);
+    }
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// Finds a tool: `$SWITCHYARD_<NAME>` , then `.tools/bin/<name>` in the
+/// repository, then `PATH`.
+pub fn find_tool(program: &'static str) -> Result<PathBuf, ProcError> {
+    let var = format!(
+        "SWITCHYARD_{}",
+        program.to_ascii_uppercase().replace('-', "_")
+    );
+    if let Some(p) = std::env::var_os(&var) {
+        return Ok(PathBuf::from(p));
+    }
+    let local = repo_root().join(".tools/bin").join(program);
+    if local.exists() {
+        return Ok(local);
+    }
+    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        let p = dir.join(program);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    Err(ProcError::NotFound {
+        program,
+        looked: format!("${var}, {}, PATH", local.display()),
+    })
+}
+
+/// A free loopback TCP port (bound then released; the window for a race is
+/// small and the start-up check catches it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+fn wait_for_port(
+    program: &'static str,
+    port: u16,
+    child: &mut Child,
+    timeout: Duration,
+) -> Result<(), ProcError> {
+    let start = Instant::now();
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(ProcError::Start {
+                program,
+                port,
+                reason: format!("exited with {status}"),
+            });
+        }
+        if start.elapsed() > timeout {
+            return Err(ProcError::Start {
+                program,
+                port,
+                reason: format!("not listening after {timeout:?}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child process killed on drop.
+#[derive(Debug)]
+pub struct Managed {
+    child: Child,
+    /// Program name.
+    pub program: &'static str,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Managed {
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it now (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Managed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An anvil chain.
+#[derive(Debug)]
+pub struct Anvil {
+    /// The process.
+    pub proc: Managed,
+    /// Its JSON-RPC URL.
+    pub url: String,
+    /// Its chain id.
+    pub chain_id: u64,
+}
+
+impl Anvil {
+    /// Starts anvil with `chain_id`, mining a block every `block_time` seconds.
+    pub fn spawn(chain_id: u64, block_time: f64) -> Result<Self, ProcError> {
+        let bin = find_tool("anvil")?;
+        let mut last = None;
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new(&bin)
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--chain-id",
+                    &chain_id.to_string(),
+                ])
+                .args([
+                    "--block-time",
+                    &block_time.to_string(),
+                    "--hardfork",
+                    "prague",
+                ])
+                .args(["--host", "127.0.0.1", "--silent", "--no-request-size-limit"])
+                .args(["--gas-limit", "60000000"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| ProcError::Start {
+                    program: "anvil",
+                    port,
+                    reason: e.to_string(),
+                })?;
+            match wait_for_port("anvil", port, &mut child, Duration::from_secs(20)) {
+                Ok(()) => {
+                    return Ok(Self {
+                        proc: Managed {
+                            child,
+                            program: "anvil",
+                            port,
+                        },
+                        url: format!("http://127.0.0.1:{port}"),
+                        chain_id,
+                    });
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or(ProcError::Start {
+            program: "anvil",
+            port: 0,
+            reason: "no attempt".into(),
+        }))
+    }
+}
+
+/// A redis-server without persistence (or with AOF in `dir`).
+#[derive(Debug)]
+pub struct RedisServer {
+    /// The process.
+    pub proc: Managed,
+    /// `redis://127.0.0.1:<port>`.
+    pub url: String,
+    _dir: Option<PathBuf>,
+}
+
+impl RedisServer {
+    /// Starts redis-server on a free port; `aof_dir` turns on the append-only
+    /// file there (durability tests).
+    pub fn spawn(aof_dir: Option<&Path>) -> Result<Self, ProcError> {
+        let bin = find_tool("redis-server")?;
+        let mut last = None;
+        for _ in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(&bin);
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ]);
+            match aof_dir {
+                Some(dir) => {
+                    cmd.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                        .arg(dir);
+                }
+                None => {
+                    cmd.args(["--appendonly", "no"]);
+                }
+            }
+            let mut child = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| ProcError::Start {
+                    program: "redis-server",
+                    port,
+                    reason: e.to_string(),
+                })?;
+            match wait_for_port("redis-server", port, &mut child, Duration::from_secs(10)) {
+                Ok(()) => {
+                    return Ok(Self {
+                        proc: Managed {
+                            child,
+                            program: "redis-server",
+                            port,
+                        },
+                        url: format!("redis://127.0.0.1:{port}"),
+                        _dir: aof_dir.map(Path::to_path_buf),
+                    });
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or(ProcError::Start {
+            program: "redis-server",
+            port: 0,
+            reason: "no attempt".into(),
+        }))
+    }
+}
