@@ -1,0 +1,5 @@
+//! Integration tests of the hub, against real redis-server and anvil
+//! processes that each test starts on free ports and stops.
+
+mod e2e;
+mod lanes;
