@@ -326,7 +326,9 @@ pub async fn run(
         },
         chains: chain_cfgs,
     };
-    let hub_shutdown = shutdown.child_token();
+    // Not a child of `shutdown`: on Ctrl-C in steady mode the hub keeps
+    // running while in-flight messages drain, and is stopped after.
+    let hub_shutdown = CancellationToken::new();
     let hub = Hub::start(cfg, hub_shutdown.clone()).await?;
     progress(&format!("hub serving http://{}/metrics", hub.addr));
     let http = hub.addr.to_string();
