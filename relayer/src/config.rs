@@ -42,6 +42,10 @@ pub struct Config {
     pub log: LogConfig,
     /// The key this hub signs batch attestations with.
     pub attester_key: SecretRef,
+    /// The HMAC key that authenticates lane entries: only processes holding
+    /// it can write an entry a dispatcher will sign (Redis is not trusted).
+    /// At least 32 bytes.
+    pub queue_key: SecretRef,
     /// Delivery batching.
     #[serde(default)]
     pub dispatcher: DispatcherConfig,
@@ -58,6 +62,10 @@ pub struct RedisConfig {
     /// Prefix of every key, so several hubs can share one Redis.
     #[serde(default = "default_prefix")]
     pub key_prefix: String,
+    /// Redis Cluster seed nodes (`redis://host:port`); when set, the hub talks
+    /// to the cluster and `url` is ignored.
+    #[serde(default)]
+    pub cluster_nodes: Vec<String>,
 }
 
 fn default_prefix() -> String {
@@ -219,6 +227,29 @@ pub struct DispatcherConfig {
     /// An entry pending this long on another consumer is reclaimed, in ms.
     #[serde(default = "default_reclaim")]
     pub reclaim_idle_ms: u64,
+    /// Lane shards per destination. Messages of one channel (origin, sender,
+    /// recipient) always go to the same shard, and a shard is worked by one
+    /// dispatcher at a time, which keeps each channel in nonce order.
+    /// Changing it reassigns channels: drain the lanes first.
+    #[serde(default = "default_shards")]
+    pub lane_shards: u16,
+    /// Dispatcher workers per destination in this replica; all replicas'
+    /// workers share the shards through leases.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// A shard lease not renewed for this long is taken over, in ms.
+    #[serde(default = "default_lease")]
+    pub lease_ttl_ms: u64,
+    /// Backpressure: when a destination's lane holds more entries than this,
+    /// the watchers feeding it wait instead of appending.
+    #[serde(default = "default_backlog")]
+    pub max_backlog_entries: u64,
+    /// First retry delay of a failed batch, doubled per attempt with jitter, in ms.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_ms: u64,
+    /// An entry older than this is dead-lettered instead of retried, in ms.
+    #[serde(default = "default_max_age")]
+    pub max_entry_age_ms: u64,
 }
 
 fn default_batch() -> usize {
@@ -236,6 +267,24 @@ fn default_attempts() -> u32 {
 fn default_reclaim() -> u64 {
     30_000
 }
+fn default_shards() -> u16 {
+    4
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_lease() -> u64 {
+    5_000
+}
+fn default_backlog() -> u64 {
+    10_000
+}
+fn default_retry_base() -> u64 {
+    200
+}
+fn default_max_age() -> u64 {
+    3_600_000
+}
 
 impl Default for DispatcherConfig {
     fn default() -> Self {
@@ -245,6 +294,12 @@ impl Default for DispatcherConfig {
             max_in_flight: default_in_flight(),
             max_attempts: default_attempts(),
             reclaim_idle_ms: default_reclaim(),
+            lane_shards: default_shards(),
+            workers: default_workers(),
+            lease_ttl_ms: default_lease(),
+            max_backlog_entries: default_backlog(),
+            retry_base_ms: default_retry_base(),
+            max_entry_age_ms: default_max_age(),
         }
     }
 }
@@ -375,6 +430,15 @@ impl Config {
             ));
         }
         self.attester_key.check("attester_key")?;
+        self.queue_key.check("queue_key")?;
+        for (i, n) in self.redis.cluster_nodes.iter().enumerate() {
+            if !n.starts_with("redis://") && !n.starts_with("rediss://") {
+                return Err(cfg_err(
+                    format!("redis.cluster_nodes[{i}]"),
+                    format!("expected redis:// or rediss://, got {n:?}"),
+                ));
+            }
+        }
         let d = &self.dispatcher;
         if !(1..=2000).contains(&d.max_batch_messages) {
             return Err(cfg_err(
@@ -392,6 +456,36 @@ impl Config {
             return Err(cfg_err(
                 "dispatcher.max_wait_ms",
                 format!("expected at most 60000, got {}", d.max_wait_ms),
+            ));
+        }
+        if !(1..=1024).contains(&d.lane_shards) {
+            return Err(cfg_err(
+                "dispatcher.lane_shards",
+                format!("expected 1..=1024, got {}", d.lane_shards),
+            ));
+        }
+        if !(1..=64).contains(&d.workers) {
+            return Err(cfg_err(
+                "dispatcher.workers",
+                format!("expected 1..=64, got {}", d.workers),
+            ));
+        }
+        if !(500..=600_000).contains(&d.lease_ttl_ms) {
+            return Err(cfg_err(
+                "dispatcher.lease_ttl_ms",
+                format!("expected 500..=600000, got {}", d.lease_ttl_ms),
+            ));
+        }
+        if d.max_backlog_entries == 0 {
+            return Err(cfg_err(
+                "dispatcher.max_backlog_entries",
+                "expected at least 1, got 0",
+            ));
+        }
+        if !(1..=600_000).contains(&d.retry_base_ms) {
+            return Err(cfg_err(
+                "dispatcher.retry_base_ms",
+                format!("expected 1..=600000, got {}", d.retry_base_ms),
             ));
         }
         if d.max_attempts == 0 {
@@ -481,6 +575,7 @@ mod tests {
     fn sample() -> String {
         r#"
 attester_key = { env = "SY_ATTESTER" }
+queue_key = { env = "SY_QUEUE_KEY" }
 [redis]
 url = "redis://127.0.0.1:6379"
 [[chains]]

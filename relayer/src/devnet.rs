@@ -178,6 +178,14 @@ fn body_for(origin: u32, dest: u32, i: u64, size: usize) -> Bytes {
     Bytes::from(s)
 }
 
+/// A fresh 32-byte key, hex: the devnet's queue HMAC key.
+fn random_hex_key() -> String {
+    use rand::RngCore;
+    let mut k = [0u8; 32];
+    rand::rng().fill_bytes(&mut k);
+    hex::encode(k)
+}
+
 fn progress(msg: &str) {
     eprintln!("[devnet] {msg}");
 }
@@ -245,6 +253,7 @@ pub async fn run(
     };
     let attester_file = write_secret("attester.key", ANVIL_KEYS[1])?;
     let submitter_file = write_secret("submitter.key", ANVIL_KEYS[2])?;
+    let queue_key_file = write_secret("queue.key", &random_hex_key())?;
     let attester_addr =
         switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "devnet attester")?.address();
 
@@ -316,10 +325,12 @@ pub async fn run(
         redis: RedisConfig {
             url: redis_url.clone(),
             key_prefix: format!("sy-devnet-{}", crate::unix_ms()),
+            cluster_nodes: Vec::new(),
         },
         http: HttpConfig { listen: args.http },
         log: LogConfig::default(),
         attester_key: SecretRef::file(&attester_file),
+        queue_key: SecretRef::file(&queue_key_file),
         dispatcher: DispatcherConfig {
             max_batch_messages: 250,
             ..DispatcherConfig::default()

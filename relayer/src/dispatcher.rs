@@ -1,18 +1,30 @@
-//! A destination's dispatcher: reads its lane through the consumer group,
-//! cuts entries into delivery batches, signs the attestation over each batch
-//! root, submits `Inbox.deliver`, and acknowledges entries only after their
-//! batch is included at the configured depth. Up to `max_in_flight`
-//! transactions are outstanding; confirmations are processed in send order.
+//! Delivery to one destination.
 //!
-//! A failed transaction is sent again (the Inbox's replay protection makes
-//! the already delivered part a no-op); past `max_attempts`, or when the batch
-//! itself is bad, its entries move to the dead-letter stream with the reason.
+//! The destination's lane is split into shards. Dispatcher workers (several
+//! per replica, several replicas) share the shards through leases in Redis:
+//! each worker heartbeats into the destination's registry, takes its fair
+//! share of free shards, renews its leases, and gives up shards beyond its
+//! share so the work spreads as workers come and go. A shard is worked by one
+//! worker at a time, which keeps every channel (always in one shard) in nonce
+//! order.
+//!
+//! A shard pipeline reads the shard through the consumer group, cuts entries
+//! into delivery batches, authenticates and re-checks every entry before
+//! signing the attestation over each batch root, submits `Inbox.deliver`,
+//! and acknowledges entries only after their batch is included at the
+//! configured depth. Up to `max_in_flight` transactions are outstanding;
+//! confirmations are processed in send order. A failed batch is sent again
+//! after a backoff (the Inbox's replay protection makes the delivered part a
+//! no-op), its attempts are recorded in Redis; past `max_attempts` or
+//! `max_entry_age_ms`, or when the batch itself is bad, its entries move to
+//! the dead-letter stream with the reason and the last error.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
+use rand::Rng;
 use switchyard_evm::EvmError;
 use switchyard_evm::attest::Attester;
 use switchyard_evm::submitter::{EvmSubmitter, Included};
@@ -22,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
 use crate::config::DispatcherConfig;
-use crate::lane::{Delivery, Lanes};
+use crate::lane::{Delivery, LaneEntry, LaneId, Lanes};
 use crate::metrics::{Metrics, stage};
 use crate::unix_ms;
 use crate::watcher::{backoff, sleep_or_shutdown};
@@ -40,38 +52,32 @@ pub struct DestSpec {
     pub inbox: Address,
 }
 
-/// Messages sent in one transaction, and the entries they finish.
-#[derive(Debug, Default)]
-struct Batch {
-    messages: Vec<Bytes>,
-    /// Origin of each message (metrics).
-    origins: Vec<Domain>,
-    /// Entries whose last message is in this batch: acknowledged on inclusion.
-    completes: Vec<(String, u64)>,
-    /// Every entry with a message in this batch, with its raw body: what goes
-    /// to the dead-letter stream if the batch is given up.
-    touches: Vec<(String, Vec<u8>)>,
-    attempts: u32,
-    last_error: String,
-}
-
-struct InFlight {
-    batch: Batch,
-    sent_at: Instant,
-    task: JoinHandle<Result<Included, EvmError>>,
-}
-
-/// One destination's dispatcher.
+/// What every worker and shard pipeline of a destination shares.
 #[derive(Debug)]
-pub struct Dispatcher {
+struct Shared {
     spec: DestSpec,
     lanes: Lanes,
     submitter: Arc<EvmSubmitter>,
     attester: Attester,
     metrics: Metrics,
     cfg: DispatcherConfig,
-    consumer: String,
     origin_names: Arc<HashMap<Domain, String>>,
+}
+
+impl Shared {
+    fn origin_name(&self, d: Domain) -> &str {
+        self.origin_names
+            .get(&d)
+            .map(String::as_str)
+            .unwrap_or("unknown")
+    }
+}
+
+/// A destination's dispatchers in this replica.
+#[derive(Debug)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    replica: String,
 }
 
 impl Dispatcher {
@@ -84,121 +90,336 @@ impl Dispatcher {
         attester: Attester,
         metrics: Metrics,
         cfg: DispatcherConfig,
-        consumer: String,
+        replica: String,
         origin_names: Arc<HashMap<Domain, String>>,
     ) -> Self {
         Self {
-            spec,
-            lanes,
-            submitter,
-            attester,
-            metrics,
-            cfg,
-            consumer,
-            origin_names,
+            shared: Arc::new(Shared {
+                spec,
+                lanes,
+                submitter,
+                attester,
+                metrics,
+                cfg,
+                origin_names,
+            }),
+            replica,
         }
     }
 
-    fn origin_name(&self, d: Domain) -> &str {
-        self.origin_names
-            .get(&d)
-            .map(String::as_str)
-            .unwrap_or("unknown")
+    /// Runs the workers until `shutdown`, then drains them.
+    #[instrument(name = "dispatcher", skip_all, fields(chain = %self.shared.spec.name))]
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tasks = Vec::new();
+        for w in 0..self.shared.cfg.workers {
+            let id = format!("{}-{}-w{w}", self.replica, self.shared.spec.name);
+            let worker = Worker {
+                shared: Arc::clone(&self.shared),
+                id,
+                owned: BTreeMap::new(),
+            };
+            tasks.push(tokio::spawn(worker.run(shutdown.child_token())));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// One worker: holds leases on shards and runs a pipeline per shard.
+struct Worker {
+    shared: Arc<Shared>,
+    id: String,
+    owned: BTreeMap<u16, Owned>,
+}
+
+struct Owned {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+    /// Set when the worker decided to give the shard up: the lease is
+    /// released once the pipeline has drained.
+    releasing: bool,
+}
+
+impl Worker {
+    #[instrument(name = "worker", skip_all, fields(worker = %self.id))]
+    async fn run(mut self, shutdown: CancellationToken) {
+        let s = Arc::clone(&self.shared);
+        let ttl = Duration::from_millis(s.cfg.lease_ttl_ms);
+        let tick = ttl / 3;
+        let shards = s.cfg.lane_shards;
+        // Start at a worker-specific shard so workers do not all race for
+        // shard 0.
+        let offset = (u64::from_be_bytes(
+            keccak256(self.id.as_bytes())[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        ) % u64::from(shards)) as u16;
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            match self.rebalance(offset, ttl, &shutdown).await {
+                Ok(()) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    s.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+                    warn!(err = %e, attempt = failures, "lease round failed");
+                    // Leases not renewed expire: stop the pipelines before
+                    // someone else can take the shards.
+                    if failures >= 2 {
+                        self.stop_all(false).await;
+                    }
+                }
+            }
+            s.metrics
+                .shards_owned
+                .with_label_values(&[&s.spec.name])
+                .set(self.owned.len() as i64);
+            if sleep_or_shutdown(tick, &shutdown).await {
+                break;
+            }
+        }
+        self.stop_all(true).await;
+        let _ = s.lanes.leave(s.spec.domain, &self.id).await;
+        s.metrics
+            .shards_owned
+            .with_label_values(&[&s.spec.name])
+            .set(0);
+        info!("worker stopped");
     }
 
-    /// Runs until `shutdown`, then waits (bounded) for in-flight transactions.
-    #[instrument(name = "dispatcher", skip_all, fields(chain = %self.spec.name))]
-    pub async fn run(self, shutdown: CancellationToken) {
+    async fn rebalance(
+        &mut self,
+        offset: u16,
+        ttl: Duration,
+        shutdown: &CancellationToken,
+    ) -> Result<(), crate::lane::QueueError> {
+        let s = Arc::clone(&self.shared);
+        let shards = s.cfg.lane_shards;
+        let live = s
+            .lanes
+            .heartbeat(s.spec.domain, &self.id, unix_ms(), ttl * 3)
+            .await?
+            .max(1);
+        let fair = usize::from(shards).div_ceil(live as usize);
+        // Renew what we hold; drop what we lost.
+        let held: Vec<u16> = self.owned.keys().copied().collect();
+        for shard in held {
+            let lane = LaneId {
+                dst: s.spec.domain,
+                shard,
+            };
+            let finished = self.owned.get(&shard).is_some_and(|o| o.task.is_finished());
+            let releasing = self.owned.get(&shard).is_some_and(|o| o.releasing);
+            if releasing && finished {
+                self.owned.remove(&shard);
+                s.lanes.release_lease(lane, &self.id).await?;
+                info!(shard, "shard handed over");
+                continue;
+            }
+            if !s.lanes.renew_lease(lane, &self.id, ttl).await? {
+                warn!(shard, "lease lost; stopping the shard's pipeline");
+                if let Some(o) = self.owned.remove(&shard) {
+                    o.stop.cancel();
+                }
+            }
+        }
+        let active = self.owned.values().filter(|o| !o.releasing).count();
+        if active > fair {
+            // Give back the extra shards, highest first.
+            for (shard, o) in self
+                .owned
+                .iter_mut()
+                .rev()
+                .filter(|(_, o)| !o.releasing)
+                .take(active - fair)
+            {
+                info!(shard, fair, "giving a shard back to rebalance");
+                o.releasing = true;
+                o.stop.cancel();
+            }
+        } else if active < fair {
+            let mut want = fair - active;
+            for i in 0..shards {
+                if want == 0 {
+                    break;
+                }
+                let shard = (offset + i) % shards;
+                if self.owned.contains_key(&shard) {
+                    continue;
+                }
+                let lane = LaneId {
+                    dst: s.spec.domain,
+                    shard,
+                };
+                if s.lanes.acquire_lease(lane, &self.id, ttl).await? {
+                    info!(shard, "shard acquired");
+                    let stop = shutdown.child_token();
+                    let pipeline =
+                        ShardPipeline::new(Arc::clone(&s), lane, self.id.clone()).await?;
+                    let task = tokio::spawn(pipeline.run(stop.clone()));
+                    self.owned.insert(
+                        shard,
+                        Owned {
+                            stop,
+                            task,
+                            releasing: false,
+                        },
+                    );
+                    want -= 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop_all(&mut self, release: bool) {
+        for o in self.owned.values() {
+            o.stop.cancel();
+        }
+        for (shard, o) in std::mem::take(&mut self.owned) {
+            let _ = o.task.await;
+            if release {
+                let lane = LaneId {
+                    dst: self.shared.spec.domain,
+                    shard,
+                };
+                let _ = self.shared.lanes.release_lease(lane, &self.id).await;
+            }
+        }
+    }
+}
+
+/// Messages sent in one transaction, and the entries they finish.
+#[derive(Debug, Default)]
+struct Batch {
+    messages: Vec<Bytes>,
+    /// Origin of each message (metrics).
+    origins: Vec<Domain>,
+    /// Entries whose last message is in this batch: acknowledged on inclusion.
+    completes: Vec<(String, u64)>,
+    /// Every entry with a message in this batch: what goes to the
+    /// dead-letter stream if the batch is given up.
+    touches: Vec<String>,
+    /// Attempts so far (the highest persisted count of its entries).
+    attempts: u32,
+    /// Oldest entry's stream time (unix ms).
+    oldest_ms: u64,
+    last_error: String,
+    /// Not before this instant (retry backoff).
+    not_before: Option<Instant>,
+}
+
+struct InFlight {
+    batch: Batch,
+    sent_at: Instant,
+    task: JoinHandle<Result<Included, EvmError>>,
+}
+
+/// One shard, worked by the worker holding its lease.
+struct ShardPipeline {
+    s: Arc<Shared>,
+    lane: LaneId,
+    consumer: String,
+    /// A connection of its own: blocking reads hold it.
+    lanes: Lanes,
+}
+
+impl ShardPipeline {
+    async fn new(
+        s: Arc<Shared>,
+        lane: LaneId,
+        consumer: String,
+    ) -> Result<Self, crate::lane::QueueError> {
+        let lanes = s.lanes.dedicated().await?;
+        Ok(Self {
+            s,
+            lane,
+            consumer,
+            lanes,
+        })
+    }
+
+    #[instrument(name = "shard", skip_all, fields(shard = %self.lane))]
+    async fn run(self, stop: CancellationToken) {
+        let s = Arc::clone(&self.s);
         let mut attempt = 0;
-        while let Err(e) = self.lanes.ensure_group(self.spec.domain).await {
+        while let Err(e) = self.lanes.ensure_group(self.lane).await {
             attempt += 1;
             warn!(err = %e, attempt, "cannot create consumer group, retrying");
-            self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
-            if sleep_or_shutdown(backoff(attempt), &shutdown).await {
+            s.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+            if sleep_or_shutdown(backoff(attempt), &stop).await {
                 return;
             }
         }
-        info!(consumer = %self.consumer, "dispatcher started");
         let mut queue: VecDeque<Batch> = VecDeque::new();
         let mut inflight: VecDeque<InFlight> = VecDeque::new();
-        let mut read_pending = true;
-        let mut last_reclaim = Instant::now();
-        let mut last_backlog = Instant::now() - Duration::from_secs(10);
+        // We hold the lease: whatever another consumer left pending (a dead
+        // process, a lost lease) is ours now, and so is our own.
+        match self
+            .lanes
+            .reclaim(self.lane, &self.consumer, Duration::ZERO, 10_000)
+            .await
+        {
+            Ok(d) => {
+                if !d.is_empty() {
+                    info!(entries = d.len(), "took over pending entries");
+                    s.metrics
+                        .lane_reclaimed
+                        .with_label_values(&[&s.spec.name])
+                        .inc_by(d.len() as u64);
+                }
+                self.batch_up(d, &mut queue).await;
+            }
+            Err(e) => warn!(err = %e, "reclaiming pending entries failed; they stay pending"),
+        }
         let mut redis_failures = 0u32;
-        let wait = Duration::from_millis(self.cfg.max_wait_ms.max(1));
+        let wait = Duration::from_millis(s.cfg.max_wait_ms.max(1));
         loop {
-            if shutdown.is_cancelled() {
+            if stop.is_cancelled() {
                 break;
             }
-            if last_backlog.elapsed() >= Duration::from_secs(1) {
-                last_backlog = Instant::now();
-                self.report_backlog().await;
-            }
             // 1. Read more work while the pipeline has room.
-            if queue.len() + inflight.len() < self.cfg.max_in_flight * 2 {
+            if queue.len() + inflight.len() < s.cfg.max_in_flight * 2 {
                 let idle = queue.is_empty() && inflight.is_empty();
                 let block = if idle {
                     Duration::from_millis(500)
                 } else {
                     wait
                 };
-                let mut read = self
+                match self
                     .lanes
-                    .read(self.spec.domain, &self.consumer, 64, block, read_pending)
-                    .await;
-                if let Ok(d) = &read
-                    && read_pending
-                    && d.is_empty()
+                    .read(self.lane, &self.consumer, 64, block, false)
+                    .await
                 {
-                    read_pending = false;
-                }
-                if last_reclaim.elapsed() >= Duration::from_millis(self.cfg.reclaim_idle_ms / 2) {
-                    last_reclaim = Instant::now();
-                    let idle = Duration::from_millis(self.cfg.reclaim_idle_ms);
-                    match self
-                        .lanes
-                        .reclaim(self.spec.domain, &self.consumer, idle, 64)
-                        .await
-                    {
-                        Ok(more) if !more.is_empty() => {
-                            info!(
-                                entries = more.len(),
-                                "reclaimed entries idle on another consumer"
-                            );
-                            if let Ok(d) = &mut read {
-                                d.extend(more);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => warn!(err = %e, "reclaim failed"),
-                    }
-                }
-                match read {
                     Ok(deliveries) => {
                         redis_failures = 0;
                         self.batch_up(deliveries, &mut queue).await;
                     }
                     Err(e) => {
                         redis_failures += 1;
-                        self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+                        s.metrics.redis_errors.with_label_values(&[e.op()]).inc();
                         warn!(err = %e, attempt = redis_failures, "reading the lane failed");
-                        if sleep_or_shutdown(backoff(redis_failures), &shutdown).await {
+                        if sleep_or_shutdown(backoff(redis_failures), &stop).await {
                             break;
                         }
                     }
                 }
             }
-            // 2. Send queued batches while there is room in flight.
-            while inflight.len() < self.cfg.max_in_flight {
+            // 2. Send queued batches while there is room in flight; a batch
+            // waiting out its backoff holds back those behind it (order).
+            while inflight.len() < s.cfg.max_in_flight {
+                if queue
+                    .front()
+                    .is_some_and(|b| b.not_before.is_some_and(|t| Instant::now() < t))
+                {
+                    break;
+                }
                 let Some(mut batch) = queue.pop_front() else {
                     break;
                 };
                 match self.send(&batch).await {
                     Ok(task) => {
-                        self.metrics
-                            .in_flight
-                            .with_label_values(&[&self.spec.name])
-                            .inc();
+                        s.metrics.in_flight.with_label_values(&[&s.spec.name]).inc();
                         inflight.push_back(InFlight {
                             batch,
                             sent_at: Instant::now(),
@@ -206,22 +427,14 @@ impl Dispatcher {
                         });
                     }
                     Err(e) => {
-                        batch.attempts += 1;
-                        batch.last_error = e.to_string();
-                        self.metrics
+                        s.metrics
                             .transactions
-                            .with_label_values(&[&self.spec.name, e.kind()])
+                            .with_label_values(&[&s.spec.name, e.kind()])
                             .inc();
-                        if !e.is_retryable() || batch.attempts >= self.cfg.max_attempts {
-                            self.give_up(batch, &e.to_string()).await;
-                        } else {
-                            warn!(err = %e, attempt = batch.attempts, "submit failed, will retry");
+                        if self.failed(&mut batch, &e).await {
                             queue.push_front(batch);
-                            if sleep_or_shutdown(backoff(batch_attempts(&queue)), &shutdown).await {
-                                break;
-                            }
-                            break;
                         }
+                        break;
                     }
                 }
             }
@@ -232,48 +445,45 @@ impl Dispatcher {
                 finished_any = true;
                 self.finish(f, &mut queue).await;
             }
-            if !finished_any && queue.is_empty() && inflight.len() >= self.cfg.max_in_flight {
-                // Pipeline full: wait for the oldest transaction.
+            if !finished_any && inflight.len() >= s.cfg.max_in_flight {
                 if let Some(f) = inflight.front_mut() {
                     tokio::select! {
-                        _ = shutdown.cancelled() => break,
+                        _ = stop.cancelled() => break,
                         _ = &mut f.task => {}
                     }
                 }
-            } else if !finished_any && !inflight.is_empty() && queue.is_empty() {
+            } else if !finished_any && (!inflight.is_empty() || !queue.is_empty()) {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
         // Drain: in-flight transactions may still be included; acknowledge
-        // those that are, leave the rest pending for a restart or a replica.
+        // those that are, leave the rest pending for the next owner.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while let Some(f) = inflight.pop_front() {
+            s.metrics.in_flight.with_label_values(&[&s.spec.name]).dec();
             let abort = f.task.abort_handle();
             match tokio::time::timeout_at(deadline, f.task).await {
                 Ok(Ok(Ok(inc))) => self.acknowledge(&f.batch, &inc, f.sent_at).await,
                 _ => abort.abort(),
             }
         }
-        info!("dispatcher stopped");
+        debug!("shard pipeline stopped");
     }
 
-    /// Decodes deliveries into batches; malformed entries go to dead letters.
+    /// Decodes deliveries into batches; refused entries go to dead letters.
     async fn batch_up(&self, deliveries: Vec<Delivery>, queue: &mut VecDeque<Batch>) {
-        let max = self.cfg.max_batch_messages;
+        let s = &self.s;
+        let max = s.cfg.max_batch_messages;
         for d in deliveries {
             let entry = match d.entry.and_then(|e| self.check_entry(&e).map(|()| e)) {
                 Ok(e) => e,
                 Err(reason) => {
-                    self.metrics
+                    s.metrics
                         .rejections
-                        .with_label_values(&[&self.spec.name, "malformed_entry"])
+                        .with_label_values(&[&s.spec.name, "refused_entry"])
                         .inc();
                     warn!(entry = %d.id, reason = %reason, "lane entry refused: never signed, moved to dead letters");
-                    if let Err(e) = self
-                        .lanes
-                        .dead_letter(self.spec.domain, &d.id, &d.raw, &reason)
-                        .await
-                    {
+                    if let Err(e) = self.lanes.dead_letter(self.lane, &d.id, &reason).await {
                         warn!(err = %e, entry = %d.id, "dead-lettering failed; entry stays pending");
                     }
                     continue;
@@ -281,21 +491,29 @@ impl Dispatcher {
             };
             let total = entry.messages.len();
             if total == 0 {
-                // Nothing to deliver; acknowledge right away.
-                let _ = self
-                    .lanes
-                    .ack(self.spec.domain, std::slice::from_ref(&d.id))
-                    .await;
+                let _ = self.lanes.ack(self.lane, std::slice::from_ref(&d.id)).await;
                 continue;
             }
+            let entry_ms =
+                d.id.split('-')
+                    .next()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
             for (i, m) in entry.messages.into_iter().enumerate() {
-                if queue.back().is_none_or(|b| b.messages.len() >= max) {
-                    queue.push_back(Batch::default());
+                if queue
+                    .back()
+                    .is_none_or(|b| b.messages.len() >= max || b.not_before.is_some())
+                {
+                    queue.push_back(Batch {
+                        oldest_ms: entry_ms,
+                        ..Batch::default()
+                    });
                 }
                 let b = queue.back_mut().expect("pushed above when missing");
-                if b.touches.last().is_none_or(|(id, _)| id != &d.id) {
-                    b.touches.push((d.id.clone(), d.raw.clone()));
+                if b.touches.last() != Some(&d.id) {
+                    b.touches.push(d.id.clone());
                 }
+                b.attempts = b.attempts.max(d.attempts);
                 b.messages.push(m);
                 b.origins.push(entry.origin);
                 if i + 1 == total {
@@ -306,16 +524,17 @@ impl Dispatcher {
     }
 
     /// Defense in depth before signing: every message must decode, be of the
-    /// relayed version and be addressed to this destination.
-    fn check_entry(&self, e: &crate::lane::LaneEntry) -> Result<(), String> {
+    /// relayed version, be addressed to this destination and come from the
+    /// entry's origin.
+    fn check_entry(&self, e: &LaneEntry) -> Result<(), String> {
         for (i, raw) in e.messages.iter().enumerate() {
             let m = Message::decode(raw).map_err(|err| format!("message {i}: {err}"))?;
             m.check_version()
                 .map_err(|err| format!("message {i}: {err}"))?;
-            if m.destination != self.spec.domain {
+            if m.destination != self.s.spec.domain {
                 return Err(format!(
                     "message {i}: destination expected {}, got {}",
-                    self.spec.domain, m.destination
+                    self.s.spec.domain, m.destination
                 ));
             }
             if m.origin != e.origin {
@@ -333,81 +552,113 @@ impl Dispatcher {
         &self,
         batch: &Batch,
     ) -> Result<JoinHandle<Result<Included, EvmError>>, EvmError> {
+        let s = &self.s;
         let ids: Vec<B256> = batch.messages.iter().map(keccak256).collect();
         let root = batch_root(&ids);
-        let sig = self
-            .attester
-            .sign_batch(self.spec.chain_id, self.spec.inbox, root)?;
-        let prepared = self
+        let sig = s.attester.sign_batch(s.spec.chain_id, s.spec.inbox, root)?;
+        let prepared = s
             .submitter
             .prepare(batch.messages.clone(), vec![Bytes::copy_from_slice(&sig)])
             .await?;
-        let pending = self.submitter.submit(&prepared).await?;
+        let pending = s.submitter.submit(&prepared).await?;
         debug!(tx_hash = %pending.tx_hash, messages = batch.messages.len(), "batch broadcast");
         for (o, n) in count_by(&batch.origins) {
-            self.metrics
-                .count(stage::SUBMITTED, self.origin_name(o), &self.spec.name, n);
+            s.metrics
+                .count(stage::SUBMITTED, s.origin_name(o), &s.spec.name, n);
         }
-        let submitter = Arc::clone(&self.submitter);
+        let submitter = Arc::clone(&s.submitter);
         Ok(tokio::spawn(
             async move { submitter.confirm(&pending).await },
         ))
     }
 
+    /// Records a failed attempt; returns whether to retry (after a backoff)
+    /// or, having dead-lettered the batch, not.
+    async fn failed(&self, batch: &mut Batch, e: &EvmError) -> bool {
+        let s = &self.s;
+        batch.last_error = e.to_string();
+        let mut attempts = batch.attempts + 1;
+        for id in &batch.touches {
+            match self
+                .lanes
+                .record_failure(self.lane, id, &batch.last_error)
+                .await
+            {
+                Ok(n) => attempts = attempts.max(n),
+                Err(err) => warn!(err = %err, entry = %id, "recording the attempt failed"),
+            }
+        }
+        batch.attempts = attempts;
+        let too_old = unix_ms().saturating_sub(batch.oldest_ms) > s.cfg.max_entry_age_ms;
+        if !e.is_retryable() || batch.attempts >= s.cfg.max_attempts || too_old {
+            let why = if !e.is_retryable() {
+                "not retryable"
+            } else if too_old {
+                "older than max_entry_age_ms"
+            } else {
+                "max_attempts reached"
+            };
+            self.give_up(batch, why).await;
+            return false;
+        }
+        s.metrics
+            .lane_retries
+            .with_label_values(&[&s.spec.name])
+            .inc();
+        let delay = retry_delay(s.cfg.retry_base_ms, batch.attempts);
+        warn!(err = %e, attempt = batch.attempts, delay_ms = delay.as_millis() as u64, "batch failed, will retry");
+        batch.not_before = Some(Instant::now() + delay);
+        true
+    }
+
     async fn finish(&self, f: InFlight, queue: &mut VecDeque<Batch>) {
-        self.metrics
-            .in_flight
-            .with_label_values(&[&self.spec.name])
-            .dec();
+        let s = &self.s;
+        s.metrics.in_flight.with_label_values(&[&s.spec.name]).dec();
         match f.task.await {
             Ok(Ok(inc)) => self.acknowledge(&f.batch, &inc, f.sent_at).await,
             Ok(Err(e)) => {
-                let mut batch = f.batch;
-                batch.attempts += 1;
-                batch.last_error = e.to_string();
-                self.metrics
+                s.metrics
                     .transactions
-                    .with_label_values(&[&self.spec.name, e.kind()])
+                    .with_label_values(&[&s.spec.name, e.kind()])
                     .inc();
-                if !e.is_retryable() || batch.attempts >= self.cfg.max_attempts {
-                    self.give_up(batch, &e.to_string()).await;
-                } else {
-                    warn!(err = %e, attempt = batch.attempts, "delivery not confirmed, sending again");
+                let mut batch = f.batch;
+                if self.failed(&mut batch, &e).await {
                     queue.push_front(batch);
                 }
             }
             Err(join) => {
-                // The confirmation task panicked or was cancelled: the entries
-                // stay pending and are read again after a restart.
+                // The confirmation task panicked or was cancelled: the
+                // entries stay pending and are read again by the next owner.
                 warn!(err = %join, "confirmation task failed");
             }
         }
     }
 
     async fn acknowledge(&self, batch: &Batch, inc: &Included, sent_at: Instant) {
-        self.metrics
+        let s = &self.s;
+        s.metrics
             .transactions
-            .with_label_values(&[&self.spec.name, "included"])
+            .with_label_values(&[&s.spec.name, "included"])
             .inc();
-        self.metrics
+        s.metrics
             .gas_used
-            .with_label_values(&[&self.spec.name])
+            .with_label_values(&[&s.spec.name])
             .inc_by(inc.gas_used);
-        self.metrics
+        s.metrics
             .latency
             .with_label_values(&["confirm"])
             .observe(sent_at.elapsed().as_secs_f64());
         for (o, n) in count_by(&inc.delivered) {
-            self.metrics
-                .count(stage::DELIVERED, self.origin_name(o), &self.spec.name, n);
+            s.metrics
+                .count(stage::DELIVERED, s.origin_name(o), &s.spec.name, n);
         }
         for (o, n) in count_by(&inc.failed) {
-            self.metrics
-                .count(stage::FAILED, self.origin_name(o), &self.spec.name, n);
+            s.metrics
+                .count(stage::FAILED, s.origin_name(o), &s.spec.name, n);
         }
         let now = unix_ms();
         for (_, verified_at) in &batch.completes {
-            self.metrics
+            s.metrics
                 .latency
                 .with_label_values(&["deliver"])
                 .observe(now.saturating_sub(*verified_at) as f64 / 1000.0);
@@ -416,9 +667,9 @@ impl Dispatcher {
         let mut attempt = 0;
         // Acknowledging is idempotent; retry it rather than leave delivered
         // entries pending (they would be re-sent as no-ops, costing gas).
-        while let Err(e) = self.lanes.ack(self.spec.domain, &ids).await {
+        while let Err(e) = self.lanes.ack(self.lane, &ids).await {
             attempt += 1;
-            self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+            s.metrics.redis_errors.with_label_values(&[e.op()]).inc();
             if attempt >= 5 {
                 warn!(err = %e, "acknowledging failed; entries will be re-sent as no-ops");
                 break;
@@ -428,49 +679,31 @@ impl Dispatcher {
         debug!(tx_hash = %inc.tx_hash, block = inc.block, delivered = inc.delivered.len(), failed = inc.failed.len(), "batch included");
     }
 
-    async fn give_up(&self, batch: Batch, reason: &str) {
-        warn!(attempts = batch.attempts, messages = batch.messages.len(), err = %reason, "batch given up; entries moved to dead letters");
+    async fn give_up(&self, batch: &Batch, why: &str) {
+        let s = &self.s;
+        warn!(attempts = batch.attempts, messages = batch.messages.len(), err = %batch.last_error, why, "batch given up; entries moved to dead letters");
         for (o, n) in count_by(&batch.origins) {
-            self.metrics.count(
-                stage::DEAD_LETTERED,
-                self.origin_name(o),
-                &self.spec.name,
-                n,
-            );
+            s.metrics
+                .count(stage::DEAD_LETTERED, s.origin_name(o), &s.spec.name, n);
         }
-        let reason = format!("after {} attempts: {}", batch.attempts, batch.last_error);
-        for (id, raw) in &batch.touches {
-            if let Err(e) = self
-                .lanes
-                .dead_letter(self.spec.domain, id, raw, &reason)
-                .await
-            {
+        let reason = format!(
+            "{why} after {} attempts; last error: {}",
+            batch.attempts, batch.last_error
+        );
+        for id in &batch.touches {
+            if let Err(e) = self.lanes.dead_letter(self.lane, id, &reason).await {
                 warn!(err = %e, entry = %id, "dead-lettering failed; entry stays pending");
-            }
-        }
-    }
-
-    async fn report_backlog(&self) {
-        match self.lanes.backlog(self.spec.domain, unix_ms()).await {
-            Ok((len, age_ms)) => {
-                self.metrics
-                    .lane_backlog
-                    .with_label_values(&[&self.spec.name])
-                    .set(len as i64);
-                self.metrics
-                    .lane_oldest_age
-                    .with_label_values(&[&self.spec.name])
-                    .set((age_ms / 1000) as i64);
-            }
-            Err(e) => {
-                self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
             }
         }
     }
 }
 
-fn batch_attempts(queue: &VecDeque<Batch>) -> u32 {
-    queue.front().map_or(0, |b| b.attempts)
+/// Exponential backoff from `base_ms`, doubling per attempt up to 64x, with
+/// jitter in [d/2, d] so retries of many batches do not synchronise.
+fn retry_delay(base_ms: u64, attempts: u32) -> Duration {
+    let d = base_ms.saturating_mul(1 << attempts.saturating_sub(1).min(6));
+    let half = d / 2;
+    Duration::from_millis(half + rand::rng().random_range(0..=half.max(1)))
 }
 
 fn count_by(domains: &[Domain]) -> Vec<(Domain, u64)> {
@@ -482,4 +715,88 @@ fn count_by(domains: &[Domain]) -> Vec<(Domain, u64)> {
         }
     }
     out
+}
+
+/// Reports each destination's backlog every second and publishes it for the
+/// watchers' backpressure.
+#[derive(Debug)]
+pub struct BacklogMonitor {
+    lanes: Lanes,
+    metrics: Metrics,
+    dests: Vec<(Domain, String)>,
+    shards: u16,
+    view: Arc<crate::router::BacklogView>,
+}
+
+impl BacklogMonitor {
+    /// A monitor of `dests`.
+    pub fn new(
+        lanes: Lanes,
+        metrics: Metrics,
+        dests: Vec<(Domain, String)>,
+        shards: u16,
+        view: Arc<crate::router::BacklogView>,
+    ) -> Self {
+        Self {
+            lanes,
+            metrics,
+            dests,
+            shards,
+            view,
+        }
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            for (dst, name) in &self.dests {
+                match self.lanes.backlog(*dst, self.shards, unix_ms()).await {
+                    Ok((len, pending, age_ms)) => {
+                        self.metrics
+                            .lane_backlog
+                            .with_label_values(&[name])
+                            .set(len as i64);
+                        self.metrics
+                            .lane_pending
+                            .with_label_values(&[name])
+                            .set(pending as i64);
+                        self.metrics
+                            .lane_oldest_age
+                            .with_label_values(&[name])
+                            .set((age_ms / 1000) as i64);
+                        self.view.set(*dst, len);
+                    }
+                    Err(e) => {
+                        self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+                    }
+                }
+            }
+            if sleep_or_shutdown(Duration::from_secs(1), &shutdown).await {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_with_jitter_and_is_capped() {
+        for attempts in 1..12 {
+            let d = retry_delay(100, attempts).as_millis() as u64;
+            let cap = 100 * (1 << (attempts - 1).min(6));
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempts}: {d} not in [{}, {cap}]",
+                cap / 2
+            );
+        }
+    }
+
+    #[test]
+    fn count_by_groups() {
+        assert_eq!(count_by(&[1, 2, 1, 1]), vec![(1, 3), (2, 1)]);
+    }
 }

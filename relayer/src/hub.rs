@@ -17,11 +17,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::config::Config;
+use crate::dispatcher::BacklogMonitor;
 use crate::dispatcher::{DestSpec, Dispatcher};
 use crate::error::HubError;
 use crate::health::Health;
-use crate::lane::Lanes;
+use crate::lane::{Lanes, QueueKey, RedisTarget};
 use crate::metrics::Metrics;
+use crate::router::BacklogView;
 use crate::router::Router;
 use crate::watcher::{OriginSpec, Watcher, backoff};
 
@@ -44,12 +46,22 @@ impl Hub {
             cfg.attester_key.resolve("attester_key")?.expose(),
             "attester_key",
         )?;
+        let queue_key = QueueKey::from_secret(cfg.queue_key.resolve("queue_key")?.expose())
+            .map_err(|e| crate::config::ConfigError {
+                path: "queue_key".into(),
+                reason: e.to_string(),
+            })?;
+        let target = if cfg.redis.cluster_nodes.is_empty() {
+            RedisTarget::Single(cfg.redis.url.clone())
+        } else {
+            RedisTarget::Cluster(cfg.redis.cluster_nodes.clone())
+        };
         let metrics = Metrics::new();
         let health = Arc::new(Health::default());
 
         let mut attempt = 0;
         let lanes = loop {
-            match Lanes::connect(&cfg.redis.url, &cfg.redis.key_prefix).await {
+            match Lanes::connect(&target, &cfg.redis.key_prefix, queue_key.clone()).await {
                 Ok(l) => break l,
                 Err(e) => {
                     attempt += 1;
@@ -90,6 +102,7 @@ impl Hub {
             )
         };
         let replica = format!("{}-{}", hostname(), std::process::id());
+        let backlog = Arc::new(BacklogView::default());
 
         let mut tasks = JoinSet::new();
         for (i, c) in cfg.chains.iter().enumerate() {
@@ -109,6 +122,7 @@ impl Hub {
                     hash: cp.hash,
                 }),
                 poll: c.poll_interval(),
+                max_backlog: cfg.dispatcher.max_backlog_entries,
             };
             health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
             let watcher = Watcher::new(
@@ -118,6 +132,7 @@ impl Hub {
                 Arc::clone(&router),
                 metrics.clone(),
                 Arc::clone(&health),
+                Arc::clone(&backlog),
             );
             tasks.spawn(watcher.run(shutdown.child_token()));
             // Destination side.
@@ -144,16 +159,27 @@ impl Hub {
                     chain_id: c.chain_id,
                     inbox: c.inbox,
                 },
-                lanes.dedicated().await?,
+                lanes.clone(),
                 Arc::new(submitter),
                 attester.clone(),
                 metrics.clone(),
                 cfg.dispatcher.clone(),
-                format!("{replica}-{}", c.name),
+                replica.clone(),
                 Arc::clone(&origin_names),
             );
             tasks.spawn(dispatcher.run(shutdown.child_token()));
         }
+        let monitor = BacklogMonitor::new(
+            lanes.dedicated().await?,
+            metrics.clone(),
+            cfg.chains
+                .iter()
+                .map(|c| (c.domain, c.name.clone()))
+                .collect(),
+            cfg.dispatcher.lane_shards,
+            Arc::clone(&backlog),
+        );
+        tasks.spawn(monitor.run(shutdown.child_token()));
         let (m, h, l, s) = (
             metrics.clone(),
             Arc::clone(&health),

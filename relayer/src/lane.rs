@@ -1,24 +1,37 @@
-//! The lanes: a typed queue over Redis Streams. One stream per destination;
-//! one entry carries a batch of verified messages (the block's messages for
-//! that destination), which is what makes high message rates cheap for Redis.
-//! No Redis type leaves this module.
+//! The lanes: a typed queue over Redis Streams. No Redis type leaves this
+//! module.
+//!
+//! A destination's lane is split into shards; messages of one channel
+//! (origin, sender, recipient) always go to the same shard. One stream entry
+//! carries a batch of verified messages (an origin block's messages for that
+//! shard), which is what makes high message rates cheap for Redis. Every
+//! entry carries an HMAC under the queue key: Redis is not trusted, and an
+//! entry that fails authentication or decoding is never signed.
 //!
 //! Keys (prefix `sy` by default) carry hash tags so that what changes
-//! atomically shares a Redis Cluster slot:
-//! - `sy:{lane:<dst>}:stream`: the lane, consumer group `dispatchers`;
-//! - `sy:{lane:<dst>}:cursor:<origin>`: highest origin block appended to this
-//!   lane; advanced in the same Lua script as the append, so a watcher that
-//!   restarts and re-reads a block never appends it twice;
-//! - `sy:{lane:<dst>}:dead`: dead letters with their reason;
-//! - `sy:{origin:<o>}:lc` and `sy:{origin:<o>}:scanned`: the origin's
-//!   light-client state and the highest block fully routed.
+//! atomically shares a Redis Cluster slot; everything of one shard lives in
+//! the slot of `{lane:<dst>:<shard>}`:
+//! - `…:stream`: the shard's entries, consumer group `dispatchers`;
+//! - `…:cursor:<origin>`: highest origin block appended to this shard,
+//!   advanced by the same Lua script as the append, so a watcher that
+//!   re-reads a block never appends it twice;
+//! - `…:attempts`: failed delivery attempts and last error per entry;
+//! - `…:dead`: dead letters with reason, last error and attempts;
+//! - `…:owner`: the lease of the dispatcher working the shard.
+//!
+//! Per origin, `{origin:<o>}:lc` and `{origin:<o>}:scanned` hold the
+//! light-client state and the highest block fully routed; per destination,
+//! `{dst:<d>}:workers` is the registry dispatcher workers heartbeat into.
 
 use std::time::Duration;
 
 use alloy_primitives::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::streams::{StreamAutoClaimReply, StreamReadReply};
-use redis::{AsyncCommands, Script, Value};
+use hmac::{Hmac, KeyInit, Mac};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::streams::{StreamAutoClaimReply, StreamRangeReply, StreamReadReply};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+use sha2::Sha256;
 use switchyard_types::Domain;
 
 /// Errors of the queue.
@@ -42,6 +55,18 @@ pub enum QueueError {
         /// What is wrong (expected vs got).
         reason: String,
     },
+    /// The queue key is unusable.
+    #[error("queue key: {reason}")]
+    Key {
+        /// Why (never the key).
+        reason: String,
+    },
+    /// A dead letter that does not exist.
+    #[error("dead letter {reference} not found")]
+    NotFound {
+        /// `shard/id` as given.
+        reference: String,
+    },
 }
 
 impl QueueError {
@@ -55,6 +80,8 @@ impl QueueError {
         match self {
             Self::Redis { op, .. } => op,
             Self::Decode { .. } => "decode",
+            Self::Key { .. } => "key",
+            Self::NotFound { .. } => "not_found",
         }
     }
 }
@@ -69,8 +96,22 @@ fn redis_err(op: &'static str) -> impl Fn(redis::RedisError) -> QueueError {
 /// Version of the entry encoding written in field `v`.
 pub const ENTRY_VERSION: u32 = 1;
 
-/// One lane entry: the verified messages of one origin block for one
-/// destination.
+/// One shard of one destination's lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LaneId {
+    /// Destination domain.
+    pub dst: Domain,
+    /// Shard index, below the destination's shard count.
+    pub shard: u16,
+}
+
+impl std::fmt::Display for LaneId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.dst, self.shard)
+    }
+}
+
+/// One lane entry: the verified messages of one origin block for one shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaneEntry {
     /// Origin domain.
@@ -173,100 +214,367 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The HMAC key of lane entries. `Debug` never shows it.
+#[derive(Clone)]
+pub struct QueueKey(Hmac<Sha256>);
+
+impl std::fmt::Debug for QueueKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueKey(<redacted>)")
+    }
+}
+
+impl QueueKey {
+    /// Minimum key length in bytes.
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from raw bytes (at least [`QueueKey::MIN_LEN`]).
+    pub fn new(key: &[u8]) -> Result<Self, QueueError> {
+        if key.len() < Self::MIN_LEN {
+            return Err(QueueError::Key {
+                reason: format!(
+                    "expected at least {} bytes, got {}",
+                    Self::MIN_LEN,
+                    key.len()
+                ),
+            });
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|e| QueueError::Key {
+            reason: e.to_string(),
+        })?;
+        Ok(Self(mac))
+    }
+
+    /// A key from a secret's text: hex (64+ hex digits, optional 0x) is
+    /// decoded, anything else is taken as raw bytes.
+    pub fn from_secret(text: &str) -> Result<Self, QueueError> {
+        let t = text.trim();
+        let hex_part = t.strip_prefix("0x").unwrap_or(t);
+        match hex::decode(hex_part) {
+            Ok(bytes) if !hex_part.is_empty() => Self::new(&bytes),
+            _ => Self::new(t.as_bytes()),
+        }
+    }
+
+    /// The tag binds the entry to its lane, so an entry cannot be replayed
+    /// into another destination or shard.
+    fn tag(&self, lane: LaneId, version: &[u8], body: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(b"switchyard-lane-entry");
+        mac.update(&lane.dst.to_be_bytes());
+        mac.update(&lane.shard.to_be_bytes());
+        mac.update(&(version.len() as u32).to_be_bytes());
+        mac.update(version);
+        mac.update(body);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn verify(&self, lane: LaneId, version: &[u8], body: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(b"switchyard-lane-entry");
+        mac.update(&lane.dst.to_be_bytes());
+        mac.update(&lane.shard.to_be_bytes());
+        mac.update(&(version.len() as u32).to_be_bytes());
+        mac.update(version);
+        mac.update(body);
+        // Constant-time comparison.
+        mac.verify_slice(tag).is_ok()
+    }
+}
+
 /// An entry handed to a dispatcher.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// Stream entry id (to acknowledge).
     pub id: String,
-    /// The decoded entry, or why it could not be decoded.
+    /// The decoded, authenticated entry, or why it is refused.
     pub entry: Result<LaneEntry, String>,
     /// The raw body, kept for the dead-letter stream.
     pub raw: Vec<u8>,
+    /// Failed delivery attempts recorded so far.
+    pub attempts: u32,
 }
 
-/// The consumer group every dispatcher of a destination joins.
+/// A dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetter {
+    /// `shard/dead-stream-id`: how the CLI and API address it.
+    pub reference: String,
+    /// The lane entry id it had.
+    pub entry_id: String,
+    /// Why it was given up.
+    pub reason: String,
+    /// The last delivery error recorded before it was given up.
+    pub last_error: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Origin and height, when the body decodes.
+    pub origin: Option<Domain>,
+    /// Origin block.
+    pub height: Option<u64>,
+    /// Messages in the entry, when it decodes.
+    pub messages: Option<usize>,
+    /// When it was dead-lettered (unix ms, from the stream id).
+    pub at_ms: u64,
+}
+
+/// The consumer group every dispatcher of a shard joins.
 pub const GROUP: &str = "dispatchers";
 
-// Append only if this origin block was not appended before; advance the
-// cursor in the same step. KEYS[1] cursor, KEYS[2] stream; ARGV[1] height,
-// ARGV[2] entry version, ARGV[3] body. Returns 1 if appended, 0 if a replay.
+// Append only if this origin block was not appended to this shard before, and
+// advance the cursor in the same step. KEYS[1] cursor, KEYS[2] stream;
+// ARGV[1] height, ARGV[2] entry version, ARGV[3] body, ARGV[4] tag.
+// Returns 1 if appended, 0 if a replay.
 const APPEND_LUA: &str = r"
 local cur = redis.call('GET', KEYS[1])
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], '*', 'v', ARGV[2], 'b', ARGV[3])
+redis.call('XADD', KEYS[2], '*', 'v', ARGV[2], 'b', ARGV[3], 'h', ARGV[4])
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
 ";
 
+// Acknowledge, delete, forget attempts. KEYS[1] stream, KEYS[2] attempts;
+// ARGV group, ids...
+const ACK_LUA: &str = r"
+for i = 2, #ARGV do
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  redis.call('XDEL', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i], ARGV[i] .. ':err')
+end
+return #ARGV - 1
+";
+
+// Move to dead letters, copying the entry's own fields (body, version and
+// tag as written: a forged entry keeps its forged tag, so replaying it does
+// not make it authentic). KEYS[1] stream, KEYS[2] dead, KEYS[3] attempts;
+// ARGV group, id, reason. Returns 1, or 0 if the entry is gone.
+const DEAD_LUA: &str = r"
+local e = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+if #e == 0 then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  return 0
+end
+local f = e[1][2]
+local m = {}
+for i = 1, #f, 2 do m[f[i]] = f[i + 1] end
+local att = redis.call('HGET', KEYS[3], ARGV[2]) or '0'
+local err = redis.call('HGET', KEYS[3], ARGV[2] .. ':err') or ''
+redis.call('XADD', KEYS[2], '*', 'entry', ARGV[2], 'reason', ARGV[3], 'attempts', att,
+  'last_error', err, 'b', m['b'] or '', 'h', m['h'] or '', 'v', m['v'] or '')
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2], ARGV[2] .. ':err')
+return 1
+";
+
+// Record a failed attempt. KEYS[1] attempts; ARGV id, error. Returns count.
+const FAIL_LUA: &str = r"
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSET', KEYS[1], ARGV[1] .. ':err', ARGV[2])
+return n
+";
+
+// Replay a dead letter: re-append its body to the stream (a new id, so the
+// consumer group picks it up) and remove it from the dead letters.
+// KEYS[1] dead, KEYS[2] stream; ARGV dead id. Returns the new id or false.
+const REPLAY_LUA: &str = r"
+local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+if #e == 0 then return false end
+local f = e[1][2]
+local m = {}
+for i = 1, #f, 2 do m[f[i]] = f[i + 1] end
+if not m['b'] then return false end
+local id = redis.call('XADD', KEYS[2], '*', 'v', m['v'] or '', 'b', m['b'], 'h', m['h'] or '')
+redis.call('XDEL', KEYS[1], ARGV[1])
+return id
+";
+
+// Lease: renew if still ours. KEYS[1] owner; ARGV owner, ttl ms.
+const RENEW_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+// Lease: release if ours. KEYS[1] owner; ARGV owner.
+const RELEASE_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// One Redis or a Redis Cluster, behind one connection type.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Target {
+    Single(redis::Client),
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
+
 /// Handle to the lanes (cheap to clone; one multiplexed connection).
 #[derive(Clone)]
 pub struct Lanes {
-    client: redis::Client,
-    conn: ConnectionManager,
+    target: Target,
+    conn: Conn,
     prefix: String,
+    key: QueueKey,
+    scripts: Scripts,
+}
+
+#[derive(Clone)]
+struct Scripts {
     append: Script,
+    ack: Script,
+    dead: Script,
+    fail: Script,
+    replay: Script,
+    renew: Script,
+    release: Script,
 }
 
 impl std::fmt::Debug for Lanes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match self.target {
+            Target::Single(_) => "single",
+            Target::Cluster(_) => "cluster",
+        };
         f.debug_struct("Lanes")
             .field("prefix", &self.prefix)
+            .field("mode", &mode)
             .finish()
     }
 }
 
+/// Where Redis is.
+#[derive(Debug, Clone)]
+pub enum RedisTarget {
+    /// One server.
+    Single(String),
+    /// A cluster, by seed nodes.
+    Cluster(Vec<String>),
+}
+
 impl Lanes {
-    /// Connects (the connection manager reconnects by itself afterwards).
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, QueueError> {
-        let client = redis::Client::open(url).map_err(redis_err("open"))?;
-        let conn = Self::manager(&client).await?;
+    /// Connects (the connection reconnects by itself afterwards).
+    pub async fn connect(
+        target: &RedisTarget,
+        prefix: &str,
+        key: QueueKey,
+    ) -> Result<Self, QueueError> {
+        let target = match target {
+            RedisTarget::Single(url) => {
+                Target::Single(redis::Client::open(url.as_str()).map_err(redis_err("open"))?)
+            }
+            RedisTarget::Cluster(nodes) => Target::Cluster(Box::new(
+                redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+                    .connection_timeout(Duration::from_secs(3))
+                    .response_timeout(Duration::from_secs(10))
+                    .build()
+                    .map_err(redis_err("open"))?,
+            )),
+        };
+        let conn = Self::open(&target).await?;
+        let scripts = Scripts {
+            append: Script::new(APPEND_LUA),
+            ack: Script::new(ACK_LUA),
+            dead: Script::new(DEAD_LUA),
+            fail: Script::new(FAIL_LUA),
+            replay: Script::new(REPLAY_LUA),
+            renew: Script::new(RENEW_LUA),
+            release: Script::new(RELEASE_LUA),
+        };
         Ok(Self {
-            client,
+            target,
             conn,
             prefix: prefix.to_owned(),
-            append: Script::new(APPEND_LUA),
+            key,
+            scripts,
         })
     }
 
-    async fn manager(client: &redis::Client) -> Result<ConnectionManager, QueueError> {
-        let cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(10)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        client
-            .get_connection_manager_with_config(cfg)
-            .await
-            .map_err(redis_err("connect"))
+    async fn open(target: &Target) -> Result<Conn, QueueError> {
+        match target {
+            Target::Single(client) => {
+                let cfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(3)))
+                    .set_response_timeout(Some(Duration::from_secs(10)))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_secs(2));
+                let c = client
+                    .get_connection_manager_with_config(cfg)
+                    .await
+                    .map_err(redis_err("connect"))?;
+                Ok(Conn::Single(c))
+            }
+            Target::Cluster(client) => {
+                let c = client
+                    .get_async_connection()
+                    .await
+                    .map_err(redis_err("connect"))?;
+                Ok(Conn::Cluster(c))
+            }
+        }
     }
 
-    /// The same lanes over a connection of its own. Blocking reads
-    /// (`XREADGROUP BLOCK`) hold their connection: every dispatcher takes a
-    /// dedicated one so it never stalls the watchers' appends.
+    /// The same lanes over a connection of their own. Blocking reads
+    /// (`XREADGROUP BLOCK`) hold their connection: every shard worker takes
+    /// a dedicated one so it never stalls the watchers' appends.
     pub async fn dedicated(&self) -> Result<Self, QueueError> {
-        let conn = Self::manager(&self.client).await?;
+        let conn = Self::open(&self.target).await?;
         Ok(Self {
-            client: self.client.clone(),
             conn,
-            prefix: self.prefix.clone(),
-            append: self.append.clone(),
+            ..self.clone()
         })
     }
 
-    fn stream_key(&self, dst: Domain) -> String {
-        format!("{}:{{lane:{dst}}}:stream", self.prefix)
-    }
-    fn cursor_key(&self, dst: Domain, origin: Domain) -> String {
-        format!("{}:{{lane:{dst}}}:cursor:{origin}", self.prefix)
-    }
-    fn dead_key(&self, dst: Domain) -> String {
-        format!("{}:{{lane:{dst}}}:dead", self.prefix)
+    fn k(&self, lane: LaneId, what: &str) -> String {
+        format!(
+            "{}:{{lane:{}:{}}}:{what}",
+            self.prefix, lane.dst, lane.shard
+        )
     }
     fn lc_key(&self, origin: Domain) -> String {
         format!("{}:{{origin:{origin}}}:lc", self.prefix)
     }
     fn scanned_key(&self, origin: Domain) -> String {
         format!("{}:{{origin:{origin}}}:scanned", self.prefix)
+    }
+    fn workers_key(&self, dst: Domain) -> String {
+        format!("{}:{{dst:{dst}}}:workers", self.prefix)
     }
 
     /// PING.
@@ -279,27 +587,52 @@ impl Lanes {
         Ok(())
     }
 
-    /// Appends `entry` to `dst`'s lane unless origin block `entry.height` was
-    /// appended before; returns whether it was appended.
-    pub async fn append(&self, dst: Domain, entry: &LaneEntry) -> Result<bool, QueueError> {
+    /// Appends `entry` to `lane` unless origin block `entry.height` was
+    /// appended to it before; returns whether it was appended.
+    pub async fn append(&self, lane: LaneId, entry: &LaneEntry) -> Result<bool, QueueError> {
+        let body = entry.encode();
+        let version = ENTRY_VERSION.to_string();
+        let tag = self.key.tag(lane, version.as_bytes(), &body);
         let mut c = self.conn.clone();
         let appended: i64 = self
+            .scripts
             .append
-            .key(self.cursor_key(dst, entry.origin))
-            .key(self.stream_key(dst))
+            .key(self.k(lane, &format!("cursor:{}", entry.origin)))
+            .key(self.k(lane, "stream"))
             .arg(entry.height)
-            .arg(ENTRY_VERSION)
-            .arg(entry.encode())
+            .arg(&version)
+            .arg(body)
+            .arg(&tag[..])
             .invoke_async(&mut c)
             .await
             .map_err(redis_err("append"))?;
         Ok(appended == 1)
     }
 
+    /// Writes an entry exactly as given, bypassing the cursor and the HMAC:
+    /// what an attacker with Redis access could do. For tests of the refusal
+    /// path only.
+    #[doc(hidden)]
+    pub async fn write_raw(
+        &self,
+        lane: LaneId,
+        fields: &[(&str, &[u8])],
+    ) -> Result<String, QueueError> {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.k(lane, "stream")).arg("*");
+        for (f, v) in fields {
+            cmd.arg(*f).arg(*v);
+        }
+        let mut c = self.conn.clone();
+        cmd.query_async(&mut c).await.map_err(redis_err("xadd"))
+    }
+
     /// Highest origin block fully routed, if any.
     pub async fn scanned(&self, origin: Domain) -> Result<Option<u64>, QueueError> {
         let mut c = self.conn.clone();
-        c.get(self.scanned_key(origin))
+        redis::cmd("GET")
+            .arg(self.scanned_key(origin))
+            .query_async(&mut c)
             .await
             .map_err(redis_err("get_scanned"))
     }
@@ -307,7 +640,10 @@ impl Lanes {
     /// Records that every block up to `height` has been routed.
     pub async fn set_scanned(&self, origin: Domain, height: u64) -> Result<(), QueueError> {
         let mut c = self.conn.clone();
-        c.set(self.scanned_key(origin), height)
+        redis::cmd("SET")
+            .arg(self.scanned_key(origin))
+            .arg(height)
+            .query_async(&mut c)
             .await
             .map_err(redis_err("set_scanned"))
     }
@@ -315,7 +651,9 @@ impl Lanes {
     /// The persisted light-client state of `origin` (JSON), if any.
     pub async fn load_lc(&self, origin: Domain) -> Result<Option<String>, QueueError> {
         let mut c = self.conn.clone();
-        c.get(self.lc_key(origin))
+        redis::cmd("GET")
+            .arg(self.lc_key(origin))
+            .query_async(&mut c)
             .await
             .map_err(redis_err("load_lc"))
     }
@@ -323,17 +661,20 @@ impl Lanes {
     /// Persists the light-client state of `origin`.
     pub async fn save_lc(&self, origin: Domain, state: &str) -> Result<(), QueueError> {
         let mut c = self.conn.clone();
-        c.set(self.lc_key(origin), state)
+        redis::cmd("SET")
+            .arg(self.lc_key(origin))
+            .arg(state)
+            .query_async(&mut c)
             .await
             .map_err(redis_err("save_lc"))
     }
 
-    /// Creates the consumer group of `dst` if missing.
-    pub async fn ensure_group(&self, dst: Domain) -> Result<(), QueueError> {
+    /// Creates the consumer group of `lane` if missing.
+    pub async fn ensure_group(&self, lane: LaneId) -> Result<(), QueueError> {
         let mut c = self.conn.clone();
         let r: redis::RedisResult<String> = redis::cmd("XGROUP")
             .arg("CREATE")
-            .arg(self.stream_key(dst))
+            .arg(self.k(lane, "stream"))
             .arg(GROUP)
             .arg("0")
             .arg("MKSTREAM")
@@ -347,11 +688,10 @@ impl Lanes {
     }
 
     /// Reads up to `count` entries for `consumer`: its own pending entries
-    /// (after a restart) when `pending`, new ones otherwise, waiting up to
-    /// `block` for new ones.
+    /// when `pending`, new ones otherwise, waiting up to `block` for them.
     pub async fn read(
         &self,
-        dst: Domain,
+        lane: LaneId,
         consumer: &str,
         count: usize,
         block: Duration,
@@ -364,122 +704,364 @@ impl Lanes {
             .arg(consumer)
             .arg("COUNT")
             .arg(count);
-        if !pending {
+        if !pending && !block.is_zero() {
             cmd.arg("BLOCK").arg(block.as_millis() as u64);
         }
         cmd.arg("STREAMS")
-            .arg(self.stream_key(dst))
+            .arg(self.k(lane, "stream"))
             .arg(if pending { "0" } else { ">" });
         let reply: Option<StreamReadReply> = cmd
             .query_async(&mut c)
             .await
             .map_err(redis_err("xreadgroup"))?;
-        Ok(reply
-            .map(|r| {
-                r.keys
-                    .into_iter()
-                    .flat_map(|k| k.ids)
-                    .map(to_delivery)
-                    .collect()
-            })
-            .unwrap_or_default())
+        let ids = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
+        self.deliveries(lane, ids).await
     }
 
-    /// Claims entries idle for `min_idle` on other (dead) consumers.
+    /// Claims entries idle for at least `min_idle` on other consumers (dead,
+    /// or whose lease on the shard expired).
     pub async fn reclaim(
         &self,
-        dst: Domain,
+        lane: LaneId,
         consumer: &str,
         min_idle: Duration,
         count: usize,
     ) -> Result<Vec<Delivery>, QueueError> {
         let mut c = self.conn.clone();
-        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(self.stream_key(dst))
-            .arg(GROUP)
-            .arg(consumer)
-            .arg(min_idle.as_millis() as u64)
-            .arg("0")
-            .arg("COUNT")
-            .arg(count)
+        let mut start = "0-0".to_owned();
+        let mut all = Vec::new();
+        // XAUTOCLAIM pages through the pending list; bounded rounds.
+        for _ in 0..64 {
+            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(self.k(lane, "stream"))
+                .arg(GROUP)
+                .arg(consumer)
+                .arg(min_idle.as_millis() as u64)
+                .arg(&start)
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut c)
+                .await
+                .map_err(redis_err("xautoclaim"))?;
+            all.extend(reply.claimed);
+            if reply.next_stream_id == "0-0" || all.len() >= count {
+                break;
+            }
+            start = reply.next_stream_id;
+        }
+        all.sort_by_key(|s| stream_id_key(&s.id));
+        self.deliveries(lane, all).await
+    }
+
+    async fn deliveries(
+        &self,
+        lane: LaneId,
+        ids: Vec<redis::streams::StreamId>,
+    ) -> Result<Vec<Delivery>, QueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Attempt counts of these entries, in one round trip.
+        let mut c = self.conn.clone();
+        let mut hmget = redis::cmd("HMGET");
+        hmget.arg(self.k(lane, "attempts"));
+        for s in &ids {
+            hmget.arg(&s.id);
+        }
+        let attempts: Vec<Option<u32>> = hmget
             .query_async(&mut c)
             .await
-            .map_err(redis_err("xautoclaim"))?;
-        Ok(reply.claimed.into_iter().map(to_delivery).collect())
+            .map_err(redis_err("hmget"))?;
+        Ok(ids
+            .into_iter()
+            .zip(attempts)
+            .map(|(s, a)| {
+                let mut d = self.to_delivery(lane, s);
+                d.attempts = a.unwrap_or(0);
+                d
+            })
+            .collect())
+    }
+
+    fn to_delivery(&self, lane: LaneId, s: redis::streams::StreamId) -> Delivery {
+        let field = |name: &str| field_bytes(s.map.get(name));
+        let raw = field("b").unwrap_or_default();
+        let entry = match (field("v"), field("h")) {
+            (None, _) => Err("no version field `v`".to_owned()),
+            (Some(_), None) => Err("no authentication tag `h`".to_owned()),
+            (Some(v), Some(tag)) => {
+                if !self.key.verify(lane, &v, &raw, &tag) {
+                    Err(format!(
+                        "authentication failed: HMAC does not match lane {lane}"
+                    ))
+                } else if v != ENTRY_VERSION.to_string().as_bytes() {
+                    Err(format!(
+                        "entry version: expected {ENTRY_VERSION}, got {:?}",
+                        String::from_utf8_lossy(&v)
+                    ))
+                } else {
+                    LaneEntry::decode(&s.id, &raw).map_err(|e| e.to_string())
+                }
+            }
+        };
+        Delivery {
+            id: s.id,
+            entry,
+            raw,
+            attempts: 0,
+        }
     }
 
     /// Acknowledges and removes delivered entries (so XLEN is the backlog).
-    pub async fn ack(&self, dst: Domain, ids: &[String]) -> Result<(), QueueError> {
+    pub async fn ack(&self, lane: LaneId, ids: &[String]) -> Result<(), QueueError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let key = self.stream_key(dst);
         let mut c = self.conn.clone();
-        let _: Value = redis::pipe()
-            .atomic()
-            .cmd("XACK")
-            .arg(&key)
-            .arg(GROUP)
-            .arg(ids)
-            .cmd("XDEL")
-            .arg(&key)
-            .arg(ids)
-            .query_async(&mut c)
-            .await
-            .map_err(redis_err("xack"))?;
+        let mut inv = self.scripts.ack.key(self.k(lane, "stream"));
+        inv.key(self.k(lane, "attempts")).arg(GROUP);
+        for id in ids {
+            inv.arg(id);
+        }
+        let _: i64 = inv.invoke_async(&mut c).await.map_err(redis_err("ack"))?;
         Ok(())
     }
 
-    /// Moves an entry to the dead-letter stream with `reason`, then
-    /// acknowledges it, in one transaction (same slot).
+    /// Records a failed delivery attempt of entry `id` with its error;
+    /// returns the number of attempts so far (persisted: survives restarts).
+    pub async fn record_failure(
+        &self,
+        lane: LaneId,
+        id: &str,
+        error: &str,
+    ) -> Result<u32, QueueError> {
+        let mut c = self.conn.clone();
+        self.scripts
+            .fail
+            .key(self.k(lane, "attempts"))
+            .arg(id)
+            .arg(error)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("record_failure"))
+    }
+
+    /// Moves entry `id` to the dead-letter stream with `reason` (and the
+    /// last recorded error and attempts), and acknowledges it, atomically.
     pub async fn dead_letter(
         &self,
-        dst: Domain,
+        lane: LaneId,
         id: &str,
-        raw: &[u8],
         reason: &str,
     ) -> Result<(), QueueError> {
-        let key = self.stream_key(dst);
         let mut c = self.conn.clone();
-        let _: Value = redis::pipe()
-            .atomic()
-            .cmd("XADD")
-            .arg(self.dead_key(dst))
-            .arg("*")
-            .arg("entry")
-            .arg(id)
-            .arg("reason")
-            .arg(reason)
-            .arg("b")
-            .arg(raw)
-            .cmd("XACK")
-            .arg(&key)
+        let _: i64 = self
+            .scripts
+            .dead
+            .key(self.k(lane, "stream"))
+            .key(self.k(lane, "dead"))
+            .key(self.k(lane, "attempts"))
             .arg(GROUP)
             .arg(id)
-            .cmd("XDEL")
-            .arg(&key)
-            .arg(id)
-            .query_async(&mut c)
+            .arg(reason)
+            .invoke_async(&mut c)
             .await
             .map_err(redis_err("dead_letter"))?;
         Ok(())
     }
 
-    /// Entries in `dst`'s dead-letter stream.
-    pub async fn dead_letters(&self, dst: Domain) -> Result<u64, QueueError> {
-        let mut c = self.conn.clone();
-        c.xlen(self.dead_key(dst)).await.map_err(redis_err("xlen"))
+    /// Dead letters of every shard of `dst` (`shards` of them), oldest first.
+    pub async fn dead_letters(
+        &self,
+        dst: Domain,
+        shards: u16,
+    ) -> Result<Vec<DeadLetter>, QueueError> {
+        let mut out = Vec::new();
+        for shard in 0..shards {
+            let lane = LaneId { dst, shard };
+            let mut c = self.conn.clone();
+            let r: StreamRangeReply = redis::cmd("XRANGE")
+                .arg(self.k(lane, "dead"))
+                .arg("-")
+                .arg("+")
+                .query_async(&mut c)
+                .await
+                .map_err(redis_err("xrange"))?;
+            for s in r.ids {
+                out.push(dead_letter_of(lane, &s));
+            }
+        }
+        out.sort_by_key(|d| d.at_ms);
+        Ok(out)
     }
 
-    /// Backlog of `dst` (entries not yet acknowledged) and the age of the
-    /// oldest in ms (from its stream id), at `now_ms`.
-    pub async fn backlog(&self, dst: Domain, now_ms: u64) -> Result<(u64, u64), QueueError> {
-        let key = self.stream_key(dst);
+    fn parse_ref(reference: &str, dst: Domain) -> Result<(LaneId, String), QueueError> {
+        let nf = || QueueError::NotFound {
+            reference: reference.to_owned(),
+        };
+        let (shard, id) = reference.split_once('/').ok_or_else(nf)?;
+        let shard: u16 = shard.parse().map_err(|_| nf())?;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit() || c == '-') {
+            return Err(nf());
+        }
+        Ok((LaneId { dst, shard }, id.to_owned()))
+    }
+
+    /// Puts dead letter `reference` (`shard/id`) of `dst` back into its lane;
+    /// returns the new entry id. The dispatcher authenticates it again.
+    pub async fn replay_dead_letter(
+        &self,
+        dst: Domain,
+        reference: &str,
+    ) -> Result<String, QueueError> {
+        let (lane, id) = Self::parse_ref(reference, dst)?;
         let mut c = self.conn.clone();
-        let (len, first): (u64, Value) = redis::pipe()
-            .cmd("XLEN")
+        let new: Option<String> = self
+            .scripts
+            .replay
+            .key(self.k(lane, "dead"))
+            .key(self.k(lane, "stream"))
+            .arg(&id)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("replay"))?;
+        new.ok_or_else(|| QueueError::NotFound {
+            reference: reference.to_owned(),
+        })
+    }
+
+    /// Deletes dead letter `reference` of `dst`.
+    pub async fn drop_dead_letter(&self, dst: Domain, reference: &str) -> Result<(), QueueError> {
+        let (lane, id) = Self::parse_ref(reference, dst)?;
+        let mut c = self.conn.clone();
+        let n: i64 = redis::cmd("XDEL")
+            .arg(self.k(lane, "dead"))
+            .arg(&id)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("xdel"))?;
+        if n == 0 {
+            return Err(QueueError::NotFound {
+                reference: reference.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes the lease of `lane` for `owner` if free.
+    pub async fn acquire_lease(
+        &self,
+        lane: LaneId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, QueueError> {
+        let mut c = self.conn.clone();
+        let r: Option<String> = redis::cmd("SET")
+            .arg(self.k(lane, "owner"))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("lease"))?;
+        Ok(r.is_some())
+    }
+
+    /// Extends `owner`'s lease of `lane`; false if it is not `owner`'s any more.
+    pub async fn renew_lease(
+        &self,
+        lane: LaneId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, QueueError> {
+        let mut c = self.conn.clone();
+        let r: i64 = self
+            .scripts
+            .renew
+            .key(self.k(lane, "owner"))
+            .arg(owner)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("lease"))?;
+        Ok(r == 1)
+    }
+
+    /// Gives up `owner`'s lease of `lane`.
+    pub async fn release_lease(&self, lane: LaneId, owner: &str) -> Result<(), QueueError> {
+        let mut c = self.conn.clone();
+        let _: i64 = self
+            .scripts
+            .release
+            .key(self.k(lane, "owner"))
+            .arg(owner)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("lease"))?;
+        Ok(())
+    }
+
+    /// Heartbeats `worker` into `dst`'s registry at `now_ms`, forgets workers
+    /// silent for `ttl`, and returns how many are alive.
+    pub async fn heartbeat(
+        &self,
+        dst: Domain,
+        worker: &str,
+        now_ms: u64,
+        ttl: Duration,
+    ) -> Result<u64, QueueError> {
+        let key = self.workers_key(dst);
+        let mut c = self.conn.clone();
+        let (_, _, live): (i64, i64, u64) = redis::pipe()
+            .cmd("ZADD")
             .arg(&key)
-            .cmd("XRANGE")
+            .arg(now_ms)
+            .arg(worker)
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(now_ms.saturating_sub(ttl.as_millis() as u64))
+            .cmd("ZCARD")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("heartbeat"))?;
+        Ok(live)
+    }
+
+    /// Removes `worker` from `dst`'s registry (clean shutdown).
+    pub async fn leave(&self, dst: Domain, worker: &str) -> Result<(), QueueError> {
+        let mut c = self.conn.clone();
+        let _: i64 = redis::cmd("ZREM")
+            .arg(self.workers_key(dst))
+            .arg(worker)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("leave"))?;
+        Ok(())
+    }
+
+    /// Backlog of one shard: entries not yet acknowledged, pending (read
+    /// but not acknowledged), and the oldest entry's age in ms at `now_ms`.
+    pub async fn shard_backlog(
+        &self,
+        lane: LaneId,
+        now_ms: u64,
+    ) -> Result<(u64, u64, u64), QueueError> {
+        let key = self.k(lane, "stream");
+        let mut c = self.conn.clone();
+        let len: u64 = redis::cmd("XLEN")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("xlen"))?;
+        if len == 0 {
+            return Ok((0, 0, 0));
+        }
+        let first: Value = redis::cmd("XRANGE")
             .arg(&key)
             .arg("-")
             .arg("+")
@@ -487,9 +1069,73 @@ impl Lanes {
             .arg(1)
             .query_async(&mut c)
             .await
-            .map_err(redis_err("backlog"))?;
+            .map_err(redis_err("xrange"))?;
+        let pending: Value = redis::cmd("XPENDING")
+            .arg(&key)
+            .arg(GROUP)
+            .query_async(&mut c)
+            .await
+            .unwrap_or(Value::Nil);
+        let pending = match pending {
+            Value::Array(v) => match v.first() {
+                Some(Value::Int(n)) => *n as u64,
+                _ => 0,
+            },
+            _ => 0,
+        };
         let oldest_ms = first_id_ms(&first).map_or(0, |t| now_ms.saturating_sub(t));
-        Ok((len, oldest_ms))
+        Ok((len, pending, oldest_ms))
+    }
+
+    /// Backlog of all `shards` of `dst`: entries, pending, oldest age in ms.
+    pub async fn backlog(
+        &self,
+        dst: Domain,
+        shards: u16,
+        now_ms: u64,
+    ) -> Result<(u64, u64, u64), QueueError> {
+        let (mut len, mut pending, mut oldest) = (0, 0, 0);
+        for shard in 0..shards {
+            let (l, p, o) = self.shard_backlog(LaneId { dst, shard }, now_ms).await?;
+            len += l;
+            pending += p;
+            oldest = oldest.max(o);
+        }
+        Ok((len, pending, oldest))
+    }
+}
+
+fn field_bytes(v: Option<&Value>) -> Option<Vec<u8>> {
+    match v {
+        Some(Value::BulkString(b)) => Some(b.clone()),
+        Some(Value::SimpleString(t)) => Some(t.clone().into_bytes()),
+        _ => None,
+    }
+}
+
+fn stream_id_key(id: &str) -> (u64, u64) {
+    let (a, b) = id.split_once('-').unwrap_or((id, "0"));
+    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
+}
+
+fn dead_letter_of(lane: LaneId, s: &redis::streams::StreamId) -> DeadLetter {
+    let text = |name: &str| {
+        field_bytes(s.map.get(name))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let body = field_bytes(s.map.get("b")).unwrap_or_default();
+    let decoded = LaneEntry::decode(&s.id, &body).ok();
+    DeadLetter {
+        reference: format!("{}/{}", lane.shard, s.id),
+        entry_id: text("entry"),
+        reason: text("reason"),
+        last_error: text("last_error"),
+        attempts: text("attempts").parse().unwrap_or(0),
+        origin: decoded.as_ref().map(|e| e.origin),
+        height: decoded.as_ref().map(|e| e.height),
+        messages: decoded.as_ref().map(|e| e.messages.len()),
+        at_ms: stream_id_key(&s.id).0,
     }
 }
 
@@ -507,28 +1153,6 @@ fn first_id_ms(v: &Value) -> Option<u64> {
         _ => return None,
     };
     id.split('-').next()?.parse().ok()
-}
-
-fn to_delivery(s: redis::streams::StreamId) -> Delivery {
-    let field = |name: &str| match s.map.get(name) {
-        Some(Value::BulkString(b)) => Some(b.clone()),
-        Some(Value::SimpleString(t)) => Some(t.clone().into_bytes()),
-        _ => None,
-    };
-    let raw = field("b").unwrap_or_default();
-    let entry = match field("v") {
-        None => Err("no version field `v`".to_owned()),
-        Some(v) if v != ENTRY_VERSION.to_string().as_bytes() => Err(format!(
-            "entry version: expected {ENTRY_VERSION}, got {:?}",
-            String::from_utf8_lossy(&v)
-        )),
-        Some(_) => LaneEntry::decode(&s.id, &raw).map_err(|e| e.to_string()),
-    };
-    Delivery {
-        id: s.id,
-        entry,
-        raw,
-    }
 }
 
 #[cfg(test)]
@@ -575,5 +1199,59 @@ mod tests {
         bytes[20..24].copy_from_slice(&u32::MAX.to_be_bytes());
         let err = LaneEntry::decode("1-0", &bytes).expect_err("lying count");
         assert!(err.to_string().contains("exceeds"), "{err}");
+    }
+
+    #[test]
+    fn tag_binds_key_lane_version_and_body() {
+        let k = QueueKey::new(&[7u8; 32]).expect("key");
+        let other = QueueKey::new(&[8u8; 32]).expect("key");
+        let lane = LaneId {
+            dst: 2000,
+            shard: 1,
+        };
+        let body = entry().encode();
+        let tag = k.tag(lane, b"1", &body);
+        assert!(k.verify(lane, b"1", &body, &tag));
+        assert!(!other.verify(lane, b"1", &body, &tag), "another key");
+        assert!(
+            !k.verify(
+                LaneId {
+                    dst: 2000,
+                    shard: 2
+                },
+                b"1",
+                &body,
+                &tag
+            ),
+            "another shard"
+        );
+        assert!(
+            !k.verify(
+                LaneId {
+                    dst: 3000,
+                    shard: 1
+                },
+                b"1",
+                &body,
+                &tag
+            ),
+            "another destination"
+        );
+        assert!(!k.verify(lane, b"2", &body, &tag), "another version");
+        let mut tampered = body;
+        tampered[30] ^= 1;
+        assert!(!k.verify(lane, b"1", &tampered, &tag), "another body");
+    }
+
+    #[test]
+    fn short_keys_are_refused_and_hex_is_decoded() {
+        assert!(QueueKey::new(&[1u8; 31]).is_err());
+        assert!(QueueKey::from_secret("abcd").is_err(), "4 raw bytes");
+        let hex64 = "11".repeat(32);
+        let a = QueueKey::from_secret(&hex64).expect("hex key");
+        let b = QueueKey::new(&[0x11u8; 32]).expect("raw");
+        let lane = LaneId { dst: 1, shard: 0 };
+        assert_eq!(a.tag(lane, b"1", b"x"), b.tag(lane, b"1", b"x"));
+        assert!(!format!("{a:?}").contains("11"));
     }
 }

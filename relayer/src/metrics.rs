@@ -54,6 +54,18 @@ pub struct Metrics {
     pub in_flight: IntGaugeVec,
     /// `switchyard_gas_used_total{chain}`.
     pub gas_used: IntCounterVec,
+    /// `switchyard_lane_pending{destination}`: entries read, not acknowledged.
+    pub lane_pending: IntGaugeVec,
+    /// `switchyard_lane_reclaimed_total{destination}`: entries taken over
+    /// from another consumer.
+    pub lane_reclaimed: IntCounterVec,
+    /// `switchyard_lane_retries_total{destination}`: batch retries.
+    pub lane_retries: IntCounterVec,
+    /// `switchyard_lane_shards_owned{destination}`: shards this replica works.
+    pub shards_owned: IntGaugeVec,
+    /// `switchyard_throttled_seconds_total{chain}`: time a watcher waited
+    /// because a destination lane was over its backlog limit.
+    pub throttled_seconds: prometheus::CounterVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -153,6 +165,37 @@ impl Metrics {
                 "Gas used by delivery transactions",
                 &["chain"],
             ),
+            lane_pending: gauge(
+                "switchyard_lane_pending",
+                "Lane entries read by a dispatcher and not yet acknowledged",
+                &["destination"],
+            ),
+            lane_reclaimed: counter(
+                "switchyard_lane_reclaimed_total",
+                "Lane entries taken over from another (dead or replaced) consumer",
+                &["destination"],
+            ),
+            lane_retries: counter(
+                "switchyard_lane_retries_total",
+                "Delivery batches retried after a failure",
+                &["destination"],
+            ),
+            shards_owned: gauge(
+                "switchyard_lane_shards_owned",
+                "Lane shards whose lease this replica holds",
+                &["destination"],
+            ),
+            throttled_seconds: {
+                let c = must(prometheus::CounterVec::new(
+                    Opts::new(
+                        "switchyard_throttled_seconds_total",
+                        "Time a watcher waited because a destination lane was over its backlog limit",
+                    ),
+                    &["chain"],
+                ));
+                must(registry.register(Box::new(c.clone())));
+                c
+            },
             registry,
         }
     }

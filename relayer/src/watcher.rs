@@ -23,9 +23,10 @@ use tracing::{info, instrument, warn};
 
 use crate::error::HubError;
 use crate::health::Health;
+use crate::lane::LaneId;
 use crate::lane::{LaneEntry, Lanes};
 use crate::metrics::{Metrics, stage};
-use crate::router::Router;
+use crate::router::{BacklogView, Router};
 use crate::unix_ms;
 
 /// How far (in blocks) header verification may run ahead of routing; keeps
@@ -51,6 +52,8 @@ pub struct OriginSpec {
     pub checkpoint: Option<BlockRef>,
     /// Head polling interval.
     pub poll: Duration,
+    /// Backpressure: wait while a destination lane holds more entries.
+    pub max_backlog: u64,
 }
 
 /// One origin's watcher.
@@ -62,6 +65,7 @@ pub struct Watcher {
     router: Arc<Router>,
     metrics: Metrics,
     health: Arc<Health>,
+    backlog: Arc<BacklogView>,
     /// The last (height, reason) refused, so a retried refusal is logged and
     /// counted once.
     last_refusal: Option<(u64, &'static str)>,
@@ -76,6 +80,7 @@ impl Watcher {
         router: Arc<Router>,
         metrics: Metrics,
         health: Arc<Health>,
+        backlog: Arc<BacklogView>,
     ) -> Self {
         Self {
             spec,
@@ -84,6 +89,7 @@ impl Watcher {
             router,
             metrics,
             health,
+            backlog,
             last_refusal: None,
         }
     }
@@ -252,7 +258,7 @@ impl Watcher {
                 // the header and the client checks it is the same one.
                 None => self.source.header(n).await?.0,
             };
-            if let Err(e) = self.route_block(lc, &header).await {
+            if let Err(e) = self.route_block(lc, &header, shutdown).await {
                 headers.insert(n, header);
                 return Err(e);
             }
@@ -281,7 +287,12 @@ impl Watcher {
     }
 
     /// Verifies block `header`'s receipts and appends its messages to lanes.
-    async fn route_block(&mut self, lc: &HeaderChain, header: &Header) -> Result<(), HubError> {
+    async fn route_block(
+        &mut self,
+        lc: &HeaderChain,
+        header: &Header,
+        shutdown: &CancellationToken,
+    ) -> Result<(), HubError> {
         let name = self.spec.name.clone();
         let n = header.number;
         let fetched = Instant::now();
@@ -321,7 +332,7 @@ impl Watcher {
         if observed == 0 {
             return Ok(());
         }
-        let mut by_lane: HashMap<u32, (String, Vec<Bytes>)> = HashMap::new();
+        let mut by_lane: HashMap<LaneId, (String, Vec<Bytes>)> = HashMap::new();
         for (pos, err) in &extracted.rejected {
             self.metrics.count(stage::OBSERVED, &name, "unknown", 1);
             self.metrics.count(stage::REJECTED, &name, "unknown", 1);
@@ -338,7 +349,7 @@ impl Watcher {
                     self.metrics.count(stage::OBSERVED, &name, &route.name, 1);
                     self.metrics.count(stage::VERIFIED, &name, &route.name, 1);
                     by_lane
-                        .entry(route.lane)
+                        .entry(self.router.lane(route, m.origin, &m.sender, &m.recipient))
                         .or_insert_with(|| (route.name.clone(), Vec::new()))
                         .1
                         .push(Bytes::from(m.encode()));
@@ -357,6 +368,7 @@ impl Watcher {
         let mut lanes: Vec<_> = by_lane.into_iter().collect();
         lanes.sort_by_key(|(lane, _)| *lane);
         for (lane, (dest_name, messages)) in lanes {
+            self.wait_for_room(lane.dst, shutdown).await;
             let count = messages.len() as u64;
             let entry = LaneEntry {
                 origin: self.spec.domain,
@@ -376,6 +388,31 @@ impl Watcher {
             .with_label_values(&["enqueue"])
             .observe(unix_ms().saturating_sub(verified_at_ms) as f64 / 1000.0);
         Ok(())
+    }
+}
+
+impl Watcher {
+    /// Backpressure: while `dst`'s lane is over its limit, wait (the block
+    /// stays unrouted, so nothing grows in this process) and count the time.
+    async fn wait_for_room(&self, dst: u32, shutdown: &CancellationToken) {
+        let mut logged = false;
+        while self.backlog.get(dst) > self.spec.max_backlog && !shutdown.is_cancelled() {
+            if !logged {
+                logged = true;
+                info!(
+                    destination = dst,
+                    backlog = self.backlog.get(dst),
+                    limit = self.spec.max_backlog,
+                    "lane over its backlog limit: throttling"
+                );
+            }
+            let t = Instant::now();
+            let _ = sleep_or_shutdown(Duration::from_millis(100), shutdown).await;
+            self.metrics
+                .throttled_seconds
+                .with_label_values(&[&self.spec.name])
+                .inc_by(t.elapsed().as_secs_f64());
+        }
     }
 }
 

@@ -156,6 +156,8 @@ impl EvmSubmitter {
         let timeout = self.pool.policy().timeout;
         let estimate = match tokio::time::timeout(timeout, provider.estimate_gas(req)).await {
             Err(_) => {
+                // A hanging endpoint must lose preference like a refusing one.
+                self.pool.demote(&label);
                 return Err(EvmError::Timeout {
                     method: "eth_estimateGas",
                     after: timeout,
@@ -279,6 +281,7 @@ impl EvmSubmitter {
                 // Unknown whether the node took it: resync before the next
                 // send so a gap or a reuse is corrected from the chain.
                 *guard = None;
+                self.pool.demote(&label);
                 Err(EvmError::Timeout {
                     method: "eth_sendRawTransaction",
                     after: timeout,

@@ -1,14 +1,23 @@
 //! The Redis lanes against a real redis-server: the promises the hub builds
-//! on (an origin block is appended once, entries stay pending until
-//! acknowledged, a dead consumer's entries are reclaimed, a forged entry is
-//! refused, dead letters keep their reason).
+//! on (an origin block is appended once per shard, entries stay pending until
+//! acknowledged, a dead consumer's entries are reclaimed, a forged or moved
+//! entry is refused, attempts persist, dead letters keep their reason and can
+//! be replayed, one lease holder per shard).
 
 use std::time::Duration;
 
 use alloy::primitives::Bytes;
-use redis::AsyncCommands;
-use switchyard::lane::{LaneEntry, Lanes};
+use switchyard::lane::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget};
 use switchyard::procs::RedisServer;
+
+const A: LaneId = LaneId {
+    dst: 2000,
+    shard: 0,
+};
+const B: LaneId = LaneId {
+    dst: 2000,
+    shard: 1,
+};
 
 fn entry(origin: u32, height: u64, n: usize) -> LaneEntry {
     LaneEntry {
@@ -21,194 +30,358 @@ fn entry(origin: u32, height: u64, n: usize) -> LaneEntry {
     }
 }
 
+fn key() -> QueueKey {
+    QueueKey::new(&[42u8; 32]).expect("key")
+}
+
 async fn lanes() -> (RedisServer, Lanes) {
     let server = RedisServer::spawn(None).expect("redis-server starts (run deploy/setup.sh)");
-    let lanes = Lanes::connect(&server.url, "t").await.expect("connects");
+    let lanes = Lanes::connect(&RedisTarget::Single(server.url.clone()), "t", key())
+        .await
+        .expect("connects");
     (server, lanes)
 }
 
 #[tokio::test]
-async fn append_is_exactly_once_per_origin_block_and_lane() {
+async fn append_is_exactly_once_per_origin_block_and_shard() {
     let (_server, lanes) = lanes().await;
-    assert!(
-        lanes
-            .append(2000, &entry(1000, 5, 3))
-            .await
-            .expect("append")
-    );
+    assert!(lanes.append(A, &entry(1000, 5, 3)).await.expect("append"));
     // A watcher restarted after appending re-reads block 5: no second entry.
-    assert!(
-        !lanes
-            .append(2000, &entry(1000, 5, 3))
-            .await
-            .expect("replay")
-    );
-    assert!(!lanes.append(2000, &entry(1000, 4, 3)).await.expect("older"));
-    assert!(lanes.append(2000, &entry(1000, 6, 1)).await.expect("next"));
-    // Cursors are per (origin, lane): another origin or lane is independent.
+    assert!(!lanes.append(A, &entry(1000, 5, 3)).await.expect("replay"));
+    assert!(!lanes.append(A, &entry(1000, 4, 3)).await.expect("older"));
+    assert!(lanes.append(A, &entry(1000, 6, 1)).await.expect("next"));
+    // Cursors are per (origin, shard): another origin or shard is independent.
     assert!(
         lanes
-            .append(2000, &entry(3000, 5, 1))
+            .append(A, &entry(3000, 5, 1))
             .await
             .expect("other origin")
     );
     assert!(
         lanes
-            .append(3000, &entry(1000, 5, 1))
+            .append(B, &entry(1000, 5, 1))
             .await
-            .expect("other lane")
+            .expect("other shard")
     );
-    let (backlog, _) = lanes.backlog(2000, u64::MAX / 2).await.expect("backlog");
-    assert_eq!(backlog, 3);
+    let (backlog, _, _) = lanes.backlog(2000, 2, u64::MAX / 2).await.expect("backlog");
+    assert_eq!(backlog, 4);
 }
 
 #[tokio::test]
 async fn entries_stay_pending_until_acknowledged_and_survive_a_consumer_restart() {
     let (_server, lanes) = lanes().await;
-    lanes.ensure_group(2000).await.expect("group");
+    lanes.ensure_group(A).await.expect("group");
     lanes
-        .ensure_group(2000)
+        .ensure_group(A)
         .await
         .expect("group creation is idempotent");
     for h in 1..=3 {
-        lanes
-            .append(2000, &entry(1000, h, 2))
-            .await
-            .expect("append");
+        lanes.append(A, &entry(1000, h, 2)).await.expect("append");
     }
     let first = lanes
-        .read(2000, "a", 10, Duration::from_millis(100), false)
+        .read(A, "a", 10, Duration::from_millis(100), false)
         .await
         .expect("read");
     assert_eq!(first.len(), 3);
     assert_eq!(
-        first[0].entry.as_ref().expect("decodes"),
+        first[0].entry.as_ref().expect("authentic"),
         &entry(1000, 1, 2)
     );
-    // Nothing new for anyone.
     assert!(
         lanes
-            .read(2000, "b", 10, Duration::from_millis(50), false)
+            .read(A, "b", 10, Duration::from_millis(50), false)
             .await
             .expect("read")
             .is_empty()
     );
     // "a" restarts: its pending entries come back, in order.
     let pending = lanes
-        .read(2000, "a", 10, Duration::ZERO, true)
+        .read(A, "a", 10, Duration::ZERO, true)
         .await
         .expect("pending");
     let ids: Vec<_> = pending.iter().map(|d| d.id.clone()).collect();
     assert_eq!(ids, first.iter().map(|d| d.id.clone()).collect::<Vec<_>>());
-    lanes.ack(2000, &ids[..2]).await.expect("ack");
+    let (_, pending_n, _) = lanes.shard_backlog(A, u64::MAX / 2).await.expect("backlog");
+    assert_eq!(pending_n, 3);
+    lanes.ack(A, &ids[..2]).await.expect("ack");
     let pending = lanes
-        .read(2000, "a", 10, Duration::ZERO, true)
+        .read(A, "a", 10, Duration::ZERO, true)
         .await
         .expect("pending");
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, ids[2]);
-    let (backlog, _) = lanes.backlog(2000, u64::MAX / 2).await.expect("backlog");
+    let (backlog, _, _) = lanes.shard_backlog(A, u64::MAX / 2).await.expect("backlog");
     assert_eq!(backlog, 1, "acknowledged entries leave the stream");
 }
 
 #[tokio::test]
-async fn a_dead_consumers_entries_are_reclaimed_after_the_idle_timeout() {
+async fn a_dead_consumers_entries_are_reclaimed_in_order() {
     let (_server, lanes) = lanes().await;
-    lanes.ensure_group(2000).await.expect("group");
-    lanes
-        .append(2000, &entry(1000, 1, 1))
-        .await
-        .expect("append");
+    lanes.ensure_group(A).await.expect("group");
+    for h in 1..=3 {
+        lanes.append(A, &entry(1000, h, 1)).await.expect("append");
+    }
     let taken = lanes
-        .read(2000, "dead", 10, Duration::from_millis(100), false)
+        .read(A, "dead", 10, Duration::from_millis(100), false)
         .await
         .expect("read");
-    assert_eq!(taken.len(), 1);
+    assert_eq!(taken.len(), 3);
     let early = lanes
-        .reclaim(2000, "alive", Duration::from_secs(60), 10)
+        .reclaim(A, "alive", Duration::from_secs(60), 10)
         .await
         .expect("reclaim");
     assert!(early.is_empty(), "not idle long enough yet");
     tokio::time::sleep(Duration::from_millis(150)).await;
     let got = lanes
-        .reclaim(2000, "alive", Duration::from_millis(100), 10)
+        .reclaim(A, "alive", Duration::from_millis(100), 10)
         .await
         .expect("reclaim");
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].id, taken[0].id);
-    assert_eq!(got[0].entry.as_ref().expect("decodes"), &entry(1000, 1, 1));
+    let got_ids: Vec<_> = got.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(
+        got_ids,
+        taken.iter().map(|d| d.id.clone()).collect::<Vec<_>>()
+    );
+    // Now "alive" owns them: they come back as its pending entries.
+    assert_eq!(
+        lanes
+            .read(A, "alive", 10, Duration::ZERO, true)
+            .await
+            .expect("pending")
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
-async fn forged_entry_written_into_a_lane_is_refused_and_dead_lettered_with_its_reason() {
+async fn forged_entry_is_refused_and_dead_lettered_with_its_reason() {
     let (server, lanes) = lanes().await;
-    lanes.ensure_group(2000).await.expect("group");
-    let client = redis::Client::open(server.url.as_str()).expect("client");
-    let mut raw = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
-    let key = "t:{lane:2000}:stream";
-    let _: String = raw
-        .xadd(
-            key,
-            "*",
-            &[("v", "1".as_bytes()), ("b", b"\x00\x01garbage")],
-        )
+    lanes.ensure_group(A).await.expect("group");
+    let good = entry(1000, 1, 1).encode();
+    // Well-formed but written without the key: what an attacker with Redis
+    // access can do.
+    lanes
+        .write_raw(A, &[("v", b"1"), ("b", &good), ("h", &[0u8; 32])])
         .await
         .expect("xadd");
-    let _: String = raw
-        .xadd(
-            key,
-            "*",
-            &[
-                ("v", "9".as_bytes()),
-                ("b", &entry(1000, 1, 1).encode()[..]),
-            ],
-        )
+    lanes
+        .write_raw(A, &[("v", b"1"), ("b", &good)])
         .await
         .expect("xadd");
-    let _: String = raw.xadd(key, "*", &[("x", "y")]).await.expect("xadd");
-    let got = lanes
-        .read(2000, "a", 10, Duration::from_millis(100), false)
+    lanes.write_raw(A, &[("x", b"y")]).await.expect("xadd");
+    // An authentic entry of shard B copied into shard A: the tag binds the
+    // lane, so it is refused too.
+    lanes.append(B, &entry(1000, 1, 1)).await.expect("append");
+    lanes.ensure_group(B).await.expect("group");
+    let from_b = lanes
+        .read(B, "x", 1, Duration::from_millis(50), false)
         .await
         .expect("read");
-    assert_eq!(got.len(), 3);
+    let tag_b = {
+        let client = redis::Client::open(server.url.as_str()).expect("client");
+        let mut c = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("conn");
+        let r: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg("t:{lane:2000:1}:stream")
+            .arg("-")
+            .arg("+")
+            .query_async(&mut c)
+            .await
+            .expect("xrange");
+        let h: Vec<u8> = r.ids[0].get("h").expect("tag");
+        h
+    };
+    lanes
+        .write_raw(A, &[("v", b"1"), ("b", &from_b[0].raw), ("h", &tag_b)])
+        .await
+        .expect("xadd");
+
+    let got = lanes
+        .read(A, "a", 10, Duration::from_millis(100), false)
+        .await
+        .expect("read");
+    assert_eq!(got.len(), 4);
     let errs: Vec<String> = got
         .iter()
         .map(|d| d.entry.clone().expect_err("refused"))
         .collect();
-    assert!(errs[0].contains("truncated"), "{}", errs[0]);
-    assert!(errs[1].contains("expected 1, got \"9\""), "{}", errs[1]);
+    assert!(errs[0].contains("authentication failed"), "{}", errs[0]);
+    assert!(errs[1].contains("no authentication tag"), "{}", errs[1]);
     assert!(errs[2].contains("no version"), "{}", errs[2]);
+    assert!(errs[3].contains("authentication failed"), "{}", errs[3]);
     for d in &got {
-        lanes
-            .dead_letter(2000, &d.id, &d.raw, d.entry.as_ref().expect_err("refused"))
-            .await
-            .expect("dlq");
+        let reason = d.entry.as_ref().expect_err("refused");
+        lanes.dead_letter(A, &d.id, reason).await.expect("dlq");
     }
-    assert_eq!(lanes.dead_letters(2000).await.expect("xlen"), 3);
-    let (backlog, _) = lanes.backlog(2000, u64::MAX / 2).await.expect("backlog");
+    let dead = lanes.dead_letters(2000, 2).await.expect("list");
+    assert_eq!(dead.len(), 4);
+    assert!(
+        dead[0].reason.contains("authentication failed"),
+        "{:?}",
+        dead[0]
+    );
+    assert_eq!(dead[0].entry_id, got[0].id);
+    let (backlog, _, _) = lanes.shard_backlog(A, u64::MAX / 2).await.expect("backlog");
     assert_eq!(backlog, 0);
-    let dead: redis::streams::StreamRangeReply =
-        raw.xrange_all("t:{lane:2000}:dead").await.expect("xrange");
-    let reason: String = dead.ids[1].get("reason").expect("reason kept");
-    assert!(reason.contains("expected 1"), "{reason}");
-    let entry_id: String = dead.ids[1].get("entry").expect("entry id kept");
-    assert_eq!(entry_id, got[1].id);
+    // A forged entry replayed from the dead letters is refused again: its
+    // tag is not recomputed on replay.
+    lanes
+        .replay_dead_letter(2000, &dead[0].reference)
+        .await
+        .expect("replay");
+    let again = lanes
+        .read(A, "a", 10, Duration::from_millis(100), false)
+        .await
+        .expect("read");
+    assert_eq!(again.len(), 1);
+    assert!(again[0].entry.is_err(), "a replayed forgery stays refused");
+}
+
+#[tokio::test]
+async fn attempts_persist_and_dead_letters_can_be_replayed_or_dropped() {
+    let (_server, lanes) = lanes().await;
+    lanes.ensure_group(A).await.expect("group");
+    lanes.append(A, &entry(1000, 1, 2)).await.expect("append");
+    lanes.append(A, &entry(1000, 2, 2)).await.expect("append");
+    let got = lanes
+        .read(A, "a", 10, Duration::from_millis(100), false)
+        .await
+        .expect("read");
+    assert_eq!(got[0].attempts, 0);
+    assert_eq!(
+        lanes
+            .record_failure(A, &got[0].id, "rpc timeout")
+            .await
+            .expect("fail"),
+        1
+    );
+    assert_eq!(
+        lanes
+            .record_failure(A, &got[0].id, "reverted")
+            .await
+            .expect("fail"),
+        2
+    );
+    // A restarted consumer sees the persisted count.
+    let pending = lanes
+        .read(A, "a", 10, Duration::ZERO, true)
+        .await
+        .expect("pending");
+    assert_eq!(pending[0].attempts, 2);
+    assert_eq!(pending[1].attempts, 0);
+
+    lanes
+        .dead_letter(A, &got[0].id, "max_attempts reached")
+        .await
+        .expect("dlq");
+    lanes
+        .dead_letter(A, &got[1].id, "not retryable")
+        .await
+        .expect("dlq");
+    let dead = lanes.dead_letters(2000, 1).await.expect("list");
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0].attempts, 2);
+    assert_eq!(dead[0].origin, Some(1000));
+    assert_eq!(dead[0].height, Some(1));
+    assert_eq!(dead[0].messages, Some(2));
+    assert_eq!(dead[0].reason, "max_attempts reached");
+    assert_eq!(
+        dead[0].last_error, "reverted",
+        "the last recorded error is kept"
+    );
+
+    // Replay: back in the lane as an authentic entry, once.
+    lanes
+        .replay_dead_letter(2000, &dead[0].reference)
+        .await
+        .expect("replay");
+    let replayed = lanes
+        .read(A, "a", 10, Duration::from_millis(100), false)
+        .await
+        .expect("read");
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(
+        replayed[0].entry.as_ref().expect("authentic"),
+        &entry(1000, 1, 2)
+    );
+    assert!(
+        lanes
+            .replay_dead_letter(2000, &dead[0].reference)
+            .await
+            .is_err(),
+        "replayed once"
+    );
+    // Drop.
+    lanes
+        .drop_dead_letter(2000, &dead[1].reference)
+        .await
+        .expect("drop");
+    assert!(lanes.dead_letters(2000, 1).await.expect("list").is_empty());
+    assert!(lanes.drop_dead_letter(2000, "0/1-1").await.is_err());
+    assert!(lanes.drop_dead_letter(2000, "not-a-ref").await.is_err());
+}
+
+#[tokio::test]
+async fn one_lease_holder_per_shard_and_expired_leases_are_taken_over() {
+    let (_server, lanes) = lanes().await;
+    let ttl = Duration::from_millis(300);
+    assert!(lanes.acquire_lease(A, "w1", ttl).await.expect("lease"));
+    assert!(
+        !lanes.acquire_lease(A, "w2", ttl).await.expect("lease"),
+        "held by w1"
+    );
+    assert!(lanes.renew_lease(A, "w1", ttl).await.expect("renew"));
+    assert!(
+        !lanes.renew_lease(A, "w2", ttl).await.expect("renew"),
+        "not w2's"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        lanes.acquire_lease(A, "w2", ttl).await.expect("lease"),
+        "expired"
+    );
+    assert!(
+        !lanes.renew_lease(A, "w1", ttl).await.expect("renew"),
+        "w1 lost it"
+    );
+    lanes.release_lease(A, "w1").await.expect("release");
+    assert!(
+        !lanes.acquire_lease(A, "w3", ttl).await.expect("lease"),
+        "w1 cannot release w2's"
+    );
+    lanes.release_lease(A, "w2").await.expect("release");
+    assert!(lanes.acquire_lease(A, "w3", ttl).await.expect("lease"));
+
+    let now = switchyard::unix_ms();
+    assert_eq!(lanes.heartbeat(2000, "w1", now, ttl).await.expect("hb"), 1);
+    assert_eq!(lanes.heartbeat(2000, "w2", now, ttl).await.expect("hb"), 2);
+    assert_eq!(
+        lanes
+            .heartbeat(2000, "w2", now + 1000, ttl)
+            .await
+            .expect("hb"),
+        1,
+        "w1 is silent"
+    );
+    lanes.leave(2000, "w2").await.expect("leave");
+    assert_eq!(
+        lanes
+            .heartbeat(2000, "w3", now + 1000, ttl)
+            .await
+            .expect("hb"),
+        1
+    );
 }
 
 #[tokio::test]
 async fn backlog_reports_the_oldest_entrys_age() {
     let (_server, lanes) = lanes().await;
-    lanes
-        .append(2000, &entry(1000, 1, 1))
-        .await
-        .expect("append");
+    lanes.append(A, &entry(1000, 1, 1)).await.expect("append");
     let now = switchyard::unix_ms();
-    let (len, age) = lanes.backlog(2000, now + 5_000).await.expect("backlog");
+    let (len, _, age) = lanes.backlog(2000, 4, now + 5_000).await.expect("backlog");
     assert_eq!(len, 1);
     assert!((4_000..=6_000).contains(&age), "age {age} ms");
-    let (len, age) = lanes.backlog(3000, now).await.expect("empty lane");
+    let (len, _, age) = lanes.backlog(3000, 4, now).await.expect("empty lane");
     assert_eq!((len, age), (0, 0));
 }

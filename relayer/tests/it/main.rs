@@ -2,4 +2,5 @@
 //! processes that each test starts on free ports and stops.
 
 mod e2e;
+mod evm;
 mod lanes;

@@ -1,0 +1,617 @@
+//! The EVM adapter against real anvil chains and the compiled contracts:
+//! bindings vs artifacts, the attestation digest, the submitter's
+//! prepare/submit/confirm lifecycle (delivery, replay, isolated failures,
+//! reverts, nonce resync) and RPC failover.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::providers::{Provider, RootProvider};
+use alloy::sol_types::{SolCall, SolConstructor, SolType, eip712_domain};
+use switchyard::procs::{Anvil, free_port, repo_root};
+use switchyard_evm::EvmError;
+use switchyard_evm::attest::{Attester, batch_digest};
+use switchyard_evm::bindings::{
+    self, ARTIFACTS_DIR, Inbox, Mailbox, TestRecipient, load_abi_signatures, load_bytecode,
+};
+use switchyard_evm::devtools::{ANVIL_KEYS, Deployment, DevWallet, deploy_all, received_events};
+use switchyard_evm::rpc::{RpcObserver, RpcPolicy, RpcPool};
+use switchyard_evm::submitter::{EvmSubmitter, Included, PreparedBatch, SubmitterConfig};
+use switchyard_types::{MESSAGE_VERSION, Message, batch_root};
+
+/// Not anvil's default (31337), so a hard-coded chain id anywhere shows up.
+const CHAIN_ID: u64 = 7_001;
+/// Domain of the destination chain (the Inbox's `localDomain`).
+const DOMAIN: u32 = 2_000;
+/// Origin domain of the test messages.
+const ORIGIN: u32 = 1_000;
+/// Gas the Inbox forwards to each recipient: TestRecipient needs ~50k.
+const HANDLE_GAS: u64 = 200_000;
+/// Anvil interval mining: fast, but still a real gap between send and receipt.
+const BLOCK_TIME: f64 = 0.2;
+const WAIT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn artifacts() -> PathBuf {
+    let dir = repo_root().join(ARTIFACTS_DIR);
+    assert!(
+        dir.join("Inbox.sol/Inbox.json").exists(),
+        "no contract artifacts in {}: run adapters/contracts/build.sh",
+        dir.display()
+    );
+    dir
+}
+
+fn address_of(key: &str) -> Address {
+    Attester::from_hex(key, "test key")
+        .expect("anvil dev keys are valid")
+        .address()
+}
+
+/// An anvil chain with the contracts deployed by `ANVIL_KEYS[0]` (the
+/// Inbox owner). The anvil process dies with this value.
+struct Chain {
+    anvil: Anvil,
+    owner: DevWallet,
+    dep: Deployment,
+}
+
+impl Chain {
+    async fn start(attesters: Vec<Address>, threshold: u64) -> Self {
+        let anvil = Anvil::spawn(CHAIN_ID, BLOCK_TIME).expect("anvil starts (deploy/setup.sh)");
+        let mut owner = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
+            .await
+            .expect("connect deployer");
+        let dep = deploy_all(
+            &mut owner,
+            &artifacts(),
+            DOMAIN,
+            attesters,
+            threshold,
+            HANDLE_GAS,
+        )
+        .await
+        .expect("deploy contracts");
+        Self { anvil, owner, dep }
+    }
+
+    fn provider(&self) -> RootProvider {
+        self.owner.provider().clone()
+    }
+
+    /// A submitter for this chain's Inbox signing with `key`.
+    fn submitter(&self, key: &str) -> EvmSubmitter {
+        self.submitter_via(key, std::slice::from_ref(&self.anvil.url))
+    }
+
+    /// The same, reaching the chain through `urls`.
+    fn submitter_via(&self, key: &str, urls: &[String]) -> EvmSubmitter {
+        let pool = RpcPool::new("dest", urls, policy(3)).expect("valid url");
+        EvmSubmitter::new(
+            pool,
+            key,
+            "test submitter key",
+            SubmitterConfig {
+                chain_id: CHAIN_ID,
+                inbox: self.dep.inbox,
+                confirmations: 1,
+                max_fee_per_gas: 100_000_000_000,
+                receipt_timeout: WAIT,
+                poll_interval: Duration::from_millis(50),
+                gas_margin_percent: 130,
+            },
+        )
+        .expect("valid submitter key")
+    }
+
+    /// Deploys one more TestRecipient that only this chain's Inbox may call.
+    async fn deploy_recipient(&mut self) -> Address {
+        let code = load_bytecode(&artifacts(), "TestRecipient").expect("TestRecipient bytecode");
+        let args = TestRecipient::constructorCall {
+            inbox: self.dep.inbox,
+        }
+        .abi_encode();
+        self.owner
+            .deploy(&code, &args)
+            .await
+            .expect("deploy recipient")
+    }
+
+    /// Sends `call` to `to` from the owner and waits until it is mined.
+    async fn owner_call(&mut self, to: Address, call: impl SolCall) {
+        let hash = self
+            .owner
+            .send(Some(to), call.abi_encode().into(), 500_000)
+            .await
+            .expect("owner tx accepted");
+        self.owner.wait(hash, WAIT).await.expect("owner tx mined");
+    }
+
+    async fn received(&self, recipient: Address) -> U256 {
+        TestRecipient::new(recipient, self.provider())
+            .received()
+            .call()
+            .await
+            .expect("TestRecipient.received()")
+    }
+
+    async fn is_processed(&self, m: &Message) -> bool {
+        Inbox::new(self.dep.inbox, self.provider())
+            .isProcessed(m.origin, m.nonce)
+            .call()
+            .await
+            .expect("Inbox.isProcessed()")
+    }
+}
+
+fn policy(attempts: u32) -> RpcPolicy {
+    RpcPolicy {
+        timeout: Duration::from_secs(5),
+        attempts,
+        backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+    }
+}
+
+fn message(origin: u32, nonce: u32, recipient: Address, body: &str) -> Message {
+    Message {
+        version: MESSAGE_VERSION,
+        nonce,
+        origin,
+        sender: Address::repeat_byte(0x5e).into_word(),
+        destination: DOMAIN,
+        recipient: recipient.into_word(),
+        body: Bytes::copy_from_slice(body.as_bytes()),
+    }
+}
+
+/// `count` messages from `ORIGIN` with nonces `first..`, all to `recipient`.
+fn batch(first: u32, count: u32, recipient: Address) -> Vec<Message> {
+    (first..first + count)
+        .map(|n| message(ORIGIN, n, recipient, &format!("body {n}")))
+        .collect()
+}
+
+/// The `deliver` arguments for `msgs`: encodings and one signature by `key`.
+fn attested(key: &str, inbox: Address, msgs: &[Message]) -> (Vec<Bytes>, Vec<Bytes>) {
+    let ids: Vec<B256> = msgs.iter().map(Message::id).collect();
+    let sig = Attester::from_hex(key, "test attester key")
+        .expect("anvil dev keys are valid")
+        .sign_batch(CHAIN_ID, inbox, batch_root(&ids))
+        .expect("signs");
+    let encoded = msgs.iter().map(|m| Bytes::from(m.encode())).collect();
+    (encoded, vec![Bytes::copy_from_slice(&sig)])
+}
+
+/// prepare, submit, confirm, each step expected to succeed.
+async fn deliver(sub: &EvmSubmitter, args: (Vec<Bytes>, Vec<Bytes>)) -> Included {
+    let prepared = sub.prepare(args.0, args.1).await.expect("prepare");
+    let pending = sub.submit(&prepared).await.expect("submit");
+    sub.confirm(&pending).await.expect("confirm")
+}
+
+/// Declared signatures (`name(types)`) of `kind` that the compiled ABI lacks.
+fn missing_from_abi(kind: &str, declared: &[&str], compiled: &[String]) -> Vec<String> {
+    declared
+        .iter()
+        .map(|sig| format!("{kind} {sig}"))
+        .filter(|full| !compiled.contains(full))
+        .collect()
+}
+
+/// The artifact's constructor parameter list, e.g. `(uint32,address[])`.
+fn compiled_constructor(contract: &str) -> String {
+    let path = bindings::artifact_path(&artifacts(), contract);
+    let text = std::fs::read_to_string(&path).expect("artifact readable");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("artifact is JSON");
+    let ctor = json["abi"]
+        .as_array()
+        .expect("abi array")
+        .iter()
+        .find(|i| i["type"] == "constructor")
+        .unwrap_or_else(|| panic!("{contract}: no constructor in the ABI"));
+    let types: Vec<&str> = ctor["inputs"]
+        .as_array()
+        .expect("constructor inputs")
+        .iter()
+        .map(|i| i["type"].as_str().expect("input type"))
+        .collect();
+    format!("({})", types.join(","))
+}
+
+fn declared_constructor<C: SolConstructor>() -> &'static str {
+    <C::Parameters<'static> as SolType>::SOL_NAME
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[test]
+fn bindings_match_compiled_abi() {
+    let dir = artifacts();
+    let cases: [(&str, &[&str], &[&str], &str); 3] = [
+        (
+            "Mailbox",
+            Mailbox::MailboxCalls::SIGNATURES,
+            Mailbox::MailboxEvents::SIGNATURES,
+            declared_constructor::<Mailbox::constructorCall>(),
+        ),
+        (
+            "Inbox",
+            Inbox::InboxCalls::SIGNATURES,
+            Inbox::InboxEvents::SIGNATURES,
+            declared_constructor::<Inbox::constructorCall>(),
+        ),
+        (
+            "TestRecipient",
+            TestRecipient::TestRecipientCalls::SIGNATURES,
+            TestRecipient::TestRecipientEvents::SIGNATURES,
+            declared_constructor::<TestRecipient::constructorCall>(),
+        ),
+    ];
+    for (contract, functions, events, ctor) in cases {
+        let compiled = load_abi_signatures(&dir, contract).expect("artifact ABI");
+        assert!(
+            !functions.is_empty() && !events.is_empty(),
+            "{contract}: nothing declared, the comparison would be vacuous"
+        );
+        let mut missing = missing_from_abi("function", functions, &compiled);
+        missing.extend(missing_from_abi("event", events, &compiled));
+        assert!(
+            missing.is_empty(),
+            "{contract}: bindings.rs declares {missing:?}, absent from the compiled ABI {compiled:?}"
+        );
+        // deploy_all encodes constructor arguments from the bindings too.
+        assert_eq!(
+            ctor,
+            compiled_constructor(contract),
+            "{contract}: constructor parameters differ"
+        );
+    }
+    // The comparison itself catches a drift: a changed parameter list, or a
+    // function declared as an event.
+    let inbox = load_abi_signatures(&dir, "Inbox").expect("artifact ABI");
+    assert_eq!(
+        missing_from_abi("function", &["deliver(bytes[])"], &inbox),
+        ["function deliver(bytes[])"]
+    );
+    assert_eq!(
+        missing_from_abi("event", &["deliver(bytes[],bytes[])"], &inbox),
+        ["event deliver(bytes[],bytes[])"]
+    );
+}
+
+#[tokio::test]
+async fn attestation_digest_matches_inbox_on_chain() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let inbox = Inbox::new(chain.dep.inbox, chain.provider());
+
+    let domain = eip712_domain! {
+        name: "Switchyard Inbox",
+        version: "1",
+        chain_id: CHAIN_ID,
+        verifying_contract: chain.dep.inbox,
+    };
+    let on_chain_separator = inbox
+        .domainSeparator()
+        .call()
+        .await
+        .expect("domainSeparator");
+    assert_eq!(on_chain_separator, domain.separator());
+
+    // The root the hub computes is the one the Inbox computes ...
+    let msgs = batch(0, 3, chain.dep.recipient);
+    let ids: Vec<B256> = msgs.iter().map(Message::id).collect();
+    let root = batch_root(&ids);
+    let encoded: Vec<Bytes> = msgs.iter().map(|m| Bytes::from(m.encode())).collect();
+    let on_chain_root = inbox.batchRoot(encoded).call().await.expect("batchRoot");
+    assert_eq!(on_chain_root, root);
+
+    // ... and the digest the attester signs is the one the Inbox checks.
+    for root in [root, B256::ZERO, B256::repeat_byte(0xab)] {
+        let on_chain = inbox.batchDigest(root).call().await.expect("batchDigest");
+        assert_eq!(
+            on_chain,
+            batch_digest(CHAIN_ID, chain.dep.inbox, root),
+            "root {root}"
+        );
+        // The domain is part of it: another chain id gives another digest.
+        assert_ne!(on_chain, batch_digest(CHAIN_ID + 1, chain.dep.inbox, root));
+    }
+}
+
+#[tokio::test]
+async fn submitter_delivers_attested_batch_and_replay_is_noop() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let sub = chain.submitter(ANVIL_KEYS[2]);
+    let msgs = batch(0, 3, chain.dep.recipient);
+    let args = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+
+    let first = deliver(&sub, args.clone()).await;
+    assert_eq!(first.delivered, [ORIGIN; 3]);
+    assert!(first.failed.is_empty(), "{:?}", first.failed);
+    assert!(first.gas_used > 0);
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(3));
+    let events = received_events(&chain.provider(), chain.dep.recipient, chain.dep.block)
+        .await
+        .expect("Received events");
+    let bodies: Vec<Bytes> = events.iter().map(|e| e.body.clone()).collect();
+    let sent: Vec<Bytes> = msgs.iter().map(|m| m.body.clone()).collect();
+    assert_eq!(bodies, sent, "bodies delivered once each, in batch order");
+    assert!(events.iter().all(|e| e.tx_hash == Some(first.tx_hash)));
+    for m in &msgs {
+        assert!(
+            chain.is_processed(m).await,
+            "nonce {} not processed",
+            m.nonce
+        );
+    }
+
+    // A second relayer (or a retry) sends the same attested batch: it is
+    // included, delivers nothing and calls no recipient.
+    let replay = deliver(&sub, args).await;
+    assert_ne!(replay.tx_hash, first.tx_hash);
+    assert!(
+        replay.delivered.is_empty() && replay.failed.is_empty(),
+        "replay delivered {:?}, failed {:?}",
+        replay.delivered,
+        replay.failed
+    );
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(3));
+}
+
+#[tokio::test]
+async fn wrong_attester_is_refused_in_simulation_not_retryable() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let sub = chain.submitter(ANVIL_KEYS[2]);
+    let msgs = batch(0, 2, chain.dep.recipient);
+
+    let (encoded, sigs) = attested(ANVIL_KEYS[3], chain.dep.inbox, &msgs);
+    let err = sub
+        .prepare(encoded, sigs)
+        .await
+        .expect_err("a non-attester's signature must not pass simulation");
+    assert!(
+        matches!(err, EvmError::SimulationReverted { .. }),
+        "expected SimulationReverted, got {err:?}"
+    );
+    assert!(!err.is_retryable(), "{err}");
+    // Refused for the signer, not for anything else in the batch: the revert
+    // data is NotAttester(<the signer>).
+    let text = err.to_string().to_ascii_lowercase();
+    let selector = alloy::hex::encode(&keccak256("NotAttester(address)")[..4]);
+    let signer = alloy::hex::encode(address_of(ANVIL_KEYS[3]));
+    assert!(
+        text.contains(&format!("{selector}000000000000000000000000{signer}")),
+        "expected NotAttester({signer}) (selector {selector}) in: {text}"
+    );
+
+    // The same batch attested by the registered attester simulates fine.
+    let (encoded, sigs) = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+    sub.prepare(encoded, sigs)
+        .await
+        .expect("the attester's signature passes simulation");
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn failing_recipient_fails_alone() {
+    let mut chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let good = chain.dep.recipient;
+    let bad = chain.deploy_recipient().await;
+    chain
+        .owner_call(bad, TestRecipient::setModeCall { mode: 1 })
+        .await;
+    let sub = chain.submitter(ANVIL_KEYS[2]);
+
+    // Distinct origins, so `Included` tells which message failed.
+    let msgs = vec![
+        message(1_001, 0, good, "first"),
+        message(1_002, 0, bad, "rejected"),
+        message(1_003, 0, good, "third"),
+    ];
+    let included = deliver(&sub, attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs)).await;
+
+    assert_eq!(included.failed, [1_002]);
+    assert_eq!(included.delivered, [1_001, 1_003]);
+    assert_eq!(chain.received(good).await, U256::from(2));
+    assert_eq!(chain.received(bad).await, U256::ZERO);
+    let inbox = Inbox::new(chain.dep.inbox, chain.provider());
+    assert!(
+        inbox.failed(msgs[1].id()).call().await.expect("failed()"),
+        "the rejected message is recorded for retry"
+    );
+    assert!(!inbox.failed(msgs[0].id()).call().await.expect("failed()"));
+    // A failed message is processed too: re-sending the batch does not call
+    // the failing recipient again.
+    assert!(chain.is_processed(&msgs[1]).await);
+}
+
+#[tokio::test]
+async fn nonce_resyncs_after_external_use_of_the_key() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let provider = chain.provider();
+    let key = ANVIL_KEYS[2];
+    let account = address_of(key);
+    let tx_count = || async {
+        provider
+            .get_transaction_count(account)
+            .await
+            .expect("eth_getTransactionCount")
+    };
+    assert_eq!(tx_count().await, 0, "fresh account");
+    let sub = chain.submitter(key);
+
+    // 1. The submitter sends a batch: nonce 0, its cache now says 1.
+    let msgs_a = batch(0, 2, chain.dep.recipient);
+    let args_a = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs_a);
+    let prepared = sub.prepare(args_a.0, args_a.1).await.expect("prepare A");
+    let pending_a = sub.submit(&prepared).await.expect("submit A");
+    assert_eq!(pending_a.nonce, 0);
+    sub.confirm(&pending_a).await.expect("confirm A");
+    assert_eq!(tx_count().await, 1);
+
+    // 2. Someone else uses the key (an operator, a second process): nonce 1.
+    let mut other = DevWallet::connect(&chain.anvil.url, key)
+        .await
+        .expect("connect second user of the key");
+    let hash = other
+        .send(
+            Some(chain.dep.recipient),
+            TestRecipient::setModeCall { mode: 0 }.abi_encode().into(),
+            100_000,
+        )
+        .await
+        .expect("external tx accepted");
+    let r = other.wait(hash, WAIT).await.expect("external tx mined");
+    assert!(r.status());
+    assert_eq!(tx_count().await, 2);
+
+    // 3. The submitter's next batch: its cached nonce (1) is stale. The first
+    // attempt may fail, retryably; a retry must go out with nonce 2.
+    let msgs_b = batch(2, 2, chain.dep.recipient);
+    let args_b = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs_b);
+    let prepared = sub.prepare(args_b.0, args_b.1).await.expect("prepare B");
+    let mut failures = Vec::new();
+    let pending_b = loop {
+        match sub.submit(&prepared).await {
+            Ok(p) => break p,
+            Err(e) => {
+                assert!(e.is_retryable(), "stale nonce must be retryable: {e}");
+                failures.push(e.to_string());
+                assert!(
+                    failures.len() < 3,
+                    "nonce never resynced from the chain: {failures:?}"
+                );
+            }
+        }
+    };
+    assert!(failures.len() <= 1, "one resync must suffice: {failures:?}");
+    assert_eq!(pending_b.nonce, 2, "next nonce after the external tx");
+    let included = sub.confirm(&pending_b).await.expect("confirm B");
+    assert_eq!(included.delivered, [ORIGIN; 2]);
+
+    // Three transactions sent by the key, nonces 0, 1, 2: none skipped (a gap
+    // would leave B pending forever), none reused.
+    assert_eq!(tx_count().await, 3);
+    let tx_b = provider
+        .get_transaction_by_hash(pending_b.tx_hash)
+        .await
+        .expect("eth_getTransactionByHash")
+        .expect("B is known");
+    assert_eq!(alloy::consensus::Transaction::nonce(&tx_b), 2);
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(4));
+}
+
+#[tokio::test]
+async fn rpc_failover_to_second_endpoint() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let url = chain.anvil.url.clone();
+    // A port that was free a moment ago: nothing listens there.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+
+    let outcomes: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let seen = Arc::clone(&outcomes);
+    let observer: RpcObserver = Arc::new(move |_chain, _method, outcome| {
+        seen.lock().expect("not poisoned").push(outcome);
+    });
+    let pool = RpcPool::new("t", &[dead.clone(), url.clone()], policy(3))
+        .expect("valid urls")
+        .with_observer(observer);
+    let chain_id = |p: RootProvider| async move { p.get_chain_id().await };
+
+    let got = pool.read("eth_chainId", chain_id).await.expect("failover");
+    assert_eq!(got, CHAIN_ID);
+    assert_eq!(
+        *outcomes.lock().expect("not poisoned"),
+        ["error", "ok"],
+        "first endpoint fails, second answers"
+    );
+    // The live endpoint is now preferred: the next read goes straight there.
+    assert!(pool.preferred().1.ends_with("endpoint#1"));
+    outcomes.lock().expect("not poisoned").clear();
+    pool.read("eth_chainId", chain_id).await.expect("read");
+    assert_eq!(*outcomes.lock().expect("not poisoned"), ["ok"]);
+
+    // Only the dead endpoint: every configured attempt fails, retryably.
+    outcomes.lock().expect("not poisoned").clear();
+    let seen = Arc::clone(&outcomes);
+    let only_dead = RpcPool::new("t", std::slice::from_ref(&dead), policy(3))
+        .expect("valid url")
+        .with_observer(Arc::new(move |_, _, outcome| {
+            seen.lock().expect("not poisoned").push(outcome);
+        }));
+    let err = only_dead
+        .read("eth_chainId", chain_id)
+        .await
+        .expect_err("nothing listens");
+    assert!(err.is_retryable(), "{err}");
+    assert!(
+        matches!(err, EvmError::Rpc { .. } | EvmError::Timeout { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        outcomes.lock().expect("not poisoned").len(),
+        3,
+        "3 attempts"
+    );
+
+    // The submitter's own one-shot calls (simulation, broadcast) do not go
+    // through `read`: a dead first endpoint fails one prepare, retryably, and
+    // the retry goes to the live one.
+    let sub = chain.submitter_via(ANVIL_KEYS[2], &[dead, url]);
+    let msgs = batch(0, 2, chain.dep.recipient);
+    let args = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+    let err = sub
+        .prepare(args.0.clone(), args.1.clone())
+        .await
+        .expect_err("simulation on the dead endpoint");
+    assert!(matches!(err, EvmError::Rpc { .. }), "{err:?}");
+    assert!(err.is_retryable(), "{err}");
+    let included = deliver(&sub, args).await;
+    assert_eq!(included.delivered, [ORIGIN; 2]);
+}
+
+#[tokio::test]
+async fn submitter_confirm_reports_revert() {
+    let attesters = vec![address_of(ANVIL_KEYS[1]), address_of(ANVIL_KEYS[3])];
+    let mut chain = Chain::start(attesters, 1).await;
+    let sub = chain.submitter(ANVIL_KEYS[2]);
+    let msgs = batch(0, 2, chain.dep.recipient);
+    let args = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+    let prepared: PreparedBatch = sub.prepare(args.0, args.1).await.expect("valid at 1-of-2");
+
+    // Between simulation and inclusion the Inbox starts requiring 2 signatures.
+    let inbox = chain.dep.inbox;
+    chain
+        .owner_call(
+            inbox,
+            Inbox::setThresholdCall {
+                threshold: U256::from(2),
+            },
+        )
+        .await;
+
+    let pending = sub.submit(&prepared).await.expect("broadcast");
+    let err = sub
+        .confirm(&pending)
+        .await
+        .expect_err("the batch reverts on chain");
+    match &err {
+        EvmError::Reverted { tx_hash, block } => {
+            assert_eq!(*tx_hash, pending.tx_hash.to_string());
+            assert!(*block > chain.dep.block, "included after the deployment");
+        }
+        other => panic!("expected Reverted, got {other:?}"),
+    }
+    for m in &msgs {
+        assert!(!chain.is_processed(m).await, "nonce {} processed", m.nonce);
+    }
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::ZERO);
+}
