@@ -46,6 +46,10 @@ pub struct Config {
     /// it can write an entry a dispatcher will sign (Redis is not trusted).
     /// At least 32 bytes.
     pub queue_key: SecretRef,
+    /// Bearer token of the admin API (`/admin/...`); without it the admin
+    /// API refuses every request.
+    #[serde(default)]
+    pub admin_token: Option<SecretRef>,
     /// Delivery batching.
     #[serde(default)]
     pub dispatcher: DispatcherConfig,
@@ -431,6 +435,9 @@ impl Config {
         }
         self.attester_key.check("attester_key")?;
         self.queue_key.check("queue_key")?;
+        if let Some(t) = &self.admin_token {
+            t.check("admin_token")?;
+        }
         for (i, n) in self.redis.cluster_nodes.iter().enumerate() {
             if !n.starts_with("redis://") && !n.starts_with("rediss://") {
                 return Err(cfg_err(
@@ -560,6 +567,11 @@ impl Config {
             c.submitter_key.check(&p("submitter_key"))?;
         }
         Ok(())
+    }
+
+    /// The chain named `name`.
+    pub fn chain_by_name(&self, name: &str) -> Option<&ChainConfig> {
+        self.chains.iter().find(|c| c.name == name)
     }
 
     /// The chain with `domain`.

@@ -331,6 +331,7 @@ pub async fn run(
         log: LogConfig::default(),
         attester_key: SecretRef::file(&attester_file),
         queue_key: SecretRef::file(&queue_key_file),
+        admin_token: None,
         dispatcher: DispatcherConfig {
             max_batch_messages: 250,
             ..DispatcherConfig::default()

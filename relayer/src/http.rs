@@ -1,47 +1,62 @@
 //! The hub's HTTP surface: `/metrics`, `/healthz` (the process answers),
-//! `/readyz` (Redis reachable, light clients fresh).
+//! `/readyz` (Redis reachable, light clients fresh), and the admin API
+//! `/admin/dlq/...`, which refuses every request without the configured
+//! bearer token.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{Admin, AdminError};
 use crate::health::Health;
-use crate::lane::Lanes;
+use crate::lane::{Lanes, QueueError};
 use crate::metrics::Metrics;
 use crate::unix_ms;
 
-#[derive(Clone)]
-struct AppState {
-    metrics: Metrics,
-    health: Arc<Health>,
-    lanes: Lanes,
+/// What the HTTP handlers need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Metrics to render.
+    pub metrics: Metrics,
+    /// Readiness inputs.
+    pub health: Arc<Health>,
+    /// For the Redis check.
+    pub lanes: Lanes,
+    /// Dead-letter operations.
+    pub admin: Admin,
+    /// Admin bearer token; `None` disables the admin API.
+    pub admin_token: Option<Arc<str>>,
+}
+
+/// The router (also used by tests without a socket).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/admin/dlq/{chain}", get(dlq_list))
+        .route(
+            "/admin/dlq/{chain}/{shard}/{id}",
+            get(dlq_show).delete(dlq_drop),
+        )
+        .route("/admin/dlq/{chain}/{shard}/{id}/replay", post(dlq_replay))
+        .with_state(state)
 }
 
 /// Serves until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
-    metrics: Metrics,
-    health: Arc<Health>,
-    lanes: Lanes,
+    state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .with_state(AppState {
-            metrics,
-            health,
-            lanes,
-        });
-    axum::serve(listener, app)
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
@@ -70,5 +85,102 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready:\n{}\n", problems.join("\n")),
         )
+    }
+}
+
+fn json_error(status: StatusCode, msg: String) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": msg }))).into_response()
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time.
+fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(token) = &s.admin_token else {
+        return Err(json_error(
+            StatusCode::FORBIDDEN,
+            "admin API disabled: configure admin_token".into(),
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (a, b) = (given.as_bytes(), token.as_bytes());
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
+    if diff == 0 && !a.is_empty() {
+        Ok(())
+    } else {
+        Err(json_error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token".into(),
+        ))
+    }
+}
+
+fn admin_error(e: AdminError) -> Response {
+    match e {
+        AdminError::UnknownChain { .. } | AdminError::Queue(QueueError::NotFound { .. }) => {
+            json_error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        AdminError::Queue(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+async fn dlq_list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(chain): Path<String>,
+) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    match s.admin.list(&chain).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => admin_error(e),
+    }
+}
+
+async fn dlq_show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((chain, shard, id)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    match s.admin.show(&chain, &format!("{shard}/{id}")).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => admin_error(e),
+    }
+}
+
+async fn dlq_replay(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((chain, shard, id)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    match s.admin.replay(&chain, &format!("{shard}/{id}")).await {
+        Ok(new_id) => axum::Json(serde_json::json!({ "replayed_as": new_id })).into_response(),
+        Err(e) => admin_error(e),
+    }
+}
+
+async fn dlq_drop(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((chain, shard, id)): Path<(String, String, String)>,
+) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    match s.admin.drop(&chain, &format!("{shard}/{id}")).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => admin_error(e),
     }
 }

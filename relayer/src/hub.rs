@@ -180,14 +180,20 @@ impl Hub {
             Arc::clone(&backlog),
         );
         tasks.spawn(monitor.run(shutdown.child_token()));
-        let (m, h, l, s) = (
-            metrics.clone(),
-            Arc::clone(&health),
-            lanes.clone(),
-            shutdown.child_token(),
-        );
+        let admin_token = match &cfg.admin_token {
+            Some(r) => Some(Arc::from(r.resolve("admin_token")?.expose())),
+            None => None,
+        };
+        let state = crate::http::AppState {
+            metrics: metrics.clone(),
+            health: Arc::clone(&health),
+            lanes: lanes.clone(),
+            admin: crate::admin::Admin::new(lanes.clone(), &cfg),
+            admin_token,
+        };
+        let http_stop = shutdown.child_token();
         tasks.spawn(async move {
-            if let Err(e) = crate::http::serve(listener, m, h, l, s).await {
+            if let Err(e) = crate::http::serve(listener, state, http_stop).await {
                 error!(err = %e, "http server stopped");
             }
         });

@@ -932,6 +932,34 @@ impl Lanes {
         })
     }
 
+    /// One dead letter of `dst` with its entry body.
+    pub async fn dead_letter_detail(
+        &self,
+        dst: Domain,
+        reference: &str,
+    ) -> Result<(DeadLetter, Vec<u8>), QueueError> {
+        let (lane, id) = Self::parse_ref(reference, dst)?;
+        let mut c = self.conn.clone();
+        let r: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.k(lane, "dead"))
+            .arg(&id)
+            .arg(&id)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("xrange"))?;
+        let s = r
+            .ids
+            .into_iter()
+            .next()
+            .ok_or_else(|| QueueError::NotFound {
+                reference: reference.to_owned(),
+            })?;
+        Ok((
+            dead_letter_of(lane, &s),
+            field_bytes(s.map.get("b")).unwrap_or_default(),
+        ))
+    }
+
     /// Deletes dead letter `reference` of `dst`.
     pub async fn drop_dead_letter(&self, dst: Domain, reference: &str) -> Result<(), QueueError> {
         let (lane, id) = Self::parse_ref(reference, dst)?;

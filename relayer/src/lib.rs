@@ -6,6 +6,7 @@
 //! [`config::Config`]; [`devnet`] runs the whole thing against local anvil
 //! chains.
 
+pub mod admin;
 pub mod config;
 pub mod devnet;
 pub mod dispatcher;

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use switchyard::admin::Admin;
 use switchyard::config::{Config, LogFormat};
 use switchyard::devnet::{self, DevnetArgs};
 use switchyard::hub::Hub;
+use switchyard::lane::{Lanes, QueueKey, RedisTarget};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -31,6 +33,14 @@ enum Cmd {
         /// TOML configuration (environment overrides: SWITCHYARD__SECTION__KEY).
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Dead letters of a destination: list, show, replay, drop.
+    Dlq {
+        /// TOML configuration of the hub (for Redis, the queue key, chains).
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        cmd: DlqCmd,
     },
     /// Check a configuration file and exit (0 valid, 2 invalid).
     Config {
@@ -73,6 +83,36 @@ enum Cmd {
         /// Log level of the hub inside the devnet.
         #[arg(long, default_value = "warn")]
         log_level: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DlqCmd {
+    /// List dead letters of destination CHAIN (one JSON object per line).
+    List {
+        /// Destination chain name.
+        chain: String,
+    },
+    /// Show one dead letter (REF = shard/id from `list`) with its messages.
+    Show {
+        /// Destination chain name.
+        chain: String,
+        /// Reference from `list`.
+        reference: String,
+    },
+    /// Put a dead letter back into its lane.
+    Replay {
+        /// Destination chain name.
+        chain: String,
+        /// Reference from `list`.
+        reference: String,
+    },
+    /// Delete a dead letter.
+    Drop {
+        /// Destination chain name.
+        chain: String,
+        /// Reference from `list`.
+        reference: String,
     },
 }
 
@@ -153,6 +193,42 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
+        Cmd::Dlq { config, cmd } => {
+            let cfg =
+                Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            let key = QueueKey::from_secret(cfg.queue_key.resolve("queue_key")?.expose())?;
+            let target = if cfg.redis.cluster_nodes.is_empty() {
+                RedisTarget::Single(cfg.redis.url.clone())
+            } else {
+                RedisTarget::Cluster(cfg.redis.cluster_nodes.clone())
+            };
+            let lanes = Lanes::connect(&target, &cfg.redis.key_prefix, key)
+                .await
+                .context("connecting to Redis")?;
+            let admin = Admin::new(lanes, &cfg);
+            match cmd {
+                DlqCmd::List { chain } => {
+                    for d in admin.list(&chain).await? {
+                        println!("{}", serde_json::to_string(&d)?);
+                    }
+                }
+                DlqCmd::Show { chain, reference } => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&admin.show(&chain, &reference).await?)?
+                    );
+                }
+                DlqCmd::Replay { chain, reference } => {
+                    let id = admin.replay(&chain, &reference).await?;
+                    println!("replayed {reference} as lane entry {id}");
+                }
+                DlqCmd::Drop { chain, reference } => {
+                    admin.drop(&chain, &reference).await?;
+                    println!("dropped {reference}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Run { config } => {
             let cfg =
                 Config::load(&config).with_context(|| format!("loading {}", config.display()))?;

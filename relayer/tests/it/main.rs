@@ -1,6 +1,7 @@
 //! Integration tests of the hub, against real redis-server and anvil
 //! processes that each test starts on free ports and stops.
 
+mod admin;
 mod e2e;
 mod evm;
 mod lanes;
