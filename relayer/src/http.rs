@@ -88,16 +88,17 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
-fn json_error(status: StatusCode, msg: String) -> Response {
+fn json_error(status: StatusCode, msg: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": msg }))).into_response()
 }
 
-/// Checks `Authorization: Bearer <token>` in constant time.
-fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks `Authorization: Bearer <token>` in constant time; `Some` is the
+/// refusal to send.
+fn authorize(s: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(token) = &s.admin_token else {
-        return Err(json_error(
+        return Some(json_error(
             StatusCode::FORBIDDEN,
-            "admin API disabled: configure admin_token".into(),
+            "admin API disabled: configure admin_token",
         ));
     };
     let given = headers
@@ -111,21 +112,21 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), Response> {
         .zip(b.iter())
         .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
     if diff == 0 && !a.is_empty() {
-        Ok(())
+        None
     } else {
-        Err(json_error(
+        Some(json_error(
             StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token".into(),
+            "missing or wrong bearer token",
         ))
     }
 }
 
-fn admin_error(e: AdminError) -> Response {
+fn admin_error(e: &AdminError) -> Response {
     match e {
         AdminError::UnknownChain { .. } | AdminError::Queue(QueueError::NotFound { .. }) => {
-            json_error(StatusCode::NOT_FOUND, e.to_string())
+            json_error(StatusCode::NOT_FOUND, &e.to_string())
         }
-        AdminError::Queue(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        AdminError::Queue(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
 
@@ -134,12 +135,12 @@ async fn dlq_list(
     headers: HeaderMap,
     Path(chain): Path<String>,
 ) -> Response {
-    if let Err(r) = authorize(&s, &headers) {
+    if let Some(r) = authorize(&s, &headers) {
         return r;
     }
     match s.admin.list(&chain).await {
         Ok(v) => axum::Json(v).into_response(),
-        Err(e) => admin_error(e),
+        Err(e) => admin_error(&e),
     }
 }
 
@@ -148,12 +149,12 @@ async fn dlq_show(
     headers: HeaderMap,
     Path((chain, shard, id)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(r) = authorize(&s, &headers) {
+    if let Some(r) = authorize(&s, &headers) {
         return r;
     }
     match s.admin.show(&chain, &format!("{shard}/{id}")).await {
         Ok(v) => axum::Json(v).into_response(),
-        Err(e) => admin_error(e),
+        Err(e) => admin_error(&e),
     }
 }
 
@@ -162,12 +163,12 @@ async fn dlq_replay(
     headers: HeaderMap,
     Path((chain, shard, id)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(r) = authorize(&s, &headers) {
+    if let Some(r) = authorize(&s, &headers) {
         return r;
     }
     match s.admin.replay(&chain, &format!("{shard}/{id}")).await {
         Ok(new_id) => axum::Json(serde_json::json!({ "replayed_as": new_id })).into_response(),
-        Err(e) => admin_error(e),
+        Err(e) => admin_error(&e),
     }
 }
 
@@ -176,11 +177,11 @@ async fn dlq_drop(
     headers: HeaderMap,
     Path((chain, shard, id)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(r) = authorize(&s, &headers) {
+    if let Some(r) = authorize(&s, &headers) {
         return r;
     }
     match s.admin.drop(&chain, &format!("{shard}/{id}")).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => admin_error(e),
+        Err(e) => admin_error(&e),
     }
 }

@@ -154,7 +154,8 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
         .await
         .expect("req");
     assert_eq!(r.status(), 401, "longer token");
-    let path = reference.replace('/', "/");
+    // The reference is `shard/id`: it is the path's last two segments.
+    let path = reference.clone();
     let r = http
         .post(format!("{base}/admin/dlq/beta/{path}/replay"))
         .send()
