@@ -156,6 +156,7 @@ impl Worker {
                 .unwrap_or([0; 8]),
         ) % u64::from(shards)) as u16;
         let mut failures = 0u32;
+        let mut reported = 0i64;
         while !shutdown.is_cancelled() {
             match self.rebalance(offset, ttl, &shutdown).await {
                 Ok(()) => failures = 0,
@@ -170,10 +171,14 @@ impl Worker {
                     }
                 }
             }
+            // The gauge is shared by this replica's workers: each adds its
+            // own change.
+            let now_owned = self.owned.len() as i64;
             s.metrics
                 .shards_owned
                 .with_label_values(&[&s.spec.name])
-                .set(self.owned.len() as i64);
+                .add(now_owned - reported);
+            reported = now_owned;
             if sleep_or_shutdown(tick, &shutdown).await {
                 break;
             }
@@ -183,7 +188,7 @@ impl Worker {
         s.metrics
             .shards_owned
             .with_label_values(&[&s.spec.name])
-            .set(0);
+            .sub(reported);
         info!("worker stopped");
     }
 
@@ -446,10 +451,19 @@ impl ShardPipeline {
                 self.finish(f, &mut queue).await;
             }
             if !finished_any && inflight.len() >= s.cfg.max_in_flight {
-                if let Some(f) = inflight.front_mut() {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = &mut f.task => {}
+                // Pipeline full: wait for the oldest transaction. It is taken
+                // out of the queue so its JoinHandle is awaited exactly once.
+                if let Some(mut f) = inflight.pop_front() {
+                    let done = tokio::select! {
+                        _ = stop.cancelled() => None,
+                        r = &mut f.task => Some(r),
+                    };
+                    match done {
+                        None => {
+                            inflight.push_front(f);
+                            break;
+                        }
+                        Some(r) => self.finish_with(f.batch, f.sent_at, r, &mut queue).await,
                     }
                 }
             } else if !finished_any && (!inflight.is_empty() || !queue.is_empty()) {
@@ -612,16 +626,27 @@ impl ShardPipeline {
     }
 
     async fn finish(&self, f: InFlight, queue: &mut VecDeque<Batch>) {
+        let r = f.task.await;
+        self.finish_with(f.batch, f.sent_at, r, queue).await;
+    }
+
+    async fn finish_with(
+        &self,
+        batch: Batch,
+        sent_at: Instant,
+        result: Result<Result<Included, EvmError>, tokio::task::JoinError>,
+        queue: &mut VecDeque<Batch>,
+    ) {
         let s = &self.s;
         s.metrics.in_flight.with_label_values(&[&s.spec.name]).dec();
-        match f.task.await {
-            Ok(Ok(inc)) => self.acknowledge(&f.batch, &inc, f.sent_at).await,
+        match result {
+            Ok(Ok(inc)) => self.acknowledge(&batch, &inc, sent_at).await,
             Ok(Err(e)) => {
                 s.metrics
                     .transactions
                     .with_label_values(&[&s.spec.name, e.kind()])
                     .inc();
-                let mut batch = f.batch;
+                let mut batch = batch;
                 if self.failed(&mut batch, &e).await {
                     queue.push_front(batch);
                 }

@@ -220,55 +220,11 @@ impl RedisServer {
     /// Starts redis-server on a free port; `aof_dir` turns on the append-only
     /// file there (durability tests).
     pub fn spawn(aof_dir: Option<&Path>) -> Result<Self, ProcError> {
-        let bin = find_tool("redis-server")?;
         let mut last = None;
         for _ in 0..3 {
-            let port = free_port();
-            let mut cmd = Command::new(&bin);
-            cmd.args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ]);
-            match aof_dir {
-                Some(dir) => {
-                    cmd.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
-                        .arg(dir);
-                }
-                None => {
-                    cmd.args(["--appendonly", "no"]);
-                }
-            }
-            let mut child = cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| ProcError::Start {
-                    program: "redis-server",
-                    port,
-                    reason: e.to_string(),
-                })?;
-            match wait_for_port("redis-server", port, &mut child, Duration::from_secs(10)) {
-                Ok(()) => {
-                    return Ok(Self {
-                        proc: Managed {
-                            child,
-                            program: "redis-server",
-                            port,
-                        },
-                        url: format!("redis://127.0.0.1:{port}"),
-                        _dir: aof_dir.map(Path::to_path_buf),
-                    });
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last = Some(e);
-                }
+            match Self::spawn_on(free_port(), aof_dir, &[]) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or(ProcError::Start {
@@ -276,5 +232,151 @@ impl RedisServer {
             port: 0,
             reason: "no attempt".into(),
         }))
+    }
+
+    /// Starts redis-server on `port` (a restart reuses the port and, with
+    /// `aof_dir`, the data), with `extra` arguments.
+    pub fn spawn_on(port: u16, aof_dir: Option<&Path>, extra: &[&str]) -> Result<Self, ProcError> {
+        let bin = find_tool("redis-server")?;
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]);
+        match aof_dir {
+            Some(dir) => {
+                cmd.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                    .arg(dir);
+            }
+            None => {
+                cmd.args(["--appendonly", "no"]);
+            }
+        }
+        cmd.args(extra);
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| ProcError::Start {
+                program: "redis-server",
+                port,
+                reason: e.to_string(),
+            })?;
+        if let Err(e) = wait_for_port("redis-server", port, &mut child, Duration::from_secs(10)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        Ok(Self {
+            proc: Managed {
+                child,
+                program: "redis-server",
+                port,
+            },
+            url: format!("redis://127.0.0.1:{port}"),
+            _dir: aof_dir.map(Path::to_path_buf),
+        })
+    }
+}
+
+/// A Redis Cluster of `n` masters on loopback, without replicas.
+#[derive(Debug)]
+pub struct RedisCluster {
+    /// The masters.
+    pub nodes: Vec<RedisServer>,
+    _dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts `n` (at least 3) cluster-enabled servers and joins them with
+    /// `redis-cli --cluster create`; their files live under `dir`.
+    pub fn spawn(n: usize, dir: &Path) -> Result<Self, ProcError> {
+        let cli = find_tool("redis-cli")?;
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let port = free_port();
+            let node_dir = dir.join(format!("node{i}"));
+            std::fs::create_dir_all(&node_dir).map_err(|e| ProcError::Start {
+                program: "redis-server",
+                port,
+                reason: format!("creating {}: {e}", node_dir.display()),
+            })?;
+            let conf = node_dir.join("nodes.conf");
+            let conf = conf.to_string_lossy().into_owned();
+            nodes.push(RedisServer::spawn_on(
+                port,
+                None,
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &conf,
+                    "--cluster-node-timeout",
+                    "2000",
+                ],
+            )?);
+        }
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.proc.port))
+            .collect();
+        let out = Command::new(&cli)
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| ProcError::Start {
+                program: "redis-cli",
+                port: 0,
+                reason: e.to_string(),
+            })?;
+        if !out.status.success() {
+            return Err(ProcError::Start {
+                program: "redis-cli",
+                port: 0,
+                reason: format!(
+                    "cluster create failed: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                ),
+            });
+        }
+        // Wait until every node reports the cluster as ok.
+        let start = Instant::now();
+        loop {
+            let ok = nodes.iter().all(|s| {
+                Command::new(&cli)
+                    .args(["-p", &s.proc.port.to_string(), "cluster", "info"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+                    .unwrap_or(false)
+            });
+            if ok {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                return Err(ProcError::Start {
+                    program: "redis-cli",
+                    port: 0,
+                    reason: "cluster not ok after 20 s".into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(Self {
+            nodes,
+            _dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Seed node URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.url.clone()).collect()
     }
 }

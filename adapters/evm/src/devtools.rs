@@ -237,6 +237,21 @@ pub async fn deploy_all(
     })
 }
 
+/// Deploys one more TestRecipient accepting calls from `inbox`.
+pub async fn deploy_recipient(
+    wallet: &mut DevWallet,
+    artifacts: &std::path::Path,
+    inbox: Address,
+) -> Result<Address, EvmError> {
+    let code = crate::bindings::load_bytecode(artifacts, "TestRecipient")?;
+    wallet
+        .deploy(
+            &code,
+            &TestRecipient::constructorCall { inbox }.abi_encode(),
+        )
+        .await
+}
+
 /// `Mailbox.dispatchMany` calldata.
 pub fn dispatch_many_calldata(destination: u32, recipient: Address, bodies: Vec<Bytes>) -> Bytes {
     Mailbox::dispatchManyCall {

@@ -2,6 +2,8 @@
 //! processes that each test starts on free ports and stops.
 
 mod admin;
+mod bad_input;
 mod e2e;
 mod evm;
 mod lanes;
+mod reliability;

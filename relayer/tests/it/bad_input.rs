@@ -1,0 +1,934 @@
+//! Adversarial inputs: an origin RPC endpoint that lies (tampered receipts,
+//! headers that do not hash or do not link), Dispatch logs that are not what
+//! they claim, and a Redis that is not there yet. Each test proves that nothing
+//! unverified reaches a destination and that the hub recovers, delivering
+//! every genuine message exactly once, as soon as honest data comes back.
+//!
+//! The lying endpoint is a small JSON-RPC proxy in front of the real anvil:
+//! it forwards every request and, in a tampering mode, rewrites the answers
+//! to one method. The hub's light client is the only thing standing between
+//! those answers and the destination chain.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256, Bloom, BloomInput, Bytes, keccak256};
+use alloy::providers::Provider;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use switchyard::config::{
+    ChainConfig, CheckpointConfig, Config, DispatcherConfig, HttpConfig, LogConfig, RedisConfig,
+    SecretRef,
+};
+use switchyard::hub::Hub;
+use switchyard::metrics::stage;
+use switchyard::procs::{Anvil, RedisServer, find_tool, free_port, repo_root};
+use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
+use switchyard_evm::devtools::{
+    ANVIL_KEYS, Deployment, DevWallet, deploy_all, dispatch_many_calldata, received_events,
+};
+use switchyard_lc_evm::DISPATCH_TOPIC;
+use switchyard_types::Message;
+use tokio_util::sync::CancellationToken;
+
+const ORIGIN: u32 = 1000;
+const DESTINATION: u32 = 2000;
+const ORIGIN_NAME: &str = "alpha";
+const DESTINATION_NAME: &str = "beta";
+/// anvil block time, seconds.
+const BLOCK_TIME: f64 = 0.25;
+/// Bytes of a message before its body (Hyperlane v3 layout).
+const MESSAGE_HEADER_LEN: usize = 77;
+/// How long a test waits for something that should happen.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+// ----- the lying endpoint -----
+
+/// Forward everything unchanged.
+const HONEST: u8 = 0;
+/// `eth_getBlockReceipts`: flip one hex digit in the body of the Mailbox's
+/// first Dispatch log.
+const TAMPER_RECEIPTS: u8 = 1;
+/// `eth_getBlockByNumber` of a block with Dispatch logs: change `extraData`,
+/// keep the claimed `hash` (which no longer matches the header).
+const TAMPER_EXTRA_DATA: u8 = 2;
+/// `eth_getBlockByNumber` of a block with Dispatch logs: change `parentHash`
+/// and claim the hash of the forged header, a self-consistent header that
+/// does not link to its parent.
+const FORGE_PARENT: u8 = 3;
+/// `eth_getBlockByNumber` of a block with Dispatch logs: change `extraData`
+/// and claim the hash of the forged header, which links to its parent: only
+/// the next (honest) header shows it is not on the chain.
+const FORGE_EXTRA_DATA: u8 = 4;
+
+#[derive(Debug)]
+struct ProxyState {
+    upstream: String,
+    client: reqwest::Client,
+    mailbox: Address,
+    mode: AtomicU8,
+    /// Responses rewritten so far.
+    tampered: AtomicU64,
+}
+
+/// A JSON-RPC proxy on 127.0.0.1 that forwards POST bodies to `upstream` and
+/// rewrites responses according to its mode; stopped on drop.
+#[derive(Debug)]
+struct Proxy {
+    url: String,
+    state: Arc<ProxyState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str, mailbox: Address, mode: u8) -> Self {
+        let state = Arc::new(ProxyState {
+            upstream: upstream.to_owned(),
+            client: reqwest::Client::new(),
+            mailbox,
+            mode: AtomicU8::new(mode),
+            tampered: AtomicU64::new(0),
+        });
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(relay))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy binds a loopback port");
+        let addr = listener.local_addr().expect("proxy address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url: format!("http://{addr}"),
+            state,
+            task,
+        }
+    }
+
+    fn set_mode(&self, mode: u8) {
+        self.state.mode.store(mode, Ordering::SeqCst);
+    }
+
+    fn tampered(&self) -> u64 {
+        self.state.tampered.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn relay(State(st): State<Arc<ProxyState>>, body: axum::body::Bytes) -> Response {
+    let answer = st
+        .client
+        .post(&st.upstream)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.clone())
+        .send()
+        .await;
+    let bytes = match answer {
+        Ok(r) => match r.bytes().await {
+            Ok(b) => b,
+            Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        },
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let mode = st.mode.load(Ordering::SeqCst);
+    let out = match tamper(&st, mode, &body, &bytes) {
+        Some(rewritten) => {
+            st.tampered.fetch_add(1, Ordering::SeqCst);
+            axum::body::Bytes::from(rewritten)
+        }
+        None => bytes,
+    };
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
+
+/// The rewritten response, or None to forward it unchanged. Handles single
+/// and batched JSON-RPC calls (responses matched to requests by id).
+fn tamper(st: &ProxyState, mode: u8, request: &[u8], response: &[u8]) -> Option<Vec<u8>> {
+    if mode == HONEST {
+        return None;
+    }
+    let request: Value = serde_json::from_slice(request).ok()?;
+    let mut response: Value = serde_json::from_slice(response).ok()?;
+    let calls: Vec<&Value> = match &request {
+        Value::Array(a) => a.iter().collect(),
+        v => vec![v],
+    };
+    let method_of = |id: &Value| {
+        calls
+            .iter()
+            .find(|c| c.get("id") == Some(id))
+            .and_then(|c| c.get("method"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let answers: Vec<&mut Value> = match &mut response {
+        Value::Array(a) => a.iter_mut().collect(),
+        v => vec![v],
+    };
+    let mut changed = false;
+    for answer in answers {
+        let Some(method) = answer.get("id").and_then(method_of) else {
+            continue;
+        };
+        let Some(result) = answer.get_mut("result") else {
+            continue;
+        };
+        changed |= match (mode, method.as_str()) {
+            (TAMPER_RECEIPTS, "eth_getBlockReceipts") => tamper_receipts(result, st.mailbox),
+            (TAMPER_EXTRA_DATA, "eth_getBlockByNumber") => tamper_extra_data(result, st.mailbox),
+            (FORGE_PARENT, "eth_getBlockByNumber") => {
+                forge_header(result, st.mailbox, "parentHash", &forged_parent())
+            }
+            (FORGE_EXTRA_DATA, "eth_getBlockByNumber") => {
+                forge_header(result, st.mailbox, "extraData", &forged_extra_data())
+            }
+            _ => false,
+        };
+    }
+    if changed {
+        serde_json::to_vec(&response).ok()
+    } else {
+        None
+    }
+}
+
+fn is_dispatch_from(log: &Value, mailbox: Address) -> bool {
+    let address = log
+        .get("address")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<Address>().ok());
+    let topic0 = log
+        .pointer("/topics/0")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<B256>().ok());
+    address == Some(mailbox) && topic0 == Some(DISPATCH_TOPIC)
+}
+
+/// Another hex digit in place of `c` (the JSON stays valid, the byte changes).
+fn flip_hex_digit(c: char) -> Option<char> {
+    char::from_digit(c.to_digit(16)? ^ 1, 16)
+}
+
+/// Flips the high nibble of the first body byte of the first Dispatch log of
+/// `mailbox` in a block's receipts.
+fn tamper_receipts(receipts: &mut Value, mailbox: Address) -> bool {
+    let Some(receipts) = receipts.as_array_mut() else {
+        return false;
+    };
+    for receipt in receipts {
+        let Some(logs) = receipt.get_mut("logs").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for log in logs {
+            if !is_dispatch_from(log, mailbox) {
+                continue;
+            }
+            let Some(data) = log.get_mut("data") else {
+                continue;
+            };
+            let Some(hex) = data.as_str() else {
+                continue;
+            };
+            // "0x", the ABI head (offset and length words), the message
+            // header: then the body.
+            let at = 2 + 2 * (64 + MESSAGE_HEADER_LEN);
+            let Some(flipped) = hex.chars().nth(at).and_then(flip_hex_digit) else {
+                continue;
+            };
+            let mut forged = hex.to_owned();
+            forged.replace_range(at..=at, &flipped.to_string());
+            *data = Value::String(forged);
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a block (JSON) may hold a Dispatch log of `mailbox`, by its bloom.
+fn may_hold_dispatch(block: &Value, mailbox: Address) -> bool {
+    let Some(bloom) = block
+        .get("logsBloom")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<Bloom>().ok())
+    else {
+        return false;
+    };
+    bloom.contains_input(BloomInput::Raw(mailbox.as_slice()))
+        && bloom.contains_input(BloomInput::Raw(DISPATCH_TOPIC.as_slice()))
+}
+
+fn forged_extra_data() -> String {
+    format!("0x{}", hex::encode("forged by the proxy"))
+}
+
+fn forged_parent() -> String {
+    keccak256("a parent that never was").to_string()
+}
+
+/// Changes `extraData` of a block with Dispatch logs, keeping the claimed hash.
+fn tamper_extra_data(block: &mut Value, mailbox: Address) -> bool {
+    if !may_hold_dispatch(block, mailbox) {
+        return false;
+    }
+    block["extraData"] = Value::String(forged_extra_data());
+    true
+}
+
+/// Sets `field` of a block with Dispatch logs and claims the forged header's
+/// own hash for it.
+fn forge_header(block: &mut Value, mailbox: Address, field: &str, value: &str) -> bool {
+    if !may_hold_dispatch(block, mailbox) {
+        return false;
+    }
+    block[field] = Value::String(value.to_owned());
+    let Ok(forged) = serde_json::from_value::<alloy::rpc::types::Header>(block.clone()) else {
+        return false;
+    };
+    block["hash"] = Value::String(forged.inner.hash_slow().to_string());
+    true
+}
+
+// ----- the chains, the hub -----
+
+/// Two anvil chains (origin, destination) with the contracts deployed.
+#[derive(Debug)]
+struct Net {
+    anvils: Vec<Anvil>,
+    wallets: Vec<DevWallet>,
+    deployments: Vec<Deployment>,
+    attester_key: PathBuf,
+    submitter_key: PathBuf,
+    queue_key: PathBuf,
+    _keys: tempfile::TempDir,
+}
+
+fn write_secret(dir: &std::path::Path, name: &str, value: &str) -> PathBuf {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&p)
+        .expect("key file is created");
+    f.write_all(value.as_bytes()).expect("key file is written");
+    p
+}
+
+impl Net {
+    async fn start(chain_id_base: u64) -> Self {
+        init_logs();
+        let anvils: Vec<Anvil> = (0..2)
+            .map(|i| {
+                Anvil::spawn(chain_id_base + i, BLOCK_TIME)
+                    .expect("anvil starts (run deploy/setup.sh)")
+            })
+            .collect();
+        let keys = tempfile::tempdir().expect("temp dir");
+        let attester_key = write_secret(keys.path(), "attester.key", ANVIL_KEYS[1]);
+        let submitter_key = write_secret(keys.path(), "submitter.key", ANVIL_KEYS[2]);
+        let queue_key = write_secret(
+            keys.path(),
+            "queue.key",
+            &hex::encode(keccak256(format!("queue key {chain_id_base}"))),
+        );
+        let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "test attester")
+            .expect("anvil key")
+            .address();
+        let artifacts = repo_root().join(ARTIFACTS_DIR);
+        let mut wallets = Vec::new();
+        let mut deployments = Vec::new();
+        for (anvil, domain) in anvils.iter().zip([ORIGIN, DESTINATION]) {
+            let mut wallet = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
+                .await
+                .expect("wallet connects");
+            let d = deploy_all(&mut wallet, &artifacts, domain, vec![attester], 1, 500_000)
+                .await
+                .expect("contracts deploy (run deploy/setup.sh to build them)");
+            wallets.push(wallet);
+            deployments.push(d);
+        }
+        Self {
+            anvils,
+            wallets,
+            deployments,
+            attester_key,
+            submitter_key,
+            queue_key,
+            _keys: keys,
+        }
+    }
+
+    fn origin(&self) -> &Deployment {
+        &self.deployments[0]
+    }
+
+    fn destination(&self) -> &Deployment {
+        &self.deployments[1]
+    }
+
+    /// The latest block of chain `i`, as a trusted checkpoint.
+    async fn checkpoint(&self, i: usize) -> CheckpointConfig {
+        let p = self.wallets[i].provider();
+        let n = p.get_block_number().await.expect("block number");
+        let block = p
+            .get_block_by_number(n.into())
+            .await
+            .expect("checkpoint block")
+            .expect("checkpoint block exists");
+        CheckpointConfig {
+            number: n,
+            hash: block.header.hash,
+        }
+    }
+
+    /// The hub's configuration: the origin read through `origin_rpc`, its
+    /// messages taken from `origin_mailbox`; the destination read directly.
+    async fn config(&self, origin_rpc: &str, origin_mailbox: Address, redis_url: &str) -> Config {
+        let chain = |i: usize, name: &str, domain, rpc: &str, mailbox, checkpoint| ChainConfig {
+            name: name.to_owned(),
+            domain,
+            chain_id: self.anvils[i].chain_id,
+            rpc_urls: vec![rpc.to_owned()],
+            mailbox,
+            inbox: self.deployments[i].inbox,
+            confirmations: 1,
+            checkpoint: Some(checkpoint),
+            poll_interval_ms: 100,
+            rpc_timeout_ms: 5_000,
+            submitter_key: SecretRef::file(&self.submitter_key),
+            delivery_confirmations: 1,
+            max_fee_gwei: 500,
+        };
+        Config {
+            redis: RedisConfig {
+                url: redis_url.to_owned(),
+                key_prefix: format!("sy-bad-{}", self.anvils[0].chain_id),
+                cluster_nodes: Vec::new(),
+            },
+            http: HttpConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            },
+            log: LogConfig::default(),
+            attester_key: SecretRef::file(&self.attester_key),
+            queue_key: SecretRef::file(&self.queue_key),
+            admin_token: None,
+            dispatcher: DispatcherConfig::default(),
+            chains: vec![
+                chain(
+                    0,
+                    ORIGIN_NAME,
+                    ORIGIN,
+                    origin_rpc,
+                    origin_mailbox,
+                    self.checkpoint(0).await,
+                ),
+                chain(
+                    1,
+                    DESTINATION_NAME,
+                    DESTINATION,
+                    &self.anvils[1].url,
+                    self.destination().mailbox,
+                    self.checkpoint(1).await,
+                ),
+            ],
+        }
+    }
+
+    /// Dispatches `bodies` origin → destination in one transaction through the
+    /// real Mailbox; returns the block that holds them.
+    async fn dispatch(&mut self, bodies: &[Bytes]) -> u64 {
+        let data =
+            dispatch_many_calldata(DESTINATION, self.destination().recipient, bodies.to_vec());
+        let mailbox = self.origin().mailbox;
+        let gas = 3_000_000 + 40_000 * bodies.len() as u64;
+        let hash = self.wallets[0]
+            .send(Some(mailbox), data, gas)
+            .await
+            .expect("dispatch is sent");
+        let receipt = self.wallets[0]
+            .wait(hash, PATIENCE)
+            .await
+            .expect("dispatch is mined");
+        receipt.block_number.expect("mined receipt has a block")
+    }
+
+    /// `TestRecipient.received()` on the destination.
+    async fn received(&self) -> u64 {
+        let r = TestRecipient::new(
+            self.destination().recipient,
+            self.wallets[1].provider().clone(),
+        );
+        let n = r.received().call().await.expect("received() is readable");
+        u64::try_from(n).expect("a small count")
+    }
+
+    /// Bodies of every `Received` event on the destination, with how many
+    /// times each was delivered; checks every one came from the origin's
+    /// traffic sender.
+    async fn delivered_bodies(&self, sender: Address) -> BTreeMap<Bytes, u32> {
+        let events = received_events(
+            self.wallets[1].provider(),
+            self.destination().recipient,
+            self.destination().block,
+        )
+        .await
+        .expect("Received events");
+        let mut out = BTreeMap::new();
+        for ev in events {
+            assert_eq!(ev.origin, ORIGIN, "{ev:?}");
+            assert_eq!(ev.sender, sender.into_word(), "{ev:?}");
+            *out.entry(ev.body).or_default() += 1;
+        }
+        out
+    }
+
+    /// Waits until the destination has received `n` messages.
+    async fn wait_received(&self, n: u64) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let got = self.received().await;
+            if got >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {got} of {n} messages delivered after {PATIENCE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn bodies(tag: &str, n: usize) -> Vec<Bytes> {
+    (0..n)
+        .map(|i| Bytes::from(format!("bad-input {tag} #{i}: a genuine message").into_bytes()))
+        .collect()
+}
+
+fn rejections(hub: &Hub, reason: &str) -> u64 {
+    hub.metrics
+        .rejections
+        .with_label_values(&[ORIGIN_NAME, reason])
+        .get()
+}
+
+fn light_client_height(hub: &Hub, kind: &str) -> i64 {
+    hub.metrics
+        .lc_height
+        .with_label_values(&[ORIGIN_NAME, kind])
+        .get()
+}
+
+/// Waits until the hub counted a refusal of the origin's evidence for `reason`.
+async fn wait_rejection(hub: &Hub, reason: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    while rejections(hub, reason) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no {reason} rejection counted after {PATIENCE:?}:\n{}",
+            hub.metrics.render()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the hub routed a block past its checkpoint (it follows the
+/// origin chain).
+async fn wait_following(hub: &Hub) {
+    let deadline = Instant::now() + PATIENCE;
+    while light_client_height(hub, "scanned") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the hub does not follow the origin"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Nothing from the origin was verified, enqueued or delivered.
+async fn assert_nothing_relayed(net: &Net, hub: &Hub, block: u64, what: &str) {
+    assert_eq!(net.received().await, 0, "{what}: a message was delivered");
+    for st in [stage::VERIFIED, stage::ENQUEUED, stage::SUBMITTED] {
+        assert_eq!(
+            hub.metrics.messages_at(st),
+            0,
+            "{what}: stage {st}\n{}",
+            hub.metrics.render()
+        );
+    }
+    // The block is held back, not skipped.
+    let scanned = light_client_height(hub, "scanned");
+    assert!(
+        scanned < block as i64,
+        "{what}: block {block} was passed (scanned {scanned})"
+    );
+}
+
+/// Every body in `sent` delivered exactly once, and nothing else.
+async fn assert_delivered_exactly_once(net: &Net, hub: &Hub, sent: &[Bytes]) {
+    net.wait_received(sent.len() as u64).await;
+    // Anything wrongly relayed twice or forged would show up by now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let delivered = net.delivered_bodies(net.wallets[0].address()).await;
+    let expected: BTreeMap<Bytes, u32> = sent.iter().map(|b| (b.clone(), 1)).collect();
+    assert_eq!(delivered, expected, "every genuine body exactly once");
+    assert_eq!(net.received().await, sent.len() as u64);
+    assert_eq!(hub.metrics.messages_at(stage::ENQUEUED), sent.len() as u64);
+    assert_eq!(hub.metrics.messages_at(stage::REJECTED), 0);
+}
+
+/// Hub logs on the test's output when `RUST_LOG` is set (e.g.
+/// `RUST_LOG=switchyard=debug`).
+fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+async fn stop(hub: Hub, shutdown: CancellationToken) {
+    shutdown.cancel();
+    hub.join().await;
+}
+
+// ----- the tests -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_receipt_is_never_relayed() {
+    let mut net = Net::start(51_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, TAMPER_RECEIPTS).await;
+    let cfg = net
+        .config(&proxy.url, net.origin().mailbox, &redis.url)
+        .await;
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
+
+    let sent = bodies("receipts", 20);
+    let block = net.dispatch(&sent).await;
+    wait_rejection(&hub, "receipts_root_mismatch").await;
+    // Several retries of the block happen meanwhile (backoff from 200 ms).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        proxy.tampered() >= 2,
+        "the block was retried while tampered"
+    );
+    assert_nothing_relayed(&net, &hub, block, "receipts tampered").await;
+
+    proxy.set_mode(HONEST);
+    assert_delivered_exactly_once(&net, &hub, &sent).await;
+    assert!(light_client_height(&hub, "scanned") >= block as i64);
+    // Counted once per (height, reason), not once per retry.
+    let refused = rejections(&hub, "receipts_root_mismatch");
+    assert!(
+        (1..=2).contains(&refused),
+        "receipts_root_mismatch counted {refused} times for one block"
+    );
+    stop(hub, shutdown).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_that_does_not_link_is_never_relayed() {
+    let mut net = Net::start(52_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, TAMPER_EXTRA_DATA).await;
+    let cfg = net
+        .config(&proxy.url, net.origin().mailbox, &redis.url)
+        .await;
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
+
+    // Dispatch once the hub follows the chain (tip one block above what it
+    // routed), so a refused link also exercises the watcher's rewind.
+    wait_following(&hub).await;
+    let sent = bodies("header", 10);
+    let block = net.dispatch(&sent).await;
+
+    // 1. A header whose content does not hash to the hash claimed for it.
+    wait_rejection(&hub, "hash_mismatch").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_nothing_relayed(&net, &hub, block, "extraData tampered").await;
+
+    // 2. A self-consistent forged header (the hash claimed is its hash) that
+    // does not link to its parent.
+    proxy.set_mode(FORGE_PARENT);
+    wait_rejection(&hub, "parent_mismatch").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_nothing_relayed(&net, &hub, block, "parentHash forged").await;
+
+    // 3. A self-consistent forged header that links to its parent: the light
+    // client takes it as its (unconfirmed) tip, and the next honest header
+    // does not link to it. The forged block must never become confirmed.
+    proxy.set_mode(FORGE_EXTRA_DATA);
+    let deadline = Instant::now() + PATIENCE;
+    while rejections(&hub, "parent_mismatch") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the header after a forged one was not refused:\n{}",
+            hub.metrics.render()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_nothing_relayed(&net, &hub, block, "extraData forged, hash recomputed").await;
+
+    proxy.set_mode(HONEST);
+    assert_delivered_exactly_once(&net, &hub, &sent).await;
+    // Once per (height, reason): hash_mismatch at the block, parent_mismatch
+    // at the block (phase 2) and at the one after it (phase 3).
+    assert_eq!(rejections(&hub, "hash_mismatch"), 1);
+    assert_eq!(rejections(&hub, "parent_mismatch"), 2);
+    assert!(proxy.tampered() >= 3);
+    stop(hub, shutdown).await;
+}
+
+/// Runtime code that emits two `LOG4`s chosen by the caller. Calldata:
+/// topics of log A (4 words), topics of log B (4 words), length of A's data,
+/// length of B's data, A's data, B's data.
+fn log_emitter_initcode() -> Bytes {
+    #[rustfmt::skip]
+    let runtime: Vec<u8> = vec![
+        0x36, 0x60, 0x00, 0x60, 0x00, 0x37,             // calldatacopy(0, 0, calldatasize)
+        0x60, 0x60, 0x51, 0x60, 0x40, 0x51,             // A: topic3, topic2
+        0x60, 0x20, 0x51, 0x60, 0x00, 0x51,             //    topic1, topic0
+        0x61, 0x01, 0x00, 0x51,                         //    size = mload(0x100)
+        0x61, 0x01, 0x40,                               //    offset = 0x140
+        0xa4,                                           //    log4
+        0x60, 0xe0, 0x51, 0x60, 0xc0, 0x51,             // B: topic3, topic2
+        0x60, 0xa0, 0x51, 0x60, 0x80, 0x51,             //    topic1, topic0
+        0x61, 0x01, 0x20, 0x51,                         //    size = mload(0x120)
+        0x61, 0x01, 0x00, 0x51, 0x61, 0x01, 0x40, 0x01, //    offset = 0x140 + mload(0x100)
+        0xa4,                                           //    log4
+        0x00,                                           // stop
+    ];
+    let len = u8::try_from(runtime.len()).expect("runtime under 256 bytes");
+    // codecopy(0, 11, len); return(0, len): the 11 bytes of this prefix.
+    let mut code = vec![
+        0x60, len, 0x80, 0x60, 11, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3,
+    ];
+    code.extend_from_slice(&runtime);
+    code.into()
+}
+
+/// The ABI encoding of one `bytes` value (what `emit Dispatch(..., message)`
+/// puts in the log data).
+fn abi_encode_bytes(value: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 64];
+    out[31] = 32;
+    out[56..64].copy_from_slice(&(value.len() as u64).to_be_bytes());
+    out.extend_from_slice(value);
+    out.resize(64 + value.len().div_ceil(32) * 32, 0);
+    out
+}
+
+/// A Dispatch log as (topics, data).
+type RawLog = ([B256; 4], Vec<u8>);
+
+fn dispatch_topics(m: &Message) -> [B256; 4] {
+    [
+        DISPATCH_TOPIC,
+        m.sender,
+        B256::left_padding_from(&m.destination.to_be_bytes()),
+        m.recipient,
+    ]
+}
+
+fn emit_calldata(a: &RawLog, b: &RawLog) -> Bytes {
+    let mut out = Vec::new();
+    for t in a.0.iter().chain(b.0.iter()) {
+        out.extend_from_slice(t.as_slice());
+    }
+    for data in [&a.1, &b.1] {
+        out.extend_from_slice(
+            B256::left_padding_from(&(data.len() as u64).to_be_bytes()).as_slice(),
+        );
+    }
+    out.extend_from_slice(&a.1);
+    out.extend_from_slice(&b.1);
+    out.into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_dispatch_log_is_rejected_and_others_flow() {
+    let mut net = Net::start(53_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    // The "mailbox" the hub follows on the origin is a contract that emits
+    // whatever Dispatch logs it is told to.
+    let emitter = net.wallets[0]
+        .deploy(&log_emitter_initcode(), &[])
+        .await
+        .expect("emitter deploys");
+    let cfg = net
+        .config(&net.anvils[0].url.clone(), emitter, &redis.url)
+        .await;
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
+
+    let sender = net.wallets[0].address();
+    let message = |nonce: u32, body: &str| Message {
+        version: 3,
+        nonce,
+        origin: ORIGIN,
+        sender: sender.into_word(),
+        destination: DESTINATION,
+        recipient: net.destination().recipient.into_word(),
+        body: Bytes::from(body.as_bytes().to_vec()),
+    };
+    let well_formed =
+        |m: &Message| -> RawLog { (dispatch_topics(m), abi_encode_bytes(&m.encode())) };
+
+    // Transaction 1: a log whose destination topic contradicts its message,
+    // then a genuine one.
+    let lying_topic = {
+        let m = message(100, "malformed: destination topic lies");
+        let mut topics = dispatch_topics(&m);
+        topics[2] = B256::left_padding_from(&(DESTINATION + 1).to_be_bytes());
+        (topics, abi_encode_bytes(&m.encode()))
+    };
+    let good_1 = message(0, "well-formed #0");
+    // Transaction 2: a truncated message (shorter than the message header),
+    // then a genuine one.
+    let truncated = {
+        let m = message(101, "malformed: truncated");
+        (dispatch_topics(&m), abi_encode_bytes(&m.encode()[..40]))
+    };
+    let good_2 = message(1, "well-formed #1");
+    let mut blocks = Vec::new();
+    for (bad, good) in [(&lying_topic, &good_1), (&truncated, &good_2)] {
+        let h = net.wallets[0]
+            .send(
+                Some(emitter),
+                emit_calldata(bad, &well_formed(good)),
+                500_000,
+            )
+            .await
+            .expect("emit is sent");
+        let r = net.wallets[0]
+            .wait(h, PATIENCE)
+            .await
+            .expect("emit is mined");
+        assert_eq!(r.inner.logs().len(), 2, "the emitter emitted both logs");
+        blocks.push(r.block_number.expect("mined"));
+    }
+
+    net.wait_received(2).await;
+    let deadline = Instant::now() + PATIENCE;
+    while rejections(&hub, "malformed_log") < 2 {
+        assert!(Instant::now() < deadline, "{}", hub.metrics.render());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let delivered = net.delivered_bodies(sender).await;
+    let expected: BTreeMap<Bytes, u32> = [&good_1, &good_2]
+        .into_iter()
+        .map(|m| (m.body.clone(), 1))
+        .collect();
+    assert_eq!(
+        delivered, expected,
+        "only the well-formed messages, once each"
+    );
+    assert_eq!(net.received().await, 2);
+    let m = &hub.metrics;
+    assert_eq!(rejections(&hub, "malformed_log"), 2, "{}", m.render());
+    assert_eq!(m.messages_at(stage::REJECTED), 2, "{}", m.render());
+    assert_eq!(m.messages_at(stage::OBSERVED), 4, "{}", m.render());
+    assert_eq!(m.messages_at(stage::VERIFIED), 2, "{}", m.render());
+    assert_eq!(m.messages_at(stage::ENQUEUED), 2, "{}", m.render());
+    assert!(light_client_height(&hub, "scanned") >= blocks[1] as i64);
+    stop(hub, shutdown).await;
+}
+
+/// A redis-server started on a given port, killed on drop.
+#[derive(Debug)]
+struct LateRedis(Child);
+
+impl LateRedis {
+    fn spawn(port: u16) -> Self {
+        let bin = find_tool("redis-server").expect("redis-server installed");
+        let child = Command::new(bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server spawns");
+        Self(child)
+    }
+}
+
+impl Drop for LateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_redis_at_start_is_retried() {
+    let mut net = Net::start(54_000).await;
+    let port = free_port();
+    assert_ne!(port, 0, "a free port");
+    let redis_url = format!("redis://127.0.0.1:{port}");
+    let cfg = net
+        .config(&net.anvils[0].url.clone(), net.origin().mailbox, &redis_url)
+        .await;
+    let sent = bodies("late redis", 5);
+    net.dispatch(&sent).await;
+
+    let shutdown = CancellationToken::new();
+    let starting = tokio::spawn(Hub::start(cfg, shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !starting.is_finished(),
+        "Hub::start gave up (or pretended to start) without Redis"
+    );
+
+    let _redis = LateRedis::spawn(port);
+    let hub = tokio::time::timeout(Duration::from_secs(30), starting)
+        .await
+        .expect("the hub starts once Redis is up")
+        .expect("start task")
+        .expect("hub starts");
+
+    let connect_errors = hub
+        .metrics
+        .redis_errors
+        .with_label_values(&["connect"])
+        .get();
+    assert!(connect_errors >= 1, "connect failures counted");
+    // The same, as a scraper sees it.
+    let text = reqwest::get(format!("http://{}/metrics", hub.addr))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let scraped: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("switchyard_redis_errors_total{op=\"connect\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no redis connect error counter in:\n{text}"));
+    assert!(scraped >= 1.0, "{text}");
+
+    assert_delivered_exactly_once(&net, &hub, &sent).await;
+    stop(hub, shutdown).await;
+}
