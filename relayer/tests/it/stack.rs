@@ -1,0 +1,387 @@
+//! A test stack of real processes: anvil chains with the contracts, Redis
+//! (one server, with or without AOF, or a cluster), hub processes started
+//! with `switchyard run`, traffic on several channels, and a verdict read
+//! from the chains' events (exactly once, channel order).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::providers::Provider;
+use switchyard::lane::RedisTarget;
+use switchyard::procs::{Anvil, RedisCluster, RedisServer, free_port, repo_root};
+use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
+use switchyard_evm::devtools::{self, ANVIL_KEYS, DevWallet};
+
+pub(crate) const QUEUE_KEY: &str =
+    "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a";
+const BODY: usize = 64;
+
+pub(crate) enum RedisSide {
+    Single {
+        server: Option<RedisServer>,
+        port: u16,
+        aof: Option<PathBuf>,
+    },
+    Cluster(RedisCluster),
+}
+
+pub(crate) struct ChainInfo {
+    pub(crate) domain: u32,
+    pub(crate) chain_id: u64,
+    pub(crate) url: String,
+    pub(crate) mailbox: Address,
+    pub(crate) inbox: Address,
+    pub(crate) recipients: Vec<Address>,
+    pub(crate) checkpoint: (u64, B256),
+    pub(crate) wallet: DevWallet,
+    pub(crate) from_block: u64,
+}
+
+pub(crate) struct Stack {
+    pub(crate) _anvils: Vec<Anvil>,
+    pub(crate) redis: RedisSide,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) chains: Vec<ChainInfo>,
+    pub(crate) dispatcher: String,
+    pub(crate) sent: HashMap<(u32, u32, usize), u64>,
+}
+
+pub(crate) struct HubProc {
+    pub(crate) child: Child,
+    pub(crate) http: u16,
+    pub(crate) log: PathBuf,
+}
+
+impl Drop for HubProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl HubProc {
+    pub(crate) fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub(crate) async fn metrics(&self) -> Option<String> {
+        let r = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.http))
+            .await
+            .ok()?;
+        r.text().await.ok()
+    }
+}
+
+pub(crate) fn body(origin: u32, dest: u32, r: usize, i: u64) -> Bytes {
+    let mut s = format!("sy {origin}->{dest} r{r} #{i} ").into_bytes();
+    s.resize(BODY, b'.');
+    Bytes::from(s)
+}
+
+fn parse_body(b: &[u8]) -> Option<(u32, u32, usize, u64)> {
+    let t = std::str::from_utf8(b).ok()?;
+    let mut it = t.split_whitespace();
+    if it.next()? != "sy" {
+        return None;
+    }
+    let (o, d) = it.next()?.split_once("->")?;
+    let r = it.next()?.strip_prefix('r')?.parse().ok()?;
+    let i = it.next()?.strip_prefix('#')?.parse().ok()?;
+    let parsed = (o.parse().ok()?, d.parse().ok()?, r, i);
+    (body(parsed.0, parsed.1, parsed.2, parsed.3).as_ref() == b).then_some(parsed)
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Verdict {
+    /// Messages dispatched (shown in failure messages).
+    #[allow(dead_code)]
+    pub(crate) sent: u64,
+    pub(crate) delivered: u64,
+    pub(crate) duplicates: u64,
+    pub(crate) lost: u64,
+    pub(crate) out_of_order: u64,
+    pub(crate) unexpected: u64,
+}
+
+impl Stack {
+    pub(crate) async fn new(
+        chains: usize,
+        recipients: usize,
+        redis: RedisSide,
+        dispatcher: &str,
+    ) -> Self {
+        let anvils: Vec<Anvil> = (0..chains)
+            .map(|i| {
+                Anvil::spawn(51_000 + i as u64, 0.2).expect("anvil starts (run deploy/setup.sh)")
+            })
+            .collect();
+        let dir = tempfile::tempdir().expect("tmp");
+        let artifacts = repo_root().join(ARTIFACTS_DIR);
+        let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "t")
+            .expect("key")
+            .address();
+        let mut infos = Vec::new();
+        for (i, a) in anvils.iter().enumerate() {
+            let mut wallet = DevWallet::connect(&a.url, ANVIL_KEYS[0])
+                .await
+                .expect("wallet");
+            let domain = 1000 * (i as u32 + 1);
+            let d =
+                devtools::deploy_all(&mut wallet, &artifacts, domain, vec![attester], 1, 500_000)
+                    .await
+                    .expect("deploy");
+            let mut rs = vec![d.recipient];
+            for _ in 1..recipients {
+                rs.push(
+                    devtools::deploy_recipient(&mut wallet, &artifacts, d.inbox)
+                        .await
+                        .expect("deploy"),
+                );
+            }
+            let head = wallet.provider().get_block_number().await.expect("head");
+            let block = wallet
+                .provider()
+                .get_block_by_number(head.into())
+                .await
+                .expect("block")
+                .expect("exists");
+            infos.push(ChainInfo {
+                domain,
+                chain_id: wallet.chain_id(),
+                url: a.url.clone(),
+                mailbox: d.mailbox,
+                inbox: d.inbox,
+                recipients: rs,
+                checkpoint: (head, block.header.hash),
+                wallet,
+                from_block: head,
+            });
+        }
+        for (name, value) in [
+            ("attester", ANVIL_KEYS[1]),
+            ("submitter", ANVIL_KEYS[2]),
+            ("queue", QUEUE_KEY),
+        ] {
+            std::fs::write(dir.path().join(name), value).expect("write key");
+        }
+        Self {
+            _anvils: anvils,
+            redis,
+            dir,
+            chains: infos,
+            dispatcher: dispatcher.to_owned(),
+            sent: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn redis_toml(&self) -> String {
+        match &self.redis {
+            RedisSide::Single { port, .. } => format!("url = \"redis://127.0.0.1:{port}\""),
+            RedisSide::Cluster(c) => format!(
+                "url = \"redis://unused:1\"\ncluster_nodes = [{}]",
+                c.urls()
+                    .iter()
+                    .map(|u| format!("\"{u}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    pub(crate) fn redis_target(&self) -> RedisTarget {
+        match &self.redis {
+            RedisSide::Single { port, .. } => {
+                RedisTarget::Single(format!("redis://127.0.0.1:{port}"))
+            }
+            RedisSide::Cluster(c) => RedisTarget::Cluster(c.urls()),
+        }
+    }
+
+    pub(crate) fn config_path(&self) -> PathBuf {
+        let d = self.dir.path();
+        let mut t = format!(
+            "attester_key = {{ file = \"{}\" }}\nqueue_key = {{ file = \"{}\" }}\n[redis]\n{}\nkey_prefix = \"rel\"\n[dispatcher]\n{}\n",
+            d.join("attester").display(),
+            d.join("queue").display(),
+            self.redis_toml(),
+            self.dispatcher,
+        );
+        for (i, c) in self.chains.iter().enumerate() {
+            t.push_str(&format!(
+                "[[chains]]\nname = \"c{i}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [\"{}\"]\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\nsubmitter_key = {{ file = \"{}\" }}\ndelivery_confirmations = 1\n",
+                c.domain, c.chain_id, c.url, c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
+                d.join("submitter").display(),
+            ));
+        }
+        let p = d.join("hub.toml");
+        std::fs::write(&p, t).expect("write config");
+        p
+    }
+
+    pub(crate) fn spawn_hub(&self, name: &str) -> HubProc {
+        let cfg = self.config_path();
+        let http = free_port();
+        let log = self.dir.path().join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            // Environment override of one key, as operators do.
+            .env("SWITCHYARD__HTTP__LISTEN", format!("127.0.0.1:{http}"))
+            .env("RUST_LOG", "switchyard=info")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("hub starts");
+        HubProc { child, http, log }
+    }
+
+    /// Dispatches `per_channel` messages on every (origin, destination,
+    /// recipient) channel, in chunks, without waiting for inclusion.
+    pub(crate) async fn send(&mut self, per_channel: u64) {
+        let targets: Vec<(u32, Vec<Address>)> = self
+            .chains
+            .iter()
+            .map(|c| (c.domain, c.recipients.clone()))
+            .collect();
+        let mut pending = Vec::new();
+        for ci in 0..self.chains.len() {
+            let origin = self.chains[ci].domain;
+            for (dest, recipients) in &targets {
+                if *dest == origin {
+                    continue;
+                }
+                for (r, rcpt) in recipients.iter().enumerate() {
+                    let start = self.sent.get(&(origin, *dest, r)).copied().unwrap_or(0);
+                    let mut i = start;
+                    while i < start + per_channel {
+                        let n = 250.min(start + per_channel - i);
+                        let bodies = (i..i + n).map(|k| body(origin, *dest, r, k)).collect();
+                        let c = &mut self.chains[ci];
+                        let data = devtools::dispatch_many_calldata(*dest, *rcpt, bodies);
+                        let h = c
+                            .wallet
+                            .send(Some(c.mailbox), data, 2_000_000 + 30_000 * n)
+                            .await
+                            .expect("dispatch");
+                        pending.push((ci, h));
+                        i += n;
+                    }
+                    self.sent.insert((origin, *dest, r), start + per_channel);
+                }
+            }
+        }
+        for (ci, h) in pending {
+            self.chains[ci]
+                .wallet
+                .wait(h, Duration::from_secs(120))
+                .await
+                .expect("dispatch included");
+        }
+    }
+
+    pub(crate) fn total_sent(&self) -> u64 {
+        self.sent.values().sum()
+    }
+
+    pub(crate) async fn received(&self) -> u64 {
+        let mut total = 0;
+        for c in &self.chains {
+            for r in &c.recipients {
+                let n = TestRecipient::new(*r, c.wallet.provider().clone())
+                    .received()
+                    .call()
+                    .await
+                    .expect("received()");
+                total += u64::try_from(n).expect("fits");
+            }
+        }
+        total
+    }
+
+    pub(crate) async fn wait_all(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.received().await >= self.total_sent() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        false
+    }
+
+    /// Reads every Received event and checks exactly-once and channel order.
+    pub(crate) async fn verify(&self) -> Verdict {
+        let mut v = Verdict {
+            sent: self.total_sent(),
+            ..Verdict::default()
+        };
+        let mut seen: HashMap<(u32, u32, usize, u64), u32> = HashMap::new();
+        for c in &self.chains {
+            for (r, rcpt) in c.recipients.iter().enumerate() {
+                let events = devtools::received_events(c.wallet.provider(), *rcpt, c.from_block)
+                    .await
+                    .expect("logs");
+                let mut last: HashMap<(u32, B256), u64> = HashMap::new();
+                for ev in events {
+                    match parse_body(&ev.body) {
+                        Some((o, d, rr, i)) if o == ev.origin && d == c.domain && rr == r => {
+                            *seen.entry((o, d, rr, i)).or_default() += 1;
+                            let channel = (ev.origin, ev.sender);
+                            if let Some(prev) = last.get(&channel)
+                                && *prev >= i
+                            {
+                                v.out_of_order += 1;
+                            }
+                            last.insert(channel, i);
+                        }
+                        _ => v.unexpected += 1,
+                    }
+                }
+            }
+        }
+        v.delivered = seen.len() as u64;
+        v.duplicates = seen.values().map(|n| u64::from(n - 1)).sum();
+        for ((o, d, r), n) in &self.sent {
+            for i in 0..*n {
+                if !seen.contains_key(&(*o, *d, *r, i)) {
+                    v.lost += 1;
+                }
+            }
+        }
+        v
+    }
+}
+
+pub(crate) fn single_redis(aof: bool) -> RedisSide {
+    let dir = aof.then(|| tempfile::tempdir().expect("tmp").keep());
+    let server = RedisServer::spawn(dir.as_deref()).expect("redis-server starts");
+    let port = server.proc.port;
+    RedisSide::Single {
+        server: Some(server),
+        port,
+        aof: dir,
+    }
+}
+
+pub(crate) fn cluster() -> RedisSide {
+    let dir = tempfile::tempdir().expect("tmp").keep();
+    RedisSide::Cluster(RedisCluster::spawn(3, &dir).expect("3-master cluster starts"))
+}
+
+pub(crate) fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .rev()
+        .take(30)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
