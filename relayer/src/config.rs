@@ -55,6 +55,55 @@ pub struct Config {
     pub dispatcher: DispatcherConfig,
     /// Every chain the hub follows or delivers to.
     pub chains: Vec<ChainConfig>,
+    /// Logical destination domains served by several chains.
+    #[serde(default)]
+    pub route_groups: Vec<RouteGroupConfig>,
+}
+
+/// How a route group picks the member chain of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutePolicy {
+    /// The member whose lane has the smallest backlog, decided per origin
+    /// block and persisted, so a re-read block goes where it went before.
+    LeastBacklog,
+    /// Members in proportion to their weights, by message id.
+    Weighted,
+    /// Members in turn, by message nonce.
+    RoundRobin,
+    /// One member per sender (weighted): keeps each channel on one chain,
+    /// hence in order.
+    StickySender,
+}
+
+/// A member of a route group.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMember {
+    /// A configured chain's name.
+    pub chain: String,
+    /// Relative weight (Weighted and StickySender), 1..=1000.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// One logical destination domain backed by several chains. Each member's
+/// Inbox must accept the group domain (`Inbox.setDomainAlias`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteGroupConfig {
+    /// Name for logs and metrics.
+    pub name: String,
+    /// The logical domain messages are addressed to.
+    pub domain: u32,
+    /// How a member is picked.
+    pub policy: RoutePolicy,
+    /// Member chains.
+    pub members: Vec<GroupMember>,
 }
 
 /// Redis connection.
@@ -566,6 +615,50 @@ impl Config {
             }
             c.submitter_key.check(&p("submitter_key"))?;
         }
+        for (i, g) in self.route_groups.iter().enumerate() {
+            let p = |k: &str| format!("route_groups[{i}].{k}");
+            if let Some(j) = self.chains.iter().position(|c| c.domain == g.domain) {
+                return Err(cfg_err(
+                    p("domain"),
+                    format!("{} is chains[{j}]'s own domain", g.domain),
+                ));
+            }
+            if let Some(j) = self.route_groups[..i]
+                .iter()
+                .position(|o| o.domain == g.domain || o.name == g.name)
+            {
+                return Err(cfg_err(
+                    p("domain"),
+                    format!("duplicate of route_groups[{j}]"),
+                ));
+            }
+            if g.members.is_empty() {
+                return Err(cfg_err(
+                    p("members"),
+                    "expected at least one member, got none",
+                ));
+            }
+            for (k, m) in g.members.iter().enumerate() {
+                if self.chain_by_name(&m.chain).is_none() {
+                    return Err(cfg_err(
+                        format!("route_groups[{i}].members[{k}].chain"),
+                        format!("no chain named {:?}", m.chain),
+                    ));
+                }
+                if !(1..=1000).contains(&m.weight) {
+                    return Err(cfg_err(
+                        format!("route_groups[{i}].members[{k}].weight"),
+                        format!("expected 1..=1000, got {}", m.weight),
+                    ));
+                }
+                if g.members[..k].iter().any(|o| o.chain == m.chain) {
+                    return Err(cfg_err(
+                        format!("route_groups[{i}].members[{k}].chain"),
+                        "listed twice",
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -641,6 +734,24 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let s = SecretRef::file(&f).resolve("x").expect("reads");
         assert_eq!(s.expose(), "super-secret-value");
         assert!(!format!("{s:?}").contains("super"));
+    }
+
+    #[test]
+    fn route_group_members_must_exist_and_weights_be_in_range() {
+        let ok = sample()
+            + "[[route_groups]]\nname = \"g\"\ndomain = 9000\npolicy = \"round_robin\"\nmembers = [{ chain = \"alpha\", weight = 2 }]\n";
+        let c = Config::from_toml(&ok).expect("valid");
+        assert_eq!(c.route_groups[0].policy, RoutePolicy::RoundRobin);
+        let err = Config::from_toml(&ok.replace("chain = \"alpha\"", "chain = \"nope\""))
+            .expect_err("unknown");
+        assert_eq!(err.path, "route_groups[0].members[0].chain");
+        let err = Config::from_toml(&ok.replace("weight = 2", "weight = 0")).expect_err("weight");
+        assert_eq!(err.path, "route_groups[0].members[0].weight");
+        let err = Config::from_toml(&ok.replace("round_robin", "fastest")).expect_err("policy");
+        assert!(err.reason.contains("fastest"), "{err}");
+        let err = Config::from_toml(&ok.replace("domain = 9000", "domain = 1000"))
+            .expect_err("own domain");
+        assert_eq!(err.path, "route_groups[0].domain");
     }
 
     #[test]

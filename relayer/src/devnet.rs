@@ -337,6 +337,7 @@ pub async fn run(
             ..DispatcherConfig::default()
         },
         chains: chain_cfgs,
+        route_groups: Vec::new(),
     };
     // Not a child of `shutdown`: on Ctrl-C in steady mode the hub keeps
     // running while in-flight messages drain, and is stopped after.

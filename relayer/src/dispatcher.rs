@@ -50,6 +50,9 @@ pub struct DestSpec {
     pub chain_id: u64,
     /// Inbox address.
     pub inbox: Address,
+    /// Route-group domains this chain serves besides its own (its Inbox
+    /// accepts them as aliases).
+    pub group_domains: Vec<Domain>,
 }
 
 /// What every worker and shard pipeline of a destination shares.
@@ -545,10 +548,12 @@ impl ShardPipeline {
             let m = Message::decode(raw).map_err(|err| format!("message {i}: {err}"))?;
             m.check_version()
                 .map_err(|err| format!("message {i}: {err}"))?;
-            if m.destination != self.s.spec.domain {
+            if m.destination != self.s.spec.domain
+                && !self.s.spec.group_domains.contains(&m.destination)
+            {
                 return Err(format!(
-                    "message {i}: destination expected {}, got {}",
-                    self.s.spec.domain, m.destination
+                    "message {i}: destination expected {} (or one of its groups {:?}), got {}",
+                    self.s.spec.domain, self.s.spec.group_domains, m.destination
                 ));
             }
             if m.origin != e.origin {

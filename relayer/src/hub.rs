@@ -158,6 +158,7 @@ impl Hub {
                     domain: c.domain,
                     chain_id: c.chain_id,
                     inbox: c.inbox,
+                    group_domains: router.groups_of(c.domain),
                 },
                 lanes.clone(),
                 Arc::new(submitter),

@@ -627,6 +627,45 @@ impl Lanes {
         cmd.query_async(&mut c).await.map_err(redis_err("xadd"))
     }
 
+    /// The member a least-backlog route group was given for the latest origin
+    /// block that had messages for it: (height, member domain).
+    pub async fn group_assignment(
+        &self,
+        origin: Domain,
+        group: Domain,
+    ) -> Result<Option<(u64, Domain)>, QueueError> {
+        let mut c = self.conn.clone();
+        let v: Option<String> = redis::cmd("HGET")
+            .arg(format!("{}:{{origin:{origin}}}:assign", self.prefix))
+            .arg(group)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("group_assignment"))?;
+        Ok(v.and_then(|s| {
+            let (h, d) = s.split_once(':')?;
+            Some((h.parse().ok()?, d.parse().ok()?))
+        }))
+    }
+
+    /// Records the member given to `group` for origin block `height`.
+    pub async fn set_group_assignment(
+        &self,
+        origin: Domain,
+        group: Domain,
+        height: u64,
+        member: Domain,
+    ) -> Result<(), QueueError> {
+        let mut c = self.conn.clone();
+        let _: i64 = redis::cmd("HSET")
+            .arg(format!("{}:{{origin:{origin}}}:assign", self.prefix))
+            .arg(group)
+            .arg(format!("{height}:{member}"))
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("group_assignment"))?;
+        Ok(())
+    }
+
     /// Highest origin block fully routed, if any.
     pub async fn scanned(&self, origin: Domain) -> Result<Option<u64>, QueueError> {
         let mut c = self.conn.clone();

@@ -21,12 +21,13 @@ use switchyard_types::Domain;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
+use crate::config::RoutePolicy;
 use crate::error::HubError;
 use crate::health::Health;
 use crate::lane::LaneId;
 use crate::lane::{LaneEntry, Lanes};
 use crate::metrics::{Metrics, stage};
-use crate::router::{BacklogView, Router};
+use crate::router::{BacklogView, Group, Router, Target};
 use crate::unix_ms;
 
 /// How far (in blocks) header verification may run ahead of routing; keeps
@@ -342,14 +343,28 @@ impl Watcher {
                 .inc();
             warn!(height = n, position = ?pos, err = %err, "malformed Dispatch log rejected");
         }
+        let router = Arc::clone(&self.router);
+        let mut least: HashMap<u32, u32> = HashMap::new();
         for pm in extracted.messages {
             let m = pm.message;
-            match self.router.route(m.destination) {
+            let route = match router.target(m.destination) {
+                Some(Target::Chain(r)) => Some(r),
+                Some(Target::Group(g)) => {
+                    let choice = if g.policy == RoutePolicy::LeastBacklog {
+                        Some(self.least_backlog_member(g, n, &mut least).await?)
+                    } else {
+                        None
+                    };
+                    Some(g.pick(&m, choice))
+                }
+                None => None,
+            };
+            match route {
                 Some(route) => {
                     self.metrics.count(stage::OBSERVED, &name, &route.name, 1);
                     self.metrics.count(stage::VERIFIED, &name, &route.name, 1);
                     by_lane
-                        .entry(self.router.lane(route, m.origin, &m.sender, &m.recipient))
+                        .entry(router.lane(route, m.origin, &m.sender, &m.recipient))
                         .or_insert_with(|| (route.name.clone(), Vec::new()))
                         .1
                         .push(Bytes::from(m.encode()));
@@ -392,6 +407,37 @@ impl Watcher {
 }
 
 impl Watcher {
+    /// The least-backlog member of `g` for origin block `height`: decided
+    /// once per block and persisted before anything is appended, so a block
+    /// re-read after a crash goes to the same member (whose lane cursor then
+    /// makes the re-append a no-op) and never to a second one.
+    async fn least_backlog_member(
+        &self,
+        g: &Group,
+        height: u64,
+        cache: &mut HashMap<u32, u32>,
+    ) -> Result<u32, HubError> {
+        if let Some(d) = cache.get(&g.domain) {
+            return Ok(*d);
+        }
+        let member = match self
+            .lanes
+            .group_assignment(self.spec.domain, g.domain)
+            .await?
+        {
+            Some((h, d)) if h == height && g.members.iter().any(|(r, _)| r.dst == d) => d,
+            _ => {
+                let d = g.least_backlog(&self.backlog);
+                self.lanes
+                    .set_group_assignment(self.spec.domain, g.domain, height, d)
+                    .await?;
+                d
+            }
+        };
+        cache.insert(g.domain, member);
+        Ok(member)
+    }
+
     /// Backpressure: while `dst`'s lane is over its limit, wait (the block
     /// stays unrouted, so nothing grows in this process) and count the time.
     async fn wait_for_room(&self, dst: u32, shutdown: &CancellationToken) {

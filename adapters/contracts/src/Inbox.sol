@@ -133,6 +133,11 @@ contract Inbox {
     /// @notice Whether an address is an enabled attester.
     mapping(address attester => bool enabled) public isAttester;
 
+    /// @notice Route-group domains accepted as destination besides `localDomain`: a
+    ///         logical destination served by several chains (the hub picks one member
+    ///         per message; replay protection still keys on (origin, nonce)).
+    mapping(uint32 domain => bool accepted) public isDomainAlias;
+
     /// @notice Messages whose recipient call failed (by message id); cleared by a successful {retry}.
     mapping(bytes32 id => bool) public failed;
 
@@ -154,6 +159,9 @@ contract Inbox {
 
     event AttesterSet(address indexed attester, bool enabled);
     event ThresholdSet(uint256 threshold);
+
+    /// @notice A route-group domain was accepted or dropped.
+    event DomainAliasSet(uint32 indexed domain, bool accepted);
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
 
     // ---------------------------------------------------------------------------
@@ -236,6 +244,14 @@ contract Inbox {
         isAttester[attester] = enabled;
         attesterCount = count;
         emit AttesterSet(attester, enabled);
+    }
+
+    /// @notice Accepts (or stops accepting) `domain` as a destination alias, for a route
+    ///         group this chain serves. `localDomain` itself cannot be an alias.
+    function setDomainAlias(uint32 domain, bool accepted) external onlyOwner {
+        if (domain == localDomain) revert WrongDestination(0, localDomain, domain);
+        isDomainAlias[domain] = accepted;
+        emit DomainAliasSet(domain, accepted);
     }
 
     /// @notice Sets the number of required signatures (1 <= newThreshold <= attesterCount).
@@ -338,7 +354,10 @@ contract Inbox {
             uint8 version = message.version();
             if (version != Message.VERSION) revert WrongVersion(i, Message.VERSION, version);
             uint32 destination = message.destination();
-            if (destination != local) revert WrongDestination(i, local, destination);
+            // The alias lookup costs an SLOAD only for group-addressed messages.
+            if (destination != local && !isDomainAlias[destination]) {
+                revert WrongDestination(i, local, destination);
+            }
 
             uint32 origin = message.origin();
             uint32 nonce = message.nonce();

@@ -296,6 +296,33 @@ contract InboxDeliveryTest is InboxFixture {
         assertEq(recipient.received(), 0, "whole batch reverted");
     }
 
+    function testDomainAliasAcceptsRouteGroupDomainOnlyWhenSetByOwner() public {
+        uint32 group = 9000;
+        bytes[] memory msgs = new bytes[](2);
+        msgs[0] = freshMessage(address(recipient), "own");
+        msgs[1] = message(nextNonce++, group, address(recipient), "group");
+        bytes[] memory sigs = signFirst(inbox, msgs, 2);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.WrongDestination.selector, 1, LOCAL, group));
+        inbox.deliver(msgs, sigs);
+
+        vm.prank(address(0xBAD));
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotOwner.selector, address(0xBAD)));
+        inbox.setDomainAlias(group, true);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.WrongDestination.selector, 0, LOCAL, LOCAL));
+        inbox.setDomainAlias(LOCAL, true);
+
+        inbox.setDomainAlias(group, true);
+        assertTrue(inbox.isDomainAlias(group), "alias set");
+        inbox.deliver(msgs, sigs);
+        assertEq(recipient.received(), 2, "own and group messages delivered");
+
+        inbox.setDomainAlias(group, false);
+        bytes[] memory later = one(message(nextNonce++, group, address(recipient), "after"));
+        bytes[] memory laterSigs = signFirst(inbox, later, 2);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.WrongDestination.selector, 0, LOCAL, group));
+        inbox.deliver(later, laterSigs);
+    }
+
     function testRevertsOnWrongVersion() public {
         bytes memory m = freshMessage(address(recipient), "v");
         m[0] = bytes1(uint8(2));

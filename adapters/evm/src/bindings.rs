@@ -30,6 +30,7 @@ sol! {
         event MessageFailed(bytes32 indexed id, uint32 indexed origin, uint32 nonce, bytes reason);
         event AttesterSet(address indexed attester, bool enabled);
         event ThresholdSet(uint256 threshold);
+        event DomainAliasSet(uint32 indexed domain, bool accepted);
         function deliver(bytes[] calldata messages, bytes[] calldata signatures) external;
         function retry(bytes calldata message) external;
         function batchRoot(bytes[] calldata messages) external pure returns (bytes32);
@@ -42,6 +43,8 @@ sol! {
         function localDomain() external view returns (uint32);
         function setAttester(address attester, bool enabled) external;
         function setThreshold(uint256 threshold) external;
+        function setDomainAlias(uint32 domain, bool accepted) external;
+        function isDomainAlias(uint32 domain) external view returns (bool);
     }
 
     /// A recipient for devnets and tests: records every delivery.

@@ -446,6 +446,7 @@ impl Net {
                     self.checkpoint(1).await,
                 ),
             ],
+            route_groups: Vec::new(),
         }
     }
 
