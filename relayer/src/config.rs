@@ -277,9 +277,6 @@ pub struct DispatcherConfig {
     /// Attempts before a batch goes to the dead-letter stream.
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
-    /// An entry pending this long on another consumer is reclaimed, in ms.
-    #[serde(default = "default_reclaim")]
-    pub reclaim_idle_ms: u64,
     /// Lane shards per destination. Messages of one channel (origin, sender,
     /// recipient) always go to the same shard, and a shard is worked by one
     /// dispatcher at a time, which keeps each channel in nonce order.
@@ -290,7 +287,10 @@ pub struct DispatcherConfig {
     /// workers share the shards through leases.
     #[serde(default = "default_workers")]
     pub workers: usize,
-    /// A shard lease not renewed for this long is taken over, in ms.
+    /// A shard lease not renewed for this long is taken over, in ms; the new
+    /// holder then claims (XAUTOCLAIM) every entry the previous one left
+    /// pending. This is the idle timeout after which a dead consumer's
+    /// entries are reclaimed.
     #[serde(default = "default_lease")]
     pub lease_ttl_ms: u64,
     /// Backpressure: when a destination's lane holds more entries than this,
@@ -316,9 +316,6 @@ fn default_in_flight() -> usize {
 }
 fn default_attempts() -> u32 {
     8
-}
-fn default_reclaim() -> u64 {
-    30_000
 }
 fn default_shards() -> u16 {
     4
@@ -346,7 +343,6 @@ impl Default for DispatcherConfig {
             max_wait_ms: default_wait(),
             max_in_flight: default_in_flight(),
             max_attempts: default_attempts(),
-            reclaim_idle_ms: default_reclaim(),
             lane_shards: default_shards(),
             workers: default_workers(),
             lease_ttl_ms: default_lease(),

@@ -63,8 +63,9 @@ pub struct Metrics {
     pub lane_retries: IntCounterVec,
     /// `switchyard_lane_shards_owned{destination}`: shards this replica works.
     pub shards_owned: IntGaugeVec,
-    /// `switchyard_throttled_seconds_total{chain}`: time a watcher waited
-    /// because a destination lane was over its backlog limit.
+    /// `switchyard_throttled_seconds_total{origin,destination}`: time the
+    /// origin's watcher waited because the destination's lane was over its
+    /// backlog limit.
     pub throttled_seconds: prometheus::CounterVec,
 }
 
@@ -189,9 +190,9 @@ impl Metrics {
                 let c = must(prometheus::CounterVec::new(
                     Opts::new(
                         "switchyard_throttled_seconds_total",
-                        "Time a watcher waited because a destination lane was over its backlog limit",
+                        "Time an origin's watcher waited because a destination lane was over its backlog limit",
                     ),
-                    &["chain"],
+                    &["origin", "destination"],
                 ));
                 must(registry.register(Box::new(c.clone())));
                 c

@@ -383,7 +383,7 @@ impl Watcher {
         let mut lanes: Vec<_> = by_lane.into_iter().collect();
         lanes.sort_by_key(|(lane, _)| *lane);
         for (lane, (dest_name, messages)) in lanes {
-            self.wait_for_room(lane.dst, shutdown).await;
+            self.wait_for_room(lane.dst, &dest_name, shutdown).await;
             let count = messages.len() as u64;
             let entry = LaneEntry {
                 origin: self.spec.domain,
@@ -440,7 +440,7 @@ impl Watcher {
 
     /// Backpressure: while `dst`'s lane is over its limit, wait (the block
     /// stays unrouted, so nothing grows in this process) and count the time.
-    async fn wait_for_room(&self, dst: u32, shutdown: &CancellationToken) {
+    async fn wait_for_room(&self, dst: u32, dest_name: &str, shutdown: &CancellationToken) {
         let mut logged = false;
         while self.backlog.get(dst) > self.spec.max_backlog && !shutdown.is_cancelled() {
             if !logged {
@@ -456,7 +456,7 @@ impl Watcher {
             let _ = sleep_or_shutdown(Duration::from_millis(100), shutdown).await;
             self.metrics
                 .throttled_seconds
-                .with_label_values(&[&self.spec.name])
+                .with_label_values(&[&self.spec.name, dest_name])
                 .inc_by(t.elapsed().as_secs_f64());
         }
     }
