@@ -693,6 +693,14 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
     }
 
     #[test]
+    fn shipped_example_config_is_valid() {
+        let c = Config::from_toml(include_str!("../../deploy/hub.example.toml"))
+            .expect("deploy/hub.example.toml must stay valid");
+        assert_eq!(c.chains.len(), 2);
+        assert!(c.admin_token.is_some());
+    }
+
+    #[test]
     fn sample_parses_with_defaults() {
         let c = Config::from_toml(&sample()).expect("valid");
         assert_eq!(c.chains[0].confirmations, 2);
