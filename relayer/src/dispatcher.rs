@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
@@ -300,6 +301,9 @@ impl Worker {
 /// Messages sent in one transaction, and the entries they finish.
 #[derive(Debug, Default)]
 struct Batch {
+    /// Creation order within the pipeline: the queue stays sorted by it, so
+    /// a failed batch goes back ahead of every later one (channel order).
+    seq: u64,
     messages: Vec<Bytes>,
     /// Origin of each message (metrics).
     origins: Vec<Domain>,
@@ -330,6 +334,8 @@ struct ShardPipeline {
     consumer: String,
     /// A connection of its own: blocking reads hold it.
     lanes: Lanes,
+    /// Sequence of the next batch.
+    next_seq: AtomicU64,
 }
 
 impl ShardPipeline {
@@ -344,6 +350,7 @@ impl ShardPipeline {
             lane,
             consumer,
             lanes,
+            next_seq: AtomicU64::new(0),
         })
     }
 
@@ -382,9 +389,53 @@ impl ShardPipeline {
         }
         let mut redis_failures = 0u32;
         let wait = Duration::from_millis(s.cfg.max_wait_ms.max(1));
+        let mut last_sweep = Instant::now();
         loop {
             if stop.is_cancelled() {
                 break;
+            }
+            // 0. With nothing queued or in flight, any entry still pending
+            // on this consumer was dropped on a failure path (a dead-letter
+            // or ack that failed, a panicked confirmation), and an entry
+            // pending on another consumer for longer than the lease is
+            // orphaned: pick both up again rather than strand them.
+            if queue.is_empty() && inflight.is_empty() && last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = Instant::now();
+                let ttl = Duration::from_millis(s.cfg.lease_ttl_ms);
+                let mut stranded = match self
+                    .lanes
+                    .read(self.lane, &self.consumer, 1000, Duration::ZERO, true)
+                    .await
+                {
+                    Ok(d) => d,
+                    Err(e) => {
+                        warn!(err = %e, "sweeping pending entries failed");
+                        Vec::new()
+                    }
+                };
+                match self
+                    .lanes
+                    .reclaim(self.lane, &self.consumer, ttl * 2, 1000)
+                    .await
+                {
+                    Ok(d) => {
+                        s.metrics
+                            .lane_reclaimed
+                            .with_label_values(&[&s.spec.name])
+                            .inc_by(d.len() as u64);
+                        stranded.extend(d);
+                    }
+                    Err(e) => warn!(err = %e, "reclaiming orphaned entries failed"),
+                }
+                if !stranded.is_empty() {
+                    warn!(
+                        entries = stranded.len(),
+                        "picked up stranded pending entries"
+                    );
+                    stranded.sort_by_key(|d| stream_id_order(&d.id));
+                    stranded.dedup_by(|a, b| a.id == b.id);
+                    self.batch_up(stranded, &mut queue).await;
+                }
             }
             // 1. Read more work while the pipeline has room.
             if queue.len() + inflight.len() < s.cfg.max_in_flight * 2 {
@@ -440,7 +491,7 @@ impl ShardPipeline {
                             .with_label_values(&[&s.spec.name, e.kind()])
                             .inc();
                         if self.failed(&mut batch, &e).await {
-                            queue.push_front(batch);
+                            requeue(&mut queue, batch);
                         }
                         break;
                     }
@@ -522,6 +573,7 @@ impl ShardPipeline {
                     .is_none_or(|b| b.messages.len() >= max || b.not_before.is_some())
                 {
                     queue.push_back(Batch {
+                        seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
                         oldest_ms: entry_ms,
                         ..Batch::default()
                     });
@@ -653,7 +705,7 @@ impl ShardPipeline {
                     .inc();
                 let mut batch = batch;
                 if self.failed(&mut batch, &e).await {
-                    queue.push_front(batch);
+                    requeue(queue, batch);
                 }
             }
             Err(join) => {
@@ -734,6 +786,24 @@ fn retry_delay(base_ms: u64, attempts: u32) -> Duration {
     let d = base_ms.saturating_mul(1 << attempts.saturating_sub(1).min(6));
     let half = d / 2;
     Duration::from_millis(half + rand::rng().random_range(0..=half.max(1)))
+}
+
+/// How often an idle pipeline sweeps for stranded pending entries.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+fn stream_id_order(id: &str) -> (u64, u64) {
+    let (a, b) = id.split_once('-').unwrap_or((id, "0"));
+    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
+}
+
+/// Puts a failed batch back in sequence order: ahead of every batch created
+/// after it, behind every batch created before it.
+fn requeue(queue: &mut VecDeque<Batch>, batch: Batch) {
+    let at = queue
+        .iter()
+        .position(|b| b.seq > batch.seq)
+        .unwrap_or(queue.len());
+    queue.insert(at, batch);
 }
 
 fn count_by(domains: &[Domain]) -> Vec<(Domain, u64)> {

@@ -269,6 +269,25 @@ impl QueueKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// A tag over `data` in context `what` (distinct contexts never collide).
+    fn tag_state(&self, what: &str, data: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(b"switchyard-state");
+        mac.update(&(what.len() as u32).to_be_bytes());
+        mac.update(what.as_bytes());
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn verify_state(&self, what: &str, data: &[u8], tag: &[u8]) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(b"switchyard-state");
+        mac.update(&(what.len() as u32).to_be_bytes());
+        mac.update(what.as_bytes());
+        mac.update(data);
+        mac.verify_slice(tag).is_ok()
+    }
+
     fn verify(&self, lane: LaneId, version: &[u8], body: &[u8], tag: &[u8]) -> bool {
         let mut mac = self.0.clone();
         mac.update(b"switchyard-lane-entry");
@@ -389,6 +408,13 @@ redis.call('XDEL', KEYS[1], ARGV[1])
 return id
 ";
 
+// Choose once: KEYS[1] assignment; ARGV proposed member. Returns the
+// recorded member.
+const ASSIGN_LUA: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', 86400) then return ARGV[1] end
+return redis.call('GET', KEYS[1])
+";
+
 // Lease: renew if still ours. KEYS[1] owner; ARGV owner, ttl ms.
 const RENEW_LUA: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -464,6 +490,7 @@ struct Scripts {
     replay: Script,
     renew: Script,
     release: Script,
+    assign: Script,
 }
 
 impl std::fmt::Debug for Lanes {
@@ -516,6 +543,7 @@ impl Lanes {
             replay: Script::new(REPLAY_LUA),
             renew: Script::new(RENEW_LUA),
             release: Script::new(RELEASE_LUA),
+            assign: Script::new(ASSIGN_LUA),
         };
         Ok(Self {
             target,
@@ -627,85 +655,111 @@ impl Lanes {
         cmd.query_async(&mut c).await.map_err(redis_err("xadd"))
     }
 
-    /// The member a least-backlog route group was given for the latest origin
-    /// block that had messages for it: (height, member domain).
-    pub async fn group_assignment(
-        &self,
-        origin: Domain,
-        group: Domain,
-    ) -> Result<Option<(u64, Domain)>, QueueError> {
-        let mut c = self.conn.clone();
-        let v: Option<String> = redis::cmd("HGET")
-            .arg(format!("{}:{{origin:{origin}}}:assign", self.prefix))
-            .arg(group)
-            .query_async(&mut c)
-            .await
-            .map_err(redis_err("group_assignment"))?;
-        Ok(v.and_then(|s| {
-            let (h, d) = s.split_once(':')?;
-            Some((h.parse().ok()?, d.parse().ok()?))
-        }))
-    }
-
-    /// Records the member given to `group` for origin block `height`.
-    pub async fn set_group_assignment(
+    /// The member of route `group` for the messages of origin block
+    /// `height`: the first caller's `proposed` member is recorded (SET NX,
+    /// kept a day) and every later caller, this watcher after a restart or
+    /// another replica's, gets the same answer. One decision per block means
+    /// one member per message, so a message never reaches two chains.
+    pub async fn assign_group_member(
         &self,
         origin: Domain,
         group: Domain,
         height: u64,
-        member: Domain,
-    ) -> Result<(), QueueError> {
+        proposed: Domain,
+    ) -> Result<Domain, QueueError> {
         let mut c = self.conn.clone();
-        let _: i64 = redis::cmd("HSET")
-            .arg(format!("{}:{{origin:{origin}}}:assign", self.prefix))
-            .arg(group)
-            .arg(format!("{height}:{member}"))
+        let v: String = self
+            .scripts
+            .assign
+            .key(format!(
+                "{}:{{origin:{origin}}}:assign:{group}:{height}",
+                self.prefix
+            ))
+            .arg(proposed)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("assign_group_member"))?;
+        v.parse().map_err(|_| QueueError::Decode {
+            id: format!("assignment of group {group} at {height}"),
+            reason: format!("expected a domain, got {v:?}"),
+        })
+    }
+
+    /// Stores `value` under `key` with a tag binding it to `key`: state the
+    /// hub trusts (the light client's anchor, the routed cursor) must not be
+    /// writable by whoever can write to Redis.
+    async fn set_authenticated(
+        &self,
+        key: String,
+        value: &str,
+        op: &'static str,
+    ) -> Result<(), QueueError> {
+        let tag = hex::encode(self.key.tag_state(&key, value.as_bytes()));
+        let mut c = self.conn.clone();
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(format!("{tag}:{value}"))
             .query_async(&mut c)
             .await
-            .map_err(redis_err("group_assignment"))?;
-        Ok(())
+            .map_err(redis_err(op))
+    }
+
+    async fn get_authenticated(
+        &self,
+        key: String,
+        op: &'static str,
+    ) -> Result<Option<String>, QueueError> {
+        let mut c = self.conn.clone();
+        let v: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err(op))?;
+        let Some(v) = v else { return Ok(None) };
+        let refused = |reason: &str| QueueError::Decode {
+            id: key.clone(),
+            reason: reason.to_owned(),
+        };
+        let (tag, value) = v
+            .split_once(':')
+            .ok_or_else(|| refused("no authentication tag"))?;
+        let tag = hex::decode(tag).map_err(|_| refused("authentication tag is not hex"))?;
+        if !self.key.verify_state(&key, value.as_bytes(), &tag) {
+            return Err(refused(
+                "authentication failed: written without the queue key",
+            ));
+        }
+        Ok(Some(value.to_owned()))
     }
 
     /// Highest origin block fully routed, if any.
     pub async fn scanned(&self, origin: Domain) -> Result<Option<u64>, QueueError> {
-        let mut c = self.conn.clone();
-        redis::cmd("GET")
-            .arg(self.scanned_key(origin))
-            .query_async(&mut c)
-            .await
-            .map_err(redis_err("get_scanned"))
+        let key = self.scanned_key(origin);
+        match self.get_authenticated(key.clone(), "get_scanned").await? {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| QueueError::Decode {
+                id: key,
+                reason: format!("expected a block number, got {v:?}"),
+            }),
+        }
     }
 
     /// Records that every block up to `height` has been routed.
     pub async fn set_scanned(&self, origin: Domain, height: u64) -> Result<(), QueueError> {
-        let mut c = self.conn.clone();
-        redis::cmd("SET")
-            .arg(self.scanned_key(origin))
-            .arg(height)
-            .query_async(&mut c)
+        self.set_authenticated(self.scanned_key(origin), &height.to_string(), "set_scanned")
             .await
-            .map_err(redis_err("set_scanned"))
     }
 
-    /// The persisted light-client state of `origin` (JSON), if any.
+    /// The persisted light-client state of `origin` (JSON), if any; refused
+    /// if it was not written by a holder of the queue key.
     pub async fn load_lc(&self, origin: Domain) -> Result<Option<String>, QueueError> {
-        let mut c = self.conn.clone();
-        redis::cmd("GET")
-            .arg(self.lc_key(origin))
-            .query_async(&mut c)
-            .await
-            .map_err(redis_err("load_lc"))
+        self.get_authenticated(self.lc_key(origin), "load_lc").await
     }
 
     /// Persists the light-client state of `origin`.
     pub async fn save_lc(&self, origin: Domain, state: &str) -> Result<(), QueueError> {
-        let mut c = self.conn.clone();
-        redis::cmd("SET")
-            .arg(self.lc_key(origin))
-            .arg(state)
-            .query_async(&mut c)
+        self.set_authenticated(self.lc_key(origin), state, "save_lc")
             .await
-            .map_err(redis_err("save_lc"))
     }
 
     /// Creates the consumer group of `lane` if missing.

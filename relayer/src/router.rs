@@ -207,6 +207,17 @@ impl BacklogView {
             .insert(dst, entries);
     }
 
+    /// Counts `entries` just appended to `dst`'s lane, so that backpressure
+    /// sees them before the next measurement replaces the value.
+    pub fn add(&self, dst: Domain, entries: u64) {
+        *self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(dst)
+            .or_default() += entries;
+    }
+
     /// `dst`'s last known backlog (0 if never measured).
     pub fn get(&self, dst: Domain) -> u64 {
         self.inner
@@ -314,6 +325,17 @@ mod tests {
         assert_eq!(g.least_backlog(&view), 2001);
         // The block's recorded choice wins over a changed backlog.
         assert_eq!(g.pick(&msg(0, 1), Some(2002)).dst, 2002);
+    }
+
+    #[test]
+    fn backlog_view_counts_appends_until_the_next_measurement() {
+        let v = BacklogView::default();
+        v.add(7, 1);
+        v.set(8, 5);
+        v.add(8, 2);
+        assert_eq!((v.get(7), v.get(8)), (1, 7));
+        v.set(8, 3);
+        assert_eq!(v.get(8), 3);
     }
 
     #[test]

@@ -35,8 +35,20 @@ use crate::unix_ms;
 /// routed after a restart.
 const HEADER_LEAD: u64 = 128;
 
+/// How far header verification may run ahead of routing for a chain with
+/// `confirmations`: past the confirmation depth by [`HEADER_LEAD`], or no
+/// block would ever be confirmed while routing waits.
+fn header_lead(confirmations: u64) -> u64 {
+    confirmations + HEADER_LEAD
+}
+
 /// Headers kept by the light client.
 const LC_WINDOW: usize = 512;
+
+/// The light client's window: every header not yet routed stays in it.
+fn lc_window(confirmations: u64) -> usize {
+    LC_WINDOW.max(usize::try_from(2 * header_lead(confirmations)).unwrap_or(usize::MAX))
+}
 
 /// Static facts about the watched chain.
 #[derive(Debug, Clone)]
@@ -110,11 +122,14 @@ impl Watcher {
                     what: format!("light client of {}", self.spec.name),
                     reason: "no persisted state and no checkpoint configured: set chains[].checkpoint (a block number and hash you trust)".into(),
                 })?;
-                HeaderChain::new(cp, self.spec.confirmations, LC_WINDOW).map_err(|e| {
-                    HubError::State {
-                        what: format!("light client of {}", self.spec.name),
-                        reason: e.to_string(),
-                    }
+                HeaderChain::new(
+                    cp,
+                    self.spec.confirmations,
+                    lc_window(self.spec.confirmations),
+                )
+                .map_err(|e| HubError::State {
+                    what: format!("light client of {}", self.spec.name),
+                    reason: e.to_string(),
                 })?
             }
         };
@@ -186,7 +201,7 @@ impl Watcher {
         let head = self.source.head().await?;
         let mut advanced = false;
         while lc.tip().number < head
-            && lc.tip().number.saturating_sub(*scanned) < HEADER_LEAD
+            && lc.tip().number.saturating_sub(*scanned) < header_lead(self.spec.confirmations)
             && !shutdown.is_cancelled()
         {
             let n = lc.tip().number + 1;
@@ -272,7 +287,8 @@ impl Watcher {
         }
         // Headers below the routed cursor are not needed any more.
         headers.retain(|&k, _| k > *scanned);
-        Ok(lc.tip().number < head && lc.tip().number.saturating_sub(*scanned) < HEADER_LEAD)
+        Ok(lc.tip().number < head
+            && lc.tip().number.saturating_sub(*scanned) < header_lead(self.spec.confirmations))
     }
 
     fn refuse(&mut self, height: u64, e: &switchyard_lc_evm::Error) {
@@ -393,6 +409,10 @@ impl Watcher {
             };
             let appended = self.lanes.append(lane, &entry).await?;
             if appended {
+                // The monitor measures once a second; without this, a
+                // watcher would append a second's worth of blocks past the
+                // limit before seeing it.
+                self.backlog.add(lane.dst, 1);
                 self.metrics
                     .count(stage::ENQUEUED, &name, &dest_name, count);
             }
@@ -408,9 +428,10 @@ impl Watcher {
 
 impl Watcher {
     /// The least-backlog member of `g` for origin block `height`: decided
-    /// once per block and persisted before anything is appended, so a block
-    /// re-read after a crash goes to the same member (whose lane cursor then
-    /// makes the re-append a no-op) and never to a second one.
+    /// once per block in Redis (the first watcher's proposal wins, see
+    /// [`Lanes::assign_group_member`]), so a block re-read after a crash, or
+    /// read by another replica, goes to the same member, whose lane cursor
+    /// then makes the re-append a no-op.
     async fn least_backlog_member(
         &self,
         g: &Group,
@@ -420,20 +441,11 @@ impl Watcher {
         if let Some(d) = cache.get(&g.domain) {
             return Ok(*d);
         }
-        let member = match self
+        let proposed = g.least_backlog(&self.backlog);
+        let member = self
             .lanes
-            .group_assignment(self.spec.domain, g.domain)
-            .await?
-        {
-            Some((h, d)) if h == height && g.members.iter().any(|(r, _)| r.dst == d) => d,
-            _ => {
-                let d = g.least_backlog(&self.backlog);
-                self.lanes
-                    .set_group_assignment(self.spec.domain, g.domain, height, d)
-                    .await?;
-                d
-            }
-        };
+            .assign_group_member(self.spec.domain, g.domain, height, proposed)
+            .await?;
         cache.insert(g.domain, member);
         Ok(member)
     }

@@ -385,3 +385,57 @@ async fn backlog_reports_the_oldest_entrys_age() {
     let (len, _, age) = lanes.backlog(3000, 4, now).await.expect("empty lane");
     assert_eq!((len, age), (0, 0));
 }
+
+#[tokio::test]
+async fn light_client_state_and_cursor_written_without_the_key_are_refused() {
+    let (server, lanes) = lanes().await;
+    assert_eq!(lanes.load_lc(1000).await.expect("empty"), None);
+    lanes.save_lc(1000, r#"{"tip":5}"#).await.expect("save");
+    assert_eq!(
+        lanes.load_lc(1000).await.expect("load").as_deref(),
+        Some(r#"{"tip":5}"#)
+    );
+    lanes.set_scanned(1000, 42).await.expect("save");
+    assert_eq!(lanes.scanned(1000).await.expect("load"), Some(42));
+
+    // Someone with write access to Redis but not the key: a forged anchor
+    // (which would make a lying RPC's blocks look verified) or a cursor
+    // raised to skip messages.
+    let client = redis::Client::open(server.url.as_str()).expect("client");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let stored: String = redis::cmd("GET")
+        .arg("t:{origin:1000}:lc")
+        .query_async(&mut c)
+        .await
+        .expect("get");
+    let (tag, _) = stored.split_once(':').expect("tagged");
+    let _: () = redis::cmd("SET")
+        .arg("t:{origin:1000}:lc")
+        .arg(format!("{tag}:{{\"tip\":6}}"))
+        .query_async(&mut c)
+        .await
+        .expect("set");
+    let err = lanes.load_lc(1000).await.expect_err("forged state");
+    assert!(err.to_string().contains("authentication failed"), "{err}");
+    assert!(!err.is_retryable());
+    let _: () = redis::cmd("SET")
+        .arg("t:{origin:1000}:scanned")
+        .arg("99999")
+        .query_async(&mut c)
+        .await
+        .expect("set");
+    let err = lanes.scanned(1000).await.expect_err("untagged cursor");
+    assert!(err.to_string().contains("no authentication tag"), "{err}");
+    // The same state under another key (origin) is refused too.
+    let other = format!("{tag}:{{\"tip\":5}}");
+    let _: () = redis::cmd("SET")
+        .arg("t:{origin:2000}:lc")
+        .arg(other)
+        .query_async(&mut c)
+        .await
+        .expect("set");
+    assert!(lanes.load_lc(2000).await.is_err(), "tag bound to its key");
+}
