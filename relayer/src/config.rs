@@ -271,7 +271,9 @@ pub struct DispatcherConfig {
     /// Longest a partial batch waits for more messages, in ms.
     #[serde(default = "default_wait")]
     pub max_wait_ms: u64,
-    /// Transactions in flight per destination.
+    /// Transactions in flight per shard pipeline (a destination has
+    /// `lane_shards` of them). 1 gives strict channel order even when a
+    /// transaction reverts on chain after a successful simulation.
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
     /// Attempts before a batch goes to the dead-letter stream.
