@@ -5,6 +5,7 @@ mod admin;
 mod bad_input;
 mod e2e;
 mod evm;
+mod isolation;
 mod lanes;
 mod reliability;
 mod stack;

@@ -244,36 +244,40 @@ impl Stack {
     /// Dispatches `per_channel` messages on every (origin, destination,
     /// recipient) channel, in chunks, without waiting for inclusion.
     pub(crate) async fn send(&mut self, per_channel: u64) {
-        let targets: Vec<(u32, Vec<Address>)> = self
-            .chains
-            .iter()
-            .map(|c| (c.domain, c.recipients.clone()))
+        let n = self.chains.len();
+        let routes: Vec<(usize, usize)> = (0..n)
+            .flat_map(|o| (0..n).filter(move |d| *d != o).map(move |d| (o, d)))
             .collect();
+        self.send_routes(&routes, per_channel).await;
+    }
+
+    /// Dispatches `per_channel` messages on every channel of the given
+    /// (origin index, destination index) routes (one per recipient of the
+    /// destination), then waits for the dispatches to be included; only the
+    /// origins need to be mining.
+    pub(crate) async fn send_routes(&mut self, routes: &[(usize, usize)], per_channel: u64) {
         let mut pending = Vec::new();
-        for ci in 0..self.chains.len() {
+        for &(ci, di) in routes {
             let origin = self.chains[ci].domain;
-            for (dest, recipients) in &targets {
-                if *dest == origin {
-                    continue;
+            let dest = self.chains[di].domain;
+            let recipients = self.chains[di].recipients.clone();
+            for (r, rcpt) in recipients.iter().enumerate() {
+                let start = self.sent.get(&(origin, dest, r)).copied().unwrap_or(0);
+                let mut i = start;
+                while i < start + per_channel {
+                    let n = 250.min(start + per_channel - i);
+                    let bodies = (i..i + n).map(|k| body(origin, dest, r, k)).collect();
+                    let c = &mut self.chains[ci];
+                    let data = devtools::dispatch_many_calldata(dest, *rcpt, bodies);
+                    let h = c
+                        .wallet
+                        .send(Some(c.mailbox), data, 2_000_000 + 30_000 * n)
+                        .await
+                        .expect("dispatch");
+                    pending.push((ci, h));
+                    i += n;
                 }
-                for (r, rcpt) in recipients.iter().enumerate() {
-                    let start = self.sent.get(&(origin, *dest, r)).copied().unwrap_or(0);
-                    let mut i = start;
-                    while i < start + per_channel {
-                        let n = 250.min(start + per_channel - i);
-                        let bodies = (i..i + n).map(|k| body(origin, *dest, r, k)).collect();
-                        let c = &mut self.chains[ci];
-                        let data = devtools::dispatch_many_calldata(*dest, *rcpt, bodies);
-                        let h = c
-                            .wallet
-                            .send(Some(c.mailbox), data, 2_000_000 + 30_000 * n)
-                            .await
-                            .expect("dispatch");
-                        pending.push((ci, h));
-                        i += n;
-                    }
-                    self.sent.insert((origin, *dest, r), start + per_channel);
-                }
+                self.sent.insert((origin, dest, r), start + per_channel);
             }
         }
         for (ci, h) in pending {
@@ -285,21 +289,51 @@ impl Stack {
         }
     }
 
+    /// Messages dispatched so far to chain `di`.
+    pub(crate) fn sent_to(&self, di: usize) -> u64 {
+        let dest = self.chains[di].domain;
+        self.sent
+            .iter()
+            .filter(|((_, d, _), _)| *d == dest)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Messages the recipients on chain `di` have received.
+    pub(crate) async fn received_on(&self, di: usize) -> u64 {
+        let c = &self.chains[di];
+        let mut total = 0;
+        for r in &c.recipients {
+            let n = TestRecipient::new(*r, c.wallet.provider().clone())
+                .received()
+                .call()
+                .await
+                .expect("received()");
+            total += u64::try_from(n).expect("fits");
+        }
+        total
+    }
+
+    /// Stops (`false`) or resumes (`true`) block production on chain `ci`.
+    /// anvil's `evm_setIntervalMining` takes whole seconds (0 = off), so a
+    /// resumed chain mines a block a second, not every 0.2 s as at start.
+    pub(crate) async fn set_mining(&self, ci: usize, on: bool) {
+        let _: serde_json::Value = self.chains[ci]
+            .wallet
+            .provider()
+            .raw_request("evm_setIntervalMining".into(), (u64::from(on),))
+            .await
+            .expect("evm_setIntervalMining");
+    }
+
     pub(crate) fn total_sent(&self) -> u64 {
         self.sent.values().sum()
     }
 
     pub(crate) async fn received(&self) -> u64 {
         let mut total = 0;
-        for c in &self.chains {
-            for r in &c.recipients {
-                let n = TestRecipient::new(*r, c.wallet.provider().clone())
-                    .received()
-                    .call()
-                    .await
-                    .expect("received()");
-                total += u64::try_from(n).expect("fits");
-            }
+        for di in 0..self.chains.len() {
+            total += self.received_on(di).await;
         }
         total
     }
