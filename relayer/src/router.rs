@@ -152,6 +152,11 @@ impl Router {
             .map(Target::Group)
     }
 
+    /// Every destination chain's domain.
+    pub fn chain_domains(&self) -> Vec<Domain> {
+        self.routes.keys().copied().collect()
+    }
+
     /// The route of a single-chain `destination`.
     pub fn route(&self, destination: Domain) -> Option<&Route> {
         self.routes.get(&destination)

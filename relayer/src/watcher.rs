@@ -82,6 +82,17 @@ pub struct Watcher {
     /// The last (height, reason) refused, so a retried refusal is logged and
     /// counted once.
     last_refusal: Option<(u64, &'static str)>,
+    /// Per destination chain, the highest origin block routed to it. A
+    /// destination over its backlog limit falls behind alone; the others go
+    /// on, up to the header lead past the slowest (in memory: after a
+    /// restart all resume from `scanned` and the lane cursors make the
+    /// repeated appends no-ops).
+    routed: HashMap<u32, u64>,
+    /// Highest block whose messages were counted (metrics count a block once
+    /// however often it is routed).
+    counted_to: u64,
+    /// Destinations throttled at the end of the last round, and since when.
+    throttling: Option<(Instant, Vec<(u32, String)>)>,
 }
 
 impl Watcher {
@@ -104,6 +115,9 @@ impl Watcher {
             health,
             backlog,
             last_refusal: None,
+            routed: HashMap::new(),
+            counted_to: 0,
+            throttling: None,
         }
     }
 
@@ -266,24 +280,84 @@ impl Watcher {
                 .set(lc.confirmed_height() as i64);
         }
         let confirmed = lc.confirmed_height();
-        while *scanned < confirmed && !shutdown.is_cancelled() {
-            let n = *scanned + 1;
-            let header = match headers.remove(&n) {
-                Some(h) => h,
-                // After a restart the light client has the hash, we refetch
-                // the header and the client checks it is the same one.
-                None => self.source.header(n).await?.0,
-            };
-            if let Err(e) = self.route_block(lc, &header, shutdown).await {
-                headers.insert(n, header);
-                return Err(e);
+        self.account_throttling();
+        let dests = self.router.chain_domains();
+        for d in &dests {
+            self.routed.entry(*d).or_insert(*scanned);
+        }
+        let mut blocked: Vec<(u32, String)> = Vec::new();
+        let mut n = *scanned + 1;
+        while n <= confirmed && !shutdown.is_cancelled() {
+            // Destinations that still need block n, and which of them can
+            // take more right now.
+            // A destination held back at an earlier block of this round stays
+            // held back for the rest of it: routing it a later block now
+            // would skip the earlier one (its routed height would jump).
+            let need: Vec<u32> = dests
+                .iter()
+                .copied()
+                .filter(|d| self.routed.get(d).is_none_or(|r| *r < n))
+                .filter(|d| !blocked.iter().any(|(b, _)| b == d))
+                .collect();
+            if need.is_empty() {
+                n += 1;
+                continue;
             }
-            *scanned = n;
-            self.lanes.set_scanned(self.spec.domain, n).await?;
-            self.metrics
-                .lc_height
-                .with_label_values(&[&name, "scanned"])
-                .set(n as i64);
+            let over = |d: &u32| self.backlog.get(*d) > self.spec.max_backlog;
+            if !need.iter().all(over) {
+                let header = match headers.get(&n) {
+                    Some(h) => h.clone(),
+                    // After a restart the light client has the hash, we
+                    // refetch the header and the client checks it is the
+                    // same one.
+                    None => {
+                        let h = self.source.header(n).await?.0;
+                        headers.insert(n, h.clone());
+                        h
+                    }
+                };
+                let now_blocked = self.route_block(lc, &header, &need).await?;
+                for d in &need {
+                    if !now_blocked.iter().any(|(b, _)| b == d) {
+                        self.routed.insert(*d, n);
+                    }
+                }
+                for b in now_blocked {
+                    if !blocked.iter().any(|(x, _)| *x == b.0) {
+                        blocked.push(b);
+                    }
+                }
+            } else {
+                for d in &need {
+                    if !blocked.iter().any(|(x, _)| x == d) {
+                        blocked.push((
+                            *d,
+                            self.router
+                                .route(*d)
+                                .map(|r| r.name.clone())
+                                .unwrap_or_default(),
+                        ));
+                    }
+                }
+            }
+            // Fully routed up to the slowest destination.
+            let low = self.routed.values().copied().min().unwrap_or(n);
+            if low > *scanned {
+                *scanned = low;
+                self.lanes.set_scanned(self.spec.domain, low).await?;
+                self.metrics
+                    .lc_height
+                    .with_label_values(&[&name, "scanned"])
+                    .set(low as i64);
+            }
+            n += 1;
+        }
+        if !blocked.is_empty() {
+            if self.throttling.is_none() {
+                let names: Vec<&str> = blocked.iter().map(|(_, n)| n.as_str()).collect();
+                info!(destinations = ?names, limit = self.spec.max_backlog, "lanes over their backlog limit: routing to them waits, other destinations go on");
+            }
+            self.throttling = Some((Instant::now(), blocked));
         }
         // Headers below the routed cursor are not needed any more.
         headers.retain(|&k, _| k > *scanned);
@@ -304,12 +378,14 @@ impl Watcher {
     }
 
     /// Verifies block `header`'s receipts and appends its messages to lanes.
+    /// Routes block `header`'s messages to the destinations in `need`;
+    /// returns those of them that are over their backlog limit (not routed).
     async fn route_block(
         &mut self,
         lc: &HeaderChain,
         header: &Header,
-        shutdown: &CancellationToken,
-    ) -> Result<(), HubError> {
+        need: &[u32],
+    ) -> Result<Vec<(u32, String)>, HubError> {
         let name = self.spec.name.clone();
         let n = header.number;
         let fetched = Instant::now();
@@ -326,7 +402,7 @@ impl Watcher {
                     .logs_bloom
                     .contains_input(BloomInput::Raw(DISPATCH_TOPIC.as_slice())))
         {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let receipts = self.source.receipts(n).await?;
         let block = match lc.verify_block(header, &receipts) {
@@ -347,10 +423,19 @@ impl Watcher {
             .observe(fetched.elapsed().as_secs_f64());
         let observed = extracted.messages.len() + extracted.rejected.len();
         if observed == 0 {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        // A block routed again for a destination that fell behind is not
+        // observed again.
+        let first_time = n > self.counted_to;
+        self.counted_to = self.counted_to.max(n);
+        let count_if = |m: &Metrics, stage: &str, dest: &str| {
+            if first_time {
+                m.count(stage, &name, dest, 1);
+            }
+        };
         let mut by_lane: HashMap<LaneId, (String, Vec<Bytes>)> = HashMap::new();
-        for (pos, err) in &extracted.rejected {
+        for (pos, err) in extracted.rejected.iter().filter(|_| first_time) {
             self.metrics.count(stage::OBSERVED, &name, "unknown", 1);
             self.metrics.count(stage::REJECTED, &name, "unknown", 1);
             self.metrics
@@ -377,14 +462,18 @@ impl Watcher {
             };
             match route {
                 Some(route) => {
-                    self.metrics.count(stage::OBSERVED, &name, &route.name, 1);
-                    self.metrics.count(stage::VERIFIED, &name, &route.name, 1);
+                    count_if(&self.metrics, stage::OBSERVED, &route.name);
+                    count_if(&self.metrics, stage::VERIFIED, &route.name);
+                    if !need.contains(&route.dst) {
+                        continue;
+                    }
                     by_lane
                         .entry(router.lane(route, m.origin, &m.sender, &m.recipient))
                         .or_insert_with(|| (route.name.clone(), Vec::new()))
                         .1
                         .push(Bytes::from(m.encode()));
                 }
+                None if !first_time => {}
                 None => {
                     self.metrics.count(stage::OBSERVED, &name, "unknown", 1);
                     self.metrics.count(stage::REJECTED, &name, "unknown", 1);
@@ -398,8 +487,20 @@ impl Watcher {
         }
         let mut lanes: Vec<_> = by_lane.into_iter().collect();
         lanes.sort_by_key(|(lane, _)| *lane);
+        // Backpressure, per destination: one over its limit gets nothing from
+        // this block now (it is routed to it later, in order); the others do.
+        let mut blocked: Vec<(u32, String)> = Vec::new();
+        for (lane, (dest_name, _)) in &lanes {
+            if self.backlog.get(lane.dst) > self.spec.max_backlog
+                && !blocked.iter().any(|(d, _)| *d == lane.dst)
+            {
+                blocked.push((lane.dst, dest_name.clone()));
+            }
+        }
         for (lane, (dest_name, messages)) in lanes {
-            self.wait_for_room(lane.dst, &dest_name, shutdown).await;
+            if blocked.iter().any(|(d, _)| *d == lane.dst) {
+                continue;
+            }
             let count = messages.len() as u64;
             let entry = LaneEntry {
                 origin: self.spec.domain,
@@ -422,7 +523,7 @@ impl Watcher {
             .latency
             .with_label_values(&["enqueue"])
             .observe(unix_ms().saturating_sub(verified_at_ms) as f64 / 1000.0);
-        Ok(())
+        Ok(blocked)
     }
 }
 
@@ -450,26 +551,18 @@ impl Watcher {
         Ok(member)
     }
 
-    /// Backpressure: while `dst`'s lane is over its limit, wait (the block
-    /// stays unrouted, so nothing grows in this process) and count the time.
-    async fn wait_for_room(&self, dst: u32, dest_name: &str, shutdown: &CancellationToken) {
-        let mut logged = false;
-        while self.backlog.get(dst) > self.spec.max_backlog && !shutdown.is_cancelled() {
-            if !logged {
-                logged = true;
-                info!(
-                    destination = dst,
-                    backlog = self.backlog.get(dst),
-                    limit = self.spec.max_backlog,
-                    "lane over its backlog limit: throttling"
-                );
+    /// Counts the time since the last round in
+    /// `switchyard_throttled_seconds_total` for each destination that was
+    /// held back by backpressure.
+    fn account_throttling(&mut self) {
+        if let Some((since, blocked)) = self.throttling.take() {
+            let secs = since.elapsed().as_secs_f64();
+            for (_, dest) in blocked {
+                self.metrics
+                    .throttled_seconds
+                    .with_label_values(&[&self.spec.name, &dest])
+                    .inc_by(secs);
             }
-            let t = Instant::now();
-            let _ = sleep_or_shutdown(Duration::from_millis(100), shutdown).await;
-            self.metrics
-                .throttled_seconds
-                .with_label_values(&[&self.spec.name, dest_name])
-                .inc_by(t.elapsed().as_secs_f64());
         }
     }
 }

@@ -2,11 +2,12 @@
 //! (`switchyard run`), real anvil chains and a real redis-server:
 //! - `a_stalled_destination_...`: a chain that stops producing blocks holds
 //!   back only the messages addressed to it; when it resumes, everything is
-//!   delivered exactly once, in channel order (`#[ignore]`d twin: the same
-//!   once the stalled chain's lane is over `max_backlog_entries`, which
-//!   today holds back the origin's other routes too);
+//!   delivered exactly once, in channel order; its twin does the same with
+//!   the stalled chain's lane over `max_backlog_entries`, where the watcher
+//!   holds back routing to that destination only;
 //! - `backpressure_...`: past `max_backlog_entries` the origin's watcher
-//!   waits (and counts the wait) instead of growing the lane; the messages
+//!   stops routing to that destination (and counts the wait) instead of
+//!   growing the lane; the messages
 //!   it has not routed stay on the origin chain, and all arrive once the
 //!   destination resumes;
 //! - `a_batch_that_cannot_succeed_...`: deliveries the destination refuses
@@ -151,7 +152,6 @@ async fn a_stalled_destination_does_not_delay_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known limitation: a watcher waiting for room in one destination's lane stops routing its origin's blocks to every destination"]
 async fn a_destination_over_its_backlog_limit_does_not_delay_another() {
     stalled_destination(&format!("{STALL}\nmax_backlog_entries = 3")).await;
 }
