@@ -5,6 +5,7 @@ mod admin;
 mod bad_input;
 mod e2e;
 mod evm;
+mod groups;
 mod isolation;
 mod lanes;
 mod reliability;

@@ -47,6 +47,8 @@ pub(crate) struct Stack {
     pub(crate) chains: Vec<ChainInfo>,
     pub(crate) dispatcher: String,
     pub(crate) sent: HashMap<(u32, u32, usize), u64>,
+    /// Route groups: (group domain, policy, member chain indices).
+    pub(crate) groups: Vec<(u32, &'static str, Vec<usize>)>,
 }
 
 pub(crate) struct HubProc {
@@ -175,6 +177,7 @@ impl Stack {
             chains: infos,
             dispatcher: dispatcher.to_owned(),
             sent: HashMap::new(),
+            groups: Vec::new(),
         }
     }
 
@@ -215,6 +218,16 @@ impl Stack {
                 "[[chains]]\nname = \"c{i}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [\"{}\"]\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\nsubmitter_key = {{ file = \"{}\" }}\ndelivery_confirmations = 1\n",
                 c.domain, c.chain_id, c.url, c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
                 d.join("submitter").display(),
+            ));
+        }
+        for (domain, policy, members) in &self.groups {
+            let members: Vec<String> = members
+                .iter()
+                .map(|m| format!("{{ chain = \"c{m}\" }}"))
+                .collect();
+            t.push_str(&format!(
+                "[[route_groups]]\nname = \"g{domain}\"\ndomain = {domain}\npolicy = \"{policy}\"\nmembers = [{}]\n",
+                members.join(", ")
             ));
         }
         let p = d.join("hub.toml");
@@ -350,6 +363,80 @@ impl Stack {
     }
 
     /// Reads every Received event and checks exactly-once and channel order.
+    /// Whether chain `chain` takes messages addressed to `dest`: its own
+    /// domain or a route group it is a member of.
+    pub(crate) fn serves(&self, chain: u32, dest: u32) -> bool {
+        chain == dest
+            || self.groups.iter().any(|(g, _, members)| {
+                *g == dest && members.iter().any(|m| self.chains[*m].domain == chain)
+            })
+    }
+
+    /// Declares route group `domain` over `members` (chain indices) with
+    /// `policy`, and makes each member's Inbox accept it.
+    pub(crate) async fn add_group(
+        &mut self,
+        domain: u32,
+        policy: &'static str,
+        members: Vec<usize>,
+    ) {
+        use alloy::sol_types::SolCall;
+        for &m in &members {
+            let c = &mut self.chains[m];
+            let data = switchyard_evm::bindings::Inbox::setDomainAliasCall {
+                domain,
+                accepted: true,
+            }
+            .abi_encode();
+            let h = c
+                .wallet
+                .send(Some(c.inbox), data.into(), 200_000)
+                .await
+                .expect("setDomainAlias");
+            c.wallet
+                .wait(h, Duration::from_secs(60))
+                .await
+                .expect("alias set");
+        }
+        self.groups.push((domain, policy, members));
+    }
+
+    /// Sends `per_channel` messages from chain `ci` to route group `group` on
+    /// every recipient (the recipients have the same addresses on every chain).
+    pub(crate) async fn send_group(&mut self, ci: usize, group: u32, per_channel: u64) {
+        let origin = self.chains[ci].domain;
+        let member = self
+            .groups
+            .iter()
+            .find(|(g, _, _)| *g == group)
+            .expect("declared group")
+            .2[0];
+        let recipients = self.chains[member].recipients.clone();
+        let mut pending = Vec::new();
+        for (r, rcpt) in recipients.iter().enumerate() {
+            let start = self.sent.get(&(origin, group, r)).copied().unwrap_or(0);
+            let bodies = (start..start + per_channel)
+                .map(|k| body(origin, group, r, k))
+                .collect();
+            let c = &mut self.chains[ci];
+            let data = devtools::dispatch_many_calldata(group, *rcpt, bodies);
+            let h = c
+                .wallet
+                .send(Some(c.mailbox), data, 2_000_000 + 30_000 * per_channel)
+                .await
+                .expect("dispatch");
+            pending.push(h);
+            self.sent.insert((origin, group, r), start + per_channel);
+        }
+        for h in pending {
+            self.chains[ci]
+                .wallet
+                .wait(h, Duration::from_secs(120))
+                .await
+                .expect("dispatch included");
+        }
+    }
+
     pub(crate) async fn verify(&self) -> Verdict {
         let mut v = Verdict {
             sent: self.total_sent(),
@@ -361,12 +448,16 @@ impl Stack {
                 let events = devtools::received_events(c.wallet.provider(), *rcpt, c.from_block)
                     .await
                     .expect("logs");
-                let mut last: HashMap<(u32, B256), u64> = HashMap::new();
+                // A channel is (origin, sender, recipient); the recipient is
+                // fixed here, and a group domain is its own destination.
+                let mut last: HashMap<(u32, B256, u32), u64> = HashMap::new();
                 for ev in events {
                     match parse_body(&ev.body) {
-                        Some((o, d, rr, i)) if o == ev.origin && d == c.domain && rr == r => {
+                        Some((o, d, rr, i))
+                            if o == ev.origin && self.serves(c.domain, d) && rr == r =>
+                        {
                             *seen.entry((o, d, rr, i)).or_default() += 1;
-                            let channel = (ev.origin, ev.sender);
+                            let channel = (ev.origin, ev.sender, d);
                             if let Some(prev) = last.get(&channel)
                                 && *prev >= i
                             {
