@@ -7,6 +7,7 @@
 //! chains.
 
 pub mod admin;
+pub mod bench;
 pub mod config;
 pub mod devnet;
 pub mod dispatcher;
