@@ -129,3 +129,104 @@ async fn three_chains_300_per_route_delivered_exactly_once_through_the_binary() 
         }
     }
 }
+
+/// `switchyard devnet --messages 0` relays steady traffic until SIGTERM, then
+/// drains, prints its summary and stops every process it started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_steady_mode_stops_everything_it_started_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "devnet",
+            "--messages",
+            "0",
+            "--rate",
+            "20",
+            "--confirmations",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Wait for the chains and Redis to be announced, then for deliveries.
+    let mut ports = Vec::new();
+    let start = Instant::now();
+    let mut delivering = false;
+    while start.elapsed() < Duration::from_secs(60) && !delivering {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else {
+            continue;
+        };
+        if line.contains(" chains: ") {
+            // "[devnet] 2 chains: http://127.0.0.1:P1, http://127.0.0.1:P2; redis redis://127.0.0.1:P3"
+            ports = line
+                .split("127.0.0.1:")
+                .skip(1)
+                .filter_map(|rest| {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    digits.parse::<u16>().ok()
+                })
+                .collect();
+        }
+        if line.contains("delivered ") && !line.contains("delivered 0/") {
+            delivering = true;
+        }
+    }
+    assert!(delivering, "steady traffic is delivered");
+    assert_eq!(
+        ports.len(),
+        3,
+        "two anvil ports and one redis port announced: {ports:?}"
+    );
+    for p in &ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok(),
+            "port {p} open while running"
+        );
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "devnet did not stop after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("read");
+    let report: serde_json::Value =
+        serde_json::from_str(out.lines().last().expect("summary")).expect("JSON");
+    assert!(
+        exit.success(),
+        "everything sent before the signal was delivered: {report}"
+    );
+    assert_eq!(report["duplicates"], 0);
+    assert_eq!(report["sent"], report["delivered"]);
+    for p in &ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", *p)).is_err(),
+            "port {p} still open: a process was left behind"
+        );
+    }
+}
