@@ -37,17 +37,36 @@ pub struct AppState {
 
 /// The router (also used by tests without a socket).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+    // Every admin route sits behind the bearer-token check, so no handler
+    // can forget it.
+    let admin = Router::new()
         .route("/admin/dlq/{chain}", get(dlq_list))
         .route(
             "/admin/dlq/{chain}/{shard}/{id}",
             get(dlq_show).delete(dlq_drop),
         )
         .route("/admin/dlq/{chain}/{shard}/{id}/replay", post(dlq_replay))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .merge(admin)
         .with_state(state)
+}
+
+async fn require_token(
+    State(s): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&s, request.headers()) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
 }
 
 /// Serves until `shutdown`.
@@ -130,56 +149,30 @@ fn admin_error(e: &AdminError) -> Response {
     }
 }
 
-async fn dlq_list(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(chain): Path<String>,
-) -> Response {
-    if let Some(r) = authorize(&s, &headers) {
-        return r;
-    }
+async fn dlq_list(State(s): State<AppState>, Path(chain): Path<String>) -> Response {
     match s.admin.list(&chain).await {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => admin_error(&e),
     }
 }
 
-async fn dlq_show(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path((chain, shard, id)): Path<(String, String, String)>,
-) -> Response {
-    if let Some(r) = authorize(&s, &headers) {
-        return r;
-    }
+type LetterPath = Path<(String, String, String)>;
+
+async fn dlq_show(State(s): State<AppState>, Path((chain, shard, id)): LetterPath) -> Response {
     match s.admin.show(&chain, &format!("{shard}/{id}")).await {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => admin_error(&e),
     }
 }
 
-async fn dlq_replay(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path((chain, shard, id)): Path<(String, String, String)>,
-) -> Response {
-    if let Some(r) = authorize(&s, &headers) {
-        return r;
-    }
+async fn dlq_replay(State(s): State<AppState>, Path((chain, shard, id)): LetterPath) -> Response {
     match s.admin.replay(&chain, &format!("{shard}/{id}")).await {
         Ok(new_id) => axum::Json(serde_json::json!({ "replayed_as": new_id })).into_response(),
         Err(e) => admin_error(&e),
     }
 }
 
-async fn dlq_drop(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path((chain, shard, id)): Path<(String, String, String)>,
-) -> Response {
-    if let Some(r) = authorize(&s, &headers) {
-        return r;
-    }
+async fn dlq_drop(State(s): State<AppState>, Path((chain, shard, id)): LetterPath) -> Response {
     match s.admin.drop(&chain, &format!("{shard}/{id}")).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => admin_error(&e),

@@ -256,9 +256,9 @@ impl QueueKey {
         }
     }
 
-    /// The tag binds the entry to its lane, so an entry cannot be replayed
-    /// into another destination or shard.
-    fn tag(&self, lane: LaneId, version: &[u8], body: &[u8]) -> [u8; 32] {
+    /// The MAC of a lane entry: it binds the entry to its lane, so an entry
+    /// cannot be replayed into another destination or shard.
+    fn lane_mac(&self, lane: LaneId, version: &[u8], body: &[u8]) -> Hmac<Sha256> {
         let mut mac = self.0.clone();
         mac.update(b"switchyard-lane-entry");
         mac.update(&lane.dst.to_be_bytes());
@@ -266,38 +266,38 @@ impl QueueKey {
         mac.update(&(version.len() as u32).to_be_bytes());
         mac.update(version);
         mac.update(body);
-        mac.finalize().into_bytes().into()
+        mac
     }
 
-    /// A tag over `data` in context `what` (distinct contexts never collide).
-    fn tag_state(&self, what: &str, data: &[u8]) -> [u8; 32] {
+    fn tag(&self, lane: LaneId, version: &[u8], body: &[u8]) -> [u8; 32] {
+        self.lane_mac(lane, version, body)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Constant-time check of a lane entry's tag.
+    fn verify(&self, lane: LaneId, version: &[u8], body: &[u8], tag: &[u8]) -> bool {
+        self.lane_mac(lane, version, body).verify_slice(tag).is_ok()
+    }
+
+    /// The MAC of hub state stored under key `what` (distinct keys never
+    /// collide, and never with lane entries).
+    fn state_mac(&self, what: &str, data: &[u8]) -> Hmac<Sha256> {
         let mut mac = self.0.clone();
         mac.update(b"switchyard-state");
         mac.update(&(what.len() as u32).to_be_bytes());
         mac.update(what.as_bytes());
         mac.update(data);
-        mac.finalize().into_bytes().into()
+        mac
+    }
+
+    fn tag_state(&self, what: &str, data: &[u8]) -> [u8; 32] {
+        self.state_mac(what, data).finalize().into_bytes().into()
     }
 
     fn verify_state(&self, what: &str, data: &[u8], tag: &[u8]) -> bool {
-        let mut mac = self.0.clone();
-        mac.update(b"switchyard-state");
-        mac.update(&(what.len() as u32).to_be_bytes());
-        mac.update(what.as_bytes());
-        mac.update(data);
-        mac.verify_slice(tag).is_ok()
-    }
-
-    fn verify(&self, lane: LaneId, version: &[u8], body: &[u8], tag: &[u8]) -> bool {
-        let mut mac = self.0.clone();
-        mac.update(b"switchyard-lane-entry");
-        mac.update(&lane.dst.to_be_bytes());
-        mac.update(&lane.shard.to_be_bytes());
-        mac.update(&(version.len() as u32).to_be_bytes());
-        mac.update(version);
-        mac.update(body);
-        // Constant-time comparison.
-        mac.verify_slice(tag).is_ok()
+        self.state_mac(what, data).verify_slice(tag).is_ok()
     }
 }
 
