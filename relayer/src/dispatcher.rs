@@ -28,12 +28,13 @@ use alloy_primitives::{Address, B256, Bytes, keccak256};
 use rand::Rng;
 use switchyard_evm::EvmError;
 use switchyard_evm::attest::Attester;
-use switchyard_evm::submitter::{EvmSubmitter, Included};
+use switchyard_evm::submitter::Included;
 use switchyard_types::{Domain, Message, batch_root};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
 
+use crate::chain::BatchSink;
 use crate::config::DispatcherConfig;
 use crate::lane::{Delivery, LaneEntry, LaneId, Lanes};
 use crate::metrics::{Metrics, stage};
@@ -58,17 +59,17 @@ pub struct DestSpec {
 
 /// What every worker and shard pipeline of a destination shares.
 #[derive(Debug)]
-struct Shared {
+struct Shared<K> {
     spec: DestSpec,
     lanes: Lanes,
-    submitter: Arc<EvmSubmitter>,
+    submitter: Arc<K>,
     attester: Attester,
     metrics: Metrics,
     cfg: DispatcherConfig,
     origin_names: Arc<HashMap<Domain, String>>,
 }
 
-impl Shared {
+impl<K> Shared<K> {
     fn origin_name(&self, d: Domain) -> &str {
         self.origin_names
             .get(&d)
@@ -77,20 +78,21 @@ impl Shared {
     }
 }
 
-/// A destination's dispatchers in this replica.
+/// A destination's dispatchers in this replica, delivering to any
+/// [`BatchSink`].
 #[derive(Debug)]
-pub struct Dispatcher {
-    shared: Arc<Shared>,
+pub struct Dispatcher<K> {
+    shared: Arc<Shared<K>>,
     replica: String,
 }
 
-impl Dispatcher {
+impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
     /// A dispatcher; nothing runs until [`Dispatcher::run`].
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: DestSpec,
         lanes: Lanes,
-        submitter: Arc<EvmSubmitter>,
+        submitter: Arc<K>,
         attester: Attester,
         metrics: Metrics,
         cfg: DispatcherConfig,
@@ -131,8 +133,8 @@ impl Dispatcher {
 }
 
 /// One worker: holds leases on shards and runs a pipeline per shard.
-struct Worker {
-    shared: Arc<Shared>,
+struct Worker<K> {
+    shared: Arc<Shared<K>>,
     id: String,
     owned: BTreeMap<u16, Owned>,
 }
@@ -145,7 +147,7 @@ struct Owned {
     releasing: bool,
 }
 
-impl Worker {
+impl<K: BatchSink + std::fmt::Debug> Worker<K> {
     #[instrument(name = "worker", skip_all, fields(worker = %self.id))]
     async fn run(mut self, shutdown: CancellationToken) {
         let s = Arc::clone(&self.shared);
@@ -328,8 +330,8 @@ struct InFlight {
 }
 
 /// One shard, worked by the worker holding its lease.
-struct ShardPipeline {
-    s: Arc<Shared>,
+struct ShardPipeline<K> {
+    s: Arc<Shared<K>>,
     lane: LaneId,
     consumer: String,
     /// A connection of its own: blocking reads hold it.
@@ -338,9 +340,9 @@ struct ShardPipeline {
     next_seq: AtomicU64,
 }
 
-impl ShardPipeline {
+impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
     async fn new(
-        s: Arc<Shared>,
+        s: Arc<Shared<K>>,
         lane: LaneId,
         consumer: String,
     ) -> Result<Self, crate::lane::QueueError> {
@@ -627,19 +629,18 @@ impl ShardPipeline {
         let ids: Vec<B256> = batch.messages.iter().map(keccak256).collect();
         let root = batch_root(&ids);
         let sig = s.attester.sign_batch(s.spec.chain_id, s.spec.inbox, root)?;
-        let prepared = s
+        let pending = s
             .submitter
-            .prepare(batch.messages.clone(), vec![Bytes::copy_from_slice(&sig)])
+            .submit(batch.messages.clone(), vec![Bytes::copy_from_slice(&sig)])
             .await?;
-        let pending = s.submitter.submit(&prepared).await?;
-        debug!(tx_hash = %pending.tx_hash, messages = batch.messages.len(), "batch broadcast");
+        debug!(messages = batch.messages.len(), "batch submitted");
         for (o, n) in count_by(&batch.origins) {
             s.metrics
                 .count(stage::SUBMITTED, s.origin_name(o), &s.spec.name, n);
         }
         let submitter = Arc::clone(&s.submitter);
         Ok(tokio::spawn(
-            async move { submitter.confirm(&pending).await },
+            async move { submitter.confirm(pending).await },
         ))
     }
 

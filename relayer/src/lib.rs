@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod chain;
 pub mod config;
 pub mod devnet;
 pub mod dispatcher;

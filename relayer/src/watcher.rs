@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::BloomInput;
 use alloy_primitives::{Address, Bytes};
-use switchyard_evm::source::EvmSource;
 use switchyard_lc_evm::{BlockRef, DISPATCH_TOPIC, Header, HeaderChain, extract_messages};
 use switchyard_types::Domain;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
+use crate::chain::HeaderSource;
 use crate::config::RoutePolicy;
 use crate::error::HubError;
 use crate::health::Health;
@@ -69,11 +69,11 @@ pub struct OriginSpec {
     pub max_backlog: u64,
 }
 
-/// One origin's watcher.
+/// One origin's watcher, over any [`HeaderSource`].
 #[derive(Debug)]
-pub struct Watcher {
+pub struct Watcher<S> {
     spec: OriginSpec,
-    source: EvmSource,
+    source: S,
     lanes: Lanes,
     router: Arc<Router>,
     metrics: Metrics,
@@ -95,11 +95,11 @@ pub struct Watcher {
     throttling: Option<(Instant, Vec<(u32, String)>)>,
 }
 
-impl Watcher {
+impl<S: HeaderSource> Watcher<S> {
     /// A watcher; nothing runs until [`Watcher::run`].
     pub fn new(
         spec: OriginSpec,
-        source: EvmSource,
+        source: S,
         lanes: Lanes,
         router: Arc<Router>,
         metrics: Metrics,
@@ -527,7 +527,7 @@ impl Watcher {
     }
 }
 
-impl Watcher {
+impl<S: HeaderSource> Watcher<S> {
     /// The least-backlog member of `g` for origin block `height`: decided
     /// once per block in Redis (the first watcher's proposal wins, see
     /// [`Lanes::assign_group_member`]), so a block re-read after a crash, or

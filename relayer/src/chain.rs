@@ -1,0 +1,71 @@
+//! The seams between the hub and chains: what a header-chain watcher reads
+//! from an origin, and what a dispatcher hands to a destination. The hub
+//! runs against real chains through the EVM adapter, and against the load
+//! generator and a verifying null sink in `switchyard bench`, through the
+//! same code paths.
+
+use std::future::Future;
+
+use alloy_primitives::{B256, Bytes};
+use switchyard_evm::EvmError;
+use switchyard_evm::source::EvmSource;
+use switchyard_evm::submitter::{EvmSubmitter, Included, PendingBatch};
+use switchyard_lc_evm::{Header, Receipt};
+
+/// What a header-chain watcher reads from an origin. Nothing it returns is
+/// trusted: the light client recomputes hashes, links and receipts roots.
+pub trait HeaderSource: Send + Sync + 'static {
+    /// The latest block number.
+    fn head(&self) -> impl Future<Output = Result<u64, EvmError>> + Send;
+    /// Header `number` and the hash the source claims for it.
+    fn header(&self, number: u64) -> impl Future<Output = Result<(Header, B256), EvmError>> + Send;
+    /// All receipts of block `number`, in transaction order.
+    fn receipts(&self, number: u64) -> impl Future<Output = Result<Vec<Receipt>, EvmError>> + Send;
+}
+
+impl HeaderSource for EvmSource {
+    fn head(&self) -> impl Future<Output = Result<u64, EvmError>> + Send {
+        EvmSource::head(self)
+    }
+    fn header(&self, number: u64) -> impl Future<Output = Result<(Header, B256), EvmError>> + Send {
+        EvmSource::header(self, number)
+    }
+    fn receipts(&self, number: u64) -> impl Future<Output = Result<Vec<Receipt>, EvmError>> + Send {
+        EvmSource::receipts(self, number)
+    }
+}
+
+/// Where a dispatcher delivers attested batches: submit (one broadcast,
+/// after whatever simulation the destination allows), then confirm.
+pub trait BatchSink: Send + Sync + 'static {
+    /// A submitted batch awaiting confirmation.
+    type Pending: Send + 'static;
+    /// Submits `messages` with their attestation `signatures`.
+    fn submit(
+        &self,
+        messages: Vec<Bytes>,
+        signatures: Vec<Bytes>,
+    ) -> impl Future<Output = Result<Self::Pending, EvmError>> + Send;
+    /// Waits until the batch is final; says which messages took effect.
+    fn confirm(
+        &self,
+        pending: Self::Pending,
+    ) -> impl Future<Output = Result<Included, EvmError>> + Send;
+}
+
+impl BatchSink for EvmSubmitter {
+    type Pending = PendingBatch;
+
+    async fn submit(
+        &self,
+        messages: Vec<Bytes>,
+        signatures: Vec<Bytes>,
+    ) -> Result<PendingBatch, EvmError> {
+        let prepared = self.prepare(messages, signatures).await?;
+        EvmSubmitter::submit(self, &prepared).await
+    }
+
+    async fn confirm(&self, pending: PendingBatch) -> Result<Included, EvmError> {
+        EvmSubmitter::confirm(self, &pending).await
+    }
+}
