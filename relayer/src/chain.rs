@@ -5,6 +5,7 @@
 //! same code paths.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use alloy_primitives::{B256, Bytes};
 use switchyard_evm::EvmError;
@@ -20,7 +21,10 @@ pub trait HeaderSource: Send + Sync + 'static {
     /// Header `number` and the hash the source claims for it.
     fn header(&self, number: u64) -> impl Future<Output = Result<(Header, B256), EvmError>> + Send;
     /// All receipts of block `number`, in transaction order.
-    fn receipts(&self, number: u64) -> impl Future<Output = Result<Vec<Receipt>, EvmError>> + Send;
+    fn receipts(
+        &self,
+        number: u64,
+    ) -> impl Future<Output = Result<Arc<[Receipt]>, EvmError>> + Send;
 }
 
 impl HeaderSource for EvmSource {
@@ -30,8 +34,23 @@ impl HeaderSource for EvmSource {
     fn header(&self, number: u64) -> impl Future<Output = Result<(Header, B256), EvmError>> + Send {
         EvmSource::header(self, number)
     }
-    fn receipts(&self, number: u64) -> impl Future<Output = Result<Vec<Receipt>, EvmError>> + Send {
-        EvmSource::receipts(self, number)
+    async fn receipts(&self, number: u64) -> Result<Arc<[Receipt]>, EvmError> {
+        EvmSource::receipts(self, number).await.map(Arc::from)
+    }
+}
+
+impl<T: HeaderSource> HeaderSource for Arc<T> {
+    fn head(&self) -> impl Future<Output = Result<u64, EvmError>> + Send {
+        T::head(self)
+    }
+    fn header(&self, number: u64) -> impl Future<Output = Result<(Header, B256), EvmError>> + Send {
+        T::header(self, number)
+    }
+    fn receipts(
+        &self,
+        number: u64,
+    ) -> impl Future<Output = Result<Arc<[Receipt]>, EvmError>> + Send {
+        T::receipts(self, number)
     }
 }
 

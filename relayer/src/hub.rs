@@ -123,6 +123,7 @@ impl Hub {
                 }),
                 poll: c.poll_interval(),
                 max_backlog: cfg.dispatcher.max_backlog_entries,
+                header_lead: crate::watcher::header_lead(c.confirmations),
             };
             health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
             let watcher = Watcher::new(

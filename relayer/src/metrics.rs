@@ -111,8 +111,8 @@ impl Metrics {
                 "Latency of pipeline stages (verify: block fetched to verified; enqueue: verified to in Redis; deliver: verified to included)",
             )
             .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                60.0,
+                0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035,
+                0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
             ]),
             &["stage"],
         ));
@@ -229,6 +229,21 @@ impl Metrics {
         total
     }
 
+    /// Cumulative bucket counts `(upper bound in seconds, count)` of
+    /// `stage`'s latency histogram, `+Inf` last.
+    pub fn latency_buckets(&self, stage: &str) -> Vec<(f64, u64)> {
+        let h = self.latency.with_label_values(&[stage]);
+        let proto = prometheus::core::Metric::metric(&h);
+        let hist = proto.get_histogram();
+        let mut out: Vec<(f64, u64)> = hist
+            .get_bucket()
+            .iter()
+            .map(|b| (b.upper_bound(), b.cumulative_count()))
+            .collect();
+        out.push((f64::INFINITY, hist.get_sample_count()));
+        out
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -238,6 +253,39 @@ impl Metrics {
         }
         String::from_utf8(buf).unwrap_or_default()
     }
+}
+
+/// The `q` quantile (0..1) of the samples between two snapshots of
+/// [`Metrics::latency_buckets`], in seconds, interpolated linearly inside
+/// its bucket; `None` without samples.
+pub fn quantile_between(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> {
+    let counts: Vec<(f64, u64)> = after
+        .iter()
+        .zip(before.iter().map(|b| b.1).chain(std::iter::repeat(0)))
+        .map(|(&(le, a), b)| (le, a.saturating_sub(b)))
+        .collect();
+    let total = counts.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let rank = q * total as f64;
+    let mut lower = (0.0, 0u64);
+    for &(le, cum) in &counts {
+        if cum as f64 >= rank {
+            if le.is_infinite() {
+                return Some(lower.0);
+            }
+            let inside = (cum - lower.1) as f64;
+            let frac = if inside > 0.0 {
+                (rank - lower.1 as f64) / inside
+            } else {
+                1.0
+            };
+            return Some(lower.0 + (le - lower.0) * frac.clamp(0.0, 1.0));
+        }
+        lower = (le, cum);
+    }
+    Some(lower.0)
 }
 
 /// Sums `switchyard_messages_total` samples with `stage` in a text exposition
@@ -254,6 +302,28 @@ pub fn sum_messages_in_text(text: &str, stage: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_interpolate_inside_buckets_between_snapshots() {
+        let m = Metrics::new();
+        let h = m.latency.with_label_values(&["deliver"]);
+        for _ in 0..100 {
+            h.observe(0.1); // before the window
+        }
+        let before = m.latency_buckets("deliver");
+        for i in 0..100 {
+            h.observe(0.0011 + f64::from(i) * 0.00001); // 1.1 ms to 2.09 ms
+        }
+        let after = m.latency_buckets("deliver");
+        let p50 = quantile_between(&before, &after, 0.5).expect("samples");
+        assert!((0.001..=0.002).contains(&p50), "{p50}");
+        let p99 = quantile_between(&before, &after, 0.99).expect("samples");
+        assert!(
+            p99 <= 0.003,
+            "the earlier 100 ms samples are outside the window: {p99}"
+        );
+        assert_eq!(quantile_between(&after, &after, 0.5), None);
+    }
 
     #[test]
     fn render_and_parse_back() {

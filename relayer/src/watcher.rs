@@ -36,9 +36,9 @@ use crate::unix_ms;
 const HEADER_LEAD: u64 = 128;
 
 /// How far header verification may run ahead of routing for a chain with
-/// `confirmations`: past the confirmation depth by [`HEADER_LEAD`], or no
-/// block would ever be confirmed while routing waits.
-fn header_lead(confirmations: u64) -> u64 {
+/// `confirmations`, by default: past the confirmation depth by
+/// [`HEADER_LEAD`], or no block would ever be confirmed while routing waits.
+pub fn header_lead(confirmations: u64) -> u64 {
     confirmations + HEADER_LEAD
 }
 
@@ -46,8 +46,8 @@ fn header_lead(confirmations: u64) -> u64 {
 const LC_WINDOW: usize = 512;
 
 /// The light client's window: every header not yet routed stays in it.
-fn lc_window(confirmations: u64) -> usize {
-    LC_WINDOW.max(usize::try_from(2 * header_lead(confirmations)).unwrap_or(usize::MAX))
+fn lc_window(lead: u64) -> usize {
+    LC_WINDOW.max(usize::try_from(2 * lead).unwrap_or(usize::MAX))
 }
 
 /// Static facts about the watched chain.
@@ -67,6 +67,11 @@ pub struct OriginSpec {
     pub poll: Duration,
     /// Backpressure: wait while a destination lane holds more entries.
     pub max_backlog: u64,
+    /// Blocks header verification may run ahead of the slowest
+    /// destination's routing (more than `confirmations`; see
+    /// [`header_lead`]). It bounds how far one destination's backpressure
+    /// lets the others get ahead.
+    pub header_lead: u64,
 }
 
 /// One origin's watcher, over any [`HeaderSource`].
@@ -139,7 +144,7 @@ impl<S: HeaderSource> Watcher<S> {
                 HeaderChain::new(
                     cp,
                     self.spec.confirmations,
-                    lc_window(self.spec.confirmations),
+                    lc_window(self.spec.header_lead),
                 )
                 .map_err(|e| HubError::State {
                     what: format!("light client of {}", self.spec.name),
@@ -215,7 +220,7 @@ impl<S: HeaderSource> Watcher<S> {
         let head = self.source.head().await?;
         let mut advanced = false;
         while lc.tip().number < head
-            && lc.tip().number.saturating_sub(*scanned) < header_lead(self.spec.confirmations)
+            && lc.tip().number.saturating_sub(*scanned) < self.spec.header_lead
             && !shutdown.is_cancelled()
         {
             let n = lc.tip().number + 1;
@@ -362,7 +367,7 @@ impl<S: HeaderSource> Watcher<S> {
         // Headers below the routed cursor are not needed any more.
         headers.retain(|&k, _| k > *scanned);
         Ok(lc.tip().number < head
-            && lc.tip().number.saturating_sub(*scanned) < header_lead(self.spec.confirmations))
+            && lc.tip().number.saturating_sub(*scanned) < self.spec.header_lead)
     }
 
     fn refuse(&mut self, height: u64, e: &switchyard_lc_evm::Error) {

@@ -11,10 +11,16 @@
 //!   separately from the hub's.
 
 mod r#gen;
+mod run;
+mod sink;
+mod source;
 
 pub use r#gen::{
     DestinationSpec, GenConfig, GenError, GeneratedBlock, OriginGenerator, OriginSpec, RouteSpec,
 };
+pub use run::{BenchArgs, BenchReport, run};
+pub use sink::NullSink;
+pub use source::GeneratorSource;
 
 use std::time::Duration;
 

@@ -1,0 +1,489 @@
+//! The full benchmark pipeline: generator → light client → router → Redis
+//! lanes on a real redis-server → dispatchers → attestation signing → a null
+//! sink that checks every attestation and counts every message once. The
+//! watcher, lanes and dispatcher are the hub's own; only the two ends
+//! (origin source, destination sink) differ from a real deployment.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, keccak256};
+use serde::Serialize;
+use switchyard_evm::attest::Attester;
+use switchyard_lc_evm::receipts_root;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{GenConfig, GeneratorSource, NullSink};
+use crate::config::{
+    ChainConfig, Config, DispatcherConfig, HttpConfig, LogConfig, RedisConfig, SecretRef,
+};
+use crate::dispatcher::{BacklogMonitor, DestSpec, Dispatcher};
+use crate::health::Health;
+use crate::lane::{Lanes, QueueKey, RedisTarget};
+use crate::metrics::{Metrics, quantile_between};
+use crate::procs::RedisServer;
+use crate::router::{BacklogView, Router};
+use crate::watcher::{OriginSpec, Watcher};
+
+/// Errors of the benchmark.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// Setting up.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Benchmark parameters.
+#[derive(Debug, Clone)]
+pub struct BenchArgs {
+    /// Measured window after warm-up.
+    pub seconds: u64,
+    /// Warm-up before the window.
+    pub warmup: u64,
+    /// Routes (ordered origin → destination pairs).
+    pub routes: usize,
+    /// Message body size in bytes.
+    pub body_size: usize,
+    /// Lane shards per destination.
+    pub shards: u16,
+    /// Dispatcher workers per destination.
+    pub workers: usize,
+    /// Messages per attested batch.
+    pub batch: usize,
+    /// Backlog limit (entries) per destination lane.
+    pub max_backlog: u64,
+    /// Use this Redis instead of starting one.
+    pub redis: Option<String>,
+    /// Generator seed.
+    pub seed: u64,
+}
+
+impl Default for BenchArgs {
+    fn default() -> Self {
+        Self {
+            seconds: 60,
+            warmup: 5,
+            routes: 12,
+            body_size: 128,
+            shards: 4,
+            workers: 2,
+            batch: 1000,
+            max_backlog: 256,
+            redis: None,
+            seed: 1,
+        }
+    }
+}
+
+/// p50 and p99 of one stage, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Quantiles {
+    /// Median.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+}
+
+/// The final JSON line.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Delivered (attested, checked, counted once) per second in the window.
+    pub messages_per_second: f64,
+    /// Length of the measured window.
+    pub seconds: f64,
+    /// Delivered in the window.
+    pub delivered: u64,
+    /// Delivered over the whole run.
+    pub delivered_total: u64,
+    /// Messages the sinks saw again after their first delivery.
+    pub duplicates: u64,
+    /// Median and 99th percentile end to end (verified to attested).
+    pub p50_ms: Option<f64>,
+    /// See `p50_ms`.
+    pub p99_ms: Option<f64>,
+    /// Per stage: verify (block fetched to verified), enqueue (verified to
+    /// in Redis), deliver (verified to attested and counted).
+    pub stages: HashMap<String, Quantiles>,
+    /// Hub process CPU seconds per million delivered (generator included).
+    pub cpu_seconds_per_million: f64,
+    /// The generator's share of that.
+    pub generator_cpu_seconds_per_million: f64,
+    /// redis-server CPU seconds per million delivered (when started here).
+    pub redis_cpu_seconds_per_million: Option<f64>,
+    /// Peak resident memory of the process.
+    pub peak_rss_bytes: u64,
+    /// Routes.
+    pub routes: usize,
+    /// Origin chains.
+    pub origins: usize,
+    /// Destination chains.
+    pub destinations: usize,
+    /// Body size.
+    pub body_size: usize,
+    /// Attested batches.
+    pub batches: u64,
+    /// The same messages' irreducible keccak work (message ids plus
+    /// receipts-trie hashing), timed on one core in this run: the ceiling of
+    /// one core that only hashed.
+    pub hash_bound_messages_per_second: f64,
+}
+
+fn proc_cpu(pid: Option<u32>) -> Option<Duration> {
+    let path = pid.map_or("/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .unwrap_or(0)
+}
+
+/// Times the irreducible hashing of the configuration's messages on this
+/// thread: receipts-trie roots and message ids of freshly generated blocks.
+fn hash_bound(cfg: &GenConfig) -> f64 {
+    let Ok(mut gens) = cfg.generators() else {
+        return 0.0;
+    };
+    let mut blocks = Vec::new();
+    for g in gens.iter_mut() {
+        for _ in 0..4 {
+            blocks.push(g.next_block());
+        }
+    }
+    let messages: u64 = blocks.iter().map(|b| u64::from(b.messages)).sum();
+    let start = Instant::now();
+    let mut sink = 0u8;
+    for b in &blocks {
+        sink ^= receipts_root(&b.receipts)[0];
+        for r in &b.receipts {
+            for log in &r.logs {
+                // The message is the ABI `bytes` after offset and length.
+                if log.data.len() > 64 {
+                    let len = usize::try_from(u64::from_be_bytes(
+                        log.data[56..64].try_into().unwrap_or([0; 8]),
+                    ))
+                    .unwrap_or(0);
+                    if let Some(m) = log.data.get(64..64 + len) {
+                        sink ^= keccak256(m)[0];
+                    }
+                }
+            }
+        }
+    }
+    std::hint::black_box(sink);
+    messages as f64 / start.elapsed().as_secs_f64().max(1e-9)
+}
+
+/// Readings at the start of the measured window.
+struct Window {
+    at: Instant,
+    delivered: u64,
+    cpu: Duration,
+    redis_cpu: Option<Duration>,
+    generator_cpu: Duration,
+    latency: HashMap<&'static str, Vec<(f64, u64)>>,
+}
+
+/// Runs the benchmark; progress lines go to stderr.
+pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchReport, BenchError> {
+    let setup = |e: String| BenchError::Setup(e);
+    let redis_server = match &args.redis {
+        Some(_) => None,
+        None => Some(RedisServer::spawn(None).map_err(|e| setup(e.to_string()))?),
+    };
+    let redis_url = args
+        .redis
+        .clone()
+        .or_else(|| redis_server.as_ref().map(|r| r.url.clone()))
+        .ok_or_else(|| setup("no redis".into()))?;
+
+    let mut gen_cfg = GenConfig::with_routes(args.routes);
+    gen_cfg.body_size = args.body_size;
+    gen_cfg.seed = args.seed;
+    gen_cfg.validate().map_err(|e| setup(e.to_string()))?;
+
+    let attester_key = format!("0x{}", hex::encode(keccak256(args.seed.to_be_bytes())));
+    let attester =
+        Attester::from_hex(&attester_key, "bench attester").map_err(|e| setup(e.to_string()))?;
+    let queue_key = QueueKey::new(keccak256(b"switchyard bench queue key").as_slice())
+        .map_err(|e| setup(e.to_string()))?;
+    let prefix = format!("bench-{}", crate::unix_ms());
+    let lanes = Lanes::connect(&RedisTarget::Single(redis_url.clone()), &prefix, queue_key)
+        .await
+        .map_err(|e| setup(e.to_string()))?;
+
+    // The hub's configuration for these chains: only routing and dispatch
+    // settings matter; no RPC is ever called.
+    let mut domains: Vec<u32> = gen_cfg.origins.iter().map(|o| o.domain).collect();
+    domains.extend(gen_cfg.destinations.iter().map(|d| d.domain));
+    domains.sort_unstable();
+    domains.dedup();
+    let mailbox_of = |d: u32| {
+        gen_cfg
+            .origins
+            .iter()
+            .find(|o| o.domain == d)
+            .map_or(Address::ZERO, |o| o.mailbox)
+    };
+    let inbox = Address::repeat_byte(0x1b);
+    let dispatcher = DispatcherConfig {
+        max_batch_messages: args.batch,
+        max_wait_ms: 2,
+        max_in_flight: 4,
+        lane_shards: args.shards,
+        workers: args.workers,
+        lease_ttl_ms: 3000,
+        max_backlog_entries: args.max_backlog,
+        ..DispatcherConfig::default()
+    };
+    let cfg = Config {
+        redis: RedisConfig {
+            url: redis_url.clone(),
+            key_prefix: prefix.clone(),
+            cluster_nodes: Vec::new(),
+        },
+        http: HttpConfig::default(),
+        log: LogConfig::default(),
+        attester_key: SecretRef {
+            env: Some("UNUSED".into()),
+            file: None,
+        },
+        queue_key: SecretRef {
+            env: Some("UNUSED".into()),
+            file: None,
+        },
+        admin_token: None,
+        dispatcher: dispatcher.clone(),
+        chains: domains
+            .iter()
+            .map(|&d| ChainConfig {
+                name: format!("d{d}"),
+                domain: d,
+                chain_id: u64::from(d),
+                rpc_urls: vec!["http://127.0.0.1:1".into()],
+                mailbox: mailbox_of(d),
+                inbox,
+                confirmations: 0,
+                checkpoint: None,
+                poll_interval_ms: 10,
+                rpc_timeout_ms: 1000,
+                submitter_key: SecretRef {
+                    env: Some("UNUSED".into()),
+                    file: None,
+                },
+                delivery_confirmations: 0,
+                max_fee_gwei: 1,
+            })
+            .collect(),
+        route_groups: Vec::new(),
+    };
+    cfg.validate().map_err(|e| setup(e.to_string()))?;
+
+    let metrics = Metrics::new();
+    let health = Arc::new(Health::default());
+    let backlog = Arc::new(BacklogView::default());
+    let router = Arc::new(Router::from_config(&cfg));
+    let origin_names: Arc<HashMap<u32, String>> = Arc::new(
+        cfg.chains
+            .iter()
+            .map(|c| (c.domain, c.name.clone()))
+            .collect(),
+    );
+    let stop = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+
+    let mut sources = Vec::new();
+    for g in gen_cfg.generators().map_err(|e| setup(e.to_string()))? {
+        let domain = g.domain();
+        let spec = OriginSpec {
+            name: format!("d{domain}"),
+            domain,
+            mailbox: g.mailbox(),
+            confirmations: 0,
+            checkpoint: Some(g.checkpoint()),
+            poll: Duration::from_millis(1),
+            max_backlog: args.max_backlog,
+            // Within what the generator keeps (re-routing a destination that
+            // fell behind reads its blocks again).
+            header_lead: super::source::KEEP as u64 / 2,
+        };
+        let source = Arc::new(GeneratorSource::new(g));
+        sources.push(Arc::clone(&source));
+        let w = Watcher::new(
+            spec,
+            source,
+            lanes.clone(),
+            Arc::clone(&router),
+            metrics.clone(),
+            Arc::clone(&health),
+            Arc::clone(&backlog),
+        );
+        tasks.spawn(w.run(stop.child_token()));
+    }
+    let mut sinks = Vec::new();
+    for d in &gen_cfg.destinations {
+        let sink = Arc::new(NullSink::new(
+            d.domain,
+            u64::from(d.domain),
+            inbox,
+            attester.address(),
+        ));
+        sinks.push(Arc::clone(&sink));
+        let disp = Dispatcher::new(
+            DestSpec {
+                name: format!("d{}", d.domain),
+                domain: d.domain,
+                chain_id: u64::from(d.domain),
+                inbox,
+                group_domains: Vec::new(),
+            },
+            lanes.clone(),
+            sink,
+            attester.clone(),
+            metrics.clone(),
+            dispatcher.clone(),
+            "bench".into(),
+            Arc::clone(&origin_names),
+        );
+        tasks.spawn(disp.run(stop.child_token()));
+    }
+    let monitor = BacklogMonitor::new(
+        lanes.dedicated().await.map_err(|e| setup(e.to_string()))?,
+        metrics.clone(),
+        gen_cfg
+            .destinations
+            .iter()
+            .map(|d| (d.domain, format!("d{}", d.domain)))
+            .collect(),
+        args.shards,
+        Arc::clone(&backlog),
+    );
+    tasks.spawn(monitor.run(stop.child_token()));
+
+    let delivered = || sinks.iter().map(|s| s.delivered()).sum::<u64>();
+    let redis_pid = redis_server.as_ref().map(|r| r.proc.pid());
+    let started = Instant::now();
+    let mut last = (Instant::now(), 0u64);
+    let mut window: Option<Window> = None;
+    let stages = ["verify", "enqueue", "deliver"];
+    let end = Duration::from_secs(args.warmup + args.seconds);
+    while started.elapsed() < end && !shutdown.is_cancelled() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = delivered();
+        let rate = (now - last.1) as f64 / last.0.elapsed().as_secs_f64();
+        last = (Instant::now(), now);
+        let phase = if window.is_some() {
+            "measuring"
+        } else {
+            "warm-up"
+        };
+        eprintln!(
+            "[bench] {:5.1}s {phase}: delivered {now}  {rate:>9.0} msg/s  rss {} MiB",
+            started.elapsed().as_secs_f64(),
+            peak_rss() / (1 << 20)
+        );
+        if window.is_none() && started.elapsed() >= Duration::from_secs(args.warmup) {
+            let snap = stages
+                .iter()
+                .map(|s| (*s, metrics.latency_buckets(s)))
+                .collect();
+            let gen_cpu: Duration = sources.iter().map(|s| s.generator_cpu()).sum();
+            window = Some(Window {
+                at: Instant::now(),
+                delivered: now,
+                cpu: proc_cpu(None).unwrap_or_default(),
+                redis_cpu: proc_cpu(redis_pid),
+                generator_cpu: gen_cpu,
+                latency: snap,
+            });
+        }
+    }
+    let Window {
+        at: t0,
+        delivered: d0,
+        cpu: cpu0,
+        redis_cpu: rcpu0,
+        generator_cpu: gcpu0,
+        latency: snap0,
+    } = window.ok_or_else(|| setup("stopped before the measured window".into()))?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let d1 = delivered();
+    let cpu = proc_cpu(None).unwrap_or_default().saturating_sub(cpu0);
+    let rcpu = match (rcpu0, proc_cpu(redis_pid)) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let gcpu = sources
+        .iter()
+        .map(|s| s.generator_cpu())
+        .sum::<Duration>()
+        .saturating_sub(gcpu0);
+    let window_delivered = d1 - d0;
+    let per_million = |d: Duration| {
+        if window_delivered > 0 {
+            d.as_secs_f64() * 1e6 / window_delivered as f64
+        } else {
+            0.0
+        }
+    };
+    let mut stage_q = HashMap::new();
+    for s in stages {
+        let after = metrics.latency_buckets(s);
+        let before = snap0.get(s).cloned().unwrap_or_default();
+        stage_q.insert(
+            s.to_owned(),
+            Quantiles {
+                p50_ms: quantile_between(&before, &after, 0.5).map(|v| v * 1000.0),
+                p99_ms: quantile_between(&before, &after, 0.99).map(|v| v * 1000.0),
+            },
+        );
+    }
+    let peak = peak_rss();
+    stop.cancel();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::timeout_at(deadline, tasks.join_next())
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {}
+    tasks.abort_all();
+    let e2e = stage_q.get("deliver").copied().unwrap_or_default();
+    let report = BenchReport {
+        messages_per_second: window_delivered as f64 / elapsed.max(1e-9),
+        seconds: elapsed,
+        delivered: window_delivered,
+        delivered_total: delivered(),
+        duplicates: sinks.iter().map(|s| s.duplicates()).sum(),
+        p50_ms: e2e.p50_ms,
+        p99_ms: e2e.p99_ms,
+        stages: stage_q,
+        cpu_seconds_per_million: per_million(cpu),
+        generator_cpu_seconds_per_million: per_million(gcpu),
+        redis_cpu_seconds_per_million: rcpu.map(per_million),
+        peak_rss_bytes: peak,
+        routes: gen_cfg.routes.len(),
+        origins: gen_cfg.origins.len(),
+        destinations: gen_cfg.destinations.len(),
+        body_size: args.body_size,
+        batches: sinks.iter().map(|s| s.batches()).sum(),
+        hash_bound_messages_per_second: hash_bound(&gen_cfg),
+    };
+    drop(redis_server);
+    Ok(report)
+}

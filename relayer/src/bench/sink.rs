@@ -1,0 +1,204 @@
+//! The null sink of `switchyard bench`: a destination that checks every
+//! attestation exactly as an Inbox would (EIP-712 digest of the batch root,
+//! signer recovered and compared with the attester) and counts every message
+//! once, by (origin, nonce), like the Inbox's replay bitmap.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use alloy::primitives::Signature;
+use alloy_primitives::{Address, B256, Bytes, keccak256};
+use switchyard_evm::EvmError;
+use switchyard_evm::attest::batch_digest;
+use switchyard_evm::submitter::Included;
+use switchyard_types::{Domain, Message, batch_root};
+
+use crate::chain::BatchSink;
+
+/// A verifying destination that stores nothing but a nonce bitmap.
+#[derive(Debug)]
+pub struct NullSink {
+    domain: Domain,
+    chain_id: u64,
+    inbox: Address,
+    attester: Address,
+    seen: Mutex<HashMap<Domain, Vec<u64>>>,
+    delivered: AtomicU64,
+    duplicates: AtomicU64,
+    batches: AtomicU64,
+}
+
+impl NullSink {
+    /// A sink for `domain` accepting batches signed by `attester` for
+    /// (`chain_id`, `inbox`).
+    pub fn new(domain: Domain, chain_id: u64, inbox: Address, attester: Address) -> Self {
+        Self {
+            domain,
+            chain_id,
+            inbox,
+            attester,
+            seen: Mutex::new(HashMap::new()),
+            delivered: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        }
+    }
+
+    /// Distinct messages delivered.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Messages received again after their first delivery (a replay the
+    /// Inbox would skip).
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// Batches accepted.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    fn refuse(reason: String) -> EvmError {
+        EvmError::SimulationReverted { reason }
+    }
+
+    fn check(&self, messages: &[Bytes], signatures: &[Bytes]) -> Result<Included, EvmError> {
+        let ids: Vec<B256> = messages.iter().map(keccak256).collect();
+        let digest = batch_digest(self.chain_id, self.inbox, batch_root(&ids));
+        let sig = signatures
+            .first()
+            .ok_or_else(|| Self::refuse("no signature".into()))?;
+        let sig = Signature::from_raw(sig).map_err(|e| Self::refuse(format!("signature: {e}")))?;
+        let signer = sig
+            .recover_address_from_prehash(&digest)
+            .map_err(|e| Self::refuse(format!("signature does not recover: {e}")))?;
+        if signer != self.attester {
+            return Err(Self::refuse(format!(
+                "NotAttester: expected {}, got {signer}",
+                self.attester
+            )));
+        }
+        let mut delivered = Vec::with_capacity(messages.len());
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, raw) in messages.iter().enumerate() {
+            let m = Message::decode(raw).map_err(|e| Self::refuse(format!("message {i}: {e}")))?;
+            if m.destination != self.domain {
+                return Err(Self::refuse(format!(
+                    "message {i}: WrongDestination: expected {}, got {}",
+                    self.domain, m.destination
+                )));
+            }
+            let bits = seen.entry(m.origin).or_default();
+            let (word, bit) = ((m.nonce / 64) as usize, 1u64 << (m.nonce % 64));
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            if bits[word] & bit != 0 {
+                self.duplicates.fetch_add(1, Ordering::Relaxed);
+            } else {
+                bits[word] |= bit;
+                delivered.push(m.origin);
+            }
+        }
+        self.delivered
+            .fetch_add(delivered.len() as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        Ok(Included {
+            tx_hash: digest,
+            block: 0,
+            gas_used: 0,
+            delivered,
+            failed: Vec::new(),
+        })
+    }
+}
+
+impl BatchSink for NullSink {
+    type Pending = Included;
+
+    async fn submit(
+        &self,
+        messages: Vec<Bytes>,
+        signatures: Vec<Bytes>,
+    ) -> Result<Included, EvmError> {
+        self.check(&messages, &signatures)
+    }
+
+    async fn confirm(&self, pending: Included) -> Result<Included, EvmError> {
+        Ok(pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_evm::attest::Attester;
+
+    const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+    fn msg(nonce: u32, destination: u32) -> Bytes {
+        Message {
+            version: 3,
+            nonce,
+            origin: 1000,
+            sender: B256::repeat_byte(1),
+            destination,
+            recipient: B256::repeat_byte(2),
+            body: Bytes::from_static(b"x"),
+        }
+        .encode()
+        .into()
+    }
+
+    fn sign(a: &Attester, chain_id: u64, inbox: Address, msgs: &[Bytes]) -> Vec<Bytes> {
+        let ids: Vec<B256> = msgs.iter().map(keccak256).collect();
+        vec![Bytes::copy_from_slice(
+            &a.sign_batch(chain_id, inbox, batch_root(&ids))
+                .expect("signs"),
+        )]
+    }
+
+    #[tokio::test]
+    async fn counts_once_and_refuses_bad_attestations() {
+        let a = Attester::from_hex(KEY, "t").expect("key");
+        let inbox = Address::repeat_byte(9);
+        let sink = NullSink::new(2000, 7, inbox, a.address());
+        let msgs = vec![msg(0, 2000), msg(1, 2000)];
+        let inc = sink
+            .submit(msgs.clone(), sign(&a, 7, inbox, &msgs))
+            .await
+            .expect("valid");
+        assert_eq!(inc.delivered, vec![1000, 1000]);
+        // Replay: counted as duplicates, not delivered again.
+        let inc = sink
+            .submit(msgs.clone(), sign(&a, 7, inbox, &msgs))
+            .await
+            .expect("valid");
+        assert!(inc.delivered.is_empty());
+        assert_eq!((sink.delivered(), sink.duplicates()), (2, 2));
+        // Wrong domain binding, tampered batch, wrong destination.
+        assert!(
+            sink.submit(msgs.clone(), sign(&a, 8, inbox, &msgs))
+                .await
+                .is_err(),
+            "other chain id"
+        );
+        let mut other = msgs.clone();
+        other[1] = msg(5, 2000);
+        assert!(
+            sink.submit(other, sign(&a, 7, inbox, &msgs)).await.is_err(),
+            "batch changed after signing"
+        );
+        let wrong = vec![msg(9, 3000)];
+        assert!(
+            sink.submit(wrong.clone(), sign(&a, 7, inbox, &wrong))
+                .await
+                .is_err(),
+            "wrong destination"
+        );
+        assert_eq!(sink.delivered(), 2);
+    }
+}

@@ -1,0 +1,99 @@
+//! The load generator behind the same [`HeaderSource`] seam an RPC origin
+//! uses: the watcher asks for heads, headers and receipts, and verifies them
+//! with the light client exactly as it does data from a node.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy_primitives::B256;
+use switchyard_evm::EvmError;
+use switchyard_lc_evm::{Header, Receipt};
+
+use super::{OriginGenerator, thread_cpu_time};
+use crate::chain::HeaderSource;
+
+/// Blocks kept after generation, for a watcher that asks again (re-routing a
+/// destination that fell behind). Bounded: memory stays flat.
+pub(super) const KEEP: usize = 64;
+
+/// How far the pretend chain head runs ahead of what was generated: the
+/// watcher sees blocks to fetch, and the generator makes them on demand.
+const AHEAD: u64 = 8;
+
+struct Inner {
+    generator: OriginGenerator,
+    blocks: BTreeMap<u64, (Header, B256, Arc<[Receipt]>)>,
+    cpu: Duration,
+}
+
+/// An origin backed by an [`OriginGenerator`].
+pub struct GeneratorSource {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for GeneratorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratorSource").finish_non_exhaustive()
+    }
+}
+
+impl GeneratorSource {
+    /// Serves `generator`'s chain.
+    pub fn new(generator: OriginGenerator) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                generator,
+                blocks: BTreeMap::new(),
+                cpu: Duration::ZERO,
+            }),
+        }
+    }
+
+    /// CPU time spent generating so far.
+    pub fn generator_cpu(&self) -> Duration {
+        self.lock().cpu
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Generates blocks up to `number`; returns block `number` if still kept.
+    fn block(&self, number: u64) -> Result<(Header, B256, Arc<[Receipt]>), EvmError> {
+        let mut g = self.lock();
+        while g.generator.tip().number < number {
+            let before = thread_cpu_time();
+            let b = g.generator.next_block();
+            if let (Some(a), Some(z)) = (before, thread_cpu_time()) {
+                g.cpu += z.saturating_sub(a);
+            }
+            let n = b.header.number;
+            g.blocks
+                .insert(n, (b.header, b.hash, Arc::from(b.receipts)));
+            while g.blocks.len() > KEEP {
+                g.blocks.pop_first();
+            }
+        }
+        g.blocks
+            .get(&number)
+            .cloned()
+            .ok_or_else(|| EvmError::NotFound {
+                what: format!("generated block {number} (only the last {KEEP} are kept)"),
+            })
+    }
+}
+
+impl HeaderSource for GeneratorSource {
+    async fn head(&self) -> Result<u64, EvmError> {
+        Ok(self.lock().generator.tip().number + AHEAD)
+    }
+
+    async fn header(&self, number: u64) -> Result<(Header, B256), EvmError> {
+        self.block(number).map(|(h, hash, _)| (h, hash))
+    }
+
+    async fn receipts(&self, number: u64) -> Result<Arc<[Receipt]>, EvmError> {
+        self.block(number).map(|(_, _, r)| r)
+    }
+}

@@ -1,0 +1,49 @@
+//! `switchyard bench` in smoke mode, as CI runs it: correctness only (messages
+//! delivered through the full pipeline, none twice, the summary complete and
+//! well formed). No timing is asserted.
+
+use std::process::Command;
+
+#[test]
+fn bench_smoke_delivers_through_the_full_pipeline_and_reports_every_field() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["bench", "--smoke", "--routes", "12", "--batch-size", "200"])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stderr}");
+    assert!(
+        stderr.contains("[bench]"),
+        "a progress line every second: {stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
+    assert!(
+        report["delivered"].as_u64().expect("delivered") > 0,
+        "{report}"
+    );
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert_eq!(report["routes"], 12);
+    assert!(report["batches"].as_u64().expect("batches") > 0);
+    for key in [
+        "messages_per_second",
+        "seconds",
+        "cpu_seconds_per_million",
+        "peak_rss_bytes",
+        "hash_bound_messages_per_second",
+        "p50_ms",
+        "p99_ms",
+    ] {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key} in {report}"
+        );
+    }
+    for stage in ["verify", "enqueue", "deliver"] {
+        assert!(
+            report["stages"][stage]["p99_ms"].as_f64().is_some(),
+            "{stage} in {report}"
+        );
+    }
+}
