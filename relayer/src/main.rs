@@ -70,6 +70,10 @@ enum Cmd {
         /// Use this Redis instead of starting one.
         #[arg(long)]
         redis: Option<String>,
+        /// Offer this many messages/s (all origins together) instead of an
+        /// unbounded load: latency at a given rate.
+        #[arg(long)]
+        rate: Option<f64>,
         /// Only the sink `null` is implemented so far.
         #[arg(long, default_value = "null")]
         sink: String,
@@ -274,6 +278,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             workers,
             batch_size,
             redis,
+            rate,
             sink,
             smoke,
         } => {
@@ -293,6 +298,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 workers,
                 batch: batch_size,
                 redis,
+                rate,
                 ..switchyard::bench::BenchArgs::default()
             };
             let report = switchyard::bench::run(args, shutdown).await?;

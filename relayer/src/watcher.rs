@@ -502,18 +502,27 @@ impl<S: HeaderSource> Watcher<S> {
                 blocked.push((lane.dst, dest_name.clone()));
             }
         }
-        for (lane, (dest_name, messages)) in lanes {
-            if blocked.iter().any(|(d, _)| *d == lane.dst) {
-                continue;
-            }
-            let count = messages.len() as u64;
-            let entry = LaneEntry {
-                origin: self.spec.domain,
-                height: n,
-                verified_at_ms,
-                messages,
-            };
-            let appended = self.lanes.append(lane, &entry).await?;
+        // The appends go to different lanes (slots): issue them together,
+        // pipelined on the connection, rather than one round trip each.
+        let appends: Vec<_> = lanes
+            .into_iter()
+            .filter(|(lane, _)| !blocked.iter().any(|(d, _)| *d == lane.dst))
+            .map(|(lane, (dest_name, messages))| {
+                let entry = LaneEntry {
+                    origin: self.spec.domain,
+                    height: n,
+                    verified_at_ms,
+                    messages,
+                };
+                let lanes = &self.lanes;
+                async move {
+                    let appended = lanes.append(lane, &entry).await;
+                    (lane, dest_name, entry.messages.len() as u64, appended)
+                }
+            })
+            .collect();
+        for (lane, dest_name, count, appended) in futures::future::join_all(appends).await {
+            let appended = appended?;
             if appended {
                 // The monitor measures once a second; without this, a
                 // watcher would append a second's worth of blocks past the

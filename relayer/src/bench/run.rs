@@ -59,6 +59,8 @@ pub struct BenchArgs {
     pub redis: Option<String>,
     /// Generator seed.
     pub seed: u64,
+    /// Offered load in messages/s across all origins (None: unbounded).
+    pub rate: Option<f64>,
 }
 
 impl Default for BenchArgs {
@@ -74,6 +76,7 @@ impl Default for BenchArgs {
             max_backlog: 256,
             redis: None,
             seed: 1,
+            rate: None,
         }
     }
 }
@@ -123,6 +126,8 @@ pub struct BenchReport {
     pub destinations: usize,
     /// Body size.
     pub body_size: usize,
+    /// Offered load (messages/s), when paced; absent = unbounded.
+    pub offered_messages_per_second: Option<f64>,
     /// Attested batches.
     pub batches: u64,
     /// The same messages' irreducible keccak work (message ids plus
@@ -322,7 +327,12 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             // fell behind reads its blocks again).
             header_lead: super::source::KEEP as u64 / 2,
         };
-        let source = Arc::new(GeneratorSource::new(g));
+        let origins = gen_cfg.origins.len() as f64;
+        let source = GeneratorSource::new(g);
+        let source = Arc::new(match args.rate {
+            Some(rate) => source.paced(rate / origins),
+            None => source,
+        });
         sources.push(Arc::clone(&source));
         let w = Watcher::new(
             spec,
@@ -481,6 +491,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         origins: gen_cfg.origins.len(),
         destinations: gen_cfg.destinations.len(),
         body_size: args.body_size,
+        offered_messages_per_second: args.rate,
         batches: sinks.iter().map(|s| s.batches()).sum(),
         hash_bound_messages_per_second: hash_bound(&gen_cfg),
     };

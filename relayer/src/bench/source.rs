@@ -30,6 +30,10 @@ struct Inner {
 /// An origin backed by an [`OriginGenerator`].
 pub struct GeneratorSource {
     inner: Mutex<Inner>,
+    /// Offered load: blocks become available at this rate from `start`
+    /// (None: as fast as the hub takes them).
+    pace: Option<(std::time::Instant, f64)>,
+    first: u64,
 }
 
 impl std::fmt::Debug for GeneratorSource {
@@ -41,13 +45,24 @@ impl std::fmt::Debug for GeneratorSource {
 impl GeneratorSource {
     /// Serves `generator`'s chain.
     pub fn new(generator: OriginGenerator) -> Self {
+        let first = generator.tip().number;
         Self {
             inner: Mutex::new(Inner {
                 generator,
                 blocks: BTreeMap::new(),
                 cpu: Duration::ZERO,
             }),
+            pace: None,
+            first,
         }
+    }
+
+    /// Offers `messages_per_second` from now on instead of an unbounded load:
+    /// the pretend chain head advances at that rate.
+    pub fn paced(mut self, messages_per_second: f64) -> Self {
+        let per_block = f64::from(self.lock().generator.messages_per_block().max(1));
+        self.pace = Some((std::time::Instant::now(), messages_per_second / per_block));
+        self
     }
 
     /// CPU time spent generating so far.
@@ -86,7 +101,14 @@ impl GeneratorSource {
 
 impl HeaderSource for GeneratorSource {
     async fn head(&self) -> Result<u64, EvmError> {
-        Ok(self.lock().generator.tip().number + AHEAD)
+        let unbounded = self.lock().generator.tip().number + AHEAD;
+        Ok(match self.pace {
+            None => unbounded,
+            Some((start, blocks_per_second)) => {
+                let due = (start.elapsed().as_secs_f64() * blocks_per_second) as u64;
+                unbounded.min(self.first + due)
+            }
+        })
     }
 
     async fn header(&self, number: u64) -> Result<(Header, B256), EvmError> {
