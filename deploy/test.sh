@@ -23,3 +23,6 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast
+
+step "criterion benchmarks, smoke mode (each runs once, correctness only)"
+cargo test --locked --workspace --benches
