@@ -44,7 +44,7 @@ async fn route_groups_deliver_each_message_once_across_members_with_two_replicas
     // Two replicas: both watchers route every origin block, so the
     // least-backlog choice must be made once for both.
     let a = stack.spawn_hub("a");
-    let _b = stack.spawn_hub("b");
+    let _b = stack.spawn_replica("b", 3);
     for _ in 0..3 {
         stack.send_group(0, 9000, 100).await;
         stack.send_group(0, 9100, 100).await;

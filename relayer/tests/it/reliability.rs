@@ -66,7 +66,7 @@ async fn two_replicas(redis: RedisSide) {
     )
     .await;
     let a = stack.spawn_hub("a");
-    let b = stack.spawn_hub("b");
+    let b = stack.spawn_replica("b", 3);
     // Let both replicas join and split the shards before traffic.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let owned = |text: &str| -> u64 {

@@ -205,6 +205,13 @@ impl Stack {
     }
 
     pub(crate) fn config_path(&self) -> PathBuf {
+        self.config_path_for("hub", "submitter")
+    }
+
+    /// A configuration whose submitter key is the file `submitter` (every
+    /// replica has a key of its own: two processes sharing one key would race
+    /// for its nonces).
+    pub(crate) fn config_path_for(&self, name: &str, submitter: &str) -> PathBuf {
         let d = self.dir.path();
         let mut t = format!(
             "attester_key = {{ file = \"{}\" }}\nqueue_key = {{ file = \"{}\" }}\n[redis]\n{}\nkey_prefix = \"rel\"\n[dispatcher]\n{}\n",
@@ -217,7 +224,7 @@ impl Stack {
             t.push_str(&format!(
                 "[[chains]]\nname = \"c{i}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [\"{}\"]\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\nsubmitter_key = {{ file = \"{}\" }}\ndelivery_confirmations = 1\n",
                 c.domain, c.chain_id, c.url, c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
-                d.join("submitter").display(),
+                d.join(submitter).display(),
             ));
         }
         for (domain, policy, members) in &self.groups {
@@ -230,13 +237,23 @@ impl Stack {
                 members.join(", ")
             ));
         }
-        let p = d.join("hub.toml");
+        let p = d.join(format!("{name}.toml"));
         std::fs::write(&p, t).expect("write config");
         p
     }
 
     pub(crate) fn spawn_hub(&self, name: &str) -> HubProc {
-        let cfg = self.config_path();
+        self.spawn_with_config(name, self.config_path())
+    }
+
+    /// A second (third, ...) replica with submitter key `ANVIL_KEYS[key]`.
+    pub(crate) fn spawn_replica(&self, name: &str, key: usize) -> HubProc {
+        let file = format!("submitter-{name}");
+        std::fs::write(self.dir.path().join(&file), ANVIL_KEYS[key]).expect("write key");
+        self.spawn_with_config(name, self.config_path_for(name, &file))
+    }
+
+    fn spawn_with_config(&self, name: &str, cfg: PathBuf) -> HubProc {
         let http = free_port();
         let log = self.dir.path().join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
