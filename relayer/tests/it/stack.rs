@@ -243,22 +243,22 @@ impl Stack {
     }
 
     pub(crate) fn spawn_hub(&self, name: &str) -> HubProc {
-        self.spawn_with_config(name, self.config_path())
+        self.spawn_with_config(name, &self.config_path())
     }
 
     /// A second (third, ...) replica with submitter key `ANVIL_KEYS[key]`.
     pub(crate) fn spawn_replica(&self, name: &str, key: usize) -> HubProc {
         let file = format!("submitter-{name}");
         std::fs::write(self.dir.path().join(&file), ANVIL_KEYS[key]).expect("write key");
-        self.spawn_with_config(name, self.config_path_for(name, &file))
+        self.spawn_with_config(name, &self.config_path_for(name, &file))
     }
 
-    fn spawn_with_config(&self, name: &str, cfg: PathBuf) -> HubProc {
+    fn spawn_with_config(&self, name: &str, cfg: &Path) -> HubProc {
         let http = free_port();
         let log = self.dir.path().join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["run", "--config"])
-            .arg(&cfg)
+            .arg(cfg)
             // Environment override of one key, as operators do.
             .env("SWITCHYARD__HTTP__LISTEN", format!("127.0.0.1:{http}"))
             .env("RUST_LOG", "switchyard=info")
