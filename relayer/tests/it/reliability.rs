@@ -58,9 +58,12 @@ async fn redis_cluster_exactly_once_when_the_hub_is_killed_ten_times() {
 }
 
 async fn two_replicas(redis: RedisSide) {
+    // 12 recipients: 12 channels a route, so traffic lands on most of the 8
+    // shards and each replica's shards get some (with 3 channels, all of them
+    // could hash into the other replica's shards).
     let mut stack = Stack::new(
         2,
-        3,
+        12,
         redis,
         "lane_shards = 8\nworkers = 3\nlease_ttl_ms = 1000\nmax_batch_messages = 100",
     )
@@ -94,8 +97,8 @@ async fn two_replicas(redis: RedisSide) {
         owned(&ma),
         owned(&mb)
     );
-    // 2 routes × 3 recipients × 1,000 = 6,000 messages.
-    stack.send(1_000).await;
+    // 2 routes × 12 recipients × 250 = 6,000 messages.
+    stack.send(250).await;
     let done = stack.wait_all(Duration::from_secs(120)).await;
     let v = stack.verify().await;
     assert!(done, "{v:?}\n{}", tail(&a.log));
@@ -111,7 +114,12 @@ async fn two_replicas(redis: RedisSide) {
         let db = sum_messages_in_text(&b.metrics().await.unwrap_or_default(), "delivered");
         if da + db == 6_000 || Instant::now() > deadline {
             assert_eq!(da + db, 6_000, "a {da} + b {db}");
-            assert!(da > 0 && db > 0, "both replicas work: a {da}, b {db}");
+            assert!(
+                da > 0 && db > 0,
+                "both replicas work: a {da}, b {db}\n--- a:\n{}\n--- b:\n{}",
+                tail(&a.log),
+                tail(&b.log)
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
