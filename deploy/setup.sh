@@ -23,6 +23,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
   # (tests and the devnet start their own servers on free ports).
 fi
 
+# --- node/npm (to fetch Foundry and solc from the npm registry) -----------------
+if ! command -v npm >/dev/null 2>&1; then
+  log "installing nodejs and npm from apt"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nodejs npm >/dev/null
+fi
+
 # --- foundry + solc from npm ---------------------------------------------------
 stamp="$tools/npm/.installed-$(sha256sum "$root/deploy/tools/package.json" | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
