@@ -434,7 +434,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         entries = stranded.len(),
                         "picked up stranded pending entries"
                     );
-                    stranded.sort_by_key(|d| stream_id_order(&d.id));
+                    stranded.sort_by_key(|d| crate::lane::stream_id_key(&d.id));
                     stranded.dedup_by(|a, b| a.id == b.id);
                     self.batch_up(stranded, &mut queue).await;
                 }
@@ -791,11 +791,6 @@ fn retry_delay(base_ms: u64, attempts: u32) -> Duration {
 
 /// How often an idle pipeline sweeps for stranded pending entries.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
-
-fn stream_id_order(id: &str) -> (u64, u64) {
-    let (a, b) = id.split_once('-').unwrap_or((id, "0"));
-    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
-}
 
 /// Puts a failed batch back in sequence order: ahead of every batch created
 /// after it, behind every batch created before it.

@@ -1234,7 +1234,8 @@ fn field_bytes(v: Option<&Value>) -> Option<Vec<u8>> {
     }
 }
 
-fn stream_id_key(id: &str) -> (u64, u64) {
+/// A stream id `ms-seq` as numbers, for ordering.
+pub(crate) fn stream_id_key(id: &str) -> (u64, u64) {
     let (a, b) = id.split_once('-').unwrap_or((id, "0"));
     (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
 }

@@ -37,9 +37,14 @@ pub fn thread_cpu_time() -> Option<Duration> {
     {
         return Some(Duration::from_nanos(ns));
     }
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the parenthesised command name (which may hold spaces):
-    // state is field 3, utime field 14 and stime field 15 of the whole line.
+    stat_cpu("/proc/thread-self/stat")
+}
+
+/// User plus system CPU time from a `/proc/.../stat` file (`utime` and
+/// `stime`, fields 14 and 15, in the kernel's fixed 100 Hz `USER_HZ` ticks).
+pub(crate) fn stat_cpu(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the parenthesised command name (which may hold spaces).
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;

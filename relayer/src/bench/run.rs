@@ -138,13 +138,7 @@ pub struct BenchReport {
 
 fn proc_cpu(pid: Option<u32>) -> Option<Duration> {
     let path = pid.map_or("/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
-    let stat = std::fs::read_to_string(path).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace().skip(11);
-    let utime: u64 = f.next()?.parse().ok()?;
-    let stime: u64 = f.next()?.parse().ok()?;
-    // USER_HZ is 100 on Linux.
-    Some(Duration::from_millis((utime + stime) * 10))
+    super::stat_cpu(&path)
 }
 
 fn peak_rss() -> u64 {
