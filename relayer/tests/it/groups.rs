@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::stack::{Stack, single_redis, tail};
+use crate::stack::{Stack, assert_exactly_once, single_redis, tail};
 
 async fn received_per_member(stack: &Stack, members: &[usize], group: u32) -> Vec<u64> {
     let mut out = Vec::new();
@@ -54,17 +54,7 @@ async fn route_groups_deliver_each_message_once_across_members_with_two_replicas
     let done = stack.wait_all(Duration::from_secs(120)).await;
     let v = stack.verify().await;
     assert!(done, "{v:?}\n{}", tail(&a.log));
-    assert_eq!(
-        (
-            v.delivered,
-            v.duplicates,
-            v.lost,
-            v.out_of_order,
-            v.unexpected
-        ),
-        (900, 0, 0, 0, 0),
-        "{v:?}"
-    );
+    assert_exactly_once(&v, 900);
     // Round robin alternates by nonce: 300 consecutive-nonce batches of 100
     // split evenly.
     assert_eq!(

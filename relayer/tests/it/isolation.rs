@@ -27,33 +27,7 @@ use switchyard_evm::attest::Attester;
 use switchyard_evm::bindings::Inbox;
 use switchyard_evm::devtools::ANVIL_KEYS;
 
-use crate::stack::{HubProc, QUEUE_KEY, Stack, Verdict, single_redis, tail};
-
-/// Sum of the samples of metric `name` whose labels include all `labels`
-/// (each `key="value"`).
-fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| {
-            l.strip_prefix(name).is_some_and(|r| r.starts_with('{'))
-                && labels.iter().all(|want| l.contains(want))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-fn assert_exactly_once(v: &Verdict, total: u64) {
-    assert_eq!(
-        (
-            v.delivered,
-            v.duplicates,
-            v.lost,
-            v.out_of_order,
-            v.unexpected
-        ),
-        (total, 0, 0, 0, 0),
-        "{v:?}"
-    );
-}
+use crate::stack::{HubProc, QUEUE_KEY, Stack, assert_exactly_once, metric, single_redis, tail};
 
 /// Polls `cond` every 200 ms until it holds or `timeout` passes.
 async fn eventually<F, Fut>(timeout: Duration, mut cond: F) -> bool

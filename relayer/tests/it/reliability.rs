@@ -17,7 +17,9 @@ use switchyard::metrics::sum_messages_in_text;
 use switchyard::procs::RedisServer;
 use switchyard_types::Message;
 
-use crate::stack::{QUEUE_KEY, RedisSide, Stack, body, cluster, single_redis, tail};
+use crate::stack::{
+    QUEUE_KEY, RedisSide, Stack, assert_exactly_once, body, cluster, metric, single_redis, tail,
+};
 
 const DISPATCH: &str = "lane_shards = 4\nworkers = 2\nlease_ttl_ms = 1000\nmax_batch_messages = 250\nretry_base_ms = 100";
 
@@ -72,13 +74,7 @@ async fn two_replicas(redis: RedisSide) {
     let b = stack.spawn_replica("b", 3);
     // Let both replicas join and split the shards before traffic.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let owned = |text: &str| -> u64 {
-        text.lines()
-            .filter(|l| l.starts_with("switchyard_lane_shards_owned{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .map(|v| v as u64)
-            .sum()
-    };
+    let owned = |text: &str| metric(text, "switchyard_lane_shards_owned", &[]) as u64;
     let (ma, mb) = (
         a.metrics().await.expect("a serves"),
         b.metrics().await.expect("b serves"),
@@ -227,11 +223,7 @@ async fn forged(redis: RedisSide) {
         "{dead:?}"
     );
     let text = hub.metrics().await.expect("metrics");
-    let refused: f64 = text
-        .lines()
-        .filter(|l| l.starts_with("switchyard_rejections_total{") && l.contains("refused_entry"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let refused = metric(&text, "switchyard_rejections_total", &["refused_entry"]);
     assert_eq!(refused as u64, 8, "counted once each");
 }
 
@@ -273,15 +265,5 @@ async fn redis_restart_with_aof_mid_run_loses_nothing() {
         "the restart happened mid-run ({before} delivered before)"
     );
     assert!(done, "{v:?}\n{}", tail(&hub.log));
-    assert_eq!(
-        (
-            v.delivered,
-            v.duplicates,
-            v.lost,
-            v.out_of_order,
-            v.unexpected
-        ),
-        (10_000, 0, 0, 0, 0),
-        "{v:?}"
-    );
+    assert_exactly_once(&v, 10_000);
 }

@@ -527,3 +527,31 @@ pub(crate) fn tail(log: &Path) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Sum of the samples of metric `name` whose labels include all `labels`
+/// (each `key="value"`).
+pub(crate) fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name).is_some_and(|r| r.starts_with('{'))
+                && labels.iter().all(|want| l.contains(want))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Every sent message delivered once, none lost, none out of channel
+/// order, nothing unexpected.
+pub(crate) fn assert_exactly_once(v: &Verdict, total: u64) {
+    assert_eq!(
+        (
+            v.delivered,
+            v.duplicates,
+            v.lost,
+            v.out_of_order,
+            v.unexpected
+        ),
+        (total, 0, 0, 0, 0),
+        "{v:?}"
+    );
+}
