@@ -30,6 +30,7 @@ use switchyard_evm::EvmError;
 use switchyard_evm::attest::Attester;
 use switchyard_evm::submitter::Included;
 use switchyard_types::{Domain, Message, batch_root};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, instrument, warn};
@@ -338,6 +339,9 @@ struct ShardPipeline<K> {
     lanes: Lanes,
     /// Sequence of the next batch.
     next_seq: AtomicU64,
+    /// Woken by each confirmation task as it ends, so the loop reacts to a
+    /// finished transaction at once instead of polling for it.
+    confirmed: Arc<Notify>,
 }
 
 impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
@@ -353,6 +357,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             consumer,
             lanes,
             next_seq: AtomicU64::new(0),
+            confirmed: Arc::new(Notify::new()),
         })
     }
 
@@ -440,20 +445,25 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 }
             }
             // 1. Read more work while the pipeline has room.
+            // Idle, a blocking read waits for work; busy, the read only
+            // looks, and the wait happens in step 3 where a finished
+            // confirmation can end it too.
+            let mut more = false;
             if queue.len() + inflight.len() < s.cfg.max_in_flight * 2 {
                 let idle = queue.is_empty() && inflight.is_empty();
                 let block = if idle {
                     Duration::from_millis(500)
                 } else {
-                    wait
+                    Duration::ZERO
                 };
                 match self
                     .lanes
-                    .read(self.lane, &self.consumer, 64, block, false)
+                    .read(self.lane, &self.consumer, READ_COUNT, block, false)
                     .await
                 {
                     Ok(deliveries) => {
                         redis_failures = 0;
+                        more = deliveries.len() == READ_COUNT;
                         self.batch_up(deliveries, &mut queue).await;
                     }
                     Err(e) => {
@@ -522,8 +532,16 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         Some(r) => self.finish_with(f.batch, f.sent_at, r, &mut queue).await,
                     }
                 }
-            } else if !finished_any && (!inflight.is_empty() || !queue.is_empty()) {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+            } else if !finished_any && !more && (!inflight.is_empty() || !queue.is_empty()) {
+                // Until a confirmation ends or `max_wait_ms` passes (new
+                // entries, a retry coming due), whichever is first. A
+                // notification from a task already handled leaves a stale
+                // permit: it costs one extra turn of the loop, nothing else.
+                tokio::select! {
+                    () = self.confirmed.notified() => {}
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => {}
+                }
             }
         }
         // Drain: in-flight transactions may still be included; acknowledge
@@ -639,9 +657,12 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 .count(stage::SUBMITTED, s.origin_name(o), &s.spec.name, n);
         }
         let submitter = Arc::clone(&s.submitter);
-        Ok(tokio::spawn(
-            async move { submitter.confirm(pending).await },
-        ))
+        let confirmed = Arc::clone(&self.confirmed);
+        Ok(tokio::spawn(async move {
+            let r = submitter.confirm(pending).await;
+            confirmed.notify_one();
+            r
+        }))
     }
 
     /// Records a failed attempt; returns whether to retry (after a backoff)
@@ -789,6 +810,9 @@ fn retry_delay(base_ms: u64, attempts: u32) -> Duration {
     Duration::from_millis(half + rand::rng().random_range(0..=half.max(1)))
 }
 
+/// Lane entries taken per read.
+const READ_COUNT: usize = 64;
+
 /// How often an idle pipeline sweeps for stranded pending entries.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -844,7 +868,33 @@ impl BacklogMonitor {
 
     /// Runs until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick: u32 = 0;
         loop {
+            // Backpressure needs a fresh reading: a watcher held back by a
+            // stale one idles while the dispatchers have already drained the
+            // lanes. The fuller report (pending, age) is for dashboards,
+            // once a second.
+            if tick % VIEW_TICKS_PER_REPORT != 0 {
+                for (dst, _) in &self.dests {
+                    match self.lanes.backlog_len(*dst, self.shards).await {
+                        Ok(len) => self.view.set(*dst, len),
+                        Err(e) => {
+                            self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+                        }
+                    }
+                }
+            } else {
+                self.report().await;
+            }
+            tick = tick.wrapping_add(1);
+            if sleep_or_shutdown(VIEW_EVERY, &shutdown).await {
+                break;
+            }
+        }
+    }
+
+    async fn report(&self) {
+        {
             for (dst, name) in &self.dests {
                 match self.lanes.backlog(*dst, self.shards, unix_ms()).await {
                     Ok((len, pending, age_ms)) => {
@@ -867,12 +917,14 @@ impl BacklogMonitor {
                     }
                 }
             }
-            if sleep_or_shutdown(Duration::from_secs(1), &shutdown).await {
-                break;
-            }
         }
     }
 }
+
+/// How often the backpressure view is refreshed.
+const VIEW_EVERY: Duration = Duration::from_millis(100);
+/// Refreshes per full backlog report (metrics): once a second.
+const VIEW_TICKS_PER_REPORT: u32 = 10;
 
 #[cfg(test)]
 mod tests {
