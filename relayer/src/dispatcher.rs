@@ -874,7 +874,7 @@ impl BacklogMonitor {
             // stale one idles while the dispatchers have already drained the
             // lanes. The fuller report (pending, age) is for dashboards,
             // once a second.
-            if tick % VIEW_TICKS_PER_REPORT != 0 {
+            if !tick.is_multiple_of(VIEW_TICKS_PER_REPORT) {
                 for (dst, _) in &self.dests {
                     match self.lanes.backlog_len(*dst, self.shards).await {
                         Ok(len) => self.view.set(*dst, len),

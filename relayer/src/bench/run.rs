@@ -8,9 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{Address, keccak256};
+use alloy_primitives::{Address, B256, keccak256};
 use serde::Serialize;
 use switchyard_evm::attest::Attester;
+use switchyard_evm::devtools::{self, ANVIL_KEYS, DevWallet};
+use switchyard_evm::rpc::{RpcPolicy, RpcPool};
+use switchyard_evm::submitter::{EvmSubmitter, SubmitterConfig};
 use switchyard_lc_evm::receipts_root;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +26,7 @@ use crate::dispatcher::{BacklogMonitor, DestSpec, Dispatcher};
 use crate::health::Health;
 use crate::lane::{Lanes, QueueKey, RedisTarget};
 use crate::metrics::{Metrics, quantile_between};
-use crate::procs::RedisServer;
+use crate::procs::{Anvil, RedisServer, repo_root};
 use crate::router::{BacklogView, Router};
 use crate::watcher::{OriginSpec, Watcher};
 
@@ -47,8 +50,8 @@ pub struct BenchArgs {
     pub routes: usize,
     /// Message body size in bytes.
     pub body_size: usize,
-    /// Lane shards per destination.
-    pub shards: u16,
+    /// Lane shards per destination (None: [`auto_shards`]).
+    pub shards: Option<u16>,
     /// Dispatcher workers per destination.
     pub workers: usize,
     /// Messages per attested batch.
@@ -61,6 +64,32 @@ pub struct BenchArgs {
     pub seed: u64,
     /// Offered load in messages/s across all origins (None: unbounded).
     pub rate: Option<f64>,
+    /// Where attested batches go.
+    pub sink: SinkKind,
+}
+
+/// The destination end of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SinkKind {
+    /// [`NullSink`]: checks every attestation in process, counts every
+    /// message once; measures the hub.
+    #[default]
+    Null,
+    /// A real anvil chain: an Inbox and a trivial recipient per destination
+    /// domain, batches sent by the hub's EVM submitter; measures gas per
+    /// message (and anvil's throughput more than the hub's).
+    Anvil,
+}
+
+impl std::str::FromStr for SinkKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "null" => Ok(Self::Null),
+            "anvil" => Ok(Self::Anvil),
+            other => Err(format!("expected \"null\" or \"anvil\", got {other:?}")),
+        }
+    }
 }
 
 impl Default for BenchArgs {
@@ -70,13 +99,14 @@ impl Default for BenchArgs {
             warmup: 5,
             routes: 12,
             body_size: 128,
-            shards: 4,
+            shards: None,
             workers: 2,
             batch: 1000,
             max_backlog: 256,
             redis: None,
             seed: 1,
             rate: None,
+            sink: SinkKind::Null,
         }
     }
 }
@@ -103,6 +133,9 @@ pub struct BenchReport {
     pub delivered_total: u64,
     /// Messages the sinks saw again after their first delivery.
     pub duplicates: u64,
+    /// Messages that arrived after their nonce left the sink's window
+    /// (about a minute of traffic): unchecked, so a correct run has none.
+    pub too_old: u64,
     /// Median and 99th percentile end to end (verified to attested).
     pub p50_ms: Option<f64>,
     /// See `p50_ms`.
@@ -126,10 +159,20 @@ pub struct BenchReport {
     pub destinations: usize,
     /// Body size.
     pub body_size: usize,
+    /// Lane shards per destination.
+    pub lane_shards: u16,
     /// Offered load (messages/s), when paced; absent = unbounded.
     pub offered_messages_per_second: Option<f64>,
     /// Attested batches.
     pub batches: u64,
+    /// Which sink: "null" or "anvil".
+    pub sink: &'static str,
+    /// With `--sink anvil`: gas of the included `Inbox.deliver`
+    /// transactions (whole transactions: intrinsic, calldata, signature
+    /// checks, replay bitmap, recipient calls) per delivered message.
+    pub gas_per_message: Option<f64>,
+    /// With `--sink anvil`: messages per included transaction.
+    pub messages_per_transaction: Option<f64>,
     /// The same messages' irreducible keccak work (message ids plus
     /// receipts-trie hashing), timed on one core in this run: the ceiling of
     /// one core that only hashed.
@@ -188,6 +231,93 @@ fn hash_bound(cfg: &GenConfig) -> f64 {
     messages as f64 / start.elapsed().as_secs_f64().max(1e-9)
 }
 
+/// `--sink anvil`: the chain and, per destination (in
+/// [`GenConfig::destinations`] order), its Inbox and recipient.
+struct AnvilSink {
+    chain: Anvil,
+    contracts: Vec<(Address, Address)>,
+    from_block: u64,
+}
+
+impl AnvilSink {
+    /// Starts anvil, deploys an Inbox (the bench attester, threshold 1) and
+    /// a TestRecipient per destination domain, and points the generator's
+    /// messages at those recipients.
+    async fn deploy(gen_cfg: &mut GenConfig, attester: Address) -> Result<Self, BenchError> {
+        let setup = |e: String| BenchError::Setup(format!("--sink anvil: {e}"));
+        let keys = ANVIL_KEYS.len() - 1;
+        if gen_cfg.destinations.len() > keys {
+            return Err(setup(format!(
+                "at most {keys} destinations (one funded anvil dev key each), got {}; use fewer --routes",
+                gen_cfg.destinations.len()
+            )));
+        }
+        let chain = Anvil::spawn(31337, 0.25).map_err(|e| setup(e.to_string()))?;
+        let mut wallet = DevWallet::connect(&chain.url, ANVIL_KEYS[0])
+            .await
+            .map_err(|e| setup(e.to_string()))?;
+        let artifacts = repo_root().join(switchyard_evm::bindings::ARTIFACTS_DIR);
+        let mut contracts = Vec::new();
+        let mut from_block = 0;
+        for d in &mut gen_cfg.destinations {
+            let dep = devtools::deploy_all(
+                &mut wallet,
+                &artifacts,
+                d.domain,
+                vec![attester],
+                1,
+                100_000,
+            )
+            .await
+            .map_err(|e| setup(e.to_string()))?;
+            d.recipients = vec![B256::left_padding_from(dep.recipient.as_slice())];
+            contracts.push((dep.inbox, dep.recipient));
+            from_block = dep.block;
+        }
+        Ok(Self {
+            chain,
+            contracts,
+            from_block,
+        })
+    }
+
+    /// Messages the recipients received more than once, by (origin, sender,
+    /// body): bodies are distinct per nonce, so a repeat is a redelivery.
+    async fn duplicates_on_chain(&self) -> Result<u64, BenchError> {
+        let wallet = DevWallet::connect(&self.chain.url, ANVIL_KEYS[0])
+            .await
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let mut seen = std::collections::HashSet::new();
+        let mut again = 0;
+        for (_, recipient) in &self.contracts {
+            for r in devtools::received_events(wallet.provider(), *recipient, self.from_block)
+                .await
+                .map_err(|e| BenchError::Setup(e.to_string()))?
+            {
+                if !seen.insert((r.origin, r.sender, r.body)) {
+                    again += 1;
+                }
+            }
+        }
+        Ok(again)
+    }
+}
+
+/// Lane shards per destination when not given: about 16 lanes in all (the
+/// parallelism two cores can use), at least one per destination. More
+/// lanes than that only cut each block's messages into smaller entries:
+/// every entry costs an append, a read and an acknowledgement whatever it
+/// holds.
+pub(crate) fn auto_shards(destinations: usize) -> u16 {
+    u16::try_from((16 / destinations.max(1)).clamp(1, 16)).unwrap_or(1)
+}
+
+/// Generated blocks each origin keeps for re-reads: about 64 blocks (32 MB)
+/// in all, between 4 and 16 per origin.
+fn keep_per_origin(origins: usize) -> usize {
+    (64 / origins.max(1)).clamp(4, 16)
+}
+
 /// Readings at the start of the measured window.
 struct Window {
     at: Instant,
@@ -240,11 +370,15 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             .map_or(Address::ZERO, |o| o.mailbox)
     };
     let inbox = Address::repeat_byte(0x1b);
+    let shards = args
+        .shards
+        .unwrap_or_else(|| auto_shards(gen_cfg.destinations.len()));
+    let keep = keep_per_origin(gen_cfg.origins.len());
     let dispatcher = DispatcherConfig {
         max_batch_messages: args.batch,
         max_wait_ms: 2,
         max_in_flight: 4,
-        lane_shards: args.shards,
+        lane_shards: shards,
         workers: args.workers,
         lease_ttl_ms: 3000,
         max_backlog_entries: args.max_backlog,
@@ -306,6 +440,12 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
+    // With `--sink anvil`: one chain, and on it an Inbox and a recipient per
+    // destination domain; the generator addresses its messages to them.
+    let anvil = match args.sink {
+        SinkKind::Null => None,
+        SinkKind::Anvil => Some(AnvilSink::deploy(&mut gen_cfg, attester.address()).await?),
+    };
     let mut sources = Vec::new();
     for g in gen_cfg.generators().map_err(|e| setup(e.to_string()))? {
         let domain = g.domain();
@@ -319,10 +459,10 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             max_backlog: args.max_backlog,
             // Within what the generator keeps (re-routing a destination that
             // fell behind reads its blocks again).
-            header_lead: super::source::KEEP as u64 / 2,
+            header_lead: keep as u64 / 2,
         };
         let origins = gen_cfg.origins.len() as f64;
-        let source = GeneratorSource::new(g);
+        let source = GeneratorSource::new(g, keep);
         let source = Arc::new(match args.rate {
             Some(rate) => source.paced(rate / origins),
             None => source,
@@ -340,7 +480,52 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         tasks.spawn(w.run(stop.child_token()));
     }
     let mut sinks = Vec::new();
-    for d in &gen_cfg.destinations {
+    for (i, d) in gen_cfg.destinations.iter().enumerate() {
+        let spec = |chain_id: u64, inbox: Address| DestSpec {
+            name: format!("d{}", d.domain),
+            domain: d.domain,
+            chain_id,
+            inbox,
+            group_domains: Vec::new(),
+        };
+        if let Some(a) = &anvil {
+            let (inbox, _) = a.contracts[i];
+            let pool = RpcPool::new(
+                &format!("d{}", d.domain),
+                std::slice::from_ref(&a.chain.url),
+                RpcPolicy::default(),
+            )
+            .map_err(|e| setup(e.to_string()))?;
+            // Key 0 deployed; each destination submits with its own key so
+            // their nonces never interleave.
+            let submitter = EvmSubmitter::new(
+                pool,
+                ANVIL_KEYS[i + 1],
+                "anvil dev key",
+                SubmitterConfig {
+                    chain_id: a.chain.chain_id,
+                    inbox,
+                    confirmations: 1,
+                    max_fee_per_gas: 100_000_000_000,
+                    receipt_timeout: Duration::from_secs(120),
+                    poll_interval: Duration::from_millis(50),
+                    gas_margin_percent: 130,
+                },
+            )
+            .map_err(|e| setup(e.to_string()))?;
+            let disp = Dispatcher::new(
+                spec(a.chain.chain_id, inbox),
+                lanes.clone(),
+                Arc::new(submitter),
+                attester.clone(),
+                metrics.clone(),
+                dispatcher.clone(),
+                "bench".into(),
+                Arc::clone(&origin_names),
+            );
+            tasks.spawn(disp.run(stop.child_token()));
+            continue;
+        }
         let sink = Arc::new(NullSink::new(
             d.domain,
             u64::from(d.domain),
@@ -349,13 +534,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         ));
         sinks.push(Arc::clone(&sink));
         let disp = Dispatcher::new(
-            DestSpec {
-                name: format!("d{}", d.domain),
-                domain: d.domain,
-                chain_id: u64::from(d.domain),
-                inbox,
-                group_domains: Vec::new(),
-            },
+            spec(u64::from(d.domain), inbox),
             lanes.clone(),
             sink,
             attester.clone(),
@@ -374,12 +553,15 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             .iter()
             .map(|d| (d.domain, format!("d{}", d.domain)))
             .collect(),
-        args.shards,
+        shards,
         Arc::clone(&backlog),
     );
     tasks.spawn(monitor.run(stop.child_token()));
 
-    let delivered = || sinks.iter().map(|s| s.delivered()).sum::<u64>();
+    let delivered = || match anvil {
+        Some(_) => metrics.messages_at(crate::metrics::stage::DELIVERED),
+        None => sinks.iter().map(|s| s.delivered()).sum::<u64>(),
+    };
     let redis_pid = redis_server.as_ref().map(|r| r.proc.pid());
     let started = Instant::now();
     let mut last = (Instant::now(), 0u64);
@@ -468,12 +650,38 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     {}
     tasks.abort_all();
     let e2e = stage_q.get("deliver").copied().unwrap_or_default();
+    let delivered_total = delivered();
+    let (mut duplicates, mut gas_per_message, mut per_tx, mut batches) = (
+        sinks.iter().map(|s| s.duplicates()).sum(),
+        None,
+        None,
+        sinks.iter().map(|s| s.batches()).sum(),
+    );
+    if let Some(a) = &anvil {
+        let (mut gas, mut included) = (0u64, 0u64);
+        for d in &gen_cfg.destinations {
+            let name = format!("d{}", d.domain);
+            gas += metrics.gas_used.with_label_values(&[&name]).get();
+            included += metrics
+                .transactions
+                .with_label_values(&[&name, "included"])
+                .get();
+        }
+        let handled = delivered_total + metrics.messages_at(crate::metrics::stage::FAILED);
+        gas_per_message = (handled > 0).then(|| gas as f64 / handled as f64);
+        per_tx = (included > 0).then(|| handled as f64 / included as f64);
+        batches = included;
+        // Checked on chain, independently of the hub's counters: a message
+        // the recipients received twice.
+        duplicates = a.duplicates_on_chain().await?;
+    }
     let report = BenchReport {
         messages_per_second: window_delivered as f64 / elapsed.max(1e-9),
         seconds: elapsed,
         delivered: window_delivered,
-        delivered_total: delivered(),
-        duplicates: sinks.iter().map(|s| s.duplicates()).sum(),
+        delivered_total,
+        duplicates,
+        too_old: sinks.iter().map(|s| s.too_old()).sum(),
         p50_ms: e2e.p50_ms,
         p99_ms: e2e.p99_ms,
         stages: stage_q,
@@ -485,10 +693,15 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         origins: gen_cfg.origins.len(),
         destinations: gen_cfg.destinations.len(),
         body_size: args.body_size,
+        lane_shards: shards,
         offered_messages_per_second: args.rate,
-        batches: sinks.iter().map(|s| s.batches()).sum(),
+        batches,
+        sink: if anvil.is_some() { "anvil" } else { "null" },
+        gas_per_message,
+        messages_per_transaction: per_tx,
         hash_bound_messages_per_second: hash_bound(&gen_cfg),
     };
     drop(redis_server);
+    drop(anvil);
     Ok(report)
 }

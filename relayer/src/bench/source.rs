@@ -13,10 +13,6 @@ use switchyard_lc_evm::{Header, Receipt};
 use super::{OriginGenerator, thread_cpu_time};
 use crate::chain::HeaderSource;
 
-/// Blocks kept after generation, for a watcher that asks again (re-routing a
-/// destination that fell behind). Bounded: memory stays flat.
-pub(super) const KEEP: usize = 64;
-
 /// How far the pretend chain head runs ahead of what was generated: the
 /// watcher sees blocks to fetch, and the generator makes them on demand.
 const AHEAD: u64 = 8;
@@ -34,6 +30,11 @@ pub struct GeneratorSource {
     /// (None: as fast as the hub takes them).
     pace: Option<(std::time::Instant, f64)>,
     first: u64,
+    /// Blocks kept after generation, for a watcher that asks again
+    /// (re-routing a destination that fell behind, at most its
+    /// `header_lead` back). Bounded: memory stays flat. A block of 1,000
+    /// messages is about 0.5 MB, the bulk of the benchmark's own memory.
+    keep: usize,
 }
 
 impl std::fmt::Debug for GeneratorSource {
@@ -43,8 +44,8 @@ impl std::fmt::Debug for GeneratorSource {
 }
 
 impl GeneratorSource {
-    /// Serves `generator`'s chain.
-    pub fn new(generator: OriginGenerator) -> Self {
+    /// Serves `generator`'s chain, keeping its last `keep` blocks.
+    pub fn new(generator: OriginGenerator, keep: usize) -> Self {
         let first = generator.tip().number;
         Self {
             inner: Mutex::new(Inner {
@@ -54,6 +55,7 @@ impl GeneratorSource {
             }),
             pace: None,
             first,
+            keep: keep.max(1),
         }
     }
 
@@ -86,7 +88,7 @@ impl GeneratorSource {
             let n = b.header.number;
             g.blocks
                 .insert(n, (b.header, b.hash, Arc::from(b.receipts)));
-            while g.blocks.len() > KEEP {
+            while g.blocks.len() > self.keep {
                 g.blocks.pop_first();
             }
         }
@@ -94,7 +96,10 @@ impl GeneratorSource {
             .get(&number)
             .cloned()
             .ok_or_else(|| EvmError::NotFound {
-                what: format!("generated block {number} (only the last {KEEP} are kept)"),
+                what: format!(
+                    "generated block {number} (only the last {} are kept)",
+                    self.keep
+                ),
             })
     }
 }

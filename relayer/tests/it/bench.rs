@@ -24,6 +24,7 @@ fn bench_smoke_delivers_through_the_full_pipeline_and_reports_every_field() {
         "{report}"
     );
     assert_eq!(report["duplicates"], 0, "{report}");
+    assert_eq!(report["too_old"], 0, "{report}");
     assert_eq!(report["routes"], 12);
     assert!(report["batches"].as_u64().expect("batches") > 0);
     for key in [
@@ -46,4 +47,44 @@ fn bench_smoke_delivers_through_the_full_pipeline_and_reports_every_field() {
             "{stage} in {report}"
         );
     }
+}
+
+#[test]
+fn bench_anvil_sink_delivers_on_a_real_chain_and_reports_gas_per_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "bench",
+            "--smoke",
+            "--sink",
+            "anvil",
+            "--routes",
+            "2",
+            "--batch-size",
+            "50",
+        ])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
+    assert_eq!(report["sink"], "anvil", "{report}");
+    assert!(
+        report["delivered"].as_u64().expect("delivered") > 0,
+        "{report}"
+    );
+    // Checked from the recipients' events on chain, not the hub's counters.
+    assert_eq!(report["duplicates"], 0, "{report}");
+    let gas = report["gas_per_message"].as_f64().expect("gas_per_message");
+    // Whole transactions over messages: at least the calldata of one
+    // 205-byte message, and nowhere near a per-message process() call.
+    assert!((3_000.0..100_000.0).contains(&gas), "{report}");
+    let per_tx = report["messages_per_transaction"]
+        .as_f64()
+        .expect("messages_per_transaction");
+    assert!(
+        per_tx > 0.0 && per_tx <= 50.0,
+        "batch size bounds it: {report}"
+    );
 }
