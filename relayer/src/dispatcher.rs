@@ -19,7 +19,7 @@
 //! `max_entry_age_ms`, or when the batch itself is bad, its entries move to
 //! the dead-letter stream with the reason and the last error.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -375,6 +375,10 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         }
         let mut queue: VecDeque<Batch> = VecDeque::new();
         let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        // Entries some of whose messages were sent but whose last message
+        // was not yet confirmed: on stopping, the rest of them is sent too,
+        // or the next owner would resend the part already delivered.
+        let mut partial: HashSet<String> = HashSet::new();
         // We hold the lease: whatever another consumer left pending (a dead
         // process, a lost lease) is ours now, and so is our own.
         match self
@@ -491,6 +495,11 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 match self.send(&batch).await {
                     Ok(task) => {
                         s.metrics.in_flight.with_label_values(&[&s.spec.name]).inc();
+                        for id in &batch.touches {
+                            if !batch.completes.iter().any(|(c, _)| c == id) {
+                                partial.insert(id.clone());
+                            }
+                        }
                         inflight.push_back(InFlight {
                             batch,
                             sent_at: Instant::now(),
@@ -514,7 +523,13 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             while inflight.front().is_some_and(|f| f.task.is_finished()) {
                 let Some(f) = inflight.pop_front() else { break };
                 finished_any = true;
-                self.finish(f, &mut queue).await;
+                let done: Vec<String> =
+                    f.batch.completes.iter().map(|(id, _)| id.clone()).collect();
+                if self.finish(f, &mut queue).await {
+                    for id in &done {
+                        partial.remove(id);
+                    }
+                }
             }
             if !finished_any && inflight.len() >= s.cfg.max_in_flight {
                 // Pipeline full: wait for the oldest transaction. It is taken
@@ -529,7 +544,15 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                             inflight.push_front(f);
                             break;
                         }
-                        Some(r) => self.finish_with(f.batch, f.sent_at, r, &mut queue).await,
+                        Some(r) => {
+                            let done: Vec<String> =
+                                f.batch.completes.iter().map(|(id, _)| id.clone()).collect();
+                            if self.finish_with(f.batch, f.sent_at, r, &mut queue).await {
+                                for id in &done {
+                                    partial.remove(id);
+                                }
+                            }
+                        }
                     }
                 }
             } else if !finished_any && !more && (!inflight.is_empty() || !queue.is_empty()) {
@@ -551,8 +574,47 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             s.metrics.in_flight.with_label_values(&[&s.spec.name]).dec();
             let abort = f.task.abort_handle();
             match tokio::time::timeout_at(deadline, f.task).await {
-                Ok(Ok(Ok(inc))) => self.acknowledge(&f.batch, &inc, f.sent_at).await,
+                Ok(Ok(Ok(inc))) => {
+                    self.acknowledge(&f.batch, &inc, f.sent_at).await;
+                    for (id, _) in &f.batch.completes {
+                        partial.remove(id);
+                    }
+                }
                 _ => abort.abort(),
+            }
+        }
+        // Then the rest of any entry partly delivered, batch by batch in
+        // order, while the deadline allows; whatever is left stays pending
+        // for the next owner, who resends it whole (the Inbox skips the
+        // replayed part: at-least-once, never lost).
+        while let Some(batch) = queue.pop_front() {
+            if batch.not_before.is_some()
+                || !batch.touches.iter().any(|id| partial.contains(id))
+                || tokio::time::Instant::now() >= deadline
+            {
+                break;
+            }
+            let Ok(task) = self.send(&batch).await else {
+                break;
+            };
+            let sent_at = Instant::now();
+            let abort = task.abort_handle();
+            match tokio::time::timeout_at(deadline, task).await {
+                Ok(Ok(Ok(inc))) => {
+                    self.acknowledge(&batch, &inc, sent_at).await;
+                    for (id, _) in &batch.completes {
+                        partial.remove(id);
+                    }
+                    for id in &batch.touches {
+                        if !batch.completes.iter().any(|(c, _)| c == id) {
+                            partial.insert(id.clone());
+                        }
+                    }
+                }
+                _ => {
+                    abort.abort();
+                    break;
+                }
             }
         }
         debug!("shard pipeline stopped");
@@ -587,6 +649,20 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                     .next()
                     .and_then(|t| t.parse().ok())
                     .unwrap_or(0);
+            // An entry that fits in a batch is not split across two: a
+            // split entry is acknowledged only with its last message, so a
+            // handover between the halves would resend the first half.
+            let fits_here = |b: &Batch| b.messages.len() + total <= max || total > max;
+            if queue
+                .back()
+                .is_some_and(|b| !b.messages.is_empty() && !fits_here(b))
+            {
+                queue.push_back(Batch {
+                    seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+                    oldest_ms: entry_ms,
+                    ..Batch::default()
+                });
+            }
             for (i, m) in entry.messages.into_iter().enumerate() {
                 if queue
                     .back()
@@ -704,9 +780,10 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         true
     }
 
-    async fn finish(&self, f: InFlight, queue: &mut VecDeque<Batch>) {
+    /// Returns whether the batch was included (and acknowledged).
+    async fn finish(&self, f: InFlight, queue: &mut VecDeque<Batch>) -> bool {
         let r = f.task.await;
-        self.finish_with(f.batch, f.sent_at, r, queue).await;
+        self.finish_with(f.batch, f.sent_at, r, queue).await
     }
 
     async fn finish_with(
@@ -715,11 +792,14 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         sent_at: Instant,
         result: Result<Result<Included, EvmError>, tokio::task::JoinError>,
         queue: &mut VecDeque<Batch>,
-    ) {
+    ) -> bool {
         let s = &self.s;
         s.metrics.in_flight.with_label_values(&[&s.spec.name]).dec();
         match result {
-            Ok(Ok(inc)) => self.acknowledge(&batch, &inc, sent_at).await,
+            Ok(Ok(inc)) => {
+                self.acknowledge(&batch, &inc, sent_at).await;
+                return true;
+            }
             Ok(Err(e)) => {
                 s.metrics
                     .transactions
@@ -736,6 +816,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 warn!(err = %join, "confirmation task failed");
             }
         }
+        false
     }
 
     async fn acknowledge(&self, batch: &Batch, inc: &Included, sent_at: Instant) {

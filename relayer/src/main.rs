@@ -91,6 +91,23 @@ enum Cmd {
         /// messages were delivered, none twice.
         #[arg(long)]
         smoke: bool,
+        /// Hub processes sharing one Redis (origins split between them,
+        /// every destination's lane shards leased among them); their
+        /// sinks share one nonce bitmap in Redis, so a message delivered by
+        /// two processes counts as a duplicate.
+        #[arg(long, default_value_t = 1)]
+        processes: usize,
+        /// Keep the sink's nonce bitmap in Redis even with one process
+        /// (the baseline to compare `--processes 2` with).
+        #[arg(long)]
+        shared_sink: bool,
+        /// Internal: this process is part I of N (`I/N`) of a
+        /// `--processes N` run.
+        #[arg(long, hide = true)]
+        part: Option<String>,
+        /// Internal: the key prefix shared by the parts of a run.
+        #[arg(long, hide = true)]
+        prefix: Option<String>,
     },
     /// Check a configuration file and exit (0 valid, 2 invalid).
     Config {
@@ -291,6 +308,10 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             rate,
             sink,
             smoke,
+            processes,
+            shared_sink,
+            part,
+            prefix,
         } => {
             init_tracing(LogFormat::Text, "warn");
             let shutdown = CancellationToken::new();
@@ -307,6 +328,13 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 redis,
                 rate,
                 sink,
+                processes,
+                shared_sink,
+                part: part
+                    .map(|p| switchyard::bench::parse_part(&p))
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                prefix,
                 ..switchyard::bench::BenchArgs::default()
             };
             let report = switchyard::bench::run(args, shutdown).await?;

@@ -18,7 +18,7 @@ mod source;
 pub use r#gen::{
     DestinationSpec, GenConfig, GenError, GeneratedBlock, OriginGenerator, OriginSpec, RouteSpec,
 };
-pub use run::{BenchArgs, BenchReport, SinkKind, run};
+pub use run::{BenchArgs, BenchReport, SinkKind, parse_part, run};
 pub use sink::NullSink;
 pub use source::GeneratorSource;
 

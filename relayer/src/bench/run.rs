@@ -66,6 +66,30 @@ pub struct BenchArgs {
     pub rate: Option<f64>,
     /// Where attested batches go.
     pub sink: SinkKind,
+    /// Hub processes sharing the Redis (more than 1: this process starts
+    /// them as children and sums their reports).
+    pub processes: usize,
+    /// Null sinks keep their nonce bitmap in Redis (implied by `part`).
+    pub shared_sink: bool,
+    /// This process is part `.0` of `.1`: it watches the origins whose
+    /// index modulo `.1` is `.0`, and dispatches for every destination.
+    pub part: Option<(usize, usize)>,
+    /// Key prefix (the parts of a run share one).
+    pub prefix: Option<String>,
+}
+
+/// Parses `I/N` (0 ≤ I < N).
+pub fn parse_part(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--part: expected I/N with 0 <= I < N, got {s:?}");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 /// The destination end of the benchmark.
@@ -107,12 +131,16 @@ impl Default for BenchArgs {
             seed: 1,
             rate: None,
             sink: SinkKind::Null,
+            processes: 1,
+            shared_sink: false,
+            part: None,
+            prefix: None,
         }
     }
 }
 
 /// p50 and p99 of one stage, in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize, Default)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, Default)]
 pub struct Quantiles {
     /// Median.
     pub p50_ms: Option<f64>,
@@ -121,7 +149,7 @@ pub struct Quantiles {
 }
 
 /// The final JSON line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct BenchReport {
     /// Delivered (attested, checked, counted once) per second in the window.
     pub messages_per_second: f64,
@@ -151,6 +179,11 @@ pub struct BenchReport {
     pub redis_cpu_seconds_per_million: Option<f64>,
     /// Peak resident memory of the process.
     pub peak_rss_bytes: u64,
+    /// Resident memory when the measured window opened, and when it
+    /// closed: equal within noise when memory is flat.
+    pub rss_window_start_bytes: u64,
+    /// See `rss_window_start_bytes`.
+    pub rss_window_end_bytes: u64,
     /// Routes.
     pub routes: usize,
     /// Origin chains.
@@ -166,7 +199,11 @@ pub struct BenchReport {
     /// Attested batches.
     pub batches: u64,
     /// Which sink: "null" or "anvil".
-    pub sink: &'static str,
+    pub sink: String,
+    /// Hub processes whose reports this one sums (1: this process alone).
+    /// With several, rates and counts are sums, CPU is the sum of the
+    /// processes', latencies and peak RSS are the worst process's.
+    pub processes: usize,
     /// With `--sink anvil`: gas of the included `Inbox.deliver`
     /// transactions (whole transactions: intrinsic, calldata, signature
     /// checks, replay bitmap, recipient calls) per delivered message.
@@ -184,11 +221,21 @@ fn proc_cpu(pid: Option<u32>) -> Option<Duration> {
     super::stat_cpu(&path)
 }
 
+/// Peak resident memory of the process (`VmHWM`).
 fn peak_rss() -> u64 {
+    status_kb("VmHWM:")
+}
+
+/// Resident memory now (`VmRSS`).
+fn current_rss() -> u64 {
+    status_kb("VmRSS:")
+}
+
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let line = s.lines().find(|l| l.starts_with(field))?;
             let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
             Some(kb * 1024)
         })
@@ -229,6 +276,142 @@ fn hash_bound(cfg: &GenConfig) -> f64 {
     }
     std::hint::black_box(sink);
     messages as f64 / start.elapsed().as_secs_f64().max(1e-9)
+}
+
+/// `--processes N`: starts N copies of this binary as parts of one run on
+/// one Redis (started here unless given), waits for their reports and sums
+/// them. Each part measures its own window; they start together, so the
+/// windows coincide to within process start-up.
+async fn coordinate(
+    args: BenchArgs,
+    shutdown: CancellationToken,
+) -> Result<BenchReport, BenchError> {
+    let setup = |e: String| BenchError::Setup(format!("--processes: {e}"));
+    let redis_server = match &args.redis {
+        Some(_) => None,
+        None => Some(RedisServer::spawn(None).map_err(|e| setup(e.to_string()))?),
+    };
+    let redis_url = args
+        .redis
+        .clone()
+        .or_else(|| redis_server.as_ref().map(|r| r.url.clone()))
+        .ok_or_else(|| setup("no redis".into()))?;
+    let exe = std::env::current_exe().map_err(|e| setup(e.to_string()))?;
+    let prefix = format!("bench-{}", crate::unix_ms());
+    let n = args.processes;
+    let mut children = Vec::new();
+    for i in 0..n {
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.arg("bench")
+            .args(["--seconds", &args.seconds.to_string()])
+            .args(["--warmup", &args.warmup.to_string()])
+            .args(["--routes", &args.routes.to_string()])
+            .args(["--body-size", &args.body_size.to_string()])
+            .args(["--workers", &args.workers.to_string()])
+            .args(["--batch-size", &args.batch.to_string()])
+            .args(["--redis", &redis_url])
+            .args(["--prefix", &prefix])
+            .args(["--part", &format!("{i}/{n}")])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(s) = args.shards {
+            cmd.args(["--shards", &s.to_string()]);
+        }
+        if let Some(r) = args.rate {
+            cmd.args(["--rate", &r.to_string()]);
+        }
+        children.push(
+            cmd.spawn()
+                .map_err(|e| setup(format!("starting part {i}: {e}")))?,
+        );
+    }
+    let mut reports = Vec::new();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = tokio::select! {
+            out = child.wait_with_output() => out.map_err(|e| setup(format!("part {i}: {e}")))?,
+            () = shutdown.cancelled() => return Err(setup("interrupted".into())),
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default();
+        let report: BenchReport = serde_json::from_str(last).map_err(|e| {
+            setup(format!(
+                "part {i} exited with {}; its last line is not a report ({e}): {last:?}",
+                out.status
+            ))
+        })?;
+        reports.push(report);
+    }
+    drop(redis_server);
+    let sum = |f: fn(&BenchReport) -> f64| reports.iter().map(f).sum::<f64>();
+    let worst = |f: fn(&BenchReport) -> Option<f64>| {
+        reports
+            .iter()
+            .filter_map(f)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+    };
+    let delivered: u64 = reports.iter().map(|r| r.delivered).sum();
+    // CPU per million: each part's CPU over its own deliveries, summed as
+    // CPU seconds over all deliveries.
+    let cpu_per_million = |f: fn(&BenchReport) -> f64| {
+        if delivered == 0 {
+            return 0.0;
+        }
+        reports
+            .iter()
+            .map(|r| f(r) * r.delivered as f64)
+            .sum::<f64>()
+            / delivered as f64
+    };
+    let mut stages = HashMap::new();
+    for name in ["verify", "enqueue", "deliver"] {
+        let q = |f: fn(&Quantiles) -> Option<f64>| {
+            reports
+                .iter()
+                .filter_map(|r| r.stages.get(name).and_then(f))
+                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+        };
+        stages.insert(
+            name.to_owned(),
+            Quantiles {
+                p50_ms: q(|x| x.p50_ms),
+                p99_ms: q(|x| x.p99_ms),
+            },
+        );
+    }
+    let first = reports
+        .first()
+        .cloned()
+        .ok_or_else(|| setup("no parts".into()))?;
+    Ok(BenchReport {
+        messages_per_second: sum(|r| r.messages_per_second),
+        seconds: reports.iter().map(|r| r.seconds).fold(0.0, f64::max),
+        delivered,
+        delivered_total: reports.iter().map(|r| r.delivered_total).sum(),
+        duplicates: reports.iter().map(|r| r.duplicates).sum(),
+        too_old: reports.iter().map(|r| r.too_old).sum(),
+        p50_ms: worst(|r| r.p50_ms),
+        p99_ms: worst(|r| r.p99_ms),
+        stages,
+        cpu_seconds_per_million: cpu_per_million(|r| r.cpu_seconds_per_million),
+        generator_cpu_seconds_per_million: cpu_per_million(|r| r.generator_cpu_seconds_per_million),
+        redis_cpu_seconds_per_million: None,
+        peak_rss_bytes: reports.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0),
+        rss_window_start_bytes: reports
+            .iter()
+            .map(|r| r.rss_window_start_bytes)
+            .max()
+            .unwrap_or(0),
+        rss_window_end_bytes: reports
+            .iter()
+            .map(|r| r.rss_window_end_bytes)
+            .max()
+            .unwrap_or(0),
+        batches: reports.iter().map(|r| r.batches).sum(),
+        processes: n,
+        offered_messages_per_second: args.rate,
+        ..first
+    })
 }
 
 /// `--sink anvil`: the chain and, per destination (in
@@ -325,12 +508,21 @@ struct Window {
     cpu: Duration,
     redis_cpu: Option<Duration>,
     generator_cpu: Duration,
+    rss: u64,
     latency: HashMap<&'static str, Vec<(f64, u64)>>,
 }
 
 /// Runs the benchmark; progress lines go to stderr.
 pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchReport, BenchError> {
     let setup = |e: String| BenchError::Setup(e);
+    if args.processes > 1 && args.part.is_none() {
+        return coordinate(args, shutdown).await;
+    }
+    if args.sink == SinkKind::Anvil && (args.part.is_some() || args.shared_sink) {
+        return Err(setup(
+            "--processes/--shared-sink apply to the null sink only".into(),
+        ));
+    }
     let redis_server = match &args.redis {
         Some(_) => None,
         None => Some(RedisServer::spawn(None).map_err(|e| setup(e.to_string()))?),
@@ -351,7 +543,23 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         Attester::from_hex(&attester_key, "bench attester").map_err(|e| setup(e.to_string()))?;
     let queue_key = QueueKey::new(keccak256(b"switchyard bench queue key").as_slice())
         .map_err(|e| setup(e.to_string()))?;
-    let prefix = format!("bench-{}", crate::unix_ms());
+    let prefix = args
+        .prefix
+        .clone()
+        .unwrap_or_else(|| format!("bench-{}", crate::unix_ms()));
+    let shared_seen = if args.shared_sink || args.part.is_some() {
+        Some(
+            super::sink::SharedSeen::connect(&redis_url, &prefix)
+                .await
+                .map_err(|e| setup(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let replica = match args.part {
+        Some((i, _)) => format!("bench-{i}"),
+        None => "bench".to_owned(),
+    };
     let lanes = Lanes::connect(&RedisTarget::Single(redis_url.clone()), &prefix, queue_key)
         .await
         .map_err(|e| setup(e.to_string()))?;
@@ -447,7 +655,13 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         SinkKind::Anvil => Some(AnvilSink::deploy(&mut gen_cfg, attester.address()).await?),
     };
     let mut sources = Vec::new();
-    for g in gen_cfg.generators().map_err(|e| setup(e.to_string()))? {
+    let (part, parts) = args.part.unwrap_or((0, 1));
+    let generators = gen_cfg.generators().map_err(|e| setup(e.to_string()))?;
+    for (_, g) in generators
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| k % parts == part)
+    {
         let domain = g.domain();
         let spec = OriginSpec {
             name: format!("d{domain}"),
@@ -461,7 +675,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             // fell behind reads its blocks again).
             header_lead: keep as u64 / 2,
         };
-        let origins = gen_cfg.origins.len() as f64;
+        // The offered rate is the whole run's: this part's share.
+        let origins = (gen_cfg.origins.len() as f64).max(1.0);
         let source = GeneratorSource::new(g, keep);
         let source = Arc::new(match args.rate {
             Some(rate) => source.paced(rate / origins),
@@ -520,18 +735,17 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 attester.clone(),
                 metrics.clone(),
                 dispatcher.clone(),
-                "bench".into(),
+                replica.clone(),
                 Arc::clone(&origin_names),
             );
             tasks.spawn(disp.run(stop.child_token()));
             continue;
         }
-        let sink = Arc::new(NullSink::new(
-            d.domain,
-            u64::from(d.domain),
-            inbox,
-            attester.address(),
-        ));
+        let mut sink = NullSink::new(d.domain, u64::from(d.domain), inbox, attester.address());
+        if let Some(seen) = &shared_seen {
+            sink = sink.shared(seen.clone());
+        }
+        let sink = Arc::new(sink);
         sinks.push(Arc::clone(&sink));
         let disp = Dispatcher::new(
             spec(u64::from(d.domain), inbox),
@@ -540,7 +754,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             attester.clone(),
             metrics.clone(),
             dispatcher.clone(),
-            "bench".into(),
+            replica.clone(),
             Arc::clone(&origin_names),
         );
         tasks.spawn(disp.run(stop.child_token()));
@@ -579,8 +793,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             "warm-up"
         };
         eprintln!(
-            "[bench] {:5.1}s {phase}: delivered {now}  {rate:>9.0} msg/s  rss {} MiB",
+            "[bench] {:5.1}s {phase}: delivered {now}  {rate:>9.0} msg/s  rss {} MiB (peak {} MiB)",
             started.elapsed().as_secs_f64(),
+            current_rss() / (1 << 20),
             peak_rss() / (1 << 20)
         );
         if window.is_none() && started.elapsed() >= Duration::from_secs(args.warmup) {
@@ -595,6 +810,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 cpu: proc_cpu(None).unwrap_or_default(),
                 redis_cpu: proc_cpu(redis_pid),
                 generator_cpu: gen_cpu,
+                rss: current_rss(),
                 latency: snap,
             });
         }
@@ -605,6 +821,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         cpu: cpu0,
         redis_cpu: rcpu0,
         generator_cpu: gcpu0,
+        rss: rss0,
         latency: snap0,
     } = window.ok_or_else(|| setup("stopped before the measured window".into()))?;
     let elapsed = t0.elapsed().as_secs_f64();
@@ -640,6 +857,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         );
     }
     let peak = peak_rss();
+    let rss1 = current_rss();
     stop.cancel();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::timeout_at(deadline, tasks.join_next())
@@ -689,6 +907,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         generator_cpu_seconds_per_million: per_million(gcpu),
         redis_cpu_seconds_per_million: rcpu.map(per_million),
         peak_rss_bytes: peak,
+        rss_window_start_bytes: rss0,
+        rss_window_end_bytes: rss1,
         routes: gen_cfg.routes.len(),
         origins: gen_cfg.origins.len(),
         destinations: gen_cfg.destinations.len(),
@@ -696,7 +916,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         lane_shards: shards,
         offered_messages_per_second: args.rate,
         batches,
-        sink: if anvil.is_some() { "anvil" } else { "null" },
+        sink: if anvil.is_some() { "anvil" } else { "null" }.to_owned(),
+        processes: 1,
         gas_per_message,
         messages_per_transaction: per_tx,
         hash_bound_messages_per_second: hash_bound(&gen_cfg),
@@ -704,4 +925,29 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     drop(redis_server);
     drop(anvil);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_parses_and_refuses_out_of_range() {
+        assert_eq!(parse_part("0/2"), Ok((0, 2)));
+        assert_eq!(parse_part("1/2"), Ok((1, 2)));
+        for bad in ["2/2", "1", "a/2", "1/0", "-1/2"] {
+            let err = parse_part(bad).expect_err(bad);
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn auto_shards_keep_about_sixteen_lanes() {
+        assert_eq!(auto_shards(4), 4);
+        assert_eq!(auto_shards(1), 16);
+        assert_eq!(auto_shards(17), 1);
+        assert_eq!(auto_shards(0), 16);
+        assert_eq!(keep_per_origin(4), 16);
+        assert_eq!(keep_per_origin(33), 4);
+    }
 }

@@ -12,7 +12,7 @@ fn bench_smoke_delivers_through_the_full_pipeline_and_reports_every_field() {
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed: {stderr}");
+    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
     assert!(
         stderr.contains("[bench]"),
         "a progress line every second: {stderr}"
@@ -66,7 +66,7 @@ fn bench_anvil_sink_delivers_on_a_real_chain_and_reports_gas_per_message() {
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed: {stderr}");
+    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
     let report: serde_json::Value =
         serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
     assert_eq!(report["sink"], "anvil", "{report}");
@@ -86,5 +86,37 @@ fn bench_anvil_sink_delivers_on_a_real_chain_and_reports_gas_per_message() {
     assert!(
         per_tx > 0.0 && per_tx <= 50.0,
         "batch size bounds it: {report}"
+    );
+}
+
+#[test]
+fn bench_two_processes_share_one_redis_and_deliver_each_message_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "bench",
+            "--smoke",
+            "--processes",
+            "2",
+            "--batch-size",
+            "200",
+        ])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
+    assert_eq!(report["processes"], 2, "{report}");
+    assert!(
+        report["delivered"].as_u64().expect("delivered") > 0,
+        "{report}"
+    );
+    // One nonce bitmap in Redis for both processes' sinks: a message the
+    // two delivered would count here.
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert!(
+        stderr.matches("[bench]").count() >= 2,
+        "both parts report progress: {stderr}"
     );
 }
