@@ -81,6 +81,7 @@ def plot(data):
     ax.set_xlabel("routes (origin → destination pairs)")
     ax.set_ylabel("delivered, thousand messages/s")
     ax.set_title("Throughput against routes (128-byte bodies)")
+    ax.set_ylim(bottom=0, top=max(ys) * 1.15)
     for x, y in zip(xs, ys):
         ax.annotate(f"{y:.0f}k", (x, y), textcoords="offset points", xytext=(0, 6), ha="center")
 
@@ -93,10 +94,12 @@ def plot(data):
     ax.set_xlabel("message body, bytes")
     ax.set_ylabel("delivered, thousand messages/s")
     ax.set_title("Throughput against body size (12 routes)")
+    ax.set_ylim(bottom=0, top=max(ys) * 1.15)
     ax2 = ax.twinx()
     mb = [d["report"]["messages_per_second"] * d["report"]["body_size"] / 2**20 for d in data["body"]]
     ax2.plot(xs, mb, "s--", color="tab:gray", label="body MiB/s")
     ax2.set_ylabel("body payload, MiB/s")
+    ax2.set_ylim(bottom=0, top=max(mb) * 1.15)
     ax.legend(loc="upper center")
     ax2.legend(loc="center right")
 
