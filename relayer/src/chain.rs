@@ -88,3 +88,19 @@ impl BatchSink for EvmSubmitter {
         EvmSubmitter::confirm(self, &pending).await
     }
 }
+
+impl BatchSink for switchyard_evm::submitter::Signers {
+    type Pending = switchyard_evm::submitter::SignedPending;
+
+    async fn submit(
+        &self,
+        messages: Vec<Bytes>,
+        signatures: Vec<Bytes>,
+    ) -> Result<Self::Pending, EvmError> {
+        switchyard_evm::submitter::Signers::submit(self, messages, signatures).await
+    }
+
+    async fn confirm(&self, pending: Self::Pending) -> Result<Included, EvmError> {
+        switchyard_evm::submitter::Signers::confirm(self, pending).await
+    }
+}

@@ -268,6 +268,10 @@ pub struct DispatcherConfig {
     /// Most messages in one `deliver` transaction.
     #[serde(default = "default_batch")]
     pub max_batch_messages: usize,
+    /// Most bytes of encoded messages in one `deliver` transaction (nodes
+    /// refuse transactions over 128 KiB).
+    #[serde(default = "default_max_batch_bytes")]
+    pub max_batch_bytes: usize,
     /// Longest a partial batch waits for more messages, in ms.
     #[serde(default = "default_wait")]
     pub max_wait_ms: u64,
@@ -342,6 +346,7 @@ impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
             max_batch_messages: default_batch(),
+            max_batch_bytes: default_max_batch_bytes(),
             max_wait_ms: default_wait(),
             max_in_flight: default_in_flight(),
             max_attempts: default_attempts(),
@@ -397,12 +402,31 @@ pub struct ChainConfig {
     pub rpc_timeout_ms: u64,
     /// Key of the account that pays for deliveries to this chain.
     pub submitter_key: SecretRef,
+    /// More delivery keys, used in parallel with `submitter_key` (each has
+    /// its own nonce sequence; batches go to the least busy).
+    #[serde(default)]
+    pub extra_submitter_keys: Vec<SecretRef>,
+    /// Below this balance (ether) a signer is reported low
+    /// (`switchyard_signer_balance_low` and a warning).
+    #[serde(default = "default_low_balance")]
+    pub low_balance_eth: f64,
     /// Blocks on top of a delivery before its batch is acknowledged.
     #[serde(default = "default_delivery_confirmations")]
     pub delivery_confirmations: u64,
     /// Ceiling of `maxFeePerGas`, in gwei.
     #[serde(default = "default_max_fee")]
     pub max_fee_gwei: u64,
+    /// A delivery not mined after this long is replaced (same nonce) with
+    /// fees raised by `fee_bump_percent`, up to `max_fee_gwei`.
+    #[serde(default = "default_replace_after")]
+    pub replace_after_ms: u64,
+    /// Fee increase per replacement, in percent (110 to 300).
+    #[serde(default = "default_fee_bump")]
+    pub fee_bump_percent: u64,
+    /// Most gas one delivery transaction may use (estimate with margin); a
+    /// batch over it is split in two.
+    #[serde(default = "default_max_batch_gas")]
+    pub max_batch_gas: u64,
 }
 
 fn default_confirmations() -> u64 {
@@ -419,6 +443,21 @@ fn default_delivery_confirmations() -> u64 {
 }
 fn default_max_fee() -> u64 {
     500
+}
+fn default_low_balance() -> f64 {
+    0.1
+}
+fn default_replace_after() -> u64 {
+    30_000
+}
+fn default_fee_bump() -> u64 {
+    125
+}
+fn default_max_batch_gas() -> u64 {
+    15_000_000
+}
+fn default_max_batch_bytes() -> usize {
+    96 * 1024
 }
 
 impl ChainConfig {
@@ -494,6 +533,12 @@ impl Config {
             }
         }
         let d = &self.dispatcher;
+        if !(1024..=1024 * 1024).contains(&d.max_batch_bytes) {
+            return Err(cfg_err(
+                "dispatcher.max_batch_bytes",
+                format!("expected 1024..=1048576, got {}", d.max_batch_bytes),
+            ));
+        }
         if !(1..=2000).contains(&d.max_batch_messages) {
             return Err(cfg_err(
                 "dispatcher.max_batch_messages",
@@ -611,7 +656,37 @@ impl Config {
             if c.max_fee_gwei == 0 {
                 return Err(cfg_err(p("max_fee_gwei"), "expected at least 1, got 0"));
             }
+            if !(500..=3_600_000).contains(&c.replace_after_ms) {
+                return Err(cfg_err(
+                    p("replace_after_ms"),
+                    format!("expected 500..=3600000, got {}", c.replace_after_ms),
+                ));
+            }
+            if !(200_000..=100_000_000).contains(&c.max_batch_gas) {
+                return Err(cfg_err(
+                    p("max_batch_gas"),
+                    format!("expected 200000..=100000000, got {}", c.max_batch_gas),
+                ));
+            }
+            if !(110..=300).contains(&c.fee_bump_percent) {
+                return Err(cfg_err(
+                    p("fee_bump_percent"),
+                    format!(
+                        "expected 110..=300 (nodes refuse replacements under +10%), got {}",
+                        c.fee_bump_percent
+                    ),
+                ));
+            }
             c.submitter_key.check(&p("submitter_key"))?;
+            for (k, key) in c.extra_submitter_keys.iter().enumerate() {
+                key.check(&p(&format!("extra_submitter_keys[{k}]")))?;
+            }
+            if !(c.low_balance_eth.is_finite() && c.low_balance_eth >= 0.0) {
+                return Err(cfg_err(
+                    p("low_balance_eth"),
+                    format!("expected a finite number >= 0, got {}", c.low_balance_eth),
+                ));
+            }
         }
         for (i, g) in self.route_groups.iter().enumerate() {
             let p = |k: &str| format!("route_groups[{i}].{k}");
@@ -727,6 +802,48 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let err = Config::from_toml(&text).expect_err("too small");
         assert_eq!(err.path, "chains[0].poll_interval_ms");
         assert!(err.reason.contains("got 5"), "{err}");
+    }
+
+    #[test]
+    fn delivery_knobs_parse_and_are_range_checked_with_their_path() {
+        let text = sample().replace(
+            "chain_id = 31337",
+            "chain_id = 31337\nextra_submitter_keys = [{ env = \"K2\" }, { file = \"/k3\" }]\nlow_balance_eth = 0.5\nreplace_after_ms = 2000\nfee_bump_percent = 150",
+        );
+        let c = Config::from_toml(&text).expect("valid");
+        assert_eq!(c.chains[0].extra_submitter_keys.len(), 2);
+        assert!((c.chains[0].low_balance_eth - 0.5).abs() < 1e-12);
+        assert_eq!(
+            (c.chains[0].replace_after_ms, c.chains[0].fee_bump_percent),
+            (2000, 150)
+        );
+        let defaults = Config::from_toml(&sample()).expect("valid");
+        assert_eq!(defaults.chains[0].fee_bump_percent, 125);
+        for (from, to, path) in [
+            (
+                "fee_bump_percent = 150",
+                "fee_bump_percent = 105",
+                "chains[0].fee_bump_percent",
+            ),
+            (
+                "replace_after_ms = 2000",
+                "replace_after_ms = 10",
+                "chains[0].replace_after_ms",
+            ),
+            (
+                "low_balance_eth = 0.5",
+                "low_balance_eth = -1.0",
+                "chains[0].low_balance_eth",
+            ),
+            (
+                "{ file = \"/k3\" }",
+                "{ }",
+                "chains[0].extra_submitter_keys[1]",
+            ),
+        ] {
+            let err = Config::from_toml(&text.replace(from, to)).expect_err(to);
+            assert_eq!(err.path, path, "{err}");
+        }
     }
 
     #[test]

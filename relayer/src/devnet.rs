@@ -319,6 +319,11 @@ pub async fn run(
             submitter_key: SecretRef::file(&submitter_file),
             delivery_confirmations: 1,
             max_fee_gwei: 500,
+            max_batch_gas: 15_000_000,
+            extra_submitter_keys: Vec::new(),
+            low_balance_eth: 0.1,
+            replace_after_ms: 30_000,
+            fee_bump_percent: 125,
         });
     }
     let cfg = Config {

@@ -310,6 +310,10 @@ struct Batch {
     messages: Vec<Bytes>,
     /// Origin of each message (metrics).
     origins: Vec<Domain>,
+    /// Index in `touches` of each message's entry.
+    entry_of: Vec<u32>,
+    /// Encoded bytes of `messages`.
+    bytes: usize,
     /// Entries whose last message is in this batch: acknowledged on inclusion.
     completes: Vec<(String, u64)>,
     /// Every entry with a message in this batch: what goes to the
@@ -511,6 +515,21 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                             .transactions
                             .with_label_values(&[&s.spec.name, e.kind()])
                             .inc();
+                        if e.splits() && batch.messages.len() > 1 {
+                            // One bad message (or too much gas) must not
+                            // fail the others: halve until each part goes
+                            // through or a single message fails alone.
+                            let n = batch.messages.len();
+                            let (left, right) = batch.split();
+                            s.metrics
+                                .lane_splits
+                                .with_label_values(&[&s.spec.name])
+                                .inc();
+                            warn!(err = %e, messages = n, "batch refused in simulation: split in two");
+                            requeue(&mut queue, right);
+                            requeue(&mut queue, left);
+                            continue;
+                        }
                         if self.failed(&mut batch, &e).await {
                             requeue(&mut queue, batch);
                         }
@@ -652,7 +671,13 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             // An entry that fits in a batch is not split across two: a
             // split entry is acknowledged only with its last message, so a
             // handover between the halves would resend the first half.
-            let fits_here = |b: &Batch| b.messages.len() + total <= max || total > max;
+            let entry_bytes: usize = entry.messages.iter().map(|m| m.len()).sum();
+            let max_bytes = s.cfg.max_batch_bytes;
+            let fits_here = |b: &Batch| {
+                (b.messages.len() + total <= max && b.bytes + entry_bytes <= max_bytes)
+                    || total > max
+                    || entry_bytes > max_bytes
+            };
             if queue
                 .back()
                 .is_some_and(|b| !b.messages.is_empty() && !fits_here(b))
@@ -664,10 +689,11 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 });
             }
             for (i, m) in entry.messages.into_iter().enumerate() {
-                if queue
-                    .back()
-                    .is_none_or(|b| b.messages.len() >= max || b.not_before.is_some())
-                {
+                if queue.back().is_none_or(|b| {
+                    b.messages.len() >= max
+                        || (!b.messages.is_empty() && b.bytes + m.len() > max_bytes)
+                        || b.not_before.is_some()
+                }) {
                     queue.push_back(Batch {
                         seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
                         oldest_ms: entry_ms,
@@ -679,8 +705,11 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                     b.touches.push(d.id.clone());
                 }
                 b.attempts = b.attempts.max(d.attempts);
+                b.bytes += m.len();
                 b.messages.push(m);
                 b.origins.push(entry.origin);
+                b.entry_of
+                    .push(u32::try_from(b.touches.len() - 1).unwrap_or(u32::MAX));
                 if i + 1 == total {
                     b.completes.push((d.id.clone(), entry.verified_at_ms));
                 }
@@ -829,6 +858,12 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             .gas_used
             .with_label_values(&[&s.spec.name])
             .inc_by(inc.gas_used);
+        if inc.replacements > 0 {
+            s.metrics
+                .transactions
+                .with_label_values(&[&s.spec.name, "replaced"])
+                .inc_by(u64::from(inc.replacements));
+        }
         s.metrics
             .latency
             .with_label_values(&["confirm"])
@@ -891,6 +926,51 @@ fn retry_delay(base_ms: u64, attempts: u32) -> Duration {
     Duration::from_millis(half + rand::rng().random_range(0..=half.max(1)))
 }
 
+impl Batch {
+    /// The first half of the messages and the rest, each with the entries
+    /// it touches and completes. An entry cut in two is touched by both and
+    /// completed by the half holding its last message.
+    fn split(self) -> (Batch, Batch) {
+        let mid = self.messages.len() / 2;
+        let part = |range: std::ops::Range<usize>| {
+            let first = self.entry_of[range.start] as usize;
+            let last = self.entry_of[range.end - 1] as usize;
+            let touches: Vec<String> = self.touches[first..=last].to_vec();
+            let completes = self
+                .completes
+                .iter()
+                .filter(|(id, _)| {
+                    // The entry's last message in this batch is in `range`.
+                    self.touches
+                        .iter()
+                        .position(|t| t == id)
+                        .and_then(|t| self.entry_of.iter().rposition(|&e| e as usize == t))
+                        .is_some_and(|i| range.contains(&i))
+                })
+                .cloned()
+                .collect();
+            Batch {
+                seq: self.seq,
+                messages: self.messages[range.clone()].to_vec(),
+                origins: self.origins[range.clone()].to_vec(),
+                entry_of: self.entry_of[range.clone()]
+                    .iter()
+                    .map(|&e| e - first as u32)
+                    .collect(),
+                bytes: self.messages[range].iter().map(|m| m.len()).sum(),
+                completes,
+                touches,
+                attempts: self.attempts,
+                oldest_ms: self.oldest_ms,
+                last_error: self.last_error.clone(),
+                not_before: None,
+            }
+        };
+        let n = self.messages.len();
+        (part(0..mid), part(mid..n))
+    }
+}
+
 /// Lane entries taken per read.
 const READ_COUNT: usize = 64;
 
@@ -898,11 +978,13 @@ const READ_COUNT: usize = 64;
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Puts a failed batch back in sequence order: ahead of every batch created
-/// after it, behind every batch created before it.
+/// after it, behind every batch created before it, and ahead of one with
+/// the same sequence (the halves of a split: requeue the right half, then
+/// the left).
 fn requeue(queue: &mut VecDeque<Batch>, batch: Batch) {
     let at = queue
         .iter()
-        .position(|b| b.seq > batch.seq)
+        .position(|b| b.seq >= batch.seq)
         .unwrap_or(queue.len());
     queue.insert(at, batch);
 }
@@ -1010,6 +1092,60 @@ const VIEW_TICKS_PER_REPORT: u32 = 10;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_halves_keep_entries_touched_and_completed_where_their_messages_are() {
+        // Entries A (3 messages, last here), B (2, last here), C (3, more in
+        // a later batch): A0 A1 A2 B0 | B1 C0 C1 C2.
+        let msg = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let b = Batch {
+            seq: 7,
+            messages: ["A0", "A1", "A2", "B0", "B1", "C0", "C1", "C2"]
+                .map(msg)
+                .to_vec(),
+            origins: vec![1, 1, 1, 2, 2, 3, 3, 3],
+            entry_of: vec![0, 0, 0, 1, 1, 2, 2, 2],
+            bytes: 16,
+            completes: vec![("A".into(), 10), ("B".into(), 11)],
+            touches: vec!["A".into(), "B".into(), "C".into()],
+            attempts: 2,
+            ..Batch::default()
+        };
+        let (l, r) = b.split();
+        assert_eq!(l.messages, ["A0", "A1", "A2", "B0"].map(msg));
+        assert_eq!(l.touches, ["A", "B"]);
+        assert_eq!(l.completes, [("A".to_owned(), 10)]);
+        assert_eq!(l.entry_of, [0, 0, 0, 1]);
+        assert_eq!(l.origins, [1, 1, 1, 2]);
+        assert_eq!(r.messages, ["B1", "C0", "C1", "C2"].map(msg));
+        assert_eq!(r.touches, ["B", "C"]);
+        assert_eq!(r.completes, [("B".to_owned(), 11)]);
+        assert_eq!(r.entry_of, [0, 1, 1, 1]);
+        assert_eq!((l.seq, r.seq, l.attempts, r.bytes), (7, 7, 2, 8));
+        // Requeued right then left, both land ahead of later batches and
+        // in order.
+        let mut q = VecDeque::from([Batch {
+            seq: 9,
+            ..Batch::default()
+        }]);
+        requeue(&mut q, r);
+        requeue(&mut q, l);
+        let order: Vec<(u64, usize)> = q.iter().map(|b| (b.seq, b.messages.len())).collect();
+        assert_eq!(order, [(7, 4), (7, 4), (9, 0)]);
+        assert_eq!(q[0].messages[0], msg("A0"));
+        // Halving a single message is never asked for; two split into ones.
+        let two = Batch {
+            messages: vec![msg("x"), msg("y")],
+            origins: vec![1, 1],
+            entry_of: vec![0, 0],
+            touches: vec!["X".into()],
+            completes: vec![("X".into(), 1)],
+            ..Batch::default()
+        };
+        let (a, b) = two.split();
+        assert_eq!((a.touches.len(), a.completes.len()), (1, 0));
+        assert_eq!((b.touches.len(), b.completes.len()), (1, 1));
+    }
 
     #[test]
     fn retry_delay_doubles_with_jitter_and_is_capped() {

@@ -9,13 +9,14 @@ use std::time::Duration;
 use switchyard_evm::attest::Attester;
 use switchyard_evm::rpc::{RpcObserver, RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
-use switchyard_evm::submitter::{EvmSubmitter, SubmitterConfig};
+use switchyard_evm::submitter::{EvmSubmitter, Signers, SubmitterConfig};
 use switchyard_lc_evm::BlockRef;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use crate::balance::BalanceMonitor;
 use crate::config::Config;
 use crate::dispatcher::BacklogMonitor;
 use crate::dispatcher::{DestSpec, Dispatcher};
@@ -137,22 +138,46 @@ impl Hub {
             );
             tasks.spawn(watcher.run(shutdown.child_token()));
             // Destination side.
-            let key_path = format!("chains[{i}].submitter_key");
-            let key = c.submitter_key.resolve(&key_path)?;
-            let submitter = EvmSubmitter::new(
-                pool,
-                key.expose(),
-                &key_path,
-                SubmitterConfig {
-                    chain_id: c.chain_id,
-                    inbox: c.inbox,
-                    confirmations: c.delivery_confirmations,
-                    max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
-                    receipt_timeout: Duration::from_secs(120),
-                    poll_interval: Duration::from_millis(50),
-                    gas_margin_percent: 130,
-                },
-            )?;
+            let sub_cfg = SubmitterConfig {
+                chain_id: c.chain_id,
+                inbox: c.inbox,
+                confirmations: c.delivery_confirmations,
+                max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
+                receipt_timeout: Duration::from_secs(120),
+                poll_interval: Duration::from_millis(50),
+                gas_margin_percent: 130,
+                replace_after: Duration::from_millis(c.replace_after_ms),
+                fee_bump_percent: c.fee_bump_percent,
+                max_gas_per_tx: c.max_batch_gas,
+            };
+            let mut keys = vec![(format!("chains[{i}].submitter_key"), &c.submitter_key)];
+            for (k, r) in c.extra_submitter_keys.iter().enumerate() {
+                keys.push((format!("chains[{i}].extra_submitter_keys[{k}]"), r));
+            }
+            let mut subs = Vec::new();
+            for (key_path, r) in keys {
+                let key = r.resolve(&key_path)?;
+                subs.push(EvmSubmitter::new(
+                    pool.clone(),
+                    key.expose(),
+                    &key_path,
+                    sub_cfg.clone(),
+                )?);
+            }
+            let signers = Arc::new(Signers::new(
+                subs,
+                &format!("chains[{i}] submitter_key and extra_submitter_keys"),
+            )?);
+            tasks.spawn(
+                BalanceMonitor::new(
+                    &c.name,
+                    Arc::clone(&signers),
+                    metrics.clone(),
+                    c.low_balance_eth,
+                    BALANCE_EVERY,
+                )
+                .run(shutdown.child_token()),
+            );
             let dispatcher = Dispatcher::new(
                 DestSpec {
                     name: c.name.clone(),
@@ -162,7 +187,7 @@ impl Hub {
                     group_domains: router.groups_of(c.domain),
                 },
                 lanes.clone(),
-                Arc::new(submitter),
+                signers,
                 attester.clone(),
                 metrics.clone(),
                 cfg.dispatcher.clone(),
@@ -216,6 +241,9 @@ impl Hub {
         }
     }
 }
+
+/// How often each delivery signer's balance is read.
+const BALANCE_EVERY: Duration = Duration::from_secs(30);
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -7,6 +7,7 @@
 //! chains.
 
 pub mod admin;
+pub mod balance;
 pub mod bench;
 pub mod chain;
 pub mod config;

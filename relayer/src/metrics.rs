@@ -61,12 +61,21 @@ pub struct Metrics {
     pub lane_reclaimed: IntCounterVec,
     /// `switchyard_lane_retries_total{destination}`: batch retries.
     pub lane_retries: IntCounterVec,
+    /// `switchyard_batch_splits_total{destination}`: batches split in two
+    /// after a refused simulation or a gas estimate over the cap.
+    pub lane_splits: IntCounterVec,
     /// `switchyard_lane_shards_owned{destination}`: shards this replica works.
     pub shards_owned: IntGaugeVec,
     /// `switchyard_throttled_seconds_total{origin,destination}`: time the
     /// origin's watcher waited because the destination's lane was over its
     /// backlog limit.
     pub throttled_seconds: prometheus::CounterVec,
+    /// `switchyard_signer_balance_eth{chain,signer}`: each delivery key's
+    /// balance (signers are configured, so the label is bounded).
+    pub signer_balance: prometheus::GaugeVec,
+    /// `switchyard_signer_balance_low{chain,signer}`: 1 while the balance is
+    /// under the chain's `low_balance_eth`.
+    pub signer_balance_low: IntGaugeVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -181,10 +190,31 @@ impl Metrics {
                 "Delivery batches retried after a failure",
                 &["destination"],
             ),
+            lane_splits: counter(
+                "switchyard_batch_splits_total",
+                "Delivery batches split in two after a refused simulation or too much gas",
+                &["destination"],
+            ),
             shards_owned: gauge(
                 "switchyard_lane_shards_owned",
                 "Lane shards whose lease this replica holds",
                 &["destination"],
+            ),
+            signer_balance: {
+                let g = must(prometheus::GaugeVec::new(
+                    Opts::new(
+                        "switchyard_signer_balance_eth",
+                        "Balance of a delivery signer key, in ether",
+                    ),
+                    &["chain", "signer"],
+                ));
+                must(registry.register(Box::new(g.clone())));
+                g
+            },
+            signer_balance_low: gauge(
+                "switchyard_signer_balance_low",
+                "1 while a delivery signer's balance is under the chain's low_balance_eth",
+                &["chain", "signer"],
             ),
             throttled_seconds: {
                 let c = must(prometheus::CounterVec::new(

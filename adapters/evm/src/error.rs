@@ -51,6 +51,15 @@ pub enum EvmError {
         /// Decoded revert reason or raw data.
         reason: String,
     },
+    /// The batch's gas estimate is over the per-transaction cap: it must be
+    /// split, not retried as is.
+    #[error("batch needs {gas} gas, over the cap of {limit} a transaction")]
+    BatchTooLarge {
+        /// Estimated gas, with margin.
+        gas: u64,
+        /// The cap.
+        limit: u64,
+    },
     /// A contract artifact could not be loaded.
     #[error("contract artifact {path}: {reason}")]
     Artifact {
@@ -80,9 +89,20 @@ impl EvmError {
             Self::Reverted { .. } => true,
             Self::Malformed { .. }
             | Self::SimulationReverted { .. }
+            | Self::BatchTooLarge { .. }
             | Self::Artifact { .. }
             | Self::Key { .. } => false,
         }
+    }
+
+    /// Whether a batch failing with this should be split in two and each
+    /// half tried alone: a simulation that reverts (one bad message must not
+    /// take the others with it) or a batch over the gas cap.
+    pub fn splits(&self) -> bool {
+        matches!(
+            self,
+            Self::SimulationReverted { .. } | Self::BatchTooLarge { .. }
+        )
     }
 
     /// A bounded label for metrics.
@@ -94,6 +114,7 @@ impl EvmError {
             Self::Malformed { .. } => "malformed",
             Self::Reverted { .. } => "reverted",
             Self::SimulationReverted { .. } => "simulation_reverted",
+            Self::BatchTooLarge { .. } => "batch_too_large",
             Self::Artifact { .. } => "artifact",
             Self::Key { .. } => "key",
         }

@@ -1,7 +1,9 @@
 //! Destination submitter: `Inbox.deliver` transactions with their own nonce
 //! tracking and EIP-1559 fees, in three explicit steps: `prepare` (encode and
 //! simulate), `submit` (sign and broadcast once), `confirm` (wait for the
-//! receipt at the configured depth, and check the block is still canonical).
+//! receipt at the configured depth, and check the block is still canonical;
+//! a transaction not mined within `replace_after` is replaced, same nonce,
+//! with fees raised by `fee_bump_percent`, up to the chain's cap).
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,23 @@ pub struct SubmitterConfig {
     pub poll_interval: Duration,
     /// Multiplier applied to the gas estimate, in percent (>= 100).
     pub gas_margin_percent: u64,
+    /// A broadcast not mined after this long is replaced with higher fees.
+    pub replace_after: Duration,
+    /// Fee increase per replacement, in percent (>= 110: nodes refuse a
+    /// replacement that raises fees by less than 10%).
+    pub fee_bump_percent: u64,
+    /// Cap on one transaction's gas limit; a batch estimated above it is
+    /// refused with [`EvmError::BatchTooLarge`] (the dispatcher splits it).
+    pub max_gas_per_tx: u64,
+}
+
+impl SubmitterConfig {
+    /// Defaults for the knobs most deployments leave alone.
+    pub const DEFAULT_REPLACE_AFTER: Duration = Duration::from_secs(30);
+    /// See [`SubmitterConfig::fee_bump_percent`].
+    pub const DEFAULT_FEE_BUMP_PERCENT: u64 = 125;
+    /// See [`SubmitterConfig::max_gas_per_tx`]: half of a 30M block.
+    pub const DEFAULT_MAX_GAS_PER_TX: u64 = 15_000_000;
 }
 
 /// A batch encoded and simulated, ready to send.
@@ -51,12 +70,16 @@ pub struct PreparedBatch {
 /// A broadcast transaction.
 #[derive(Debug, Clone)]
 pub struct PendingBatch {
-    /// Transaction hash.
+    /// Transaction hash (of the first broadcast).
     pub tx_hash: B256,
     /// Nonce used.
     pub nonce: u64,
     /// When it was broadcast.
     pub sent_at: Instant,
+    /// What was sent, kept to re-sign a replacement.
+    prepared: PreparedBatch,
+    /// Fees of the first broadcast: (maxFeePerGas, maxPriorityFeePerGas).
+    pub fees: (u128, u128),
 }
 
 /// A batch included at the configured depth.
@@ -73,6 +96,8 @@ pub struct Included {
     pub delivered: Vec<u32>,
     /// Origin domain of every message whose recipient failed (`MessageFailed`).
     pub failed: Vec<u32>,
+    /// Replacements broadcast (fee bumps) before one was mined.
+    pub replacements: u32,
 }
 
 /// Sends batches to one destination's Inbox with one signer key.
@@ -187,6 +212,12 @@ impl EvmSubmitter {
             }
         };
         let gas_limit = estimate.saturating_mul(self.cfg.gas_margin_percent.max(100)) / 100;
+        if gas_limit > self.cfg.max_gas_per_tx {
+            return Err(EvmError::BatchTooLarge {
+                gas: gas_limit,
+                limit: self.cfg.max_gas_per_tx,
+            });
+        }
         Ok(PreparedBatch {
             calldata,
             gas_limit,
@@ -225,27 +256,7 @@ impl EvmSubmitter {
                     .await?
             }
         };
-        let mut tx = TxEip1559 {
-            chain_id: self.cfg.chain_id,
-            nonce,
-            gas_limit: prepared.gas_limit,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: TxKind::Call(self.cfg.inbox),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input: prepared.calldata.clone(),
-        };
-        let sig = self
-            .signer
-            .sign_transaction_sync(&mut tx)
-            .map_err(|e| EvmError::Key {
-                what: format!("submitter {}", self.signer.address()),
-                reason: format!("signing failed: {e}"),
-            })?;
-        let signed = tx.into_signed(sig);
-        let tx_hash = *signed.hash();
-        let raw = TxEnvelope::from(signed).encoded_2718();
+        let (tx_hash, raw) = self.sign(prepared, nonce, (max_fee, tip))?;
         // Broadcast exactly once, to one endpoint: a blind re-send elsewhere
         // could race a replacement. A failed broadcast leaves the nonce unused.
         let (provider, label) = self.pool.preferred();
@@ -257,6 +268,8 @@ impl EvmSubmitter {
                     tx_hash,
                     nonce,
                     sent_at: Instant::now(),
+                    prepared: prepared.clone(),
+                    fees: (max_fee, tip),
                 })
             }
             Ok(Err(e)) => {
@@ -290,19 +303,131 @@ impl EvmSubmitter {
         }
     }
 
-    /// Waits until `pending` is included `confirmations` deep in a block that
-    /// is still canonical. A reverted transaction is an error.
+    /// Signs an `Inbox.deliver` transaction; returns its hash and encoding.
+    fn sign(
+        &self,
+        prepared: &PreparedBatch,
+        nonce: u64,
+        (max_fee, tip): (u128, u128),
+    ) -> Result<(B256, Vec<u8>), EvmError> {
+        let mut tx = TxEip1559 {
+            chain_id: self.cfg.chain_id,
+            nonce,
+            gas_limit: prepared.gas_limit,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(self.cfg.inbox),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input: prepared.calldata.clone(),
+        };
+        let sig = self
+            .signer
+            .sign_transaction_sync(&mut tx)
+            .map_err(|e| EvmError::Key {
+                what: format!("submitter {}", self.signer.address()),
+                reason: format!("signing failed: {e}"),
+            })?;
+        let signed = tx.into_signed(sig);
+        let tx_hash = *signed.hash();
+        Ok((tx_hash, TxEnvelope::from(signed).encoded_2718()))
+    }
+
+    /// Fees of the replacement of a transaction sent with `fees`: both raised
+    /// by `fee_bump_percent` (rounded up), the max fee at least the network's
+    /// current estimate, all under the cap. `None` when the cap leaves no room
+    /// for a bump nodes would accept (at least 10% on both).
+    fn bumped(&self, fees: (u128, u128), network_max_fee: u128) -> Option<(u128, u128)> {
+        let pct = u128::from(self.cfg.fee_bump_percent.max(110));
+        let up = |v: u128| v.saturating_mul(pct).div_ceil(100);
+        let max_fee = up(fees.0)
+            .max(network_max_fee)
+            .min(self.cfg.max_fee_per_gas);
+        let tip = up(fees.1).min(max_fee);
+        let min_ok = |old: u128, new: u128| new.saturating_mul(100) >= old.saturating_mul(110);
+        (min_ok(fees.0, max_fee) && min_ok(fees.1, tip) && tip > fees.1).then_some((max_fee, tip))
+    }
+
+    /// Broadcasts a replacement of `pending` (same nonce, higher fees).
+    /// Returns its hash and fees, or `None` when no replacement went out
+    /// (fees at the cap, or the nonce already used: one of ours was mined).
+    async fn replace(
+        &self,
+        pending: &PendingBatch,
+        fees: (u128, u128),
+    ) -> Result<Option<(B256, (u128, u128))>, EvmError> {
+        let network = self.fees().await.map(|f| f.0).unwrap_or(0);
+        let Some(new_fees) = self.bumped(fees, network) else {
+            return Ok(None);
+        };
+        let (hash, raw) = self.sign(&pending.prepared, pending.nonce, new_fees)?;
+        let (provider, label) = self.pool.preferred();
+        let timeout = self.pool.policy().timeout;
+        match tokio::time::timeout(timeout, provider.send_raw_transaction(&raw)).await {
+            Ok(Ok(_)) => Ok(Some((hash, new_fees))),
+            Ok(Err(e)) => {
+                let lower = e.to_string().to_ascii_lowercase();
+                if lower.contains("nonce too low") || lower.contains("already known") {
+                    // Mined (or this exact replacement known): the receipt
+                    // loop finds whichever it was.
+                    Ok(None)
+                } else {
+                    self.pool.demote(&label);
+                    Err(EvmError::Rpc {
+                        method: "eth_sendRawTransaction",
+                        endpoint: label,
+                        message: e.to_string(),
+                    })
+                }
+            }
+            Err(_) => {
+                self.pool.demote(&label);
+                // Maybe accepted: keep watching its hash too.
+                Ok(Some((hash, new_fees)))
+            }
+        }
+    }
+
+    /// Waits until `pending` (or one of its replacements) is included
+    /// `confirmations` deep in a block that is still canonical; replaces it
+    /// with higher fees each `replace_after` it stays unmined. A reverted
+    /// transaction is an error; so is inclusion in a block that was then
+    /// reorganised away (retryable: the batch is sent again).
     pub async fn confirm(&self, pending: &PendingBatch) -> Result<Included, EvmError> {
         let deadline = pending.sent_at + self.cfg.receipt_timeout;
-        let hash = pending.tx_hash;
+        let mut hashes = vec![pending.tx_hash];
+        let mut fees = pending.fees;
+        let mut last_broadcast = pending.sent_at;
         loop {
-            let receipt = self
-                .pool
-                .read("eth_getTransactionReceipt", |p| async move {
-                    p.get_transaction_receipt(hash).await
-                })
-                .await?;
+            let mut receipt = None;
+            for &h in hashes.iter().rev() {
+                let r = self
+                    .pool
+                    .read("eth_getTransactionReceipt", |p| async move {
+                        p.get_transaction_receipt(h).await
+                    })
+                    .await?;
+                if r.is_some() {
+                    receipt = r;
+                    break;
+                }
+            }
+            if receipt.is_none() && last_broadcast.elapsed() >= self.cfg.replace_after {
+                match self.replace(pending, fees).await {
+                    Ok(Some((h, f))) => {
+                        tracing::info!(nonce = pending.nonce, old_max_fee = fees.0, new_max_fee = f.0, tx_hash = %h, "transaction not mined in time: replaced with higher fees");
+                        hashes.push(h);
+                        fees = f;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(err = %e, "replacement broadcast failed; will try again")
+                    }
+                }
+                last_broadcast = Instant::now();
+            }
             if let Some(r) = receipt {
+                let hash = r.transaction_hash;
                 let block = r.block_number.unwrap_or_default();
                 if !r.status() {
                     return Err(EvmError::Reverted {
@@ -353,6 +478,7 @@ impl EvmSubmitter {
                         gas_used: r.gas_used,
                         delivered,
                         failed,
+                        replacements: u32::try_from(hashes.len() - 1).unwrap_or(u32::MAX),
                     });
                 }
             }
@@ -365,5 +491,117 @@ impl EvmSubmitter {
             }
             tokio::time::sleep(self.cfg.poll_interval).await;
         }
+    }
+}
+
+/// Several signer keys delivering to one destination in parallel. Each key
+/// has its own nonce sequence, so a transaction stuck on one key holds up
+/// only that key's later ones; batches go to the key with the fewest
+/// unconfirmed transactions.
+#[derive(Debug)]
+pub struct Signers {
+    subs: Vec<EvmSubmitter>,
+    load: Vec<std::sync::atomic::AtomicUsize>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+/// A batch broadcast by one of [`Signers`]' keys.
+#[derive(Debug, Clone)]
+pub struct SignedPending {
+    /// Index of the key in [`Signers::submitters`].
+    pub signer: usize,
+    /// The broadcast.
+    pub pending: PendingBatch,
+}
+
+/// Releases a key's load count when dropped (a cancelled confirmation too).
+struct LoadGuard<'a> {
+    load: &'a std::sync::atomic::AtomicUsize,
+    armed: bool,
+}
+
+impl Drop for LoadGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.load.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Signers {
+    /// Keys `subs` for one destination: at least one, all distinct; `what`
+    /// names them in errors (a config path).
+    pub fn new(subs: Vec<EvmSubmitter>, what: &str) -> Result<Self, EvmError> {
+        if subs.is_empty() {
+            return Err(EvmError::Key {
+                what: what.to_owned(),
+                reason: "expected at least one key, got none".into(),
+            });
+        }
+        for (i, s) in subs.iter().enumerate() {
+            if let Some(j) = subs[..i].iter().position(|o| o.address() == s.address()) {
+                return Err(EvmError::Key {
+                    what: what.to_owned(),
+                    reason: format!(
+                        "key {i} repeats key {j} (address {}): keys must be distinct or their nonces collide",
+                        s.address()
+                    ),
+                });
+            }
+        }
+        let load = subs
+            .iter()
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect();
+        Ok(Self {
+            subs,
+            load,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// The keys' submitters, in configuration order.
+    pub fn submitters(&self) -> &[EvmSubmitter] {
+        &self.subs
+    }
+
+    /// The least-loaded key, ties broken round-robin.
+    fn pick(&self) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.subs.len();
+        let start = self.next.fetch_add(1, Relaxed) % n;
+        (0..n)
+            .map(|k| (start + k) % n)
+            .min_by_key(|&i| self.load[i].load(Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// Simulates and broadcasts the batch with the least-loaded key.
+    pub async fn submit(
+        &self,
+        messages: Vec<Bytes>,
+        signatures: Vec<Bytes>,
+    ) -> Result<SignedPending, EvmError> {
+        let i = self.pick();
+        self.load[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut guard = LoadGuard {
+            load: &self.load[i],
+            armed: true,
+        };
+        let sub = &self.subs[i];
+        let prepared = sub.prepare(messages, signatures).await?;
+        let pending = sub.submit(&prepared).await?;
+        // Stays counted until `confirm` ends.
+        guard.armed = false;
+        Ok(SignedPending { signer: i, pending })
+    }
+
+    /// Confirms a batch sent by [`Signers::submit`].
+    pub async fn confirm(&self, p: SignedPending) -> Result<Included, EvmError> {
+        let _guard = LoadGuard {
+            load: &self.load[p.signer],
+            armed: true,
+        };
+        self.subs[p.signer].confirm(&p.pending).await
     }
 }

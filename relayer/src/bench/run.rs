@@ -629,6 +629,11 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 },
                 delivery_confirmations: 0,
                 max_fee_gwei: 1,
+                max_batch_gas: 15_000_000,
+                extra_submitter_keys: Vec::new(),
+                low_balance_eth: 0.1,
+                replace_after_ms: 30_000,
+                fee_bump_percent: 125,
             })
             .collect(),
         route_groups: Vec::new(),
@@ -725,6 +730,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                     receipt_timeout: Duration::from_secs(120),
                     poll_interval: Duration::from_millis(50),
                     gas_margin_percent: 130,
+                    replace_after: SubmitterConfig::DEFAULT_REPLACE_AFTER,
+                    fee_bump_percent: SubmitterConfig::DEFAULT_FEE_BUMP_PERCENT,
+                    max_gas_per_tx: SubmitterConfig::DEFAULT_MAX_GAS_PER_TX,
                 },
             )
             .map_err(|e| setup(e.to_string()))?;

@@ -281,6 +281,7 @@ impl NullSink {
             gas_used: 0,
             delivered,
             failed: Vec::new(),
+            replacements: 0,
         }
     }
 }

@@ -91,6 +91,11 @@ impl Chain {
 
     /// The same, reaching the chain through `urls`.
     fn submitter_via(&self, key: &str, urls: &[String]) -> EvmSubmitter {
+        self.submitter_with(key, urls, SubmitterConfig::DEFAULT_REPLACE_AFTER)
+    }
+
+    /// The same, replacing unmined transactions after `replace_after`.
+    fn submitter_with(&self, key: &str, urls: &[String], replace_after: Duration) -> EvmSubmitter {
         let pool = RpcPool::new("dest", urls, policy(3)).expect("valid url");
         EvmSubmitter::new(
             pool,
@@ -104,6 +109,9 @@ impl Chain {
                 receipt_timeout: WAIT,
                 poll_interval: Duration::from_millis(50),
                 gas_margin_percent: 130,
+                replace_after,
+                fee_bump_percent: SubmitterConfig::DEFAULT_FEE_BUMP_PERCENT,
+                max_gas_per_tx: SubmitterConfig::DEFAULT_MAX_GAS_PER_TX,
             },
         )
         .expect("valid submitter key")
@@ -614,4 +622,286 @@ async fn submitter_confirm_reports_revert() {
         assert!(!chain.is_processed(m).await, "nonce {} processed", m.nonce);
     }
     assert_eq!(chain.received(chain.dep.recipient).await, U256::ZERO);
+}
+
+/// Pauses (`false`) or resumes (`true`, a block every second) anvil's mining.
+async fn mining(provider: &RootProvider, on: bool) {
+    provider
+        .raw_request::<_, serde_json::Value>("evm_setIntervalMining".into(), (u64::from(on),))
+        .await
+        .expect("evm_setIntervalMining");
+}
+
+#[tokio::test]
+async fn unmined_delivery_is_replaced_with_higher_fees_and_the_same_nonce() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let provider = chain.provider();
+    let key = ANVIL_KEYS[2];
+    let sub = Arc::new(chain.submitter_with(
+        key,
+        std::slice::from_ref(&chain.anvil.url),
+        Duration::from_millis(300),
+    ));
+    let msgs = batch(0, 3, chain.dep.recipient);
+    let args = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+    let prepared = sub.prepare(args.0, args.1).await.expect("prepare");
+
+    // Nothing is mined while the first broadcast and its replacements wait.
+    mining(&provider, false).await;
+    let pending = sub.submit(&prepared).await.expect("submit");
+    let confirming = tokio::spawn({
+        let sub = Arc::clone(&sub);
+        let pending = pending.clone();
+        async move { sub.confirm(&pending).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    mining(&provider, true).await;
+    let included = tokio::time::timeout(WAIT, confirming)
+        .await
+        .expect("confirmed in time")
+        .expect("no panic")
+        .expect("included");
+
+    assert!(included.replacements >= 1, "{included:?}");
+    assert_ne!(included.tx_hash, pending.tx_hash, "a replacement was mined");
+    assert_eq!(included.delivered, [ORIGIN; 3]);
+    let mined = provider
+        .get_transaction_by_hash(included.tx_hash)
+        .await
+        .expect("eth_getTransactionByHash")
+        .expect("mined tx known");
+    use alloy::consensus::Transaction as _;
+    assert_eq!(mined.nonce(), pending.nonce, "same nonce");
+    let (fee0, tip0) = pending.fees;
+    assert!(
+        mined.max_fee_per_gas() * 100 >= fee0 * 110,
+        "max fee raised by at least 10%: {} from {fee0}",
+        mined.max_fee_per_gas()
+    );
+    assert!(
+        mined.max_priority_fee_per_gas().expect("EIP-1559") * 100 >= tip0 * 110,
+        "tip raised by at least 10% from {tip0}"
+    );
+    assert!(
+        mined.max_fee_per_gas() <= 100_000_000_000,
+        "never above the cap"
+    );
+    // The first broadcast was replaced, not mined as well; one nonce used.
+    assert!(
+        provider
+            .get_transaction_receipt(pending.tx_hash)
+            .await
+            .expect("eth_getTransactionReceipt")
+            .is_none()
+    );
+    assert_eq!(
+        provider
+            .get_transaction_count(address_of(key))
+            .await
+            .expect("nonce"),
+        pending.nonce + 1
+    );
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(3));
+}
+
+#[tokio::test]
+async fn delivery_whose_block_is_reorganised_away_is_delivered_again_on_the_new_chain() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let provider = chain.provider();
+    let sub = Arc::new(chain.submitter_with(
+        ANVIL_KEYS[2],
+        std::slice::from_ref(&chain.anvil.url),
+        Duration::from_millis(500),
+    ));
+    let msgs = batch(0, 3, chain.dep.recipient);
+    let args = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+    let prepared = sub.prepare(args.0, args.1).await.expect("prepare");
+
+    mining(&provider, false).await;
+    let snapshot: U256 = provider
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .expect("evm_snapshot");
+    let pending = sub.submit(&prepared).await.expect("submit");
+    let confirming = tokio::spawn({
+        let sub = Arc::clone(&sub);
+        let pending = pending.clone();
+        async move { sub.confirm(&pending).await }
+    });
+    // Mined in one block, not yet 1 deep (no block on top).
+    let _: serde_json::Value = provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .expect("evm_mine");
+    let first = loop {
+        if let Some(r) = provider
+            .get_transaction_receipt(pending.tx_hash)
+            .await
+            .expect("eth_getTransactionReceipt")
+        {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(first.status());
+    assert!(
+        !confirming.is_finished(),
+        "not final before the confirmation depth"
+    );
+    // The block is reorganised away.
+    let reverted: bool = provider
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .expect("evm_revert");
+    assert!(reverted);
+    let first_block = first.block_number.expect("block");
+    let canonical_there = provider
+        .get_block_by_number(first_block.into())
+        .await
+        .expect("eth_getBlockByNumber")
+        .map(|b| b.header.hash);
+    assert_ne!(canonical_there, first.block_hash, "the block is gone");
+    mining(&provider, true).await;
+
+    let included = tokio::time::timeout(WAIT, confirming)
+        .await
+        .expect("confirmed in time")
+        .expect("no panic")
+        .expect("delivered again on the new chain");
+    assert_eq!(included.delivered, [ORIGIN; 3], "{included:?}");
+    let r = provider
+        .get_transaction_receipt(included.tx_hash)
+        .await
+        .expect("eth_getTransactionReceipt")
+        .expect("the delivering tx is on the canonical chain");
+    let canonical = provider
+        .get_block_by_number(r.block_number.expect("block").into())
+        .await
+        .expect("eth_getBlockByNumber")
+        .map(|b| b.header.hash);
+    assert_eq!(canonical, r.block_hash, "included in a canonical block");
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(3));
+    for m in &msgs {
+        assert!(chain.is_processed(m).await);
+    }
+}
+
+#[tokio::test]
+async fn several_signer_keys_deliver_in_parallel_each_with_its_own_nonces() {
+    use switchyard_evm::submitter::Signers;
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let provider = chain.provider();
+    let keys = [ANVIL_KEYS[2], ANVIL_KEYS[3]];
+    let signers = Arc::new(
+        Signers::new(
+            keys.iter().map(|k| chain.submitter(k)).collect(),
+            "test keys",
+        )
+        .expect("distinct keys"),
+    );
+    // Six batches broadcast before any is confirmed: the least busy key
+    // takes each, so both keys carry three.
+    let mut pendings = Vec::new();
+    for b in 0..6u32 {
+        let msgs = batch(b * 2, 2, chain.dep.recipient);
+        let args = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+        pendings.push(signers.submit(args.0, args.1).await.expect("submit"));
+    }
+    let per_key: Vec<usize> = (0..2)
+        .map(|k| pendings.iter().filter(|p| p.signer == k).count())
+        .collect();
+    assert_eq!(per_key, [3, 3], "spread over both keys");
+    let confirms: Vec<_> = pendings
+        .into_iter()
+        .map(|p| {
+            let s = Arc::clone(&signers);
+            tokio::spawn(async move { s.confirm(p).await })
+        })
+        .collect();
+    let mut delivered = 0;
+    for c in confirms {
+        delivered += c
+            .await
+            .expect("no panic")
+            .expect("included")
+            .delivered
+            .len();
+    }
+    assert_eq!(delivered, 12);
+    for k in keys {
+        assert_eq!(
+            provider
+                .get_transaction_count(address_of(k))
+                .await
+                .expect("nonce"),
+            3,
+            "nonces 0..3 of {k:.10}, no gap, none reused"
+        );
+    }
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(12));
+
+    // The same key twice would make the two sequences collide.
+    let err = Signers::new(
+        vec![chain.submitter(keys[0]), chain.submitter(keys[0])],
+        "chains[0] submitter keys",
+    )
+    .expect_err("duplicate key");
+    let text = err.to_string();
+    assert!(
+        text.contains("chains[0] submitter keys") && text.contains("key 1 repeats key 0"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn signer_balances_are_published_and_low_ones_flagged() {
+    use switchyard::balance::BalanceMonitor;
+    use switchyard::metrics::Metrics;
+    use switchyard_evm::submitter::Signers;
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let signers = Arc::new(
+        Signers::new(
+            vec![
+                chain.submitter(ANVIL_KEYS[2]),
+                chain.submitter(ANVIL_KEYS[3]),
+            ],
+            "test keys",
+        )
+        .expect("distinct keys"),
+    );
+    let metrics = Metrics::new();
+    // anvil funds each dev account with 10,000 ether.
+    for (low_eth, flag) in [(0.1, 0), (20_000.0, 1)] {
+        BalanceMonitor::new(
+            "dest",
+            Arc::clone(&signers),
+            metrics.clone(),
+            low_eth,
+            Duration::from_secs(30),
+        )
+        .check_once()
+        .await
+        .expect("balances read");
+        for k in [ANVIL_KEYS[2], ANVIL_KEYS[3]] {
+            let signer = address_of(k).to_string();
+            let eth = metrics
+                .signer_balance
+                .with_label_values(&["dest", &signer])
+                .get();
+            assert!((9_000.0..=10_000.0).contains(&eth), "{signer}: {eth}");
+            assert_eq!(
+                metrics
+                    .signer_balance_low
+                    .with_label_values(&["dest", &signer])
+                    .get(),
+                flag,
+                "threshold {low_eth}"
+            );
+        }
+    }
+    let text = metrics.render();
+    assert!(
+        text.contains("switchyard_signer_balance_eth{chain=\"dest\",signer=\"0x"),
+        "{text}"
+    );
 }

@@ -407,3 +407,63 @@ async fn a_batch_that_cannot_succeed_is_dead_lettered_with_its_reason_and_replay
     assert!(dead_letters(&stack, "c1").is_empty());
     assert_eq!(dead_lettered(&hub).await, n, "replays dead-lettered again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_inbox_refuses_fails_alone_and_the_rest_of_its_batch_is_delivered() {
+    let (a, b) = (0, 1);
+    let mut stack = Stack::new(
+        2,
+        2,
+        single_redis(false),
+        "lane_shards = 1\nworkers = 1\nlease_ttl_ms = 1000\nmax_batch_messages = 50\nmax_attempts = 3\nretry_base_ms = 50",
+    )
+    .await;
+    // Route group 9000 is served by B, but B's Inbox was never told to
+    // accept 9000: a batch holding one of its messages reverts whole
+    // (WrongDestination) in simulation.
+    stack.groups.push((9000, "round_robin", vec![b]));
+    let hub = stack.spawn_hub("hub");
+    stack.send_group(a, 9000, 3).await;
+    stack.send(30).await;
+    let good = stack.sent_to(b);
+    assert_eq!(good, 60);
+    let bad = 6;
+    let metrics = async || hub.metrics().await.unwrap_or_default();
+    let settled = eventually(Duration::from_secs(60), || async {
+        stack.received_on(b).await >= good
+            && sum_messages_in_text(&metrics().await, "dead_lettered") >= bad
+    })
+    .await;
+    let text = metrics().await;
+    assert!(
+        settled,
+        "received {} of {good}, dead-lettered {} of {bad}\n{}",
+        stack.received_on(b).await,
+        sum_messages_in_text(&text, "dead_lettered"),
+        tail(&hub.log)
+    );
+    assert_eq!(stack.received_on(b).await, good, "every good message, once");
+    assert_eq!(sum_messages_in_text(&text, "dead_lettered"), bad);
+    let splits: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("switchyard_batch_splits_total{"))
+        .filter_map(|l| l.rsplit(" ").next()?.parse::<f64>().ok())
+        .sum();
+    assert!(splits >= 1.0, "the refused batch was split: {text}");
+    // Every dead letter is there for the refused destination.
+    let selector =
+        alloy::primitives::hex::encode(&keccak256("WrongDestination(uint256,uint32,uint32)")[..4]);
+    let letters = dead_letters(&stack, "c1");
+    assert!(!letters.is_empty());
+    for d in &letters {
+        let e = d["last_error"].as_str().unwrap_or_default().to_lowercase();
+        assert!(e.contains(&selector), "{d:#}");
+    }
+    // B→A was never held up.
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            stack.received_on(a).await >= stack.sent_to(a)
+        })
+        .await
+    );
+}
