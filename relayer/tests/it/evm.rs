@@ -905,3 +905,142 @@ async fn signer_balances_are_published_and_low_ones_flagged() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn gas_burning_recipient_fails_alone_within_its_gas_limit() {
+    let mut chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let good = chain.dep.recipient;
+    let burner = chain.deploy_recipient().await;
+    chain
+        .owner_call(burner, TestRecipient::setModeCall { mode: 2 })
+        .await;
+    let sub = chain.submitter(ANVIL_KEYS[2]);
+    let msgs = vec![
+        message(1_001, 0, good, "first"),
+        message(1_002, 0, burner, "burns everything it is given"),
+        message(1_003, 0, good, "third"),
+    ];
+    let included = deliver(&sub, attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs)).await;
+    assert_eq!(included.failed, [1_002]);
+    assert_eq!(included.delivered, [1_001, 1_003]);
+    assert_eq!(chain.received(good).await, U256::from(2));
+    // The burner consumed its own allowance, not the batch's: the whole
+    // transaction stays far below what an unbounded loop would take.
+    assert!(
+        included.gas_used < 3 * HANDLE_GAS,
+        "gas used {} for a batch with one {HANDLE_GAS}-gas burner",
+        included.gas_used
+    );
+    let inbox = Inbox::new(chain.dep.inbox, chain.provider());
+    assert!(inbox.failed(msgs[1].id()).call().await.expect("failed()"));
+}
+
+/// `deliver` calldata sent without simulation, as a faulty or malicious
+/// relayer could: the Inbox itself must refuse it.
+async fn send_unsimulated(sub: &EvmSubmitter, args: (Vec<Bytes>, Vec<Bytes>)) -> EvmError {
+    let calldata: Bytes = Inbox::deliverCall {
+        messages: args.0,
+        signatures: args.1,
+    }
+    .abi_encode()
+    .into();
+    let pending = sub
+        .submit(&PreparedBatch {
+            calldata,
+            gas_limit: 1_000_000,
+        })
+        .await
+        .expect("broadcast accepted");
+    sub.confirm(&pending)
+        .await
+        .expect_err("the Inbox reverts it on chain")
+}
+
+#[tokio::test]
+async fn under_threshold_and_forged_attestations_revert_on_chain() {
+    // 2-of-2: one valid signature is under the threshold.
+    let attesters = vec![address_of(ANVIL_KEYS[1]), address_of(ANVIL_KEYS[4])];
+    let chain = Chain::start(attesters, 2).await;
+    let sub = chain.submitter(ANVIL_KEYS[2]);
+    let msgs = batch(0, 2, chain.dep.recipient);
+
+    let err = send_unsimulated(&sub, attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs)).await;
+    assert!(matches!(err, EvmError::Reverted { .. }), "{err:?}");
+    // Forged: two signatures, one by a key that is not an attester.
+    let (encoded, mut sigs) = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+    sigs.extend(attested(ANVIL_KEYS[3], chain.dep.inbox, &msgs).1);
+    let err = send_unsimulated(&sub, (encoded, sigs)).await;
+    assert!(matches!(err, EvmError::Reverted { .. }), "{err:?}");
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::ZERO);
+    for m in &msgs {
+        assert!(!chain.is_processed(m).await, "nothing marked delivered");
+    }
+    // Both real attesters, signatures sorted by signer: accepted.
+    let (encoded, mut sigs) = attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs);
+    sigs.extend(attested(ANVIL_KEYS[4], chain.dep.inbox, &msgs).1);
+    if address_of(ANVIL_KEYS[4]) < address_of(ANVIL_KEYS[1]) {
+        sigs.reverse();
+    }
+    let included = deliver(&sub, (encoded, sigs)).await;
+    assert_eq!(included.delivered, [ORIGIN; 2]);
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_leaves_a_nonce_gap_that_its_replacement_fills() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let provider = chain.provider();
+    let key = ANVIL_KEYS[2];
+    let sub = Arc::new(chain.submitter_with(
+        key,
+        std::slice::from_ref(&chain.anvil.url),
+        Duration::from_millis(400),
+    ));
+    mining(&provider, false).await;
+    // Batch 1 (nonce 0) is accepted, then dropped from the node's pool (a
+    // node restart, eviction): the submitter's next nonce is 1 regardless.
+    let m1 = batch(0, 2, chain.dep.recipient);
+    let a1 = attested(ANVIL_KEYS[1], chain.dep.inbox, &m1);
+    let p1 = sub
+        .submit(&sub.prepare(a1.0, a1.1).await.expect("prepare 1"))
+        .await
+        .expect("submit 1");
+    let _: serde_json::Value = provider
+        .raw_request("anvil_dropTransaction".into(), (p1.tx_hash,))
+        .await
+        .expect("anvil_dropTransaction");
+    let m2 = batch(2, 2, chain.dep.recipient);
+    let a2 = attested(ANVIL_KEYS[1], chain.dep.inbox, &m2);
+    let p2 = sub
+        .submit(&sub.prepare(a2.0, a2.1).await.expect("prepare 2"))
+        .await
+        .expect("submit 2");
+    assert_eq!((p1.nonce, p2.nonce), (0, 1), "a gap at nonce 0");
+    mining(&provider, true).await;
+    // Batch 2 cannot be mined before nonce 0 is; batch 1's replacement
+    // (same nonce, higher fees) fills the gap, then both land.
+    let confirm = |p: switchyard_evm::submitter::PendingBatch| {
+        let sub = Arc::clone(&sub);
+        tokio::spawn(async move { sub.confirm(&p).await })
+    };
+    let (c1, c2) = (confirm(p1.clone()), confirm(p2.clone()));
+    let i1 = tokio::time::timeout(WAIT, c1)
+        .await
+        .expect("in time")
+        .expect("no panic")
+        .expect("batch 1 included");
+    let i2 = tokio::time::timeout(WAIT, c2)
+        .await
+        .expect("in time")
+        .expect("no panic")
+        .expect("batch 2 included");
+    assert!(i1.replacements >= 1, "{i1:?}");
+    assert_eq!((i1.delivered.len(), i2.delivered.len()), (2, 2));
+    assert_eq!(
+        provider
+            .get_transaction_count(address_of(key))
+            .await
+            .expect("nonce"),
+        2
+    );
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(4));
+}
