@@ -782,7 +782,12 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 .record_failure(self.lane, id, &batch.last_error)
                 .await
             {
-                Ok(n) => attempts = attempts.max(n),
+                // The persisted count (it survives a restart) decides
+                // retries. A batch that cannot succeed is given up now and
+                // reports its own attempt: after a split, its entry's count
+                // also holds the failures of the entry's other messages.
+                Ok(n) if e.is_retryable() => attempts = attempts.max(n),
+                Ok(_) => {}
                 Err(err) => warn!(err = %err, entry = %id, "recording the attempt failed"),
             }
         }

@@ -56,7 +56,15 @@ pub struct RpcPool {
     preferred: Arc<AtomicUsize>,
     policy: RpcPolicy,
     observer: Option<RpcObserver>,
+    /// When the other endpoints' heads were last compared with the
+    /// preferred one's (see [`RpcPool::block_number`]).
+    last_stale_check: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How often [`RpcPool::block_number`] compares every endpoint's head.
+pub const STALE_CHECK_EVERY: Duration = Duration::from_secs(10);
+/// An endpoint this many blocks behind the best one is stale.
+pub const STALE_LAG_BLOCKS: u64 = 3;
 
 impl std::fmt::Debug for RpcPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,6 +105,7 @@ impl RpcPool {
             preferred: Arc::new(AtomicUsize::new(0)),
             policy,
             observer: None,
+            last_stale_check: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -137,6 +146,73 @@ impl RpcPool {
                 Ordering::Relaxed,
             );
         }
+    }
+
+    /// The chain head (`eth_blockNumber`) from the preferred endpoint, with
+    /// the pool's retries and failover. Every [`STALE_CHECK_EVERY`] it also
+    /// asks every other endpoint (a read, so asking several is harmless)
+    /// and moves preference to the highest one when the preferred endpoint
+    /// is [`STALE_LAG_BLOCKS`] or more behind it: a node that stopped
+    /// syncing answers every call successfully, so failures alone would
+    /// never demote it.
+    pub async fn block_number(&self) -> Result<u64, EvmError> {
+        let head = self
+            .read("eth_blockNumber", |p| async move {
+                use alloy::providers::Provider;
+                p.get_block_number().await
+            })
+            .await?;
+        let due = {
+            let mut last = self
+                .last_stale_check
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due =
+                self.endpoints.len() > 1 && last.is_none_or(|t| t.elapsed() >= STALE_CHECK_EVERY);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if !due {
+            return Ok(head);
+        }
+        let heads = futures::future::join_all(self.endpoints.iter().map(|ep| {
+            let p = ep.provider.clone();
+            let timeout = self.policy.timeout;
+            async move {
+                use alloy::providers::Provider;
+                tokio::time::timeout(timeout, p.get_block_number())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+        }))
+        .await;
+        let i = self.preferred.load(Ordering::Relaxed) % self.endpoints.len();
+        let best = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(k, h)| h.map(|h| (k, h)))
+            .max_by_key(|&(k, h)| (h, std::cmp::Reverse(k)));
+        if let Some((k, best_head)) = best {
+            let mine = heads[i].unwrap_or(head);
+            if k != i && best_head >= mine + STALE_LAG_BLOCKS {
+                tracing::warn!(chain = %self.chain, stale = %self.endpoints[i].label, head = mine, best = %self.endpoints[k].label, best_head, "preferred endpoint is behind: switching");
+                self.observe("eth_blockNumber", "stale");
+                let _ = self
+                    .preferred
+                    .compare_exchange(i, k, Ordering::Relaxed, Ordering::Relaxed);
+                return Ok(best_head);
+            }
+        }
+        Ok(head)
+    }
+
+    /// Label of the endpoint currently preferred (for logs and tests).
+    pub fn preferred_label(&self) -> String {
+        let i = self.preferred.load(Ordering::Relaxed) % self.endpoints.len();
+        self.endpoints[i].label.clone()
     }
 
     fn observe(&self, method: &'static str, outcome: &'static str) {

@@ -27,14 +27,10 @@ impl EvmSource {
         &self.pool
     }
 
-    /// The chain's latest block number.
+    /// The chain's latest block number (a stale endpoint loses preference:
+    /// [`RpcPool::block_number`]).
     pub async fn head(&self) -> Result<u64, EvmError> {
-        self.pool
-            .read(
-                "eth_blockNumber",
-                |p| async move { p.get_block_number().await },
-            )
-            .await
+        self.pool.block_number().await
     }
 
     /// Header `number` and the hash the node claims for it (the light client

@@ -1044,3 +1044,124 @@ async fn a_dropped_transaction_leaves_a_nonce_gap_that_its_replacement_fills() {
     );
     assert_eq!(chain.received(chain.dep.recipient).await, U256::from(4));
 }
+
+#[tokio::test]
+async fn a_stale_endpoint_loses_preference_to_one_that_follows_the_chain() {
+    // Two nodes of chain CHAIN_ID: the first stopped following it (mining
+    // paused, its head frozen), the second keeps up. The stale one answers
+    // every call, so only comparing heads can tell.
+    let stale = Anvil::spawn(CHAIN_ID, BLOCK_TIME).expect("anvil");
+    let live = Anvil::spawn(CHAIN_ID, BLOCK_TIME).expect("anvil");
+    let stale_wallet = DevWallet::connect(&stale.url, ANVIL_KEYS[0])
+        .await
+        .expect("connect");
+    mining(stale_wallet.provider(), false).await;
+    let live_wallet = DevWallet::connect(&live.url, ANVIL_KEYS[0])
+        .await
+        .expect("connect");
+    let frozen = stale_wallet
+        .provider()
+        .get_block_number()
+        .await
+        .expect("head");
+    while live_wallet
+        .provider()
+        .get_block_number()
+        .await
+        .expect("head")
+        < frozen + switchyard_evm::rpc::STALE_LAG_BLOCKS + 2
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pool =
+        RpcPool::new("dest", &[stale.url.clone(), live.url.clone()], policy(3)).expect("urls");
+    assert_eq!(pool.preferred_label(), "dest/endpoint#0");
+    let head = pool.block_number().await.expect("head");
+    assert!(
+        head >= frozen + switchyard_evm::rpc::STALE_LAG_BLOCKS,
+        "{head} vs frozen {frozen}"
+    );
+    assert_eq!(
+        pool.preferred_label(),
+        "dest/endpoint#1",
+        "moved off the stale node"
+    );
+}
+
+/// A TCP forwarder to `target` on a free port, to kill an endpoint mid-run:
+/// dropping the returned handle closes the listener and every connection.
+struct Proxy {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+    /// Connections accepted so far.
+    used: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn proxy_to(target: &str) -> Proxy {
+    let target = target.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let used = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&used);
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let target = target.clone();
+            conns.spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+        // The JoinSet is dropped with the task: every connection aborts.
+    });
+    Proxy { url, task, used }
+}
+
+#[tokio::test]
+async fn an_endpoint_killed_mid_run_hands_over_to_the_second() {
+    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
+    let first = proxy_to(&chain.anvil.url).await;
+    let sub = chain.submitter_via(ANVIL_KEYS[2], &[first.url.clone(), chain.anvil.url.clone()]);
+    // Through the first endpoint while it lives.
+    let m1 = batch(0, 2, chain.dep.recipient);
+    let i1 = deliver(&sub, attested(ANVIL_KEYS[1], chain.dep.inbox, &m1)).await;
+    assert_eq!(i1.delivered.len(), 2);
+    assert!(
+        first.used.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the first endpoint carried the first batch"
+    );
+    drop(first);
+    // Killed: the next batch goes through the second endpoint. Broadcasts
+    // are never retried blindly, so the caller (the dispatcher) retries a
+    // retryable failure, as here.
+    let m2 = batch(2, 2, chain.dep.recipient);
+    let mut errors = Vec::new();
+    let i2 = loop {
+        let args = attested(ANVIL_KEYS[1], chain.dep.inbox, &m2);
+        let attempt = async {
+            let prepared = sub.prepare(args.0, args.1).await?;
+            let pending = sub.submit(&prepared).await?;
+            sub.confirm(&pending).await
+        };
+        match attempt.await {
+            Ok(i) => break i,
+            Err(e) => {
+                assert!(e.is_retryable(), "{e}");
+                errors.push(e.to_string());
+                assert!(errors.len() < 4, "never handed over: {errors:?}");
+            }
+        }
+    };
+    assert_eq!(i2.delivered.len(), 2);
+    assert_eq!(chain.received(chain.dep.recipient).await, U256::from(4));
+}

@@ -467,3 +467,52 @@ async fn a_message_the_inbox_refuses_fails_alone_and_the_rest_of_its_batch_is_de
         .await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_over_the_gas_cap_are_split_until_they_fit_and_all_deliver() {
+    let b = 1;
+    let mut stack = Stack::new(
+        2,
+        2,
+        single_redis(false),
+        "lane_shards = 1\nworkers = 1\nlease_ttl_ms = 1000\nmax_batch_messages = 60\nmax_attempts = 3\nretry_base_ms = 50",
+    )
+    .await;
+    // The Inbox needs gasleft() >= the recipient's 500,000-gas stipend at
+    // each call, so a batch's estimate (with the 30% margin) is about
+    // 740,000 gas plus ~13,000 a message: 4 fit under 820,000, 8 and more do
+    // not, and a batch of up to 60 is halved until its parts fit.
+    stack.chain_extra = "max_batch_gas = 820000\n".into();
+    let hub = stack.spawn_hub("hub");
+    stack.send(60).await;
+    let all = stack.wait_all(Duration::from_secs(90)).await;
+    let v = stack.verify().await;
+    let text = hub.metrics().await.unwrap_or_default();
+    assert!(all, "{v:?}\n{}", tail(&hub.log));
+    assert_exactly_once(&v, 240);
+    assert_eq!(stack.received_on(b).await, 120);
+    let splits: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("switchyard_batch_splits_total{"))
+        .filter_map(|l| l.rsplit(" ").next()?.parse::<f64>().ok())
+        .sum();
+    assert!(splits >= 2.0, "batches were split: {text}");
+    assert_eq!(sum_messages_in_text(&text, "dead_lettered"), 0);
+    // Every included transaction stayed under the cap.
+    let included: f64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("switchyard_transactions_total{") && l.contains("outcome=\"included\"")
+        })
+        .filter_map(|l| l.rsplit(" ").next()?.parse::<f64>().ok())
+        .sum();
+    let gas: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("switchyard_gas_used_total{"))
+        .filter_map(|l| l.rsplit(" ").next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        included > 0.0 && gas / included < 820_000.0,
+        "{gas} gas over {included} txs"
+    );
+}

@@ -46,6 +46,8 @@ pub(crate) struct Stack {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) chains: Vec<ChainInfo>,
     pub(crate) dispatcher: String,
+    /// Extra TOML lines in every `[[chains]]` table.
+    pub(crate) chain_extra: String,
     pub(crate) sent: HashMap<(u32, u32, usize), u64>,
     /// Route groups: (group domain, policy, member chain indices).
     pub(crate) groups: Vec<(u32, &'static str, Vec<usize>)>,
@@ -176,6 +178,7 @@ impl Stack {
             dir,
             chains: infos,
             dispatcher: dispatcher.to_owned(),
+            chain_extra: String::new(),
             sent: HashMap::new(),
             groups: Vec::new(),
         }
@@ -226,6 +229,7 @@ impl Stack {
                 c.domain, c.chain_id, c.url, c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
                 d.join(submitter).display(),
             ));
+            t.push_str(&self.chain_extra);
         }
         for (domain, policy, members) in &self.groups {
             let members: Vec<String> = members
