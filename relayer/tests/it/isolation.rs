@@ -516,3 +516,65 @@ async fn batches_over_the_gas_cap_are_split_until_they_fit_and_all_deliver() {
         "{gas} gas over {included} txs"
     );
 }
+
+/// Every `Inbox.deliver` call mined on chain `ci` since the stack started:
+/// the encoded messages of each.
+async fn deliver_calls(stack: &Stack, ci: usize) -> Vec<Vec<alloy::primitives::Bytes>> {
+    use alloy::consensus::Transaction as _;
+    let c = &stack.chains[ci];
+    let p = c.wallet.provider();
+    let head = p.get_block_number().await.expect("head");
+    let mut calls = Vec::new();
+    for n in c.from_block..=head {
+        let block = p
+            .get_block_by_number(n.into())
+            .full()
+            .await
+            .expect("eth_getBlockByNumber")
+            .expect("block exists");
+        for tx in block.transactions.txns() {
+            if tx.to() == Some(c.inbox)
+                && let Ok(call) = Inbox::deliverCall::abi_decode(tx.input())
+            {
+                calls.push(call.messages);
+            }
+        }
+    }
+    calls
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_stop_at_the_byte_cap() {
+    let b = 1;
+    let mut stack = Stack::new(
+        2,
+        2,
+        single_redis(false),
+        "lane_shards = 1\nworkers = 1\nlease_ttl_ms = 1000\nmax_batch_messages = 500\nmax_batch_bytes = 1024",
+    )
+    .await;
+    let hub = stack.spawn_hub("hub");
+    stack.send(60).await;
+    let all = stack.wait_all(Duration::from_secs(90)).await;
+    let v = stack.verify().await;
+    assert!(all, "{v:?}\n{}", tail(&hub.log));
+    assert_exactly_once(&v, 240);
+    let calls = deliver_calls(&stack, b).await;
+    let sizes: Vec<usize> = calls
+        .iter()
+        .map(|m| m.iter().map(|x| x.len()).sum())
+        .collect();
+    let messages: usize = calls.iter().map(Vec::len).sum();
+    assert_eq!(messages, 120, "every message to B in some deliver call");
+    assert!(
+        sizes.iter().all(|&s| s <= 1024),
+        "a batch over 1,024 bytes of messages: {sizes:?}"
+    );
+    // Messages are ~140 bytes (7 to a batch): without the cap all 120 rode
+    // in one 16,920-byte call.
+    assert!(
+        calls.len() >= 120 * 100 / 1024,
+        "{} calls: {sizes:?}",
+        calls.len()
+    );
+}
