@@ -579,9 +579,21 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 // entries, a retry coming due), whichever is first. A
                 // notification from a task already handled leaves a stale
                 // permit: it costs one extra turn of the loop, nothing else.
+                // With nothing in flight and the next batch waiting out a
+                // retry backoff, nothing can happen before it is due (new
+                // entries queue behind it): sleep until then, up to a second.
+                let nap = match (
+                    inflight.is_empty(),
+                    queue.front().and_then(|b| b.not_before),
+                ) {
+                    (true, Some(due)) => due
+                        .saturating_duration_since(Instant::now())
+                        .clamp(wait, Duration::from_secs(1)),
+                    _ => wait,
+                };
                 tokio::select! {
                     () = self.confirmed.notified() => {}
-                    () = tokio::time::sleep(wait) => {}
+                    () = tokio::time::sleep(nap) => {}
                     () = stop.cancelled() => {}
                 }
             }

@@ -345,7 +345,10 @@ impl EvmSubmitter {
             .min(self.cfg.max_fee_per_gas);
         let tip = up(fees.1).min(max_fee);
         let min_ok = |old: u128, new: u128| new.saturating_mul(100) >= old.saturating_mul(110);
-        (min_ok(fees.0, max_fee) && min_ok(fees.1, tip) && tip > fees.1).then_some((max_fee, tip))
+        // Both at least +10% (a zero tip may stay zero), and the max fee
+        // strictly higher: otherwise the "replacement" is the same offer.
+        (min_ok(fees.0, max_fee) && min_ok(fees.1, tip) && max_fee > fees.0)
+            .then_some((max_fee, tip))
     }
 
     /// Broadcasts a replacement of `pending` (same nonce, higher fees).
@@ -603,5 +606,51 @@ impl Signers {
             armed: true,
         };
         self.subs[p.signer].confirm(&p.pending).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::RpcPolicy;
+
+    fn submitter(cap: u128, bump: u64) -> EvmSubmitter {
+        let pool =
+            RpcPool::new("t", &["http://127.0.0.1:9".into()], RpcPolicy::default()).expect("url");
+        EvmSubmitter::new(
+            pool,
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+            "test",
+            SubmitterConfig {
+                chain_id: 1,
+                inbox: Address::ZERO,
+                confirmations: 1,
+                max_fee_per_gas: cap,
+                receipt_timeout: Duration::from_secs(1),
+                poll_interval: Duration::from_millis(10),
+                gas_margin_percent: 130,
+                replace_after: Duration::from_secs(1),
+                fee_bump_percent: bump,
+                max_gas_per_tx: SubmitterConfig::DEFAULT_MAX_GAS_PER_TX,
+            },
+        )
+        .expect("key")
+    }
+
+    #[test]
+    fn replacement_fees_rise_at_least_ten_percent_and_respect_the_cap() {
+        let s = submitter(1_000, 125);
+        assert_eq!(s.bumped((100, 10), 0), Some((125, 13)), "rounded up");
+        // The network moved further than the bump: follow it.
+        assert_eq!(s.bumped((100, 10), 300), Some((300, 13)));
+        // A zero tip may stay zero; the max fee still rises.
+        assert_eq!(s.bumped((100, 0), 0), Some((125, 0)));
+        // Capped: 950 * 1.25 is over 1,000; 1,000 is only +5.3%: no
+        // replacement nodes would accept.
+        assert_eq!(s.bumped((950, 10), 0), None);
+        assert_eq!(s.bumped((900, 10), 0), Some((1_000, 13)));
+        // A configured bump under 10% is raised to 10%.
+        let low = submitter(1_000, 105);
+        assert_eq!(low.bumped((100, 10), 0), Some((110, 11)));
     }
 }
