@@ -515,13 +515,18 @@ struct Window {
 /// Runs the benchmark; progress lines go to stderr.
 pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchReport, BenchError> {
     let setup = |e: String| BenchError::Setup(e);
-    if args.processes > 1 && args.part.is_none() {
-        return coordinate(args, shutdown).await;
-    }
-    if args.sink == SinkKind::Anvil && (args.part.is_some() || args.shared_sink) {
+    if args.sink == SinkKind::Anvil
+        && (args.processes > 1 || args.part.is_some() || args.shared_sink)
+    {
         return Err(setup(
             "--processes/--shared-sink apply to the null sink only".into(),
         ));
+    }
+    if args.processes == 0 {
+        return Err(setup("--processes: expected at least 1, got 0".into()));
+    }
+    if args.processes > 1 && args.part.is_none() {
+        return coordinate(args, shutdown).await;
     }
     let redis_server = match &args.redis {
         Some(_) => None,

@@ -120,3 +120,29 @@ fn bench_two_processes_share_one_redis_and_deliver_each_message_once() {
         "both parts report progress: {stderr}"
     );
 }
+
+#[test]
+fn bench_refuses_flags_it_would_otherwise_ignore() {
+    for (args, expected) in [
+        (
+            &["bench", "--smoke", "--sink", "anvil", "--processes", "2"][..],
+            "apply to the null sink only",
+        ),
+        (
+            &["bench", "--smoke", "--processes", "0"][..],
+            "expected at least 1, got 0",
+        ),
+        (
+            &["bench", "--smoke", "--sink", "nul"][..],
+            "expected \"null\" or \"anvil\", got \"nul\"",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
