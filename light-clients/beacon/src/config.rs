@@ -1,0 +1,240 @@
+//! Presets, fork schedules and the generalized indices that depend on them.
+
+use alloy_primitives::{B256, b256};
+
+/// Consensus forks that change what the light client verifies.
+///
+/// Fulu changes no light-client container; it is listed because its fork
+/// version signs every sync aggregate after its epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Fork {
+    /// Genesis fork (no sync committees).
+    Phase0,
+    /// Sync committees and the light-client protocol.
+    Altair,
+    /// The merge.
+    Bellatrix,
+    /// Light-client headers gain the execution payload header.
+    Capella,
+    /// Execution payload header gains blob gas fields.
+    Deneb,
+    /// Beacon state grows: state gindices get one more level.
+    Electra,
+    /// PeerDAS.
+    Fulu,
+}
+
+/// `SYNC_COMMITTEE_BRANCH` / `FINALITY_BRANCH` generalized indices for a fork.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateGindices {
+    /// `FINALIZED_ROOT_GINDEX`.
+    pub finalized_root: u64,
+    /// `CURRENT_SYNC_COMMITTEE_GINDEX`.
+    pub current_sync_committee: u64,
+    /// `NEXT_SYNC_COMMITTEE_GINDEX`.
+    pub next_sync_committee: u64,
+}
+
+impl Fork {
+    /// State generalized indices of the light-client proofs in this fork
+    /// (Altair sync-protocol and its Electra amendment).
+    pub fn state_gindices(self) -> StateGindices {
+        if self >= Self::Electra {
+            StateGindices {
+                finalized_root: 169,
+                current_sync_committee: 86,
+                next_sync_committee: 87,
+            }
+        } else {
+            StateGindices {
+                finalized_root: 105,
+                current_sync_committee: 54,
+                next_sync_committee: 55,
+            }
+        }
+    }
+}
+
+/// `EXECUTION_PAYLOAD_GINDEX` in `BeaconBlockBody` from Capella on.
+pub const EXECUTION_PAYLOAD_GINDEX: u64 = 25;
+
+/// `MIN_SYNC_COMMITTEE_PARTICIPANTS`.
+pub const MIN_SYNC_COMMITTEE_PARTICIPANTS: usize = 1;
+
+/// `DOMAIN_SYNC_COMMITTEE`.
+pub const DOMAIN_SYNC_COMMITTEE: [u8; 4] = [7, 0, 0, 0];
+
+/// The preset values the light client depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    /// `SLOTS_PER_EPOCH`.
+    pub slots_per_epoch: u64,
+    /// `EPOCHS_PER_SYNC_COMMITTEE_PERIOD`.
+    pub epochs_per_sync_committee_period: u64,
+    /// `SYNC_COMMITTEE_SIZE`.
+    pub sync_committee_size: usize,
+}
+
+impl Preset {
+    /// The mainnet preset.
+    pub const MAINNET: Self = Self {
+        slots_per_epoch: 32,
+        epochs_per_sync_committee_period: 256,
+        sync_committee_size: 512,
+    };
+    /// The minimal preset used by consensus-spec-tests.
+    pub const MINIMAL: Self = Self {
+        slots_per_epoch: 8,
+        epochs_per_sync_committee_period: 8,
+        sync_committee_size: 32,
+    };
+}
+
+/// One entry of a fork schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForkEntry {
+    /// The fork.
+    pub fork: Fork,
+    /// Its fork version.
+    pub version: [u8; 4],
+    /// First epoch of the fork.
+    pub epoch: u64,
+}
+
+/// Everything chain-specific the light client needs, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainSpec {
+    /// Preset sizes.
+    pub preset: Preset,
+    /// `genesis_validators_root`, part of every signing domain.
+    pub genesis_validators_root: B256,
+    /// Forks in activation order, starting with Phase0 at epoch 0.
+    /// Forks not scheduled are simply absent.
+    pub forks: Vec<ForkEntry>,
+}
+
+impl ChainSpec {
+    /// Ethereum mainnet.
+    pub fn mainnet() -> Self {
+        let e = |fork, version, epoch| ForkEntry {
+            fork,
+            version,
+            epoch,
+        };
+        Self {
+            preset: Preset::MAINNET,
+            genesis_validators_root: b256!(
+                "4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"
+            ),
+            forks: vec![
+                e(Fork::Phase0, [0, 0, 0, 0], 0),
+                e(Fork::Altair, [1, 0, 0, 0], 74_240),
+                e(Fork::Bellatrix, [2, 0, 0, 0], 144_896),
+                e(Fork::Capella, [3, 0, 0, 0], 194_048),
+                e(Fork::Deneb, [4, 0, 0, 0], 269_568),
+                e(Fork::Electra, [5, 0, 0, 0], 364_032),
+                e(Fork::Fulu, [6, 0, 0, 0], 411_392),
+            ],
+        }
+    }
+
+    /// `compute_epoch_at_slot`.
+    pub fn epoch_at_slot(&self, slot: u64) -> u64 {
+        slot / self.preset.slots_per_epoch
+    }
+
+    /// `compute_sync_committee_period_at_slot`.
+    pub fn period_at_slot(&self, slot: u64) -> u64 {
+        self.epoch_at_slot(slot) / self.preset.epochs_per_sync_committee_period
+    }
+
+    /// Slots after which a stuck store may force its best update
+    /// (`UPDATE_TIMEOUT`).
+    pub fn update_timeout(&self) -> u64 {
+        self.preset.slots_per_epoch * self.preset.epochs_per_sync_committee_period
+    }
+
+    fn entry_at_epoch(&self, epoch: u64) -> ForkEntry {
+        // The schedule is sorted by epoch; a spec without entries is treated
+        // as permanently in Phase0 with the zero version.
+        self.forks
+            .iter()
+            .rev()
+            .find(|f| f.epoch <= epoch)
+            .copied()
+            .unwrap_or(ForkEntry {
+                fork: Fork::Phase0,
+                version: [0; 4],
+                epoch: 0,
+            })
+    }
+
+    /// The fork active at `epoch`.
+    pub fn fork_at_epoch(&self, epoch: u64) -> Fork {
+        self.entry_at_epoch(epoch).fork
+    }
+
+    /// The fork active at `slot`.
+    pub fn fork_at_slot(&self, slot: u64) -> Fork {
+        self.fork_at_epoch(self.epoch_at_slot(slot))
+    }
+
+    /// `compute_fork_digest` (pre-Fulu form) of a scheduled fork: how the
+    /// beacon API and spec tests label which fork an object belongs to.
+    pub fn fork_digest(&self, fork: Fork) -> Option<[u8; 4]> {
+        let entry = self.forks.iter().find(|f| f.fork == fork)?;
+        let root = crate::merkle::fork_data_root(entry.version, self.genesis_validators_root);
+        Some([root[0], root[1], root[2], root[3]])
+    }
+
+    /// The scheduled fork whose (pre-Fulu) fork digest is `digest`.
+    pub fn fork_of_digest(&self, digest: [u8; 4]) -> Option<Fork> {
+        self.forks
+            .iter()
+            .map(|f| f.fork)
+            .find(|f| self.fork_digest(*f) == Some(digest))
+    }
+
+    /// `compute_fork_version(epoch)`.
+    pub fn fork_version_at_epoch(&self, epoch: u64) -> [u8; 4] {
+        self.entry_at_epoch(epoch).version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mainnet_fork_boundaries() {
+        let spec = ChainSpec::mainnet();
+        assert_eq!(spec.fork_at_epoch(194_047), Fork::Bellatrix);
+        assert_eq!(spec.fork_at_epoch(194_048), Fork::Capella);
+        assert_eq!(spec.fork_version_at_epoch(364_032), [5, 0, 0, 0]);
+        assert_eq!(spec.period_at_slot(7_069_376), 862);
+    }
+
+    #[test]
+    fn electra_moves_state_proofs_one_level_down() {
+        let d = Fork::Deneb.state_gindices();
+        let e = Fork::Electra.state_gindices();
+        assert_eq!(
+            (
+                d.finalized_root,
+                d.current_sync_committee,
+                d.next_sync_committee
+            ),
+            (105, 54, 55)
+        );
+        assert_eq!(
+            (
+                e.finalized_root,
+                e.current_sync_committee,
+                e.next_sync_committee
+            ),
+            (169, 86, 87)
+        );
+        assert_eq!(Fork::Fulu.state_gindices(), e);
+    }
+}
