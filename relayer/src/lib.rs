@@ -18,6 +18,7 @@ pub mod health;
 pub mod http;
 pub mod hub;
 pub mod lane;
+pub mod lc_cli;
 pub mod metrics;
 pub mod procs;
 pub mod router;

@@ -109,6 +109,11 @@ enum Cmd {
         #[arg(long, hide = true)]
         prefix: Option<String>,
     },
+    /// Light-client tools for operators.
+    Lc {
+        #[command(subcommand)]
+        cmd: LcCmd,
+    },
     /// Check a configuration file and exit (0 valid, 2 invalid).
     Config {
         #[command(subcommand)]
@@ -184,6 +189,39 @@ enum DlqCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum LcCmd {
+    /// Verify light-client data as the hub's light client would; one JSON
+    /// line per object; exit 1 if any object is invalid.
+    Verify {
+        #[command(subcommand)]
+        chain: LcChain,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LcChain {
+    /// Ethereum beacon chain (sync committees), from beacon API JSON.
+    Ethereum {
+        /// Network whose fork schedule and genesis validators root apply.
+        #[arg(long, default_value = "mainnet")]
+        network: String,
+        /// Block root of the bootstrap you trust (weak subjectivity).
+        #[arg(long)]
+        trusted_root: alloy_primitives::B256,
+        /// `light_client/bootstrap` response (JSON).
+        #[arg(long)]
+        bootstrap: PathBuf,
+        /// Update files in order: `light_client/updates` arrays, update,
+        /// finality-update or optimistic-update envelopes (JSON).
+        #[arg(long, num_args = 1..)]
+        updates: Vec<PathBuf>,
+        /// Current slot (default: from the clock).
+        #[arg(long)]
+        current_slot: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ConfigCmd {
     /// Validate a configuration file (with environment overrides).
     Check {
@@ -248,6 +286,35 @@ fn main() -> ExitCode {
 
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
+        Cmd::Lc {
+            cmd:
+                LcCmd::Verify {
+                    chain:
+                        LcChain::Ethereum {
+                            network,
+                            trusted_root,
+                            bootstrap,
+                            updates,
+                            current_slot,
+                        },
+                },
+        } => {
+            let args = switchyard::lc_cli::VerifyArgs {
+                network,
+                trusted_root,
+                bootstrap,
+                updates,
+                current_slot,
+            };
+            let all_valid =
+                switchyard::lc_cli::verify_ethereum(&args, &mut std::io::stdout().lock())
+                    .map_err(anyhow::Error::msg)?;
+            Ok(if all_valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Cmd::Config {
             cmd: ConfigCmd::Check { file },
         } => match Config::load(&file) {

@@ -9,5 +9,6 @@ mod evm;
 mod groups;
 mod isolation;
 mod lanes;
+mod lc;
 mod reliability;
 mod stack;
