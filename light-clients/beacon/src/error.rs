@@ -183,6 +183,26 @@ pub enum Error {
         /// Current generation.
         got: u64,
     },
+    /// An execution block header does not match the execution payload header
+    /// a verified beacon header commits to.
+    #[error(
+        "execution {field}: the verified beacon header commits to {expected}, the execution header has {got}"
+    )]
+    ExecutionHeaderMismatch {
+        /// Which field differs.
+        field: &'static str,
+        /// What the beacon header commits to.
+        expected: String,
+        /// What the execution header says.
+        got: String,
+    },
+    /// The beacon header has no execution payload (before Capella's
+    /// light-client headers).
+    #[error("beacon header at slot {slot} carries no execution payload header")]
+    NoExecutionPayload {
+        /// Its slot.
+        slot: u64,
+    },
     /// The input could not be decoded.
     #[error("cannot decode {what}: {reason}")]
     Decode {

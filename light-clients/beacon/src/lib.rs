@@ -23,6 +23,7 @@ mod bls;
 pub mod codec;
 pub mod config;
 mod error;
+pub mod execution;
 pub mod json;
 mod merkle;
 mod store;

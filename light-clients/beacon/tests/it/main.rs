@@ -1,6 +1,7 @@
 //! Integration tests: the light client against public vectors read from
 //! `../shared/vectors` beside the repository root.
 
+mod execution;
 mod helios_mainnet;
 mod spec_sync;
 mod ssz_static;
