@@ -12,9 +12,13 @@ use alloy_primitives::B256;
 use serde::Serialize;
 use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, json};
 
-/// Mainnet beacon genesis (Unix seconds) and slot length: the default
+/// Beacon genesis times (Unix seconds) and the slot length: the default
 /// current slot when none is given.
-const MAINNET_GENESIS_TIME: u64 = 1_606_824_023;
+const GENESIS_TIMES: [(&str, u64); 3] = [
+    ("mainnet", 1_606_824_023),
+    ("sepolia", 1_655_733_600),
+    ("holesky", 1_695_902_400),
+];
 const SECONDS_PER_SLOT: u64 = 12;
 
 /// What to verify.
@@ -53,22 +57,24 @@ struct Line<'a> {
     period: Option<u64>,
 }
 
-fn spec_of(network: &str) -> Result<ChainSpec, String> {
-    match network {
-        "mainnet" => Ok(ChainSpec::mainnet()),
-        other => Err(format!(
-            "--network: expected \"mainnet\" (the only fork schedule built in so far), got {other:?}"
-        )),
-    }
+fn spec_of(network: &str) -> Result<(ChainSpec, u64), String> {
+    let spec = ChainSpec::by_name(network).ok_or_else(|| {
+        format!("--network: expected \"mainnet\", \"sepolia\" or \"holesky\", got {network:?}")
+    })?;
+    let genesis = GENESIS_TIMES
+        .iter()
+        .find(|(n, _)| *n == network)
+        .map_or(0, |(_, t)| *t);
+    Ok((spec, genesis))
 }
 
 /// Verifies and applies everything in `args`, writing a line per object to
 /// `out`. Returns whether every object was valid; `Err` only for usage
 /// errors (unknown network, unreadable file).
 pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, String> {
-    let spec = spec_of(&args.network)?;
+    let (spec, genesis_time) = spec_of(&args.network)?;
     let now_slot = args.current_slot.unwrap_or_else(|| {
-        (crate::unix_ms() / 1000).saturating_sub(MAINNET_GENESIS_TIME) / SECONDS_PER_SLOT
+        (crate::unix_ms() / 1000).saturating_sub(genesis_time) / SECONDS_PER_SLOT
     });
     let read = |p: &PathBuf| {
         std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))

@@ -139,6 +139,75 @@ impl ChainSpec {
         }
     }
 
+    /// Sepolia (values from eth-clients/sepolia's config.yaml).
+    pub fn sepolia() -> Self {
+        let e = |fork, version, epoch| ForkEntry {
+            fork,
+            version,
+            epoch,
+        };
+        Self {
+            preset: Preset::MAINNET,
+            genesis_validators_root: b256!(
+                "d8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078"
+            ),
+            forks: vec![
+                e(Fork::Phase0, [0x90, 0, 0, 0x69], 0),
+                e(Fork::Altair, [0x90, 0, 0, 0x70], 50),
+                e(Fork::Bellatrix, [0x90, 0, 0, 0x71], 100),
+                e(Fork::Capella, [0x90, 0, 0, 0x72], 56_832),
+                e(Fork::Deneb, [0x90, 0, 0, 0x73], 132_608),
+                e(Fork::Electra, [0x90, 0, 0, 0x74], 222_464),
+                e(Fork::Fulu, [0x90, 0, 0, 0x75], 272_640),
+            ],
+        }
+    }
+
+    /// Holesky (values from eth-clients/holesky's config.yaml).
+    pub fn holesky() -> Self {
+        let e = |fork, version, epoch| ForkEntry {
+            fork,
+            version,
+            epoch,
+        };
+        Self {
+            preset: Preset::MAINNET,
+            genesis_validators_root: b256!(
+                "9143aa7c615a7f7115e2b6aac319c03529df8242ae705fba9df39b79c59fa8b1"
+            ),
+            forks: vec![
+                e(Fork::Phase0, [0x01, 0x01, 0x70, 0], 0),
+                e(Fork::Altair, [0x02, 0x01, 0x70, 0], 0),
+                e(Fork::Bellatrix, [0x03, 0x01, 0x70, 0], 0),
+                e(Fork::Capella, [0x04, 0x01, 0x70, 0], 256),
+                e(Fork::Deneb, [0x05, 0x01, 0x70, 0], 29_696),
+                e(Fork::Electra, [0x06, 0x01, 0x70, 0], 115_968),
+                e(Fork::Fulu, [0x07, 0x01, 0x70, 0], 165_120),
+            ],
+        }
+    }
+
+    /// A built-in network by name: `mainnet`, `sepolia` or `holesky`.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "mainnet" => Some(Self::mainnet()),
+            "sepolia" => Some(Self::sepolia()),
+            "holesky" => Some(Self::holesky()),
+            _ => None,
+        }
+    }
+
+    /// The domain sync committees sign with during `fork`
+    /// (`compute_domain(DOMAIN_SYNC_COMMITTEE, version, genesis_validators_root)`).
+    pub fn sync_committee_domain(&self, fork: Fork) -> Option<B256> {
+        let entry = self.forks.iter().find(|f| f.fork == fork)?;
+        Some(crate::merkle::compute_domain(
+            DOMAIN_SYNC_COMMITTEE,
+            entry.version,
+            self.genesis_validators_root,
+        ))
+    }
+
     /// `compute_epoch_at_slot`.
     pub fn epoch_at_slot(&self, slot: u64) -> u64 {
         slot / self.preset.slots_per_epoch
@@ -236,5 +305,52 @@ mod tests {
             (169, 86, 87)
         );
         assert_eq!(Fork::Fulu.state_gindices(), e);
+    }
+
+    #[test]
+    fn network_fork_data_gives_the_published_digests_and_domains() {
+        // Fork digests as seen in gossip topics (`/eth2/<digest>/...`) and
+        // sync-committee domains as published by other light clients:
+        // independent checks of each network's versions and genesis root.
+        let digest = |s: &ChainSpec, f| s.fork_digest(f).map(hex_of);
+        let m = ChainSpec::mainnet();
+        assert_eq!(digest(&m, Fork::Capella).as_deref(), Some("bba4da96"));
+        assert_eq!(digest(&m, Fork::Deneb).as_deref(), Some("6a95a1a9"));
+        let s = ChainSpec::sepolia();
+        assert_eq!(digest(&s, Fork::Capella).as_deref(), Some("47eb72b3"));
+        assert_eq!(digest(&s, Fork::Deneb).as_deref(), Some("d31f6191"));
+        let domain = |s: &ChainSpec, f| s.sync_committee_domain(f).map(|d| hex_of(d.0));
+        assert_eq!(
+            domain(&s, Fork::Deneb).as_deref(),
+            Some("07000000d31f6191ca65c836e170318c55fcf34b7e308f8fbca8e663bf565808")
+        );
+        assert_eq!(
+            domain(&s, Fork::Capella).as_deref(),
+            Some("0700000047eb72b3be36f08feffcaba760f0a2ed78c1a85f0654941a0d19d0fa")
+        );
+        assert_eq!(
+            domain(&s, Fork::Electra).as_deref(),
+            Some("0700000014045b5a1d8da091c2ee9e635b64eb2f9c81e0683f21dd0491e95aaa")
+        );
+        for name in ["mainnet", "sepolia", "holesky"] {
+            let spec = ChainSpec::by_name(name).expect(name);
+            // Scheduled in order, from Phase0 at epoch 0.
+            assert_eq!(spec.forks[0].fork, Fork::Phase0);
+            assert_eq!(spec.forks[0].epoch, 0);
+            assert!(spec.forks.windows(2).all(|w| w[0].epoch <= w[1].epoch));
+            // Every fork has its own digest, so objects are never confused.
+            let mut digests: Vec<_> = spec
+                .forks
+                .iter()
+                .map(|f| spec.fork_digest(f.fork))
+                .collect();
+            digests.dedup();
+            assert_eq!(digests.len(), spec.forks.len(), "{name}");
+        }
+        assert!(ChainSpec::by_name("goerli").is_none());
+    }
+
+    fn hex_of<const N: usize>(b: [u8; N]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 }

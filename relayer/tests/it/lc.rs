@@ -89,6 +89,45 @@ fn lc_verify_ethereum_reports_a_tampered_object_and_exits_non_zero() {
     let (ok, lines, _) = verify(wrong, &[testdata("updates.json")]);
     assert!(!ok);
     assert_eq!(lines.len(), 1, "{lines:#?}");
+    // The same mainnet data under another network's genesis root and fork
+    // versions: the bootstrap still matches its root (no signature in it),
+    // every update's signature fails.
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["lc", "verify", "ethereum", "--network", "sepolia"])
+        .args(["--trusted-root", TRUSTED])
+        .arg("--bootstrap")
+        .arg(testdata("bootstrap.json"))
+        .args(["--current-slot", "7109432", "--updates"])
+        .arg(testdata("updates.json"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().skip(1).all(|l| l.contains("\"invalid\"")),
+        "{text}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "lc",
+            "verify",
+            "ethereum",
+            "--network",
+            "goerli",
+            "--trusted-root",
+            TRUSTED,
+        ])
+        .arg("--bootstrap")
+        .arg(testdata("bootstrap.json"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("expected \"mainnet\", \"sepolia\" or \"holesky\", got \"goerli\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(lines[0]["verdict"], "invalid");
     assert!(
         lines[0]["error"]
