@@ -117,73 +117,76 @@ pub struct ChainSpec {
 impl ChainSpec {
     /// Ethereum mainnet.
     pub fn mainnet() -> Self {
-        let e = |fork, version, epoch| ForkEntry {
-            fork,
-            version,
-            epoch,
-        };
-        Self {
-            preset: Preset::MAINNET,
-            genesis_validators_root: b256!(
-                "4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"
-            ),
-            forks: vec![
-                e(Fork::Phase0, [0, 0, 0, 0], 0),
-                e(Fork::Altair, [1, 0, 0, 0], 74_240),
-                e(Fork::Bellatrix, [2, 0, 0, 0], 144_896),
-                e(Fork::Capella, [3, 0, 0, 0], 194_048),
-                e(Fork::Deneb, [4, 0, 0, 0], 269_568),
-                e(Fork::Electra, [5, 0, 0, 0], 364_032),
-                e(Fork::Fulu, [6, 0, 0, 0], 411_392),
+        Self::network(
+            b256!("4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"),
+            [
+                ([0, 0, 0, 0], 0),
+                ([1, 0, 0, 0], 74_240),
+                ([2, 0, 0, 0], 144_896),
+                ([3, 0, 0, 0], 194_048),
+                ([4, 0, 0, 0], 269_568),
+                ([5, 0, 0, 0], 364_032),
+                ([6, 0, 0, 0], 411_392),
             ],
-        }
+        )
     }
 
     /// Sepolia (values from eth-clients/sepolia's config.yaml).
     pub fn sepolia() -> Self {
-        let e = |fork, version, epoch| ForkEntry {
-            fork,
-            version,
-            epoch,
-        };
-        Self {
-            preset: Preset::MAINNET,
-            genesis_validators_root: b256!(
-                "d8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078"
-            ),
-            forks: vec![
-                e(Fork::Phase0, [0x90, 0, 0, 0x69], 0),
-                e(Fork::Altair, [0x90, 0, 0, 0x70], 50),
-                e(Fork::Bellatrix, [0x90, 0, 0, 0x71], 100),
-                e(Fork::Capella, [0x90, 0, 0, 0x72], 56_832),
-                e(Fork::Deneb, [0x90, 0, 0, 0x73], 132_608),
-                e(Fork::Electra, [0x90, 0, 0, 0x74], 222_464),
-                e(Fork::Fulu, [0x90, 0, 0, 0x75], 272_640),
+        Self::network(
+            b256!("d8ea171f3c94aea21ebc42a1ed61052acf3f9209c00e4efbaaddac09ed9b8078"),
+            [
+                ([0x90, 0, 0, 0x69], 0),
+                ([0x90, 0, 0, 0x70], 50),
+                ([0x90, 0, 0, 0x71], 100),
+                ([0x90, 0, 0, 0x72], 56_832),
+                ([0x90, 0, 0, 0x73], 132_608),
+                ([0x90, 0, 0, 0x74], 222_464),
+                ([0x90, 0, 0, 0x75], 272_640),
             ],
-        }
+        )
     }
 
     /// Holesky (values from eth-clients/holesky's config.yaml).
     pub fn holesky() -> Self {
-        let e = |fork, version, epoch| ForkEntry {
-            fork,
-            version,
-            epoch,
-        };
+        Self::network(
+            b256!("9143aa7c615a7f7115e2b6aac319c03529df8242ae705fba9df39b79c59fa8b1"),
+            [
+                ([0x01, 0x01, 0x70, 0], 0),
+                ([0x02, 0x01, 0x70, 0], 0),
+                ([0x03, 0x01, 0x70, 0], 0),
+                ([0x04, 0x01, 0x70, 0], 256),
+                ([0x05, 0x01, 0x70, 0], 29_696),
+                ([0x06, 0x01, 0x70, 0], 115_968),
+                ([0x07, 0x01, 0x70, 0], 165_120),
+            ],
+        )
+    }
+
+    /// A mainnet-preset network scheduling Phase0 to Fulu with these
+    /// (fork version, activation epoch) pairs, in fork order.
+    fn network(genesis_validators_root: B256, schedule: [([u8; 4], u64); 7]) -> Self {
+        const FORKS: [Fork; 7] = [
+            Fork::Phase0,
+            Fork::Altair,
+            Fork::Bellatrix,
+            Fork::Capella,
+            Fork::Deneb,
+            Fork::Electra,
+            Fork::Fulu,
+        ];
         Self {
             preset: Preset::MAINNET,
-            genesis_validators_root: b256!(
-                "9143aa7c615a7f7115e2b6aac319c03529df8242ae705fba9df39b79c59fa8b1"
-            ),
-            forks: vec![
-                e(Fork::Phase0, [0x01, 0x01, 0x70, 0], 0),
-                e(Fork::Altair, [0x02, 0x01, 0x70, 0], 0),
-                e(Fork::Bellatrix, [0x03, 0x01, 0x70, 0], 0),
-                e(Fork::Capella, [0x04, 0x01, 0x70, 0], 256),
-                e(Fork::Deneb, [0x05, 0x01, 0x70, 0], 29_696),
-                e(Fork::Electra, [0x06, 0x01, 0x70, 0], 115_968),
-                e(Fork::Fulu, [0x07, 0x01, 0x70, 0], 165_120),
-            ],
+            genesis_validators_root,
+            forks: FORKS
+                .into_iter()
+                .zip(schedule)
+                .map(|(fork, (version, epoch))| ForkEntry {
+                    fork,
+                    version,
+                    epoch,
+                })
+                .collect(),
         }
     }
 
