@@ -139,16 +139,12 @@ impl Hub {
             tasks.spawn(watcher.run(shutdown.child_token()));
             // Destination side.
             let sub_cfg = SubmitterConfig {
-                chain_id: c.chain_id,
-                inbox: c.inbox,
                 confirmations: c.delivery_confirmations,
                 max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
-                receipt_timeout: Duration::from_secs(120),
-                poll_interval: Duration::from_millis(50),
-                gas_margin_percent: 130,
                 replace_after: Duration::from_millis(c.replace_after_ms),
                 fee_bump_percent: c.fee_bump_percent,
                 max_gas_per_tx: c.max_batch_gas,
+                ..SubmitterConfig::new(c.chain_id, c.inbox)
             };
             let mut keys = vec![(format!("chains[{i}].submitter_key"), &c.submitter_key)];
             for (k, r) in c.extra_submitter_keys.iter().enumerate() {

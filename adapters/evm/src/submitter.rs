@@ -50,12 +50,25 @@ pub struct SubmitterConfig {
 }
 
 impl SubmitterConfig {
-    /// Defaults for the knobs most deployments leave alone.
-    pub const DEFAULT_REPLACE_AFTER: Duration = Duration::from_secs(30);
-    /// See [`SubmitterConfig::fee_bump_percent`].
-    pub const DEFAULT_FEE_BUMP_PERCENT: u64 = 125;
-    /// See [`SubmitterConfig::max_gas_per_tx`]: half of a 30M block.
-    pub const DEFAULT_MAX_GAS_PER_TX: u64 = 15_000_000;
+    /// The Inbox at `inbox` on chain `chain_id`, with defaults for the knobs
+    /// most deployments leave alone: 1 confirmation, a 500 gwei fee cap,
+    /// receipts polled every 50 ms for up to 120 s, a 30% gas margin,
+    /// replacement after 30 s with fees +25%, 15M gas (half a 30M block) a
+    /// transaction at most.
+    pub fn new(chain_id: u64, inbox: Address) -> Self {
+        Self {
+            chain_id,
+            inbox,
+            confirmations: 1,
+            max_fee_per_gas: 500_000_000_000,
+            receipt_timeout: Duration::from_secs(120),
+            poll_interval: Duration::from_millis(50),
+            gas_margin_percent: 130,
+            replace_after: Duration::from_secs(30),
+            fee_bump_percent: 125,
+            max_gas_per_tx: 15_000_000,
+        }
+    }
 }
 
 /// A batch encoded and simulated, ready to send.
@@ -622,16 +635,9 @@ mod tests {
             "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
             "test",
             SubmitterConfig {
-                chain_id: 1,
-                inbox: Address::ZERO,
-                confirmations: 1,
                 max_fee_per_gas: cap,
-                receipt_timeout: Duration::from_secs(1),
-                poll_interval: Duration::from_millis(10),
-                gas_margin_percent: 130,
-                replace_after: Duration::from_secs(1),
                 fee_bump_percent: bump,
-                max_gas_per_tx: SubmitterConfig::DEFAULT_MAX_GAS_PER_TX,
+                ..SubmitterConfig::new(1, Address::ZERO)
             },
         )
         .expect("key")

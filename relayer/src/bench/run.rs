@@ -728,16 +728,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 ANVIL_KEYS[i + 1],
                 "anvil dev key",
                 SubmitterConfig {
-                    chain_id: a.chain.chain_id,
-                    inbox,
-                    confirmations: 1,
                     max_fee_per_gas: 100_000_000_000,
-                    receipt_timeout: Duration::from_secs(120),
-                    poll_interval: Duration::from_millis(50),
-                    gas_margin_percent: 130,
-                    replace_after: SubmitterConfig::DEFAULT_REPLACE_AFTER,
-                    fee_bump_percent: SubmitterConfig::DEFAULT_FEE_BUMP_PERCENT,
-                    max_gas_per_tx: SubmitterConfig::DEFAULT_MAX_GAS_PER_TX,
+                    ..SubmitterConfig::new(a.chain.chain_id, inbox)
                 },
             )
             .map_err(|e| setup(e.to_string()))?;
