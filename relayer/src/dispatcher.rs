@@ -346,6 +346,11 @@ struct ShardPipeline<K> {
     /// Woken by each confirmation task as it ends, so the loop reacts to a
     /// finished transaction at once instead of polling for it.
     confirmed: Arc<Notify>,
+    /// Entries some of whose messages were sent (`send`) but whose last
+    /// message is not yet acknowledged (`acknowledge`): on stopping, the
+    /// rest of them is sent too, or the next owner would resend the part
+    /// already delivered. Only this pipeline's task touches it.
+    partial: std::sync::Mutex<HashSet<String>>,
 }
 
 impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
@@ -362,6 +367,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             lanes,
             next_seq: AtomicU64::new(0),
             confirmed: Arc::new(Notify::new()),
+            partial: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -379,10 +385,6 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         }
         let mut queue: VecDeque<Batch> = VecDeque::new();
         let mut inflight: VecDeque<InFlight> = VecDeque::new();
-        // Entries some of whose messages were sent but whose last message
-        // was not yet confirmed: on stopping, the rest of them is sent too,
-        // or the next owner would resend the part already delivered.
-        let mut partial: HashSet<String> = HashSet::new();
         // We hold the lease: whatever another consumer left pending (a dead
         // process, a lost lease) is ours now, and so is our own.
         match self
@@ -499,11 +501,6 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 match self.send(&batch).await {
                     Ok(task) => {
                         s.metrics.in_flight.with_label_values(&[&s.spec.name]).inc();
-                        for id in &batch.touches {
-                            if !batch.completes.iter().any(|(c, _)| c == id) {
-                                partial.insert(id.clone());
-                            }
-                        }
                         inflight.push_back(InFlight {
                             batch,
                             sent_at: Instant::now(),
@@ -542,13 +539,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             while inflight.front().is_some_and(|f| f.task.is_finished()) {
                 let Some(f) = inflight.pop_front() else { break };
                 finished_any = true;
-                let done: Vec<String> =
-                    f.batch.completes.iter().map(|(id, _)| id.clone()).collect();
-                if self.finish(f, &mut queue).await {
-                    for id in &done {
-                        partial.remove(id);
-                    }
-                }
+                self.finish(f, &mut queue).await;
             }
             if !finished_any && inflight.len() >= s.cfg.max_in_flight {
                 // Pipeline full: wait for the oldest transaction. It is taken
@@ -563,15 +554,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                             inflight.push_front(f);
                             break;
                         }
-                        Some(r) => {
-                            let done: Vec<String> =
-                                f.batch.completes.iter().map(|(id, _)| id.clone()).collect();
-                            if self.finish_with(f.batch, f.sent_at, r, &mut queue).await {
-                                for id in &done {
-                                    partial.remove(id);
-                                }
-                            }
-                        }
+                        Some(r) => self.finish_with(f.batch, f.sent_at, r, &mut queue).await,
                     }
                 }
             } else if !finished_any && !more && (!inflight.is_empty() || !queue.is_empty()) {
@@ -605,12 +588,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             s.metrics.in_flight.with_label_values(&[&s.spec.name]).dec();
             let abort = f.task.abort_handle();
             match tokio::time::timeout_at(deadline, f.task).await {
-                Ok(Ok(Ok(inc))) => {
-                    self.acknowledge(&f.batch, &inc, f.sent_at).await;
-                    for (id, _) in &f.batch.completes {
-                        partial.remove(id);
-                    }
-                }
+                Ok(Ok(Ok(inc))) => self.acknowledge(&f.batch, &inc, f.sent_at).await,
                 _ => abort.abort(),
             }
         }
@@ -620,7 +598,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         // replayed part: at-least-once, never lost).
         while let Some(batch) = queue.pop_front() {
             if batch.not_before.is_some()
-                || !batch.touches.iter().any(|id| partial.contains(id))
+                || !self.is_partial(&batch)
                 || tokio::time::Instant::now() >= deadline
             {
                 break;
@@ -631,17 +609,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             let sent_at = Instant::now();
             let abort = task.abort_handle();
             match tokio::time::timeout_at(deadline, task).await {
-                Ok(Ok(Ok(inc))) => {
-                    self.acknowledge(&batch, &inc, sent_at).await;
-                    for (id, _) in &batch.completes {
-                        partial.remove(id);
-                    }
-                    for id in &batch.touches {
-                        if !batch.completes.iter().any(|(c, _)| c == id) {
-                            partial.insert(id.clone());
-                        }
-                    }
-                }
+                Ok(Ok(Ok(inc))) => self.acknowledge(&batch, &inc, sent_at).await,
                 _ => {
                     abort.abort();
                     break;
@@ -769,6 +737,14 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             .submit(batch.messages.clone(), vec![Bytes::copy_from_slice(&sig)])
             .await?;
         debug!(messages = batch.messages.len(), "batch submitted");
+        {
+            let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &batch.touches {
+                if !batch.completes.iter().any(|(c, _)| c == id) {
+                    partial.insert(id.clone());
+                }
+            }
+        }
         for (o, n) in count_by(&batch.origins) {
             s.metrics
                 .count(stage::SUBMITTED, s.origin_name(o), &s.spec.name, n);
@@ -826,10 +802,15 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         true
     }
 
-    /// Returns whether the batch was included (and acknowledged).
-    async fn finish(&self, f: InFlight, queue: &mut VecDeque<Batch>) -> bool {
+    async fn finish(&self, f: InFlight, queue: &mut VecDeque<Batch>) {
         let r = f.task.await;
-        self.finish_with(f.batch, f.sent_at, r, queue).await
+        self.finish_with(f.batch, f.sent_at, r, queue).await;
+    }
+
+    /// Whether `batch` holds the rest of an entry partly delivered.
+    fn is_partial(&self, batch: &Batch) -> bool {
+        let partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+        batch.touches.iter().any(|id| partial.contains(id))
     }
 
     async fn finish_with(
@@ -838,14 +819,11 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         sent_at: Instant,
         result: Result<Result<Included, EvmError>, tokio::task::JoinError>,
         queue: &mut VecDeque<Batch>,
-    ) -> bool {
+    ) {
         let s = &self.s;
         s.metrics.in_flight.with_label_values(&[&s.spec.name]).dec();
         match result {
-            Ok(Ok(inc)) => {
-                self.acknowledge(&batch, &inc, sent_at).await;
-                return true;
-            }
+            Ok(Ok(inc)) => self.acknowledge(&batch, &inc, sent_at).await,
             Ok(Err(e)) => {
                 s.metrics
                     .transactions
@@ -862,11 +840,16 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 warn!(err = %join, "confirmation task failed");
             }
         }
-        false
     }
 
     async fn acknowledge(&self, batch: &Batch, inc: &Included, sent_at: Instant) {
         let s = &self.s;
+        {
+            let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, _) in &batch.completes {
+                partial.remove(id);
+            }
+        }
         s.metrics
             .transactions
             .with_label_values(&[&s.spec.name, "included"])
@@ -1074,27 +1057,25 @@ impl BacklogMonitor {
     }
 
     async fn report(&self) {
-        {
-            for (dst, name) in &self.dests {
-                match self.lanes.backlog(*dst, self.shards, unix_ms()).await {
-                    Ok((len, pending, age_ms)) => {
-                        self.metrics
-                            .lane_backlog
-                            .with_label_values(&[name])
-                            .set(len as i64);
-                        self.metrics
-                            .lane_pending
-                            .with_label_values(&[name])
-                            .set(pending as i64);
-                        self.metrics
-                            .lane_oldest_age
-                            .with_label_values(&[name])
-                            .set((age_ms / 1000) as i64);
-                        self.view.set(*dst, len);
-                    }
-                    Err(e) => {
-                        self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
-                    }
+        for (dst, name) in &self.dests {
+            match self.lanes.backlog(*dst, self.shards, unix_ms()).await {
+                Ok((len, pending, age_ms)) => {
+                    self.metrics
+                        .lane_backlog
+                        .with_label_values(&[name])
+                        .set(len as i64);
+                    self.metrics
+                        .lane_pending
+                        .with_label_values(&[name])
+                        .set(pending as i64);
+                    self.metrics
+                        .lane_oldest_age
+                        .with_label_values(&[name])
+                        .set((age_ms / 1000) as i64);
+                    self.view.set(*dst, len);
+                }
+                Err(e) => {
+                    self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
                 }
             }
         }

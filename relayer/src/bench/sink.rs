@@ -188,13 +188,14 @@ impl NullSink {
         EvmError::SimulationReverted { reason }
     }
 
-    /// Checks the attestation and every message; returns (origin, nonce) of
-    /// each, in batch order.
+    /// Checks the attestation and every message; returns the signed digest
+    /// (it stands in for a transaction hash) and (origin, nonce) of each
+    /// message, in batch order.
     fn check(
         &self,
         messages: &[Bytes],
         signatures: &[Bytes],
-    ) -> Result<Vec<(Domain, u32)>, EvmError> {
+    ) -> Result<(B256, Vec<(Domain, u32)>), EvmError> {
         let ids: Vec<B256> = messages.iter().map(keccak256).collect();
         let digest = batch_digest(self.chain_id, self.inbox, batch_root(&ids));
         let sig = signatures
@@ -218,7 +219,7 @@ impl NullSink {
             }
             out.push((m.origin, m.nonce));
         }
-        Ok(out)
+        Ok((digest, out))
     }
 
     /// Counts each message once, in process.
@@ -294,9 +295,7 @@ impl BatchSink for NullSink {
         messages: Vec<Bytes>,
         signatures: Vec<Bytes>,
     ) -> Result<Included, EvmError> {
-        let checked = self.check(&messages, &signatures)?;
-        // The tx hash stands in for nothing real; the digest is unique per batch.
-        let digest = keccak256(signatures.first().map_or(&[][..], |s| &s[..]));
+        let (digest, checked) = self.check(&messages, &signatures)?;
         match &self.shared {
             Some(shared) => self.mark_shared(shared, digest, &checked).await,
             None => Ok(self.mark_local(digest, &checked)),
