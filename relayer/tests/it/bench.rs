@@ -4,21 +4,29 @@
 
 use std::process::Command;
 
-#[test]
-fn bench_smoke_delivers_through_the_full_pipeline_and_reports_every_field() {
+/// Runs `switchyard bench --smoke <args>`, which must succeed; returns its
+/// summary line (JSON) and its stderr (progress lines).
+fn smoke(args: &[&str]) -> (serde_json::Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["bench", "--smoke", "--routes", "12", "--batch-size", "200"])
+        .args(["bench", "--smoke"])
+        .args(args)
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
+    let report =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
+    (report, stderr)
+}
+
+#[test]
+fn bench_smoke_delivers_through_the_full_pipeline_and_reports_every_field() {
+    let (report, stderr) = smoke(&["--routes", "12", "--batch-size", "200"]);
     assert!(
         stderr.contains("[bench]"),
         "a progress line every second: {stderr}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
     assert!(
         report["delivered"].as_u64().expect("delivered") > 0,
         "{report}"
@@ -51,24 +59,7 @@ fn bench_smoke_delivers_through_the_full_pipeline_and_reports_every_field() {
 
 #[test]
 fn bench_anvil_sink_delivers_on_a_real_chain_and_reports_gas_per_message() {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "bench",
-            "--smoke",
-            "--sink",
-            "anvil",
-            "--routes",
-            "2",
-            "--batch-size",
-            "50",
-        ])
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
+    let (report, _) = smoke(&["--sink", "anvil", "--routes", "2", "--batch-size", "50"]);
     assert_eq!(report["sink"], "anvil", "{report}");
     assert!(
         report["delivered"].as_u64().expect("delivered") > 0,
@@ -91,22 +82,7 @@ fn bench_anvil_sink_delivers_on_a_real_chain_and_reports_gas_per_message() {
 
 #[test]
 fn bench_two_processes_share_one_redis_and_deliver_each_message_once() {
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "bench",
-            "--smoke",
-            "--processes",
-            "2",
-            "--batch-size",
-            "200",
-        ])
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
+    let (report, stderr) = smoke(&["--processes", "2", "--batch-size", "200"]);
     assert_eq!(report["processes"], 2, "{report}");
     assert!(
         report["delivered"].as_u64().expect("delivered") > 0,

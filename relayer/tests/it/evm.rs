@@ -91,7 +91,11 @@ impl Chain {
 
     /// The same, reaching the chain through `urls`.
     fn submitter_via(&self, key: &str, urls: &[String]) -> EvmSubmitter {
-        self.submitter_with(key, urls, SubmitterConfig::DEFAULT_REPLACE_AFTER)
+        self.submitter_with(
+            key,
+            urls,
+            SubmitterConfig::new(CHAIN_ID, self.dep.inbox).replace_after,
+        )
     }
 
     /// The same, replacing unmined transactions after `replace_after`.
@@ -102,16 +106,10 @@ impl Chain {
             key,
             "test submitter key",
             SubmitterConfig {
-                chain_id: CHAIN_ID,
-                inbox: self.dep.inbox,
-                confirmations: 1,
                 max_fee_per_gas: 100_000_000_000,
                 receipt_timeout: WAIT,
-                poll_interval: Duration::from_millis(50),
-                gas_margin_percent: 130,
                 replace_after,
-                fee_bump_percent: SubmitterConfig::DEFAULT_FEE_BUMP_PERCENT,
-                max_gas_per_tx: SubmitterConfig::DEFAULT_MAX_GAS_PER_TX,
+                ..SubmitterConfig::new(CHAIN_ID, self.dep.inbox)
             },
         )
         .expect("valid submitter key")
@@ -408,23 +406,33 @@ async fn wrong_attester_is_refused_in_simulation_not_retryable() {
     assert_eq!(chain.received(chain.dep.recipient).await, U256::ZERO);
 }
 
-#[tokio::test]
-async fn failing_recipient_fails_alone() {
+/// A batch of three messages whose middle one goes to a second recipient
+/// in TestRecipient `mode` (1 reverts, 2 burns its gas), delivered; returns
+/// the chain, the good and the bad recipient, the messages and the outcome.
+/// Distinct origins, so `Included` tells which message failed.
+async fn deliver_with_one_bad_recipient(
+    mode: u8,
+    bad_body: &str,
+) -> (Chain, Address, Address, Vec<Message>, Included) {
     let mut chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
     let good = chain.dep.recipient;
     let bad = chain.deploy_recipient().await;
     chain
-        .owner_call(bad, TestRecipient::setModeCall { mode: 1 })
+        .owner_call(bad, TestRecipient::setModeCall { mode })
         .await;
     let sub = chain.submitter(ANVIL_KEYS[2]);
-
-    // Distinct origins, so `Included` tells which message failed.
     let msgs = vec![
         message(1_001, 0, good, "first"),
-        message(1_002, 0, bad, "rejected"),
+        message(1_002, 0, bad, bad_body),
         message(1_003, 0, good, "third"),
     ];
     let included = deliver(&sub, attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs)).await;
+    (chain, good, bad, msgs, included)
+}
+
+#[tokio::test]
+async fn failing_recipient_fails_alone() {
+    let (chain, good, bad, msgs, included) = deliver_with_one_bad_recipient(1, "rejected").await;
 
     assert_eq!(included.failed, [1_002]);
     assert_eq!(included.delivered, [1_001, 1_003]);
@@ -908,19 +916,8 @@ async fn signer_balances_are_published_and_low_ones_flagged() {
 
 #[tokio::test]
 async fn gas_burning_recipient_fails_alone_within_its_gas_limit() {
-    let mut chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
-    let good = chain.dep.recipient;
-    let burner = chain.deploy_recipient().await;
-    chain
-        .owner_call(burner, TestRecipient::setModeCall { mode: 2 })
-        .await;
-    let sub = chain.submitter(ANVIL_KEYS[2]);
-    let msgs = vec![
-        message(1_001, 0, good, "first"),
-        message(1_002, 0, burner, "burns everything it is given"),
-        message(1_003, 0, good, "third"),
-    ];
-    let included = deliver(&sub, attested(ANVIL_KEYS[1], chain.dep.inbox, &msgs)).await;
+    let (chain, good, _burner, msgs, included) =
+        deliver_with_one_bad_recipient(2, "burns everything it is given").await;
     assert_eq!(included.failed, [1_002]);
     assert_eq!(included.delivered, [1_001, 1_003]);
     assert_eq!(chain.received(good).await, U256::from(2));
