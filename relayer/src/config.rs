@@ -32,6 +32,11 @@ fn cfg_err(path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// What this process runs: `all` (default), `watcher` (origin light
+    /// clients routing into the lanes) or `dispatcher` (lane consumers that
+    /// attest and submit). `switchyard run --role` overrides it.
+    #[serde(default)]
+    pub role: Role,
     /// Redis connection.
     pub redis: RedisConfig,
     /// HTTP listener (metrics, health, API).
@@ -58,6 +63,36 @@ pub struct Config {
     /// Logical destination domains served by several chains.
     #[serde(default)]
     pub route_groups: Vec<RouteGroupConfig>,
+}
+
+/// The part of the hub a process runs. Roles scale separately: watchers
+/// with the number of origins, dispatchers with delivery load. Several
+/// replicas of either role run side by side (cursor compare-and-set for
+/// watchers, shard leases for dispatchers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Watchers and dispatchers in one process.
+    #[default]
+    All,
+    /// Origin watchers only: light clients, proofs, routing into lanes. Needs
+    /// no attester or submitter key.
+    Watcher,
+    /// Dispatchers only: lane consumers, attestation, submission, signer
+    /// balances.
+    Dispatcher,
+}
+
+impl Role {
+    /// Whether this role follows origins.
+    pub fn watches(self) -> bool {
+        matches!(self, Role::All | Role::Watcher)
+    }
+
+    /// Whether this role delivers.
+    pub fn dispatches(self) -> bool {
+        matches!(self, Role::All | Role::Dispatcher)
+    }
 }
 
 /// How a route group picks the member chain of a message.
@@ -309,6 +344,12 @@ pub struct DispatcherConfig {
     /// An entry older than this is dead-lettered instead of retried, in ms.
     #[serde(default = "default_max_age")]
     pub max_entry_age_ms: u64,
+    /// A lane whose oldest entry is older than this is stuck: `/readyz`
+    /// says so. Entries leave a lane within seconds when deliveries work
+    /// (the backlog limit bounds the queue), so an old head means nothing
+    /// is being delivered from it. In ms.
+    #[serde(default = "default_stuck_after")]
+    pub stuck_after_ms: u64,
 }
 
 fn default_batch() -> usize {
@@ -341,6 +382,9 @@ fn default_retry_base() -> u64 {
 fn default_max_age() -> u64 {
     3_600_000
 }
+fn default_stuck_after() -> u64 {
+    300_000
+}
 
 impl Default for DispatcherConfig {
     fn default() -> Self {
@@ -356,6 +400,7 @@ impl Default for DispatcherConfig {
             max_backlog_entries: default_backlog(),
             retry_base_ms: default_retry_base(),
             max_entry_age_ms: default_max_age(),
+            stuck_after_ms: default_stuck_after(),
         }
     }
 }
@@ -537,6 +582,12 @@ impl Config {
             return Err(cfg_err(
                 "dispatcher.max_batch_bytes",
                 format!("expected 1024..=1048576, got {}", d.max_batch_bytes),
+            ));
+        }
+        if !(10_000..=86_400_000).contains(&d.stuck_after_ms) {
+            return Err(cfg_err(
+                "dispatcher.stuck_after_ms",
+                format!("expected 10000..=86400000, got {}", d.stuck_after_ms),
             ));
         }
         if !(1..=2000).contains(&d.max_batch_messages) {
@@ -857,6 +908,22 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let s = SecretRef::file(&f).resolve("x").expect("reads");
         assert_eq!(s.expose(), "super-secret-value");
         assert!(!format!("{s:?}").contains("super"));
+    }
+
+    #[test]
+    fn role_and_stuck_bound_parse_and_are_checked() {
+        let c = Config::from_toml(&sample()).expect("valid");
+        assert_eq!(c.role, Role::All);
+        assert_eq!(c.dispatcher.stuck_after_ms, 300_000);
+        let c = Config::from_toml(&format!("role = \"watcher\"\n{}", sample())).expect("valid");
+        assert!(c.role.watches() && !c.role.dispatches());
+        let err = Config::from_toml(&format!("role = \"relay\"\n{}", sample()))
+            .expect_err("unknown role");
+        assert!(err.reason.contains("relay"), "{err}");
+        let text = format!("{}\n[dispatcher]\nstuck_after_ms = 5\n", sample());
+        let err = Config::from_toml(&text).expect_err("too small");
+        assert_eq!(err.path, "dispatcher.stuck_after_ms");
+        assert!(err.reason.contains("got 5"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{
     ChainConfig, CheckpointConfig, Config, DispatcherConfig, HttpConfig, LogConfig, RedisConfig,
-    SecretRef,
+    Role, SecretRef,
 };
 use crate::hub::Hub;
 use crate::metrics::{stage, sum_messages_in_text};
@@ -327,6 +327,7 @@ pub async fn run(
         });
     }
     let cfg = Config {
+        role: Role::All,
         redis: RedisConfig {
             url: redis_url.clone(),
             key_prefix: format!("sy-devnet-{}", crate::unix_ms()),

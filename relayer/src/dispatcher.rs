@@ -1009,6 +1009,7 @@ pub struct BacklogMonitor {
     dests: Vec<(Domain, String)>,
     shards: u16,
     view: Arc<crate::router::BacklogView>,
+    health: Option<Arc<crate::health::Health>>,
 }
 
 impl BacklogMonitor {
@@ -1026,7 +1027,16 @@ impl BacklogMonitor {
             dests,
             shards,
             view,
+            health: None,
         }
+    }
+
+    /// Also reports each lane to `health`, where a lane whose oldest entry
+    /// is older than `stuck_after_ms` makes `/readyz` fail.
+    pub fn with_health(mut self, health: Arc<crate::health::Health>, stuck_after_ms: u64) -> Self {
+        health.set_stuck_after(stuck_after_ms);
+        self.health = Some(health);
+        self
     }
 
     /// Runs until `shutdown`.
@@ -1073,6 +1083,9 @@ impl BacklogMonitor {
                         .with_label_values(&[name])
                         .set((age_ms / 1000) as i64);
                     self.view.set(*dst, len);
+                    if let Some(h) = &self.health {
+                        h.lane(name, len, age_ms);
+                    }
                 }
                 Err(e) => {
                     self.metrics.redis_errors.with_label_values(&[e.op()]).inc();

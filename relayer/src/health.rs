@@ -1,5 +1,5 @@
 //! What `/readyz` reports: Redis reachable, every watcher progressing within
-//! its staleness bound, nothing fatal.
+//! its staleness bound, no lane stuck, nothing fatal.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +18,10 @@ struct HealthInner {
     fatal: HashMap<String, String>,
     /// chain → staleness bound in ms.
     bounds: HashMap<String, u64>,
+    /// destination → (entries, age of the oldest in ms), last reading.
+    lanes: HashMap<String, (u64, u64)>,
+    /// A lane whose oldest entry is older than this is stuck (0: never).
+    stuck_after_ms: u64,
 }
 
 impl Health {
@@ -31,6 +35,21 @@ impl Health {
     pub fn watcher_ok(&self, chain: &str, now_ms: u64) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.watchers.insert(chain.to_owned(), now_ms);
+    }
+
+    /// The lanes' stuck bound, in ms.
+    pub fn set_stuck_after(&self, ms: u64) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.stuck_after_ms = ms;
+    }
+
+    /// A reading of the lane of `destination`: its entries and the age of
+    /// the oldest. The age comes from Redis, so every replica sees the same
+    /// lane, whoever delivers from it.
+    pub fn lane(&self, destination: &str, entries: u64, oldest_age_ms: u64) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.lanes
+            .insert(destination.to_owned(), (entries, oldest_age_ms));
     }
 
     /// A task of `chain` stopped on an error it cannot recover from.
@@ -57,6 +76,17 @@ impl Health {
                 Some(_) => {}
             }
         }
+        if g.stuck_after_ms > 0 {
+            for (dest, &(entries, age)) in &g.lanes {
+                if entries > 0 && age > g.stuck_after_ms {
+                    out.push(format!(
+                        "lane {dest}: stuck: {entries} entries, the oldest {} s old (bound {} s)",
+                        age / 1000,
+                        g.stuck_after_ms / 1000
+                    ));
+                }
+            }
+        }
         out.sort();
         out
     }
@@ -77,5 +107,21 @@ mod tests {
         h.watcher_ok("alpha", 10_000);
         assert!(h.problems(10_500).is_empty());
         assert!(h.problems(11_001)[0].contains("stale"));
+    }
+
+    #[test]
+    fn a_lane_is_stuck_when_its_oldest_entry_outlives_the_bound() {
+        let h = Health::default();
+        h.set_stuck_after(300_000);
+        h.lane("beta", 12, 299_000);
+        assert!(h.problems(0).is_empty());
+        h.lane("beta", 12, 301_000);
+        assert_eq!(
+            h.problems(0),
+            vec!["lane beta: stuck: 12 entries, the oldest 301 s old (bound 300 s)"]
+        );
+        // Drained: an empty lane's age is not a problem.
+        h.lane("beta", 0, 0);
+        assert!(h.problems(0).is_empty());
     }
 }

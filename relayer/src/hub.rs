@@ -43,10 +43,17 @@ impl Hub {
     /// `shutdown`), binds the HTTP listener and starts every task.
     pub async fn start(cfg: Config, shutdown: CancellationToken) -> Result<Self, HubError> {
         cfg.validate()?;
-        let attester = Attester::from_hex(
-            cfg.attester_key.resolve("attester_key")?.expose(),
-            "attester_key",
-        )?;
+        let role = cfg.role;
+        // A watcher-only process never signs: it does not read the keys, so
+        // they need not be mounted where it runs.
+        let attester = if role.dispatches() {
+            Some(Attester::from_hex(
+                cfg.attester_key.resolve("attester_key")?.expose(),
+                "attester_key",
+            )?)
+        } else {
+            None
+        };
         let queue_key = QueueKey::from_secret(cfg.queue_key.resolve("queue_key")?.expose())
             .map_err(|e| crate::config::ConfigError {
                 path: "queue_key".into(),
@@ -112,32 +119,33 @@ impl Hub {
                 ..RpcPolicy::default()
             };
             let pool = RpcPool::new(&c.name, &c.rpc_urls, policy)?.with_observer(observer.clone());
-            // Origin side.
-            let spec = OriginSpec {
-                name: c.name.clone(),
-                domain: c.domain,
-                mailbox: c.mailbox,
-                confirmations: c.confirmations,
-                checkpoint: c.checkpoint.map(|cp| BlockRef {
-                    number: cp.number,
-                    hash: cp.hash,
-                }),
-                poll: c.poll_interval(),
-                max_backlog: cfg.dispatcher.max_backlog_entries,
-                header_lead: crate::watcher::header_lead(c.confirmations),
-            };
-            health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
-            let watcher = Watcher::new(
-                spec,
-                EvmSource::new(pool.clone()),
-                lanes.clone(),
-                Arc::clone(&router),
-                metrics.clone(),
-                Arc::clone(&health),
-                Arc::clone(&backlog),
-            );
-            tasks.spawn(watcher.run(shutdown.child_token()));
-            // Destination side.
+            if role.watches() {
+                let spec = OriginSpec {
+                    name: c.name.clone(),
+                    domain: c.domain,
+                    mailbox: c.mailbox,
+                    confirmations: c.confirmations,
+                    checkpoint: c.checkpoint.map(|cp| BlockRef {
+                        number: cp.number,
+                        hash: cp.hash,
+                    }),
+                    poll: c.poll_interval(),
+                    max_backlog: cfg.dispatcher.max_backlog_entries,
+                    header_lead: crate::watcher::header_lead(c.confirmations),
+                };
+                health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
+                let watcher = Watcher::new(
+                    spec,
+                    EvmSource::new(pool.clone()),
+                    lanes.clone(),
+                    Arc::clone(&router),
+                    metrics.clone(),
+                    Arc::clone(&health),
+                    Arc::clone(&backlog),
+                );
+                tasks.spawn(watcher.run(shutdown.child_token()));
+            }
+            let Some(attester) = &attester else { continue };
             let sub_cfg = SubmitterConfig {
                 confirmations: c.delivery_confirmations,
                 max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
@@ -201,7 +209,8 @@ impl Hub {
                 .collect(),
             cfg.dispatcher.lane_shards,
             Arc::clone(&backlog),
-        );
+        )
+        .with_health(Arc::clone(&health), cfg.dispatcher.stuck_after_ms);
         tasks.spawn(monitor.run(shutdown.child_token()));
         let admin_token = match &cfg.admin_token {
             Some(r) => Some(Arc::from(r.resolve("admin_token")?.expose())),
@@ -220,7 +229,13 @@ impl Hub {
                 error!(err = %e, "http server stopped");
             }
         });
-        info!(%addr, chains = cfg.chains.len(), attester = %attester.address(), "hub started");
+        info!(
+            %addr,
+            ?role,
+            chains = cfg.chains.len(),
+            attester = %attester.as_ref().map(|a| a.address().to_string()).unwrap_or_default(),
+            "hub started"
+        );
         Ok(Self {
             addr,
             metrics,

@@ -40,6 +40,11 @@ enum Cmd {
         /// TOML configuration (environment overrides: SWITCHYARD__SECTION__KEY).
         #[arg(long, short)]
         config: PathBuf,
+        /// What this process runs (overrides the file's `role`): `all`,
+        /// `watcher` (origin light clients into the lanes) or `dispatcher`
+        /// (lanes to destination chains).
+        #[arg(long, env = "SWITCHYARD_ROLE")]
+        role: Option<switchyard::config::Role>,
     },
     /// Dead letters of a destination: list, show, replay, drop.
     Dlq {
@@ -413,9 +418,12 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        Cmd::Run { config } => {
-            let cfg =
+        Cmd::Run { config, role } => {
+            let mut cfg =
                 Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
+            if let Some(role) = role {
+                cfg.role = role;
+            }
             init_tracing(cfg.log.format, &cfg.log.level);
             let shutdown = CancellationToken::new();
             on_signals(shutdown.clone());

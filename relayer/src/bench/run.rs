@@ -598,6 +598,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         ..DispatcherConfig::default()
     };
     let cfg = Config {
+        role: crate::config::Role::All,
         redis: RedisConfig {
             url: redis_url.clone(),
             key_prefix: prefix.clone(),

@@ -420,6 +420,7 @@ impl Net {
             fee_bump_percent: 125,
         };
         Config {
+            role: switchyard::config::Role::All,
             redis: RedisConfig {
                 url: redis_url.to_owned(),
                 key_prefix: format!("sy-bad-{}", self.anvils[0].chain_id),

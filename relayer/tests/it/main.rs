@@ -11,4 +11,5 @@ mod isolation;
 mod lanes;
 mod lc;
 mod reliability;
+mod roles;
 mod stack;

@@ -72,6 +72,15 @@ impl HubProc {
         let _ = self.child.wait();
     }
 
+    /// `/readyz`: status code and body.
+    pub(crate) async fn readyz(&self) -> Option<(u16, String)> {
+        let r = reqwest::get(format!("http://127.0.0.1:{}/readyz", self.http))
+            .await
+            .ok()?;
+        let code = r.status().as_u16();
+        Some((code, r.text().await.ok()?))
+    }
+
     pub(crate) async fn metrics(&self) -> Option<String> {
         let r = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.http))
             .await
@@ -257,12 +266,24 @@ impl Stack {
         self.spawn_with_config(name, &self.config_path_for(name, &file))
     }
 
+    /// A hub running only `role` (`watcher` or `dispatcher`), with extra
+    /// environment variables (overrides).
+    pub(crate) fn spawn_role(&self, name: &str, role: &str, env: &[(&str, &str)]) -> HubProc {
+        self.spawn_full(name, &self.config_path(), &["--role", role], env)
+    }
+
     fn spawn_with_config(&self, name: &str, cfg: &Path) -> HubProc {
+        self.spawn_full(name, cfg, &[], &[])
+    }
+
+    fn spawn_full(&self, name: &str, cfg: &Path, args: &[&str], env: &[(&str, &str)]) -> HubProc {
         let http = free_port();
         let log = self.dir.path().join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["run", "--config"])
             .arg(cfg)
+            .args(args)
+            .envs(env.iter().copied())
             // Environment override of one key, as operators do.
             .env("SWITCHYARD__HTTP__LISTEN", format!("127.0.0.1:{http}"))
             .env("RUST_LOG", "switchyard=info")
