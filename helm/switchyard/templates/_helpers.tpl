@@ -1,0 +1,190 @@
+{{/*
+Standard helpers: name, fullname, chart, labels, selectorLabels.
+*/}}
+{{- define "switchyard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "switchyard.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "switchyard.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "switchyard.labels" -}}
+helm.sh/chart: {{ include "switchyard.chart" . }}
+{{ include "switchyard.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "switchyard.imageTag" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: switchyard
+{{- end }}
+
+{{- define "switchyard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "switchyard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of one role's objects; call with (dict "root" $ "role" "watcher"). */}}
+{{- define "switchyard.roleLabels" -}}
+{{ include "switchyard.labels" .root }}
+app.kubernetes.io/component: {{ .role }}
+{{- end }}
+
+{{- define "switchyard.roleSelectorLabels" -}}
+{{ include "switchyard.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .role }}
+{{- end }}
+
+{{- define "switchyard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "switchyard.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Image tag: image.tag, else the chart's appVersion (never "latest"). */}}
+{{- define "switchyard.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag }}
+{{- end }}
+
+{{- define "switchyard.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (include "switchyard.imageTag" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret holding the keys (existing, or made by the ExternalSecret). */}}
+{{- define "switchyard.secretName" -}}
+{{- default (printf "%s-keys" (include "switchyard.fullname" .)) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{/* Secret keys of one chain's delivery signers: secrets.submitterKeys.<chain>, else "<chain>-submitter-key". */}}
+{{- define "switchyard.chainKeys" -}}
+{{- $keys := get .root.Values.secrets.submitterKeys .chain }}
+{{- if not $keys }}{{ $keys = list (printf "%s-submitter-key" .chain) }}{{ end }}
+{{- toJson $keys }}
+{{- end }}
+
+{{/*
+The Secret keys a role reads, as a JSON list: the queue HMAC key and the
+admin token everywhere; the attester and submitter keys only where batches
+are signed and submitted (dispatcher, all).
+*/}}
+{{- define "switchyard.roleSecretKeys" -}}
+{{- $s := .root.Values.secrets }}
+{{- $keys := list $s.queueKey }}
+{{- if $s.adminTokenKey }}{{ $keys = append $keys $s.adminTokenKey }}{{ end }}
+{{- if ne .role "watcher" }}
+{{- $keys = append $keys $s.attesterKey }}
+{{- range .root.Values.config.chains }}
+{{- $keys = concat $keys (include "switchyard.chainKeys" (dict "root" $.root "chain" .name) | fromJsonArray) }}
+{{- end }}
+{{- end }}
+{{- toJson (uniq $keys) }}
+{{- end }}
+
+{{/* Redis URL the hub uses (the trial Redis when enabled). */}}
+{{- define "switchyard.redisUrl" -}}
+{{- if .Values.redis.trial.enabled }}
+{{- printf "redis://%s-redis:6379" (include "switchyard.fullname" .) }}
+{{- else }}
+{{- .Values.redis.url }}
+{{- end }}
+{{- end }}
+
+{{/*
+One TOML value: strings as JSON strings (a subset of TOML basic strings),
+whole numbers without a fraction (Helm reads every number as a float),
+lists as arrays, maps as inline tables.
+*/}}
+{{- define "switchyard.tomlValue" -}}
+{{- $v := . }}
+{{- if kindIs "map" $v }}
+{{- $first := true }}{ {{- range $k, $x := $v }}{{ if not $first }},{{ end }}{{ $first = false }} {{ $k }} = {{ include "switchyard.tomlValue" $x }}{{ end }} }
+{{- else if kindIs "slice" $v }}
+{{- print "[" }}{{ range $i, $x := $v }}{{ if $i }}, {{ end }}{{ include "switchyard.tomlValue" $x }}{{ end }}{{ print "]" }}
+{{- else if kindIs "string" $v }}
+{{- toJson $v }}
+{{- else if kindIs "bool" $v }}
+{{- $v }}
+{{- else if or (kindIs "float64" $v) (kindIs "int" $v) (kindIs "int64" $v) }}
+{{- if eq (float64 (int64 $v)) (float64 $v) }}{{ int64 $v }}{{ else }}{{ $v }}{{ end }}
+{{- else }}
+{{- fail (printf "config: cannot render %v (%s) as TOML" $v (kindOf $v)) }}
+{{- end }}
+{{- end }}
+
+{{/* A TOML table body: one `key = value` line per entry. */}}
+{{- define "switchyard.tomlTable" -}}
+{{- range $k, $v := . }}
+{{- if not (kindIs "invalid" $v) }}
+{{ $k }} = {{ include "switchyard.tomlValue" $v }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The hub's TOML configuration. Chart-managed parts (Redis, HTTP listener,
+secret references to the mounted Secret) are merged into values.config.
+*/}}
+{{- define "switchyard.hubToml" -}}
+{{- $dir := .Values.secrets.mountPath }}
+{{- $redis := dict "url" (include "switchyard.redisUrl" .) "key_prefix" .Values.redis.keyPrefix }}
+{{- if and .Values.redis.clusterNodes (not .Values.redis.trial.enabled) }}
+{{- $_ := set $redis "cluster_nodes" .Values.redis.clusterNodes }}
+{{- end }}
+{{- $chains := list }}
+{{- range .Values.config.chains }}
+{{- $c := deepCopy . }}
+{{- $keys := include "switchyard.chainKeys" (dict "root" $ "chain" .name) | fromJsonArray }}
+{{- $_ := set $c "submitter_key" (dict "file" (printf "%s/%s" $dir (first $keys))) }}
+{{- $extra := list }}
+{{- range rest $keys }}{{ $extra = append $extra (dict "file" (printf "%s/%s" $dir .)) }}{{ end }}
+{{- if $extra }}{{ $_ := set $c "extra_submitter_keys" $extra }}{{ end }}
+{{- $chains = append $chains $c }}
+{{- end -}}
+# Rendered by the switchyard chart from values.config; check it with
+#   switchyard config check hub.toml
+# Secrets are references to files of the mounted Secret, never values.
+attester_key = { file = {{ printf "%s/%s" $dir .Values.secrets.attesterKey | toJson }} }
+queue_key = { file = {{ printf "%s/%s" $dir .Values.secrets.queueKey | toJson }} }
+{{- if .Values.secrets.adminTokenKey }}
+admin_token = { file = {{ printf "%s/%s" $dir .Values.secrets.adminTokenKey | toJson }} }
+{{- end }}
+
+[redis]
+{{- include "switchyard.tomlTable" $redis }}
+
+[http]
+listen = {{ printf "0.0.0.0:%d" (int .Values.service.port) | toJson }}
+
+[log]
+{{- include "switchyard.tomlTable" .Values.config.log }}
+
+[dispatcher]
+{{- include "switchyard.tomlTable" .Values.config.dispatcher }}
+{{- range $chains }}
+
+[[chains]]
+{{- include "switchyard.tomlTable" . }}
+{{- end }}
+{{- range .Values.config.route_groups }}
+
+[[route_groups]]
+{{- include "switchyard.tomlTable" . }}
+{{- end }}
+{{- end }}
