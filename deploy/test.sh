@@ -24,5 +24,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast
 
+step "Helm chart: lint, render, kubernetes-validate, schema refusals, config check"
+# After cargo test, so that the built binary checks the rendered hub.toml.
+bash deploy/chart-test.sh
+
 step "criterion benchmarks, smoke mode (each runs once, correctness only)"
 cargo test --locked --workspace --benches
