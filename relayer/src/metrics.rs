@@ -231,6 +231,70 @@ impl Metrics {
         }
     }
 
+    /// Every metric family this process registers, with its label names,
+    /// including vectors that have no sample yet (which `/metrics` leaves
+    /// out). The alert rules and the Grafana dashboard are checked against
+    /// it (`tests/it/ops.rs`).
+    pub fn families(&self) -> Vec<(String, Vec<String>)> {
+        use prometheus::core::Collector;
+        // Destructured without `..`: a new field that is not listed here
+        // does not compile.
+        let Self {
+            registry: _,
+            messages,
+            rejections,
+            latency,
+            lc_height,
+            lc_updates,
+            rpc,
+            redis_errors,
+            lane_backlog,
+            lane_oldest_age,
+            transactions,
+            in_flight,
+            gas_used,
+            lane_pending,
+            lane_reclaimed,
+            lane_retries,
+            lane_splits,
+            shards_owned,
+            throttled_seconds,
+            signer_balance,
+            signer_balance_low,
+        } = self;
+        let all: [&dyn Collector; 20] = [
+            messages,
+            rejections,
+            latency,
+            lc_height,
+            lc_updates,
+            rpc,
+            redis_errors,
+            lane_backlog,
+            lane_oldest_age,
+            transactions,
+            in_flight,
+            gas_used,
+            lane_pending,
+            lane_reclaimed,
+            lane_retries,
+            lane_splits,
+            shards_owned,
+            throttled_seconds,
+            signer_balance,
+            signer_balance_low,
+        ];
+        all.iter()
+            .flat_map(|c| c.desc())
+            .map(|d| (d.fq_name.clone(), d.variable_labels.clone()))
+            .collect()
+    }
+
+    /// Names of every registered metric family (see [`Metrics::families`]).
+    pub fn names(&self) -> Vec<String> {
+        self.families().into_iter().map(|(name, _)| name).collect()
+    }
+
     /// Adds `n` messages at `stage` for (`origin`, `destination`).
     pub fn count(&self, stage: &str, origin: &str, destination: &str, n: u64) {
         if n > 0 {
@@ -353,6 +417,29 @@ mod tests {
             "the earlier 100 ms samples are outside the window: {p99}"
         );
         assert_eq!(quantile_between(&after, &after, 0.5), None);
+    }
+
+    #[test]
+    fn families_list_every_registered_metric_once() {
+        let m = Metrics::new();
+        let names = m.names();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert!(names.iter().all(|n| n.starts_with("switchyard_")), "{names:?}");
+        // Families with a sample are what a scrape shows: all of them listed.
+        m.count(stage::DELIVERED, "alpha", "beta", 1);
+        m.latency.with_label_values(&["deliver"]).observe(0.1);
+        for mf in m.registry.gather() {
+            assert!(names.iter().any(|n| n == mf.name()), "{}", mf.name());
+        }
+        let (_, labels) = m
+            .families()
+            .into_iter()
+            .find(|(n, _)| n == "switchyard_messages_total")
+            .expect("messages family");
+        assert_eq!(labels, ["stage", "origin", "destination"]);
     }
 
     #[test]
