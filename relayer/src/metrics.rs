@@ -427,7 +427,10 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len(), "{names:?}");
-        assert!(names.iter().all(|n| n.starts_with("switchyard_")), "{names:?}");
+        assert!(
+            names.iter().all(|n| n.starts_with("switchyard_")),
+            "{names:?}"
+        );
         // Families with a sample are what a scrape shows: all of them listed.
         m.count(stage::DELIVERED, "alpha", "beta", 1);
         m.latency.with_label_values(&["deliver"]).observe(0.1);
