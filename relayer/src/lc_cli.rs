@@ -1,16 +1,19 @@
 //! `switchyard lc verify ethereum`: an operator checks beacon light-client
 //! data (a bootstrap, then updates) exactly as the hub's light client would,
-//! from the beacon API's own JSON (`{version, data}` envelopes, or the array
-//! `light_client/updates` serves), and reads off the finalized slot and
+//! from the beacon API's own formats (JSON `{version, data}` envelopes or the
+//! array `light_client/updates` serves; SSZ as served with `Accept:
+//! application/octet-stream`, including the updates' chunk stream) or a
+//! consensus-spec-tests case folder, and reads off the finalized slot and
 //! sync-committee period reached. One JSON line per object; the caller
 //! exits non-zero if any object was invalid.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use alloy_primitives::B256;
 use serde::Serialize;
-use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, json};
+use switchyard_lc_beacon::spectest::{self, StepAction};
+use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, codec, json};
 
 /// Beacon genesis times (Unix seconds) and the slot length: the default
 /// current slot when none is given.
@@ -28,10 +31,13 @@ pub struct VerifyArgs {
     pub network: String,
     /// The block root the operator trusts (weak subjectivity checkpoint).
     pub trusted_root: B256,
-    /// Beacon API `light_client/bootstrap` response.
+    /// Beacon API `light_client/bootstrap` response: JSON, or SSZ as served
+    /// with `Accept: application/octet-stream`.
     pub bootstrap: PathBuf,
-    /// Update files, applied in order: `light_client/updates` arrays,
-    /// single update, finality-update or optimistic-update envelopes.
+    /// Update files, applied in order: JSON (`light_client/updates` arrays,
+    /// single update, finality-update or optimistic-update envelopes) or SSZ
+    /// (the `light_client/updates` chunk stream, or a single finality or
+    /// optimistic update).
     pub updates: Vec<PathBuf>,
     /// The current slot (default: from the clock).
     pub current_slot: Option<u64>,
@@ -41,7 +47,8 @@ pub struct VerifyArgs {
 #[derive(Debug, Serialize)]
 struct Line<'a> {
     file: String,
-    /// Position within the file (arrays hold several updates).
+    /// Position within the file (arrays and streams hold several updates;
+    /// a case folder's step number).
     index: usize,
     kind: &'a str,
     verdict: &'a str,
@@ -68,6 +75,59 @@ fn spec_of(network: &str) -> Result<(ChainSpec, u64), String> {
     Ok((spec, genesis))
 }
 
+/// Writes verdict lines, each with the store's state after the object.
+struct Report<'w, W: Write> {
+    out: &'w mut W,
+    all_valid: bool,
+}
+
+impl<W: Write> Report<'_, W> {
+    fn line(
+        &mut self,
+        file: &str,
+        index: usize,
+        kind: &str,
+        result: Result<(), (String, bool)>,
+        store: Option<&LightClientStore>,
+    ) -> Result<(), String> {
+        let (finalized_slot, optimistic_slot, period) = match store {
+            Some(s) => {
+                let f = s.finalized_header().beacon.slot;
+                (
+                    Some(f),
+                    Some(s.optimistic_header().beacon.slot),
+                    Some(s.spec().period_at_slot(f)),
+                )
+            }
+            None => (None, None, None),
+        };
+        let (verdict, error, retryable) = match result {
+            Ok(()) => ("valid", None, None),
+            Err((e, retryable)) => {
+                self.all_valid = false;
+                ("invalid", Some(e), Some(retryable))
+            }
+        };
+        let text = serde_json::to_string(&Line {
+            file: file.to_owned(),
+            index,
+            kind,
+            verdict,
+            error,
+            retryable,
+            finalized_slot,
+            optimistic_slot,
+            period,
+        })
+        .map_err(|e| e.to_string())?;
+        writeln!(self.out, "{text}").map_err(|e| e.to_string())
+    }
+}
+
+fn invalid(e: &switchyard_lc_beacon::Error) -> (String, bool) {
+    (e.to_string(), e.is_retryable())
+}
+
 /// Verifies and applies everything in `args`, writing a line per object to
 /// `out`. Returns whether every object was valid; `Err` only for usage
 /// errors (unknown network, unreadable file).
@@ -76,150 +136,183 @@ pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, 
     let now_slot = args.current_slot.unwrap_or_else(|| {
         (crate::unix_ms() / 1000).saturating_sub(genesis_time) / SECONDS_PER_SLOT
     });
-    let read = |p: &PathBuf| {
-        std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))
-    };
-    let mut emit = |line: Line<'_>| -> Result<(), String> {
-        let text = serde_json::to_string(&line).map_err(|e| e.to_string())?;
-        writeln!(out, "{text}").map_err(|e| e.to_string())
-    };
-    let state = |s: &LightClientStore| {
-        let f = s.finalized_header().beacon.slot;
-        (
-            Some(f),
-            Some(s.optimistic_header().beacon.slot),
-            Some(s.spec().period_at_slot(f)),
-        )
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()));
+    let mut report = Report {
+        out,
+        all_valid: true,
     };
 
-    let text = read(&args.bootstrap)?;
+    let bytes = read(&args.bootstrap)?;
     let file = args.bootstrap.display().to_string();
-    let store = json::bootstrap_from_json(&text)
-        .and_then(|b| LightClientStore::from_bootstrap(args.trusted_root, b, spec.clone()));
-    let mut store = match store {
+    let bootstrap = if is_json(&bytes) {
+        std::str::from_utf8(&bytes)
+            .map_err(|e| switchyard_lc_beacon::Error::Decode {
+                what: "bootstrap",
+                reason: format!("not UTF-8 JSON: {e}"),
+            })
+            .and_then(json::bootstrap_from_json)
+    } else {
+        codec::from_ssz_by_slot(&bytes, &spec, "bootstrap", codec::bootstrap_from_ssz, |b| {
+            b.header.beacon.slot
+        })
+    };
+    let mut store = match bootstrap
+        .and_then(|b| LightClientStore::from_bootstrap(args.trusted_root, b, spec.clone()))
+    {
         Ok(s) => {
-            let (finalized_slot, optimistic_slot, period) = state(&s);
-            emit(Line {
-                file,
-                index: 0,
-                kind: "bootstrap",
-                verdict: "valid",
-                error: None,
-                retryable: None,
-                finalized_slot,
-                optimistic_slot,
-                period,
-            })?;
+            report.line(&file, 0, "bootstrap", Ok(()), Some(&s))?;
             s
         }
         Err(e) => {
             // Without a trusted store nothing after it can be checked.
-            emit(Line {
-                file,
-                index: 0,
-                kind: "bootstrap",
-                verdict: "invalid",
-                error: Some(e.to_string()),
-                retryable: Some(e.is_retryable()),
-                finalized_slot: None,
-                optimistic_slot: None,
-                period: None,
-            })?;
+            report.line(&file, 0, "bootstrap", Err(invalid(&e)), None)?;
             return Ok(false);
         }
     };
 
-    let mut all_valid = true;
     for path in &args.updates {
-        let text = read(path)?;
+        let bytes = read(path)?;
         let file = path.display().to_string();
-        let (kind, decoded) = decode_updates(&text, &spec);
+        let (kind, decoded) = decode_updates(&bytes, &spec);
         let updates = match decoded {
             Ok(u) => u,
             Err(e) => {
-                all_valid = false;
-                emit(Line {
-                    file,
-                    index: 0,
-                    kind,
-                    verdict: "invalid",
-                    error: Some(e),
-                    retryable: Some(false),
-                    finalized_slot: None,
-                    optimistic_slot: None,
-                    period: None,
-                })?;
+                report.line(&file, 0, kind, Err((e, false)), Some(&store))?;
                 continue;
             }
         };
-        for (index, u) in updates.iter().enumerate() {
-            let result = store
-                .verify_update(u, now_slot)
-                .and_then(|v| store.apply_update(v));
-            let (finalized_slot, optimistic_slot, period) = state(&store);
-            let (verdict, error, retryable) = match result {
-                Ok(_) => ("valid", None, None),
-                Err(e) => {
-                    all_valid = false;
-                    ("invalid", Some(e.to_string()), Some(e.is_retryable()))
-                }
-            };
-            emit(Line {
-                file: file.clone(),
-                index,
-                kind,
-                verdict,
-                error,
-                retryable,
-                finalized_slot,
-                optimistic_slot,
-                period,
-            })?;
+        for (index, u) in updates.into_iter().enumerate() {
+            let result = u
+                .and_then(|u| store.verify_update(&u, now_slot))
+                .and_then(|v| store.apply_update(v))
+                .map(|_| ())
+                .map_err(|e| invalid(&e));
+            report.line(&file, index, kind, result, Some(&store))?;
         }
     }
-    Ok(all_valid)
+    Ok(report.all_valid)
 }
 
-/// The updates in one file and what kind they are, told apart by shape: an
-/// array is `light_client/updates`; an envelope with `next_sync_committee`
-/// is an update, one with `finalized_header` a finality update, otherwise
-/// an optimistic update.
-fn decode_updates(
-    text: &str,
-    spec: &ChainSpec,
-) -> (&'static str, Result<Vec<LightClientUpdate>, String>) {
+/// Runs a consensus-spec-tests `light_client/sync` case folder (its own
+/// network, trusted root and clock), one line per step, a step being
+/// invalid when the light client refuses it or ends in another state than
+/// the case's checks. `Err` when the folder is not a readable case.
+pub fn verify_case(dir: &Path, out: &mut impl Write) -> Result<bool, String> {
+    let case = spectest::load_sync_case(|name| std::fs::read(dir.join(name)))
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut report = Report {
+        out,
+        all_valid: true,
+    };
+    let file = dir.join("bootstrap.ssz_snappy").display().to_string();
+    let mut store =
+        match LightClientStore::from_bootstrap(case.trusted_root, case.bootstrap, case.spec) {
+            Ok(s) => {
+                report.line(&file, 0, "bootstrap", Ok(()), Some(&s))?;
+                s
+            }
+            Err(e) => {
+                report.line(&file, 0, "bootstrap", Err(invalid(&e)), None)?;
+                return Ok(false);
+            }
+        };
+    for (i, step) in case.steps.iter().enumerate() {
+        let file = match &step.action {
+            StepAction::Update { name, .. } => dir.join(format!("{name}.ssz_snappy")),
+            _ => dir.join("steps.yaml"),
+        };
+        let result = spectest::run_step(&mut store, step).map_err(|e| invalid(&e));
+        report.line(
+            &file.display().to_string(),
+            i,
+            step.action.kind(),
+            result,
+            Some(&store),
+        )?;
+    }
+    Ok(report.all_valid)
+}
+
+fn is_json(bytes: &[u8]) -> bool {
+    matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+/// Updates decoded from one file, each on its own (one may fail to decode
+/// while the others are checked).
+type Decoded = Vec<switchyard_lc_beacon::Result<LightClientUpdate>>;
+
+/// The updates in one file and what kind they are. JSON is told apart by
+/// shape: an array is `light_client/updates`; an envelope with
+/// `next_sync_committee` is an update, one with `finalized_header` a
+/// finality update, otherwise an optimistic update. SSZ is the
+/// `light_client/updates` chunk stream if it frames as one, else a single
+/// finality or optimistic update (their fork found from their slot).
+fn decode_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<Decoded, String>) {
+    if !is_json(bytes) {
+        return decode_ssz_updates(bytes, spec);
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return ("unknown", Err(format!("not UTF-8 JSON: {e}"))),
+    };
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return ("unknown", Err(format!("not JSON: {e}"))),
     };
     let preset = &spec.preset;
-    if value.is_array() {
-        return (
-            "update",
-            json::updates_from_json(text, preset).map_err(|e| e.to_string()),
-        );
-    }
-    let data = &value["data"];
-    if data.get("next_sync_committee").is_some() {
+    let one = |r: switchyard_lc_beacon::Result<LightClientUpdate>| r.map(|u| vec![Ok(u)]);
+    let (kind, result) = if value.is_array() {
         (
             "update",
-            json::update_from_json(text, preset)
-                .map(|u| vec![u])
-                .map_err(|e| e.to_string()),
+            json::updates_from_json(text, preset).map(|v| v.into_iter().map(Ok).collect()),
         )
-    } else if data.get("finalized_header").is_some() {
+    } else if value["data"].get("next_sync_committee").is_some() {
+        ("update", one(json::update_from_json(text, preset)))
+    } else if value["data"].get("finalized_header").is_some() {
         (
             "finality_update",
-            json::finality_update_from_json(text, preset)
-                .map(|u| vec![u.into()])
-                .map_err(|e| e.to_string()),
+            one(json::finality_update_from_json(text, preset).map(Into::into)),
         )
     } else {
         (
             "optimistic_update",
-            json::optimistic_update_from_json(text, preset)
-                .map(|u| vec![u.into()])
-                .map_err(|e| e.to_string()),
+            one(json::optimistic_update_from_json(text, preset).map(Into::into)),
         )
+    };
+    (kind, result.map_err(|e| e.to_string()))
+}
+
+fn decode_ssz_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<Decoded, String>) {
+    let stream_err = match codec::updates_from_ssz_stream(bytes, spec) {
+        Ok(updates) => return ("update", Ok(updates)),
+        Err(e) => e,
+    };
+    let attested = |u: &LightClientUpdate| u.attested_header.beacon.slot;
+    if let Ok(u) = codec::from_ssz_by_slot(
+        bytes,
+        spec,
+        "finality update",
+        |b, f, p| codec::finality_update_from_ssz(b, f, p).map(LightClientUpdate::from),
+        attested,
+    ) {
+        return ("finality_update", Ok(vec![Ok(u)]));
+    }
+    match codec::from_ssz_by_slot(
+        bytes,
+        spec,
+        "optimistic update",
+        |b, f, p| codec::optimistic_update_from_ssz(b, f, p).map(LightClientUpdate::from),
+        attested,
+    ) {
+        Ok(u) => ("optimistic_update", Ok(vec![Ok(u)])),
+        Err(e) => (
+            "unknown",
+            Err(format!(
+                "SSZ that is neither an update stream ({stream_err}) nor a finality or optimistic update ({e})"
+            )),
+        ),
     }
 }

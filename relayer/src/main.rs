@@ -205,24 +205,32 @@ enum LcCmd {
 
 #[derive(Subcommand, Debug)]
 enum LcChain {
-    /// Ethereum beacon chain (sync committees), from beacon API JSON.
+    /// Ethereum beacon chain (sync committees), from the beacon API's JSON
+    /// or SSZ responses, or a consensus-spec-tests case folder.
     Ethereum {
         /// Network whose fork schedule and genesis validators root apply.
         #[arg(long, default_value = "mainnet")]
         network: String,
         /// Block root of the bootstrap you trust (weak subjectivity).
-        #[arg(long)]
-        trusted_root: alloy_primitives::B256,
-        /// `light_client/bootstrap` response (JSON).
-        #[arg(long)]
-        bootstrap: PathBuf,
+        #[arg(long, required_unless_present = "case")]
+        trusted_root: Option<alloy_primitives::B256>,
+        /// `light_client/bootstrap` response (JSON, or SSZ).
+        #[arg(long, required_unless_present = "case")]
+        bootstrap: Option<PathBuf>,
         /// Update files in order: `light_client/updates` arrays, update,
-        /// finality-update or optimistic-update envelopes (JSON).
+        /// finality-update or optimistic-update envelopes (JSON); the
+        /// `light_client/updates` chunk stream, a finality or optimistic
+        /// update (SSZ).
         #[arg(long, num_args = 1..)]
         updates: Vec<PathBuf>,
         /// Current slot (default: from the clock).
         #[arg(long)]
         current_slot: Option<u64>,
+        /// A consensus-spec-tests `light_client/sync` case folder
+        /// (meta.yaml, config.yaml, steps.yaml, SSZ-snappy objects): its own
+        /// network, trusted root and clock; one line per step.
+        #[arg(long, conflicts_with_all = ["trusted_root", "bootstrap", "updates", "current_slot"])]
+        case: Option<PathBuf>,
     },
 }
 
@@ -301,19 +309,27 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                             bootstrap,
                             updates,
                             current_slot,
+                            case,
                         },
                 },
         } => {
-            let args = switchyard::lc_cli::VerifyArgs {
-                network,
-                trusted_root,
-                bootstrap,
-                updates,
-                current_slot,
-            };
-            let all_valid =
-                switchyard::lc_cli::verify_ethereum(&args, &mut std::io::stdout().lock())
-                    .map_err(anyhow::Error::msg)?;
+            let out = &mut std::io::stdout().lock();
+            let all_valid = match (case, trusted_root, bootstrap) {
+                (Some(dir), _, _) => switchyard::lc_cli::verify_case(&dir, out),
+                (None, Some(trusted_root), Some(bootstrap)) => {
+                    let args = switchyard::lc_cli::VerifyArgs {
+                        network,
+                        trusted_root,
+                        bootstrap,
+                        updates,
+                        current_slot,
+                    };
+                    switchyard::lc_cli::verify_ethereum(&args, out)
+                }
+                // clap requires both unless --case is given.
+                _ => Err("--trusted-root and --bootstrap are required without --case".into()),
+            }
+            .map_err(anyhow::Error::msg)?;
             Ok(if all_valid {
                 ExitCode::SUCCESS
             } else {

@@ -259,3 +259,271 @@ pub fn optimistic_update_from_ssz(
         signature_slot: d.decode_next::<u64>().map_err(err("signature slot"))?,
     })
 }
+
+/// Splits the beacon API's `light_client/updates` SSZ response, a sequence
+/// of chunks `len: u64 LE ‖ context: [u8; 4] ‖ payload` where `len` counts
+/// the context and the payload, and decodes each payload in the fork its
+/// context (a fork digest) names.
+///
+/// The outer `Err` is a framing error after which nothing can be read (a
+/// length past the end, an unknown fork digest); an inner `Err` is one
+/// update that does not decode, or whose context is not the fork of its
+/// attested header's slot (the API's rule), so the next ones can still be
+/// checked.
+pub fn updates_from_ssz_stream(
+    bytes: &[u8],
+    spec: &crate::ChainSpec,
+) -> Result<Vec<Result<LightClientUpdate>>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let chunk = out.len();
+        let Some(len) = bytes.get(at..at + 8) else {
+            return Err(Error::decode(
+                "update stream",
+                format!(
+                    "chunk {chunk} at byte {at}: {} bytes left, expected an 8-byte length",
+                    bytes.len() - at
+                ),
+            ));
+        };
+        let len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
+        let start = at + 8;
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| start.checked_add(l))
+            .filter(|&e| e <= bytes.len() && len >= 4)
+            .ok_or_else(|| {
+                Error::decode(
+                    "update stream",
+                    format!(
+                        "chunk {chunk} at byte {at}: length {len}, expected 4..={} (the bytes left after the length)",
+                        bytes.len() - start
+                    ),
+                )
+            })?;
+        let digest: [u8; 4] = bytes[start..start + 4].try_into().expect("4 bytes");
+        let fork = spec.fork_of_digest(digest).ok_or_else(|| {
+            Error::decode(
+                "update stream",
+                format!(
+                    "chunk {chunk} at byte {at}: fork digest 0x{} is not a fork of this network",
+                    alloy_primitives::hex::encode(digest)
+                ),
+            )
+        })?;
+        out.push(
+            update_from_ssz(&bytes[start + 4..end], fork, &spec.preset).and_then(|u| {
+                let slot = u.attested_header.beacon.slot;
+                let want = spec.fork_at_slot(slot);
+                if want == fork {
+                    Ok(u)
+                } else {
+                    Err(Error::decode(
+                        "update stream",
+                        format!(
+                            "chunk {chunk}: context names {fork:?} but the attested header's slot {slot} is in {want:?}"
+                        ),
+                    ))
+                }
+            }),
+        );
+        at = end;
+    }
+    Ok(out)
+}
+
+/// Decodes a single SSZ object served without a fork context (the beacon
+/// API's bootstrap, finality and optimistic updates name their fork only in
+/// the `Eth-Consensus-Version` header): the fork is the one in which the
+/// bytes decode *and* the object's own slot lies, tried from the newest
+/// scheduled fork back to Altair.
+pub fn from_ssz_by_slot<T>(
+    bytes: &[u8],
+    spec: &crate::ChainSpec,
+    what: &'static str,
+    decode: impl Fn(&[u8], Fork, &Preset) -> Result<T>,
+    slot_of: impl Fn(&T) -> u64,
+) -> Result<T> {
+    let mut tried = Vec::new();
+    for entry in spec.forks.iter().rev().filter(|f| f.fork >= Fork::Altair) {
+        match decode(bytes, entry.fork, &spec.preset) {
+            Ok(v) if spec.fork_at_slot(slot_of(&v)) == entry.fork => return Ok(v),
+            Ok(v) => tried.push(format!(
+                "{:?}: decodes, but slot {} is in {:?}",
+                entry.fork,
+                slot_of(&v),
+                spec.fork_at_slot(slot_of(&v))
+            )),
+            Err(e) => tried.push(format!("{:?}: {e}", entry.fork)),
+        }
+    }
+    Err(Error::decode(
+        what,
+        format!(
+            "{} bytes decode in no fork whose slots hold them ({})",
+            bytes.len(),
+            tried.join("; ")
+        ),
+    ))
+}
+
+// --- encoding: the inverse of the decoders above, for tools and tests that
+// serve or store objects in the beacon API's SSZ form.
+
+/// A container field: fixed-size bytes in place, or variable-size bytes
+/// behind a 4-byte offset.
+enum Part {
+    Fixed(Vec<u8>),
+    Var(Vec<u8>),
+}
+
+fn container(parts: Vec<Part>) -> Vec<u8> {
+    let fixed_len: usize = parts
+        .iter()
+        .map(|p| match p {
+            Part::Fixed(b) => b.len(),
+            Part::Var(_) => 4,
+        })
+        .sum();
+    let mut fixed = Vec::with_capacity(fixed_len);
+    let mut var = Vec::new();
+    for p in parts {
+        match p {
+            Part::Fixed(b) => fixed.extend_from_slice(&b),
+            Part::Var(b) => {
+                let offset = u32::try_from(fixed_len + var.len()).expect("object under 4 GiB");
+                fixed.extend_from_slice(&offset.to_le_bytes());
+                var.extend_from_slice(&b);
+            }
+        }
+    }
+    fixed.extend_from_slice(&var);
+    fixed
+}
+
+fn branch_bytes(branch: &[B256], depth: usize) -> Vec<u8> {
+    let mut out = vec![0u8; depth * 32];
+    for (i, node) in branch.iter().take(depth).enumerate() {
+        out[i * 32..(i + 1) * 32].copy_from_slice(node.as_slice());
+    }
+    out
+}
+
+fn header_part(h: &LightClientHeader, fork: Fork) -> Part {
+    use ssz::Encode;
+    if fork < Fork::Capella {
+        return Part::Fixed(h.beacon.as_ssz_bytes());
+    }
+    let execution = match (&h.execution, fork >= Fork::Deneb) {
+        (Some(ExecutionPayloadHeader::Deneb(e)), _) => e.as_ssz_bytes(),
+        (Some(ExecutionPayloadHeader::Capella(e)), _) => e.as_ssz_bytes(),
+        (None, true) => ExecutionPayloadHeaderDeneb::default().as_ssz_bytes(),
+        (None, false) => ExecutionPayloadHeaderCapella::default().as_ssz_bytes(),
+    };
+    Part::Var(container(vec![
+        Part::Fixed(h.beacon.as_ssz_bytes()),
+        Part::Var(execution),
+        Part::Fixed(branch_bytes(
+            &h.execution_branch,
+            depth(EXECUTION_PAYLOAD_GINDEX),
+        )),
+    ]))
+}
+
+fn committee_bytes(c: Option<&SyncCommittee>, preset: &Preset) -> Vec<u8> {
+    match c {
+        Some(c) => {
+            let mut out = Vec::with_capacity(committee_len(preset));
+            for k in &c.pubkeys {
+                out.extend_from_slice(k.as_slice());
+            }
+            out.extend_from_slice(c.aggregate_pubkey.as_slice());
+            out
+        }
+        None => vec![0u8; committee_len(preset)],
+    }
+}
+
+fn aggregate_bytes(a: &SyncAggregate) -> Vec<u8> {
+    let mut out = vec![0u8; a.sync_committee_bits.len().div_ceil(8)];
+    for (i, bit) in a.sync_committee_bits.iter().enumerate() {
+        if *bit {
+            out[i / 8] |= 1 << (i % 8);
+        }
+    }
+    out.extend_from_slice(a.sync_committee_signature.as_slice());
+    out
+}
+
+/// Encodes a `LightClientBootstrap` in the SSZ shape of `fork`.
+pub fn bootstrap_to_ssz(b: &LightClientBootstrap, fork: Fork, preset: &Preset) -> Vec<u8> {
+    container(vec![
+        header_part(&b.header, fork),
+        Part::Fixed(committee_bytes(Some(&b.current_sync_committee), preset)),
+        Part::Fixed(branch_bytes(
+            &b.current_sync_committee_branch,
+            depth(fork.state_gindices().current_sync_committee),
+        )),
+    ])
+}
+
+/// Encodes a `LightClientUpdate` in the SSZ shape of `fork` (an absent
+/// committee or finality proof as the zeros the spec uses for them).
+pub fn update_to_ssz(u: &LightClientUpdate, fork: Fork, preset: &Preset) -> Vec<u8> {
+    let g = fork.state_gindices();
+    let empty = LightClientHeader::default();
+    let next = u.next_sync_committee.as_ref();
+    let finality = u.finality.as_ref();
+    container(vec![
+        header_part(&u.attested_header, fork),
+        Part::Fixed(committee_bytes(next.map(|n| &n.committee), preset)),
+        Part::Fixed(branch_bytes(
+            next.map_or(&[][..], |n| &n.branch),
+            depth(g.next_sync_committee),
+        )),
+        header_part(finality.map_or(&empty, |f| &f.finalized_header), fork),
+        Part::Fixed(branch_bytes(
+            finality.map_or(&[][..], |f| &f.branch),
+            depth(g.finalized_root),
+        )),
+        Part::Fixed(aggregate_bytes(&u.sync_aggregate)),
+        Part::Fixed(u.signature_slot.to_le_bytes().to_vec()),
+    ])
+}
+
+/// Encodes a `LightClientFinalityUpdate` in the SSZ shape of `fork`.
+pub fn finality_update_to_ssz(u: &LightClientFinalityUpdate, fork: Fork) -> Vec<u8> {
+    container(vec![
+        header_part(&u.attested_header, fork),
+        header_part(&u.finality.finalized_header, fork),
+        Part::Fixed(branch_bytes(
+            &u.finality.branch,
+            depth(fork.state_gindices().finalized_root),
+        )),
+        Part::Fixed(aggregate_bytes(&u.sync_aggregate)),
+        Part::Fixed(u.signature_slot.to_le_bytes().to_vec()),
+    ])
+}
+
+/// Encodes a `LightClientOptimisticUpdate` in the SSZ shape of `fork`.
+pub fn optimistic_update_to_ssz(u: &LightClientOptimisticUpdate, fork: Fork) -> Vec<u8> {
+    container(vec![
+        header_part(&u.attested_header, fork),
+        Part::Fixed(aggregate_bytes(&u.sync_aggregate)),
+        Part::Fixed(u.signature_slot.to_le_bytes().to_vec()),
+    ])
+}
+
+/// One chunk of the `light_client/updates` SSZ stream: `len ‖ digest ‖ SSZ`
+/// (`len` counting digest and SSZ), the update in the fork of its attested
+/// header's slot. `None` when that fork is not scheduled.
+pub fn update_stream_chunk(u: &LightClientUpdate, spec: &crate::ChainSpec) -> Option<Vec<u8>> {
+    let fork = spec.fork_at_slot(u.attested_header.beacon.slot);
+    let digest = spec.fork_digest(fork)?;
+    let payload = update_to_ssz(u, fork, &spec.preset);
+    let mut out = ((4 + payload.len()) as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&digest);
+    out.extend_from_slice(&payload);
+    Some(out)
+}

@@ -26,6 +26,7 @@ mod error;
 pub mod execution;
 pub mod json;
 mod merkle;
+pub mod spectest;
 mod store;
 pub mod types;
 

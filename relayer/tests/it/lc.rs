@@ -1,9 +1,12 @@
 //! `switchyard lc verify ethereum` on real mainnet beacon data (helios'
 //! Capella chain: bootstrap, 6 updates, a finality and an optimistic
-//! update), and on the same data with one byte changed.
+//! update), as JSON and as the beacon API's SSZ, and on the same data with
+//! one byte changed; and consensus-spec-tests case folders.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
 use std::process::Command;
+use switchyard_lc_beacon::{ChainSpec, Fork, Preset, codec, json};
 
 /// The checkpoint SOURCES.md gives for the bootstrap (its header's root).
 const TRUSTED: &str = "0x5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275";
@@ -15,14 +18,26 @@ fn testdata(name: &str) -> PathBuf {
 }
 
 fn verify(root: &str, updates: &[PathBuf]) -> (bool, Vec<serde_json::Value>, String) {
+    verify_from(root, &testdata("bootstrap.json"), updates)
+}
+
+fn verify_from(
+    root: &str,
+    bootstrap: &Path,
+    updates: &[PathBuf],
+) -> (bool, Vec<serde_json::Value>, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
     cmd.args(["lc", "verify", "ethereum", "--network", "mainnet"])
         .args(["--trusted-root", root])
         .arg("--bootstrap")
-        .arg(testdata("bootstrap.json"))
+        .arg(bootstrap)
         .args(["--current-slot", "7109432"])
         .arg("--updates")
         .args(updates);
+    run(cmd)
+}
+
+fn run(mut cmd: Command) -> (bool, Vec<serde_json::Value>, String) {
     let out = cmd.output().expect("the binary runs");
     let lines = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -136,4 +151,153 @@ fn lc_verify_ethereum_reports_a_tampered_object_and_exits_non_zero() {
         "names the root it got: {}",
         lines[0]
     );
+}
+
+/// The same mainnet objects in the beacon API's SSZ forms (bootstrap and
+/// finality update as single objects, the updates as the chunk stream)
+/// give the same verdicts and the same store, line for line.
+#[test]
+fn lc_verify_ethereum_reads_the_beacon_api_ssz_forms() {
+    let read = |n: &str| std::fs::read_to_string(testdata(n)).expect("read");
+    let spec = ChainSpec::mainnet();
+    let preset = Preset::MAINNET;
+    let dir = tempfile::tempdir().expect("tmp");
+    let bootstrap = json::bootstrap_from_json(&read("bootstrap.json")).expect("json");
+    let bootstrap_ssz = dir.path().join("bootstrap.ssz");
+    std::fs::write(
+        &bootstrap_ssz,
+        codec::bootstrap_to_ssz(&bootstrap, Fork::Capella, &preset),
+    )
+    .expect("write");
+    let updates = json::updates_from_json(&read("updates.json"), &preset).expect("json");
+    let stream: Vec<u8> = updates
+        .iter()
+        .flat_map(|u| codec::update_stream_chunk(u, &spec).expect("scheduled fork"))
+        .collect();
+    let updates_ssz = dir.path().join("updates.ssz");
+    std::fs::write(&updates_ssz, &stream).expect("write");
+    let finality = json::finality_update_from_json(&read("finality.json"), &preset).expect("json");
+    let finality_ssz = dir.path().join("finality.ssz");
+    std::fs::write(
+        &finality_ssz,
+        codec::finality_update_to_ssz(&finality, Fork::Capella),
+    )
+    .expect("write");
+    let optimistic =
+        json::optimistic_update_from_json(&read("optimistic.json"), &preset).expect("json");
+    let optimistic_ssz = dir.path().join("optimistic.ssz");
+    std::fs::write(
+        &optimistic_ssz,
+        codec::optimistic_update_to_ssz(&optimistic, Fork::Capella),
+    )
+    .expect("write");
+
+    let (ok, ssz_lines, stderr) = verify_from(
+        TRUSTED,
+        &bootstrap_ssz,
+        &[updates_ssz.clone(), finality_ssz, optimistic_ssz],
+    );
+    assert!(ok, "{ssz_lines:#?}\n{stderr}");
+    let files = ["updates.json", "finality.json", "optimistic.json"].map(testdata);
+    let (_, json_lines, _) = verify(TRUSTED, &files);
+    let view = |l: &serde_json::Value| {
+        (
+            l["kind"].clone(),
+            l["verdict"].clone(),
+            l["finalized_slot"].clone(),
+            l["optimistic_slot"].clone(),
+            l["period"].clone(),
+        )
+    };
+    assert_eq!(
+        ssz_lines.iter().map(view).collect::<Vec<_>>(),
+        json_lines.iter().map(view).collect::<Vec<_>>()
+    );
+
+    // One signature bit flipped inside the stream's third update: that
+    // update is invalid, the stream still frames, the exit status says so.
+    let third: usize = updates[..2]
+        .iter()
+        .map(|u| codec::update_stream_chunk(u, &spec).expect("chunk").len())
+        .sum();
+    let chunk_len = codec::update_stream_chunk(&updates[2], &spec)
+        .expect("chunk")
+        .len();
+    // The signature is 96 bytes before the 8-byte signature slot at the end.
+    let mut bad = stream.clone();
+    bad[third + chunk_len - 8 - 50] ^= 1;
+    std::fs::write(&updates_ssz, &bad).expect("write");
+    let (ok, lines, _) = verify_from(TRUSTED, &bootstrap_ssz, std::slice::from_ref(&updates_ssz));
+    assert!(!ok);
+    let verdicts: Vec<&str> = lines
+        .iter()
+        .map(|l| l["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        verdicts[..4],
+        ["valid", "valid", "valid", "invalid"],
+        "{lines:#?}"
+    );
+    // Cut off mid-chunk: a framing error, named.
+    std::fs::write(&updates_ssz, &stream[..stream.len() - 10]).expect("write");
+    let (ok, lines, _) = verify_from(TRUSTED, &bootstrap_ssz, &[updates_ssz]);
+    assert!(!ok);
+    let last = lines.last().expect("line");
+    assert_eq!(last["verdict"], "invalid");
+    assert!(
+        last["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("update stream")),
+        "{last}"
+    );
+}
+
+fn case(dir: &Path) -> (bool, Vec<serde_json::Value>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(["lc", "verify", "ethereum", "--case"]).arg(dir);
+    run(cmd)
+}
+
+/// A consensus-spec-tests case folder (Capella → Deneb transition) runs
+/// step by step; a copy whose expected header differs from what the light
+/// client reaches fails that step.
+#[test]
+fn lc_verify_ethereum_runs_a_consensus_spec_tests_case_folder() {
+    let dir = switchyard::procs::repo_root().join(
+        "../shared/vectors/lantern-beacon/test/Lantern.Beacon.Sync.Tests/MockData/minimal/capella/sync/pyspec_tests/deneb_fork",
+    );
+    let steps = std::fs::read_to_string(dir.join("steps.yaml")).expect("steps");
+    let n_steps = steps.lines().filter(|l| l.starts_with("- ")).count();
+    let (ok, lines, stderr) = case(&dir);
+    assert!(ok, "{lines:#?}\n{stderr}");
+    assert_eq!(lines.len(), 1 + n_steps, "bootstrap and every step");
+    assert!(lines.iter().all(|l| l["verdict"] == "valid"), "{lines:#?}");
+    assert!(lines.iter().any(|l| l["kind"] == "process_update"));
+
+    // A copy with one expected root changed.
+    let copy = tempfile::tempdir().expect("tmp");
+    for e in std::fs::read_dir(&dir).expect("case") {
+        let p = e.expect("entry").path();
+        std::fs::copy(&p, copy.path().join(p.file_name().expect("name"))).expect("copy");
+    }
+    let key = "beacon_root: '0x";
+    let at = steps.find(key).expect("a beacon_root check") + key.len();
+    let mut changed = steps.into_bytes();
+    changed[at] = if changed[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(copy.path().join("steps.yaml"), changed).expect("write");
+    let (ok, lines, _) = case(copy.path());
+    assert!(!ok);
+    let bad = &lines[1];
+    assert_eq!(bad["verdict"], "invalid", "{lines:#?}");
+    assert!(
+        bad["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("header check")),
+        "{bad}"
+    );
+    // Not a case folder: a usage error naming the file.
+    let empty = tempfile::tempdir().expect("tmp");
+    let (ok, lines, stderr) = case(empty.path());
+    assert!(!ok && lines.is_empty());
+    assert!(stderr.contains("meta.yaml"), "{stderr}");
 }

@@ -5,4 +5,5 @@ mod execution;
 mod helios_mainnet;
 mod spec_sync;
 mod ssz_static;
+mod ssz_stream;
 mod support;
