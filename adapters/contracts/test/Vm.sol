@@ -26,6 +26,8 @@ interface Vm {
     function etch(address target, bytes calldata newRuntimeBytecode) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
+    /// Marks the account and all its storage slots cold (as at the start of a transaction).
+    function cool(address target) external;
 }
 
 /// @notice Minimal test base: the cheatcode handle, assertion helpers that revert with
