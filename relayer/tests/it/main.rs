@@ -3,6 +3,7 @@
 
 mod admin;
 mod bad_input;
+mod beacon;
 mod bench;
 mod e2e;
 mod evm;
@@ -10,6 +11,7 @@ mod groups;
 mod isolation;
 mod lanes;
 mod lc;
+mod ops;
 mod reliability;
 mod roles;
 mod stack;
