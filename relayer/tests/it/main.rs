@@ -3,7 +3,6 @@
 
 mod admin;
 mod bad_input;
-mod beacon;
 mod bench;
 mod e2e;
 mod evm;
