@@ -1,0 +1,13 @@
+//! CometBFT chain I/O for Switchyard: an RPC client with failover across
+//! endpoints (`/status`, `/commit`, paginated `/validators`, `/abci_query`
+//! with proofs) and the watcher steps that drive the pure light client in
+//! `switchyard-lc-cometbft`: sync the trusted state to a height, and fetch
+//! and prove an outbox entry.
+
+mod error;
+pub mod rpc;
+pub mod watcher;
+
+pub use error::{Error, Result};
+pub use rpc::{AbciProof, NodeStatus, RpcClient, RpcConfig};
+pub use watcher::{SyncOutcome, fetch_outbox_message, sync_to};

@@ -1,0 +1,412 @@
+//! CometBFT RPC client over several endpoints: each request goes to the
+//! healthiest endpoint first; an endpoint that errors or times out is
+//! demoted for a while and tried only after the healthy ones.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use switchyard_lc_cometbft::LightBlock;
+use switchyard_lc_cometbft::json::{self, CommitResult, ValidatorsPage};
+use switchyard_lc_cometbft::proof::ProofOp;
+
+use crate::error::{Error, Result};
+
+/// CometBFT's largest `/validators` page.
+pub const MAX_PER_PAGE: usize = 100;
+
+/// Endpoints and limits.
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Base URLs (`http://host:26657`), in order of preference.
+    pub endpoints: Vec<String>,
+    /// Per-request timeout, connection included.
+    pub timeout: Duration,
+    /// How long a failed endpoint stays behind the healthy ones.
+    pub demote_for: Duration,
+    /// Validators per page (at most [`MAX_PER_PAGE`]).
+    pub per_page: usize,
+}
+
+impl RpcConfig {
+    /// Defaults: 10 s timeout, 30 s demotion, 100 validators a page.
+    pub fn new(endpoints: Vec<String>) -> Self {
+        Self {
+            endpoints,
+            timeout: Duration::from_secs(10),
+            demote_for: Duration::from_secs(30),
+            per_page: MAX_PER_PAGE,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Health {
+    demoted_until: Option<Instant>,
+    failures: u64,
+}
+
+/// The `/status` fields the watcher uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The node's chain id (`node_info.network`).
+    pub chain_id: String,
+    /// Its latest block height.
+    pub latest_block_height: u64,
+    /// Whether it is still syncing.
+    pub catching_up: bool,
+}
+
+/// An `abci_query` answer with its proof.
+#[derive(Debug, Clone)]
+pub struct AbciProof {
+    /// The key queried.
+    pub key: Vec<u8>,
+    /// The value stored (empty when absent).
+    pub value: Vec<u8>,
+    /// The state height the answer is for (proven by header `height + 1`).
+    pub height: u64,
+    /// Proof ops, innermost first.
+    pub ops: Vec<ProofOp>,
+}
+
+/// RPC client with failover.
+#[derive(Debug)]
+pub struct RpcClient {
+    http: reqwest::Client,
+    config: RpcConfig,
+    health: Mutex<Vec<Health>>,
+}
+
+#[derive(Deserialize)]
+struct RawStatus {
+    node_info: RawNodeInfo,
+    sync_info: RawSyncInfo,
+}
+
+#[derive(Deserialize)]
+struct RawNodeInfo {
+    network: String,
+}
+
+#[derive(Deserialize)]
+struct RawSyncInfo {
+    #[serde(with = "tendermint::serializers::from_str")]
+    latest_block_height: u64,
+    #[serde(default)]
+    catching_up: bool,
+}
+
+#[derive(Deserialize)]
+struct RawAbciQuery {
+    response: RawAbciResponse,
+}
+
+#[derive(Deserialize)]
+struct RawAbciResponse {
+    #[serde(default)]
+    code: u32,
+    #[serde(default)]
+    log: String,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(rename = "proofOps", alias = "proof_ops", default)]
+    proof_ops: Option<RawProofOps>,
+    #[serde(with = "tendermint::serializers::from_str")]
+    height: u64,
+}
+
+#[derive(Deserialize)]
+struct RawProofOps {
+    ops: Vec<RawProofOp>,
+}
+
+#[derive(Deserialize)]
+struct RawProofOp {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    key: Option<String>,
+    data: String,
+}
+
+fn b64(what: &'static str, s: Option<&str>) -> Result<Vec<u8>> {
+    B64.decode(s.unwrap_or_default()).map_err(|e| {
+        Error::LightClient(switchyard_lc_cometbft::Error::Decode {
+            what,
+            path: ".".into(),
+            reason: format!("expected base64: {e}"),
+        })
+    })
+}
+
+impl RpcClient {
+    /// A client over `config.endpoints`.
+    pub fn new(config: RpcConfig) -> Result<Self> {
+        if config.endpoints.is_empty() {
+            return Err(Error::Config("no CometBFT RPC endpoint".into()));
+        }
+        if config.per_page == 0 || config.per_page > MAX_PER_PAGE {
+            return Err(Error::Config(format!(
+                "per_page {} outside 1..={MAX_PER_PAGE}",
+                config.per_page
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let health = vec![
+            Health {
+                demoted_until: None,
+                failures: 0,
+            };
+            config.endpoints.len()
+        ];
+        Ok(Self {
+            http,
+            config,
+            health: Mutex::new(health),
+        })
+    }
+
+    /// Endpoint indices in the order to try them now: healthy ones in
+    /// configured order, then demoted ones, soonest back first.
+    fn order(&self) -> Vec<usize> {
+        let now = Instant::now();
+        let health = self
+            .health
+            .lock()
+            .expect("health lock is never poisoned: no panics under it");
+        let mut idx: Vec<usize> = (0..health.len()).collect();
+        idx.sort_by_key(|&i| match health[i].demoted_until {
+            Some(until) if until > now => (1, Some(until)),
+            _ => (0, None),
+        });
+        idx
+    }
+
+    fn record(&self, i: usize, ok: bool) {
+        let mut health = self
+            .health
+            .lock()
+            .expect("health lock is never poisoned: no panics under it");
+        let h = &mut health[i];
+        if ok {
+            h.demoted_until = None;
+            h.failures = 0;
+        } else {
+            h.failures += 1;
+            h.demoted_until = Some(Instant::now() + self.config.demote_for);
+        }
+    }
+
+    /// How many requests failed on each endpoint since its last success.
+    pub fn failures(&self) -> Vec<u64> {
+        let health = self
+            .health
+            .lock()
+            .expect("health lock is never poisoned: no panics under it");
+        health.iter().map(|h| h.failures).collect()
+    }
+
+    async fn get_once(&self, i: usize, path: &str, query: &[(&str, String)]) -> Result<String> {
+        let base = self.config.endpoints[i].trim_end_matches('/');
+        let err_transport = |e: reqwest::Error| Error::Transport {
+            endpoint: base.to_owned(),
+            path: path.to_owned(),
+            reason: if e.is_timeout() {
+                format!("timed out after {:?}", self.config.timeout)
+            } else {
+                e.to_string()
+            },
+        };
+        let resp = self
+            .http
+            .get(format!("{base}{path}"))
+            .query(query)
+            .send()
+            .await
+            .map_err(err_transport)?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(Error::Status {
+                endpoint: base.to_owned(),
+                path: path.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        resp.text().await.map_err(err_transport)
+    }
+
+    /// GETs `path` and parses its result (enveloped or not) with `parse`,
+    /// failing over across endpoints: a transport error, a bad status or
+    /// an unreadable answer demotes the endpoint and tries the next.
+    async fn call<T>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        parse: impl Fn(&str) -> switchyard_lc_cometbft::Result<T>,
+    ) -> Result<T> {
+        let mut attempts = Vec::new();
+        for i in self.order() {
+            let result = match self.get_once(i, path, query).await {
+                Ok(text) => parse(&text).map_err(|source| Error::Decode {
+                    endpoint: self.config.endpoints[i].clone(),
+                    path: path.to_owned(),
+                    source,
+                }),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(v) => {
+                    self.record(i, true);
+                    return Ok(v);
+                }
+                Err(e) => {
+                    tracing::debug!(endpoint = %self.config.endpoints[i], err = %e, "CometBFT RPC endpoint failed, demoted");
+                    self.record(i, false);
+                    attempts.push(e.to_string());
+                }
+            }
+        }
+        Err(Error::AllEndpointsFailed { attempts })
+    }
+
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
+        self.call(path, query, |text| json::rpc_result(what, text))
+            .await
+    }
+
+    /// `/status`.
+    pub async fn status(&self) -> Result<NodeStatus> {
+        let raw: RawStatus = self.call_json("/status result", "/status", &[]).await?;
+        Ok(NodeStatus {
+            chain_id: raw.node_info.network,
+            latest_block_height: raw.sync_info.latest_block_height,
+            catching_up: raw.sync_info.catching_up,
+        })
+    }
+
+    /// `/commit?height=`.
+    pub async fn commit(&self, height: u64) -> Result<CommitResult> {
+        self.call(
+            "/commit",
+            &[("height", height.to_string())],
+            json::commit_from_rpc,
+        )
+        .await
+    }
+
+    /// Every page of `/validators?height=` (`per_page` from the config).
+    pub async fn validators(&self, height: u64) -> Result<Vec<ValidatorsPage>> {
+        let per_page = self.config.per_page;
+        let mut pages: Vec<ValidatorsPage> = Vec::new();
+        let mut seen = 0u64;
+        // Bounded by the first page's total; a node that changes its total
+        // between pages is caught by the consistency check when joining.
+        for page in 1usize.. {
+            let p = self
+                .call(
+                    "/validators",
+                    &[
+                        ("height", height.to_string()),
+                        ("page", page.to_string()),
+                        ("per_page", per_page.to_string()),
+                    ],
+                    json::validators_from_rpc,
+                )
+                .await?;
+            seen += p.validators.len() as u64;
+            let total = pages.first().map_or(p.total, |f| f.total);
+            let empty = p.validators.is_empty();
+            pages.push(p);
+            if seen >= total || empty {
+                break;
+            }
+        }
+        Ok(pages)
+    }
+
+    /// The light block at `height`: its commit, its validators and, when
+    /// the header changes the set, the next height's validators.
+    pub async fn light_block(&self, height: u64) -> Result<LightBlock> {
+        let commit = self.commit(height).await?;
+        let header = &commit.signed_header.header;
+        let changes = header.next_validators_hash != header.validators_hash;
+        let got = header.height.value();
+        if got != height {
+            return Err(Error::LightClient(
+                switchyard_lc_cometbft::Error::UnexpectedHeight {
+                    expected: height,
+                    got,
+                },
+            ));
+        }
+        let vals = self.validators(height).await?;
+        let next = if changes {
+            Some(self.validators(height + 1).await?)
+        } else {
+            None
+        };
+        Ok(json::light_block_from_parts(
+            commit,
+            &vals,
+            next.as_deref(),
+        )?)
+    }
+
+    /// `/abci_query` with `prove=true` for `data` under `path` (for a
+    /// store key: `/store/<store>/key`) at state height `height`.
+    pub async fn abci_query(&self, path: &str, data: &[u8], height: u64) -> Result<AbciProof> {
+        let raw: RawAbciQuery = self
+            .call_json(
+                "/abci_query result",
+                "/abci_query",
+                &[
+                    ("path", format!("\"{path}\"")),
+                    ("data", format!("0x{}", hex::encode(data))),
+                    ("height", height.to_string()),
+                    ("prove", "true".to_owned()),
+                ],
+            )
+            .await?;
+        let r = raw.response;
+        if r.code != 0 {
+            return Err(Error::Query {
+                path: path.to_owned(),
+                height,
+                code: r.code,
+                log: r.log,
+            });
+        }
+        let ops = r
+            .proof_ops
+            .map(|p| p.ops)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|op| {
+                let key = b64("proof op key", op.key.as_deref())?;
+                let data = b64("proof op data", Some(&op.data))?;
+                Ok(ProofOp::decode(&op.kind, &key, &data)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(AbciProof {
+            key: b64("abci_query key", r.key.as_deref())?,
+            value: b64("abci_query value", r.value.as_deref())?,
+            height: r.height,
+            ops,
+        })
+    }
+}

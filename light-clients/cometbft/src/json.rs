@@ -1,0 +1,269 @@
+//! Operator-facing JSON: CometBFT RPC results (`/commit`, `/validators`,
+//! with or without the JSON-RPC envelope) and tendermint-rs LightBlock
+//! JSON (the light-client vectors' and the persisted trusted state's
+//! format). Errors say what was read, where in it, and expected vs got.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tendermint::block::signed_header::SignedHeader;
+use tendermint::validator::{Info, Set};
+use tendermint::{account, node};
+use tendermint_light_client_verifier::types::LightBlock;
+
+use crate::error::{Error, Result};
+
+fn parse_value(what: &'static str, json: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(json)
+        .map_err(|e| Error::decode(what, format!("line {} column {}", e.line(), e.column()), e))
+}
+
+fn from_value<T: DeserializeOwned>(what: &'static str, value: serde_json::Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        Error::decode(what, path, e.into_inner())
+    })
+}
+
+/// Strips the JSON-RPC envelope when there is one: `result` is returned,
+/// an `error` member becomes the error.
+fn unwrap_envelope(what: &'static str, value: serde_json::Value) -> Result<serde_json::Value> {
+    let serde_json::Value::Object(mut map) = value else {
+        return Err(Error::decode(
+            what,
+            ".",
+            format!("expected a JSON object, got {}", kind_of(&value)),
+        ));
+    };
+    if !map.contains_key("jsonrpc") {
+        return Ok(serde_json::Value::Object(map));
+    }
+    if let Some(err) = map.remove("error") {
+        return Err(Error::decode(
+            what,
+            ".error",
+            format!("the node answered with an error: {err}"),
+        ));
+    }
+    map.remove("result")
+        .ok_or_else(|| Error::decode(what, ".", "JSON-RPC envelope without `result` or `error`"))
+}
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Parses an RPC result, enveloped or not.
+pub fn rpc_result<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
+    let value = unwrap_envelope(what, parse_value(what, json)?)?;
+    from_value(what, value)
+}
+
+/// The `/commit` result.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitResult {
+    /// Header and commit.
+    pub signed_header: SignedHeader,
+    /// Whether the commit is the canonical one (false for the latest
+    /// height, whose commit may still gain signatures).
+    #[serde(default)]
+    pub canonical: bool,
+}
+
+/// One page of the `/validators` result.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ValidatorsPage {
+    /// Height the set is for.
+    #[serde(with = "tendermint::serializers::from_str")]
+    pub block_height: u64,
+    /// Validators on this page.
+    pub validators: Vec<Info>,
+    /// Validators on this page.
+    #[serde(with = "tendermint::serializers::from_str")]
+    pub count: u64,
+    /// Validators in the whole set.
+    #[serde(with = "tendermint::serializers::from_str")]
+    pub total: u64,
+}
+
+/// Parses a `/commit` result (enveloped or not).
+pub fn commit_from_rpc(json: &str) -> Result<CommitResult> {
+    rpc_result("/commit result", json)
+}
+
+/// Parses one `/validators` page (enveloped or not).
+pub fn validators_from_rpc(json: &str) -> Result<ValidatorsPage> {
+    rpc_result("/validators result", json)
+}
+
+/// Parses tendermint-rs LightBlock JSON (`signed_header`, `validator_set`,
+/// `next_validator_set`, `provider`).
+pub fn light_block_from_json(json: &str) -> Result<LightBlock> {
+    let value = parse_value("LightBlock", json)?;
+    from_value("LightBlock", value)
+}
+
+/// A validator set from RPC entries, checked the way the protobuf decoder
+/// would: every address is the hash of its key (the tally counts power by
+/// address), and the total power is within CometBFT's bound.
+pub fn validator_set(what: &'static str, validators: Vec<Info>) -> Result<Set> {
+    let mut total: u64 = 0;
+    for (i, v) in validators.iter().enumerate() {
+        let derived = account::Id::from(v.pub_key);
+        if derived != v.address {
+            return Err(Error::decode(
+                what,
+                format!(".validators[{i}].address"),
+                format!("expected {derived} (the key's address), got {}", v.address),
+            ));
+        }
+        total = total.saturating_add(v.power());
+    }
+    if total > Set::MAX_TOTAL_VOTING_POWER {
+        return Err(Error::decode(
+            what,
+            ".validators",
+            format!(
+                "expected total voting power at most {}, got {total}",
+                Set::MAX_TOTAL_VOTING_POWER
+            ),
+        ));
+    }
+    Ok(Set::without_proposer(validators))
+}
+
+fn whole_set(what: &'static str, height: u64, pages: &[ValidatorsPage]) -> Result<Set> {
+    let mut all = Vec::new();
+    let total = pages.first().map_or(0, |p| p.total);
+    for (i, page) in pages.iter().enumerate() {
+        if page.block_height != height {
+            return Err(Error::decode(
+                what,
+                format!("page {i}: .block_height"),
+                format!("expected {height}, got {}", page.block_height),
+            ));
+        }
+        if page.total != total || page.count != page.validators.len() as u64 {
+            return Err(Error::decode(
+                what,
+                format!("page {i}"),
+                format!(
+                    "inconsistent page: total {} (first page {total}), count {} for {} entries",
+                    page.total,
+                    page.count,
+                    page.validators.len()
+                ),
+            ));
+        }
+        all.extend(page.validators.iter().cloned());
+    }
+    if all.len() as u64 != total {
+        return Err(Error::decode(
+            what,
+            ".",
+            format!(
+                "expected all {total} validators, got {} (fetch every page with per_page up to 100)",
+                all.len()
+            ),
+        ));
+    }
+    validator_set(what, all)
+}
+
+/// A LightBlock from RPC results: the `/commit` at height `h`, every page
+/// of `/validators?height=h`, and of `/validators?height=h+1` when the
+/// header changes the set. Without the next set, the header must say the
+/// set does not change (`next_validators_hash == validators_hash`).
+pub fn light_block_from_parts(
+    commit: CommitResult,
+    validators: &[ValidatorsPage],
+    next_validators: Option<&[ValidatorsPage]>,
+) -> Result<LightBlock> {
+    let header = &commit.signed_header.header;
+    let height = header.height.value();
+    let vals = whole_set("/validators result", height, validators)?;
+    let next = match next_validators {
+        Some(pages) => whole_set("next /validators result", height + 1, pages)?,
+        None if header.next_validators_hash == header.validators_hash => vals.clone(),
+        None => {
+            return Err(Error::decode(
+                "next validator set",
+                ".",
+                format!(
+                    "header {height} changes the validator set (validators_hash {}, next_validators_hash {}): pass /validators?height={}",
+                    header.validators_hash,
+                    header.next_validators_hash,
+                    height + 1
+                ),
+            ));
+        }
+    };
+    Ok(LightBlock::new(
+        commit.signed_header,
+        vals,
+        next,
+        node::Id::new([0; 20]),
+    ))
+}
+
+/// A LightBlock from RPC JSON texts (each enveloped or not): `/commit`,
+/// one `/validators` result, and optionally the next height's.
+pub fn light_block_from_rpc(
+    commit: &str,
+    validators: &str,
+    next_validators: Option<&str>,
+) -> Result<LightBlock> {
+    let commit = commit_from_rpc(commit)?;
+    let vals = [validators_from_rpc(validators)?];
+    let next = next_validators.map(validators_from_rpc).transpose()?;
+    light_block_from_parts(commit, &vals, next.as_ref().map(std::slice::from_ref))
+}
+
+/// The `/commit` result CometBFT serves for `block` (for test servers and
+/// for exporting a block to operators' tools).
+pub fn commit_to_rpc(block: &LightBlock) -> serde_json::Value {
+    serde_json::json!({
+        "signed_header": block.signed_header,
+        "canonical": true,
+    })
+}
+
+/// Page `page` (1-based) of the `/validators` result CometBFT serves for
+/// `set` at `height`, `per_page` entries a page.
+pub fn validators_to_rpc(
+    height: u64,
+    set: &Set,
+    page: usize,
+    per_page: usize,
+) -> serde_json::Value {
+    let all = set.validators();
+    let per_page = per_page.max(1);
+    let start = page
+        .saturating_sub(1)
+        .saturating_mul(per_page)
+        .min(all.len());
+    let end = (start + per_page).min(all.len());
+    let entries: Vec<serde_json::Value> = all[start..end]
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "address": v.address,
+                "pub_key": v.pub_key,
+                "voting_power": v.power.to_string(),
+                "proposer_priority": v.proposer_priority.value().to_string(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "block_height": height.to_string(),
+        "validators": entries,
+        "count": (end - start).to_string(),
+        "total": all.len().to_string(),
+    })
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the tendermint-rs model-based vectors, bisection over
+//! the vectors and over generated chains, ICS-23 vectors, the outbox layout
+//! and the JSON readers.
+
+mod bisection;
+mod ics23_vectors;
+mod json;
+mod model_based;
+mod outbox;
+mod support;
