@@ -53,6 +53,14 @@ for c in "${cases[@]}"; do
   fi
 done
 
+if "$helm" package "$chart" -d "$out/pkg" >"$out/package.log" 2>&1 \
+  && tar -tzf "$out"/pkg/switchyard-*.tgz | grep -qx 'switchyard/files/alerts.yml' \
+  && tar -tzf "$out"/pkg/switchyard-*.tgz | grep -qx 'switchyard/files/dashboard.json'; then
+  ok "helm package (with files/alerts.yml and files/dashboard.json)"
+else
+  bad "helm package"; cat "$out/package.log"
+fi
+
 # --- 2 and 3. validate what was rendered ---------------------------------------
 bin="${SWITCHYARD_BIN:-}"
 if [ -z "$bin" ]; then
