@@ -4,6 +4,19 @@
 //! (all of them, and the two thirds the upstream verifier stops at) and
 //! as one batch. The ratios of the first to the others are the overhead
 //! of everything that is not signature checking.
+//!
+//! Medians measured on the 2-core dev machine (`--warm-up-time 1
+//! --measurement-time 3`), equal-power sets, adjacent step (skipping is
+//! the same to within 0.3%: the 1/3 tally's signatures are reused):
+//!
+//! | validators | upstream (single) | batch backend | ed25519 one by one, all / 2/3+1 | ed25519 batch, all |
+//! |---|---|---|---|---|
+//! | 100 | 2.67 ms | 1.94 ms | 3.55 / 2.37 ms | 1.90 ms |
+//! | 150 | 4.01 ms | 2.73 ms | 5.33 / 3.58 ms | 2.57 ms |
+//!
+//! Upstream is 1.12x the signatures it checks one by one; the batch
+//! backend is 1.02x (100) and 1.06x (150) the same batch alone, and
+//! 1.37-1.47x faster than upstream.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -76,6 +76,23 @@ pub fn parse_trust_threshold(s: &str) -> Result<TrustThreshold> {
     TrustThreshold::new(n, d).map_err(|e| bad(format!("expected 1/3 <= {n}/{d} <= 1: {e}")))
 }
 
+/// Parses a time given as RFC 3339 (`2024-05-01T12:00:00Z`) or as unix
+/// seconds (`1714564800`), for operators' `--now`.
+pub fn parse_time(s: &str) -> Result<Time> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<i64>() {
+        return Time::from_unix_timestamp(secs, 0)
+            .map_err(|e| Error::decode("time", ".", format!("unix seconds {secs}: {e}")));
+    }
+    Time::parse_from_rfc3339(s).map_err(|e| {
+        Error::decode(
+            "time",
+            ".",
+            format!("expected RFC 3339 or unix seconds, got {s:?}: {e}"),
+        )
+    })
+}
+
 /// The verifier with its options. Holds no chain state: the trusted state
 /// is a separate value the caller owns and persists.
 #[derive(Debug, Clone)]
@@ -464,5 +481,67 @@ where
             }
             Progress::NeedBlock(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_thresholds_are_parsed_and_bounded() {
+        let t = parse_trust_threshold("2/3").expect("2/3");
+        assert_eq!((t.numerator(), t.denominator()), (2, 3));
+        assert_eq!(
+            parse_trust_threshold(" 1 / 3 ").expect("spaces"),
+            TrustThreshold::ONE_THIRD
+        );
+        for bad in ["1/4", "4/3", "1/0", "third", "1/x"] {
+            let err = parse_trust_threshold(bad).expect_err(bad);
+            assert!(
+                matches!(
+                    err,
+                    Error::Decode {
+                        what: "trust threshold",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_reads_defaults_and_refuses_unknown_fields() {
+        let c: Config =
+            serde_json::from_str(r#"{"trusting_period_secs": 1209600}"#).expect("config");
+        assert_eq!(c.trust_threshold, "1/3");
+        assert_eq!(c.signatures, SignatureBackend::Batch);
+        let client = LightClient::from_config(&c).expect("client");
+        assert_eq!(
+            client.options().trusting_period,
+            Duration::from_secs(1_209_600)
+        );
+        assert_eq!(client.options().clock_drift, Duration::ZERO);
+        let err = serde_json::from_str::<Config>(r#"{"trusting_period_secs": 1, "drift": 2}"#);
+        assert!(err.is_err());
+        let c = Config {
+            trust_threshold: "1/5".into(),
+            ..c
+        };
+        assert!(LightClient::from_config(&c).is_err());
+    }
+
+    #[test]
+    fn times_are_rfc3339_or_unix_seconds() {
+        assert_eq!(
+            parse_time("1").expect("secs"),
+            Time::from_unix_timestamp(1, 0).expect("t")
+        );
+        assert_eq!(
+            parse_time("1970-01-01T00:00:01Z").expect("rfc3339"),
+            Time::from_unix_timestamp(1, 0).expect("t")
+        );
+        assert!(parse_time("yesterday").is_err());
     }
 }

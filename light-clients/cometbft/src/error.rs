@@ -1,8 +1,10 @@
 //! The crate's single error type.
 
 /// The three verdict classes of a light-client step, as the
-/// tendermint-rs model-based vectors name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// tendermint-rs model-based vectors name them (and as they serialize:
+/// `SUCCESS`, `NOT_ENOUGH_TRUST`, `INVALID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerdictClass {
     /// The block verified; the trusted state may advance to it.
     Success,
@@ -140,6 +142,25 @@ pub enum Error {
         /// Expected versus got.
         reason: String,
     },
+}
+
+impl VerdictClass {
+    /// The class of a step's outcome.
+    pub fn of<T>(result: &Result<T>) -> Self {
+        match result {
+            Ok(_) => Self::Success,
+            Err(e) => e.class(),
+        }
+    }
+
+    /// The vectors' name: `SUCCESS`, `NOT_ENOUGH_TRUST` or `INVALID`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::NotEnoughTrust => "NOT_ENOUGH_TRUST",
+            Self::Invalid => "INVALID",
+        }
+    }
 }
 
 impl Error {

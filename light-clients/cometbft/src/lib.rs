@@ -13,6 +13,10 @@
 //! inputs come as CometBFT RPC JSON or tendermint-rs LightBlock JSON
 //! ([`json`]).
 //!
+//! The batch signature backend draws its random coefficients from the OS
+//! (a batch is sound only if signers cannot predict them); that is its
+//! only contact with the outside.
+//!
 //! Verdicts: [`Error::class`] gives the vectors' class (not enough trust vs
 //! invalid); [`Error::is_retryable`] whether the same input may pass later.
 
@@ -25,7 +29,7 @@ pub mod proof;
 
 pub use client::{
     Bisection, Config, LightClient, Progress, SignatureBackend, Synced, TrustedState,
-    VerifiedBlock, parse_trust_threshold, verify_to_height,
+    VerifiedBlock, parse_time, parse_trust_threshold, verify_to_height,
 };
 pub use error::{Error, Result, VerdictClass};
 

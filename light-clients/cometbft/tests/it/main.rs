@@ -2,6 +2,7 @@
 //! the vectors and over generated chains, ICS-23 vectors, the outbox layout
 //! and the JSON readers.
 
+mod backends;
 mod bisection;
 mod ics23_vectors;
 mod json;
