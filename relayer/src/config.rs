@@ -472,6 +472,42 @@ pub struct ChainConfig {
     /// batch over it is split in two.
     #[serde(default = "default_max_batch_gas")]
     pub max_batch_gas: u64,
+    /// Ethereum origins: follow the beacon chain's sync committees and route
+    /// only ancestors of beacon-finalized blocks (instead of trusting
+    /// `confirmations` of depth alone).
+    #[serde(default)]
+    pub beacon: Option<BeaconConfig>,
+}
+
+/// The beacon light client of an Ethereum origin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeaconConfig {
+    /// Beacon API endpoints, tried in turn.
+    pub urls: Vec<String>,
+    /// `mainnet`, `sepolia` or `holesky`: fork schedule, genesis validators
+    /// root, genesis time.
+    pub network: String,
+    /// A finalized beacon block root you trust (weak subjectivity), used on
+    /// first start and whenever the persisted state is too old.
+    pub trusted_root: B256,
+    /// Oldest checkpoint or persisted state the light client starts from,
+    /// in seconds (default two weeks, inside the weak-subjectivity period).
+    #[serde(default = "default_max_checkpoint_age")]
+    pub max_checkpoint_age_secs: u64,
+    /// Pause between rounds, in ms (a slot is 12 s).
+    #[serde(default = "default_beacon_poll")]
+    pub poll_interval_ms: u64,
+    /// Timeout of one beacon API request, in ms.
+    #[serde(default = "default_rpc_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_max_checkpoint_age() -> u64 {
+    14 * 24 * 3600
+}
+fn default_beacon_poll() -> u64 {
+    12_000
 }
 
 fn default_confirmations() -> u64 {
@@ -677,6 +713,54 @@ impl Config {
                     p("rpc_urls"),
                     "expected at least one URL, got none",
                 ));
+            }
+            if let Some(b) = &c.beacon {
+                if b.urls.is_empty() {
+                    return Err(cfg_err(
+                        p("beacon.urls"),
+                        "expected at least one URL, got none",
+                    ));
+                }
+                if let Some(u) = b
+                    .urls
+                    .iter()
+                    .find(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+                {
+                    return Err(cfg_err(
+                        p("beacon.urls"),
+                        format!("expected http:// or https:// URLs, got {u:?}"),
+                    ));
+                }
+                if switchyard_lc_beacon::ChainSpec::by_name(&b.network).is_none() {
+                    return Err(cfg_err(
+                        p("beacon.network"),
+                        format!(
+                            "expected \"mainnet\", \"sepolia\" or \"holesky\", got {:?}",
+                            b.network
+                        ),
+                    ));
+                }
+                if !(3600..=30 * 24 * 3600).contains(&b.max_checkpoint_age_secs) {
+                    return Err(cfg_err(
+                        p("beacon.max_checkpoint_age_secs"),
+                        format!(
+                            "expected 3600..=2592000 (the weak-subjectivity period is about two weeks), got {}",
+                            b.max_checkpoint_age_secs
+                        ),
+                    ));
+                }
+                if !(1000..=600_000).contains(&b.poll_interval_ms) {
+                    return Err(cfg_err(
+                        p("beacon.poll_interval_ms"),
+                        format!("expected 1000..=600000, got {}", b.poll_interval_ms),
+                    ));
+                }
+                if !(100..=120_000).contains(&b.timeout_ms) {
+                    return Err(cfg_err(
+                        p("beacon.timeout_ms"),
+                        format!("expected 100..=120000, got {}", b.timeout_ms),
+                    ));
+                }
             }
             for (k, u) in c.rpc_urls.iter().enumerate() {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
@@ -908,6 +992,48 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let s = SecretRef::file(&f).resolve("x").expect("reads");
         assert_eq!(s.expose(), "super-secret-value");
         assert!(!format!("{s:?}").contains("super"));
+    }
+
+    #[test]
+    fn a_beacon_anchor_parses_with_defaults_and_is_range_checked() {
+        let beacon = "[chains.beacon]\nurls = [\"http://127.0.0.1:5052\"]\nnetwork = \"mainnet\"\ntrusted_root = \"0x5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275\"\n";
+        // A sub-table must follow its chain's own keys: insert it before
+        // the next chain.
+        let base = sample();
+        let first = base.find("[[chains]]").expect("a chain");
+        let end = base[first + 1..]
+            .find("[[chains]]")
+            .map_or(base.len(), |e| first + 1 + e);
+        let text = format!("{}{beacon}{}", &base[..end], &base[end..]);
+        let c = Config::from_toml(&text).expect("valid");
+        let b = c.chains[0].beacon.as_ref().expect("beacon");
+        assert_eq!(b.max_checkpoint_age_secs, 14 * 24 * 3600);
+        assert_eq!(b.poll_interval_ms, 12_000);
+        for (from, to, path) in [
+            (
+                "network = \"mainnet\"",
+                "network = \"goerli\"",
+                "chains[0].beacon.network",
+            ),
+            (
+                "\"http://127.0.0.1:5052\"",
+                "\"ftp://x\"",
+                "chains[0].beacon.urls",
+            ),
+            (
+                "network = \"mainnet\"",
+                "network = \"mainnet\"\nmax_checkpoint_age_secs = 99999999",
+                "chains[0].beacon.max_checkpoint_age_secs",
+            ),
+        ] {
+            let err = Config::from_toml(&text.replace(from, to)).expect_err(to);
+            assert_eq!(err.path, path, "{err}");
+        }
+        let err = Config::from_toml(
+            &text.replace("network = \"mainnet\"", "network = \"mainnet\"\nbogus = 1"),
+        )
+        .expect_err("unknown key");
+        assert!(err.to_string().contains("bogus"), "{err}");
     }
 
     #[test]

@@ -324,6 +324,7 @@ pub async fn run(
             low_balance_eth: 0.1,
             replace_after_ms: 30_000,
             fee_bump_percent: 125,
+            beacon: None,
         });
     }
     let cfg = Config {

@@ -26,6 +26,45 @@ pub enum HubError {
         #[source]
         source: switchyard_lc_evm::Error,
     },
+    /// The beacon API failed or answered something unusable.
+    #[error("chain {chain}: beacon API: {what}: {reason}")]
+    Beacon {
+        /// Chain name.
+        chain: String,
+        /// The request.
+        what: String,
+        /// What went wrong, per endpoint.
+        reason: String,
+        /// Whether asking again may succeed.
+        retryable: bool,
+    },
+    /// The beacon light client refused data.
+    #[error("chain {chain}: beacon light client: {source}")]
+    BeaconLightClient {
+        /// Chain name.
+        chain: String,
+        /// The light client's verdict.
+        #[source]
+        source: switchyard_lc_beacon::Error,
+    },
+    /// The trusted checkpoint is older than `max_checkpoint_age`: the
+    /// committees that signed after it may no longer be accountable.
+    #[error(
+        "chain {chain}: beacon checkpoint at slot {slot} is {age_slots} slots old, more than max_checkpoint_age ({max_slots} slots){}: configure chains[].beacon.trusted_root with a recent finalized block root",
+        persisted.map(|p| format!("; the persisted state (finalized slot {p}) is too old as well")).unwrap_or_default()
+    )]
+    CheckpointTooOld {
+        /// Chain name.
+        chain: String,
+        /// The checkpoint's slot.
+        slot: u64,
+        /// Its age.
+        age_slots: u64,
+        /// The bound.
+        max_slots: u64,
+        /// The persisted state's finalized slot, when it was too old too.
+        persisted: Option<u64>,
+    },
     /// Persisted state cannot be read back.
     #[error("persisted state of {what}: {reason}")]
     State {
@@ -49,7 +88,11 @@ impl HubError {
     /// Whether repeating the operation later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Config(_) | Self::State { .. } => false,
+            Self::Config(_) | Self::State { .. } | Self::CheckpointTooOld { .. } => false,
+            Self::Beacon { retryable, .. } => *retryable,
+            // As for the header chain: another endpoint, or a later round,
+            // may bring valid data.
+            Self::BeaconLightClient { .. } => true,
             Self::Queue(e) => e.is_retryable(),
             Self::Evm(e) => e.is_retryable(),
             // Bad evidence from one endpoint may be followed by good evidence

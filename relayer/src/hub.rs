@@ -143,6 +143,15 @@ impl Hub {
                     Arc::clone(&health),
                     Arc::clone(&backlog),
                 );
+                let watcher = match &c.beacon {
+                    None => watcher,
+                    Some(b) => {
+                        let (beacon, anchor) =
+                            beacon_watcher(c, b, &pool, &lanes, &metrics, &health)?;
+                        tasks.spawn(beacon.run(shutdown.child_token()));
+                        watcher.with_anchor(anchor)
+                    }
+                };
                 tasks.spawn(watcher.run(shutdown.child_token()));
             }
             let Some(attester) = &attester else { continue };
@@ -251,6 +260,55 @@ impl Hub {
             }
         }
     }
+}
+
+/// The beacon light client of origin `c`, and the receiver of the
+/// finalized execution blocks it anchors.
+fn beacon_watcher(
+    c: &crate::config::ChainConfig,
+    b: &crate::config::BeaconConfig,
+    pool: &RpcPool,
+    lanes: &Lanes,
+    metrics: &Metrics,
+    health: &Arc<Health>,
+) -> Result<
+    (
+        crate::beacon::BeaconWatcher,
+        tokio::sync::watch::Receiver<Option<BlockRef>>,
+    ),
+    HubError,
+> {
+    use crate::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, genesis_time, wall_clock};
+    // Validated: the network is a built-in one.
+    let spec = switchyard_lc_beacon::ChainSpec::by_name(&b.network).ok_or_else(|| {
+        crate::config::ConfigError {
+            path: format!("chain {}: beacon.network", c.name),
+            reason: format!("unknown network {:?}", b.network),
+        }
+    })?;
+    let api = BeaconApi::new(&c.name, &b.urls, Duration::from_millis(b.timeout_ms), &spec)?;
+    let poll = Duration::from_millis(b.poll_interval_ms);
+    // Finality advances every epoch (6.4 min); a round every `poll`.
+    health.register_watcher(
+        &format!("{}:beacon", c.name),
+        (b.poll_interval_ms * 20).max(15 * 60_000),
+    );
+    Ok(BeaconWatcher::new(
+        BeaconSpec {
+            name: c.name.clone(),
+            domain: c.domain,
+            spec,
+            trusted_root: b.trusted_root,
+            max_checkpoint_age_slots: b.max_checkpoint_age_secs / 12,
+            poll,
+            clock: wall_clock(genesis_time(&b.network).unwrap_or(0)),
+        },
+        api,
+        EvmSource::new(pool.clone()),
+        lanes.clone(),
+        metrics.clone(),
+        Arc::clone(health),
+    ))
 }
 
 /// How often each delivery signer's balance is read.

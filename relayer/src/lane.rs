@@ -598,6 +598,9 @@ impl Lanes {
     fn lc_key(&self, origin: Domain) -> String {
         format!("{}:{{origin:{origin}}}:lc", self.prefix)
     }
+    fn beacon_key(&self, origin: Domain) -> String {
+        format!("{}:{{origin:{origin}}}:beacon", self.prefix)
+    }
     fn scanned_key(&self, origin: Domain) -> String {
         format!("{}:{{origin:{origin}}}:scanned", self.prefix)
     }
@@ -759,6 +762,20 @@ impl Lanes {
     /// Persists the light-client state of `origin`.
     pub async fn save_lc(&self, origin: Domain, state: &str) -> Result<(), QueueError> {
         self.set_authenticated(self.lc_key(origin), state, "save_lc")
+            .await
+    }
+
+    /// The persisted beacon light-client store of `origin` (hex of its
+    /// snapshot), if any; refused if not written by a holder of the queue
+    /// key.
+    pub async fn load_beacon(&self, origin: Domain) -> Result<Option<String>, QueueError> {
+        self.get_authenticated(self.beacon_key(origin), "load_beacon")
+            .await
+    }
+
+    /// Persists the beacon light-client store of `origin`.
+    pub async fn save_beacon(&self, origin: Domain, state: &str) -> Result<(), QueueError> {
+        self.set_authenticated(self.beacon_key(origin), state, "save_beacon")
             .await
     }
 

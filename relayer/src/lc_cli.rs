@@ -15,15 +15,6 @@ use serde::Serialize;
 use switchyard_lc_beacon::spectest::{self, StepAction};
 use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, codec, json};
 
-/// Beacon genesis times (Unix seconds) and the slot length: the default
-/// current slot when none is given.
-const GENESIS_TIMES: [(&str, u64); 3] = [
-    ("mainnet", 1_606_824_023),
-    ("sepolia", 1_655_733_600),
-    ("holesky", 1_695_902_400),
-];
-const SECONDS_PER_SLOT: u64 = 12;
-
 /// What to verify.
 #[derive(Debug, Clone)]
 pub struct VerifyArgs {
@@ -68,11 +59,7 @@ fn spec_of(network: &str) -> Result<(ChainSpec, u64), String> {
     let spec = ChainSpec::by_name(network).ok_or_else(|| {
         format!("--network: expected \"mainnet\", \"sepolia\" or \"holesky\", got {network:?}")
     })?;
-    let genesis = GENESIS_TIMES
-        .iter()
-        .find(|(n, _)| *n == network)
-        .map_or(0, |(_, t)| *t);
-    Ok((spec, genesis))
+    Ok((spec, crate::beacon::genesis_time(network).unwrap_or(0)))
 }
 
 /// Writes verdict lines, each with the store's state after the object.
@@ -133,9 +120,9 @@ fn invalid(e: &switchyard_lc_beacon::Error) -> (String, bool) {
 /// errors (unknown network, unreadable file).
 pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, String> {
     let (spec, genesis_time) = spec_of(&args.network)?;
-    let now_slot = args.current_slot.unwrap_or_else(|| {
-        (crate::unix_ms() / 1000).saturating_sub(genesis_time) / SECONDS_PER_SLOT
-    });
+    let now_slot = args
+        .current_slot
+        .unwrap_or_else(|| crate::beacon::wall_clock(genesis_time)());
     let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()));
     let mut report = Report {
         out,

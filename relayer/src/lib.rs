@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod balance;
+pub mod beacon;
 pub mod bench;
 pub mod chain;
 pub mod config;

@@ -132,7 +132,7 @@ impl Metrics {
             latency,
             lc_height: gauge(
                 "switchyard_light_client_height",
-                "Light-client heights by chain and kind (tip, confirmed, scanned)",
+                "Light-client heights by chain and kind (tip, confirmed, scanned; with a beacon anchor also finalized, the anchored execution block, and beacon_finalized_slot)",
                 &["chain", "kind"],
             ),
             lc_updates: counter(

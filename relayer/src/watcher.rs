@@ -98,6 +98,11 @@ pub struct Watcher<S> {
     counted_to: u64,
     /// Destinations throttled at the end of the last round, and since when.
     throttling: Option<(Instant, Vec<(u32, String)>)>,
+    /// With a beacon anchor: the finalized execution blocks the beacon
+    /// watcher publishes, and the height routing is gated at
+    /// ([`crate::beacon::gate`]).
+    anchor: Option<tokio::sync::watch::Receiver<Option<BlockRef>>>,
+    gated: u64,
 }
 
 impl<S: HeaderSource> Watcher<S> {
@@ -123,7 +128,44 @@ impl<S: HeaderSource> Watcher<S> {
             routed: HashMap::new(),
             counted_to: 0,
             throttling: None,
+            anchor: None,
+            gated: 0,
         }
+    }
+
+    /// Routes only ancestors of beacon-finalized blocks: `anchor` receives
+    /// each finalized execution block the beacon light client binds.
+    pub fn with_anchor(mut self, anchor: tokio::sync::watch::Receiver<Option<BlockRef>>) -> Self {
+        self.anchor = Some(anchor);
+        self
+    }
+
+    /// The highest block this round may route.
+    fn routable(&mut self, lc: &HeaderChain) -> u64 {
+        let Some(rx) = &self.anchor else {
+            return lc.confirmed_height();
+        };
+        let anchor = *rx.borrow();
+        match crate::beacon::gate(lc, anchor, self.gated) {
+            Ok(h) => self.gated = h,
+            Err(m) => {
+                let reason = "not_finalized_by_beacon";
+                if self.last_refusal != Some((m.anchor.number, reason)) {
+                    self.last_refusal = Some((m.anchor.number, reason));
+                    self.metrics
+                        .rejections
+                        .with_label_values(&[&self.spec.name, reason])
+                        .inc();
+                    tracing::error!(
+                        height = m.anchor.number,
+                        finalized = %m.anchor.hash,
+                        held = %m.held,
+                        "the header chain holds another block than the beacon chain finalized: not routing past it"
+                    );
+                }
+            }
+        }
+        self.gated
     }
 
     /// Resumes the persisted light client, or starts from the configured
@@ -180,6 +222,7 @@ impl<S: HeaderSource> Watcher<S> {
                 }
             }
         };
+        self.gated = scanned;
         info!(tip = lc.tip().number, scanned, "watcher started");
         let mut headers: BTreeMap<u64, Header> = BTreeMap::new();
         let mut failures = 0u32;
@@ -284,7 +327,7 @@ impl<S: HeaderSource> Watcher<S> {
                 .with_label_values(&[&name, "confirmed"])
                 .set(lc.confirmed_height() as i64);
         }
-        let confirmed = lc.confirmed_height();
+        let confirmed = self.routable(lc);
         self.account_throttling();
         let dests = self.router.chain_domains();
         for d in &dests {

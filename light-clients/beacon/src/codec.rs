@@ -21,7 +21,7 @@ fn depth(gindex: u64) -> usize {
     (63 - gindex.leading_zeros()) as usize
 }
 
-fn err(what: &'static str) -> impl Fn(DecodeError) -> Error {
+pub(crate) fn err(what: &'static str) -> impl Fn(DecodeError) -> Error {
     move |e| Error::decode(what, format!("{e:?}"))
 }
 
@@ -31,7 +31,7 @@ fn header_fixed_len(fork: Fork) -> Option<usize> {
     (fork < Fork::Capella).then_some(BEACON_HEADER_LEN)
 }
 
-fn register_header(b: &mut SszDecoderBuilder<'_>, fork: Fork) -> Result<()> {
+pub(crate) fn register_header(b: &mut SszDecoderBuilder<'_>, fork: Fork) -> Result<()> {
     match header_fixed_len(fork) {
         Some(len) => b.register_type_parameterized(true, len),
         None => b.register_anonymous_variable_length_item(),
@@ -72,7 +72,7 @@ pub fn sync_aggregate_from_ssz(bytes: &[u8], preset: &Preset) -> Result<SyncAggr
     aggregate(bytes, preset)
 }
 
-fn header(bytes: &[u8], fork: Fork) -> Result<LightClientHeader> {
+pub(crate) fn header(bytes: &[u8], fork: Fork) -> Result<LightClientHeader> {
     if fork < Fork::Capella {
         let beacon = BeaconBlockHeader::from_ssz_bytes(bytes).map_err(err("beacon header"))?;
         return Ok(LightClientHeader {
@@ -114,11 +114,11 @@ fn header(bytes: &[u8], fork: Fork) -> Result<LightClientHeader> {
     })
 }
 
-fn committee_len(preset: &Preset) -> usize {
+pub(crate) fn committee_len(preset: &Preset) -> usize {
     (preset.sync_committee_size + 1) * 48
 }
 
-fn committee(bytes: &[u8]) -> SyncCommittee {
+pub(crate) fn committee(bytes: &[u8]) -> SyncCommittee {
     // Length was fixed by the decoder registration: a whole number of keys.
     let mut keys: Vec<BlsPublicKey> = bytes
         .chunks_exact(48)
@@ -146,14 +146,14 @@ fn aggregate(bytes: &[u8], preset: &Preset) -> Result<SyncAggregate> {
     })
 }
 
-fn next_header(d: &mut SszDecoder<'_>, fork: Fork) -> Result<LightClientHeader> {
+pub(crate) fn next_header(d: &mut SszDecoder<'_>, fork: Fork) -> Result<LightClientHeader> {
     let bytes = d
         .decode_next_with(|b| Ok(b.to_vec()))
         .map_err(err("light client header"))?;
     header(&bytes, fork)
 }
 
-fn next_bytes(d: &mut SszDecoder<'_>, what: &'static str) -> Result<Vec<u8>> {
+pub(crate) fn next_bytes(d: &mut SszDecoder<'_>, what: &'static str) -> Result<Vec<u8>> {
     d.decode_next_with(|b| Ok(b.to_vec())).map_err(err(what))
 }
 
@@ -373,12 +373,12 @@ pub fn from_ssz_by_slot<T>(
 
 /// A container field: fixed-size bytes in place, or variable-size bytes
 /// behind a 4-byte offset.
-enum Part {
+pub(crate) enum Part {
     Fixed(Vec<u8>),
     Var(Vec<u8>),
 }
 
-fn container(parts: Vec<Part>) -> Vec<u8> {
+pub(crate) fn container(parts: Vec<Part>) -> Vec<u8> {
     let fixed_len: usize = parts
         .iter()
         .map(|p| match p {
@@ -410,7 +410,7 @@ fn branch_bytes(branch: &[B256], depth: usize) -> Vec<u8> {
     out
 }
 
-fn header_part(h: &LightClientHeader, fork: Fork) -> Part {
+pub(crate) fn header_part(h: &LightClientHeader, fork: Fork) -> Part {
     use ssz::Encode;
     if fork < Fork::Capella {
         return Part::Fixed(h.beacon.as_ssz_bytes());
@@ -431,7 +431,7 @@ fn header_part(h: &LightClientHeader, fork: Fork) -> Part {
     ]))
 }
 
-fn committee_bytes(c: Option<&SyncCommittee>, preset: &Preset) -> Vec<u8> {
+pub(crate) fn committee_bytes(c: Option<&SyncCommittee>, preset: &Preset) -> Vec<u8> {
     match c {
         Some(c) => {
             let mut out = Vec::with_capacity(committee_len(preset));

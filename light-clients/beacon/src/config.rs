@@ -37,6 +37,17 @@ pub struct StateGindices {
 }
 
 impl Fork {
+    /// Every fork, in activation order.
+    pub const ALL: [Fork; 7] = [
+        Fork::Phase0,
+        Fork::Altair,
+        Fork::Bellatrix,
+        Fork::Capella,
+        Fork::Deneb,
+        Fork::Electra,
+        Fork::Fulu,
+    ];
+
     /// State generalized indices of the light-client proofs in this fork
     /// (Altair sync-protocol and its Electra amendment).
     pub fn state_gindices(self) -> StateGindices {

@@ -6,7 +6,10 @@
 use alloy_primitives::B256;
 
 use crate::bls::CommitteeKeys;
-use crate::config::{ChainSpec, DOMAIN_SYNC_COMMITTEE, MIN_SYNC_COMMITTEE_PARTICIPANTS};
+use crate::config::{ChainSpec, DOMAIN_SYNC_COMMITTEE, Fork, MIN_SYNC_COMMITTEE_PARTICIPANTS};
+
+/// Layout version of [`LightClientStore::snapshot`].
+const SNAPSHOT_VERSION: u8 = 1;
 use crate::error::{Error, Proof, Result};
 use crate::merkle::{compute_domain, signing_root, verify_branch};
 use crate::types::{LightClientBootstrap, LightClientHeader, LightClientUpdate, SyncCommittee};
@@ -138,6 +141,125 @@ impl LightClientStore {
             current_max_active_participants: 0,
             current_keys,
             next_keys: None,
+            generation: 0,
+        })
+    }
+
+    /// The store as bytes to persist and [`restore`](Self::restore) later:
+    /// finalized and optimistic headers (with their forks), the current and
+    /// next committees and the participation maxima. The best valid update
+    /// is left out: it only matters for a forced update after a long stall,
+    /// and the next updates rebuild it. Whoever keeps the bytes must keep
+    /// them authentic (the hub stores them under the queue key's HMAC):
+    /// `restore` checks their shape, not their history.
+    pub fn snapshot(&self) -> Vec<u8> {
+        use crate::codec::{Part, committee_bytes, container, header_part};
+        let fork_of = |h: &LightClientHeader| self.spec.fork_at_slot(h.beacon.slot);
+        let (ff, of) = (
+            fork_of(&self.finalized_header),
+            fork_of(&self.optimistic_header),
+        );
+        let index = |f: Fork| Fork::ALL.iter().position(|x| *x == f).unwrap_or(0) as u8;
+        let mut out = vec![SNAPSHOT_VERSION, index(ff), index(of)];
+        out.extend(container(vec![
+            header_part(&self.finalized_header, ff),
+            header_part(&self.optimistic_header, of),
+            Part::Fixed(committee_bytes(
+                Some(&self.current_sync_committee),
+                &self.spec.preset,
+            )),
+            Part::Fixed(vec![u8::from(self.next_sync_committee.is_some())]),
+            Part::Fixed(committee_bytes(
+                self.next_sync_committee.as_ref(),
+                &self.spec.preset,
+            )),
+            Part::Fixed(
+                (self.previous_max_active_participants as u64)
+                    .to_le_bytes()
+                    .to_vec(),
+            ),
+            Part::Fixed(
+                (self.current_max_active_participants as u64)
+                    .to_le_bytes()
+                    .to_vec(),
+            ),
+        ]));
+        out
+    }
+
+    /// A store from a [`snapshot`](Self::snapshot) taken under the same
+    /// `spec`. Refuses bytes of another version or shape, and headers whose
+    /// execution branch does not prove their execution header.
+    pub fn restore(bytes: &[u8], spec: ChainSpec) -> Result<Self> {
+        use crate::codec::{
+            committee, committee_len, err, next_bytes, next_header, register_header,
+        };
+        let bad = |reason: String| Error::Decode {
+            what: "light-client snapshot",
+            reason,
+        };
+        let [version, ff, of, rest @ ..] = bytes else {
+            return Err(bad(format!(
+                "{} bytes, expected a 3-byte prefix",
+                bytes.len()
+            )));
+        };
+        if *version != SNAPSHOT_VERSION {
+            return Err(bad(format!(
+                "version {version}, expected {SNAPSHOT_VERSION}"
+            )));
+        }
+        let fork = |i: u8| {
+            Fork::ALL
+                .get(usize::from(i))
+                .copied()
+                .ok_or_else(|| bad(format!("fork index {i}, expected 0..{}", Fork::ALL.len())))
+        };
+        let (ff, of) = (fork(*ff)?, fork(*of)?);
+        let clen = committee_len(&spec.preset);
+        let mut b = ssz::SszDecoderBuilder::new(rest);
+        register_header(&mut b, ff)?;
+        register_header(&mut b, of)?;
+        b.register_type_parameterized(true, clen)
+            .map_err(err("sync committee"))?;
+        b.register_type_parameterized(true, 1)
+            .map_err(err("flag"))?;
+        b.register_type_parameterized(true, clen)
+            .map_err(err("sync committee"))?;
+        b.register_type::<u64>().map_err(err("participants"))?;
+        b.register_type::<u64>().map_err(err("participants"))?;
+        let mut d = b.build().map_err(err("light-client snapshot"))?;
+        let finalized_header = next_header(&mut d, ff)?;
+        let optimistic_header = next_header(&mut d, of)?;
+        let current_sync_committee = committee(&next_bytes(&mut d, "sync committee")?);
+        let has_next = next_bytes(&mut d, "flag")?;
+        let next = committee(&next_bytes(&mut d, "sync committee")?);
+        let prev: u64 = d.decode_next().map_err(err("participants"))?;
+        let cur: u64 = d.decode_next().map_err(err("participants"))?;
+        let next_sync_committee = match has_next.as_slice() {
+            [0] => None,
+            [1] => Some(next),
+            other => {
+                return Err(bad(format!(
+                    "next-committee flag {other:?}, expected 0 or 1"
+                )));
+            }
+        };
+        finalized_header.validate(&spec)?;
+        optimistic_header.validate(&spec)?;
+        let current_keys = CommitteeKeys::new(&current_sync_committee);
+        let next_keys = next_sync_committee.as_ref().map(CommitteeKeys::new);
+        Ok(Self {
+            spec,
+            finalized_header,
+            current_sync_committee,
+            next_sync_committee,
+            best_valid_update: None,
+            optimistic_header,
+            previous_max_active_participants: usize::try_from(prev).unwrap_or(usize::MAX),
+            current_max_active_participants: usize::try_from(cur).unwrap_or(usize::MAX),
+            current_keys,
+            next_keys,
             generation: 0,
         })
     }

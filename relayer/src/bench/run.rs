@@ -640,6 +640,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 low_balance_eth: 0.1,
                 replace_after_ms: 30_000,
                 fee_bump_percent: 125,
+                beacon: None,
             })
             .collect(),
         route_groups: Vec::new(),

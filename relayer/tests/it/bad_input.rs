@@ -418,6 +418,7 @@ impl Net {
             low_balance_eth: 0.1,
             replace_after_ms: 30_000,
             fee_bump_percent: 125,
+            beacon: None,
         };
         Config {
             role: switchyard::config::Role::All,

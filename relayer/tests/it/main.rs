@@ -3,6 +3,7 @@
 
 mod admin;
 mod bad_input;
+mod beacon;
 mod bench;
 mod e2e;
 mod evm;

@@ -4,92 +4,15 @@
 //! must hash to the block hash that the verified light-client header for
 //! that slot commits to; any changed field must be refused.
 
-use alloy_primitives::{Address, B64, B256, Bloom, Bytes, U256, b256};
-use alloy_rlp::RlpEncodable;
-use serde_json::Value;
-use switchyard_lc_beacon::execution::bind_execution;
+use alloy_primitives::{B256, b256};
+use switchyard_lc_beacon::execution::{bind_execution, header_from_beacon_block_json};
 use switchyard_lc_beacon::{ChainSpec, Error, Preset, json};
 use switchyard_lc_evm::Header;
-use switchyard_lc_evm::trie::trie_root;
 
 use crate::support::read;
 
-/// keccak256(rlp([])): post-merge blocks have no ommers.
-const EMPTY_OMMERS: B256 =
-    b256!("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347");
-
-#[derive(RlpEncodable)]
-struct Withdrawal {
-    index: u64,
-    validator_index: u64,
-    address: Address,
-    amount: u64,
-}
-
-fn num(v: &Value) -> u64 {
-    v.as_str().expect("decimal string").parse().expect("u64")
-}
-
-fn hex<T: std::str::FromStr>(v: &Value) -> T
-where
-    T::Err: std::fmt::Debug,
-{
-    v.as_str().expect("hex string").parse().expect("hex")
-}
-
-/// The Shanghai-layout execution header of a Capella beacon block's payload.
 fn execution_header(block_json: &str) -> Header {
-    let v: Value = serde_json::from_str(block_json).expect("JSON");
-    let p = &v["data"]["message"]["body"]["execution_payload"];
-    let txs: Vec<Bytes> = p["transactions"]
-        .as_array()
-        .expect("transactions")
-        .iter()
-        .map(hex::<Bytes>)
-        .collect();
-    let withdrawals: Vec<Withdrawal> = p["withdrawals"]
-        .as_array()
-        .expect("withdrawals")
-        .iter()
-        .map(|w| Withdrawal {
-            index: num(&w["index"]),
-            validator_index: num(&w["validator_index"]),
-            address: hex(&w["address"]),
-            amount: num(&w["amount"]),
-        })
-        .collect();
-    // Both tries are keyed by rlp(index) in block order.
-    let transactions_root = trie_root(
-        txs.iter()
-            .enumerate()
-            .map(|(i, tx)| (alloy_rlp::encode(i as u64), tx.to_vec())),
-    );
-    let withdrawals_root = trie_root(
-        withdrawals
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (alloy_rlp::encode(i as u64), alloy_rlp::encode(w))),
-    );
-    Header {
-        parent_hash: hex(&p["parent_hash"]),
-        ommers_hash: EMPTY_OMMERS,
-        beneficiary: hex(&p["fee_recipient"]),
-        state_root: hex(&p["state_root"]),
-        transactions_root,
-        receipts_root: hex(&p["receipts_root"]),
-        logs_bloom: hex::<Bloom>(&p["logs_bloom"]),
-        difficulty: U256::ZERO,
-        number: num(&p["block_number"]),
-        gas_limit: num(&p["gas_limit"]),
-        gas_used: num(&p["gas_used"]),
-        timestamp: num(&p["timestamp"]),
-        extra_data: hex(&p["extra_data"]),
-        mix_hash: hex(&p["prev_randao"]),
-        nonce: B64::ZERO,
-        base_fee_per_gas: Some(num(&p["base_fee_per_gas"])),
-        withdrawals_root: Some(withdrawals_root),
-        ..Header::default()
-    }
+    header_from_beacon_block_json(block_json).expect("a Capella block")
 }
 
 #[test]

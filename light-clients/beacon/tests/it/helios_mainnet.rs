@@ -556,3 +556,64 @@ fn old_update_is_irrelevant_once_its_committee_is_known() {
     );
     assert_permanent(&err);
 }
+
+/// A store persisted mid-sync and restored continues exactly as the
+/// original: the same verdicts and the same headers for the rest of the
+/// data; damaged snapshots are refused.
+#[test]
+fn a_restored_snapshot_continues_like_the_original() {
+    let d = data();
+    let mut original = synced(&d, 3);
+    let bytes = original.snapshot();
+    let mut restored = LightClientStore::restore(&bytes, ChainSpec::mainnet()).expect("restores");
+    assert_eq!(restored.finalized_header(), original.finalized_header());
+    assert_eq!(restored.optimistic_header(), original.optimistic_header());
+    assert_eq!(
+        restored.next_sync_committee(),
+        original.next_sync_committee()
+    );
+    assert_eq!(restored.snapshot(), bytes, "a snapshot round-trips");
+    let rest: Vec<LightClientUpdate> = d.updates[3..]
+        .iter()
+        .cloned()
+        .chain([d.finality.clone().into(), d.optimistic.clone().into()])
+        .collect();
+    for u in &rest {
+        let a = original
+            .verify_update(u, NOW)
+            .map(|v| original.apply_update(v));
+        let b = restored
+            .verify_update(u, NOW)
+            .map(|v| restored.apply_update(v));
+        assert_eq!(a.is_ok(), b.is_ok());
+        assert_eq!(restored.finalized_header(), original.finalized_header());
+        assert_eq!(restored.optimistic_header(), original.optimistic_header());
+    }
+    assert_eq!(original.finalized_header().beacon.slot, 7_109_344);
+
+    // Truncated, another version, a flipped execution-branch node.
+    assert!(LightClientStore::restore(&bytes[..bytes.len() - 1], ChainSpec::mainnet()).is_err());
+    let mut v2 = bytes;
+    v2[0] = 2;
+    let err = LightClientStore::restore(&v2, ChainSpec::mainnet()).expect_err("version");
+    assert!(err.to_string().contains("version 2"), "{err}");
+    let s = synced(&d, 1);
+    let mut bytes = s.snapshot();
+    let node = s.finalized_header().execution_branch[0];
+    let at = bytes
+        .windows(32)
+        .position(|w| w == node.as_slice())
+        .expect("branch node in the snapshot");
+    bytes[at] ^= 1;
+    let err = LightClientStore::restore(&bytes, ChainSpec::mainnet()).expect_err("branch");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidBranch {
+                proof: Proof::ExecutionPayload,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

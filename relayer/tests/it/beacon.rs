@@ -1,0 +1,411 @@
+//! The beacon watcher against local HTTP servers that replay helios'
+//! recorded mainnet responses (bootstrap, six period updates, a finality
+//! update, the beacon block of the finalized slot) and an execution JSON-RPC
+//! server that answers `eth_getBlockByNumber` with the execution block
+//! rebuilt from that beacon block; state in a real redis-server.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alloy_primitives::{B256, b256};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use switchyard::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Round};
+use switchyard::error::HubError;
+use switchyard::health::Health;
+use switchyard::lane::{Lanes, QueueKey, RedisTarget};
+use switchyard::metrics::Metrics;
+use switchyard::procs::RedisServer;
+use switchyard_evm::rpc::{RpcPolicy, RpcPool};
+use switchyard_evm::source::EvmSource;
+use switchyard_lc_beacon::ChainSpec;
+use switchyard_lc_beacon::execution::header_from_beacon_block_json;
+use switchyard_lc_evm::Header;
+
+const CHECKPOINT: B256 = b256!("5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275");
+/// At or after every signature slot in the data.
+const NOW: u64 = 7_109_432;
+/// Two weeks of slots.
+const MAX_AGE: u64 = 100_800;
+const DOMAIN: u32 = 1;
+
+fn testdata(name: &str) -> String {
+    let p = switchyard::procs::repo_root()
+        .join("../shared/vectors/helios/ethereum/testdata")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// What the replaying beacon node serves, and the paths it was asked for.
+#[derive(Clone)]
+struct Beacon {
+    bootstrap: Arc<String>,
+    updates: Arc<Vec<Value>>,
+    finality: Arc<Mutex<String>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Beacon {
+    fn recorded() -> Self {
+        let updates: Value = serde_json::from_str(&testdata("updates.json")).expect("json");
+        Self {
+            bootstrap: Arc::new(testdata("bootstrap.json")),
+            updates: Arc::new(updates.as_array().expect("array").clone()),
+            finality: Arc::new(Mutex::new(testdata("finality.json"))),
+            log: Arc::default(),
+        }
+    }
+
+    fn asked(&self) -> Vec<String> {
+        self.log.lock().expect("log").clone()
+    }
+}
+
+async fn bootstrap(State(b): State<Beacon>, Path(root): Path<String>) -> (StatusCode, String) {
+    b.log.lock().expect("log").push(format!("bootstrap/{root}"));
+    if root.parse::<B256>().ok() == Some(CHECKPOINT) {
+        (StatusCode::OK, (*b.bootstrap).clone())
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            r#"{"code":404,"message":"no bootstrap"}"#.into(),
+        )
+    }
+}
+
+/// `updates?start_period&count`: the recorded updates whose attested
+/// header lies in those periods, as the API's array.
+async fn updates(
+    State(b): State<Beacon>,
+    Query(q): Query<BTreeMap<String, u64>>,
+) -> (StatusCode, String) {
+    let (start, count) = (q["start_period"], q["count"]);
+    b.log
+        .lock()
+        .expect("log")
+        .push(format!("updates/{start}+{count}"));
+    let picked: Vec<&Value> = b
+        .updates
+        .iter()
+        .filter(|u| {
+            let slot: u64 = u["data"]["attested_header"]["beacon"]["slot"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("slot");
+            (start..start + count).contains(&(slot / 8192))
+        })
+        .collect();
+    (
+        StatusCode::OK,
+        serde_json::to_string(&picked).expect("json"),
+    )
+}
+
+async fn finality(State(b): State<Beacon>) -> String {
+    b.log.lock().expect("log").push("finality_update".into());
+    b.finality.lock().expect("finality").clone()
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+async fn beacon_node(b: Beacon) -> String {
+    serve(
+        axum::Router::new()
+            .route(
+                "/eth/v1/beacon/light_client/bootstrap/{root}",
+                get(bootstrap),
+            )
+            .route("/eth/v1/beacon/light_client/updates", get(updates))
+            .route("/eth/v1/beacon/light_client/finality_update", get(finality))
+            .with_state(b),
+    )
+    .await
+}
+
+/// The execution block of the finalized beacon slot 7109344, in
+/// `eth_getBlockByNumber` form.
+fn rpc_block(h: &Header) -> Value {
+    let hex = |n: u64| format!("0x{n:x}");
+    json!({
+        "hash": h.hash(),
+        "parentHash": h.parent_hash,
+        "sha3Uncles": h.ommers_hash,
+        "miner": h.beneficiary,
+        "stateRoot": h.state_root,
+        "transactionsRoot": h.transactions_root,
+        "receiptsRoot": h.receipts_root,
+        "logsBloom": h.logs_bloom,
+        "difficulty": "0x0",
+        "number": hex(h.number),
+        "gasLimit": hex(h.gas_limit),
+        "gasUsed": hex(h.gas_used),
+        "timestamp": hex(h.timestamp),
+        "extraData": h.extra_data,
+        "mixHash": h.mix_hash,
+        "nonce": h.nonce,
+        "baseFeePerGas": hex(h.base_fee_per_gas.expect("London")),
+        "withdrawalsRoot": h.withdrawals_root.expect("Shanghai"),
+        "uncles": [],
+        "transactions": [],
+        "withdrawals": [],
+        "size": "0x0",
+    })
+}
+
+async fn execution_node(header: Header) -> String {
+    let block = Arc::new(rpc_block(&header));
+    let number = header.number;
+    serve(axum::Router::new().route(
+        "/",
+        post(move |axum::Json(req): axum::Json<Value>| {
+            let block = Arc::clone(&block);
+            async move {
+                let asked = u64::from_str_radix(
+                    req["params"][0]
+                        .as_str()
+                        .unwrap_or("0x0")
+                        .trim_start_matches("0x"),
+                    16,
+                )
+                .unwrap_or(0);
+                let result = if req["method"] == "eth_getBlockByNumber" && asked == number {
+                    (*block).clone()
+                } else {
+                    Value::Null
+                };
+                axum::Json(json!({"jsonrpc": "2.0", "id": req["id"], "result": result}))
+            }
+        }),
+    ))
+    .await
+}
+
+struct Setup {
+    _redis: RedisServer,
+    lanes: Lanes,
+    beacon: Beacon,
+    beacon_url: String,
+    exec_url: String,
+    exec_header: Header,
+}
+
+async fn setup() -> Setup {
+    let redis = RedisServer::spawn(None).expect("redis-server starts (run deploy/setup.sh)");
+    let lanes = Lanes::connect(
+        &RedisTarget::Single(redis.url.clone()),
+        "bc",
+        QueueKey::new(&[7u8; 32]).expect("key"),
+    )
+    .await
+    .expect("redis");
+    let beacon = Beacon::recorded();
+    let beacon_url = beacon_node(beacon.clone()).await;
+    let exec_header =
+        header_from_beacon_block_json(&testdata("blocks/7109344.json")).expect("Capella block");
+    let exec_url = execution_node(exec_header.clone()).await;
+    Setup {
+        _redis: redis,
+        lanes,
+        beacon,
+        beacon_url,
+        exec_url,
+        exec_header,
+    }
+}
+
+fn watcher(s: &Setup, beacon_urls: &[String], now: u64) -> (BeaconWatcher, Metrics) {
+    let spec = ChainSpec::mainnet();
+    let api = BeaconApi::new("eth", beacon_urls, Duration::from_secs(5), &spec).expect("api");
+    let pool = RpcPool::new(
+        "eth",
+        std::slice::from_ref(&s.exec_url),
+        RpcPolicy::default(),
+    )
+    .expect("pool");
+    let metrics = Metrics::new();
+    let (w, _rx) = BeaconWatcher::new(
+        BeaconSpec {
+            name: "eth".into(),
+            domain: DOMAIN,
+            spec,
+            trusted_root: CHECKPOINT,
+            max_checkpoint_age_slots: MAX_AGE,
+            poll: Duration::from_millis(100),
+            clock: Arc::new(move || now),
+        },
+        api,
+        EvmSource::new(pool),
+        s.lanes.clone(),
+        metrics.clone(),
+        Arc::new(Health::default()),
+    );
+    (w, metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_watcher_syncs_anchors_the_finalized_execution_block_and_resumes_from_redis() {
+    let s = setup().await;
+    let (w, metrics) = watcher(&s, std::slice::from_ref(&s.beacon_url), NOW);
+    let mut store = w.init().await.expect("bootstraps");
+    assert_eq!(store.finalized_header().beacon.slot, 7_069_376);
+    let round: Round = w.step(&mut store).await.expect("round");
+    // Six period updates (862..867) and the finality update.
+    assert_eq!(
+        (round.applied, round.refused),
+        (7, 0),
+        "{:?}",
+        s.beacon.asked()
+    );
+    assert_eq!(round.finalized_slot, 7_109_344);
+    let anchor = round.anchor.expect("anchored");
+    assert_eq!(anchor.number, s.exec_header.number);
+    assert_eq!(anchor.hash, s.exec_header.hash());
+    let text = metrics.render();
+    assert!(
+        text.contains(&format!(
+            "switchyard_light_client_height{{chain=\"eth\",kind=\"finalized\"}} {}",
+            anchor.number
+        )),
+        "{text}"
+    );
+    // A second round: nothing new, nothing refused, same anchor.
+    let again = w.step(&mut store).await.expect("round");
+    assert_eq!(
+        (again.applied, again.refused, again.anchor),
+        (0, 0, Some(anchor))
+    );
+
+    // A restart resumes from Redis: no bootstrap is fetched.
+    let asked_before = s.beacon.asked().len();
+    let (w2, _) = watcher(&s, std::slice::from_ref(&s.beacon_url), NOW);
+    let resumed = w2.init().await.expect("resumes");
+    assert_eq!(resumed.finalized_header(), store.finalized_header());
+    assert!(
+        s.beacon.asked()[asked_before..]
+            .iter()
+            .all(|p| !p.starts_with("bootstrap")),
+        "{:?}",
+        s.beacon.asked()
+    );
+    // State written without the queue key is refused, not trusted.
+    let mut c = redis::Client::open(s._redis.url.as_str())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let key = format!("bc:{{origin:{DOMAIN}}}:beacon");
+    let stored: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut c)
+        .await
+        .expect("stored state");
+    let forged = stored.replacen('0', "1", 1);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&forged)
+        .query_async(&mut c)
+        .await
+        .expect("set");
+    let err = w2.init().await.expect_err("forged state");
+    assert!(!err.is_retryable(), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_watcher_refuses_checkpoints_older_than_the_maximum_age() {
+    let s = setup().await;
+    let late = NOW + 2 * MAX_AGE;
+    let (w, _) = watcher(&s, std::slice::from_ref(&s.beacon_url), late);
+    let err = w.init().await.expect_err("too old");
+    assert!(
+        matches!(
+            err,
+            HubError::CheckpointTooOld {
+                persisted: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("trusted_root"), "{err}");
+
+    // A persisted state past the bound is not resumed either.
+    let (w, _) = watcher(&s, std::slice::from_ref(&s.beacon_url), NOW);
+    let mut store = w.init().await.expect("bootstraps");
+    w.step(&mut store).await.expect("round");
+    let (w, _) = watcher(&s, std::slice::from_ref(&s.beacon_url), late);
+    let err = w.init().await.expect_err("too old");
+    assert!(
+        matches!(
+            err,
+            HubError::CheckpointTooOld {
+                persisted: Some(7_109_344),
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_watcher_fails_over_and_refuses_a_tampered_finality_update() {
+    let s = setup().await;
+    // The first endpoint is down (nothing listens there).
+    let dead = format!("http://127.0.0.1:{}", switchyard::procs::free_port());
+    let (w, metrics) = watcher(&s, &[dead, s.beacon_url.clone()], NOW);
+    let mut store = w.init().await.expect("the second endpoint answers");
+    // One hex digit of the finality update's signature changed.
+    {
+        let mut f = s.beacon.finality.lock().expect("finality");
+        let key = "\"sync_committee_signature\": \"0x";
+        let at = f.find(key).expect("signature") + key.len() + 20;
+        let digit = if &f[at..=at] == "0" { "1" } else { "0" };
+        f.replace_range(at..=at, digit);
+    }
+    // The period updates apply; the finality update is refused. The store
+    // stays where the period updates left it, and the round then asks the
+    // execution node for that finalized block (which this replay does not
+    // have): only a block the store finalized is ever anchored.
+    let err = w
+        .step(&mut store)
+        .await
+        .expect_err("no such execution block");
+    assert!(err.is_retryable(), "{err}");
+    let finalized = store.finalized_header();
+    assert!(
+        finalized.beacon.slot < 7_109_344,
+        "{}",
+        finalized.beacon.slot
+    );
+    let number = finalized
+        .execution
+        .as_ref()
+        .expect("Capella")
+        .block_number();
+    assert!(err.to_string().contains(&number.to_string()), "{err}");
+    assert!(
+        metrics.render().contains(
+            "switchyard_light_client_updates_total{chain=\"eth\",outcome=\"accepted\"} 6"
+        ),
+        "{}",
+        metrics.render()
+    );
+    assert!(
+        metrics.render().contains(
+            "switchyard_light_client_updates_total{chain=\"eth\",outcome=\"rejected\"} 1"
+        ),
+        "{}",
+        metrics.render()
+    );
+}
