@@ -15,7 +15,7 @@ use tendermint_light_client_verifier::types::{LightBlock, TrustThreshold};
 use tendermint_light_client_verifier::{ProdVerifier, Verdict, Verifier};
 
 use crate::batch::batch_verifier;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, VerdictClass};
 
 /// Which ed25519 backend checks the commit signatures.
 ///
@@ -442,6 +442,56 @@ impl Bisection {
             }
         }
     }
+}
+
+/// The outcome of one step, as the offline verifier prints it (one JSON
+/// line per step).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// Height of the block checked.
+    pub height: u64,
+    /// Height of the trusted block it was checked against.
+    pub trusted_height: u64,
+    /// `SUCCESS`, `NOT_ENOUGH_TRUST` or `INVALID`.
+    pub verdict: VerdictClass,
+    /// Why, unless it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether the same block may pass later.
+    pub retryable: bool,
+}
+
+/// Single steps in order, as the model-based vectors run them: each block
+/// is verified against the current trusted state, which moves only on
+/// SUCCESS (no bisection: a skip that lacks trust is reported as such).
+pub fn verify_sequence(
+    client: &LightClient,
+    trusted: &mut TrustedState,
+    blocks: &[LightBlock],
+    now: Time,
+) -> Vec<StepReport> {
+    blocks
+        .iter()
+        .map(|block| {
+            let trusted_height = trusted.height();
+            let result = client.verify(trusted, block, now);
+            let verdict = VerdictClass::of(&result);
+            let (error, retryable) = match result {
+                Ok(verified) => match trusted.apply(verified) {
+                    Ok(()) => (None, false),
+                    Err(e) => (Some(e.to_string()), e.is_retryable()),
+                },
+                Err(e) => (Some(e.to_string()), e.is_retryable()),
+            };
+            StepReport {
+                height: block.height().value(),
+                trusted_height,
+                verdict,
+                error,
+                retryable,
+            }
+        })
+        .collect()
 }
 
 /// What [`verify_to_height`] did.

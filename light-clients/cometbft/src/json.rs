@@ -102,6 +102,93 @@ pub fn validators_from_rpc(json: &str) -> Result<ValidatorsPage> {
     rpc_result("/validators result", json)
 }
 
+/// One block as an operator may hand it over: tendermint-rs LightBlock
+/// JSON, or an RPC bundle `{"commit": <'/commit' result>, "validators":
+/// <'/validators' result, or an array of its pages>, "next_validators":
+/// <same, optional>}` (each result with or without the JSON-RPC envelope).
+pub fn light_block_auto(json: &str) -> Result<LightBlock> {
+    block_from_value(parse_value("light block", json)?, "")
+}
+
+/// One block or a JSON array of blocks, each as [`light_block_auto`]
+/// reads it.
+pub fn light_blocks_auto(json: &str) -> Result<Vec<LightBlock>> {
+    match parse_value("light blocks", json)? {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| block_from_value(v, &format!("[{i}]")))
+            .collect(),
+        other => Ok(vec![block_from_value(other, "")?]),
+    }
+}
+
+fn at(prefix: &str, e: Error) -> Error {
+    match e {
+        Error::Decode { what, path, reason } if !prefix.is_empty() => Error::Decode {
+            what,
+            path: match path.trim_start_matches('.') {
+                "" => prefix.to_owned(),
+                rest if rest.starts_with('[') => format!("{prefix}{rest}"),
+                rest => format!("{prefix}.{rest}"),
+            },
+            reason,
+        },
+        other => other,
+    }
+}
+
+fn pages_from_value(what: &'static str, v: serde_json::Value) -> Result<Vec<ValidatorsPage>> {
+    let items = match v {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .map(|p| from_value(what, unwrap_envelope(what, p)?))
+        .collect()
+}
+
+fn block_from_value(v: serde_json::Value, prefix: &str) -> Result<LightBlock> {
+    let serde_json::Value::Object(mut map) = v else {
+        return Err(at(
+            prefix,
+            Error::decode(
+                "light block",
+                ".",
+                format!("expected a JSON object, got {}", kind_of(&v)),
+            ),
+        ));
+    };
+    if map.contains_key("signed_header") {
+        return from_value("LightBlock", serde_json::Value::Object(map)).map_err(|e| at(prefix, e));
+    }
+    let (Some(commit), Some(vals)) = (map.remove("commit"), map.remove("validators")) else {
+        return Err(at(
+            prefix,
+            Error::decode(
+                "light block",
+                ".",
+                "expected tendermint-rs LightBlock JSON (`signed_header`, `validator_set`, ...) or an RPC bundle (`commit`, `validators`, optional `next_validators`)",
+            ),
+        ));
+    };
+    let build = || -> Result<LightBlock> {
+        let commit: CommitResult =
+            from_value("/commit result", unwrap_envelope("/commit result", commit)?)
+                .map_err(|e| at(".commit", e))?;
+        let vals =
+            pages_from_value("/validators result", vals).map_err(|e| at(".validators", e))?;
+        let next = map
+            .remove("next_validators")
+            .map(|n| pages_from_value("next /validators result", n))
+            .transpose()
+            .map_err(|e| at(".next_validators", e))?;
+        light_block_from_parts(commit, &vals, next.as_deref())
+    };
+    build().map_err(|e| at(prefix, e))
+}
+
 /// Parses tendermint-rs LightBlock JSON (`signed_header`, `validator_set`,
 /// `next_validator_set`, `provider`).
 pub fn light_block_from_json(json: &str) -> Result<LightBlock> {

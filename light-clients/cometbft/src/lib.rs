@@ -28,8 +28,8 @@ pub mod outbox;
 pub mod proof;
 
 pub use client::{
-    Bisection, Config, LightClient, Progress, SignatureBackend, Synced, TrustedState,
-    VerifiedBlock, parse_time, parse_trust_threshold, verify_to_height,
+    Bisection, Config, LightClient, Progress, SignatureBackend, StepReport, Synced, TrustedState,
+    VerifiedBlock, parse_time, parse_trust_threshold, verify_sequence, verify_to_height,
 };
 pub use error::{Error, Result, VerdictClass};
 

@@ -152,3 +152,69 @@ fn the_known_header_hash_holds() {
         "F30A71F2409FB15AACAEDB6CC122DFA2525BEE9CAE521721B06BFDCA291B8D56"
     );
 }
+
+#[test]
+fn operators_files_are_read_in_either_format_and_verified_step_by_step() {
+    use switchyard_lc_cometbft::json::{light_block_auto, light_blocks_auto};
+    use switchyard_lc_cometbft::{VerdictClass, verify_sequence};
+
+    let chain = rotating_chain("cli-chain", 4);
+    // Block 2 as an RPC bundle (enveloped commit, paged validators),
+    // block 3 as LightBlock JSON, block 4 with a tampered header.
+    let bundle = json!({
+        "commit": json!({"jsonrpc": "2.0", "id": 1, "result": commit_to_rpc(&chain[1])}),
+        "validators": [validators_to_rpc(2, &chain[1].validators, 1, 3), validators_to_rpc(2, &chain[1].validators, 2, 3)],
+        "next_validators": validators_to_rpc(3, &chain[1].next_validators, 1, 100),
+    });
+    let mut forged = chain[3].clone();
+    forged.signed_header.header.app_hash =
+        tendermint::AppHash::try_from(vec![1; 32]).expect("app hash");
+    let text = serde_json::to_string(&json!([
+        bundle,
+        serde_json::to_value(&chain[2]).expect("block"),
+        serde_json::to_value(&forged).expect("block"),
+    ]))
+    .expect("json");
+    let blocks = light_blocks_auto(&text).expect("three blocks");
+    assert_eq!(blocks.len(), 3);
+    assert_eq!(blocks[0].signed_header, chain[1].signed_header);
+
+    let mut trusted = TrustedState::new(
+        light_block_auto(&serde_json::to_string(&chain[0]).expect("json")).expect("one"),
+    )
+    .expect("trusted");
+    let client = LightClient::new(options(Duration::from_secs(600)), SignatureBackend::Batch);
+    let reports = verify_sequence(&client, &mut trusted, &blocks, time_of(10));
+    let verdicts: Vec<_> = reports.iter().map(|r| r.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            VerdictClass::Success,
+            VerdictClass::Success,
+            VerdictClass::Invalid
+        ]
+    );
+    assert_eq!(trusted.height(), 3, "stays at the last success");
+    let line = serde_json::to_string(&reports[2]).expect("report");
+    assert!(
+        line.starts_with(r#"{"height":4,"trusted_height":3,"verdict":"INVALID","error":"#),
+        "{line}"
+    );
+    assert!(
+        serde_json::to_string(&reports[0])
+            .expect("report")
+            .contains(r#""verdict":"SUCCESS""#)
+    );
+
+    // A bundle with a broken part says which part.
+    let mut bad = serde_json::from_str::<serde_json::Value>(&text).expect("json");
+    bad[0]["validators"][1]["validators"][0]["voting_power"] = json!("lots");
+    let err = light_blocks_auto(&bad.to_string()).expect_err("bad power");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("at [0].validators.validators[0].voting_power"),
+        "{msg}"
+    );
+    let err = light_block_auto(r#"{"header": {}}"#).expect_err("neither format");
+    assert!(err.to_string().contains("RPC bundle"), "{err}");
+}
