@@ -3,7 +3,8 @@
 //! decompresses the committee's keys), verifying an update, and, for
 //! comparison in the same run, blst's `fast_aggregate_verify` alone over the
 //! same keys, message and signature: the floor an update's verification
-//! cannot go under.
+//! cannot go under; and binding a verified header to its execution block
+//! (the first link of a receipt proof).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use alloy_primitives::B256;
 use blst::min_pk::{PublicKey, Signature};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sha2::{Digest, Sha256};
+use switchyard_lc_beacon::execution::{bind_execution, header_from_beacon_block_json};
 use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, Preset, json};
 
 const CHECKPOINT: &str = "5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275";
@@ -87,6 +89,17 @@ fn bench(c: &mut Criterion) {
     );
     c.bench_function("blst_fast_aggregate_verify_alone", |b| {
         b.iter(|| sig.fast_aggregate_verify(true, black_box(&signing_root), DST, &refs));
+    });
+
+    // The receipt proof's first link: the verified attested header (slot
+    // 7109430) to its execution block 17923112, whose receipts root then
+    // proves messages (the receipts-root rows are in the EVM crate's
+    // `receipt_proof` bench, on a recorded mainnet block).
+    let exec = header_from_beacon_block_json(&read("blocks/7109430.json")).expect("block");
+    let attested = &finality.attested_header;
+    bind_execution(attested, &spec, &exec).expect("binds");
+    c.bench_function("bind_execution", |b| {
+        b.iter(|| bind_execution(black_box(attested), &spec, black_box(&exec)).expect("binds"));
     });
 }
 
