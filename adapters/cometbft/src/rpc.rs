@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 /// CometBFT's largest `/validators` page.
 pub const MAX_PER_PAGE: usize = 100;
 
+/// The largest validator set accepted (Cosmos chains run a few hundred).
+pub const MAX_VALIDATORS: u64 = 10_000;
+
 /// Endpoints and limits.
 #[derive(Debug, Clone)]
 pub struct RpcConfig {
@@ -312,29 +315,37 @@ impl RpcClient {
     /// Every page of `/validators?height=` (`per_page` from the config).
     pub async fn validators(&self, height: u64) -> Result<Vec<ValidatorsPage>> {
         let per_page = self.config.per_page;
-        let mut pages: Vec<ValidatorsPage> = Vec::new();
-        let mut seen = 0u64;
-        // Bounded by the first page's total; a node that changes its total
-        // between pages is caught by the consistency check when joining.
-        for page in 1usize.. {
+        let query = |page: u64| {
+            [
+                ("height", height.to_string()),
+                ("page", page.to_string()),
+                ("per_page", per_page.to_string()),
+            ]
+        };
+        let first = self
+            .call("/validators", &query(1), json::validators_from_rpc)
+            .await?;
+        // The first page's total bounds the walk, so a node cannot keep
+        // it paging; a total that changes between pages is caught when the
+        // pages are joined.
+        if first.total > MAX_VALIDATORS {
+            return Err(Error::Decode {
+                endpoint: "(validators)".into(),
+                path: "/validators".into(),
+                source: switchyard_lc_cometbft::Error::Decode {
+                    what: "/validators result",
+                    path: ".total".into(),
+                    reason: format!("expected at most {MAX_VALIDATORS}, got {}", first.total),
+                },
+            });
+        }
+        let pages_needed = first.total.div_ceil(per_page as u64).max(1);
+        let mut pages = vec![first];
+        for page in 2..=pages_needed {
             let p = self
-                .call(
-                    "/validators",
-                    &[
-                        ("height", height.to_string()),
-                        ("page", page.to_string()),
-                        ("per_page", per_page.to_string()),
-                    ],
-                    json::validators_from_rpc,
-                )
+                .call("/validators", &query(page), json::validators_from_rpc)
                 .await?;
-            seen += p.validators.len() as u64;
-            let total = pages.first().map_or(p.total, |f| f.total);
-            let empty = p.validators.is_empty();
             pages.push(p);
-            if seen >= total || empty {
-                break;
-            }
         }
         Ok(pages)
     }

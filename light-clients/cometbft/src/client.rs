@@ -1,8 +1,10 @@
-//! Light-client verification (CometBFT spec `spec/light-client/verification`)
-//! by the upstream `tendermint-light-client-verifier`, wrapped: a trusted
-//! state that only moves after a successful verify, and skipping
-//! verification with bisection written as a state machine, so the pure
-//! crate never fetches anything itself.
+//! Light-client verification (CometBFT spec
+//! `spec/light-client/verification/verification_002_draft.md`: the
+//! single-step checks `ValidAndVerified`, and skipping verification with
+//! bisection, `VerifyToTarget`) by the upstream
+//! `tendermint-light-client-verifier`, wrapped: a trusted state that only
+//! moves after a successful verify, and the bisection written as a state
+//! machine, so the pure crate never fetches anything itself.
 
 use std::time::Duration;
 
@@ -210,11 +212,26 @@ impl VerifiedBlock {
 }
 
 /// The light client's trusted state: one verified block with its
-/// validator sets. Serializes as tendermint-rs LightBlock JSON.
+/// validator sets. Serializes as tendermint-rs LightBlock JSON; reading it
+/// back runs the checks of [`TrustedState::new`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(into = "LightBlock", try_from = "LightBlock")]
 pub struct TrustedState {
     block: LightBlock,
+}
+
+impl From<TrustedState> for LightBlock {
+    fn from(state: TrustedState) -> Self {
+        state.block
+    }
+}
+
+impl TryFrom<LightBlock> for TrustedState {
+    type Error = Error;
+
+    fn try_from(block: LightBlock) -> Result<Self> {
+        Self::new(block)
+    }
 }
 
 impl TrustedState {

@@ -218,3 +218,20 @@ fn operators_files_are_read_in_either_format_and_verified_step_by_step() {
     let err = light_block_auto(r#"{"header": {}}"#).expect_err("neither format");
     assert!(err.to_string().contains("RPC bundle"), "{err}");
 }
+
+#[test]
+fn a_persisted_trusted_state_is_checked_when_read_back() {
+    let chain = rotating_chain("persist", 2);
+    let state = TrustedState::new(chain[0].clone()).expect("consistent");
+    let text = serde_json::to_string(&state).expect("serializes");
+    let back: TrustedState = serde_json::from_str(&text).expect("reads back");
+    assert_eq!(back, state);
+    // Someone swapped the next validator set in the file.
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v["next_validator_set"] = serde_json::to_value(&chain[1].next_validators).expect("set");
+    let err = serde_json::from_value::<TrustedState>(v).expect_err("inconsistent");
+    assert!(
+        err.to_string().contains("next validator set hashes to"),
+        "{err}"
+    );
+}
