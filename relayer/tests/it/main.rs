@@ -14,4 +14,5 @@ mod lc;
 mod ops;
 mod reliability;
 mod roles;
+mod secrets;
 mod stack;

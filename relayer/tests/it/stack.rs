@@ -283,11 +283,12 @@ impl Stack {
             .args(["run", "--config"])
             .arg(cfg)
             .args(args)
-            .envs(env.iter().copied())
             // Environment override of one key, as operators do.
             .env("SWITCHYARD__HTTP__LISTEN", format!("127.0.0.1:{http}"))
             .env("RUST_LOG", "switchyard=info")
             .env("RUST_BACKTRACE", "0")
+            // The caller's variables last: they win.
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
