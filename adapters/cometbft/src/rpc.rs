@@ -249,16 +249,22 @@ impl RpcClient {
     }
 
     /// GETs `path` and parses its result (enveloped or not) with `parse`,
-    /// failing over across endpoints: a transport error, a bad status or
-    /// an unreadable answer demotes the endpoint and tries the next.
+    /// failing over across endpoints (or only from `pin`): a transport
+    /// error, a bad status or an unreadable answer demotes the endpoint and
+    /// tries the next.
     async fn call<T>(
         &self,
+        pin: Option<usize>,
         path: &str,
         query: &[(&str, String)],
         parse: impl Fn(&str) -> switchyard_lc_cometbft::Result<T>,
     ) -> Result<T> {
         let mut attempts = Vec::new();
-        for i in self.order() {
+        let order = match pin {
+            Some(i) => vec![i],
+            None => self.order(),
+        };
+        for i in order {
             let result = match self.get_once(i, path, query).await {
                 Ok(text) => parse(&text).map_err(|source| Error::Decode {
                     endpoint: self.config.endpoints[i].clone(),
@@ -288,7 +294,7 @@ impl RpcClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T> {
-        self.call(path, query, |text| json::rpc_result(what, text))
+        self.call(None, path, query, |text| json::rpc_result(what, text))
             .await
     }
 
@@ -304,7 +310,12 @@ impl RpcClient {
 
     /// `/commit?height=`.
     pub async fn commit(&self, height: u64) -> Result<CommitResult> {
+        self.commit_at(None, height).await
+    }
+
+    async fn commit_at(&self, pin: Option<usize>, height: u64) -> Result<CommitResult> {
         self.call(
+            pin,
             "/commit",
             &[("height", height.to_string())],
             json::commit_from_rpc,
@@ -314,6 +325,10 @@ impl RpcClient {
 
     /// Every page of `/validators?height=` (`per_page` from the config).
     pub async fn validators(&self, height: u64) -> Result<Vec<ValidatorsPage>> {
+        self.validators_at(None, height).await
+    }
+
+    async fn validators_at(&self, pin: Option<usize>, height: u64) -> Result<Vec<ValidatorsPage>> {
         let per_page = self.config.per_page;
         let query = |page: u64| {
             [
@@ -323,7 +338,7 @@ impl RpcClient {
             ]
         };
         let first = self
-            .call("/validators", &query(1), json::validators_from_rpc)
+            .call(pin, "/validators", &query(1), json::validators_from_rpc)
             .await?;
         // The first page's total bounds the walk, so a node cannot keep
         // it paging; a total that changes between pages is caught when the
@@ -343,17 +358,35 @@ impl RpcClient {
         let mut pages = vec![first];
         for page in 2..=pages_needed {
             let p = self
-                .call("/validators", &query(page), json::validators_from_rpc)
+                .call(pin, "/validators", &query(page), json::validators_from_rpc)
                 .await?;
             pages.push(p);
         }
         Ok(pages)
     }
 
+    /// The number of configured endpoints.
+    pub fn endpoint_count(&self) -> usize {
+        self.config.endpoints.len()
+    }
+
     /// The light block at `height`: its commit, its validators and, when
     /// the header changes the set, the next height's validators.
     pub async fn light_block(&self, height: u64) -> Result<LightBlock> {
-        let commit = self.commit(height).await?;
+        self.light_block_at(None, height).await
+    }
+
+    /// [`RpcClient::light_block`] from endpoint `endpoint` alone (no
+    /// failover), to get a second opinion when a block does not verify.
+    pub async fn light_block_from(&self, endpoint: usize, height: u64) -> Result<LightBlock> {
+        if endpoint >= self.config.endpoints.len() {
+            return Err(Error::Config(format!("no endpoint {endpoint}")));
+        }
+        self.light_block_at(Some(endpoint), height).await
+    }
+
+    async fn light_block_at(&self, pin: Option<usize>, height: u64) -> Result<LightBlock> {
+        let commit = self.commit_at(pin, height).await?;
         let header = &commit.signed_header.header;
         let changes = header.next_validators_hash != header.validators_hash;
         let got = header.height.value();
@@ -365,9 +398,9 @@ impl RpcClient {
                 },
             ));
         }
-        let vals = self.validators(height).await?;
+        let vals = self.validators_at(pin, height).await?;
         let next = if changes {
-            Some(self.validators(height + 1).await?)
+            Some(self.validators_at(pin, height + 1).await?)
         } else {
             None
         };

@@ -3,7 +3,9 @@
 //! outbox entry against a verified header.
 
 use switchyard_lc_cometbft::outbox::{OUTBOX_STORE, outbox_key, verify_entry};
-use switchyard_lc_cometbft::{Bisection, LightClient, Progress, Time, TrustedState};
+use switchyard_lc_cometbft::{
+    Bisection, Error as LcError, LightBlock, LightClient, Progress, Time, TrustedState,
+};
 use switchyard_types::{Domain, Message};
 
 use crate::error::{Error, Result};
@@ -22,6 +24,10 @@ pub struct SyncOutcome {
 /// where a skip lacks trust) and returns the new trusted state. The
 /// caller's state is untouched on error; the caller persists the result.
 ///
+/// A block that does not verify may be one endpoint's lie rather than the
+/// chain's: before giving up, the same height is asked from every
+/// endpoint alone, and any different block is tried.
+///
 /// Signature checking runs on the blocking pool, off the async workers.
 pub async fn sync_to(
     rpc: &RpcClient,
@@ -36,14 +42,44 @@ pub async fn sync_to(
         let height = bisection.wanted();
         let block = rpc.light_block(height).await?;
         fetched.push(height);
-        let step_client = client.clone();
-        let (b, progress) = tokio::task::spawn_blocking(move || {
-            let progress = bisection.feed(&step_client, block, now);
-            (bisection, progress)
-        })
-        .await
-        .map_err(|e| Error::Config(format!("verification task failed: {e}")))?;
+        let (b, mut progress) = feed(bisection, client, block.clone(), now).await?;
         bisection = b;
+        if let Err(e) = &progress
+            && matches!(
+                e,
+                LcError::Invalid { .. } | LcError::HeaderFromFuture { .. }
+            )
+        {
+            let first_err = e.to_string();
+            let refused = bisection.wanted();
+            let mut tried = vec![if refused == height {
+                block
+            } else {
+                // A kept block failed after a pivot verified: ask again.
+                rpc.light_block(refused).await?
+            }];
+            for endpoint in 0..rpc.endpoint_count() {
+                let Ok(alt) = rpc.light_block_from(endpoint, refused).await else {
+                    continue;
+                };
+                if tried.iter().any(|t| same_block(t, &alt)) {
+                    continue;
+                }
+                tracing::warn!(height = refused, endpoint, err = %first_err, "block refused; trying another endpoint's");
+                tried.push(alt.clone());
+                fetched.push(refused);
+                let (b, p) = feed(bisection, client, alt, now).await?;
+                bisection = b;
+                let bad = matches!(
+                    &p,
+                    Err(LcError::Invalid { .. } | LcError::HeaderFromFuture { .. })
+                );
+                progress = p;
+                if !bad {
+                    break;
+                }
+            }
+        }
         match progress? {
             Progress::Verified(trusted) => {
                 return Ok(SyncOutcome {
@@ -54,6 +90,31 @@ pub async fn sync_to(
             Progress::NeedBlock(_) => {}
         }
     }
+}
+
+fn same_block(a: &LightBlock, b: &LightBlock) -> bool {
+    a.signed_header == b.signed_header
+        && a.validators.hash() == b.validators.hash()
+        && a.next_validators.hash() == b.next_validators.hash()
+}
+
+type Fed = (Bisection, std::result::Result<Progress, LcError>);
+
+/// One bisection step on the blocking pool.
+async fn feed(
+    bisection: Bisection,
+    client: &LightClient,
+    block: LightBlock,
+    now: Time,
+) -> Result<Fed> {
+    let client = client.clone();
+    let mut bisection = bisection;
+    tokio::task::spawn_blocking(move || {
+        let progress = bisection.feed(&client, block, now);
+        (bisection, progress)
+    })
+    .await
+    .map_err(|e| Error::Config(format!("verification task failed: {e}")))
 }
 
 /// Fetches and proves the outbox entry `(destination, nonce)` of the chain

@@ -15,8 +15,8 @@
 //! | 150 | 4.01 ms | 2.73 ms | 5.33 / 3.58 ms | 2.57 ms |
 //!
 //! Upstream is 1.12x the signatures it checks one by one; the batch
-//! backend is 1.02x (100) and 1.06x (150) the same batch alone, and
-//! 1.37-1.47x faster than upstream.
+//! backend is 1.02-1.06x the same batch alone (two runs), and 1.37-1.48x
+//! faster than upstream.
 
 use std::hint::black_box;
 use std::time::Duration;

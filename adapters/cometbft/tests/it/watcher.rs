@@ -81,6 +81,24 @@ async fn a_node_serving_a_forged_pivot_is_refused() {
 }
 
 #[tokio::test]
+async fn a_forged_block_from_one_endpoint_is_replaced_by_another_endpoints() {
+    let honest = chain(16, None);
+    let mut forged = honest.clone();
+    forged[7].signed_header.header.app_hash =
+        tendermint::AppHash::try_from(vec![0xee; 32]).expect("app hash");
+    // The preferred endpoint lies about block 8; the second is honest.
+    let liar = serve(Arc::new(node(&forged))).await;
+    let good = serve(Arc::new(node(&honest))).await;
+    let rpc = RpcClient::new(RpcConfig::new(vec![liar, good])).expect("client");
+    let trusted = TrustedState::new(honest[0].clone()).expect("genesis");
+    let out = sync_to(&rpc, &client(), &trusted, 16, time_of(20))
+        .await
+        .expect("synced through the honest endpoint's block 8");
+    assert_eq!(out.trusted.hash(), honest[15].signed_header.header.hash());
+    assert_eq!(&out.fetched[..4], &[16, 8, 8, 4], "8 asked again");
+}
+
+#[tokio::test]
 async fn an_outbox_entry_is_proven_under_the_next_headers_app_hash() {
     let message = Message {
         version: 3,
