@@ -5,6 +5,7 @@ mod admin;
 mod bad_input;
 mod beacon;
 mod bench;
+mod chaos;
 mod e2e;
 mod evm;
 mod groups;

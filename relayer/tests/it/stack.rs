@@ -51,6 +51,8 @@ pub(crate) struct Stack {
     pub(crate) sent: HashMap<(u32, u32, usize), u64>,
     /// Route groups: (group domain, policy, member chain indices).
     pub(crate) groups: Vec<(u32, &'static str, Vec<usize>)>,
+    /// Per chain, an RPC URL listed before the chain's own (preferred).
+    pub(crate) rpc_front: HashMap<usize, String>,
 }
 
 pub(crate) struct HubProc {
@@ -190,6 +192,7 @@ impl Stack {
             chain_extra: String::new(),
             sent: HashMap::new(),
             groups: Vec::new(),
+            rpc_front: HashMap::new(),
         }
     }
 
@@ -233,9 +236,13 @@ impl Stack {
             self.dispatcher,
         );
         for (i, c) in self.chains.iter().enumerate() {
+            let urls = match self.rpc_front.get(&i) {
+                Some(front) => format!("\"{front}\", \"{}\"", c.url),
+                None => format!("\"{}\"", c.url),
+            };
             t.push_str(&format!(
-                "[[chains]]\nname = \"c{i}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [\"{}\"]\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\nsubmitter_key = {{ file = \"{}\" }}\ndelivery_confirmations = 1\n",
-                c.domain, c.chain_id, c.url, c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
+                "[[chains]]\nname = \"c{i}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [{}]\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\nsubmitter_key = {{ file = \"{}\" }}\ndelivery_confirmations = 1\n",
+                c.domain, c.chain_id, urls, c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
                 d.join(submitter).display(),
             ));
             t.push_str(&self.chain_extra);
