@@ -95,14 +95,15 @@ pub fn header_from_beacon_block_json(text: &str) -> Result<Header> {
     }
     let p = &v["data"]["message"]["body"]["execution_payload"];
     fn field<T: std::str::FromStr>(p: &serde_json::Value, k: &str) -> Result<T> {
-        p[k].as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                Error::decode(
-                    "beacon block",
-                    format!("execution_payload.{k}: expected a hex or decimal string, got {}", p[k]),
-                )
-            })
+        p[k].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+            Error::decode(
+                "beacon block",
+                format!(
+                    "execution_payload.{k}: expected a hex or decimal string, got {}",
+                    p[k]
+                ),
+            )
+        })
     }
     let list = |k: &str| {
         p[k].as_array()
@@ -158,8 +159,16 @@ pub fn header_from_beacon_block_json(text: &str) -> Result<Header> {
         nonce: B64::ZERO,
         base_fee_per_gas: Some(field(p, "base_fee_per_gas")?),
         withdrawals_root: Some(withdrawals_root),
-        blob_gas_used: if deneb { Some(field(p, "blob_gas_used")?) } else { None },
-        excess_blob_gas: if deneb { Some(field(p, "excess_blob_gas")?) } else { None },
+        blob_gas_used: if deneb {
+            Some(field(p, "blob_gas_used")?)
+        } else {
+            None
+        },
+        excess_blob_gas: if deneb {
+            Some(field(p, "excess_blob_gas")?)
+        } else {
+            None
+        },
         // EIP-4788: the parent beacon block root is the block's parent_root.
         parent_beacon_block_root: if deneb {
             Some(field::<B256>(&v["data"]["message"], "parent_root")?)
