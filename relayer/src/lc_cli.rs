@@ -303,3 +303,136 @@ fn decode_ssz_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<D
         ),
     }
 }
+
+/// What `lc verify cometbft` checks.
+#[derive(Debug, Clone)]
+pub struct CometArgs {
+    /// The block the operator trusts (LightBlock JSON or an RPC bundle).
+    pub trusted: PathBuf,
+    /// Blocks to verify, in order (each file one block or an array).
+    pub untrusted: Vec<PathBuf>,
+    /// The clock: RFC 3339 or Unix seconds (default: now).
+    pub now: Option<String>,
+    /// Trusting period, seconds.
+    pub trusting_period_secs: u64,
+    /// `n/d`.
+    pub trust_threshold: String,
+    /// Allowed clock drift, seconds.
+    pub clock_drift_secs: u64,
+    /// Verify the highest block by bisection, taking pivots from the given
+    /// blocks, instead of each block in turn.
+    pub bisect: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CometLine<'a> {
+    file: &'a str,
+    index: usize,
+    #[serde(flatten)]
+    report: switchyard_lc_cometbft::StepReport,
+    /// With `--bisect`: the heights fetched on the way, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fetched: Vec<u64>,
+}
+
+/// Verifies CometBFT blocks against a trusted one, one JSON line per step
+/// (`verdict` SUCCESS, NOT_ENOUGH_TRUST or INVALID, the trusted height it
+/// was checked against); the trusted state moves only on SUCCESS. Returns
+/// whether no step was INVALID (not enough trust calls for bisection, not
+/// for alarm); `Err` for usage errors (unreadable file, bad option).
+pub fn verify_cometbft(args: &CometArgs, out: &mut impl Write) -> Result<bool, String> {
+    use switchyard_lc_cometbft::{
+        Config, LightClient, TrustedState, json, parse_time, verify_sequence, verify_to_height,
+    };
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))
+    };
+    let client = LightClient::from_config(&Config {
+        trust_threshold: args.trust_threshold.clone(),
+        trusting_period_secs: args.trusting_period_secs,
+        clock_drift_secs: args.clock_drift_secs,
+        signatures: Default::default(),
+    })
+    .map_err(|e| format!("--trust-threshold: {e}"))?;
+    let now = match &args.now {
+        Some(t) => parse_time(t).map_err(|e| format!("--now: {e}"))?,
+        None => switchyard_lc_cometbft::Time::now(),
+    };
+    let trusted_file = args.trusted.display().to_string();
+    let mut trusted = json::light_block_auto(&read(&args.trusted)?)
+        .and_then(TrustedState::new)
+        .map_err(|e| format!("--trusted {trusted_file}: {e}"))?;
+    let mut blocks = Vec::new();
+    for p in &args.untrusted {
+        let file = p.display().to_string();
+        let found = json::light_blocks_auto(&read(p)?).map_err(|e| format!("{file}: {e}"))?;
+        blocks.extend(
+            found
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| (file.clone(), i, b)),
+        );
+    }
+    let mut emit = |file: &str, index: usize, report, fetched| -> Result<(), String> {
+        let text = serde_json::to_string(&CometLine {
+            file,
+            index,
+            report,
+            fetched,
+        })
+        .map_err(|e| e.to_string())?;
+        writeln!(out, "{text}").map_err(|e| e.to_string())
+    };
+    if !args.bisect {
+        let only: Vec<_> = blocks.iter().map(|(_, _, b)| b.clone()).collect();
+        let reports = verify_sequence(&client, &mut trusted, &only, now);
+        let mut ok = true;
+        for ((file, index, _), report) in blocks.iter().zip(reports) {
+            // Not enough trust is not a fault of the block: bisect.
+            ok &= report.verdict != switchyard_lc_cometbft::VerdictClass::Invalid;
+            emit(file, *index, report, Vec::new())?;
+        }
+        return Ok(ok);
+    }
+    // Bisection: the given blocks are the only source of pivots.
+    let Some((file, index, target)) = blocks.iter().max_by_key(|(_, _, b)| b.height()) else {
+        return Err("--bisect needs at least one --untrusted block".into());
+    };
+    let by_height: std::collections::HashMap<u64, _> = blocks
+        .iter()
+        .map(|(_, _, b)| (b.height().value(), b.clone()))
+        .collect();
+    let trusted_height = trusted.height();
+    let result = verify_to_height(&client, &trusted, target.height().value(), now, |h| {
+        by_height
+            .get(&h)
+            .cloned()
+            .ok_or_else(|| switchyard_lc_cometbft::Error::Source {
+                height: h,
+                reason: "bisection needs this block; no --untrusted file holds it".into(),
+                retryable: false,
+            })
+    });
+    let report = match &result {
+        Ok(_) => switchyard_lc_cometbft::StepReport {
+            height: target.height().value(),
+            trusted_height,
+            verdict: switchyard_lc_cometbft::VerdictClass::Success,
+            error: None,
+            retryable: false,
+        },
+        Err(e) => switchyard_lc_cometbft::StepReport {
+            height: target.height().value(),
+            trusted_height,
+            verdict: e.class(),
+            error: Some(e.to_string()),
+            retryable: e.is_retryable(),
+        },
+    };
+    let fetched = match &result {
+        Ok(synced) => synced.fetched.clone(),
+        Err(_) => Vec::new(),
+    };
+    emit(file, *index, report, fetched)?;
+    Ok(result.is_ok())
+}

@@ -232,6 +232,38 @@ enum LcChain {
         #[arg(long, conflicts_with_all = ["trusted_root", "bootstrap", "updates", "current_slot"])]
         case: Option<PathBuf>,
     },
+    /// A CometBFT chain: skipping verification from a trusted block
+    /// (tendermint-light-client-verifier), one JSON line per step; exit 1
+    /// if a step is INVALID.
+    Cometbft(CometCli),
+}
+
+#[derive(clap::Args, Debug)]
+struct CometCli {
+    /// The block you trust: tendermint-rs LightBlock JSON, or an RPC bundle
+    /// `{"commit": <'/commit' result>, "validators": <'/validators' result>}`.
+    #[arg(long)]
+    trusted: PathBuf,
+    /// Blocks to verify in order (each file one block, in either form, or
+    /// a JSON array of them).
+    #[arg(long, num_args = 1.., required = true)]
+    untrusted: Vec<PathBuf>,
+    /// The clock: RFC 3339 or Unix seconds (default: now).
+    #[arg(long)]
+    now: Option<String>,
+    /// Trusting period, seconds (below the chain's unbonding period).
+    #[arg(long, default_value_t = 1_209_600)]
+    trusting_period: u64,
+    /// Trust threshold `n/d` (1/3 ≤ n/d ≤ 1).
+    #[arg(long, default_value = "1/3")]
+    trust_threshold: String,
+    /// Allowed clock drift, seconds.
+    #[arg(long, default_value_t = 5)]
+    clock_drift: u64,
+    /// Verify the highest block by skipping with bisection, pivots taken
+    /// from the given blocks.
+    #[arg(long)]
+    bisect: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -331,6 +363,28 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             .map_err(anyhow::Error::msg)?;
             Ok(if all_valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Lc {
+            cmd: LcCmd::Verify {
+                chain: LcChain::Cometbft(c),
+            },
+        } => {
+            let args = switchyard::lc_cli::CometArgs {
+                trusted: c.trusted,
+                untrusted: c.untrusted,
+                now: c.now,
+                trusting_period_secs: c.trusting_period,
+                trust_threshold: c.trust_threshold,
+                clock_drift_secs: c.clock_drift,
+                bisect: c.bisect,
+            };
+            let ok = switchyard::lc_cli::verify_cometbft(&args, &mut std::io::stdout().lock())
+                .map_err(anyhow::Error::msg)?;
+            Ok(if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -301,3 +301,144 @@ fn lc_verify_ethereum_runs_a_consensus_spec_tests_case_folder() {
     assert!(!ok && lines.is_empty());
     assert!(stderr.contains("meta.yaml"), "{stderr}");
 }
+
+/// A tendermint-rs model-based case as files an operator would have: the
+/// trusted block and each step's block as LightBlock JSON.
+fn comet_case(name: &str, dir: &Path) -> (PathBuf, Vec<PathBuf>, Vec<String>) {
+    let p = switchyard::procs::repo_root().join(format!(
+        "../shared/vectors/tendermint-rs/light-client/tests/support/model_based/single_step/{name}.json"
+    ));
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).expect("vector")).expect("json");
+    // The initial block's next validators sign it too (SOURCES.md §1a).
+    let trusted = serde_json::json!({
+        "signed_header": case["initial"]["signed_header"],
+        "validator_set": case["initial"]["next_validator_set"],
+        "next_validator_set": case["initial"]["next_validator_set"],
+        "provider": "0000000000000000000000000000000000000000",
+    });
+    let trusted_path = dir.join("trusted.json");
+    std::fs::write(&trusted_path, trusted.to_string()).expect("write");
+    let mut files = Vec::new();
+    let mut verdicts = Vec::new();
+    for (i, step) in case["input"].as_array().expect("steps").iter().enumerate() {
+        let f = dir.join(format!("step{i}.json"));
+        std::fs::write(&f, step["block"].to_string()).expect("write");
+        files.push(f);
+        verdicts.push(step["verdict"].as_str().expect("verdict").to_owned());
+    }
+    (trusted_path, files, verdicts)
+}
+
+fn comet(
+    trusted: &Path,
+    untrusted: &[PathBuf],
+    extra: &[&str],
+) -> (bool, Vec<serde_json::Value>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(["lc", "verify", "cometbft", "--trusted"])
+        .arg(trusted)
+        .args(["--trusting-period", "1400", "--clock-drift", "0"])
+        .args(extra);
+    if !extra.contains(&"--now") {
+        cmd.args(["--now", "1400"]);
+    }
+    cmd.arg("--untrusted").args(untrusted);
+    run(cmd)
+}
+
+/// `lc verify cometbft` on a model-based case: the verdict of each step as
+/// the vector gives it (a skip that lacks trust, then the steps that
+/// succeed), the same from CometBFT RPC JSON, and a tampered block INVALID
+/// with a non-zero exit.
+#[test]
+fn lc_verify_cometbft_gives_each_step_its_verdict() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (trusted, files, verdicts) = comet_case("MC4_4_faulty_TestSuccess", dir.path());
+    assert_eq!(verdicts, ["NOT_ENOUGH_TRUST", "SUCCESS", "SUCCESS"]);
+    let (ok, lines, stderr) = comet(&trusted, &files, &[]);
+    assert!(ok, "{lines:#?}\n{stderr}");
+    let got: Vec<&str> = lines
+        .iter()
+        .map(|l| l["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(got, verdicts, "{lines:#?}");
+    // The trusted state moves only on SUCCESS.
+    assert_eq!(lines[1]["trusted_height"], lines[0]["trusted_height"]);
+    assert_eq!(lines[2]["trusted_height"], lines[1]["height"]);
+
+    // The same blocks as CometBFT RPC answers: `/commit` and `/validators`
+    // results in a bundle.
+    let rpc_files: Vec<PathBuf> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let block = switchyard_lc_cometbft::json::light_block_from_json(
+                &std::fs::read_to_string(f).expect("read"),
+            )
+            .expect("LightBlock JSON");
+            use switchyard_lc_cometbft::json::{commit_to_rpc, validators_to_rpc};
+            let h = block.height().value();
+            let bundle = serde_json::json!({
+                "commit": commit_to_rpc(&block),
+                "validators": validators_to_rpc(h, &block.validators, 1, 100),
+                "next_validators": validators_to_rpc(h + 1, &block.next_validators, 1, 100),
+            });
+            let p = dir.path().join(format!("rpc{i}.json"));
+            std::fs::write(&p, bundle.to_string()).expect("write");
+            p
+        })
+        .collect();
+    let (ok, rpc_lines, stderr) = comet(&trusted, &rpc_files, &[]);
+    assert!(ok, "{rpc_lines:#?}\n{stderr}");
+    let got: Vec<&str> = rpc_lines
+        .iter()
+        .map(|l| l["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(got, verdicts);
+
+    // A changed consensus hash in the last block: its commit no longer
+    // signs it.
+    let text = std::fs::read_to_string(&files[2]).expect("read");
+    let key = "\"consensus_hash\":\"";
+    let at = text.find(key).expect("app_hash") + key.len();
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, bytes).expect("write");
+    let (ok, lines, stderr) = comet(&trusted, &[files[1].clone(), tampered], &[]);
+    assert!(!ok, "an INVALID step exits non-zero: {lines:#?}");
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(lines[1]["verdict"], "INVALID", "{lines:#?}");
+    assert!(lines[1]["error"].is_string());
+
+    // Bisection: a case where the direct skip from height 1 to 4 lacks
+    // trust; with --bisect the CLI verifies through the pivots it is given.
+    let dir2 = tempfile::tempdir().expect("tmp");
+    let (trusted2, files2, verdicts2) =
+        comet_case("MC4_4_faulty_TestValsetChangesFully", dir2.path());
+    assert_eq!(verdicts2[0], "NOT_ENOUGH_TRUST");
+    let (ok, lines, stderr) = comet(&trusted2, &files2, &["--now", "1399", "--bisect"]);
+    assert!(ok, "{lines:#?}\n{stderr}");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["verdict"], "SUCCESS", "{lines:#?}");
+    assert_eq!(lines[0]["height"], 4);
+    assert_eq!(
+        lines[0]["fetched"],
+        serde_json::json!([4, 2, 3]),
+        "{lines:#?}"
+    );
+    // Without the pivot it needs, the bisection cannot finish.
+    let (ok, lines, _) = comet(&trusted2, &files2[..1], &["--now", "1399", "--bisect"]);
+    assert!(!ok);
+    assert!(
+        lines[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no --untrusted file holds it")),
+        "{lines:#?}"
+    );
+
+    // Bad options are usage errors naming the option.
+    let (ok, _, stderr) = comet(&trusted, &files, &["--trust-threshold", "1/4"]);
+    assert!(!ok && stderr.contains("--trust-threshold"), "{stderr}");
+}
