@@ -3,6 +3,7 @@
 
 mod execution;
 mod helios_mainnet;
+mod mutations;
 mod spec_sync;
 mod ssz_static;
 mod ssz_stream;

@@ -7,5 +7,6 @@ mod bisection;
 mod ics23_vectors;
 mod json;
 mod model_based;
+mod mutations;
 mod outbox;
 mod support;

@@ -5,8 +5,8 @@
 use serde_json::Value;
 use switchyard_lc_evm::trie::trie_root;
 use switchyard_lc_evm::{
-    Address, B256, BlockRef, Error, Header, HeaderChain, HeaderLayout, Receipt, extract_messages,
-    receipts_root,
+    Address, B256, BlockRef, Error, Header, HeaderChain, HeaderLayout, Receipt, TxType,
+    extract_messages, receipts_root,
 };
 
 use crate::vectors;
@@ -274,4 +274,86 @@ fn block_above_the_tip_is_unknown() {
             highest: HEIGHT - 1
         })
     );
+}
+
+/// The real block's evidence, shared by the property below (parsing 202
+/// receipts per case would dominate it).
+fn shared() -> &'static Block {
+    static B: std::sync::OnceLock<Block> = std::sync::OnceLock::new();
+    B.get_or_init(block)
+}
+
+fn flip(b: &mut [u8], bit: usize) {
+    if b.is_empty() {
+        return;
+    }
+    let i = (bit / 8) % b.len();
+    b[i] ^= 1 << (bit % 8);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    /// Adversarial inputs as a property over the real block: any single
+    /// change to any receipt (status, gas, bloom, a log's address, topic or
+    /// data, a removed or added log, the type) or to any header field is
+    /// refused by `verify_block`, never relayed.
+    #[test]
+    fn any_single_change_to_the_real_blocks_evidence_is_refused(
+        receipt in 0usize..202,
+        field in 0usize..9,
+        pick in proptest::prelude::any::<usize>(),
+        bit in proptest::prelude::any::<usize>(),
+    ) {
+        let b = shared();
+        let chain = b.accepted(0);
+        let mut receipts = b.receipts.clone();
+        let r = &mut receipts[receipt];
+        let with_logs = !r.logs.is_empty();
+        match field {
+            0 => r.status = !r.status,
+            1 => r.cumulative_gas_used ^= 1 << (bit % 64),
+            2 => flip(r.logs_bloom.as_mut_slice(), bit),
+            3 if with_logs => {
+                let i = pick % r.logs.len();
+                flip(r.logs[i].address.as_mut_slice(), bit);
+            }
+            4 if with_logs && !r.logs[pick % r.logs.len()].topics.is_empty() => {
+                let n = r.logs.len();
+                let l = &mut r.logs[pick % n];
+                let t = pick % l.topics.len();
+                flip(l.topics[t].as_mut_slice(), bit);
+            }
+            5 if with_logs => {
+                let i = pick % r.logs.len();
+                let mut d = r.logs[i].data.to_vec();
+                if d.is_empty() { d.push(1) } else { flip(&mut d, bit) }
+                r.logs[i].data = d.into();
+            }
+            6 if with_logs => {
+                let i = pick % r.logs.len();
+                r.logs.remove(i);
+            }
+            7 => r.tx_type = if r.tx_type == TxType::Legacy { TxType::Eip1559 } else { TxType::Legacy },
+            _ => {
+                // A header field instead: the block no longer hashes to the
+                // header the chain accepted.
+                let mut h = b.header.clone();
+                match pick % 6 {
+                    0 => flip(h.receipts_root.as_mut_slice(), bit),
+                    1 => flip(h.state_root.as_mut_slice(), bit),
+                    2 => h.gas_used ^= 1 << (bit % 64),
+                    3 => h.timestamp ^= 1 << (bit % 64),
+                    4 => flip(h.logs_bloom.as_mut_slice(), bit),
+                    _ => flip(h.parent_hash.as_mut_slice(), bit),
+                }
+                proptest::prop_assert!(chain.verify_block(&h, &b.receipts).is_err());
+                return Ok(());
+            }
+        }
+        proptest::prop_assert!(
+            chain.verify_block(&b.header, &receipts).is_err(),
+            "receipt {receipt} field {field} (pick {pick}, bit {bit}) still verifies"
+        );
+    }
 }
