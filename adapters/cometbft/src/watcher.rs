@@ -2,7 +2,7 @@
 //! driving the pure bisection with blocks fetched over RPC, and prove an
 //! outbox entry against a verified header.
 
-use switchyard_lc_cometbft::outbox::{OUTBOX_STORE, outbox_key, verify_entry};
+use switchyard_lc_cometbft::outbox::{OUTBOX_STORE, outbox_key, verify_absent, verify_entry};
 use switchyard_lc_cometbft::{
     Bisection, Error as LcError, LightBlock, LightClient, Progress, Time, TrustedState,
 };
@@ -117,16 +117,31 @@ async fn feed(
     .map_err(|e| Error::Config(format!("verification task failed: {e}")))
 }
 
-/// Fetches and proves the outbox entry `(destination, nonce)` of the chain
-/// whose Switchyard domain is `origin`, against `verified`: a trusted
-/// header at height `H + 1` proves the state queried at height `H`.
+/// What the outbox holds for a nonce, proven against a verified header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OutboxLookup {
+    /// The entry exists: its message, checked against its key and origin.
+    Present(Message),
+    /// The entry is absent (a non-existence proof under the verified app
+    /// hash): the message with this nonce was not written yet in that
+    /// state. Not a node's word: a node cannot make it up.
+    Absent,
+}
+
+/// Fetches and proves the outbox entry of `nonce` of the chain whose
+/// Switchyard domain is `origin`, against `verified`: a trusted header at
+/// height `H + 1` proves the state queried at height `H`.
+///
+/// An entry is either proven present or proven absent; any other answer
+/// (a proof that does not reach the verified app hash, a value that is not
+/// the entry's message) is an error and proves nothing.
 pub async fn fetch_outbox_message(
     rpc: &RpcClient,
     verified: &TrustedState,
     origin: Domain,
-    destination: Domain,
     nonce: u32,
-) -> Result<Message> {
+) -> Result<OutboxLookup> {
     let height = verified
         .height()
         .checked_sub(1)
@@ -137,7 +152,7 @@ pub async fn fetch_outbox_message(
                 verified.height()
             ))
         })?;
-    let key = outbox_key(destination, nonce);
+    let key = outbox_key(nonce);
     let path = format!("/store/{}/key", String::from_utf8_lossy(OUTBOX_STORE));
     let answer = rpc.abci_query(&path, &key, height).await?;
     if answer.height != height {
@@ -149,18 +164,14 @@ pub async fn fetch_outbox_message(
         });
     }
     if answer.value.is_empty() {
-        return Err(Error::Query {
-            path,
-            height,
-            code: 0,
-            log: format!("no outbox entry for destination {destination} nonce {nonce}"),
-        });
+        verify_absent(verified.app_hash(), &answer.ops, nonce)?;
+        return Ok(OutboxLookup::Absent);
     }
-    Ok(verify_entry(
+    Ok(OutboxLookup::Present(verify_entry(
         verified.app_hash(),
         &answer.ops,
         origin,
         &key,
         &answer.value,
-    )?)
+    )?))
 }

@@ -1,18 +1,22 @@
 //! Watcher steps over RPC: bisection to a target through a rotating
 //! validator set, a forged node refused, and an outbox entry proven under
-//! a verified app hash.
+//! a verified app hash; the outbox walked by nonce over a real IAVL store
+//! until an entry is proven absent, and lying answers refused.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchyard_cometbft::{Error, RpcClient, RpcConfig, fetch_outbox_message, sync_to};
+use switchyard_cometbft::testkit::{self, Chain, Node, Tamper};
+use switchyard_cometbft::{
+    Error, OutboxLookup, RpcClient, RpcConfig, fetch_outbox_message, sync_to,
+};
 use switchyard_lc_cometbft::outbox::outbox_key;
 use switchyard_lc_cometbft::{
     LightClient, Options, SignatureBackend, TrustThreshold, TrustedState,
 };
 use switchyard_types::{B256, Message};
 
-use crate::server::{Node, dead, entry, gen_block, rotating_set, serve, time_of};
+use crate::server::{Node as OneEntryNode, dead, entry, gen_block, rotating_set, serve, time_of};
 
 const ORIGIN: u32 = 4_000;
 
@@ -38,8 +42,8 @@ fn chain(n: u64, app_hash_at: Option<&(u64, Vec<u8>)>) -> Vec<switchyard_lc_come
         .collect()
 }
 
-fn node(blocks: &[switchyard_lc_cometbft::LightBlock]) -> Node {
-    let mut node = Node::default();
+fn node(blocks: &[switchyard_lc_cometbft::LightBlock]) -> OneEntryNode {
+    let mut node = OneEntryNode::default();
     for b in blocks {
         node.blocks.insert(b.height().value(), b.clone());
     }
@@ -109,7 +113,7 @@ async fn an_outbox_entry_is_proven_under_the_next_headers_app_hash() {
         recipient: B256::repeat_byte(0x0b),
         body: b"from cosmos".to_vec().into(),
     };
-    let key = outbox_key(1, 12);
+    let key = outbox_key(12);
     // Written at state height 5, committed in header 6.
     let (e, app_hash) = entry(5, &key, &message.encode());
     let blocks = chain(8, Some(&(6, app_hash)));
@@ -122,29 +126,138 @@ async fn an_outbox_entry_is_proven_under_the_next_headers_app_hash() {
         .await
         .expect("synced to 6")
         .trusted;
-    let got = fetch_outbox_message(&rpc, &at6, ORIGIN, 1, 12)
+    let got = fetch_outbox_message(&rpc, &at6, ORIGIN, 12)
         .await
         .expect("proven");
-    assert_eq!(got, message);
+    assert_eq!(got, OutboxLookup::Present(message));
 
     // Against another verified header (other app hash), the proof fails.
     let at7 = sync_to(&rpc, &client(), &at6, 7, time_of(20))
         .await
         .expect("synced to 7")
         .trusted;
-    let err = fetch_outbox_message(&rpc, &at7, ORIGIN, 1, 12)
+    let err = fetch_outbox_message(&rpc, &at7, ORIGIN, 12)
         .await
-        .expect_err("state 6 has no such entry in this node");
-    assert!(matches!(err, Error::Query { .. }), "{err}");
+        .expect_err("state 6 has no such entry in this node, and no proof");
+    assert!(matches!(err, Error::LightClient(_)), "{err}");
 
-    // A missing entry is reported, not proven.
-    let err = fetch_outbox_message(&rpc, &at6, ORIGIN, 1, 13)
+    // A missing entry without a non-existence proof proves nothing.
+    let err = fetch_outbox_message(&rpc, &at6, ORIGIN, 13)
         .await
-        .expect_err("absent");
-    assert!(err.to_string().contains("no outbox entry"), "{err}");
+        .expect_err("absent, unproven");
+    assert!(matches!(err, Error::LightClient(_)), "{err}");
     // Wrong origin: refused by the entry check.
-    let err = fetch_outbox_message(&rpc, &at6, ORIGIN + 1, 1, 12)
+    let err = fetch_outbox_message(&rpc, &at6, ORIGIN + 1, 12)
         .await
         .expect_err("other origin");
     assert!(matches!(err, Error::LightClient(_)), "{err}");
+}
+
+fn message(nonce: u32) -> Message {
+    Message {
+        version: 3,
+        nonce,
+        origin: ORIGIN,
+        sender: B256::repeat_byte(0x0a),
+        destination: 1 + nonce % 3,
+        recipient: B256::repeat_byte(0x0b),
+        body: format!("message {nonce}").into_bytes().into(),
+    }
+}
+
+/// A testkit chain (real IAVL store) holding nonces 0..3 from block 2 on,
+/// and nonce 3 from block 4 on; synced to its tip.
+async fn outbox_chain() -> (Arc<Node>, RpcClient, TrustedState, Vec<TrustedState>) {
+    let mut chain = Chain::new(4, 1_700_000_000);
+    chain.commit();
+    for nonce in 0..3 {
+        chain.dispatch(&message(nonce));
+    }
+    chain.commit(); // 2: executes nonces 0..3
+    chain.commit(); // 3: commits them
+    chain.dispatch(&message(3));
+    chain.commit(); // 4
+    chain.commit(); // 5: commits nonce 3
+    let genesis = TrustedState::new(chain.block(1).expect("block 1").clone()).expect("genesis");
+    let node = Node::new(chain);
+    let url = testkit::serve(node.clone()).await;
+    let rpc = RpcClient::new(RpcConfig::new(vec![url])).expect("client");
+    let now = tendermint::Time::from_unix_timestamp(1_700_000_100, 0).expect("now");
+    let mut at = Vec::new();
+    let mut t = genesis.clone();
+    for h in 2..=5 {
+        t = sync_to(&rpc, &client(), &t, h, now)
+            .await
+            .expect("synced")
+            .trusted;
+        at.push(t.clone());
+    }
+    (node, rpc, genesis, at)
+}
+
+#[tokio::test]
+async fn the_outbox_is_walked_by_nonce_until_an_entry_is_proven_absent() {
+    let (_node, rpc, _, at) = outbox_chain().await;
+    let (at3, at5) = (&at[1], &at[3]);
+    // Header 3 commits state 2: nonces 0, 1, 2 (to three destinations),
+    // then a proven gap.
+    for nonce in 0..3 {
+        let got = fetch_outbox_message(&rpc, at3, ORIGIN, nonce)
+            .await
+            .expect("present");
+        assert_eq!(got, OutboxLookup::Present(message(nonce)), "nonce {nonce}");
+    }
+    assert_eq!(
+        fetch_outbox_message(&rpc, at3, ORIGIN, 3)
+            .await
+            .expect("absent, proven"),
+        OutboxLookup::Absent
+    );
+    // Past the last key (no right neighbour) and before any write.
+    assert_eq!(
+        fetch_outbox_message(&rpc, at3, ORIGIN, u32::MAX)
+            .await
+            .expect("absent, proven"),
+        OutboxLookup::Absent
+    );
+    assert_eq!(
+        fetch_outbox_message(&rpc, &at[0], ORIGIN, 0)
+            .await
+            .expect("header 2 commits state 1: empty outbox"),
+        OutboxLookup::Absent
+    );
+    // Header 5 commits state 4: nonce 3 is there.
+    assert_eq!(
+        fetch_outbox_message(&rpc, at5, ORIGIN, 3)
+            .await
+            .expect("present"),
+        OutboxLookup::Present(message(3))
+    );
+}
+
+#[tokio::test]
+async fn lying_answers_prove_nothing() {
+    let (node, rpc, _, at) = outbox_chain().await;
+    let at3 = &at[1];
+    for lie in [Tamper::Value, Tamper::ForeignProof, Tamper::Hide] {
+        node.set_tamper(Some(lie));
+        let err = fetch_outbox_message(&rpc, at3, ORIGIN, 1)
+            .await
+            .expect_err("a lie");
+        assert!(
+            matches!(
+                err,
+                Error::LightClient(switchyard_lc_cometbft::Error::ProofInvalid { .. })
+            ),
+            "{lie:?}: {err}"
+        );
+        assert!(!err.is_retryable(), "{lie:?}");
+    }
+    node.set_tamper(None);
+    assert_eq!(
+        fetch_outbox_message(&rpc, at3, ORIGIN, 1)
+            .await
+            .expect("honest again"),
+        OutboxLookup::Present(message(1))
+    );
 }

@@ -69,7 +69,7 @@ fn encode(p: ExistenceProof) -> Vec<u8> {
 fn chain_for(key: &[u8], value: &[u8]) -> (Vec<u8>, Vec<ProofOp>) {
     let sibling = root(&leaf_proof(
         iavl_leaf(),
-        &outbox_key(1, 0),
+        &outbox_key(0),
         b"an earlier message",
         vec![],
     ));
@@ -113,20 +113,21 @@ fn chain_for(key: &[u8], value: &[u8]) -> (Vec<u8>, Vec<ProofOp>) {
 
 #[test]
 fn keys_are_big_endian_and_round_trip() {
-    let key = outbox_key(0x0102_0304, 0x0a0b_0c0d);
-    assert_eq!(key, b"outbox/\x01\x02\x03\x04\x0a\x0b\x0c\x0d");
-    assert_eq!(
-        parse_outbox_key(&key).expect("key"),
-        (0x0102_0304, 0x0a0b_0c0d)
-    );
-    assert!(outbox_key(1, 2) < outbox_key(1, 3) && outbox_key(1, 0xffff) < outbox_key(2, 0));
+    let key = outbox_key(0x0a0b_0c0d);
+    assert_eq!(key, b"outbox/\x0a\x0b\x0c\x0d");
+    assert_eq!(parse_outbox_key(&key).expect("key"), 0x0a0b_0c0d);
+    assert!(outbox_key(2) < outbox_key(3) && outbox_key(0xff) < outbox_key(0x100));
     assert!(parse_outbox_key(b"outbox/short").is_err());
+    assert!(parse_outbox_key(b"outbox/\x00\x00\x00").is_err());
+    assert!(parse_outbox_key(b"inbox/\x00\x00\x00\x01").is_err());
+    // The former layout (destination ‖ nonce) is refused, not misread.
+    assert!(parse_outbox_key(b"outbox/\x00\x00\x00\x01\x00\x00\x00\x02").is_err());
 }
 
 #[test]
 fn a_proven_entry_becomes_its_message() {
     let m = message(9, 42);
-    let key = outbox_key(42, 9);
+    let key = outbox_key(9);
     let value = m.encode();
     let (app_hash, ops) = chain_for(&key, &value);
     let got = verify_entry(&app_hash, &ops, ORIGIN, &key, &value).expect("proven");
@@ -137,7 +138,7 @@ fn a_proven_entry_becomes_its_message() {
 #[test]
 fn a_wrong_app_hash_store_or_value_is_refused() {
     let m = message(9, 42);
-    let key = outbox_key(42, 9);
+    let key = outbox_key(9);
     let value = m.encode();
     let (app_hash, ops) = chain_for(&key, &value);
 
@@ -154,7 +155,7 @@ fn a_wrong_app_hash_store_or_value_is_refused() {
     assert!(matches!(err, Error::ProofInvalid { op: 0, .. }), "{err}");
 
     // The same proof asked about another key.
-    let key2 = outbox_key(42, 10);
+    let key2 = outbox_key(10);
     let value2 = message(10, 42).encode();
     assert!(verify_entry(&app_hash, &ops, ORIGIN, &key2, &value2).is_err());
 
@@ -175,7 +176,7 @@ fn a_wrong_app_hash_store_or_value_is_refused() {
 #[test]
 fn entries_must_match_their_key_and_origin() {
     let m = message(9, 42);
-    let key = outbox_key(42, 9);
+    let key = outbox_key(9);
     let err = message_from_entry(ORIGIN + 1, &key, &m.encode()).expect_err("origin");
     assert!(
         matches!(
@@ -187,9 +188,13 @@ fn entries_must_match_their_key_and_origin() {
         ),
         "{err}"
     );
-    let err = message_from_entry(ORIGIN, &outbox_key(43, 9), &m.encode()).expect_err("dest");
-    assert!(err.to_string().contains("destination"), "{err}");
-    let err = message_from_entry(ORIGIN, &outbox_key(42, 8), &m.encode()).expect_err("nonce");
+    // The destination is the message's own: any destination is taken.
+    let other_dest = message(9, 43);
+    assert_eq!(
+        message_from_entry(ORIGIN, &key, &other_dest.encode()).expect("dest"),
+        other_dest
+    );
+    let err = message_from_entry(ORIGIN, &outbox_key(8), &m.encode()).expect_err("nonce");
     assert!(err.to_string().contains("nonce"), "{err}");
     let mut v2 = message(9, 42);
     v2.version = 2;
