@@ -13,8 +13,86 @@ use tendermint_light_client_verifier::types::LightBlock;
 use crate::error::{Error, Result};
 
 fn parse_value(what: &'static str, json: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(json)
-        .map_err(|e| Error::decode(what, format!("line {} column {}", e.line(), e.column()), e))
+    let value = serde_json::from_str(json)
+        .map_err(|e| Error::decode(what, format!("line {} column {}", e.line(), e.column()), e))?;
+    refuse_panicking_base64(what, &value, &mut String::new())?;
+    Ok(value)
+}
+
+/// Whether subtle-encoding's base64 decoder, which tendermint decodes keys
+/// and signatures with, would panic on `s` or decode it wrongly. It reads
+/// 4-character groups while more than 4 characters remain (invalid
+/// characters only set an error flag), then the last group up to its first
+/// `=`:
+/// - a last group that *starts* with `=` (`"="`, `"AAAA=A"`, `"A?AA="`)
+///   underflows an index (`i - 1` with `i == 0`): a panic, in release
+///   builds too;
+/// - an `=` inside the last group (`"AB=C"`) makes the decoded length
+///   differ from the buffer sized by `decoded_len` (which counts only
+///   trailing `=`): a `debug_assert` panic, and in release the value comes
+///   back with trailing zero bytes.
+///
+/// Neither is valid base64. Strings without `=`, and correctly padded
+/// base64, are never flagged; no hash, number, time or chain id of these
+/// results has an `=` in its last four characters other than as padding.
+fn base64_misdecodes(s: &str) -> bool {
+    let b = s.as_bytes();
+    let len = b.len();
+    if len == 0 {
+        return false;
+    }
+    // `decoded_len`: trailing `=` after the first character are padding.
+    let pad = b[1..].iter().rev().take_while(|c| **c == b'=').count();
+    let expected = (len - pad) * 3 / 4;
+    // `decode_to_slice`: full groups, then the last one up to its first `=`.
+    let tail = (len - 1) % 4 + 1;
+    let Some(first_pad) = b[len - tail..]
+        .iter()
+        .position(|c| *c == b'=')
+        .or(Some(tail))
+        .filter(|i| *i > 0)
+    else {
+        return true;
+    };
+    expected != 3 * ((len - tail) / 4) + first_pad - 1
+}
+
+/// Refuses, with its path, any string of the input that would panic
+/// tendermint's base64 decoding (see [`base64_misdecodes`]), before serde
+/// hands it over: an RPC endpoint or a file must not be able to crash the
+/// hub. Found by the `cometbft_json` fuzz target.
+fn refuse_panicking_base64(
+    what: &'static str,
+    v: &serde_json::Value,
+    path: &mut String,
+) -> Result<()> {
+    match v {
+        serde_json::Value::String(s) if base64_misdecodes(s) => Err(Error::decode(
+            what,
+            if path.is_empty() {
+                ".".to_owned()
+            } else {
+                path.clone()
+            },
+            format!("expected base64, got {s:?} (`=` inside its last group)"),
+        )),
+        serde_json::Value::Array(items) => items.iter().enumerate().try_for_each(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let r = refuse_panicking_base64(what, item, path);
+            path.truncate(len);
+            r
+        }),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, item)| {
+            let len = path.len();
+            path.push('.');
+            path.push_str(k);
+            let r = refuse_panicking_base64(what, item, path);
+            path.truncate(len);
+            r
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn from_value<T: DeserializeOwned>(what: &'static str, value: serde_json::Value) -> Result<T> {
@@ -353,4 +431,69 @@ pub fn validators_to_rpc(
         "count": (end - start).to_string(),
         "total": all.len().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_that_subtle_encoding_misdecodes_is_spotted() {
+        for bad in [
+            "=",
+            "==",
+            "====",
+            "AAAA=",
+            "AAAA=AAA",
+            "AAAAAAAA=A",
+            "A?AA=",
+            "ab c=?",
+            "=AAA=",
+            "AB=C",
+            "AAAAA=B",
+        ] {
+            assert!(base64_misdecodes(bad), "{bad}");
+        }
+        for fine in [
+            "",
+            "AAAA",
+            "AA==",
+            "AAA=",
+            "AAAAAA==",
+            "cosmoshub-4",
+            "a=b c",
+            "0x12",
+            "AAAAA",
+            "AAA",
+        ] {
+            assert!(!base64_misdecodes(fine), "{fine}");
+        }
+    }
+
+    /// Regression (fuzz target `cometbft_json`): a validator key or a
+    /// signature `"="` panicked inside subtle-encoding (index underflow);
+    /// every reader now answers a decode error with the path.
+    #[test]
+    fn a_base64_value_starting_with_padding_is_an_error_not_a_panic() {
+        let page = r#"{"jsonrpc":"2.0","id":1,"result":{"block_height":"5","validators":[
+            {"address":"0000000000000000000000000000000000000000",
+             "pub_key":{"type":"tendermint/PubKeyEd25519","value":"="},
+             "voting_power":"1","proposer_priority":"0"}],"count":"1","total":"1"}}"#;
+        let err = validators_from_rpc(page).expect_err("refused");
+        let Error::Decode { path, reason, .. } = &err else {
+            panic!("expected a decode error, got {err}");
+        };
+        assert_eq!(path, ".result.validators[0].pub_key.value");
+        assert!(reason.contains("base64"), "{reason}");
+        let block = r#"{"signed_header":{"header":{},"commit":{"signatures":[
+            {"block_id_flag":2,"validator_address":"00","timestamp":"2020-01-01T00:00:00Z",
+             "signature":"AAAA=A"}]}},"validator_set":{},"next_validator_set":{}}"#;
+        assert!(light_block_from_json(block).is_err());
+        assert!(light_block_auto(block).is_err());
+        assert!(light_blocks_auto(&format!("[{block}]")).is_err());
+        assert!(
+            commit_from_rpc(r#"{"signed_header":{"commit":{"signatures":[{"signature":"="}]}}}"#)
+                .is_err()
+        );
+    }
 }

@@ -1,0 +1,9 @@
+//! libFuzzer entry of [`switchyard_fuzz::lane_entry`]. With
+//! `SWITCHYARD_FUZZ_WRITE_SEEDS=<dir>` set, writes the seed corpus to
+//! `<dir>` and exits instead.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: switchyard_fuzz::init("lane_entry"),
+    |data: &[u8]| switchyard_fuzz::lane_entry(data)
+);
