@@ -63,6 +63,72 @@ pub struct Config {
     /// Logical destination domains served by several chains.
     #[serde(default)]
     pub route_groups: Vec<RouteGroupConfig>,
+    /// CometBFT (Cosmos SDK) chains the hub relays messages *from*: origins
+    /// only, so they carry no EVM destination fields. Their messages go to
+    /// the `chains` (or route groups) they name.
+    #[serde(default)]
+    pub cometbft_origins: Vec<CometbftOriginConfig>,
+}
+
+/// A CometBFT origin: its RPC endpoints and the light client's trust
+/// parameters. Messages are read from its `switchyard` outbox store
+/// (`docs/cometbft-outbox.md`) and proven against headers the light client
+/// verified.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CometbftOriginConfig {
+    /// Short name used in metrics labels and logs (`[a-z0-9_-]{1,32}`).
+    pub name: String,
+    /// The chain's Switchyard domain (the `origin` of its messages).
+    pub domain: u32,
+    /// CometBFT RPC endpoints (`http://host:26657`), in order of preference.
+    pub rpc_urls: Vec<String>,
+    /// Height of the trusted header (weak subjectivity), used on the first
+    /// start and when the persisted state has outlived the trusting period.
+    pub trusted_height: u64,
+    /// Hash of that header: 64 hex digits (CometBFT prints it in upper
+    /// case), optionally `0x`-prefixed.
+    pub trusted_hash: String,
+    /// How long a verified header may be used to verify newer ones; below
+    /// the chain's unbonding period (commonly two thirds of it).
+    pub trusting_period_secs: u64,
+    /// `n/d` between 1/3 and 1 (CometBFT's default: `1/3`).
+    #[serde(default = "default_trust_threshold")]
+    pub trust_threshold: String,
+    /// Allowed lead of a header's time over this host's clock.
+    #[serde(default = "default_clock_drift")]
+    pub clock_drift_secs: u64,
+    /// Pause between rounds (new header, outbox walk), in ms.
+    #[serde(default = "default_cometbft_poll")]
+    pub poll_interval_ms: u64,
+    /// Timeout of one RPC request, in ms.
+    #[serde(default = "default_rpc_timeout")]
+    pub rpc_timeout_ms: u64,
+}
+
+fn default_trust_threshold() -> String {
+    "1/3".to_owned()
+}
+fn default_clock_drift() -> u64 {
+    10
+}
+fn default_cometbft_poll() -> u64 {
+    1000
+}
+
+impl CometbftOriginConfig {
+    /// The trusted header hash (validated: 32 bytes of hex).
+    pub fn trusted_hash(&self) -> Result<switchyard_lc_cometbft::Hash, String> {
+        let hex = self
+            .trusted_hash
+            .strip_prefix("0x")
+            .unwrap_or(&self.trusted_hash);
+        let bytes = hex::decode(hex).map_err(|e| format!("expected hex: {e}"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("expected 32 bytes, got {}", b.len()))?;
+        Ok(switchyard_lc_cometbft::Hash::Sha256(bytes))
+    }
 }
 
 /// The part of the hub a process runs. Roles scale separately: watchers
@@ -823,6 +889,7 @@ impl Config {
                 ));
             }
         }
+        self.validate_cometbft_origins()?;
         for (i, g) in self.route_groups.iter().enumerate() {
             let p = |k: &str| format!("route_groups[{i}].{k}");
             if let Some(j) = self.chains.iter().position(|c| c.domain == g.domain) {
@@ -865,6 +932,113 @@ impl Config {
                         "listed twice",
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_cometbft_origins(&self) -> Result<(), ConfigError> {
+        for (i, c) in self.cometbft_origins.iter().enumerate() {
+            let p = |k: &str| format!("cometbft_origins[{i}].{k}");
+            let name_ok = !c.name.is_empty()
+                && c.name.len() <= 32
+                && c.name.chars().all(|ch| {
+                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-'
+                });
+            if !name_ok {
+                return Err(cfg_err(
+                    p("name"),
+                    format!("expected [a-z0-9_-]{{1,32}}, got {:?}", c.name),
+                ));
+            }
+            if let Some(j) = self.chains.iter().position(|o| o.name == c.name) {
+                return Err(cfg_err(
+                    p("name"),
+                    format!("duplicate of chains[{j}].name {:?}", c.name),
+                ));
+            }
+            if let Some(j) = self.cometbft_origins[..i]
+                .iter()
+                .position(|o| o.name == c.name)
+            {
+                return Err(cfg_err(
+                    p("name"),
+                    format!("duplicate of cometbft_origins[{j}].name {:?}", c.name),
+                ));
+            }
+            if let Some(j) = self.chains.iter().position(|o| o.domain == c.domain) {
+                return Err(cfg_err(
+                    p("domain"),
+                    format!("duplicate of chains[{j}].domain {}", c.domain),
+                ));
+            }
+            if let Some(j) = self.route_groups.iter().position(|g| g.domain == c.domain) {
+                return Err(cfg_err(
+                    p("domain"),
+                    format!("duplicate of route_groups[{j}].domain {}", c.domain),
+                ));
+            }
+            if let Some(j) = self.cometbft_origins[..i]
+                .iter()
+                .position(|o| o.domain == c.domain)
+            {
+                return Err(cfg_err(
+                    p("domain"),
+                    format!("duplicate of cometbft_origins[{j}].domain {}", c.domain),
+                ));
+            }
+            if c.rpc_urls.is_empty() {
+                return Err(cfg_err(
+                    p("rpc_urls"),
+                    "expected at least one URL, got none",
+                ));
+            }
+            for (k, u) in c.rpc_urls.iter().enumerate() {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(cfg_err(
+                        format!("cometbft_origins[{i}].rpc_urls[{k}]"),
+                        format!("expected an http:// or https:// URL, got {u:?}"),
+                    ));
+                }
+            }
+            if c.trusted_height == 0 {
+                return Err(cfg_err(p("trusted_height"), "expected at least 1, got 0"));
+            }
+            if let Err(reason) = c.trusted_hash() {
+                return Err(cfg_err(
+                    p("trusted_hash"),
+                    format!("{reason} (64 hex digits), got {:?}", c.trusted_hash),
+                ));
+            }
+            if !(60..=365 * 24 * 3600).contains(&c.trusting_period_secs) {
+                return Err(cfg_err(
+                    p("trusting_period_secs"),
+                    format!(
+                        "expected 60..=31536000 (below the chain's unbonding period), got {}",
+                        c.trusting_period_secs
+                    ),
+                ));
+            }
+            if let Err(e) = switchyard_lc_cometbft::parse_trust_threshold(&c.trust_threshold) {
+                return Err(cfg_err(p("trust_threshold"), e.to_string()));
+            }
+            if c.clock_drift_secs > 600 {
+                return Err(cfg_err(
+                    p("clock_drift_secs"),
+                    format!("expected 0..=600, got {}", c.clock_drift_secs),
+                ));
+            }
+            if !(100..=600_000).contains(&c.poll_interval_ms) {
+                return Err(cfg_err(
+                    p("poll_interval_ms"),
+                    format!("expected 100..=600000, got {}", c.poll_interval_ms),
+                ));
+            }
+            if !(100..=120_000).contains(&c.rpc_timeout_ms) {
+                return Err(cfg_err(
+                    p("rpc_timeout_ms"),
+                    format!("expected 100..=120000, got {}", c.rpc_timeout_ms),
+                ));
             }
         }
         Ok(())
@@ -1034,6 +1208,100 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         )
         .expect_err("unknown key");
         assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn a_cometbft_origin_needs_no_evm_fields_and_is_range_checked() {
+        let hash = "6F1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F9";
+        let text = format!(
+            "{}[[cometbft_origins]]\nname = \"cosmos\"\ndomain = 7000\nrpc_urls = [\"http://127.0.0.1:26657\"]\ntrusted_height = 5\ntrusted_hash = \"{hash}\"\ntrusting_period_secs = 1209600\n",
+            sample()
+        );
+        let c = Config::from_toml(&text).expect("valid");
+        let o = &c.cometbft_origins[0];
+        assert_eq!(
+            (
+                o.trust_threshold.as_str(),
+                o.clock_drift_secs,
+                o.poll_interval_ms
+            ),
+            ("1/3", 10, 1000)
+        );
+        assert_eq!(
+            o.trusted_hash().expect("hash").to_string(),
+            hash,
+            "upper-case hex, as CometBFT prints it"
+        );
+        let with_0x = text.replace(hash, &format!("0x{}", hash.to_lowercase()));
+        assert!(Config::from_toml(&with_0x).is_ok());
+        for (from, to, path) in [
+            (
+                "domain = 7000",
+                "domain = 1000",
+                "cometbft_origins[0].domain",
+            ),
+            (
+                "name = \"cosmos\"",
+                "name = \"alpha\"",
+                "cometbft_origins[0].name",
+            ),
+            (
+                "name = \"cosmos\"",
+                "name = \"Cosmos\"",
+                "cometbft_origins[0].name",
+            ),
+            (
+                "\"http://127.0.0.1:26657\"",
+                "\"tcp://x\"",
+                "cometbft_origins[0].rpc_urls[0]",
+            ),
+            (
+                "rpc_urls = [\"http://127.0.0.1:26657\"]",
+                "rpc_urls = []",
+                "cometbft_origins[0].rpc_urls",
+            ),
+            (
+                "trusted_height = 5",
+                "trusted_height = 0",
+                "cometbft_origins[0].trusted_height",
+            ),
+            (hash, &hash[2..], "cometbft_origins[0].trusted_hash"),
+            (hash, "not hex", "cometbft_origins[0].trusted_hash"),
+            (
+                "trusting_period_secs = 1209600",
+                "trusting_period_secs = 10",
+                "cometbft_origins[0].trusting_period_secs",
+            ),
+            (
+                "trusting_period_secs = 1209600",
+                "trusting_period_secs = 1209600\ntrust_threshold = \"1/4\"",
+                "cometbft_origins[0].trust_threshold",
+            ),
+            (
+                "trusting_period_secs = 1209600",
+                "trusting_period_secs = 1209600\nclock_drift_secs = 601",
+                "cometbft_origins[0].clock_drift_secs",
+            ),
+            (
+                "trusting_period_secs = 1209600",
+                "trusting_period_secs = 1209600\npoll_interval_ms = 99",
+                "cometbft_origins[0].poll_interval_ms",
+            ),
+            (
+                "trusting_period_secs = 1209600",
+                "trusting_period_secs = 1209600\nrpc_timeout_ms = 120001",
+                "cometbft_origins[0].rpc_timeout_ms",
+            ),
+        ] {
+            let err = Config::from_toml(&text.replace(from, to)).expect_err(to);
+            assert_eq!(err.path, path, "{to}: {err}");
+        }
+        let err = Config::from_toml(&text.replace(
+            "trusted_height = 5",
+            "trusted_height = 5\nmailbox = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"",
+        ))
+        .expect_err("an EVM key is unknown here");
+        assert!(err.to_string().contains("mailbox"), "{err}");
     }
 
     #[test]

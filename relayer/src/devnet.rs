@@ -345,6 +345,7 @@ pub async fn run(
         },
         chains: chain_cfgs,
         route_groups: Vec::new(),
+        cometbft_origins: Vec::new(),
     };
     // Not a child of `shutdown`: on Ctrl-C in steady mode the hub keeps
     // running while in-flight messages drain, and is stopped after.

@@ -65,6 +65,17 @@ pub enum HubError {
         /// The persisted state's finalized slot, when it was too old too.
         persisted: Option<u64>,
     },
+    /// A CometBFT origin's nodes failed, or what they served did not
+    /// verify.
+    #[error("chain {chain}: {source}")]
+    Cometbft {
+        /// Chain name.
+        chain: String,
+        /// The adapter's error (transport, or the light client's verdict),
+        /// boxed: it is large and rare.
+        #[source]
+        source: Box<switchyard_cometbft::Error>,
+    },
     /// Persisted state cannot be read back.
     #[error("persisted state of {what}: {reason}")]
     State {
@@ -98,6 +109,7 @@ impl HubError {
             // Bad evidence from one endpoint may be followed by good evidence
             // from another: the block is retried, never skipped.
             Self::LightClient { .. } => true,
+            Self::Cometbft { source, .. } => source.is_retryable(),
             Self::Io { .. } => true,
         }
     }

@@ -1,4 +1,5 @@
-//! Assembles the hub from a configuration: one watcher per origin, one
+//! Assembles the hub from a configuration: one watcher per origin (EVM
+//! chains and CometBFT origins), one
 //! dispatcher per destination, the HTTP server; runs until shutdown.
 
 use std::collections::HashMap;
@@ -99,6 +100,11 @@ impl Hub {
             cfg.chains
                 .iter()
                 .map(|c| (c.domain, c.name.clone()))
+                .chain(
+                    cfg.cometbft_origins
+                        .iter()
+                        .map(|c| (c.domain, c.name.clone())),
+                )
                 .collect(),
         );
         let observer: RpcObserver = {
@@ -209,6 +215,13 @@ impl Hub {
             );
             tasks.spawn(dispatcher.run(shutdown.child_token()));
         }
+        if role.watches() {
+            for (i, c) in cfg.cometbft_origins.iter().enumerate() {
+                let watcher =
+                    cosmos_watcher(i, c, &cfg, &lanes, &router, &metrics, &health, &backlog)?;
+                tasks.spawn(watcher.run(shutdown.child_token()));
+            }
+        }
         let monitor = BacklogMonitor::new(
             lanes.dedicated().await?,
             metrics.clone(),
@@ -308,6 +321,55 @@ fn beacon_watcher(
         lanes.clone(),
         metrics.clone(),
         Arc::clone(health),
+    ))
+}
+
+/// The watcher of CometBFT origin `c` (`cometbft_origins[i]`).
+#[allow(clippy::too_many_arguments)]
+fn cosmos_watcher(
+    i: usize,
+    c: &crate::config::CometbftOriginConfig,
+    cfg: &Config,
+    lanes: &Lanes,
+    router: &Arc<Router>,
+    metrics: &Metrics,
+    health: &Arc<Health>,
+    backlog: &Arc<BacklogView>,
+) -> Result<crate::cosmos::CosmosWatcher, HubError> {
+    use crate::cosmos::{CosmosSpec, CosmosWatcher};
+    let p = |k: &str| format!("cometbft_origins[{i}].{k}");
+    let bad = |k: &str, reason: String| crate::config::ConfigError { path: p(k), reason };
+    let trusted_hash = c.trusted_hash().map_err(|r| bad("trusted_hash", r))?;
+    let client =
+        switchyard_lc_cometbft::LightClient::from_config(&switchyard_lc_cometbft::Config {
+            trust_threshold: c.trust_threshold.clone(),
+            trusting_period_secs: c.trusting_period_secs,
+            clock_drift_secs: c.clock_drift_secs,
+            signatures: switchyard_lc_cometbft::SignatureBackend::Batch,
+        })
+        .map_err(|e| bad("trust_threshold", e.to_string()))?;
+    let rpc = switchyard_cometbft::RpcClient::new(switchyard_cometbft::RpcConfig {
+        timeout: Duration::from_millis(c.rpc_timeout_ms),
+        ..switchyard_cometbft::RpcConfig::new(c.rpc_urls.clone())
+    })
+    .map_err(|e| bad("rpc_urls", e.to_string()))?;
+    health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
+    Ok(CosmosWatcher::new(
+        CosmosSpec {
+            name: c.name.clone(),
+            domain: c.domain,
+            trusted_height: c.trusted_height,
+            trusted_hash,
+            poll: Duration::from_millis(c.poll_interval_ms),
+            max_backlog: cfg.dispatcher.max_backlog_entries,
+        },
+        rpc,
+        client,
+        lanes.clone(),
+        Arc::clone(router),
+        metrics.clone(),
+        Arc::clone(health),
+        Arc::clone(backlog),
     ))
 }
 

@@ -601,6 +601,9 @@ impl Lanes {
     fn beacon_key(&self, origin: Domain) -> String {
         format!("{}:{{origin:{origin}}}:beacon", self.prefix)
     }
+    fn cometbft_key(&self, origin: Domain) -> String {
+        format!("{}:{{origin:{origin}}}:cometbft", self.prefix)
+    }
     fn scanned_key(&self, origin: Domain) -> String {
         format!("{}:{{origin:{origin}}}:scanned", self.prefix)
     }
@@ -776,6 +779,20 @@ impl Lanes {
     /// Persists the beacon light-client store of `origin`.
     pub async fn save_beacon(&self, origin: Domain, state: &str) -> Result<(), QueueError> {
         self.set_authenticated(self.beacon_key(origin), state, "save_beacon")
+            .await
+    }
+
+    /// The persisted state of CometBFT origin `origin` (JSON: its trusted
+    /// light block and the next outbox nonce), if any; refused if not
+    /// written by a holder of the queue key.
+    pub async fn load_cometbft(&self, origin: Domain) -> Result<Option<String>, QueueError> {
+        self.get_authenticated(self.cometbft_key(origin), "load_cometbft")
+            .await
+    }
+
+    /// Persists the state of CometBFT origin `origin`.
+    pub async fn save_cometbft(&self, origin: Domain, state: &str) -> Result<(), QueueError> {
+        self.set_authenticated(self.cometbft_key(origin), state, "save_cometbft")
             .await
     }
 

@@ -12,6 +12,7 @@ pub mod beacon;
 pub mod bench;
 pub mod chain;
 pub mod config;
+pub mod cosmos;
 pub mod devnet;
 pub mod dispatcher;
 pub mod error;

@@ -187,4 +187,9 @@ listen = {{ printf "0.0.0.0:%d" (int .Values.service.port) | toJson }}
 [[route_groups]]
 {{- include "switchyard.tomlTable" . }}
 {{- end }}
+{{- range .Values.config.cometbft_origins }}
+
+[[cometbft_origins]]
+{{- include "switchyard.tomlTable" . }}
+{{- end }}
 {{- end }}

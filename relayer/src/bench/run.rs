@@ -644,6 +644,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             })
             .collect(),
         route_groups: Vec::new(),
+        cometbft_origins: Vec::new(),
     };
     cfg.validate().map_err(|e| setup(e.to_string()))?;
 

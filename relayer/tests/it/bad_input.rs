@@ -454,6 +454,7 @@ impl Net {
                 ),
             ],
             route_groups: Vec::new(),
+            cometbft_origins: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@ mod bad_input;
 mod beacon;
 mod bench;
 mod chaos;
+mod cosmos;
 mod e2e;
 mod evm;
 mod groups;

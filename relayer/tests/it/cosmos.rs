@@ -1,0 +1,327 @@
+//! A Cosmos (CometBFT) origin end to end: a local node serving a
+//! tendermint-testgen chain (real ed25519 signatures) whose app hashes
+//! commit to a real IAVL outbox store, a real anvil destination with the
+//! Switchyard contracts, a real redis-server, and the hub (`Hub::start`).
+//! Messages written to the outbox are each delivered exactly once; a
+//! tampered `abci_query` answer is never relayed and counts as a
+//! rejection; a restarted hub resumes from Redis without re-delivering, and
+//! a hub that lost its persisted state re-walks the outbox and appends
+//! nothing twice.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256};
+use alloy::providers::{Provider, RootProvider};
+use switchyard::config::Config;
+use switchyard::hub::Hub;
+use switchyard::metrics::stage;
+use switchyard::procs::{Anvil, RedisServer, repo_root};
+use switchyard_cometbft::testkit::{self, Chain, Node, Tamper};
+use switchyard_evm::bindings::ARTIFACTS_DIR;
+use switchyard_evm::devtools::{self, ANVIL_KEYS, DevWallet, received_events};
+use switchyard_types::Message;
+use tokio_util::sync::CancellationToken;
+
+const COSMOS: u32 = 7_000;
+const DEST: u32 = 1_000;
+const QUEUE_KEY: &str = "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c";
+
+struct Net {
+    _anvil: Anvil,
+    redis: RedisServer,
+    dir: tempfile::TempDir,
+    node: std::sync::Arc<Node>,
+    cosmos_url: String,
+    anvil_url: String,
+    recipient: Address,
+    from_block: u64,
+    config: String,
+}
+
+fn message(nonce: u32, recipient: Address) -> Message {
+    Message {
+        version: 3,
+        nonce,
+        origin: COSMOS,
+        sender: B256::repeat_byte(0xc0),
+        destination: DEST,
+        recipient: recipient.into_word(),
+        body: format!("from cosmos #{nonce}").into_bytes().into(),
+    }
+}
+
+impl Net {
+    async fn start() -> Self {
+        let anvil = Anvil::spawn(71_000, 0.2).expect("anvil starts (run deploy/setup.sh)");
+        let redis = RedisServer::spawn(None).expect("redis-server starts");
+        let dir = tempfile::tempdir().expect("tmp");
+        let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "t")
+            .expect("key")
+            .address();
+        let mut wallet = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
+            .await
+            .expect("wallet");
+        let d = devtools::deploy_all(
+            &mut wallet,
+            &repo_root().join(ARTIFACTS_DIR),
+            DEST,
+            vec![attester],
+            1,
+            500_000,
+        )
+        .await
+        .expect("deploy");
+        let head = wallet.provider().get_block_number().await.expect("head");
+        let block = wallet
+            .provider()
+            .get_block_by_number(head.into())
+            .await
+            .expect("block")
+            .expect("exists");
+        for (name, value) in [
+            ("attester", ANVIL_KEYS[1]),
+            ("submitter", ANVIL_KEYS[2]),
+            ("queue", QUEUE_KEY),
+        ] {
+            std::fs::write(dir.path().join(name), value).expect("write key");
+        }
+
+        // The Cosmos chain: block 1 is the operator's trusted header, an
+        // hour old (well inside the trusting period).
+        let base = (switchyard::unix_ms() / 1000) as i64 - 3600;
+        let mut chain = Chain::new(4, base);
+        chain.commit();
+        let trusted_hash = chain
+            .block(1)
+            .expect("block 1")
+            .signed_header
+            .header
+            .hash()
+            .to_string();
+        let node = Node::new(chain);
+        let cosmos_url = testkit::serve(node.clone()).await;
+
+        let p = |f: &str| dir.path().join(f).display().to_string();
+        let config = format!(
+            r#"attester_key = {{ file = "{attester}" }}
+queue_key = {{ file = "{queue}" }}
+[redis]
+url = "{redis}"
+key_prefix = "sy-cosmos"
+[http]
+listen = "127.0.0.1:0"
+[dispatcher]
+max_wait_ms = 50
+[[chains]]
+name = "dest"
+domain = {DEST}
+chain_id = {chain_id}
+rpc_urls = ["{anvil_url}"]
+mailbox = "{mailbox}"
+inbox = "{inbox}"
+confirmations = 1
+checkpoint = {{ number = {head}, hash = "{hash}" }}
+poll_interval_ms = 100
+submitter_key = {{ file = "{submitter}" }}
+delivery_confirmations = 1
+[[cometbft_origins]]
+name = "cosmos"
+domain = {COSMOS}
+rpc_urls = ["{cosmos_url}"]
+trusted_height = 1
+trusted_hash = "{trusted_hash}"
+trusting_period_secs = 1209600
+trust_threshold = "1/3"
+clock_drift_secs = 10
+poll_interval_ms = 100
+rpc_timeout_ms = 2000
+"#,
+            attester = p("attester"),
+            queue = p("queue"),
+            redis = redis.url,
+            chain_id = wallet.chain_id(),
+            anvil_url = anvil.url,
+            mailbox = d.mailbox,
+            inbox = d.inbox,
+            hash = block.header.hash,
+            submitter = p("submitter"),
+        );
+        Self {
+            anvil_url: anvil.url.clone(),
+            _anvil: anvil,
+            redis,
+            dir,
+            node,
+            cosmos_url,
+            recipient: d.recipient,
+            from_block: head,
+            config,
+        }
+    }
+
+    async fn hub(&self) -> (Hub, CancellationToken) {
+        let _ = &self.dir;
+        let cfg = Config::from_toml(&self.config).expect("config");
+        let shutdown = CancellationToken::new();
+        let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
+        (hub, shutdown)
+    }
+
+    /// Writes `nonces` to the outbox in one block, then produces the block
+    /// whose header commits them.
+    fn dispatch(&self, nonces: std::ops::Range<u32>) {
+        let mut chain = self.node.chain.write().expect("chain lock");
+        for n in nonces {
+            chain.dispatch(&message(n, self.recipient));
+        }
+        chain.commit();
+        chain.commit();
+    }
+
+    /// Bodies received by the recipient, with their counts.
+    async fn received(&self) -> HashMap<Vec<u8>, usize> {
+        let provider = RootProvider::new_http(self.anvil_url.parse().expect("url"));
+        let mut out = HashMap::new();
+        for r in received_events(&provider, self.recipient, self.from_block)
+            .await
+            .expect("events")
+        {
+            assert_eq!(r.origin, COSMOS, "origin of a delivery");
+            assert_eq!(r.sender, B256::repeat_byte(0xc0), "sender of a delivery");
+            *out.entry(r.body.to_vec()).or_default() += 1;
+        }
+        out
+    }
+
+    /// Waits until nonces `0..n` were each delivered, and checks that
+    /// nothing else and nothing twice was.
+    async fn wait_delivered(&self, n: u32, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let got = self.received().await;
+            let want: Vec<Vec<u8>> = (0..n)
+                .map(|i| message(i, self.recipient).body.to_vec())
+                .collect();
+            assert!(
+                got.values().all(|c| *c == 1),
+                "{what}: a message delivered twice: {got:?}"
+            );
+            assert!(
+                got.keys().all(|b| want.contains(b)),
+                "{what}: unexpected delivery: {got:?}"
+            );
+            if got.len() == n as usize {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} of {n} delivered after 90 s",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn rejections(hub: &Hub, reason: &str) -> u64 {
+    hub.metrics
+        .rejections
+        .with_label_values(&["cosmos", reason])
+        .get()
+}
+
+async fn stop(hub: Hub, shutdown: CancellationToken) {
+    shutdown.cancel();
+    hub.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosmos_outbox_messages_are_delivered_exactly_once_and_lies_never() {
+    let net = Net::start().await;
+    let (hub, shutdown) = net.hub().await;
+
+    // 1. Five messages in one block, then three more in a later one.
+    net.dispatch(0..5);
+    net.wait_delivered(5, "first block").await;
+    net.dispatch(5..8);
+    net.wait_delivered(8, "second block").await;
+    assert_eq!(hub.metrics.messages_at(stage::ENQUEUED), 8);
+    assert!(
+        hub.metrics
+            .lc_height
+            .with_label_values(&["cosmos", "tip"])
+            .get()
+            >= 5
+    );
+
+    // 2. A node that changes the value of message 8, then one that proves
+    // it under another store root: never relayed, counted as rejections.
+    net.node.set_tamper(Some(Tamper::Value));
+    let served = net.node.served("/abci_query");
+    net.dispatch(8..9);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rejections(&hub, "proof_invalid") == 0 {
+        assert!(Instant::now() < deadline, "tampered value not refused");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    net.node.set_tamper(Some(Tamper::ForeignProof));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        net.node.served("/abci_query") >= served + 3,
+        "the refused message was asked again"
+    );
+    // Counted once per (nonce, reason), not once per retry.
+    assert_eq!(rejections(&hub, "proof_invalid"), 1);
+    net.node.set_tamper(Some(Tamper::Hide));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(net.received().await.len(), 8, "nothing relayed while lying");
+    assert_eq!(hub.metrics.messages_at(stage::ENQUEUED), 8);
+
+    // Honest again: message 8 goes through, once.
+    net.node.set_tamper(None);
+    net.wait_delivered(9, "after the lies").await;
+    stop(hub, shutdown).await;
+
+    // 3. A restart resumes from Redis: only the new messages are walked.
+    net.dispatch(9..11);
+    let (hub, shutdown) = net.hub().await;
+    net.wait_delivered(11, "after a restart").await;
+    assert_eq!(
+        hub.metrics.messages_at(stage::OBSERVED),
+        2,
+        "the restarted hub resumed at nonce 9"
+    );
+    assert_eq!(hub.metrics.messages_at(stage::ENQUEUED), 2);
+    stop(hub, shutdown).await;
+
+    // 4. Persisted state lost: the hub starts over from the checkpoint and
+    // nonce 0; the lanes' cursors (height = nonce + 1) make every append a
+    // no-op, so nothing is delivered twice.
+    let client = redis::Client::open(net.redis.url.as_str()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let removed: u64 = redis::cmd("DEL")
+        .arg(format!("sy-cosmos:{{origin:{COSMOS}}}:cometbft"))
+        .query_async(&mut conn)
+        .await
+        .expect("DEL");
+    assert_eq!(removed, 1, "the state was persisted under its key");
+    let (hub, shutdown) = net.hub().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hub.metrics.messages_at(stage::OBSERVED) < 11 {
+        assert!(Instant::now() < deadline, "the outbox was not walked again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        hub.metrics.messages_at(stage::ENQUEUED),
+        0,
+        "re-walked messages are not appended again"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    net.wait_delivered(11, "after a re-walk").await;
+    let _ = &net.cosmos_url;
+    stop(hub, shutdown).await;
+}
