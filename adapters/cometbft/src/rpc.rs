@@ -414,9 +414,34 @@ impl RpcClient {
     /// `/abci_query` with `prove=true` for `data` under `path` (for a
     /// store key: `/store/<store>/key`) at state height `height`.
     pub async fn abci_query(&self, path: &str, data: &[u8], height: u64) -> Result<AbciProof> {
+        self.abci_query_at(None, path, data, height).await
+    }
+
+    /// [`RpcClient::abci_query`] from endpoint `endpoint` alone (no
+    /// failover), to get a second opinion when an answer does not verify.
+    pub async fn abci_query_from(
+        &self,
+        endpoint: usize,
+        path: &str,
+        data: &[u8],
+        height: u64,
+    ) -> Result<AbciProof> {
+        if endpoint >= self.config.endpoints.len() {
+            return Err(Error::Config(format!("no endpoint {endpoint}")));
+        }
+        self.abci_query_at(Some(endpoint), path, data, height).await
+    }
+
+    async fn abci_query_at(
+        &self,
+        pin: Option<usize>,
+        path: &str,
+        data: &[u8],
+        height: u64,
+    ) -> Result<AbciProof> {
         let raw: RawAbciQuery = self
-            .call_json(
-                "/abci_query result",
+            .call(
+                pin,
                 "/abci_query",
                 &[
                     ("path", format!("\"{path}\"")),
@@ -424,6 +449,7 @@ impl RpcClient {
                     ("height", height.to_string()),
                     ("prove", "true".to_owned()),
                 ],
+                |text| json::rpc_result("/abci_query result", text),
             )
             .await?;
         let r = raw.response;

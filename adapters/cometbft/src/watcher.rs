@@ -135,7 +135,9 @@ pub enum OutboxLookup {
 ///
 /// An entry is either proven present or proven absent; any other answer
 /// (a proof that does not reach the verified app hash, a value that is not
-/// the entry's message) is an error and proves nothing.
+/// the entry's message) is an error and proves nothing. An answer that does
+/// not verify is asked again from every endpoint alone, so one lying
+/// endpoint does not stall the walk.
 pub async fn fetch_outbox_message(
     rpc: &RpcClient,
     verified: &TrustedState,
@@ -155,9 +157,39 @@ pub async fn fetch_outbox_message(
     let key = outbox_key(nonce);
     let path = format!("/store/{}/key", String::from_utf8_lossy(OUTBOX_STORE));
     let answer = rpc.abci_query(&path, &key, height).await?;
+    let first = prove_answer(verified, origin, nonce, height, &path, &key, &answer);
+    let Err(first_err) = first else {
+        return first;
+    };
+    if !matches!(first_err, Error::LightClient(_) | Error::Query { .. }) {
+        return Err(first_err);
+    }
+    // An answer that does not verify may be one endpoint's lie: ask every
+    // endpoint alone before giving up (each answer is proven the same way).
+    for endpoint in 0..rpc.endpoint_count() {
+        let Ok(answer) = rpc.abci_query_from(endpoint, &path, &key, height).await else {
+            continue;
+        };
+        if let Ok(found) = prove_answer(verified, origin, nonce, height, &path, &key, &answer) {
+            tracing::warn!(height, nonce, endpoint, err = %first_err, "outbox answer refused; another endpoint's verified");
+            return Ok(found);
+        }
+    }
+    Err(first_err)
+}
+
+fn prove_answer(
+    verified: &TrustedState,
+    origin: Domain,
+    nonce: u32,
+    height: u64,
+    path: &str,
+    key: &[u8],
+    answer: &crate::rpc::AbciProof,
+) -> Result<OutboxLookup> {
     if answer.height != height {
         return Err(Error::Query {
-            path,
+            path: path.to_owned(),
             height,
             code: 0,
             log: format!("answered for height {} instead", answer.height),
@@ -171,7 +203,7 @@ pub async fn fetch_outbox_message(
         verified.app_hash(),
         &answer.ops,
         origin,
-        &key,
+        key,
         &answer.value,
     )?))
 }

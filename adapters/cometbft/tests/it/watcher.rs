@@ -261,3 +261,31 @@ async fn lying_answers_prove_nothing() {
         OutboxLookup::Present(message(1))
     );
 }
+
+#[tokio::test]
+async fn a_lying_endpoints_answer_is_replaced_by_another_endpoints() {
+    let (liar, _, _, at) = outbox_chain().await;
+    let chain = liar.chain.read().expect("chain").clone();
+    let honest = Node::new(chain);
+    let liar_url = testkit::serve(liar.clone()).await;
+    let honest_url = testkit::serve(honest.clone()).await;
+    let rpc = RpcClient::new(RpcConfig::new(vec![liar_url, honest_url])).expect("client");
+    let at3 = &at[1];
+    for lie in [Tamper::Value, Tamper::ForeignProof, Tamper::Hide] {
+        liar.set_tamper(Some(lie));
+        assert_eq!(
+            fetch_outbox_message(&rpc, at3, ORIGIN, 1)
+                .await
+                .expect("the honest endpoint's answer"),
+            OutboxLookup::Present(message(1)),
+            "{lie:?}"
+        );
+    }
+    // Both lying: nothing is proven.
+    honest.set_tamper(Some(Tamper::Value));
+    let err = fetch_outbox_message(&rpc, at3, ORIGIN, 1)
+        .await
+        .expect_err("every endpoint lies");
+    assert!(matches!(err, Error::LightClient(_)), "{err}");
+    assert!(honest.served("/abci_query") >= 4);
+}
