@@ -394,7 +394,15 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd: ConfigCmd::Check { file },
         } => match Config::load(&file) {
             Ok(c) => {
-                println!("ok: {} chains", c.chains.len());
+                if c.cometbft_origins.is_empty() {
+                    println!("ok: {} chains", c.chains.len());
+                } else {
+                    println!(
+                        "ok: {} chains, {} CometBFT origins",
+                        c.chains.len(),
+                        c.cometbft_origins.len()
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
