@@ -148,15 +148,27 @@ impl CosmosWatcher {
         }
     }
 
-    /// The configured checkpoint, fetched and checked against its hash.
+    /// The configured checkpoint, fetched and checked against its hash
+    /// (a block that does not match is asked from every endpoint alone: it
+    /// may be one endpoint's lie).
     async fn checkpoint(&self) -> Result<TrustedState, HubError> {
-        let block = self
-            .rpc
-            .light_block(self.spec.trusted_height)
-            .await
-            .map_err(|e| self.err(e))?;
-        let trusted = TrustedState::from_checkpoint(block, self.spec.trusted_hash)
-            .map_err(|e| self.err(e.into()))?;
+        let h = self.spec.trusted_height;
+        let block = self.rpc.light_block(h).await.map_err(|e| self.err(e))?;
+        let trusted = match TrustedState::from_checkpoint(block, self.spec.trusted_hash) {
+            Ok(t) => t,
+            Err(first) => {
+                let mut found = None;
+                for endpoint in 0..self.rpc.endpoint_count() {
+                    if let Ok(b) = self.rpc.light_block_from(endpoint, h).await
+                        && let Ok(t) = TrustedState::from_checkpoint(b, self.spec.trusted_hash)
+                    {
+                        found = Some(t);
+                        break;
+                    }
+                }
+                found.ok_or_else(|| self.err(first.into()))?
+            }
+        };
         trusted
             .check_fresh(self.client.options(), now())
             .map_err(|e| self.err(e.into()))?;

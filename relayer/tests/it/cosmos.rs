@@ -325,3 +325,35 @@ async fn cosmos_outbox_messages_are_delivered_exactly_once_and_lies_never() {
     let _ = &net.cosmos_url;
     stop(hub, shutdown).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_that_does_not_match_stops_the_cosmos_watcher_visibly() {
+    let mut net = Net::start().await;
+    let good = net
+        .config
+        .lines()
+        .find_map(|l| l.strip_prefix("trusted_hash = "))
+        .expect("trusted_hash line")
+        .to_owned();
+    net.config = net
+        .config
+        .replace(&good, &format!("\"{}\"", "AB".repeat(32)));
+    let (hub, shutdown) = net.hub().await;
+    net.dispatch(0..2);
+    let url = format!("http://{}/readyz", hub.addr);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let r = reqwest::get(&url).await.expect("readyz");
+        let body = r.text().await.expect("body");
+        if body.contains("chain cosmos: stopped") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "not reported: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(body.contains("checkpoint"), "{body}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(net.received().await.is_empty(), "nothing relayed");
+    assert_eq!(hub.metrics.messages_at(stage::OBSERVED), 0);
+    stop(hub, shutdown).await;
+}
