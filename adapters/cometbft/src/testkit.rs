@@ -236,6 +236,8 @@ pub fn multistore(store_root: &[u8]) -> (Vec<u8>, ExistenceProof) {
 #[derive(Debug, Clone)]
 pub struct Chain {
     validators: Vec<Validator>,
+    /// The set that signs from the block after the next one on.
+    next_validators: Option<Vec<Validator>>,
     base_time: i64,
     blocks: BTreeMap<u64, LightBlock>,
     /// `states[h]`: the store after block `h` (committed by header `h + 1`).
@@ -258,11 +260,24 @@ impl Chain {
             .insert(b"count".to_vec(), 0u32.to_be_bytes().to_vec());
         Self {
             validators,
+            next_validators: None,
             base_time: base_unix,
             blocks: BTreeMap::new(),
             states: vec![genesis.clone()],
             pending: genesis,
         }
+    }
+
+    /// Replaces the validator set by `count` new validators named
+    /// `{prefix}-{i}`: the next block announces them (`next_validators`),
+    /// the one after is signed by them. Skipping across the change lacks
+    /// trust when no old validator stays: the light client must bisect.
+    pub fn rotate_validators(&mut self, prefix: &str, count: usize) {
+        self.next_validators = Some(
+            (0..count)
+                .map(|i| Validator::new(&format!("{prefix}-{i}")).voting_power(10))
+                .collect(),
+        );
     }
 
     /// Writes `message` to the outbox in the next block (the `Dispatch`
@@ -285,16 +300,21 @@ impl Chain {
         let (app_hash, _) = multistore(&store.root());
         let time = tendermint::Time::from_unix_timestamp(self.base_time + h as i64, 0)
             .expect("block time");
+        let next = self
+            .next_validators
+            .take()
+            .unwrap_or_else(|| self.validators.clone());
         let header = Header::new(&self.validators)
-            .next_validators(&self.validators)
+            .next_validators(&next)
             .height(h)
             .chain_id(CHAIN_ID)
             .time(time)
             .app_hash(tendermint::AppHash::try_from(app_hash).expect("app hash"));
         let b = TestgenBlock::new(header.clone(), Commit::new(header, 1))
-            .next_validators(&self.validators)
+            .next_validators(&next)
             .generate()
             .expect("testgen block");
+        self.validators = next;
         self.blocks.insert(
             h,
             LightBlock::new(b.signed_header, b.validators, b.next_validators, b.provider),

@@ -4,7 +4,8 @@
 //! Switchyard contracts, a real redis-server, and the hub (`Hub::start`).
 //! Messages written to the outbox are each delivered exactly once; a
 //! tampered `abci_query` answer is never relayed and counts as a
-//! rejection; a restarted hub resumes from Redis without re-delivering, and
+//! rejection; the light client bisects across a replaced validator set; a
+//! restarted hub resumes from Redis without re-delivering, and
 //! a hub that lost its persisted state re-walks the outbox and appends
 //! nothing twice.
 
@@ -253,6 +254,34 @@ async fn cosmos_outbox_messages_are_delivered_exactly_once_and_lies_never() {
             .with_label_values(&["cosmos", "tip"])
             .get()
             >= 5
+    );
+
+    // The validator set is replaced at once, then ten blocks pass: a skip
+    // from the trusted header lacks trust, the hub bisects (several
+    // /commit requests in one sync) and goes on.
+    let commits = net.node.served("/commit");
+    {
+        let mut chain = net.node.chain.write().expect("chain lock");
+        chain.rotate_validators("rotated", 4);
+        for _ in 0..10 {
+            chain.commit();
+        }
+    }
+    let tip = net.node.chain.read().expect("chain lock").latest() as i64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hub
+        .metrics
+        .lc_height
+        .with_label_values(&["cosmos", "tip"])
+        .get()
+        < tip
+    {
+        assert!(Instant::now() < deadline, "no sync across the new set");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        net.node.served("/commit") >= commits + 3,
+        "bisection: the target and pivots were fetched"
     );
 
     // 2. A node that changes the value of message 8, then one that proves
