@@ -14,6 +14,7 @@ mod isolation;
 mod lanes;
 mod lc;
 mod ops;
+mod overload;
 mod reliability;
 mod roles;
 mod secrets;
