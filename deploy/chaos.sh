@@ -10,5 +10,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/setup.sh
 bash adapters/contracts/build.sh >/dev/null
+log="${TMPDIR:-/tmp}/switchyard-chaos-$$.log"
+set +e
 CHAOS_SECONDS="${1:-300}" cargo test --release --locked -p switchyard --test it \
-  chaos:: -- --nocapture --test-threads 1 2>&1 | grep -E '^\{"chaos_seconds"|^test |test result'
+  chaos:: -- --nocapture --test-threads 1 >"$log" 2>&1
+rc=$?
+set -e
+grep -E '^\{"chaos_seconds"|^test |test result' "$log" || true
+if [ "$rc" != 0 ]; then
+  echo "chaos run failed (exit $rc); the last lines of $log:" >&2
+  tail -40 "$log" >&2
+fi
+exit "$rc"

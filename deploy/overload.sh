@@ -9,5 +9,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash deploy/setup.sh
 bash adapters/contracts/build.sh >/dev/null
+log="${TMPDIR:-/tmp}/switchyard-overload-$$.log"
+set +e
 OVERLOAD_SECONDS="${1:-600}" cargo test --release --locked -p switchyard --test it \
-  overload:: -- --nocapture --test-threads 1 2>&1 | grep -E '^\{"absorbed_per_second"|^test |test result'
+  overload:: -- --nocapture --test-threads 1 >"$log" 2>&1
+rc=$?
+set -e
+grep -E '^\{"absorbed_per_second"|^test |test result' "$log" || true
+if [ "$rc" != 0 ]; then
+  echo "overload run failed (exit $rc); the last lines of $log:" >&2
+  tail -40 "$log" >&2
+fi
+exit "$rc"
