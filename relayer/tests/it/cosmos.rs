@@ -54,6 +54,11 @@ fn message(nonce: u32, recipient: Address) -> Message {
 
 impl Net {
     async fn start() -> Self {
+        Self::start_at(3600).await
+    }
+
+    /// A network whose Cosmos block 1 is `age_secs` old.
+    async fn start_at(age_secs: i64) -> Self {
         let anvil = Anvil::spawn(71_000, 0.2).expect("anvil starts (run deploy/setup.sh)");
         let redis = RedisServer::spawn(None).expect("redis-server starts");
         let dir = tempfile::tempdir().expect("tmp");
@@ -90,7 +95,7 @@ impl Net {
 
         // The Cosmos chain: block 1 is the operator's trusted header, an
         // hour old (well inside the trusting period).
-        let base = (switchyard::unix_ms() / 1000) as i64 - 3600;
+        let base = (switchyard::unix_ms() / 1000) as i64 - age_secs;
         let mut chain = Chain::new(4, base);
         chain.commit();
         let trusted_hash = chain
@@ -384,5 +389,61 @@ async fn a_checkpoint_that_does_not_match_stops_the_cosmos_watcher_visibly() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(net.received().await.is_empty(), "nothing relayed");
     assert_eq!(hub.metrics.messages_at(stage::OBSERVED), 0);
+    stop(hub, shutdown).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_persisted_state_gives_way_to_a_newer_checkpoint_keeping_the_nonce() {
+    const DAY: i64 = 24 * 3600;
+    // The chain's first blocks are 20 days old; a 30-day trusting period
+    // accepts them.
+    let mut net = Net::start_at(20 * DAY).await;
+    net.config = net.config.replace(
+        "trusting_period_secs = 1209600",
+        "trusting_period_secs = 2592000",
+    );
+    let (hub, shutdown) = net.hub().await;
+    net.dispatch(0..3);
+    net.wait_delivered(3, "old blocks").await;
+    stop(hub, shutdown).await;
+
+    // Twenty days later, with a 14-day trusting period: the persisted
+    // header (20 days old) has expired. The operator configures a recent
+    // checkpoint; the hub starts from it and from the persisted next
+    // nonce.
+    let checkpoint = {
+        let mut chain = net.node.chain.write().expect("chain lock");
+        chain.advance_time(20 * DAY - 600);
+        chain.commit();
+        chain.block(chain.latest()).expect("checkpoint").clone()
+    };
+    let old_hash = net
+        .config
+        .lines()
+        .find_map(|l| l.strip_prefix("trusted_hash = "))
+        .expect("trusted_hash line")
+        .to_owned();
+    net.config = net
+        .config
+        .replace(
+            "trusting_period_secs = 2592000",
+            "trusting_period_secs = 1209600",
+        )
+        .replace(
+            "trusted_height = 1",
+            &format!("trusted_height = {}", checkpoint.height().value()),
+        )
+        .replace(
+            &old_hash,
+            &format!("\"{}\"", checkpoint.signed_header.header.hash()),
+        );
+    net.dispatch(3..5);
+    let (hub, shutdown) = net.hub().await;
+    net.wait_delivered(5, "after the checkpoint").await;
+    assert_eq!(
+        hub.metrics.messages_at(stage::OBSERVED),
+        2,
+        "the walk resumed at the persisted nonce"
+    );
     stop(hub, shutdown).await;
 }
