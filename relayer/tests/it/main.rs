@@ -17,5 +17,6 @@ mod ops;
 mod overload;
 mod reliability;
 mod roles;
+mod sdk;
 mod secrets;
 mod stack;
