@@ -56,6 +56,27 @@ sol! {
         function setMode(uint8 mode) external;
     }
 
+    /// The example application (`src/examples/PingPong.sol`): pings and
+    /// pongs between two chains through their Mailboxes, on the `Receiver`
+    /// base (only the Inbox calls `handle`; allow-listed origins and
+    /// senders).
+    #[sol(rpc)]
+    contract PingPong {
+        constructor(address mailbox, address inbox, uint32 maxHops);
+        event PingSent(bytes32 indexed rally, uint32 indexed destination, bytes32 indexed peer, uint32 hop, bytes32 messageId);
+        event PongSent(bytes32 indexed rally, uint32 indexed destination, bytes32 indexed peer, uint32 hop, bytes32 messageId);
+        event PingReceived(bytes32 indexed rally, uint32 indexed origin, bytes32 indexed sender, uint32 hop);
+        event PongReceived(bytes32 indexed rally, uint32 indexed origin, bytes32 indexed sender, uint32 hop);
+        event RallyEnded(bytes32 indexed rally, uint32 hops);
+        function ping(uint32 destination, bytes32 peer) external returns (bytes32 rally, bytes32 messageId);
+        function setOrigin(uint32 origin, bool allowed) external;
+        function setSender(uint32 origin, bytes32 sender, bool allowed) external;
+        function pingsSent() external view returns (uint256);
+        function pongsSent() external view returns (uint256);
+        function pingsReceived() external view returns (uint256);
+        function pongsReceived() external view returns (uint256);
+    }
+
     /// EIP-712 struct the attesters sign (domain: "Switchyard Inbox", "1",
     /// chain id, Inbox address).
     struct Batch {

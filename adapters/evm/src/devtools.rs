@@ -258,6 +258,28 @@ pub async fn deploy_recipient(
         .await
 }
 
+/// Deploys the example `PingPong` app answering up to `max_hops`.
+pub async fn deploy_ping_pong(
+    wallet: &mut DevWallet,
+    artifacts: &std::path::Path,
+    mailbox: Address,
+    inbox: Address,
+    max_hops: u32,
+) -> Result<Address, EvmError> {
+    let code = crate::bindings::load_bytecode(artifacts, "PingPong")?;
+    wallet
+        .deploy(
+            &code,
+            &crate::bindings::PingPong::constructorCall {
+                mailbox,
+                inbox,
+                maxHops: max_hops,
+            }
+            .abi_encode(),
+        )
+        .await
+}
+
 /// `Mailbox.dispatchMany` calldata.
 pub fn dispatch_many_calldata(destination: u32, recipient: Address, bodies: Vec<Bytes>) -> Bytes {
     Mailbox::dispatchManyCall {

@@ -14,7 +14,8 @@ use switchyard::procs::{Anvil, free_port, repo_root};
 use switchyard_evm::EvmError;
 use switchyard_evm::attest::{Attester, batch_digest};
 use switchyard_evm::bindings::{
-    self, ARTIFACTS_DIR, Inbox, Mailbox, TestRecipient, load_abi_signatures, load_bytecode,
+    self, ARTIFACTS_DIR, Inbox, Mailbox, PingPong, TestRecipient, load_abi_signatures,
+    load_bytecode,
 };
 use switchyard_evm::devtools::{ANVIL_KEYS, Deployment, DevWallet, deploy_all, received_events};
 use switchyard_evm::rpc::{RpcObserver, RpcPolicy, RpcPool};
@@ -241,7 +242,7 @@ fn declared_constructor<C: SolConstructor>() -> &'static str {
 #[test]
 fn bindings_match_compiled_abi() {
     let dir = artifacts();
-    let cases: [(&str, &[&str], &[&str], &str); 3] = [
+    let cases: [(&str, &[&str], &[&str], &str); 4] = [
         (
             "Mailbox",
             Mailbox::MailboxCalls::SIGNATURES,
@@ -259,6 +260,12 @@ fn bindings_match_compiled_abi() {
             TestRecipient::TestRecipientCalls::SIGNATURES,
             TestRecipient::TestRecipientEvents::SIGNATURES,
             declared_constructor::<TestRecipient::constructorCall>(),
+        ),
+        (
+            "PingPong",
+            PingPong::PingPongCalls::SIGNATURES,
+            PingPong::PingPongEvents::SIGNATURES,
+            declared_constructor::<PingPong::constructorCall>(),
         ),
     ];
     for (contract, functions, events, ctor) in cases {

@@ -15,6 +15,7 @@ mod lanes;
 mod lc;
 mod ops;
 mod overload;
+mod pingpong;
 mod reliability;
 mod roles;
 mod sdk;
