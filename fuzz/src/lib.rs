@@ -25,14 +25,15 @@ use switchyard_lc_evm::rlp::Item;
 use switchyard_lc_evm::{Header, Receipt};
 use switchyard_types::{HEADER_LEN, Message, id_of_encoded, keccak256};
 
-pub use beacon::beacon_ssz;
+pub use beacon::{beacon_json, beacon_ssz};
 pub use cometbft::cometbft_json;
 
 /// Every target, by the name of its libFuzzer binary.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, fn(&[u8])); 7] = [
     ("message", message),
     ("evm_rlp", evm_rlp),
     ("beacon_ssz", beacon_ssz),
+    ("beacon_json", beacon_json),
     ("cometbft_json", cometbft_json),
     ("config_toml", config_toml),
     ("lane_entry", lane_entry),
@@ -72,7 +73,10 @@ pub fn message(data: &[u8]) {
     assert_eq!(m.id(), keccak256(data));
     let _ = m.check_version();
     let ch = m.channel();
-    assert_eq!((ch.origin, ch.sender, ch.recipient), (m.origin, m.sender, m.recipient));
+    assert_eq!(
+        (ch.origin, ch.sender, ch.recipient),
+        (m.origin, m.sender, m.recipient)
+    );
 }
 
 /// The strict RLP reader through its three users: the generic item tree,

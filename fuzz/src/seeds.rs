@@ -54,6 +54,7 @@ pub fn seeds(target: &str, vectors: &Path) -> Vec<Vec<u8>> {
         "message" => message(vectors),
         "evm_rlp" => evm_rlp(vectors),
         "beacon_ssz" => beacon_ssz(vectors),
+        "beacon_json" => beacon_json(vectors),
         "cometbft_json" => cometbft_json(vectors),
         "config_toml" => config_toml(),
         "lane_entry" => lane_entry(vectors),
@@ -90,7 +91,8 @@ fn fixed<const N: usize>(v: &Value) -> [u8; N] {
 // --- messages -------------------------------------------------------------
 
 fn hyperlane_messages(vectors: &Path) -> Vec<Message> {
-    let Some(Value::Array(cases)) = read_json(&vectors.join("hyperlane-monorepo/vectors/message.json"))
+    let Some(Value::Array(cases)) =
+        read_json(&vectors.join("hyperlane-monorepo/vectors/message.json"))
     else {
         return vec![];
     };
@@ -204,7 +206,11 @@ fn evm_rlp(vectors: &Path) -> Vec<Vec<u8>> {
     let mut out = vec![];
     // ethereum-tests RLP vectors: the `out` encodings, valid and invalid.
     let rlp = vectors.join("ethereum-tests/RLPTests");
-    for f in ["rlptest.json", "invalidRLPTest.json", "RandomRLPTests/example.json"] {
+    for f in [
+        "rlptest.json",
+        "invalidRLPTest.json",
+        "RandomRLPTests/example.json",
+    ] {
         if let Some(Value::Object(cases)) = read_json(&rlp.join(f)) {
             out.extend(cases.values().map(|c| hex_bytes(&c["out"])));
         }
@@ -212,7 +218,11 @@ fn evm_rlp(vectors: &Path) -> Vec<Vec<u8>> {
     // helios' recorded mainnet receipts and block, re-encoded.
     let rpc = vectors.join("helios/tests/testdata/rpc");
     if let Some(Value::Array(rs)) = read_json(&rpc.join("receipts.json")) {
-        out.extend(rs.iter().take(40).map(|r| receipt_from_rpc(r).encoded_2718()));
+        out.extend(
+            rs.iter()
+                .take(40)
+                .map(|r| receipt_from_rpc(r).encoded_2718()),
+        );
     }
     if let Some(r) = read_json(&rpc.join("receipt.json")) {
         out.push(receipt_from_rpc(&r).encoded_2718());
@@ -329,7 +339,12 @@ fn beacon_seeds_of(bytes: &[u8], spec: &ChainSpec, minimal: bool, out: &mut Vec<
             // Parts: the header, committee and aggregate alone.
             let altair = bootstrap_to_ssz(&b, Fork::Altair, &preset);
             let committee_len = (preset.sync_committee_size + 1) * 48;
-            out.push(with_prefix(Op::Parts, Fork::Altair, minimal, &altair[..112]));
+            out.push(with_prefix(
+                Op::Parts,
+                Fork::Altair,
+                minimal,
+                &altair[..112],
+            ));
             out.push(with_prefix(
                 Op::Parts,
                 fork,
@@ -350,7 +365,10 @@ fn beacon_ssz(vectors: &Path) -> Vec<Vec<u8>> {
     let minimal = minimal_spec();
     let mut files = vec![];
     ssz_snappy_files(&vectors.join("lantern-beacon"), &mut files);
-    ssz_snappy_files(&vectors.join("helios/ethereum/consensus-core/testdata"), &mut files);
+    ssz_snappy_files(
+        &vectors.join("helios/ethereum/consensus-core/testdata"),
+        &mut files,
+    );
     for f in &files {
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if !(name.starts_with("update") || name.starts_with("bootstrap")) {
@@ -375,7 +393,12 @@ fn beacon_ssz(vectors: &Path) -> Vec<Vec<u8>> {
     let read = |n: &str| fs::read_to_string(testdata.join(n)).unwrap_or_default();
     if let Ok(b) = beacon_json::bootstrap_from_json(&read("bootstrap.json")) {
         let fork = mainnet.fork_at_slot(b.header.beacon.slot);
-        beacon_seeds_of(&bootstrap_to_ssz(&b, fork, &preset), &mainnet, false, &mut out);
+        beacon_seeds_of(
+            &bootstrap_to_ssz(&b, fork, &preset),
+            &mainnet,
+            false,
+            &mut out,
+        );
     }
     if let Ok(us) = beacon_json::updates_from_json(&read("updates.json"), &preset) {
         for u in us.iter().take(2) {
@@ -410,6 +433,20 @@ fn beacon_ssz(vectors: &Path) -> Vec<Vec<u8>> {
         }
     }
     out
+}
+
+/// helios' recorded mainnet beacon API answers, as served.
+fn beacon_json(vectors: &Path) -> Vec<Vec<u8>> {
+    let testdata = vectors.join("helios/ethereum/testdata");
+    [
+        "bootstrap.json",
+        "updates.json",
+        "finality.json",
+        "optimistic.json",
+    ]
+    .iter()
+    .filter_map(|n| fs::read(testdata.join(n)).ok())
+    .collect()
 }
 
 // --- CometBFT JSON --------------------------------------------------------
@@ -455,7 +492,11 @@ fn cometbft_json(vectors: &Path) -> Vec<Vec<u8>> {
             out.push(rpc_bundle(&lb, true).to_string().into_bytes());
             out.push(envelope(bundle["commit"].clone()).to_string().into_bytes());
             out.push(bundle["validators"].to_string().into_bytes());
-            out.push(Value::Array(vec![bundle.clone(), bundle]).to_string().into_bytes());
+            out.push(
+                Value::Array(vec![bundle.clone(), bundle])
+                    .to_string()
+                    .into_bytes(),
+            );
         }
     }
     out.push(br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}"#.to_vec());

@@ -24,11 +24,17 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
-const INTERESTING: [u8; 12] = [0, 1, 0x7f, 0x80, 0x81, 0xb7, 0xb8, 0xbf, 0xc0, 0xf7, 0xf8, 0xff];
+const INTERESTING: [u8; 12] = [
+    0, 1, 0x7f, 0x80, 0x81, 0xb7, 0xb8, 0xbf, 0xc0, 0xf7, 0xf8, 0xff,
+];
 
 fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
     let mut v = seed.to_vec();
@@ -72,7 +78,11 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
                 // A length-like field: a big-endian or little-endian u32.
                 let i = rng.below(len - 3);
                 let x = [0u32, 1, 0xff, 0xffff, u32::MAX, len as u32][rng.below(6)];
-                let b = if rng.below(2) == 0 { x.to_be_bytes() } else { x.to_le_bytes() };
+                let b = if rng.below(2) == 0 {
+                    x.to_be_bytes()
+                } else {
+                    x.to_le_bytes()
+                };
                 v[i..i + 4].copy_from_slice(&b);
             }
             _ => v.push(rng.next() as u8),
@@ -82,7 +92,9 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
 }
 
 fn save(target: &str, input: &[u8]) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("artifacts")
+        .join(target);
     match seeds::write(&dir, &[input.to_vec()]) {
         Ok(_) => format!("saved under {}", dir.display()),
         Err(e) => format!("not saved: {e}"),
@@ -119,7 +131,10 @@ fn every_target_survives_its_seeds_and_their_mutations() {
             runs += 1;
             if catch_unwind(AssertUnwindSafe(|| target(&input))).is_err() {
                 let saved = save(name, &input);
-                failures.push(format!("{name}: input of {} bytes panicked ({saved})", input.len()));
+                failures.push(format!(
+                    "{name}: input of {} bytes panicked ({saved})",
+                    input.len()
+                ));
                 break;
             }
         }
@@ -127,7 +142,11 @@ fn every_target_survives_its_seeds_and_their_mutations() {
             "{name}: {} seeds, {runs} executions in {:.1} s, {}",
             corpus.len(),
             start.elapsed().as_secs_f64(),
-            if failures.iter().any(|f| f.starts_with(name)) { "CRASH" } else { "no crash" }
+            if failures.iter().any(|f| f.starts_with(name)) {
+                "CRASH"
+            } else {
+                "no crash"
+            }
         );
     }
     assert!(failures.is_empty(), "{failures:#?}");
