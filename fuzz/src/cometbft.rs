@@ -14,7 +14,7 @@ use tendermint::validator::{Info, Set};
 /// proposer.
 fn sorted(set: &Set) -> Vec<Info> {
     let mut v = set.validators().to_vec();
-    v.sort_by(|a, b| a.address.cmp(&b.address));
+    v.sort_by_key(|i| i.address);
     v
 }
 

@@ -28,8 +28,11 @@ use switchyard_types::{HEADER_LEN, Message, id_of_encoded, keccak256};
 pub use beacon::{beacon_json, beacon_ssz};
 pub use cometbft::cometbft_json;
 
+/// A fuzz target body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its libFuzzer binary.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("message", message),
     ("evm_rlp", evm_rlp),
     ("beacon_ssz", beacon_ssz),
