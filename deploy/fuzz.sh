@@ -47,7 +47,7 @@ fi
 
 if [ "$mode" = replay ]; then
   # A few thousand mutated inputs per target; more for a long run.
-  iters=$(( seconds <= 15 ? 3000 : seconds * 200 ))
+  iters=$(( seconds <= 15 ? 20000 : seconds * 200 ))
   start=$(date +%s)
   mkdir -p fuzz/target
   set +e
