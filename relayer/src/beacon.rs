@@ -401,12 +401,23 @@ impl BeaconWatcher {
             let count = (target.saturating_sub(period) + 1).min(MAX_UPDATES_PER_REQUEST);
             let updates = self.api.updates(period, count).await?;
             for u in &updates {
+                // Nodes may answer with periods the store already passed
+                // (the range starts at the store's own period): nothing in
+                // them is news, and the light client would refuse them as
+                // irrelevant. Skip them rather than count them as refused
+                // or stop at them.
+                if u.attested_header.beacon.slot <= store.finalized_header().beacon.slot
+                    && store.next_sync_committee().is_some()
+                {
+                    continue;
+                }
                 if self.apply(store, u, now) {
                     applied += 1;
                 } else {
+                    // The next ones are still tried: a refused update does
+                    // not advance the store, so one that needs its
+                    // committee is refused too, and counted.
                     refused += 1;
-                    // Later periods need this one's committee.
-                    break;
                 }
             }
             let moved = mark

@@ -45,6 +45,9 @@ fn testdata(name: &str) -> String {
 struct Beacon {
     bootstrap: Arc<String>,
     updates: Arc<Vec<Value>>,
+    /// Answer every recorded update, whatever range is asked (as a node
+    /// that serves more than asked, older periods included).
+    all_updates: Arc<std::sync::atomic::AtomicBool>,
     finality: Arc<Mutex<String>>,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -56,6 +59,7 @@ impl Beacon {
             bootstrap: Arc::new(testdata("bootstrap.json")),
             updates: Arc::new(updates.as_array().expect("array").clone()),
             finality: Arc::new(Mutex::new(testdata("finality.json"))),
+            all_updates: Arc::default(),
             log: Arc::default(),
         }
     }
@@ -96,7 +100,8 @@ async fn updates(
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .expect("slot");
-            (start..start + count).contains(&(slot / 8192))
+            b.all_updates.load(std::sync::atomic::Ordering::SeqCst)
+                || (start..start + count).contains(&(slot / 8192))
         })
         .collect();
     (
@@ -408,4 +413,30 @@ async fn beacon_watcher_fails_over_and_refuses_a_tampered_finality_update() {
         "{}",
         metrics.render()
     );
+}
+
+/// A store three periods behind, and a node that answers every period it
+/// has, older ones included: the stale updates are skipped (not counted as
+/// refused, not a reason to stop), the missing periods applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacon_watcher_catches_up_periods_past_stale_updates_it_is_sent() {
+    let s = setup().await;
+    s.beacon
+        .all_updates
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (w, _) = watcher(&s, std::slice::from_ref(&s.beacon_url), NOW);
+    let mut store = w.init().await.expect("bootstraps");
+    let preset = switchyard_lc_beacon::Preset::MAINNET;
+    let updates = switchyard_lc_beacon::json::updates_from_json(&testdata("updates.json"), &preset)
+        .expect("updates");
+    for u in &updates[..3] {
+        let v = store.verify_update(u, NOW).expect("valid");
+        store.apply_update(v).expect("fresh");
+    }
+    let round = w.step(&mut store).await.expect("round");
+    // Three newer periods and the finality update applied (the newest of
+    // the periods the store has may be verified again, a no-op), nothing
+    // refused.
+    assert!(round.applied >= 4 && round.refused == 0, "{round:?}");
+    assert_eq!(round.finalized_slot, 7_109_344);
 }
