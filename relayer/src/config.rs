@@ -614,6 +614,37 @@ impl ChainConfig {
     }
 }
 
+/// Keys whose values are floats; a float anywhere else is refused.
+const FLOAT_KEYS: &[&str] = &["low_balance_eth"];
+
+/// The `config` crate converts loosely where serde would refuse: a float
+/// given for an integer is rounded and saturated (`chain_id = 1.5` reads as
+/// 2, `chain_id = 37e37` as `u64::MAX`), and a boolean reads as 0 or 1 or
+/// `"true"`. No integer or string field wants that, and no field is a
+/// boolean, so a float outside [`FLOAT_KEYS`] and any boolean are refused
+/// with their path before serde sees them. Found by the `config_toml` fuzz
+/// target (`chain_id = 37e37` was accepted as 18446744073709551615).
+fn refuse_loose_types(path: &str, key: &str, v: &config::Value) -> Result<(), ConfigError> {
+    match &v.kind {
+        config::ValueKind::Float(f) if !FLOAT_KEYS.contains(&key) => Err(cfg_err(
+            path,
+            format!("expected an integer or a string, got the float {f}"),
+        )),
+        config::ValueKind::Boolean(b) => Err(cfg_err(
+            path,
+            format!("expected a number or a string, got the boolean {b}"),
+        )),
+        config::ValueKind::Table(table) => table
+            .iter()
+            .try_for_each(|(k, v)| refuse_loose_types(&format!("{path}.{k}"), k, v)),
+        config::ValueKind::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| refuse_loose_types(&format!("{path}[{i}]"), key, v)),
+        _ => Ok(()),
+    }
+}
+
 impl Config {
     /// Loads `path` (TOML) with environment overrides, then validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -640,6 +671,13 @@ impl Config {
     }
 
     fn from_source(built: config::Config) -> Result<Self, ConfigError> {
+        let values: config::Map<String, config::Value> = built
+            .clone()
+            .try_deserialize()
+            .map_err(|e| cfg_err("<root>", e.to_string()))?;
+        for (key, value) in &values {
+            refuse_loose_types(key, key, value)?;
+        }
         // serde_path_to_error turns "unknown field `x`" into one with its path.
         let cfg: Self = serde_path_to_error::deserialize(built).map_err(|e| {
             let path = e.path().to_string();
@@ -1076,6 +1114,32 @@ submitter_key = { file = "/run/secrets/alpha" }
 checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000000000000000000000001" }
 "#
         .to_owned()
+    }
+
+    /// Regression (fuzz target `config_toml`): the `config` crate rounded a
+    /// float into an integer field and saturated it (`37e37` became
+    /// `u64::MAX`); floats outside float fields and booleans are refused.
+    #[test]
+    fn floats_and_booleans_for_integers_are_refused_with_the_path() {
+        for (value, got) in [
+            ("1.5", "float 1.5"),
+            ("37e37", "float"),
+            ("true", "boolean true"),
+        ] {
+            let text = sample().replace("chain_id = 31337", &format!("chain_id = {value}"));
+            let err = Config::from_toml(&text).expect_err(value);
+            assert_eq!(err.path, "chains[0].chain_id", "{err}");
+            assert!(err.reason.contains(got), "{err}");
+        }
+        let text = sample().replace("[redis]", "dispatcher = { max_wait_ms = 2.0 }\n[redis]");
+        let err = Config::from_toml(&text).expect_err("float wait");
+        assert_eq!(err.path, "dispatcher.max_wait_ms", "{err}");
+        let text = sample().replace(
+            "chain_id = 31337",
+            "chain_id = 31337\nlow_balance_eth = 0.5",
+        );
+        let c = Config::from_toml(&text).expect("a float where a float belongs");
+        assert_eq!(c.chains[0].low_balance_eth, 0.5);
     }
 
     #[test]
