@@ -91,11 +91,13 @@ for t in "${targets[@]}"; do
   seeds=$(ls "$corpus" | grep -c '^seed-' || true)
   log "$t: ${seconds} s, corpus $(ls "$corpus" | wc -l) inputs ($seeds seeds)"
   set +e
+  t0=$(date +%s)
   "${nice_cmd[@]}" "$bin_dir/$t" "$corpus" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" >"$logs/$t.log" 2>&1
   rc=$?
   set -e
+  elapsed=$(( $(date +%s) - t0 ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -1)
   done_line=$(grep -E '^#[0-9]+' "$logs/$t.log" | tail -1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
@@ -109,7 +111,7 @@ for t in "${targets[@]}"; do
     grep -E 'panicked|ERROR|Test unit written' "$logs/$t.log" | head -5 >&2 || true
   fi
   line=$(printf '%-14s %5s s  execs %-10s (%s/s)  cov %-5s ft %-6s corpus %-10s seeds %-4s %s' \
-    "$t" "$seconds" "${execs:-?}" "$(( ${execs:-0} / (seconds > 0 ? seconds : 1) ))" \
+    "$t" "$elapsed" "${execs:-?}" "$(( ${execs:-0} / (elapsed > 0 ? elapsed : 1) ))" \
     "${cov:-?}" "${ft:-?}" "${corp:-?}" "$seeds" "$result")
   echo "$line"
   summary+=("$line")
