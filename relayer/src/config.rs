@@ -11,6 +11,43 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
+/// Chain and origin names: `[a-z0-9_-]{1,32}` (they appear in metric labels
+/// and logs).
+fn check_name(path: String, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(cfg_err(
+            path,
+            format!("expected [a-z0-9_-]{{1,32}}, got {name:?}"),
+        ))
+    }
+}
+
+/// Refuses `value` (at `path`) when an entry of `list` (the config's list
+/// `list_name`, whose field `field` is read by `get`) already has it.
+fn unique<T, V: PartialEq + std::fmt::Debug>(
+    path: String,
+    value: &V,
+    list_name: &str,
+    field: &str,
+    list: &[T],
+    get: impl Fn(&T) -> &V,
+) -> Result<(), ConfigError> {
+    match list.iter().position(|o| get(o) == value) {
+        Some(j) => Err(cfg_err(
+            path,
+            format!("duplicate of {list_name}[{j}].{field} {value:?}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A configuration that cannot be used, with the path of the offending value.
 #[derive(Debug, thiserror::Error)]
 #[error("config {path}: {reason}")]
@@ -789,29 +826,23 @@ impl Config {
         }
         for (i, c) in self.chains.iter().enumerate() {
             let p = |k: &str| format!("chains[{i}].{k}");
-            let name_ok = !c.name.is_empty()
-                && c.name.len() <= 32
-                && c.name.chars().all(|ch| {
-                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-'
-                });
-            if !name_ok {
-                return Err(cfg_err(
-                    p("name"),
-                    format!("expected [a-z0-9_-]{{1,32}}, got {:?}", c.name),
-                ));
-            }
-            if let Some(j) = self.chains[..i].iter().position(|o| o.name == c.name) {
-                return Err(cfg_err(
-                    p("name"),
-                    format!("duplicate of chains[{j}].name {:?}", c.name),
-                ));
-            }
-            if let Some(j) = self.chains[..i].iter().position(|o| o.domain == c.domain) {
-                return Err(cfg_err(
-                    p("domain"),
-                    format!("duplicate of chains[{j}].domain {}", c.domain),
-                ));
-            }
+            check_name(p("name"), &c.name)?;
+            unique(
+                p("name"),
+                &c.name,
+                "chains",
+                "name",
+                &self.chains[..i],
+                |o| &o.name,
+            )?;
+            unique(
+                p("domain"),
+                &c.domain,
+                "chains",
+                "domain",
+                &self.chains[..i],
+                |o| &o.domain,
+            )?;
             if c.rpc_urls.is_empty() {
                 return Err(cfg_err(
                     p("rpc_urls"),
@@ -978,53 +1009,43 @@ impl Config {
     fn validate_cometbft_origins(&self) -> Result<(), ConfigError> {
         for (i, c) in self.cometbft_origins.iter().enumerate() {
             let p = |k: &str| format!("cometbft_origins[{i}].{k}");
-            let name_ok = !c.name.is_empty()
-                && c.name.len() <= 32
-                && c.name.chars().all(|ch| {
-                    ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '-'
-                });
-            if !name_ok {
-                return Err(cfg_err(
-                    p("name"),
-                    format!("expected [a-z0-9_-]{{1,32}}, got {:?}", c.name),
-                ));
-            }
-            if let Some(j) = self.chains.iter().position(|o| o.name == c.name) {
-                return Err(cfg_err(
-                    p("name"),
-                    format!("duplicate of chains[{j}].name {:?}", c.name),
-                ));
-            }
-            if let Some(j) = self.cometbft_origins[..i]
-                .iter()
-                .position(|o| o.name == c.name)
-            {
-                return Err(cfg_err(
-                    p("name"),
-                    format!("duplicate of cometbft_origins[{j}].name {:?}", c.name),
-                ));
-            }
-            if let Some(j) = self.chains.iter().position(|o| o.domain == c.domain) {
-                return Err(cfg_err(
-                    p("domain"),
-                    format!("duplicate of chains[{j}].domain {}", c.domain),
-                ));
-            }
-            if let Some(j) = self.route_groups.iter().position(|g| g.domain == c.domain) {
-                return Err(cfg_err(
-                    p("domain"),
-                    format!("duplicate of route_groups[{j}].domain {}", c.domain),
-                ));
-            }
-            if let Some(j) = self.cometbft_origins[..i]
-                .iter()
-                .position(|o| o.domain == c.domain)
-            {
-                return Err(cfg_err(
-                    p("domain"),
-                    format!("duplicate of cometbft_origins[{j}].domain {}", c.domain),
-                ));
-            }
+            let earlier = &self.cometbft_origins[..i];
+            check_name(p("name"), &c.name)?;
+            unique(p("name"), &c.name, "chains", "name", &self.chains, |o| {
+                &o.name
+            })?;
+            unique(
+                p("name"),
+                &c.name,
+                "cometbft_origins",
+                "name",
+                earlier,
+                |o| &o.name,
+            )?;
+            unique(
+                p("domain"),
+                &c.domain,
+                "chains",
+                "domain",
+                &self.chains,
+                |o| &o.domain,
+            )?;
+            unique(
+                p("domain"),
+                &c.domain,
+                "route_groups",
+                "domain",
+                &self.route_groups,
+                |g| &g.domain,
+            )?;
+            unique(
+                p("domain"),
+                &c.domain,
+                "cometbft_origins",
+                "domain",
+                earlier,
+                |o| &o.domain,
+            )?;
             if c.rpc_urls.is_empty() {
                 return Err(cfg_err(
                     p("rpc_urls"),
