@@ -11,6 +11,45 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
+/// Refuses keys that are not `[a-z0-9_]+` before the `config` crate sees
+/// them: it reads keys as paths (`a.b`, `a[3]`), and a quoted TOML key such
+/// as `"x[-11984684]"` made it grow an array by millions of entries until
+/// the process ran out of memory (found by the `config_toml` fuzz target).
+/// Every key of the hub's configuration is snake_case.
+fn refuse_odd_keys(text: &str, origin: &str) -> Result<(), ConfigError> {
+    let table = text
+        .parse::<toml::Table>()
+        .map_err(|e| cfg_err(origin, e.to_string()))?;
+    check_keys("", &toml::Value::Table(table))
+}
+
+fn check_keys(path: &str, v: &toml::Value) -> Result<(), ConfigError> {
+    match v {
+        toml::Value::Table(t) => t.iter().try_for_each(|(k, x)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            let ok = !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                return Err(cfg_err(
+                    p,
+                    format!("expected a key of [a-z0-9_], got {k:?}"),
+                ));
+            }
+            check_keys(&p, x)
+        }),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| check_keys(&format!("{path}[{i}]"), x)),
+        _ => Ok(()),
+    }
+}
+
 /// Chain and origin names: `[a-z0-9_-]{1,32}` (they appear in metric labels
 /// and logs).
 fn check_name(path: String, name: &str) -> Result<(), ConfigError> {
@@ -685,8 +724,24 @@ fn refuse_loose_types(path: &str, key: &str, v: &config::Value) -> Result<(), Co
 impl Config {
     /// Loads `path` (TOML) with environment overrides, then validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, e.to_string()))?;
+        refuse_odd_keys(&text, &file)?;
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("SWITCHYARD__")
+                && !name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(cfg_err(
+                    format!("environment variable {name}"),
+                    "expected a name of [A-Z0-9_] (SWITCHYARD__SECTION__KEY)",
+                ));
+            }
+        }
         let built = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
             .add_source(
                 config::Environment::with_prefix("SWITCHYARD")
                     .prefix_separator("__")
@@ -700,6 +755,7 @@ impl Config {
 
     /// Parses TOML text without environment overrides (tests, `config check`).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        refuse_odd_keys(text, "<toml>")?;
         let built = config::Config::builder()
             .add_source(config::File::from_str(text, config::FileFormat::Toml))
             .build()
@@ -1135,6 +1191,18 @@ submitter_key = { file = "/run/secrets/alpha" }
 checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000000000000000000000001" }
 "#
         .to_owned()
+    }
+
+    /// Regression (fuzz target `config_toml`, out of memory): a quoted key
+    /// the `config` crate would read as a path with an array index.
+    #[test]
+    fn keys_that_read_as_paths_are_refused_before_parsing() {
+        let err = Config::from_toml("[\"6[-11984684]\"]\n").expect_err("odd key");
+        assert_eq!(err.path, "6[-11984684]");
+        let text = sample().replace("chain_id = 31337", "chain_id = 31337\n\"a.b\" = 1");
+        let err = Config::from_toml(&text).expect_err("dotted key");
+        assert_eq!(err.path, "chains[0].a.b", "{err}");
+        assert!(err.reason.contains("[a-z0-9_]"), "{err}");
     }
 
     /// Regression (fuzz target `config_toml`): the `config` crate rounded a
