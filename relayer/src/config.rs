@@ -50,6 +50,22 @@ fn check_keys(path: &str, v: &toml::Value) -> Result<(), ConfigError> {
     }
 }
 
+/// Refuses `value` (at `path`) outside `range`, saying both.
+fn in_range<T: Copy + PartialOrd + std::fmt::Display>(
+    path: impl Into<String>,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(cfg_err(
+            path,
+            format!("expected {}..={}, got {value}", range.start(), range.end()),
+        ))
+    }
+}
+
 /// Chain and origin names: `[a-z0-9_-]{1,32}` (they appear in metric labels
 /// and logs).
 fn check_name(path: String, name: &str) -> Result<(), ConfigError> {
@@ -811,66 +827,38 @@ impl Config {
             }
         }
         let d = &self.dispatcher;
-        if !(1024..=1024 * 1024).contains(&d.max_batch_bytes) {
-            return Err(cfg_err(
-                "dispatcher.max_batch_bytes",
-                format!("expected 1024..=1048576, got {}", d.max_batch_bytes),
-            ));
-        }
-        if !(10_000..=86_400_000).contains(&d.stuck_after_ms) {
-            return Err(cfg_err(
-                "dispatcher.stuck_after_ms",
-                format!("expected 10000..=86400000, got {}", d.stuck_after_ms),
-            ));
-        }
-        if !(1..=2000).contains(&d.max_batch_messages) {
-            return Err(cfg_err(
-                "dispatcher.max_batch_messages",
-                format!("expected 1..=2000, got {}", d.max_batch_messages),
-            ));
-        }
-        if !(1..=64).contains(&d.max_in_flight) {
-            return Err(cfg_err(
-                "dispatcher.max_in_flight",
-                format!("expected 1..=64, got {}", d.max_in_flight),
-            ));
-        }
+        in_range(
+            "dispatcher.max_batch_bytes",
+            d.max_batch_bytes,
+            1024..=1024 * 1024,
+        )?;
+        in_range(
+            "dispatcher.stuck_after_ms",
+            d.stuck_after_ms,
+            10_000..=86_400_000,
+        )?;
+        in_range(
+            "dispatcher.max_batch_messages",
+            d.max_batch_messages,
+            1..=2000,
+        )?;
+        in_range("dispatcher.max_in_flight", d.max_in_flight, 1..=64)?;
         if d.max_wait_ms > 60_000 {
             return Err(cfg_err(
                 "dispatcher.max_wait_ms",
                 format!("expected at most 60000, got {}", d.max_wait_ms),
             ));
         }
-        if !(1..=1024).contains(&d.lane_shards) {
-            return Err(cfg_err(
-                "dispatcher.lane_shards",
-                format!("expected 1..=1024, got {}", d.lane_shards),
-            ));
-        }
-        if !(1..=64).contains(&d.workers) {
-            return Err(cfg_err(
-                "dispatcher.workers",
-                format!("expected 1..=64, got {}", d.workers),
-            ));
-        }
-        if !(500..=600_000).contains(&d.lease_ttl_ms) {
-            return Err(cfg_err(
-                "dispatcher.lease_ttl_ms",
-                format!("expected 500..=600000, got {}", d.lease_ttl_ms),
-            ));
-        }
+        in_range("dispatcher.lane_shards", d.lane_shards, 1..=1024)?;
+        in_range("dispatcher.workers", d.workers, 1..=64)?;
+        in_range("dispatcher.lease_ttl_ms", d.lease_ttl_ms, 500..=600_000)?;
         if d.max_backlog_entries == 0 {
             return Err(cfg_err(
                 "dispatcher.max_backlog_entries",
                 "expected at least 1, got 0",
             ));
         }
-        if !(1..=600_000).contains(&d.retry_base_ms) {
-            return Err(cfg_err(
-                "dispatcher.retry_base_ms",
-                format!("expected 1..=600000, got {}", d.retry_base_ms),
-            ));
-        }
+        in_range("dispatcher.retry_base_ms", d.retry_base_ms, 1..=600_000)?;
         if d.max_attempts == 0 {
             return Err(cfg_err(
                 "dispatcher.max_attempts",
@@ -940,18 +928,12 @@ impl Config {
                         ),
                     ));
                 }
-                if !(1000..=600_000).contains(&b.poll_interval_ms) {
-                    return Err(cfg_err(
-                        p("beacon.poll_interval_ms"),
-                        format!("expected 1000..=600000, got {}", b.poll_interval_ms),
-                    ));
-                }
-                if !(100..=120_000).contains(&b.timeout_ms) {
-                    return Err(cfg_err(
-                        p("beacon.timeout_ms"),
-                        format!("expected 100..=120000, got {}", b.timeout_ms),
-                    ));
-                }
+                in_range(
+                    p("beacon.poll_interval_ms"),
+                    b.poll_interval_ms,
+                    1000..=600_000,
+                )?;
+                in_range(p("beacon.timeout_ms"), b.timeout_ms, 100..=120_000)?;
             }
             for (k, u) in c.rpc_urls.iter().enumerate() {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
@@ -967,33 +949,13 @@ impl Config {
                     format!("expected at most 1024, got {}", c.confirmations),
                 ));
             }
-            if !(10..=60_000).contains(&c.poll_interval_ms) {
-                return Err(cfg_err(
-                    p("poll_interval_ms"),
-                    format!("expected 10..=60000, got {}", c.poll_interval_ms),
-                ));
-            }
-            if !(100..=120_000).contains(&c.rpc_timeout_ms) {
-                return Err(cfg_err(
-                    p("rpc_timeout_ms"),
-                    format!("expected 100..=120000, got {}", c.rpc_timeout_ms),
-                ));
-            }
+            in_range(p("poll_interval_ms"), c.poll_interval_ms, 10..=60_000)?;
+            in_range(p("rpc_timeout_ms"), c.rpc_timeout_ms, 100..=120_000)?;
             if c.max_fee_gwei == 0 {
                 return Err(cfg_err(p("max_fee_gwei"), "expected at least 1, got 0"));
             }
-            if !(500..=3_600_000).contains(&c.replace_after_ms) {
-                return Err(cfg_err(
-                    p("replace_after_ms"),
-                    format!("expected 500..=3600000, got {}", c.replace_after_ms),
-                ));
-            }
-            if !(200_000..=100_000_000).contains(&c.max_batch_gas) {
-                return Err(cfg_err(
-                    p("max_batch_gas"),
-                    format!("expected 200000..=100000000, got {}", c.max_batch_gas),
-                ));
-            }
+            in_range(p("replace_after_ms"), c.replace_after_ms, 500..=3_600_000)?;
+            in_range(p("max_batch_gas"), c.max_batch_gas, 200_000..=100_000_000)?;
             if !(110..=300).contains(&c.fee_bump_percent) {
                 return Err(cfg_err(
                     p("fee_bump_percent"),
@@ -1045,12 +1007,11 @@ impl Config {
                         format!("no chain named {:?}", m.chain),
                     ));
                 }
-                if !(1..=1000).contains(&m.weight) {
-                    return Err(cfg_err(
-                        format!("route_groups[{i}].members[{k}].weight"),
-                        format!("expected 1..=1000, got {}", m.weight),
-                    ));
-                }
+                in_range(
+                    format!("route_groups[{i}].members[{k}].weight"),
+                    m.weight,
+                    1..=1000,
+                )?;
                 if g.members[..k].iter().any(|o| o.chain == m.chain) {
                     return Err(cfg_err(
                         format!("route_groups[{i}].members[{k}].chain"),
@@ -1143,18 +1104,8 @@ impl Config {
                     format!("expected 0..=600, got {}", c.clock_drift_secs),
                 ));
             }
-            if !(100..=600_000).contains(&c.poll_interval_ms) {
-                return Err(cfg_err(
-                    p("poll_interval_ms"),
-                    format!("expected 100..=600000, got {}", c.poll_interval_ms),
-                ));
-            }
-            if !(100..=120_000).contains(&c.rpc_timeout_ms) {
-                return Err(cfg_err(
-                    p("rpc_timeout_ms"),
-                    format!("expected 100..=120000, got {}", c.rpc_timeout_ms),
-                ));
-            }
+            in_range(p("poll_interval_ms"), c.poll_interval_ms, 100..=600_000)?;
+            in_range(p("rpc_timeout_ms"), c.rpc_timeout_ms, 100..=120_000)?;
         }
         Ok(())
     }
