@@ -8,6 +8,21 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 step() { printf '\n=== %s ===\n' "$*"; }
 
+# A clean build of the suite (debug workspace, release benches, the fuzz
+# targets' sanitizer build) takes about 10 GiB of disk. Say so up front
+# rather than fail half way with "No space left on device".
+need_kib=$((10 * 1024 * 1024))
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+printf 'disk: %s GiB free in %s (the suite needs about 10 GiB)\n' "$((free_kib / 1024 / 1024))" "$root"
+if [ "${free_kib:-0}" -lt "$need_kib" ]; then
+  echo "test.sh: only $((free_kib / 1024)) MiB free on the disk of $root; expected at least 10 GiB for the builds" >&2
+  exit 1
+fi
+if [ "${CI:-}" = true ]; then
+  # One clean build: incremental caches (GiBs) would never be reused.
+  export CARGO_INCREMENTAL=0
+fi
+
 step "setup"
 bash deploy/setup.sh
 
@@ -26,6 +41,10 @@ cargo test --locked --workspace --no-fail-fast
 
 step "fuzz smoke: each fuzz target ~15 s (deploy/fuzz.sh; seed replay on stable without nightly)"
 bash deploy/fuzz.sh --smoke
+if [ "${CI:-}" = true ]; then
+  # The sanitizer build (~2 GiB) is not used again in this run.
+  rm -rf fuzz/target
+fi
 
 step "Helm chart: lint, render, kubernetes-validate, schema refusals, config check"
 # After cargo test, so that the built binary checks the rendered hub.toml.
