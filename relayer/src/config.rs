@@ -150,6 +150,9 @@ pub struct Config {
     /// Delivery batching.
     #[serde(default)]
     pub dispatcher: DispatcherConfig,
+    /// The message status journal behind `/v1/messages` and the explorer.
+    #[serde(default)]
+    pub status: StatusConfig,
     /// Every chain the hub follows or delivers to.
     pub chains: Vec<ChainConfig>,
     /// Logical destination domains served by several chains.
@@ -335,6 +338,49 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+        }
+    }
+}
+
+/// The message status journal: each message's stages, origin block and
+/// transaction, destination transaction and failure, kept in Redis for the
+/// status API and the explorer. Written off the delivery path through a
+/// bounded queue: when Redis cannot keep up, status updates are dropped
+/// (and counted in `switchyard_status_dropped_total`), never messages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusConfig {
+    /// Keep a journal at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How long a message's record is kept after its last change, in
+    /// seconds. Each record costs about 600 bytes of Redis memory, so the
+    /// journal holds about `rate × retention × 600` bytes.
+    #[serde(default = "default_status_retention")]
+    pub retention_secs: u64,
+    /// Status updates buffered in the process before they are dropped.
+    #[serde(default = "default_status_buffer")]
+    pub buffer: usize,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_status_retention() -> u64 {
+    86_400
+}
+
+fn default_status_buffer() -> usize {
+    100_000
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            retention_secs: default_status_retention(),
+            buffer: default_status_buffer(),
         }
     }
 }
@@ -709,11 +755,14 @@ impl ChainConfig {
 /// Keys whose values are floats; a float anywhere else is refused.
 const FLOAT_KEYS: &[&str] = &["low_balance_eth"];
 
+/// Keys whose values are booleans; a boolean anywhere else is refused.
+const BOOL_KEYS: &[&str] = &["enabled"];
+
 /// The `config` crate converts loosely where serde would refuse: a float
 /// given for an integer is rounded and saturated (`chain_id = 1.5` reads as
 /// 2, `chain_id = 37e37` as `u64::MAX`), and a boolean reads as 0 or 1 or
-/// `"true"`. No integer or string field wants that, and no field is a
-/// boolean, so a float outside [`FLOAT_KEYS`] and any boolean are refused
+/// `"true"`. No integer or string field wants that, so a float outside
+/// [`FLOAT_KEYS`] and a boolean outside [`BOOL_KEYS`] are refused
 /// with their path before serde sees them. Found by the `config_toml` fuzz
 /// target (`chain_id = 37e37` was accepted as 18446744073709551615).
 fn refuse_loose_types(path: &str, key: &str, v: &config::Value) -> Result<(), ConfigError> {
@@ -722,7 +771,7 @@ fn refuse_loose_types(path: &str, key: &str, v: &config::Value) -> Result<(), Co
             path,
             format!("expected an integer or a string, got the float {f}"),
         )),
-        config::ValueKind::Boolean(b) => Err(cfg_err(
+        config::ValueKind::Boolean(b) if !BOOL_KEYS.contains(&key) => Err(cfg_err(
             path,
             format!("expected a number or a string, got the boolean {b}"),
         )),
@@ -851,6 +900,12 @@ impl Config {
         }
         in_range("dispatcher.lane_shards", d.lane_shards, 1..=1024)?;
         in_range("dispatcher.workers", d.workers, 1..=64)?;
+        in_range(
+            "status.retention_secs",
+            self.status.retention_secs,
+            60..=90 * 86_400,
+        )?;
+        in_range("status.buffer", self.status.buffer, 1_000..=10_000_000)?;
         in_range("dispatcher.lease_ttl_ms", d.lease_ttl_ms, 500..=600_000)?;
         if d.max_backlog_entries == 0 {
             return Err(cfg_err(

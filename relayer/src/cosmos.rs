@@ -36,6 +36,7 @@ use tracing::{info, instrument, warn};
 use crate::config::RoutePolicy;
 use crate::error::HubError;
 use crate::health::Health;
+use crate::journal::{Event as JournalEvent, Journal, QueuedMessage};
 use crate::lane::{LaneEntry, Lanes};
 use crate::metrics::{Metrics, stage};
 use crate::router::{BacklogView, Router, Target};
@@ -87,6 +88,8 @@ pub struct CosmosWatcher {
     /// The verified height at which the walk last found its next nonce
     /// absent: no need to ask again before a newer header.
     exhausted_at: Option<u64>,
+    /// Where queued messages are reported (status API).
+    journal: Journal,
 }
 
 /// The current time for the light client.
@@ -127,6 +130,7 @@ impl CosmosWatcher {
         health: Arc<Health>,
         backlog: Arc<BacklogView>,
     ) -> Self {
+        let journal = Journal::disabled(metrics.clone());
         Self {
             spec,
             rpc,
@@ -138,7 +142,14 @@ impl CosmosWatcher {
             backlog,
             last_refusal: None,
             exhausted_at: None,
+            journal,
         }
+    }
+
+    /// Reports the messages this watcher queues to `journal`.
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        self.journal = journal;
+        self
     }
 
     fn err(&self, source: switchyard_cometbft::Error) -> HubError {
@@ -449,6 +460,19 @@ impl CosmosWatcher {
         if appended {
             self.backlog.add(lane.dst, 1);
             self.metrics.count(stage::ENQUEUED, &name, &route.name, 1);
+            // The block of a Cosmos message is the verified height its
+            // outbox entry was proven at; there is no transaction to name.
+            self.journal.record(JournalEvent::Queued {
+                route: route.name.clone(),
+                lane,
+                height,
+                verified_ms: verified_at_ms,
+                queued_ms: unix_ms(),
+                messages: vec![QueuedMessage {
+                    message: m.clone(),
+                    origin_tx: None,
+                }],
+            });
         }
         self.metrics
             .latency

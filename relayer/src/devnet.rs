@@ -339,6 +339,7 @@ pub async fn run(
         attester_key: SecretRef::file(&attester_file),
         queue_key: SecretRef::file(&queue_key_file),
         admin_token: None,
+        status: crate::config::StatusConfig::default(),
         dispatcher: DispatcherConfig {
             max_batch_messages: 250,
             ..DispatcherConfig::default()

@@ -37,6 +37,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::chain::BatchSink;
 use crate::config::DispatcherConfig;
+use crate::journal::{Event as JournalEvent, Journal};
 use crate::lane::{Delivery, LaneEntry, LaneId, Lanes};
 use crate::metrics::{Metrics, stage};
 use crate::unix_ms;
@@ -68,6 +69,7 @@ struct Shared<K> {
     metrics: Metrics,
     cfg: DispatcherConfig,
     origin_names: Arc<HashMap<Domain, String>>,
+    journal: Journal,
 }
 
 impl<K> Shared<K> {
@@ -100,6 +102,7 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
         replica: String,
         origin_names: Arc<HashMap<Domain, String>>,
     ) -> Self {
+        let journal = Journal::disabled(metrics.clone());
         Self {
             shared: Arc::new(Shared {
                 spec,
@@ -109,9 +112,18 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
                 metrics,
                 cfg,
                 origin_names,
+                journal,
             }),
             replica,
         }
+    }
+
+    /// Reports submissions, deliveries and failures to `journal`.
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.journal = journal;
+        }
+        self
     }
 
     /// Runs the workers until `shutdown`, then drains them.
@@ -749,6 +761,18 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             s.metrics
                 .count(stage::SUBMITTED, s.origin_name(o), &s.spec.name, n);
         }
+        if let Some(tx) = s.submitter.pending_tx(&pending) {
+            s.journal.record(JournalEvent::Submitted {
+                dst: s.spec.domain,
+                tx,
+                at_ms: unix_ms(),
+                ids: ids
+                    .iter()
+                    .copied()
+                    .zip(batch.origins.iter().copied())
+                    .collect(),
+            });
+        }
         let submitter = Arc::clone(&s.submitter);
         let confirmed = Arc::clone(&self.confirmed);
         Ok(tokio::spawn(async move {
@@ -796,6 +820,13 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             .lane_retries
             .with_label_values(&[&s.spec.name])
             .inc();
+        if s.journal.is_enabled() {
+            s.journal.record(JournalEvent::Retrying {
+                error: batch.last_error.clone(),
+                at_ms: unix_ms(),
+                ids: batch.messages.iter().map(keccak256).collect(),
+            });
+        }
         let delay = retry_delay(s.cfg.retry_base_ms, batch.attempts);
         warn!(err = %e, attempt = batch.attempts, delay_ms = delay.as_millis() as u64, "batch failed, will retry");
         batch.not_before = Some(Instant::now() + delay);
@@ -877,6 +908,24 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 .count(stage::FAILED, s.origin_name(o), &s.spec.name, n);
         }
         let now = unix_ms();
+        s.journal.record(JournalEvent::Included {
+            dst: s.spec.domain,
+            tx: inc.tx_hash,
+            block: inc.block,
+            at_ms: now,
+            delivered: inc
+                .delivered_ids
+                .iter()
+                .copied()
+                .zip(inc.delivered.iter().copied())
+                .collect(),
+            failed: inc
+                .failed_ids
+                .iter()
+                .zip(inc.failed.iter())
+                .map(|((id, why), o)| (*id, *o, why.clone()))
+                .collect(),
+        });
         for (_, verified_at) in &batch.completes {
             s.metrics
                 .latency
@@ -910,6 +959,19 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             "{why} after {} attempts; last error: {}",
             batch.attempts, batch.last_error
         );
+        if s.journal.is_enabled() {
+            s.journal.record(JournalEvent::DeadLettered {
+                dst: s.spec.domain,
+                reason: reason.clone(),
+                at_ms: unix_ms(),
+                ids: batch
+                    .messages
+                    .iter()
+                    .map(keccak256)
+                    .zip(batch.origins.iter().copied())
+                    .collect(),
+            });
+        }
         for id in &batch.touches {
             if let Err(e) = self.lanes.dead_letter(self.lane, id, &reason).await {
                 warn!(err = %e, entry = %id, "dead-lettering failed; entry stays pending");

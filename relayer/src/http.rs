@@ -1,7 +1,7 @@
 //! The hub's HTTP surface: `/metrics`, `/healthz` (the process answers),
-//! `/readyz` (Redis reachable, light clients fresh), and the admin API
-//! `/admin/dlq/...`, which refuses every request without the configured
-//! bearer token.
+//! `/readyz` (Redis reachable, light clients fresh), the public status API
+//! and explorer page (`crate::api`), and the admin API `/admin/dlq/...`,
+//! which refuses every request without the configured bearer token.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub struct AppState {
     pub admin: Admin,
     /// Admin bearer token; `None` disables the admin API.
     pub admin_token: Option<Arc<str>>,
+    /// Chain names and lanes, for the status API.
+    pub catalog: Arc<crate::api::Catalog>,
 }
 
 /// The router (also used by tests without a socket).
@@ -54,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .merge(crate::api::router())
         .merge(admin)
         .with_state(state)
 }

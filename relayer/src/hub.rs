@@ -23,6 +23,7 @@ use crate::dispatcher::BacklogMonitor;
 use crate::dispatcher::{DestSpec, Dispatcher};
 use crate::error::HubError;
 use crate::health::Health;
+use crate::journal::Journal;
 use crate::lane::{Lanes, QueueKey, RedisTarget};
 use crate::metrics::Metrics;
 use crate::router::BacklogView;
@@ -119,6 +120,18 @@ impl Hub {
         let backlog = Arc::new(BacklogView::default());
 
         let mut tasks = JoinSet::new();
+        let journal = if cfg.status.enabled {
+            let (journal, writer) = Journal::new(
+                lanes.dedicated().await?,
+                metrics.clone(),
+                cfg.status.retention_secs,
+                cfg.status.buffer,
+            );
+            tasks.spawn(writer.run(shutdown.child_token()));
+            journal
+        } else {
+            Journal::disabled(metrics.clone())
+        };
         for (i, c) in cfg.chains.iter().enumerate() {
             let policy = RpcPolicy {
                 timeout: Duration::from_millis(c.rpc_timeout_ms),
@@ -148,7 +161,8 @@ impl Hub {
                     metrics.clone(),
                     Arc::clone(&health),
                     Arc::clone(&backlog),
-                );
+                )
+                .with_journal(journal.clone());
                 let watcher = match &c.beacon {
                     None => watcher,
                     Some(b) => {
@@ -212,13 +226,15 @@ impl Hub {
                 cfg.dispatcher.clone(),
                 replica.clone(),
                 Arc::clone(&origin_names),
-            );
+            )
+            .with_journal(journal.clone());
             tasks.spawn(dispatcher.run(shutdown.child_token()));
         }
         if role.watches() {
             for (i, c) in cfg.cometbft_origins.iter().enumerate() {
                 let watcher =
-                    cosmos_watcher(i, c, &cfg, &lanes, &router, &metrics, &health, &backlog)?;
+                    cosmos_watcher(i, c, &cfg, &lanes, &router, &metrics, &health, &backlog)?
+                        .with_journal(journal.clone());
                 tasks.spawn(watcher.run(shutdown.child_token()));
             }
         }
@@ -244,6 +260,7 @@ impl Hub {
             lanes: lanes.clone(),
             admin: crate::admin::Admin::new(lanes.clone(), &cfg),
             admin_token,
+            catalog: Arc::new(crate::api::Catalog::from_config(&cfg)),
         };
         let http_stop = shutdown.child_token();
         tasks.spawn(async move {

@@ -25,7 +25,7 @@
 
 use std::time::Duration;
 
-use alloy_primitives::Bytes;
+use alloy_primitives::{B256, Bytes};
 use hmac::{Hmac, KeyInit, Mac};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -1330,6 +1330,219 @@ fn first_id_ms(v: &Value) -> Option<u64> {
         _ => return None,
     };
     id.split('-').next()?.parse().ok()
+}
+
+/// One write of the status journal (`crate::journal`). The journal is
+/// informational: nothing here is authenticated or read back by the
+/// delivery path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusOp {
+    /// Sets fields of message `id`'s record.
+    Fields {
+        /// Message id.
+        id: B256,
+        /// (field, value) pairs.
+        fields: Vec<(&'static str, String)>,
+    },
+    /// Indexes `ids` under a transaction hash (origin or destination).
+    Tx {
+        /// Transaction hash.
+        hash: B256,
+        /// Message ids in the transaction.
+        ids: Vec<B256>,
+    },
+    /// Indexes `ids` under their sender on `origin`, newest first.
+    Sender {
+        /// Origin domain.
+        origin: Domain,
+        /// Sender (32 bytes).
+        sender: B256,
+        /// Message ids.
+        ids: Vec<B256>,
+    },
+    /// Adds `n` to the deployment-wide count of `stage` on a route.
+    Count {
+        /// Origin domain.
+        origin: Domain,
+        /// Destination domain.
+        dst: Domain,
+        /// Stage name.
+        stage: &'static str,
+        /// How many.
+        n: u64,
+    },
+}
+
+/// Ids kept per (origin, sender) index: the newest ones.
+pub const SENDER_INDEX_LEN: usize = 200;
+
+impl Lanes {
+    fn status_key(&self, id: &B256) -> String {
+        format!("{}:status:msg:{id:x}", self.prefix)
+    }
+    fn status_tx_key(&self, hash: &B256) -> String {
+        format!("{}:status:tx:{hash:x}", self.prefix)
+    }
+    fn status_sender_key(&self, origin: Domain, sender: &B256) -> String {
+        format!("{}:status:sender:{origin}:{sender:x}", self.prefix)
+    }
+    fn status_counts_key(&self) -> String {
+        format!("{}:status:counts", self.prefix)
+    }
+
+    /// Applies journal writes; every key written expires `ttl_secs` after
+    /// its last write. The commands go out concurrently on the multiplexed
+    /// connection (one round trip's wait, and each key finds its own slot
+    /// on a cluster), in chunks so one call never floods the connection.
+    pub async fn write_status(&self, ops: &[StatusOp], ttl_secs: u64) -> Result<(), QueueError> {
+        let mut cmds: Vec<Cmd> = Vec::with_capacity(ops.len() * 3);
+        for op in ops {
+            let key = match op {
+                StatusOp::Fields { id, fields } => {
+                    if fields.is_empty() {
+                        continue;
+                    }
+                    let key = self.status_key(id);
+                    let mut c = redis::cmd("HSET");
+                    c.arg(&key);
+                    for (f, v) in fields {
+                        c.arg(*f).arg(v);
+                    }
+                    cmds.push(c);
+                    key
+                }
+                StatusOp::Tx { hash, ids } => {
+                    let key = self.status_tx_key(hash);
+                    let mut c = redis::cmd("SADD");
+                    c.arg(&key);
+                    for id in ids {
+                        c.arg(id.as_slice());
+                    }
+                    cmds.push(c);
+                    key
+                }
+                StatusOp::Sender {
+                    origin,
+                    sender,
+                    ids,
+                } => {
+                    let key = self.status_sender_key(*origin, sender);
+                    let mut c = redis::cmd("LPUSH");
+                    c.arg(&key);
+                    for id in ids {
+                        c.arg(id.as_slice());
+                    }
+                    cmds.push(c);
+                    let mut t = redis::cmd("LTRIM");
+                    t.arg(&key).arg(0).arg(SENDER_INDEX_LEN as i64 - 1);
+                    cmds.push(t);
+                    key
+                }
+                StatusOp::Count {
+                    origin,
+                    dst,
+                    stage,
+                    n,
+                } => {
+                    // Counts live as long as the deployment: no expiry.
+                    let mut c = redis::cmd("HINCRBY");
+                    c.arg(self.status_counts_key())
+                        .arg(format!("{origin}:{dst}:{stage}"))
+                        .arg(*n);
+                    cmds.push(c);
+                    continue;
+                }
+            };
+            let mut e = redis::cmd("EXPIRE");
+            e.arg(key).arg(ttl_secs);
+            cmds.push(e);
+        }
+        for chunk in cmds.chunks(1024) {
+            let results = futures::future::join_all(chunk.iter().map(|c| {
+                let mut conn = self.conn.clone();
+                async move { c.query_async::<Value>(&mut conn).await }
+            }))
+            .await;
+            for r in results {
+                r.map_err(redis_err("write_status"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The journal records of `ids` (field → value; empty for an unknown
+    /// id), in the order asked.
+    pub async fn status_records(
+        &self,
+        ids: &[B256],
+    ) -> Result<Vec<std::collections::HashMap<String, String>>, QueueError> {
+        futures::future::try_join_all(ids.iter().map(|id| {
+            let mut c = self.conn.clone();
+            let key = self.status_key(id);
+            async move {
+                redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async::<std::collections::HashMap<String, String>>(&mut c)
+                    .await
+                    .map_err(redis_err("status_record"))
+            }
+        }))
+        .await
+    }
+
+    /// Message ids indexed under transaction `hash` (at most `limit`).
+    pub async fn status_by_tx(&self, hash: &B256, limit: usize) -> Result<Vec<B256>, QueueError> {
+        let mut c = self.conn.clone();
+        let raw: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
+            .arg(self.status_tx_key(hash))
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("status_by_tx"))?;
+        Ok(ids_of(raw, limit))
+    }
+
+    /// The newest message ids of `sender` on `origin` (at most `limit`).
+    pub async fn status_by_sender(
+        &self,
+        origin: Domain,
+        sender: &B256,
+        limit: usize,
+    ) -> Result<Vec<B256>, QueueError> {
+        let mut c = self.conn.clone();
+        let raw: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(self.status_sender_key(origin, sender))
+            .arg(0)
+            .arg(limit.max(1) as i64 - 1)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("status_by_sender"))?;
+        Ok(ids_of(raw, limit))
+    }
+
+    /// Deployment-wide stage counts: `origin:dst:stage` → count.
+    pub async fn status_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<String, u64>, QueueError> {
+        let mut c = self.conn.clone();
+        redis::cmd("HGETALL")
+            .arg(self.status_counts_key())
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("status_counts"))
+    }
+}
+
+/// 32-byte ids from Redis members, skipping anything else (the journal is
+/// not authenticated: a stray member is ignored, not trusted).
+fn ids_of(raw: Vec<Vec<u8>>, limit: usize) -> Vec<B256> {
+    let mut out: Vec<B256> = raw
+        .into_iter()
+        .filter(|r| r.len() == 32)
+        .map(|r| B256::from_slice(&r))
+        .collect();
+    out.dedup();
+    out.truncate(limit);
+    out
 }
 
 #[cfg(test)]

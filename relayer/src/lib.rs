@@ -7,6 +7,7 @@
 //! chains.
 
 pub mod admin;
+pub mod api;
 pub mod balance;
 pub mod beacon;
 pub mod bench;
@@ -19,11 +20,13 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod hub;
+pub mod journal;
 pub mod lane;
 pub mod lc_cli;
 pub mod metrics;
 pub mod procs;
 pub mod router;
+pub mod status_cli;
 pub mod watcher;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

@@ -114,6 +114,24 @@ enum Cmd {
         #[arg(long, hide = true)]
         prefix: Option<String>,
     },
+    /// Where a message is: its stages with their times, origin block and
+    /// transaction, destination transaction, any failure (from a hub's
+    /// status API). Exit status: 0 found (with --wait: delivered), 1 failed
+    /// or dead-lettered, 2 unknown to the hub, 3 --wait ran out.
+    Status {
+        /// Message id (0x and 64 hex digits).
+        id: String,
+        /// The hub's HTTP address.
+        #[arg(long, env = "SWITCHYARD_HUB", default_value = "http://127.0.0.1:9464")]
+        hub: String,
+        /// Wait up to this many seconds for the message to be delivered (or
+        /// to fail).
+        #[arg(long)]
+        wait: Option<u64>,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
     /// Light-client tools for operators.
     Lc {
         #[command(subcommand)]
@@ -331,6 +349,23 @@ fn main() -> ExitCode {
 
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
+        Cmd::Status {
+            id,
+            hub,
+            wait,
+            json,
+        } => {
+            let args = switchyard::status_cli::StatusArgs {
+                hub,
+                id,
+                wait: wait.map(std::time::Duration::from_secs),
+                json,
+            };
+            let code = switchyard::status_cli::run(&args, &mut std::io::stdout().lock())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::from(code))
+        }
         Cmd::Lc {
             cmd:
                 LcCmd::Verify {

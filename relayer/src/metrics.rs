@@ -76,6 +76,10 @@ pub struct Metrics {
     /// `switchyard_signer_balance_low{chain,signer}`: 1 while the balance is
     /// under the chain's `low_balance_eth`.
     pub signer_balance_low: IntGaugeVec,
+    /// `switchyard_status_dropped_total{reason}`: status journal updates
+    /// not written (reason: buffer_full, redis_error). Messages are
+    /// unaffected; only what the status API shows lags.
+    pub status_dropped: IntCounterVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -216,6 +220,11 @@ impl Metrics {
                 "1 while a delivery signer's balance is under the chain's low_balance_eth",
                 &["chain", "signer"],
             ),
+            status_dropped: counter(
+                "switchyard_status_dropped_total",
+                "Status journal updates not written (the status API lags; messages are unaffected)",
+                &["reason"],
+            ),
             throttled_seconds: {
                 let c = must(prometheus::CounterVec::new(
                     Opts::new(
@@ -261,8 +270,9 @@ impl Metrics {
             throttled_seconds,
             signer_balance,
             signer_balance_low,
+            status_dropped,
         } = self;
-        let all: [&dyn Collector; 20] = [
+        let all: [&dyn Collector; 21] = [
             messages,
             rejections,
             latency,
@@ -283,6 +293,7 @@ impl Metrics {
             throttled_seconds,
             signer_balance,
             signer_balance_low,
+            status_dropped,
         ];
         all.iter()
             .flat_map(|c| c.desc())

@@ -24,6 +24,7 @@ use crate::chain::HeaderSource;
 use crate::config::RoutePolicy;
 use crate::error::HubError;
 use crate::health::Health;
+use crate::journal::{Event as JournalEvent, Journal, QueuedMessage};
 use crate::lane::LaneId;
 use crate::lane::{LaneEntry, Lanes};
 use crate::metrics::{Metrics, stage};
@@ -103,6 +104,8 @@ pub struct Watcher<S> {
     /// ([`crate::beacon::gate`]).
     anchor: Option<tokio::sync::watch::Receiver<Option<BlockRef>>>,
     gated: u64,
+    /// Where queued messages are reported (status API).
+    journal: Journal,
 }
 
 impl<S: HeaderSource> Watcher<S> {
@@ -116,6 +119,7 @@ impl<S: HeaderSource> Watcher<S> {
         health: Arc<Health>,
         backlog: Arc<BacklogView>,
     ) -> Self {
+        let metrics_for_journal = metrics.clone();
         Self {
             spec,
             source,
@@ -130,7 +134,14 @@ impl<S: HeaderSource> Watcher<S> {
             throttling: None,
             anchor: None,
             gated: 0,
+            journal: Journal::disabled(metrics_for_journal),
         }
+    }
+
+    /// Reports the messages this watcher queues to `journal`.
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        self.journal = journal;
+        self
     }
 
     /// Routes only ancestors of beacon-finalized blocks: `anchor` receives
@@ -452,8 +463,9 @@ impl<S: HeaderSource> Watcher<S> {
         {
             return Ok(Vec::new());
         }
-        let receipts = self.source.receipts(n).await?;
-        let block = match lc.verify_block(header, &receipts) {
+        let fetched_receipts = self.source.receipts(n).await?;
+        let receipts = &fetched_receipts.receipts;
+        let block = match lc.verify_block(header, receipts) {
             Ok(b) => b,
             Err(e) => {
                 self.refuse(n, &e);
@@ -483,6 +495,10 @@ impl<S: HeaderSource> Watcher<S> {
             }
         };
         let mut by_lane: HashMap<LaneId, (String, Vec<Bytes>)> = HashMap::new();
+        // For the status journal: each lane's messages with their origin
+        // transactions (named by the source; not proven, only shown).
+        let journal_on = self.journal.is_enabled();
+        let mut journal_of: HashMap<LaneId, Vec<QueuedMessage>> = HashMap::new();
         for (pos, err) in extracted.rejected.iter().filter(|_| first_time) {
             self.metrics.count(stage::OBSERVED, &name, "unknown", 1);
             self.metrics.count(stage::REJECTED, &name, "unknown", 1);
@@ -495,6 +511,7 @@ impl<S: HeaderSource> Watcher<S> {
         let router = Arc::clone(&self.router);
         let mut least: HashMap<u32, u32> = HashMap::new();
         for pm in extracted.messages {
+            let origin_tx = fetched_receipts.tx_hashes.get(pm.tx_index).copied();
             let m = pm.message;
             let route = match router.target(m.destination) {
                 Some(Target::Chain(r)) => Some(r),
@@ -515,11 +532,18 @@ impl<S: HeaderSource> Watcher<S> {
                     if !need.contains(&route.dst) {
                         continue;
                     }
+                    let lane = router.lane(route, m.origin, &m.sender, &m.recipient);
                     by_lane
-                        .entry(router.lane(route, m.origin, &m.sender, &m.recipient))
+                        .entry(lane)
                         .or_insert_with(|| (route.name.clone(), Vec::new()))
                         .1
                         .push(Bytes::from(m.encode()));
+                    if journal_on {
+                        journal_of.entry(lane).or_default().push(QueuedMessage {
+                            message: m,
+                            origin_tx,
+                        });
+                    }
                 }
                 None if !first_time => {}
                 None => {
@@ -573,6 +597,16 @@ impl<S: HeaderSource> Watcher<S> {
                 self.backlog.add(lane.dst, 1);
                 self.metrics
                     .count(stage::ENQUEUED, &name, &dest_name, count);
+                if let Some(messages) = journal_of.remove(&lane) {
+                    self.journal.record(JournalEvent::Queued {
+                        route: dest_name.clone(),
+                        lane,
+                        height: n,
+                        verified_ms: verified_at_ms,
+                        queued_ms: unix_ms(),
+                        messages,
+                    });
+                }
             }
             tracing::debug!(height = n, destination = %dest_name, messages = count, appended, "block routed");
         }

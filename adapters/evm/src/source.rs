@@ -4,6 +4,7 @@
 
 use alloy::consensus::ReceiptEnvelope;
 use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::B256;
 use alloy::providers::Provider;
 use switchyard_lc_evm::{Header, Log, Receipt, TxType};
 
@@ -35,7 +36,7 @@ impl EvmSource {
 
     /// Header `number` and the hash the node claims for it (the light client
     /// recomputes it and rejects a mismatch).
-    pub async fn header(&self, number: u64) -> Result<(Header, alloy::primitives::B256), EvmError> {
+    pub async fn header(&self, number: u64) -> Result<(Header, B256), EvmError> {
         let block = self
             .pool
             .read("eth_getBlockByNumber", |p| async move {
@@ -81,6 +82,16 @@ impl EvmSource {
 
     /// All receipts of block `number`, in transaction order.
     pub async fn receipts(&self, number: u64) -> Result<Vec<Receipt>, EvmError> {
+        Ok(self.receipts_with_hashes(number).await?.0)
+    }
+
+    /// All receipts of block `number`, in transaction order, and the
+    /// transaction hashes the node gives with them. The hashes are not
+    /// proven by the receipts root: the hub only shows them (status API).
+    pub async fn receipts_with_hashes(
+        &self,
+        number: u64,
+    ) -> Result<(Vec<Receipt>, Vec<B256>), EvmError> {
         let receipts = self
             .pool
             .read("eth_getBlockReceipts", |p| async move {
@@ -105,9 +116,10 @@ impl EvmSource {
                         ),
                     });
                 }
-                convert_receipt(r.inner)
+                Ok((convert_receipt(r.inner)?, r.transaction_hash))
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.into_iter().unzip())
     }
 }
 

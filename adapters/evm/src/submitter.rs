@@ -109,6 +109,11 @@ pub struct Included {
     pub delivered: Vec<u32>,
     /// Origin domain of every message whose recipient failed (`MessageFailed`).
     pub failed: Vec<u32>,
+    /// Ids of the messages delivered, in the order of `delivered`.
+    pub delivered_ids: Vec<B256>,
+    /// Ids of the messages whose recipient failed, with the revert data as
+    /// text (UTF-8 when it is, hex otherwise), in the order of `failed`.
+    pub failed_ids: Vec<(B256, String)>,
     /// Replacements broadcast (fee bumps) before one was mined.
     pub replacements: u32,
 }
@@ -478,14 +483,17 @@ impl EvmSubmitter {
                         }
                     }
                     let (mut delivered, mut failed) = (Vec::new(), Vec::new());
+                    let (mut delivered_ids, mut failed_ids) = (Vec::new(), Vec::new());
                     for log in r.inner.logs() {
                         if log.address() != self.cfg.inbox {
                             continue;
                         }
                         if let Ok(ev) = Inbox::MessageDelivered::decode_log(&log.inner) {
                             delivered.push(ev.data.origin);
+                            delivered_ids.push(ev.data.id);
                         } else if let Ok(ev) = Inbox::MessageFailed::decode_log(&log.inner) {
                             failed.push(ev.data.origin);
+                            failed_ids.push((ev.data.id, revert_text(&ev.data.reason)));
                         }
                     }
                     return Ok(Included {
@@ -494,6 +502,8 @@ impl EvmSubmitter {
                         gas_used: r.gas_used,
                         delivered,
                         failed,
+                        delivered_ids,
+                        failed_ids,
                         replacements: u32::try_from(hashes.len() - 1).unwrap_or(u32::MAX),
                     });
                 }
@@ -658,5 +668,52 @@ mod tests {
         // A configured bump under 10% is raised to 10%.
         let low = submitter(1_000, 105);
         assert_eq!(low.bumped((100, 10), 0), Some((110, 11)));
+    }
+}
+
+/// Revert data as an operator reads it: `Error(string)`'s text, other UTF-8
+/// as is, anything else as hex (custom errors, panics).
+pub fn revert_text(data: &[u8]) -> String {
+    // Error(string): selector 0x08c379a0, then the ABI-encoded string.
+    if data.len() >= 68 && data[..4] == [0x08, 0xc3, 0x79, 0xa0] {
+        let len = alloy::primitives::U256::from_be_slice(&data[36..68]);
+        if let Ok(len) = usize::try_from(len)
+            && let Some(text) = data.get(68..68usize.saturating_add(len))
+            && let Ok(t) = std::str::from_utf8(text)
+        {
+            return t.to_owned();
+        }
+    }
+    if data.is_empty() {
+        return "reverted without data".to_owned();
+    }
+    match std::str::from_utf8(data) {
+        Ok(t) if t.chars().all(|c| !c.is_control()) => t.to_owned(),
+        _ => format!("0x{}", alloy::primitives::hex::encode(data)),
+    }
+}
+
+#[cfg(test)]
+mod revert_tests {
+    use super::revert_text;
+
+    #[test]
+    fn error_string_is_decoded_and_other_data_is_hex() {
+        let mut d = vec![0x08, 0xc3, 0x79, 0xa0];
+        d.extend_from_slice(&[0u8; 31]);
+        d.push(32);
+        d.extend_from_slice(&[0u8; 31]);
+        d.push(5);
+        d.extend_from_slice(b"nope!");
+        d.extend_from_slice(&[0u8; 27]);
+        assert_eq!(revert_text(&d), "nope!");
+        assert_eq!(
+            revert_text(&[0x4e, 0x48, 0x7b, 0x71, 0, 1]),
+            "0x4e487b710001"
+        );
+        assert_eq!(revert_text(&[]), "reverted without data");
+        // A length past the data is not trusted.
+        d[67] = 200;
+        assert!(revert_text(&d).starts_with("0x08c379a0"));
     }
 }

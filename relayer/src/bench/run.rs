@@ -615,6 +615,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             file: None,
         },
         admin_token: None,
+        status: crate::config::StatusConfig::default(),
         dispatcher: dispatcher.clone(),
         chains: domains
             .iter()

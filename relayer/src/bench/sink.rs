@@ -282,6 +282,10 @@ impl NullSink {
             gas_used: 0,
             delivered,
             failed: Vec::new(),
+            // The status journal is not fed by the null sink: it keeps
+            // counts, not which ids were delivered.
+            delivered_ids: Vec::new(),
+            failed_ids: Vec::new(),
             replacements: 0,
         }
     }

@@ -11,7 +11,7 @@ use switchyard_evm::EvmError;
 use switchyard_lc_evm::{Header, Receipt};
 
 use super::{OriginGenerator, thread_cpu_time};
-use crate::chain::HeaderSource;
+use crate::chain::{BlockReceipts, HeaderSource};
 
 /// How far the pretend chain head runs ahead of what was generated: the
 /// watcher sees blocks to fetch, and the generator makes them on demand.
@@ -120,7 +120,11 @@ impl HeaderSource for GeneratorSource {
         self.block(number).map(|(h, hash, _)| (h, hash))
     }
 
-    async fn receipts(&self, number: u64) -> Result<Arc<[Receipt]>, EvmError> {
-        self.block(number).map(|(_, _, r)| r)
+    async fn receipts(&self, number: u64) -> Result<BlockReceipts, EvmError> {
+        // Generated blocks have no transactions to name.
+        self.block(number).map(|(_, _, receipts)| BlockReceipts {
+            receipts,
+            tx_hashes: Arc::from([]),
+        })
     }
 }

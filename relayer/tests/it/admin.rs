@@ -108,6 +108,7 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
             lanes: lanes.clone(),
             admin: Admin::new(lanes.clone(), &cfg),
             admin_token: token.map(Arc::from),
+            catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
         };
         async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -434,6 +434,7 @@ impl Net {
             attester_key: SecretRef::file(&self.attester_key),
             queue_key: SecretRef::file(&self.queue_key),
             admin_token: None,
+            status: switchyard::config::StatusConfig::default(),
             dispatcher: DispatcherConfig::default(),
             chains: vec![
                 chain(

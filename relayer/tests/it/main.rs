@@ -21,3 +21,4 @@ mod roles;
 mod sdk;
 mod secrets;
 mod stack;
+mod status;

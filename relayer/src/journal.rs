@@ -1,0 +1,784 @@
+//! The message status journal: where each message is, for the status API
+//! (`/v1/messages`), `switchyard status` and the explorer page.
+//!
+//! Watchers and dispatchers report stages ([`Event`]) to a [`Journal`]
+//! handle, which never waits: events go through a bounded queue to one
+//! writer task that batches them into Redis writes. When Redis cannot keep
+//! up or fails, updates are dropped and counted
+//! (`switchyard_status_dropped_total`); delivery never waits for the
+//! journal, and the journal never decides anything about delivery.
+//!
+//! In Redis (prefix `sy` by default), each expiring `retention_secs` after
+//! its last write:
+//! - `…:status:msg:<id>`: a hash of the message's record (fields below);
+//! - `…:status:tx:<hash>`: the ids in an origin or destination transaction;
+//! - `…:status:sender:<origin>:<sender>`: the sender's newest ids;
+//! - `…:status:counts`: deployment-wide counts per `origin:dst:stage`
+//!   (never expires), from which the explorer computes rates.
+//!
+//! The records are not authenticated: they are what the hub saw, shown to
+//! people, and a party that can write to Redis can make them lie. What is
+//! relayed is decided by the lanes, whose entries are.
+
+use std::collections::HashMap;
+
+use alloy_primitives::{B256, hex};
+use serde::Serialize;
+use switchyard_types::{Domain, Message};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::lane::{LaneId, Lanes, StatusOp};
+use crate::metrics::Metrics;
+
+/// Stage names, in journey order.
+pub mod stage {
+    /// The origin block's receipts were verified against a header the light
+    /// client accepted.
+    pub const VERIFIED: &str = "verified";
+    /// Appended to its destination lane.
+    pub const QUEUED: &str = "queued";
+    /// Broadcast to the destination in an attested batch.
+    pub const SUBMITTED: &str = "submitted";
+    /// The destination Inbox delivered it (`MessageDelivered`).
+    pub const DELIVERED: &str = "delivered";
+    /// The destination Inbox called the recipient and the call failed
+    /// (`MessageFailed`): final, the Inbox marks it processed.
+    pub const FAILED: &str = "failed";
+    /// Given up by the hub and kept as a dead letter (replayable).
+    pub const DEAD_LETTERED: &str = "dead_lettered";
+    /// All, in order; each has the record field `<stage>_ms`.
+    pub const ALL: [&str; 6] = [
+        VERIFIED,
+        QUEUED,
+        SUBMITTED,
+        DELIVERED,
+        FAILED,
+        DEAD_LETTERED,
+    ];
+}
+
+/// A message appended to a lane, as the journal records it.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    /// The message as relayed.
+    pub message: Message,
+    /// The origin transaction, when the source named it (not proven).
+    pub origin_tx: Option<B256>,
+}
+
+/// A stage reached by messages. Times are unix milliseconds.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Messages of one origin block appended to one lane shard.
+    Queued {
+        /// Destination chain name.
+        route: String,
+        /// The shard.
+        lane: LaneId,
+        /// Origin block.
+        height: u64,
+        /// When the block was verified.
+        verified_ms: u64,
+        /// When the entry was appended.
+        queued_ms: u64,
+        /// The messages.
+        messages: Vec<QueuedMessage>,
+    },
+    /// A batch broadcast.
+    Submitted {
+        /// Destination domain.
+        dst: Domain,
+        /// Transaction hash (of the first broadcast; a fee bump changes it,
+        /// and the delivery event then names the one mined).
+        tx: B256,
+        /// When.
+        at_ms: u64,
+        /// (id, origin) of every message in the batch.
+        ids: Vec<(B256, Domain)>,
+    },
+    /// A batch included at the configured depth.
+    Included {
+        /// Destination domain.
+        dst: Domain,
+        /// The mined transaction.
+        tx: B256,
+        /// Its block.
+        block: u64,
+        /// When.
+        at_ms: u64,
+        /// (id, origin) of the messages delivered.
+        delivered: Vec<(B256, Domain)>,
+        /// (id, origin, revert reason) of those whose recipient failed.
+        failed: Vec<(B256, Domain, String)>,
+    },
+    /// A batch attempt failed and will be retried.
+    Retrying {
+        /// The error.
+        error: String,
+        /// When.
+        at_ms: u64,
+        /// Ids of the batch.
+        ids: Vec<B256>,
+    },
+    /// Messages moved to dead letters.
+    DeadLettered {
+        /// Destination domain.
+        dst: Domain,
+        /// Why.
+        reason: String,
+        /// When.
+        at_ms: u64,
+        /// (id, origin) of the messages.
+        ids: Vec<(B256, Domain)>,
+    },
+}
+
+/// Where stages are reported; cheap to clone. A disabled journal ignores
+/// everything.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    tx: Option<mpsc::Sender<Event>>,
+    metrics: Metrics,
+}
+
+impl Journal {
+    /// A journal that records nothing.
+    pub fn disabled(metrics: Metrics) -> Self {
+        Self { tx: None, metrics }
+    }
+
+    /// A journal writing to `lanes`, and its writer (spawn it). `buffer`
+    /// bounds the events waiting for Redis.
+    pub fn new(
+        lanes: Lanes,
+        metrics: Metrics,
+        retention_secs: u64,
+        buffer: usize,
+    ) -> (Self, JournalWriter) {
+        let (tx, rx) = mpsc::channel(buffer.max(1));
+        let writer = JournalWriter {
+            rx,
+            lanes,
+            metrics: metrics.clone(),
+            retention_secs,
+        };
+        (
+            Self {
+                tx: Some(tx),
+                metrics,
+            },
+            writer,
+        )
+    }
+
+    /// Records `event`, or drops it (counted) if the writer is behind.
+    pub fn record(&self, event: Event) {
+        let Some(tx) = &self.tx else { return };
+        if tx.try_send(event).is_err() {
+            self.metrics
+                .status_dropped
+                .with_label_values(&["buffer_full"])
+                .inc();
+        }
+    }
+
+    /// Whether events are recorded at all (lets callers skip building them).
+    pub fn is_enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+}
+
+/// The task that writes journal events to Redis.
+#[derive(Debug)]
+pub struct JournalWriter {
+    rx: mpsc::Receiver<Event>,
+    lanes: Lanes,
+    metrics: Metrics,
+    retention_secs: u64,
+}
+
+/// Events written per Redis round.
+const EVENTS_PER_WRITE: usize = 256;
+
+impl JournalWriter {
+    /// Writes until `shutdown`, then what is already queued.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut failing = false;
+        loop {
+            let first = tokio::select! {
+                e = self.rx.recv() => e,
+                () = shutdown.cancelled() => None,
+            };
+            let Some(first) = first else { break };
+            let mut events = vec![first];
+            while events.len() < EVENTS_PER_WRITE {
+                match self.rx.try_recv() {
+                    Ok(e) => events.push(e),
+                    Err(_) => break,
+                }
+            }
+            self.write(&events, &mut failing).await;
+        }
+        // Shutting down: what is queued is written once, not retried.
+        let mut rest = Vec::new();
+        while let Ok(e) = self.rx.try_recv() {
+            rest.push(e);
+        }
+        if !rest.is_empty() {
+            self.write(&rest, &mut failing).await;
+        }
+        debug!("status journal writer stopped");
+    }
+
+    async fn write(&self, events: &[Event], failing: &mut bool) {
+        let ops: Vec<StatusOp> = events.iter().flat_map(ops_of).collect();
+        match self.lanes.write_status(&ops, self.retention_secs).await {
+            Ok(()) => *failing = false,
+            Err(e) => {
+                self.metrics
+                    .status_dropped
+                    .with_label_values(&["redis_error"])
+                    .inc_by(events.len() as u64);
+                // Once per outage, not once per batch.
+                if !*failing {
+                    warn!(err = %e, "writing the status journal failed; status updates are dropped until Redis answers (messages are unaffected)");
+                }
+                *failing = true;
+            }
+        }
+    }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+/// The Redis writes of one event.
+pub fn ops_of(event: &Event) -> Vec<StatusOp> {
+    let mut ops = Vec::new();
+    let mut counts: Vec<(Domain, Domain, &'static str, u64)> = Vec::new();
+    let mut count = |origin: Domain, dst: Domain, stage: &'static str| match counts
+        .iter_mut()
+        .find(|(o, d, s, _)| (*o, *d, *s) == (origin, dst, stage))
+    {
+        Some(c) => c.3 += 1,
+        None => counts.push((origin, dst, stage, 1)),
+    };
+    match event {
+        Event::Queued {
+            route,
+            lane,
+            height,
+            verified_ms,
+            queued_ms,
+            messages,
+        } => {
+            let mut by_tx: Vec<(B256, Vec<B256>)> = Vec::new();
+            let mut by_sender: Vec<((Domain, B256), Vec<B256>)> = Vec::new();
+            for q in messages {
+                let m = &q.message;
+                let id = m.id();
+                let mut fields = vec![
+                    ("message", hex_of(&m.encode())),
+                    ("origin_block", height.to_string()),
+                    ("verified_ms", verified_ms.to_string()),
+                    ("queued_ms", queued_ms.to_string()),
+                    ("lane", lane.to_string()),
+                    ("route", route.clone()),
+                ];
+                if let Some(tx) = q.origin_tx {
+                    fields.push(("origin_tx", hex_of(tx.as_slice())));
+                    push_to(&mut by_tx, tx, id);
+                }
+                ops.push(StatusOp::Fields { id, fields });
+                push_to(&mut by_sender, (m.origin, m.sender), id);
+                count(m.origin, lane.dst, stage::QUEUED);
+            }
+            ops.extend(
+                by_tx
+                    .into_iter()
+                    .map(|(hash, ids)| StatusOp::Tx { hash, ids }),
+            );
+            ops.extend(
+                by_sender
+                    .into_iter()
+                    .map(|((origin, sender), ids)| StatusOp::Sender {
+                        origin,
+                        sender,
+                        ids,
+                    }),
+            );
+        }
+        Event::Submitted {
+            dst,
+            tx,
+            at_ms,
+            ids,
+        } => {
+            for (id, origin) in ids {
+                ops.push(StatusOp::Fields {
+                    id: *id,
+                    fields: vec![
+                        ("submitted_ms", at_ms.to_string()),
+                        ("submitted_tx", hex_of(tx.as_slice())),
+                    ],
+                });
+                count(*origin, *dst, stage::SUBMITTED);
+            }
+        }
+        Event::Included {
+            dst,
+            tx,
+            block,
+            at_ms,
+            delivered,
+            failed,
+        } => {
+            let mut all = Vec::new();
+            for (id, origin) in delivered {
+                ops.push(StatusOp::Fields {
+                    id: *id,
+                    fields: vec![
+                        ("delivered_ms", at_ms.to_string()),
+                        ("dest_tx", hex_of(tx.as_slice())),
+                        ("dest_block", block.to_string()),
+                    ],
+                });
+                all.push(*id);
+                count(*origin, *dst, stage::DELIVERED);
+            }
+            for (id, origin, reason) in failed {
+                ops.push(StatusOp::Fields {
+                    id: *id,
+                    fields: vec![
+                        ("failed_ms", at_ms.to_string()),
+                        ("dest_tx", hex_of(tx.as_slice())),
+                        ("dest_block", block.to_string()),
+                        ("failure", format!("recipient call failed: {reason}")),
+                    ],
+                });
+                all.push(*id);
+                count(*origin, *dst, stage::FAILED);
+            }
+            if !all.is_empty() {
+                ops.push(StatusOp::Tx {
+                    hash: *tx,
+                    ids: all,
+                });
+            }
+        }
+        Event::Retrying { error, at_ms, ids } => {
+            for id in ids {
+                ops.push(StatusOp::Fields {
+                    id: *id,
+                    fields: vec![
+                        ("last_error", error.clone()),
+                        ("last_error_ms", at_ms.to_string()),
+                    ],
+                });
+            }
+        }
+        Event::DeadLettered {
+            dst,
+            reason,
+            at_ms,
+            ids,
+        } => {
+            for (id, origin) in ids {
+                ops.push(StatusOp::Fields {
+                    id: *id,
+                    fields: vec![
+                        ("dead_lettered_ms", at_ms.to_string()),
+                        ("failure", reason.clone()),
+                    ],
+                });
+                count(*origin, *dst, stage::DEAD_LETTERED);
+            }
+        }
+    }
+    ops.extend(
+        counts
+            .into_iter()
+            .map(|(origin, dst, stage, n)| StatusOp::Count {
+                origin,
+                dst,
+                stage,
+                n,
+            }),
+    );
+    ops
+}
+
+fn push_to<K: PartialEq>(v: &mut Vec<(K, Vec<B256>)>, k: K, id: B256) {
+    match v.iter_mut().find(|(x, _)| *x == k) {
+        Some((_, ids)) => ids.push(id),
+        None => v.push((k, vec![id])),
+    }
+}
+
+/// A message's status as the API serves it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MessageStatus {
+    /// Message id.
+    pub id: String,
+    /// The latest stage reached.
+    pub status: &'static str,
+    /// The message, when the hub queued it (absent if only later stages
+    /// were recorded, e.g. the queue event was dropped).
+    pub message: Option<MessageFields>,
+    /// Where it came from.
+    pub origin: OriginInfo,
+    /// Where it goes.
+    pub destination: DestinationInfo,
+    /// Why it failed or was given up, if it was.
+    pub failure: Option<String>,
+    /// The last error of a retried attempt, while not final.
+    pub last_error: Option<String>,
+    /// Every stage reached, in order, with its time.
+    pub stages: Vec<StageAt>,
+}
+
+/// The message's own fields.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MessageFields {
+    /// Layout version.
+    pub version: u8,
+    /// Origin Mailbox nonce.
+    pub nonce: u32,
+    /// Origin domain.
+    pub origin: Domain,
+    /// Sender, 32 bytes.
+    pub sender: String,
+    /// Destination domain.
+    pub destination: Domain,
+    /// Recipient, 32 bytes.
+    pub recipient: String,
+    /// Payload.
+    pub body: String,
+}
+
+/// The origin side.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OriginInfo {
+    /// Domain.
+    pub domain: Option<Domain>,
+    /// Chain name, when configured here.
+    pub chain: Option<String>,
+    /// Block the message was proven in.
+    pub block: Option<u64>,
+    /// Transaction that dispatched it, as the origin's node named it.
+    pub tx_hash: Option<String>,
+}
+
+/// The destination side.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DestinationInfo {
+    /// Domain (of the chain it was routed to).
+    pub domain: Option<Domain>,
+    /// Chain name.
+    pub chain: Option<String>,
+    /// Lane shard, `domain/shard`.
+    pub lane: Option<String>,
+    /// Transaction that delivered it (or in which the recipient failed);
+    /// before that, the last one it was submitted in.
+    pub tx_hash: Option<String>,
+    /// Block of that transaction, once included.
+    pub block: Option<u64>,
+}
+
+/// One stage and when it was reached (unix ms).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StageAt {
+    /// Stage name.
+    pub stage: &'static str,
+    /// When.
+    pub at_ms: u64,
+}
+
+/// Builds the API view of record `fields` of message `id`; `None` for an
+/// empty (unknown) record. `chain_name` names configured domains.
+pub fn status_of(
+    id: &B256,
+    fields: &HashMap<String, String>,
+    chain_name: impl Fn(Domain) -> Option<String>,
+) -> Option<MessageStatus> {
+    if fields.is_empty() {
+        return None;
+    }
+    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
+    let num = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok());
+    let message = get("message")
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| Message::decode(&b).ok());
+    let mut stages: Vec<StageAt> = stage::ALL
+        .iter()
+        .filter_map(|s| num(&format!("{s}_ms")).map(|at_ms| StageAt { stage: s, at_ms }))
+        .collect();
+    // By time; equal times keep journey order (the sort is stable).
+    stages.sort_by_key(|s| s.at_ms);
+    let status = stages.last().map_or(stage::QUEUED, |s| s.stage);
+    let dst_domain = get("lane")
+        .and_then(|l| l.split('/').next().and_then(|d| d.parse().ok()))
+        .or(message.as_ref().map(|m| m.destination));
+    let origin_domain = message.as_ref().map(|m| m.origin);
+    let final_stage = matches!(
+        status,
+        stage::DELIVERED | stage::FAILED | stage::DEAD_LETTERED
+    );
+    Some(MessageStatus {
+        id: hex_of(id.as_slice()),
+        status,
+        message: message.as_ref().map(|m| MessageFields {
+            version: m.version,
+            nonce: m.nonce,
+            origin: m.origin,
+            sender: hex_of(m.sender.as_slice()),
+            destination: m.destination,
+            recipient: hex_of(m.recipient.as_slice()),
+            body: hex_of(&m.body),
+        }),
+        origin: OriginInfo {
+            domain: origin_domain,
+            chain: origin_domain.and_then(&chain_name),
+            block: num("origin_block"),
+            tx_hash: get("origin_tx"),
+        },
+        destination: DestinationInfo {
+            domain: dst_domain,
+            chain: get("route").or_else(|| dst_domain.and_then(&chain_name)),
+            lane: get("lane"),
+            tx_hash: get("dest_tx").or_else(|| get("submitted_tx")),
+            block: num("dest_block"),
+        },
+        failure: if matches!(status, stage::FAILED | stage::DEAD_LETTERED) {
+            get("failure")
+        } else {
+            None
+        },
+        last_error: if final_stage { None } else { get("last_error") },
+        stages,
+    })
+}
+
+/// Parses a 32-byte `0x…` hex value (a message id or transaction hash).
+pub fn parse_b256(what: &str, text: &str) -> Result<B256, String> {
+    let h = text.strip_prefix("0x").unwrap_or(text);
+    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{what}: expected 0x and 64 hex digits (32 bytes), got {text:?}"
+        ));
+    }
+    h.parse::<B256>()
+        .map_err(|e| format!("{what}: expected 32 bytes of hex, got {text:?}: {e}"))
+}
+
+/// Parses a sender: a 20-byte address (left-padded, as messages carry it)
+/// or 32 bytes.
+pub fn parse_sender(text: &str) -> Result<B256, String> {
+    let h = text.strip_prefix("0x").unwrap_or(text);
+    if !h.bytes().all(|b| b.is_ascii_hexdigit()) || (h.len() != 40 && h.len() != 64) {
+        return Err(format!(
+            "sender: expected 0x and 40 hex digits (an address) or 64 (32 bytes), got {text:?}"
+        ));
+    }
+    let bytes = hex::decode(h).map_err(|e| format!("sender: {e}"))?;
+    let mut out = [0u8; 32];
+    out[32 - bytes.len()..].copy_from_slice(&bytes);
+    Ok(B256::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Bytes;
+
+    fn msg(nonce: u32) -> Message {
+        Message {
+            version: switchyard_types::MESSAGE_VERSION,
+            nonce,
+            origin: 7,
+            sender: B256::repeat_byte(0xaa),
+            destination: 9,
+            recipient: B256::repeat_byte(0xbb),
+            body: Bytes::from_static(b"hi"),
+        }
+    }
+
+    /// Applies ops to an in-memory record map the way Redis would.
+    fn apply(ops: &[StatusOp], records: &mut HashMap<B256, HashMap<String, String>>) {
+        for op in ops {
+            if let StatusOp::Fields { id, fields } = op {
+                let r = records.entry(*id).or_default();
+                for (k, v) in fields {
+                    r.insert((*k).to_owned(), v.clone());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_journey_reads_back_stage_by_stage() {
+        let m = msg(3);
+        let id = m.id();
+        let tx = B256::repeat_byte(1);
+        let dest_tx = B256::repeat_byte(2);
+        let lane = LaneId { dst: 9, shard: 1 };
+        let mut records = HashMap::new();
+        let queued = Event::Queued {
+            route: "beta".into(),
+            lane,
+            height: 42,
+            verified_ms: 1000,
+            queued_ms: 1001,
+            messages: vec![QueuedMessage {
+                message: m.clone(),
+                origin_tx: Some(tx),
+            }],
+        };
+        let ops = ops_of(&queued);
+        assert!(ops.contains(&StatusOp::Tx {
+            hash: tx,
+            ids: vec![id]
+        }));
+        assert!(ops.contains(&StatusOp::Sender {
+            origin: 7,
+            sender: m.sender,
+            ids: vec![id]
+        }));
+        assert!(ops.contains(&StatusOp::Count {
+            origin: 7,
+            dst: 9,
+            stage: stage::QUEUED,
+            n: 1
+        }));
+        apply(&ops, &mut records);
+        let name = |d: Domain| (d == 7).then(|| "alpha".to_owned());
+        let s = status_of(&id, &records[&id], name).expect("known");
+        assert_eq!(s.status, stage::QUEUED);
+        assert_eq!(s.origin.block, Some(42));
+        assert_eq!(s.origin.chain.as_deref(), Some("alpha"));
+        assert_eq!(s.origin.tx_hash, Some(hex_of(tx.as_slice())));
+        assert_eq!(s.destination.lane.as_deref(), Some("9/1"));
+        assert_eq!(s.message.as_ref().map(|f| f.nonce), Some(3));
+
+        apply(
+            &ops_of(&Event::Retrying {
+                error: "rpc timeout".into(),
+                at_ms: 1002,
+                ids: vec![id],
+            }),
+            &mut records,
+        );
+        apply(
+            &ops_of(&Event::Submitted {
+                dst: 9,
+                tx: dest_tx,
+                at_ms: 1003,
+                ids: vec![(id, 7)],
+            }),
+            &mut records,
+        );
+        let s = status_of(&id, &records[&id], name).expect("known");
+        assert_eq!(s.status, stage::SUBMITTED);
+        assert_eq!(s.last_error.as_deref(), Some("rpc timeout"));
+        assert_eq!(s.destination.tx_hash, Some(hex_of(dest_tx.as_slice())));
+        assert_eq!(s.destination.block, None);
+
+        apply(
+            &ops_of(&Event::Included {
+                dst: 9,
+                tx: dest_tx,
+                block: 88,
+                at_ms: 1010,
+                delivered: vec![(id, 7)],
+                failed: vec![],
+            }),
+            &mut records,
+        );
+        let s = status_of(&id, &records[&id], name).expect("known");
+        assert_eq!(s.status, stage::DELIVERED);
+        assert_eq!(s.destination.block, Some(88));
+        assert_eq!(
+            s.last_error, None,
+            "a delivered message shows no stale error"
+        );
+        let names: Vec<_> = s.stages.iter().map(|s| s.stage).collect();
+        assert_eq!(names, ["verified", "queued", "submitted", "delivered"]);
+    }
+
+    #[test]
+    fn failures_and_dead_letters_carry_their_reason() {
+        let id = msg(1).id();
+        let mut records = HashMap::new();
+        apply(
+            &ops_of(&Event::Included {
+                dst: 9,
+                tx: B256::ZERO,
+                block: 5,
+                at_ms: 10,
+                delivered: vec![],
+                failed: vec![(id, 7, "nope".into())],
+            }),
+            &mut records,
+        );
+        let s = status_of(&id, &records[&id], |_| None).expect("known");
+        assert_eq!(s.status, stage::FAILED);
+        assert_eq!(s.failure.as_deref(), Some("recipient call failed: nope"));
+        // The queue event lost (buffer full): what is known is still shown.
+        assert!(s.message.is_none());
+
+        let id2 = msg(2).id();
+        apply(
+            &ops_of(&Event::DeadLettered {
+                dst: 9,
+                reason: "max_attempts reached".into(),
+                at_ms: 20,
+                ids: vec![(id2, 7)],
+            }),
+            &mut records,
+        );
+        let s = status_of(&id2, &records[&id2], |_| None).expect("known");
+        assert_eq!(s.status, stage::DEAD_LETTERED);
+        assert_eq!(s.failure.as_deref(), Some("max_attempts reached"));
+        assert!(status_of(&B256::ZERO, &HashMap::new(), |_| None).is_none());
+    }
+
+    #[test]
+    fn ids_and_senders_parse_or_say_what_is_wrong() {
+        assert!(parse_b256("id", &format!("0x{}", "ab".repeat(32))).is_ok());
+        let e = parse_b256("id", "0x1234").expect_err("too short");
+        assert!(e.contains("64 hex digits") && e.contains("0x1234"), "{e}");
+        let s = parse_sender("0x00000000000000000000000000000000000000aa").expect("20 bytes");
+        assert_eq!(s.as_slice()[31], 0xaa);
+        assert_eq!(s.as_slice()[..12], [0u8; 12]);
+        assert!(parse_sender(&format!("0x{}", "cd".repeat(32))).is_ok());
+        let e = parse_sender("0xzz").expect_err("not hex");
+        assert!(e.contains("40 hex digits"), "{e}");
+    }
+
+    #[test]
+    fn a_full_buffer_drops_and_counts() {
+        let metrics = Metrics::new();
+        let (tx, _rx) = mpsc::channel(1);
+        let j = Journal {
+            tx: Some(tx),
+            metrics: metrics.clone(),
+        };
+        let e = Event::Retrying {
+            error: String::new(),
+            at_ms: 0,
+            ids: vec![],
+        };
+        j.record(e.clone());
+        j.record(e);
+        assert_eq!(
+            metrics
+                .status_dropped
+                .with_label_values(&["buffer_full"])
+                .get(),
+            1
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! `switchyard status <id>`: a message's journey from a hub's status API.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::api::fetch_status;
+use crate::journal::parse_b256;
+
+/// Exit status: delivered (or found, without `--wait`).
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the message failed at its recipient or was dead-lettered.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: the hub does not know the message.
+pub const EXIT_UNKNOWN: u8 = 2;
+/// Exit status: `--wait` ran out before the message was final.
+pub const EXIT_TIMEOUT: u8 = 3;
+
+/// What to ask.
+#[derive(Debug, Clone)]
+pub struct StatusArgs {
+    /// Hub base URL, e.g. `http://127.0.0.1:9464`.
+    pub hub: String,
+    /// Message id.
+    pub id: String,
+    /// Wait up to this long for a final stage (delivered, failed,
+    /// dead-lettered); an unknown message is waited for too.
+    pub wait: Option<Duration>,
+    /// Print the API's JSON instead of the table.
+    pub json: bool,
+}
+
+fn is_final(status: &str) -> bool {
+    matches!(status, "delivered" | "failed" | "dead_lettered")
+}
+
+/// Runs the command; returns the exit status, or an error to print (bad
+/// id, hub unreachable).
+pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, String> {
+    parse_b256("message id", &args.id)?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("http client: {e}"))?;
+    let deadline = args.wait.map(|w| Instant::now() + w);
+    loop {
+        let found = fetch_status(&client, &args.hub, &args.id).await?;
+        let status = found
+            .as_ref()
+            .and_then(|v| v["status"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let waiting = deadline.is_some_and(|d| Instant::now() < d) && !is_final(&status);
+        if waiting {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        let io = |e: std::io::Error| format!("writing the answer: {e}");
+        let Some(v) = found else {
+            writeln!(
+                out,
+                "message {} is unknown to the hub at {}: not seen yet, or older than its status.retention_secs",
+                args.id, args.hub
+            )
+            .map_err(io)?;
+            return Ok(if args.wait.is_some() {
+                EXIT_TIMEOUT
+            } else {
+                EXIT_UNKNOWN
+            });
+        };
+        if args.json {
+            writeln!(out, "{v}").map_err(io)?;
+        } else {
+            write!(out, "{}", render(&v)).map_err(io)?;
+        }
+        return Ok(match status.as_str() {
+            "failed" | "dead_lettered" => EXIT_FAILED,
+            _ if args.wait.is_some() && !is_final(&status) => EXIT_TIMEOUT,
+            _ => EXIT_OK,
+        });
+    }
+}
+
+/// The human form of a `MessageStatus` JSON.
+pub fn render(v: &Value) -> String {
+    let s = |x: &Value| match x {
+        Value::Null => "-".to_owned(),
+        Value::String(t) => t.clone(),
+        other => other.to_string(),
+    };
+    let mut o = String::new();
+    o += &format!("message      {}\n", s(&v["id"]));
+    o += &format!("status       {}\n", s(&v["status"]));
+    let m = &v["message"];
+    if m.is_object() {
+        o += &format!(
+            "nonce        {}   sender {}   recipient {}\n",
+            s(&m["nonce"]),
+            s(&m["sender"]),
+            s(&m["recipient"])
+        );
+    }
+    let or = &v["origin"];
+    o += &format!(
+        "origin       {} (domain {})  block {}  tx {}\n",
+        s(&or["chain"]),
+        s(&or["domain"]),
+        s(&or["block"]),
+        s(&or["tx_hash"])
+    );
+    let d = &v["destination"];
+    o += &format!(
+        "destination  {} (domain {})  lane {}  tx {}  block {}\n",
+        s(&d["chain"]),
+        s(&d["domain"]),
+        s(&d["lane"]),
+        s(&d["tx_hash"]),
+        s(&d["block"])
+    );
+    if !v["failure"].is_null() {
+        o += &format!("failure      {}\n", s(&v["failure"]));
+    }
+    if !v["last_error"].is_null() {
+        o += &format!("last error   {}\n", s(&v["last_error"]));
+    }
+    o += "stages\n";
+    let stages = v["stages"].as_array().cloned().unwrap_or_default();
+    let first = stages
+        .first()
+        .and_then(|x| x["at_ms"].as_u64())
+        .unwrap_or(0);
+    for st in &stages {
+        let at = st["at_ms"].as_u64().unwrap_or(0);
+        o += &format!(
+            "  {:<14} {}  +{} ms\n",
+            s(&st["stage"]),
+            rfc3339_ms(at),
+            at.saturating_sub(first)
+        );
+    }
+    o
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Days to civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_iso() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339_ms(1_795_960_800_000), "2026-11-29T14:00:00.000Z");
+    }
+
+    #[test]
+    fn the_table_names_every_stage_and_the_destination_tx() {
+        let v = serde_json::json!({
+            "id": "0xaa", "status": "delivered", "message": null,
+            "origin": {"domain": 1, "chain": "alpha", "block": 5, "tx_hash": null},
+            "destination": {"domain": 2, "chain": "beta", "lane": "2/0", "tx_hash": "0xbb", "block": 9},
+            "failure": null, "last_error": null,
+            "stages": [{"stage": "verified", "at_ms": 1000}, {"stage": "delivered", "at_ms": 1450}]
+        });
+        let t = render(&v);
+        assert!(t.contains("status       delivered"), "{t}");
+        assert!(t.contains("tx 0xbb  block 9"), "{t}");
+        assert!(
+            t.contains("delivered      1970-01-01T00:00:01.450Z  +450 ms"),
+            "{t}"
+        );
+    }
+}
