@@ -66,6 +66,12 @@ pub struct DevnetArgs {
     pub confirmations: u64,
     /// Contract artifacts.
     pub artifacts: PathBuf,
+    /// Serve mode: start and deploy everything, send no traffic, write
+    /// [`DevnetInfo`] to `info` (if set) and keep running until stopped, for
+    /// an integrator's own contracts and messages (`docs/integrate.md`).
+    pub serve: bool,
+    /// Where serve mode writes the devnet's addresses (JSON).
+    pub info: Option<PathBuf>,
 }
 
 impl Default for DevnetArgs {
@@ -82,9 +88,33 @@ impl Default for DevnetArgs {
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             confirmations: 2,
             artifacts: repo_root().join(ARTIFACTS_DIR),
+            serve: false,
+            info: None,
         }
     }
 }
+
+/// What serve mode tells an integrator: where everything is, and a funded
+/// key the hub does not use.
+#[derive(Debug, Clone, Serialize)]
+pub struct DevnetInfo {
+    /// The hub's HTTP base URL (status API, explorer, metrics).
+    pub hub: String,
+    /// Redis URL.
+    pub redis: String,
+    /// An anvil development key, funded on every chain, that neither the
+    /// hub nor the devnet's own traffic uses (public test key: never on a
+    /// real network).
+    pub integrator_key: String,
+    /// Its address.
+    pub integrator_address: Address,
+    /// The chains.
+    pub chains: Vec<ChainReport>,
+}
+
+/// The anvil key serve mode hands to integrators (0: deployer and traffic,
+/// 1: attester, 2: submitter).
+const INTEGRATOR_KEY: usize = 3;
 
 /// One chain of the devnet, as reported.
 #[derive(Debug, Clone, Serialize)]
@@ -354,6 +384,57 @@ pub async fn run(
     let hub = Hub::start(cfg, hub_shutdown.clone()).await?;
     progress(&format!("hub serving http://{}/metrics", hub.addr));
     let http = hub.addr.to_string();
+
+    if args.serve {
+        let key = ANVIL_KEYS[INTEGRATOR_KEY];
+        let info = DevnetInfo {
+            hub: format!("http://{}", hub.addr),
+            redis: redis_url.clone(),
+            integrator_key: key.to_owned(),
+            integrator_address: switchyard_evm::attest::Attester::from_hex(key, "integrator key")?
+                .address(),
+            chains: chains.iter().map(|c| c.report.clone()).collect(),
+        };
+        let text = serde_json::to_string_pretty(&info)
+            .map_err(|e| DevnetError::Other(format!("devnet info: {e}")))?;
+        if let Some(path) = &args.info {
+            // Written whole, then renamed: a reader polling for the file
+            // never sees half of it.
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, &text)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|e| DevnetError::Other(format!("writing {}: {e}", path.display())))?;
+            progress(&format!("devnet info written to {}", path.display()));
+        }
+        progress(&format!(
+            "serving until Ctrl-C: hub and explorer at http://{}/ ; integrator key {} (address {})",
+            hub.addr, INTEGRATOR_KEY, info.integrator_address
+        ));
+        shutdown.cancelled().await;
+        hub_shutdown.cancel();
+        hub.join().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(path) = &args.info {
+            let _ = std::fs::remove_file(path);
+        }
+        drop(anvils);
+        drop(redis_server);
+        return Ok(DevnetReport {
+            chains: chains.len(),
+            routes: 0,
+            sent: 0,
+            delivered: 0,
+            duplicates: 0,
+            lost: 0,
+            mismatched: 0,
+            seconds: 0.0,
+            messages_per_second: 0.0,
+            metrics: MetricsReport::default(),
+            http,
+            redis: redis_url,
+            chain_details: chains.into_iter().map(|c| c.report).collect(),
+        });
+    }
 
     let result = drive(&args, &mut chains, &hub, &shutdown).await;
     hub_shutdown.cancel();

@@ -116,11 +116,17 @@ enum Cmd {
     },
     /// Where a message is: its stages with their times, origin block and
     /// transaction, destination transaction, any failure (from a hub's
-    /// status API). Exit status: 0 found (with --wait: delivered), 1 failed
-    /// or dead-lettered, 2 unknown to the hub, 3 --wait ran out.
+    /// status API). By message id, or every message of a transaction
+    /// (--tx). Exit status: 0 found (with --wait: delivered), 1 failed or
+    /// dead-lettered, 2 unknown to the hub, 3 --wait ran out.
     Status {
         /// Message id (0x and 64 hex digits).
-        id: String,
+        #[arg(required_unless_present = "tx", conflicts_with = "tx")]
+        id: Option<String>,
+        /// The messages of this origin (dispatch) or destination (delivery)
+        /// transaction instead.
+        #[arg(long)]
+        tx: Option<String>,
         /// The hub's HTTP address.
         #[arg(long, env = "SWITCHYARD_HUB", default_value = "http://127.0.0.1:9464")]
         hub: String,
@@ -178,6 +184,14 @@ enum Cmd {
         /// Log level of the hub inside the devnet.
         #[arg(long, default_value = "warn")]
         log_level: String,
+        /// Send no traffic: deploy, start the hub and keep everything up
+        /// until Ctrl-C, for your own contracts and messages.
+        #[arg(long)]
+        serve: bool,
+        /// With --serve: write the chains' RPC URLs, contract addresses, the
+        /// hub URL and a funded integrator key to this JSON file.
+        #[arg(long, requires = "serve")]
+        info: Option<PathBuf>,
     },
 }
 
@@ -351,13 +365,21 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
         Cmd::Status {
             id,
+            tx,
             hub,
             wait,
             json,
         } => {
+            use switchyard::status_cli::Lookup;
+            let query = match (id, tx) {
+                (Some(id), _) => Lookup::Id(id),
+                (None, Some(tx)) => Lookup::Tx(tx),
+                // clap requires one of them.
+                (None, None) => anyhow::bail!("give a message id or --tx"),
+            };
             let args = switchyard::status_cli::StatusArgs {
                 hub,
-                id,
+                query,
                 wait: wait.map(std::time::Duration::from_secs),
                 json,
             };
@@ -559,6 +581,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             http,
             confirmations,
             log_level,
+            serve,
+            info,
         } => {
             init_tracing(LogFormat::Text, &log_level);
             if body_size > 16 * 1024 {
@@ -577,6 +601,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 timeout: Duration::from_secs(timeout_secs),
                 http,
                 confirmations,
+                serve,
+                info,
                 ..DevnetArgs::default()
             };
             let report = devnet::run(args, shutdown).await?;

@@ -17,13 +17,22 @@ pub const EXIT_UNKNOWN: u8 = 2;
 /// Exit status: `--wait` ran out before the message was final.
 pub const EXIT_TIMEOUT: u8 = 3;
 
+/// A message by id, or the messages of a transaction.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Message id.
+    Id(String),
+    /// An origin (dispatch) or destination (delivery) transaction hash.
+    Tx(String),
+}
+
 /// What to ask.
 #[derive(Debug, Clone)]
 pub struct StatusArgs {
     /// Hub base URL, e.g. `http://127.0.0.1:9464`.
     pub hub: String,
-    /// Message id.
-    pub id: String,
+    /// What to look up.
+    pub query: Lookup,
     /// Wait up to this long for a final stage (delivered, failed,
     /// dead-lettered); an unknown message is waited for too.
     pub wait: Option<Duration>,
@@ -38,49 +47,101 @@ fn is_final(status: &str) -> bool {
 /// Runs the command; returns the exit status, or an error to print (bad
 /// id, hub unreachable).
 pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, String> {
-    parse_b256("message id", &args.id)?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| format!("http client: {e}"))?;
     let deadline = args.wait.map(|w| Instant::now() + w);
-    loop {
-        let found = fetch_status(&client, &args.hub, &args.id).await?;
-        let status = found
-            .as_ref()
-            .and_then(|v| v["status"].as_str())
-            .unwrap_or("")
-            .to_owned();
-        let waiting = deadline.is_some_and(|d| Instant::now() < d) && !is_final(&status);
-        if waiting {
+    let (what, messages) = loop {
+        let (what, found) = match &args.query {
+            Lookup::Id(id) => {
+                parse_b256("message id", id)?;
+                let found = fetch_status(&client, &args.hub, id).await?;
+                (
+                    format!("message {id}"),
+                    found.into_iter().collect::<Vec<_>>(),
+                )
+            }
+            Lookup::Tx(tx) => {
+                parse_b256("transaction hash", tx)?;
+                (
+                    format!("transaction {tx}"),
+                    fetch_by_tx(&client, &args.hub, tx).await?,
+                )
+            }
+        };
+        let all_final = !found.is_empty()
+            && found
+                .iter()
+                .all(|v| is_final(v["status"].as_str().unwrap_or("")));
+        if !all_final && deadline.is_some_and(|d| Instant::now() < d) {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         }
-        let io = |e: std::io::Error| format!("writing the answer: {e}");
-        let Some(v) = found else {
-            writeln!(
-                out,
-                "message {} is unknown to the hub at {}: not seen yet, or older than its status.retention_secs",
-                args.id, args.hub
-            )
-            .map_err(io)?;
-            return Ok(if args.wait.is_some() {
-                EXIT_TIMEOUT
-            } else {
-                EXIT_UNKNOWN
-            });
-        };
+        break (what, found);
+    };
+    let io = |e: std::io::Error| format!("writing the answer: {e}");
+    if messages.is_empty() {
+        writeln!(
+            out,
+            "{what}: no message known to the hub at {} (not seen yet, or older than its status.retention_secs)",
+            args.hub
+        )
+        .map_err(io)?;
+        return Ok(if args.wait.is_some() {
+            EXIT_TIMEOUT
+        } else {
+            EXIT_UNKNOWN
+        });
+    }
+    for (i, v) in messages.iter().enumerate() {
         if args.json {
             writeln!(out, "{v}").map_err(io)?;
         } else {
-            write!(out, "{}", render(&v)).map_err(io)?;
+            if i > 0 {
+                writeln!(out).map_err(io)?;
+            }
+            write!(out, "{}", render(v)).map_err(io)?;
         }
-        return Ok(match status.as_str() {
-            "failed" | "dead_lettered" => EXIT_FAILED,
-            _ if args.wait.is_some() && !is_final(&status) => EXIT_TIMEOUT,
-            _ => EXIT_OK,
-        });
     }
+    let statuses: Vec<&str> = messages
+        .iter()
+        .map(|v| v["status"].as_str().unwrap_or(""))
+        .collect();
+    Ok(
+        if statuses
+            .iter()
+            .any(|s| matches!(*s, "failed" | "dead_lettered"))
+        {
+            EXIT_FAILED
+        } else if args.wait.is_some() && !statuses.iter().all(|s| is_final(s)) {
+            EXIT_TIMEOUT
+        } else {
+            EXIT_OK
+        },
+    )
+}
+
+/// The messages of transaction `tx` (`GET /v1/messages?tx=`).
+async fn fetch_by_tx(client: &reqwest::Client, base: &str, tx: &str) -> Result<Vec<Value>, String> {
+    let url = format!("{}/v1/messages?tx={tx}", base.trim_end_matches('/'));
+    let r = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = r.status();
+    let body: Value = r
+        .json()
+        .await
+        .map_err(|e| format!("GET {url}: answer is not JSON: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "GET {url}: {status}: {}",
+            body["error"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(body["messages"].as_array().cloned().unwrap_or_default())
 }
 
 /// The human form of a `MessageStatus` JSON.

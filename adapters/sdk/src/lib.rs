@@ -11,6 +11,9 @@
 //! - [`Tracker`] answers, on the destination chain, whether a message was
 //!   delivered or failed (and why, and in which transaction), and waits for
 //!   it.
+//! - [`HubClient`] asks a hub's status API instead: every stage with its
+//!   time (verified, queued, submitted, delivered), the origin block and
+//!   transaction, the delivering transaction, or why it failed.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -54,7 +57,10 @@ use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use switchyard_evm::bindings::{Inbox, Mailbox};
 
+mod hub;
+
 pub use alloy::primitives::{Address, B256};
+pub use hub::{DestinationInfo, HubClient, MessageStatus, OriginInfo, Stage, StageAt};
 pub use switchyard_types::{Domain, MESSAGE_VERSION, Message, id_of_encoded};
 
 /// What can go wrong; [`SdkError::is_retryable`] says whether trying again
@@ -87,6 +93,16 @@ pub enum SdkError {
     /// A message that does not decode.
     #[error("message: {0}")]
     Message(#[from] switchyard_types::MessageError),
+    /// A hub's status API did not answer, or refused the request.
+    #[error("hub {url}: {reason}")]
+    Hub {
+        /// The request.
+        url: String,
+        /// The HTTP status, if there was an answer.
+        status: Option<u16>,
+        /// What went wrong (the hub's own error text when it gave one).
+        reason: String,
+    },
     /// Neither delivered nor failed within the time given.
     #[error("message {id} neither delivered nor failed after {waited:?}")]
     Timeout {
@@ -100,7 +116,12 @@ pub enum SdkError {
 impl SdkError {
     /// Whether the same call may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Rpc { .. } | Self::Timeout { .. })
+        match self {
+            Self::Rpc { .. } | Self::Timeout { .. } => true,
+            // No answer, or the hub's trouble (5xx); a 4xx is the request's.
+            Self::Hub { status, .. } => status.is_none_or(|s| s >= 500),
+            _ => false,
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod cosmos;
 mod e2e;
 mod evm;
 mod groups;
+mod integrate;
 mod isolation;
 mod lanes;
 mod lc;

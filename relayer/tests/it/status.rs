@@ -16,7 +16,7 @@ use alloy::sol_types::SolCall;
 use serde_json::Value;
 use switchyard_evm::bindings::TestRecipient;
 use switchyard_evm::devtools::ANVIL_KEYS;
-use switchyard_sdk::{Outcome, Sender, Tracker};
+use switchyard_sdk::{HubClient, Outcome, Sender, Stage, Tracker};
 
 use crate::stack::{Stack, single_redis, tail};
 
@@ -226,6 +226,25 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
     assert_eq!(v["destination"]["block"], d.block.expect("block"), "{v}");
     assert_eq!(v["destination"]["domain"], dest);
 
+    // The SDK's hub client reads the same.
+    let hub_client = HubClient::new(&base).expect("client");
+    let typed = hub_client
+        .wait(sent.id, Duration::from_secs(10))
+        .await
+        .expect("delivered");
+    assert_eq!(typed.status, Stage::Delivered);
+    assert_eq!(typed.destination.tx_hash, d.tx_hash);
+    assert_eq!(typed.origin.tx_hash, Some(sent.tx_hash));
+    let by_tx = hub_client.by_tx(sent.tx_hash).await.expect("by tx");
+    assert!(by_tx.iter().any(|m| m.id == sent.id), "{by_tx:?}");
+    assert_eq!(
+        hub_client
+            .status(alloy::primitives::B256::repeat_byte(0xab))
+            .await
+            .expect("asks"),
+        None
+    );
+
     // 2. Found by origin transaction, destination transaction and sender.
     let origin_tx = format!("{:#x}", sent.tx_hash);
     for q in [
@@ -361,6 +380,14 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
     assert_eq!(out.status.code(), Some(1), "a failed message exits 1");
     let j: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
     assert_eq!(j["status"], "failed");
+    // By transaction: the delivery transaction lists the message.
+    let out = Command::new(bin)
+        .args(["status", "--tx", &dest_tx, "--hub", &base])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("message      {id}")), "{text}");
     let out = Command::new(bin)
         .args(["status", &unknown, "--hub", &base])
         .output()

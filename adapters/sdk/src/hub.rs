@@ -1,0 +1,234 @@
+//! The hub's status API from Rust: where a message is, stage by stage,
+//! without reading the destination chain (see `docs/integrate.md` and the
+//! OpenAPI document the hub serves at `/openapi.json`).
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::B256;
+use serde::Deserialize;
+use switchyard_types::Domain;
+
+use crate::SdkError;
+
+/// A message's stage, in journey order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The origin block's receipts were verified against a header the
+    /// hub's light client accepted.
+    Verified,
+    /// Queued in the destination's lane.
+    Queued,
+    /// Broadcast in an attested batch.
+    Submitted,
+    /// Delivered by the destination Inbox.
+    Delivered,
+    /// The Inbox called the recipient and the call failed (final; the Inbox
+    /// can retry it on request).
+    Failed,
+    /// Given up by the hub and kept for an operator to replay.
+    DeadLettered,
+}
+
+impl Stage {
+    /// Whether the message will not move by itself any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Failed | Self::DeadLettered)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Verified => "verified",
+            Self::Queued => "queued",
+            Self::Submitted => "submitted",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::DeadLettered => "dead_lettered",
+        })
+    }
+}
+
+/// A stage and when it was reached.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StageAt {
+    /// The stage.
+    pub stage: Stage,
+    /// Unix time, milliseconds.
+    pub at_ms: u64,
+}
+
+/// The origin side of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OriginInfo {
+    /// Origin domain.
+    pub domain: Option<Domain>,
+    /// The hub's name for the chain.
+    pub chain: Option<String>,
+    /// Block the message was proven in.
+    pub block: Option<u64>,
+    /// The dispatch transaction.
+    pub tx_hash: Option<B256>,
+}
+
+/// The destination side of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DestinationInfo {
+    /// Destination domain (of the chain it was routed to).
+    pub domain: Option<Domain>,
+    /// The hub's name for the chain.
+    pub chain: Option<String>,
+    /// Lane shard, `domain/shard`.
+    pub lane: Option<String>,
+    /// The delivering transaction (before inclusion, the last one it was
+    /// submitted in).
+    pub tx_hash: Option<B256>,
+    /// Its block, once included.
+    pub block: Option<u64>,
+}
+
+/// `GET /v1/messages/{id}`, typed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MessageStatus {
+    /// Message id.
+    pub id: B256,
+    /// The latest stage.
+    pub status: Stage,
+    /// Where it came from.
+    pub origin: OriginInfo,
+    /// Where it goes.
+    pub destination: DestinationInfo,
+    /// Why it failed or was given up.
+    pub failure: Option<String>,
+    /// The last failed attempt's error while not final.
+    pub last_error: Option<String>,
+    /// Every stage reached, in order.
+    pub stages: Vec<StageAt>,
+}
+
+#[derive(Deserialize)]
+struct MessageList {
+    messages: Vec<MessageStatus>,
+}
+
+/// A client of one hub's status API.
+#[derive(Debug, Clone)]
+pub struct HubClient {
+    base: String,
+    http: reqwest::Client,
+    poll: Duration,
+}
+
+impl HubClient {
+    /// A client of the hub at `base` (e.g. `http://127.0.0.1:9464`).
+    pub fn new(base: impl Into<String>) -> Result<Self, SdkError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SdkError::Hub {
+                url: String::new(),
+                status: None,
+                reason: format!("http client: {e}"),
+            })?;
+        Ok(Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http,
+            poll: Duration::from_millis(500),
+        })
+    }
+
+    /// How often [`HubClient::wait`] asks (default 500 ms).
+    pub fn with_poll(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<T>, SdkError> {
+        let url = format!("{}{path}", self.base);
+        let err = |status: Option<u16>, reason: String| SdkError::Hub {
+            url: url.clone(),
+            status,
+            reason,
+        };
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| err(None, e.to_string()))?;
+        let status = r.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let body = r.bytes().await.map_err(|e| err(None, e.to_string()))?;
+        if !status.is_success() {
+            let reason = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            return Err(err(Some(status.as_u16()), reason));
+        }
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| err(Some(status.as_u16()), format!("unexpected answer: {e}")))
+    }
+
+    /// Where message `id` is; `None` if the hub does not know it (not seen
+    /// yet, or older than the hub's retention).
+    pub async fn status(&self, id: B256) -> Result<Option<MessageStatus>, SdkError> {
+        self.get(&format!("/v1/messages/{id:#x}")).await
+    }
+
+    /// The messages of an origin (dispatch) or destination (delivery)
+    /// transaction.
+    pub async fn by_tx(&self, tx: B256) -> Result<Vec<MessageStatus>, SdkError> {
+        Ok(self
+            .get::<MessageList>(&format!("/v1/messages?tx={tx:#x}"))
+            .await?
+            .map(|l| l.messages)
+            .unwrap_or_default())
+    }
+
+    /// Waits until message `id` is delivered, failed or dead-lettered, and
+    /// returns its status; [`SdkError::Timeout`] after `timeout`.
+    pub async fn wait(&self, id: B256, timeout: Duration) -> Result<MessageStatus, SdkError> {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.status(id).await?
+                && s.status.is_final()
+            {
+                return Ok(s);
+            }
+            if start.elapsed() >= timeout {
+                return Err(SdkError::Timeout {
+                    id,
+                    waited: start.elapsed(),
+                });
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_answer_parses() {
+        let j = r#"{"id":"0x0ba2dcb5856479f00154c66f767a198a67d0f387a5e72e69e7ced292442fcfd6",
+          "status":"delivered","message":null,
+          "origin":{"domain":1000,"chain":"chain0","block":193,"tx_hash":"0xc0784a1143815ab80f4718b0fd25326dc196852d2d0d20de0882c10089814fba"},
+          "destination":{"domain":2000,"chain":"chain1","lane":"2000/2","tx_hash":null,"block":null},
+          "failure":null,"last_error":null,
+          "stages":[{"stage":"verified","at_ms":1},{"stage":"dead_lettered","at_ms":2}]}"#;
+        let s: MessageStatus = serde_json::from_str(j).expect("parses");
+        assert_eq!(s.status, Stage::Delivered);
+        assert!(s.status.is_final());
+        assert_eq!(s.origin.block, Some(193));
+        assert_eq!(s.stages[1].stage, Stage::DeadLettered);
+        assert_eq!(Stage::DeadLettered.to_string(), "dead_lettered");
+        assert!(!Stage::Submitted.is_final());
+    }
+}
