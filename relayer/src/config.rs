@@ -346,7 +346,7 @@ impl Default for HttpConfig {
 /// transaction, destination transaction and failure, kept in Redis for the
 /// status API and the explorer. Written off the delivery path through a
 /// bounded queue: when Redis cannot keep up, status updates are dropped
-/// (and counted in `switchyard_status_dropped_total`), never messages.
+/// (and counted in `switchyard_status_updates_total`), never messages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusConfig {
@@ -358,7 +358,9 @@ pub struct StatusConfig {
     /// journal holds about `rate × retention × 600` bytes.
     #[serde(default = "default_status_retention")]
     pub retention_secs: u64,
-    /// Status updates buffered in the process before they are dropped.
+    /// Message updates (one per message and stage) buffered in the process
+    /// before further ones are dropped; bounds the journal's memory (about
+    /// 300 bytes each).
     #[serde(default = "default_status_buffer")]
     pub buffer: usize,
 }

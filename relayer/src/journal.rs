@@ -2,11 +2,12 @@
 //! (`/v1/messages`), `switchyard status` and the explorer page.
 //!
 //! Watchers and dispatchers report stages ([`Event`]) to a [`Journal`]
-//! handle, which never waits: events go through a bounded queue to one
-//! writer task that batches them into Redis writes. When Redis cannot keep
-//! up or fails, updates are dropped and counted
-//! (`switchyard_status_dropped_total`); delivery never waits for the
-//! journal, and the journal never decides anything about delivery.
+//! handle, which never waits: events go through a queue bounded in message
+//! updates (one per message and stage) to one writer task that pipelines
+//! them into Redis. When Redis cannot keep up or fails, updates are dropped
+//! and counted (`switchyard_status_updates_total{outcome}`); delivery never
+//! waits for the journal, and the journal never decides anything about
+//! delivery. Its capacity is measured in BENCHMARKS.md ("Status journal").
 //!
 //! In Redis (prefix `sy` by default), each expiring `retention_secs` after
 //! its last write:
@@ -21,6 +22,9 @@
 //! relayed is decided by the lanes, whose entries are.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{B256, hex};
 use serde::Serialize;
@@ -135,38 +139,66 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Message updates the event carries (what the buffer bound counts).
+    pub fn updates(&self) -> usize {
+        match self {
+            Self::Queued { messages, .. } => messages.len(),
+            Self::Submitted { ids, .. } | Self::DeadLettered { ids, .. } => ids.len(),
+            Self::Retrying { ids, .. } => ids.len(),
+            Self::Included {
+                delivered, failed, ..
+            } => delivered.len() + failed.len(),
+        }
+        .max(1)
+    }
+}
+
 /// Where stages are reported; cheap to clone. A disabled journal ignores
 /// everything.
 #[derive(Debug, Clone)]
 pub struct Journal {
-    tx: Option<mpsc::Sender<Event>>,
+    tx: Option<mpsc::UnboundedSender<Event>>,
+    /// Message updates queued and not yet written: the bound is on these,
+    /// not on events (one event may carry a thousand messages).
+    queued: Arc<AtomicUsize>,
+    limit: usize,
     metrics: Metrics,
 }
 
 impl Journal {
     /// A journal that records nothing.
     pub fn disabled(metrics: Metrics) -> Self {
-        Self { tx: None, metrics }
+        Self {
+            tx: None,
+            queued: Arc::new(AtomicUsize::new(0)),
+            limit: 0,
+            metrics,
+        }
     }
 
     /// A journal writing to `lanes`, and its writer (spawn it). `buffer`
-    /// bounds the events waiting for Redis.
+    /// bounds the message updates waiting for Redis.
     pub fn new(
         lanes: Lanes,
         metrics: Metrics,
         retention_secs: u64,
         buffer: usize,
     ) -> (Self, JournalWriter) {
-        let (tx, rx) = mpsc::channel(buffer.max(1));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let writer = JournalWriter {
             rx,
             lanes,
             metrics: metrics.clone(),
             retention_secs,
+            queued: Arc::clone(&queued),
         };
         (
             Self {
                 tx: Some(tx),
+                queued,
+                limit: buffer.max(1),
                 metrics,
             },
             writer,
@@ -176,11 +208,16 @@ impl Journal {
     /// Records `event`, or drops it (counted) if the writer is behind.
     pub fn record(&self, event: Event) {
         let Some(tx) = &self.tx else { return };
-        if tx.try_send(event).is_err() {
+        let n = event.updates();
+        // Reserve, then check: concurrent callers may overshoot the limit
+        // by one event each, never more.
+        let before = self.queued.fetch_add(n, Ordering::Relaxed);
+        if before + n > self.limit || tx.send(event).is_err() {
+            self.queued.fetch_sub(n, Ordering::Relaxed);
             self.metrics
-                .status_dropped
+                .status_updates
                 .with_label_values(&["buffer_full"])
-                .inc();
+                .inc_by(n as u64);
         }
     }
 
@@ -193,17 +230,21 @@ impl Journal {
 /// The task that writes journal events to Redis.
 #[derive(Debug)]
 pub struct JournalWriter {
-    rx: mpsc::Receiver<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
     lanes: Lanes,
     metrics: Metrics,
     retention_secs: u64,
+    queued: Arc<AtomicUsize>,
 }
 
-/// Events written per Redis round.
-const EVENTS_PER_WRITE: usize = 256;
+/// Message updates written per Redis round (one pipeline).
+const UPDATES_PER_WRITE: usize = 4096;
+
+/// How long a stopping writer keeps writing what is queued.
+const DRAIN_FOR: Duration = Duration::from_secs(2);
 
 impl JournalWriter {
-    /// Writes until `shutdown`, then what is already queued.
+    /// Writes until `shutdown`, then what is queued for up to two seconds.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut failing = false;
         loop {
@@ -212,35 +253,59 @@ impl JournalWriter {
                 () = shutdown.cancelled() => None,
             };
             let Some(first) = first else { break };
-            let mut events = vec![first];
-            while events.len() < EVENTS_PER_WRITE {
-                match self.rx.try_recv() {
-                    Ok(e) => events.push(e),
-                    Err(_) => break,
-                }
-            }
+            let events = self.more(first);
             self.write(&events, &mut failing).await;
         }
-        // Shutting down: what is queued is written once, not retried.
-        let mut rest = Vec::new();
-        while let Ok(e) = self.rx.try_recv() {
-            rest.push(e);
-        }
-        if !rest.is_empty() {
-            self.write(&rest, &mut failing).await;
+        // Stopping: what is queued gets a short while, not a long drain that
+        // would hold up the process's exit.
+        let deadline = Instant::now() + DRAIN_FOR;
+        while let Ok(first) = self.rx.try_recv() {
+            let events = self.more(first);
+            if Instant::now() < deadline {
+                self.write(&events, &mut failing).await;
+            } else {
+                let n: usize = events.iter().map(Event::updates).sum();
+                self.done(n, "shutdown");
+            }
         }
         debug!("status journal writer stopped");
     }
 
+    /// `first` and what else is queued, up to one write's worth.
+    fn more(&mut self, first: Event) -> Vec<Event> {
+        let mut n = first.updates();
+        let mut events = vec![first];
+        while n < UPDATES_PER_WRITE {
+            match self.rx.try_recv() {
+                Ok(e) => {
+                    n += e.updates();
+                    events.push(e);
+                }
+                Err(_) => break,
+            }
+        }
+        events
+    }
+
+    /// `n` updates left the queue with `outcome`.
+    fn done(&self, n: usize, outcome: &str) {
+        self.queued.fetch_sub(n, Ordering::Relaxed);
+        self.metrics
+            .status_updates
+            .with_label_values(&[outcome])
+            .inc_by(n as u64);
+    }
+
     async fn write(&self, events: &[Event], failing: &mut bool) {
         let ops: Vec<StatusOp> = events.iter().flat_map(ops_of).collect();
+        let n: usize = events.iter().map(Event::updates).sum();
         match self.lanes.write_status(&ops, self.retention_secs).await {
-            Ok(()) => *failing = false,
+            Ok(()) => {
+                *failing = false;
+                self.done(n, "written");
+            }
             Err(e) => {
-                self.metrics
-                    .status_dropped
-                    .with_label_values(&["redis_error"])
-                    .inc_by(events.len() as u64);
+                self.done(n, "redis_error");
                 // Once per outage, not once per batch.
                 if !*failing {
                     warn!(err = %e, "writing the status journal failed; status updates are dropped until Redis answers (messages are unaffected)");
@@ -759,26 +824,31 @@ mod tests {
     }
 
     #[test]
-    fn a_full_buffer_drops_and_counts() {
+    fn the_buffer_bounds_message_updates_not_events() {
         let metrics = Metrics::new();
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, mut rx) = mpsc::unbounded_channel();
         let j = Journal {
             tx: Some(tx),
+            queued: Arc::new(AtomicUsize::new(0)),
+            limit: 10,
             metrics: metrics.clone(),
         };
-        let e = Event::Retrying {
+        let retry = |n: usize| Event::Retrying {
             error: String::new(),
             at_ms: 0,
-            ids: vec![],
+            ids: vec![B256::ZERO; n],
         };
-        j.record(e.clone());
-        j.record(e);
-        assert_eq!(
-            metrics
-                .status_dropped
-                .with_label_values(&["buffer_full"])
-                .get(),
-            1
-        );
+        j.record(retry(6));
+        // 6 + 6 > 10: the whole second event is dropped, and counted as 6.
+        j.record(retry(6));
+        j.record(retry(4));
+        let dropped = metrics
+            .status_updates
+            .with_label_values(&["buffer_full"])
+            .get();
+        assert_eq!(dropped, 6);
+        assert_eq!(j.queued.load(Ordering::Relaxed), 10);
+        assert_eq!(rx.try_recv().map(|e| e.updates()).ok(), Some(6));
+        assert_eq!(rx.try_recv().map(|e| e.updates()).ok(), Some(4));
     }
 }

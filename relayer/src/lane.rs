@@ -1391,9 +1391,9 @@ impl Lanes {
     }
 
     /// Applies journal writes; every key written expires `ttl_secs` after
-    /// its last write. The commands go out concurrently on the multiplexed
-    /// connection (one round trip's wait, and each key finds its own slot
-    /// on a cluster), in chunks so one call never floods the connection.
+    /// its last write. Pipelined on one server; on a cluster, concurrent on
+    /// the multiplexed connection so each key finds its own node. In
+    /// chunks, so one call never floods the connection.
     pub async fn write_status(&self, ops: &[StatusOp], ttl_secs: u64) -> Result<(), QueueError> {
         let mut cmds: Vec<Cmd> = Vec::with_capacity(ops.len() * 3);
         for op in ops {
@@ -1457,14 +1457,34 @@ impl Lanes {
             e.arg(key).arg(ttl_secs);
             cmds.push(e);
         }
-        for chunk in cmds.chunks(1024) {
-            let results = futures::future::join_all(chunk.iter().map(|c| {
-                let mut conn = self.conn.clone();
-                async move { c.query_async::<Value>(&mut conn).await }
-            }))
-            .await;
-            for r in results {
-                r.map_err(redis_err("write_status"))?;
+        match self.target {
+            // One pipeline per chunk: a single round trip and the least
+            // client work per command.
+            Target::Single(_) => {
+                for chunk in cmds.chunks(8192) {
+                    let mut pipe = redis::pipe();
+                    for c in chunk {
+                        pipe.add_command(c.clone()).ignore();
+                    }
+                    let mut conn = self.conn.clone();
+                    pipe.query_async::<()>(&mut conn)
+                        .await
+                        .map_err(redis_err("write_status"))?;
+                }
+            }
+            // Keys of every slot: concurrent commands on the multiplexed
+            // connection, each routed to its own node.
+            Target::Cluster(_) => {
+                for chunk in cmds.chunks(1024) {
+                    let results = futures::future::join_all(chunk.iter().map(|c| {
+                        let mut conn = self.conn.clone();
+                        async move { c.query_async::<Value>(&mut conn).await }
+                    }))
+                    .await;
+                    for r in results {
+                        r.map_err(redis_err("write_status"))?;
+                    }
+                }
             }
         }
         Ok(())

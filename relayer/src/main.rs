@@ -113,6 +113,10 @@ enum Cmd {
         /// Internal: the key prefix shared by the parts of a run.
         #[arg(long, hide = true)]
         prefix: Option<String>,
+        /// Run the status journal as the hub does by default (every
+        /// message's stages written to Redis for the status API).
+        #[arg(long)]
+        status_journal: bool,
     },
     /// Where a message is: its stages with their times, origin block and
     /// transaction, destination transaction, any failure (from a hub's
@@ -519,6 +523,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             shared_sink,
             part,
             prefix,
+            status_journal,
         } => {
             init_tracing(LogFormat::Text, "warn");
             let shutdown = CancellationToken::new();
@@ -542,6 +547,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
                 prefix,
+                status_journal,
                 ..switchyard::bench::BenchArgs::default()
             };
             let report = switchyard::bench::run(args, shutdown).await?;

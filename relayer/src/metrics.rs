@@ -76,10 +76,11 @@ pub struct Metrics {
     /// `switchyard_signer_balance_low{chain,signer}`: 1 while the balance is
     /// under the chain's `low_balance_eth`.
     pub signer_balance_low: IntGaugeVec,
-    /// `switchyard_status_dropped_total{reason}`: status journal updates
-    /// not written (reason: buffer_full, redis_error). Messages are
-    /// unaffected; only what the status API shows lags.
-    pub status_dropped: IntCounterVec,
+    /// `switchyard_status_updates_total{outcome}`: message updates of the
+    /// status journal, by outcome: written, or dropped (buffer_full,
+    /// redis_error, shutdown). Messages are unaffected by drops; only what
+    /// the status API shows lags.
+    pub status_updates: IntCounterVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -220,10 +221,10 @@ impl Metrics {
                 "1 while a delivery signer's balance is under the chain's low_balance_eth",
                 &["chain", "signer"],
             ),
-            status_dropped: counter(
-                "switchyard_status_dropped_total",
-                "Status journal updates not written (the status API lags; messages are unaffected)",
-                &["reason"],
+            status_updates: counter(
+                "switchyard_status_updates_total",
+                "Message updates of the status journal by outcome: written, or dropped (buffer_full, redis_error, shutdown); drops make the status API lag, messages are unaffected",
+                &["outcome"],
             ),
             throttled_seconds: {
                 let c = must(prometheus::CounterVec::new(
@@ -270,7 +271,7 @@ impl Metrics {
             throttled_seconds,
             signer_balance,
             signer_balance_low,
-            status_dropped,
+            status_updates,
         } = self;
         let all: [&dyn Collector; 21] = [
             messages,
@@ -293,7 +294,7 @@ impl Metrics {
             throttled_seconds,
             signer_balance,
             signer_balance_low,
-            status_dropped,
+            status_updates,
         ];
         all.iter()
             .flat_map(|c| c.desc())

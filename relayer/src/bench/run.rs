@@ -24,6 +24,7 @@ use crate::config::{
 };
 use crate::dispatcher::{BacklogMonitor, DestSpec, Dispatcher};
 use crate::health::Health;
+use crate::journal::Journal;
 use crate::lane::{Lanes, QueueKey, RedisTarget};
 use crate::metrics::{Metrics, quantile_between};
 use crate::procs::{Anvil, RedisServer, repo_root};
@@ -76,6 +77,9 @@ pub struct BenchArgs {
     pub part: Option<(usize, usize)>,
     /// Key prefix (the parts of a run share one).
     pub prefix: Option<String>,
+    /// Keep the status journal (`[status]`, on by default in the hub):
+    /// every message's record written to Redis as the hub does.
+    pub status_journal: bool,
 }
 
 /// Parses `I/N` (0 ≤ I < N).
@@ -135,6 +139,7 @@ impl Default for BenchArgs {
             shared_sink: false,
             part: None,
             prefix: None,
+            status_journal: false,
         }
     }
 }
@@ -214,6 +219,13 @@ pub struct BenchReport {
     /// receipts-trie hashing), timed on one core in this run: the ceiling of
     /// one core that only hashed.
     pub hash_bound_messages_per_second: f64,
+    /// Whether the status journal ran (`--status-journal`).
+    pub status_journal: bool,
+    /// Status journal message updates written to Redis in the window.
+    pub status_written: u64,
+    /// Status journal message updates dropped in the window (buffer full,
+    /// Redis errors): the journal lagging behind the deliveries.
+    pub status_dropped: u64,
 }
 
 fn proc_cpu(pid: Option<u32>) -> Option<Duration> {
@@ -321,6 +333,9 @@ async fn coordinate(
         if let Some(r) = args.rate {
             cmd.args(["--rate", &r.to_string()]);
         }
+        if args.status_journal {
+            cmd.arg("--status-journal");
+        }
         children.push(
             cmd.spawn()
                 .map_err(|e| setup(format!("starting part {i}: {e}")))?,
@@ -408,6 +423,9 @@ async fn coordinate(
             .max()
             .unwrap_or(0),
         batches: reports.iter().map(|r| r.batches).sum(),
+        status_journal: args.status_journal,
+        status_written: reports.iter().map(|r| r.status_written).sum(),
+        status_dropped: reports.iter().map(|r| r.status_dropped).sum(),
         processes: n,
         offered_messages_per_second: args.rate,
         ..first
@@ -661,6 +679,18 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     );
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
+    let journal = if args.status_journal {
+        let (journal, writer) = Journal::new(
+            lanes.dedicated().await.map_err(|e| setup(e.to_string()))?,
+            metrics.clone(),
+            cfg.status.retention_secs,
+            cfg.status.buffer,
+        );
+        tasks.spawn(writer.run(stop.child_token()));
+        journal
+    } else {
+        Journal::disabled(metrics.clone())
+    };
 
     // With `--sink anvil`: one chain, and on it an Inbox and a recipient per
     // destination domain; the generator addresses its messages to them.
@@ -705,7 +735,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             metrics.clone(),
             Arc::clone(&health),
             Arc::clone(&backlog),
-        );
+        )
+        .with_journal(journal.clone());
         tasks.spawn(w.run(stop.child_token()));
     }
     let mut sinks = Vec::new();
@@ -746,7 +777,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 dispatcher.clone(),
                 replica.clone(),
                 Arc::clone(&origin_names),
-            );
+            )
+            .with_journal(journal.clone());
             tasks.spawn(disp.run(stop.child_token()));
             continue;
         }
@@ -765,7 +797,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             dispatcher.clone(),
             replica.clone(),
             Arc::clone(&origin_names),
-        );
+        )
+        .with_journal(journal.clone());
         tasks.spawn(disp.run(stop.child_token()));
     }
     let monitor = BacklogMonitor::new(
@@ -785,6 +818,14 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         Some(_) => metrics.messages_at(crate::metrics::stage::DELIVERED),
         None => sinks.iter().map(|s| s.delivered()).sum::<u64>(),
     };
+    let status_counts = || {
+        let get = |o: &str| metrics.status_updates.with_label_values(&[o]).get();
+        (
+            get("written"),
+            get("buffer_full") + get("redis_error") + get("shutdown"),
+        )
+    };
+    let mut status0 = (0, 0);
     let redis_pid = redis_server.as_ref().map(|r| r.proc.pid());
     let started = Instant::now();
     let mut last = (Instant::now(), 0u64);
@@ -813,6 +854,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 .map(|s| (*s, metrics.latency_buckets(s)))
                 .collect();
             let gen_cpu: Duration = sources.iter().map(|s| s.generator_cpu()).sum();
+            status0 = status_counts();
             window = Some(Window {
                 at: Instant::now(),
                 delivered: now,
@@ -835,6 +877,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     } = window.ok_or_else(|| setup("stopped before the measured window".into()))?;
     let elapsed = t0.elapsed().as_secs_f64();
     let d1 = delivered();
+    let status1 = status_counts();
     let cpu = proc_cpu(None).unwrap_or_default().saturating_sub(cpu0);
     let rcpu = match (rcpu0, proc_cpu(redis_pid)) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -930,6 +973,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         gas_per_message,
         messages_per_transaction: per_tx,
         hash_bound_messages_per_second: hash_bound(&gen_cfg),
+        status_journal: args.status_journal,
+        status_written: status1.0 - status0.0,
+        status_dropped: status1.1 - status0.1,
     };
     drop(redis_server);
     drop(anvil);

@@ -189,13 +189,13 @@ impl NullSink {
     }
 
     /// Checks the attestation and every message; returns the signed digest
-    /// (it stands in for a transaction hash) and (origin, nonce) of each
+    /// (it stands in for a transaction hash) and (origin, nonce, id) of each
     /// message, in batch order.
     fn check(
         &self,
         messages: &[Bytes],
         signatures: &[Bytes],
-    ) -> Result<(B256, Vec<(Domain, u32)>), EvmError> {
+    ) -> Result<(B256, Vec<(Domain, u32, B256)>), EvmError> {
         let ids: Vec<B256> = messages.iter().map(keccak256).collect();
         let digest = batch_digest(self.chain_id, self.inbox, batch_root(&ids));
         let sig = signatures
@@ -217,18 +217,22 @@ impl NullSink {
                     self.domain, m.destination
                 )));
             }
-            out.push((m.origin, m.nonce));
+            out.push((m.origin, m.nonce, ids[i]));
         }
         Ok((digest, out))
     }
 
     /// Counts each message once, in process.
-    fn mark_local(&self, digest: B256, checked: &[(Domain, u32)]) -> Included {
+    fn mark_local(&self, digest: B256, checked: &[(Domain, u32, B256)]) -> Included {
         let mut delivered = Vec::with_capacity(checked.len());
+        let mut ids = Vec::with_capacity(checked.len());
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for &(origin, nonce) in checked {
+        for &(origin, nonce, id) in checked {
             match seen.entry(origin).or_default().mark(nonce) {
-                Seen::First => delivered.push(origin),
+                Seen::First => {
+                    delivered.push(origin);
+                    ids.push(id);
+                }
                 Seen::Again => {
                     self.duplicates.fetch_add(1, Ordering::Relaxed);
                 }
@@ -238,7 +242,7 @@ impl NullSink {
             }
         }
         drop(seen);
-        self.included(digest, delivered)
+        self.included(digest, delivered, ids)
     }
 
     /// Counts each message once, in Redis shared with other processes.
@@ -246,10 +250,10 @@ impl NullSink {
         &self,
         shared: &SharedSeen,
         digest: B256,
-        checked: &[(Domain, u32)],
+        checked: &[(Domain, u32, B256)],
     ) -> Result<Included, EvmError> {
         let mut by_origin: Vec<(Domain, Vec<u32>)> = Vec::new();
-        for &(origin, nonce) in checked {
+        for &(origin, nonce, _) in checked {
             match by_origin.iter_mut().find(|(o, _)| *o == origin) {
                 Some((_, n)) => n.push(nonce),
                 None => by_origin.push((origin, vec![nonce])),
@@ -269,10 +273,12 @@ impl NullSink {
             let fresh = (nonces.len() as u64).saturating_sub(again);
             delivered.extend(std::iter::repeat_n(origin, fresh as usize));
         }
-        Ok(self.included(digest, delivered))
+        // Shared marking counts per origin, not which ids were fresh: the
+        // status journal sees no deliveries from it.
+        Ok(self.included(digest, delivered, Vec::new()))
     }
 
-    fn included(&self, digest: B256, delivered: Vec<Domain>) -> Included {
+    fn included(&self, digest: B256, delivered: Vec<Domain>, delivered_ids: Vec<B256>) -> Included {
         self.delivered
             .fetch_add(delivered.len() as u64, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
@@ -282,9 +288,7 @@ impl NullSink {
             gas_used: 0,
             delivered,
             failed: Vec::new(),
-            // The status journal is not fed by the null sink: it keeps
-            // counts, not which ids were delivered.
-            delivered_ids: Vec::new(),
+            delivered_ids,
             failed_ids: Vec::new(),
             replacements: 0,
         }
@@ -308,6 +312,11 @@ impl BatchSink for NullSink {
 
     async fn confirm(&self, pending: Included) -> Result<Included, EvmError> {
         Ok(pending)
+    }
+
+    fn pending_tx(&self, pending: &Included) -> Option<B256> {
+        // The signed digest stands in for a transaction hash.
+        Some(pending.tx_hash)
     }
 }
 
