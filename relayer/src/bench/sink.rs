@@ -195,7 +195,7 @@ impl NullSink {
         &self,
         messages: &[Bytes],
         signatures: &[Bytes],
-    ) -> Result<(B256, Vec<(Domain, u32, B256)>), EvmError> {
+    ) -> Result<(B256, Vec<Checked>), EvmError> {
         let ids: Vec<B256> = messages.iter().map(keccak256).collect();
         let digest = batch_digest(self.chain_id, self.inbox, batch_root(&ids));
         let sig = signatures
@@ -223,7 +223,7 @@ impl NullSink {
     }
 
     /// Counts each message once, in process.
-    fn mark_local(&self, digest: B256, checked: &[(Domain, u32, B256)]) -> Included {
+    fn mark_local(&self, digest: B256, checked: &[Checked]) -> Included {
         let mut delivered = Vec::with_capacity(checked.len());
         let mut ids = Vec::with_capacity(checked.len());
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -250,7 +250,7 @@ impl NullSink {
         &self,
         shared: &SharedSeen,
         digest: B256,
-        checked: &[(Domain, u32, B256)],
+        checked: &[Checked],
     ) -> Result<Included, EvmError> {
         let mut by_origin: Vec<(Domain, Vec<u32>)> = Vec::new();
         for &(origin, nonce, _) in checked {
@@ -294,6 +294,9 @@ impl NullSink {
         }
     }
 }
+
+/// A checked message: (origin, nonce, id).
+type Checked = (Domain, u32, B256);
 
 impl BatchSink for NullSink {
     type Pending = Included;
