@@ -177,6 +177,9 @@ listen = {{ printf "0.0.0.0:%d" (int .Values.service.port) | toJson }}
 
 [dispatcher]
 {{- include "switchyard.tomlTable" .Values.config.dispatcher }}
+
+[status]
+{{- include "switchyard.tomlTable" .Values.config.status }}
 {{- range $chains }}
 
 [[chains]]
