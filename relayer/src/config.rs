@@ -354,13 +354,14 @@ pub struct StatusConfig {
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// How long a message's record is kept after its last change, in
-    /// seconds. Each record costs about 600 bytes of Redis memory, so the
-    /// journal holds about `rate × retention × 600` bytes.
+    /// seconds. Each message costs about 650 bytes of Redis memory
+    /// (measured with 128-byte bodies, BENCHMARKS.md), so the journal holds
+    /// about `rate × retention × 650` bytes.
     #[serde(default = "default_status_retention")]
     pub retention_secs: u64,
     /// Message updates (one per message and stage) buffered in the process
-    /// before further ones are dropped; bounds the journal's memory (about
-    /// 300 bytes each).
+    /// before further ones are dropped; bounds the journal's memory in the
+    /// process (about 200 bytes each plus the message body).
     #[serde(default = "default_status_buffer")]
     pub buffer: usize,
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{B256, hex};
+use alloy_primitives::{B256, hex, keccak256};
 use serde::Serialize;
 use switchyard_types::{Domain, Message};
 use tokio::sync::mpsc;
@@ -61,6 +61,57 @@ pub mod stage {
         FAILED,
         DEAD_LETTERED,
     ];
+}
+
+/// Field names of a record in Redis. Short, and every value at most 64
+/// bytes (32-byte hashes raw, numbers in decimal, a body only when it fits),
+/// so Redis keeps a record in its compact (listpack) hash encoding: about a
+/// third of the memory of a hash table with the message in hex.
+mod field {
+    pub(super) const VERSION: &str = "v";
+    pub(super) const NONCE: &str = "n";
+    pub(super) const ORIGIN: &str = "o";
+    pub(super) const SENDER: &str = "s";
+    pub(super) const DESTINATION: &str = "d";
+    pub(super) const RECIPIENT: &str = "r";
+    pub(super) const BODY_LEN: &str = "bl";
+    /// The body itself, when at most [`super::INLINE_BODY`] bytes.
+    pub(super) const BODY: &str = "b";
+    pub(super) const BODY_HASH: &str = "bh";
+    pub(super) const ORIGIN_BLOCK: &str = "ob";
+    pub(super) const ORIGIN_TX: &str = "ot";
+    pub(super) const LANE: &str = "l";
+    pub(super) const ROUTE: &str = "rt";
+    pub(super) const SUBMITTED_TX: &str = "st";
+    pub(super) const DEST_TX: &str = "dt";
+    pub(super) const DEST_BLOCK: &str = "db";
+    pub(super) const FAILURE: &str = "f";
+    pub(super) const LAST_ERROR: &str = "e";
+    pub(super) const LAST_ERROR_MS: &str = "em";
+
+    /// The field holding the time a stage was reached.
+    pub(super) fn at(stage: &str) -> &'static str {
+        match stage {
+            super::stage::VERIFIED => "tv",
+            super::stage::QUEUED => "tq",
+            super::stage::SUBMITTED => "ts",
+            super::stage::DELIVERED => "td",
+            super::stage::FAILED => "tf",
+            _ => "tx",
+        }
+    }
+}
+
+/// Bodies up to this size are kept in the record; longer ones by length
+/// and hash (the body is in the origin transaction).
+pub const INLINE_BODY: usize = 64;
+
+fn num(n: impl std::fmt::Display) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+fn raw(b: &B256) -> Vec<u8> {
+    b.as_slice().to_vec()
 }
 
 /// A message appended to a lane, as the journal records it.
@@ -346,15 +397,26 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 let m = &q.message;
                 let id = m.id();
                 let mut fields = vec![
-                    ("message", hex_of(&m.encode())),
-                    ("origin_block", height.to_string()),
-                    ("verified_ms", verified_ms.to_string()),
-                    ("queued_ms", queued_ms.to_string()),
-                    ("lane", lane.to_string()),
-                    ("route", route.clone()),
+                    (field::VERSION, num(m.version)),
+                    (field::NONCE, num(m.nonce)),
+                    (field::ORIGIN, num(m.origin)),
+                    (field::SENDER, raw(&m.sender)),
+                    (field::DESTINATION, num(m.destination)),
+                    (field::RECIPIENT, raw(&m.recipient)),
+                    (field::BODY_LEN, num(m.body.len())),
+                    (field::ORIGIN_BLOCK, num(height)),
+                    (field::at(stage::VERIFIED), num(verified_ms)),
+                    (field::at(stage::QUEUED), num(queued_ms)),
+                    (field::LANE, lane.to_string().into_bytes()),
+                    (field::ROUTE, route.clone().into_bytes()),
                 ];
+                if m.body.len() <= INLINE_BODY {
+                    fields.push((field::BODY, m.body.to_vec()));
+                } else {
+                    fields.push((field::BODY_HASH, raw(&keccak256(&m.body))));
+                }
                 if let Some(tx) = q.origin_tx {
-                    fields.push(("origin_tx", hex_of(tx.as_slice())));
+                    fields.push((field::ORIGIN_TX, raw(&tx)));
                     push_to(&mut by_tx, tx, id);
                 }
                 ops.push(StatusOp::Fields { id, fields });
@@ -386,8 +448,8 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        ("submitted_ms", at_ms.to_string()),
-                        ("submitted_tx", hex_of(tx.as_slice())),
+                        (field::at(stage::SUBMITTED), num(at_ms)),
+                        (field::SUBMITTED_TX, raw(tx)),
                     ],
                 });
                 count(*origin, *dst, stage::SUBMITTED);
@@ -406,9 +468,9 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        ("delivered_ms", at_ms.to_string()),
-                        ("dest_tx", hex_of(tx.as_slice())),
-                        ("dest_block", block.to_string()),
+                        (field::at(stage::DELIVERED), num(at_ms)),
+                        (field::DEST_TX, raw(tx)),
+                        (field::DEST_BLOCK, num(block)),
                     ],
                 });
                 all.push(*id);
@@ -418,10 +480,13 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        ("failed_ms", at_ms.to_string()),
-                        ("dest_tx", hex_of(tx.as_slice())),
-                        ("dest_block", block.to_string()),
-                        ("failure", format!("recipient call failed: {reason}")),
+                        (field::at(stage::FAILED), num(at_ms)),
+                        (field::DEST_TX, raw(tx)),
+                        (field::DEST_BLOCK, num(block)),
+                        (
+                            field::FAILURE,
+                            format!("recipient call failed: {reason}").into_bytes(),
+                        ),
                     ],
                 });
                 all.push(*id);
@@ -439,8 +504,8 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        ("last_error", error.clone()),
-                        ("last_error_ms", at_ms.to_string()),
+                        (field::LAST_ERROR, error.clone().into_bytes()),
+                        (field::LAST_ERROR_MS, num(at_ms)),
                     ],
                 });
             }
@@ -455,8 +520,8 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        ("dead_lettered_ms", at_ms.to_string()),
-                        ("failure", reason.clone()),
+                        (field::at(stage::DEAD_LETTERED), num(at_ms)),
+                        (field::FAILURE, reason.clone().into_bytes()),
                     ],
                 });
                 count(*origin, *dst, stage::DEAD_LETTERED);
@@ -520,8 +585,13 @@ pub struct MessageFields {
     pub destination: Domain,
     /// Recipient, 32 bytes.
     pub recipient: String,
-    /// Payload.
-    pub body: String,
+    /// Payload, when at most [`INLINE_BODY`] bytes (longer bodies are in
+    /// the origin transaction; the journal keeps their length and hash).
+    pub body: Option<String>,
+    /// Payload length in bytes.
+    pub body_len: u64,
+    /// keccak256 of the payload.
+    pub body_hash: String,
 }
 
 /// The origin side.
@@ -566,25 +636,55 @@ pub struct StageAt {
 /// empty (unknown) record. `chain_name` names configured domains.
 pub fn status_of(
     id: &B256,
-    fields: &HashMap<String, String>,
+    fields: &HashMap<String, Vec<u8>>,
     chain_name: impl Fn(Domain) -> Option<String>,
 ) -> Option<MessageStatus> {
     if fields.is_empty() {
         return None;
     }
-    let get = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
-    let num = |k: &str| get(k).and_then(|v| v.parse::<u64>().ok());
-    let message = get("message")
-        .and_then(|h| hex::decode(h).ok())
-        .and_then(|b| Message::decode(&b).ok());
+    let bytes = |k: &str| fields.get(k).filter(|v| !v.is_empty());
+    let text = |k: &str| bytes(k).map(|v| String::from_utf8_lossy(v).into_owned());
+    let num = |k: &str| text(k).and_then(|v| v.parse::<u64>().ok());
+    // A hash is 32 raw bytes; anything else in its place is not shown.
+    let hash = |k: &str| bytes(k).filter(|v| v.len() == 32).map(|v| hex_of(v));
+    let message = match (
+        num(field::VERSION),
+        num(field::NONCE),
+        num(field::ORIGIN),
+        hash(field::SENDER),
+        num(field::DESTINATION),
+        hash(field::RECIPIENT),
+        num(field::BODY_LEN),
+    ) {
+        (Some(v), Some(n), Some(o), Some(s), Some(d), Some(r), Some(len)) => {
+            let body = bytes(field::BODY)
+                .map(|b| b.as_slice())
+                .or((len == 0).then_some(&[][..]));
+            Some(MessageFields {
+                version: u8::try_from(v).unwrap_or(u8::MAX),
+                nonce: u32::try_from(n).unwrap_or(u32::MAX),
+                origin: Domain::try_from(o).unwrap_or(Domain::MAX),
+                sender: s,
+                destination: Domain::try_from(d).unwrap_or(Domain::MAX),
+                recipient: r,
+                body_len: len,
+                body: body.map(hex_of),
+                body_hash: match body {
+                    Some(b) => hex_of(keccak256(b).as_slice()),
+                    None => hash(field::BODY_HASH).unwrap_or_default(),
+                },
+            })
+        }
+        _ => None,
+    };
     let mut stages: Vec<StageAt> = stage::ALL
         .iter()
-        .filter_map(|s| num(&format!("{s}_ms")).map(|at_ms| StageAt { stage: s, at_ms }))
+        .filter_map(|s| num(field::at(s)).map(|at_ms| StageAt { stage: s, at_ms }))
         .collect();
     // By time; equal times keep journey order (the sort is stable).
     stages.sort_by_key(|s| s.at_ms);
     let status = stages.last().map_or(stage::QUEUED, |s| s.stage);
-    let dst_domain = get("lane")
+    let dst_domain = text(field::LANE)
         .and_then(|l| l.split('/').next().and_then(|d| d.parse().ok()))
         .or(message.as_ref().map(|m| m.destination));
     let origin_domain = message.as_ref().map(|m| m.origin);
@@ -595,34 +695,30 @@ pub fn status_of(
     Some(MessageStatus {
         id: hex_of(id.as_slice()),
         status,
-        message: message.as_ref().map(|m| MessageFields {
-            version: m.version,
-            nonce: m.nonce,
-            origin: m.origin,
-            sender: hex_of(m.sender.as_slice()),
-            destination: m.destination,
-            recipient: hex_of(m.recipient.as_slice()),
-            body: hex_of(&m.body),
-        }),
+        message,
         origin: OriginInfo {
             domain: origin_domain,
             chain: origin_domain.and_then(&chain_name),
-            block: num("origin_block"),
-            tx_hash: get("origin_tx"),
+            block: num(field::ORIGIN_BLOCK),
+            tx_hash: hash(field::ORIGIN_TX),
         },
         destination: DestinationInfo {
             domain: dst_domain,
-            chain: get("route").or_else(|| dst_domain.and_then(&chain_name)),
-            lane: get("lane"),
-            tx_hash: get("dest_tx").or_else(|| get("submitted_tx")),
-            block: num("dest_block"),
+            chain: text(field::ROUTE).or_else(|| dst_domain.and_then(&chain_name)),
+            lane: text(field::LANE),
+            tx_hash: hash(field::DEST_TX).or_else(|| hash(field::SUBMITTED_TX)),
+            block: num(field::DEST_BLOCK),
         },
         failure: if matches!(status, stage::FAILED | stage::DEAD_LETTERED) {
-            get("failure")
+            text(field::FAILURE)
         } else {
             None
         },
-        last_error: if final_stage { None } else { get("last_error") },
+        last_error: if final_stage {
+            None
+        } else {
+            text(field::LAST_ERROR)
+        },
         stages,
     })
 }
@@ -672,7 +768,7 @@ mod tests {
     }
 
     /// Applies ops to an in-memory record map the way Redis would.
-    fn apply(ops: &[StatusOp], records: &mut HashMap<B256, HashMap<String, String>>) {
+    fn apply(ops: &[StatusOp], records: &mut HashMap<B256, HashMap<String, Vec<u8>>>) {
         for op in ops {
             if let StatusOp::Fields { id, fields } = op {
                 let r = records.entry(*id).or_default();
@@ -727,6 +823,14 @@ mod tests {
         assert_eq!(s.origin.tx_hash, Some(hex_of(tx.as_slice())));
         assert_eq!(s.destination.lane.as_deref(), Some("9/1"));
         assert_eq!(s.message.as_ref().map(|f| f.nonce), Some(3));
+        let fields = s.message.as_ref().expect("fields");
+        assert_eq!(
+            fields.body.as_deref(),
+            Some("0x6869"),
+            "a short body is kept"
+        );
+        assert_eq!(fields.body_hash, hex_of(keccak256(b"hi").as_slice()));
+        assert_eq!(fields.sender, hex_of(m.sender.as_slice()));
 
         apply(
             &ops_of(&Event::Retrying {
@@ -771,6 +875,64 @@ mod tests {
         );
         let names: Vec<_> = s.stages.iter().map(|s| s.stage).collect();
         assert_eq!(names, ["verified", "queued", "submitted", "delivered"]);
+    }
+
+    #[test]
+    fn common_records_stay_in_redis_compact_encoding() {
+        // Redis keeps a hash as a listpack while every value is at most 64
+        // bytes (hash-max-listpack-value): true of every field but a
+        // failure text, whatever the body's size.
+        let mut m = msg(9);
+        m.body = Bytes::from(vec![7u8; 5000]);
+        let id = m.id();
+        let events = [
+            Event::Queued {
+                route: "a-chain-name-of-32-characters-xx".into(),
+                lane: LaneId {
+                    dst: u32::MAX,
+                    shard: 1023,
+                },
+                height: u64::MAX,
+                verified_ms: u64::MAX,
+                queued_ms: u64::MAX,
+                messages: vec![QueuedMessage {
+                    message: m.clone(),
+                    origin_tx: Some(B256::repeat_byte(1)),
+                }],
+            },
+            Event::Submitted {
+                dst: 9,
+                tx: B256::ZERO,
+                at_ms: u64::MAX,
+                ids: vec![(id, 7)],
+            },
+            Event::Included {
+                dst: 9,
+                tx: B256::ZERO,
+                block: u64::MAX,
+                at_ms: u64::MAX,
+                delivered: vec![(id, 7)],
+                failed: vec![],
+            },
+        ];
+        let mut records = HashMap::new();
+        for e in &events {
+            let ops = ops_of(e);
+            for op in &ops {
+                if let StatusOp::Fields { fields, .. } = op {
+                    for (k, v) in fields {
+                        assert!(v.len() <= 64, "field {k} holds {} bytes", v.len());
+                    }
+                }
+            }
+            apply(&ops, &mut records);
+        }
+        let s = status_of(&id, &records[&id], |_| None).expect("known");
+        let f = s.message.expect("fields");
+        assert_eq!(f.body, None, "a long body is not kept");
+        assert_eq!(f.body_len, 5000);
+        assert_eq!(f.body_hash, hex_of(keccak256(&m.body).as_slice()));
+        assert_eq!(s.status, stage::DELIVERED);
     }
 
     #[test]

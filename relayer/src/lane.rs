@@ -1342,7 +1342,7 @@ pub enum StatusOp {
         /// Message id.
         id: B256,
         /// (field, value) pairs.
-        fields: Vec<(&'static str, String)>,
+        fields: Vec<(&'static str, Vec<u8>)>,
     },
     /// Indexes `ids` under a transaction hash (origin or destination).
     Tx {
@@ -1406,7 +1406,7 @@ impl Lanes {
                     let mut c = redis::cmd("HSET");
                     c.arg(&key);
                     for (f, v) in fields {
-                        c.arg(*f).arg(v);
+                        c.arg(*f).arg(v.as_slice());
                     }
                     cmds.push(c);
                     key
@@ -1495,14 +1495,14 @@ impl Lanes {
     pub async fn status_records(
         &self,
         ids: &[B256],
-    ) -> Result<Vec<std::collections::HashMap<String, String>>, QueueError> {
+    ) -> Result<Vec<std::collections::HashMap<String, Vec<u8>>>, QueueError> {
         futures::future::try_join_all(ids.iter().map(|id| {
             let mut c = self.conn.clone();
             let key = self.status_key(id);
             async move {
                 redis::cmd("HGETALL")
                     .arg(&key)
-                    .query_async::<std::collections::HashMap<String, String>>(&mut c)
+                    .query_async::<std::collections::HashMap<String, Vec<u8>>>(&mut c)
                     .await
                     .map_err(redis_err("status_record"))
             }

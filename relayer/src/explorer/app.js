@@ -303,7 +303,11 @@
           ['Sender', field('sender', msg.sender, 'hash')],
           ['Destination domain', field('destination-domain', msg.destination)],
           ['Recipient', field('recipient', msg.recipient, 'hash')],
+          // Bodies over 64 bytes are not kept by the hub: length and hash
+          // identify them (the body itself is in the origin transaction).
           ['Body', field('body', msg.body, 'hash body')],
+          ['Body length', field('body-len', msg.body_len)],
+          ['Body hash', field('body-hash', msg.body_hash, 'hash')],
         ])));
   }
 
