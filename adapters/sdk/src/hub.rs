@@ -113,6 +113,27 @@ struct MessageList {
 }
 
 /// A client of one hub's status API.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use switchyard_sdk::{B256, HubClient, Stage};
+///
+/// # async fn run(id: B256, dispatch_tx: B256) -> Result<(), switchyard_sdk::SdkError> {
+/// let hub = HubClient::new("http://127.0.0.1:9464")?;
+/// // Every message the dispatch transaction sent, and where it is.
+/// for m in hub.by_tx(dispatch_tx).await? {
+///     println!("{}: {} (lane {:?})", m.id, m.status, m.destination.lane);
+/// }
+/// // Wait until one is final.
+/// let status = hub.wait(id, Duration::from_secs(120)).await?;
+/// match status.status {
+///     Stage::Delivered => println!("delivered in {:?}", status.destination.tx_hash),
+///     _ => println!("not delivered: {:?}", status.failure),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct HubClient {
     base: String,
