@@ -33,8 +33,9 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; 
 /// Most messages one list answer carries.
 const LIST_LIMIT: usize = 100;
 
-/// What the API needs to know of the configuration: names and lanes.
-#[derive(Debug, Clone, Default)]
+/// What the API needs to know of the configuration (names and lanes), and
+/// its short-lived answer cache.
+#[derive(Debug, Default)]
 pub struct Catalog {
     /// Every origin (EVM chains and CometBFT origins): (name, domain).
     pub origins: Vec<(String, Domain)>,
@@ -42,7 +43,14 @@ pub struct Catalog {
     pub destinations: Vec<(String, Domain)>,
     /// Shards per destination lane.
     pub shards: u16,
+    /// The last `/v1/routes` and `/v1/lanes` answers: every open explorer
+    /// page polls them, and a public page must not turn its viewers into
+    /// load on Redis.
+    cache: std::sync::Mutex<HashMap<&'static str, (std::time::Instant, axum::body::Bytes)>>,
 }
+
+/// How long a `/v1/routes` or `/v1/lanes` answer is reused.
+const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Catalog {
     /// From a validated config.
@@ -64,7 +72,43 @@ impl Catalog {
                 .map(|c| (c.name.clone(), c.domain))
                 .collect(),
             shards: cfg.dispatcher.lane_shards,
+            cache: std::sync::Mutex::default(),
         }
+    }
+
+    /// The cached JSON answer for `key` if younger than [`CACHE_FOR`], else
+    /// a fresh one from `make` (cached when it succeeded).
+    async fn cached<F>(&self, key: &'static str, make: F) -> Response
+    where
+        F: std::future::Future<Output = Response>,
+    {
+        let json = |body: axum::body::Bytes| {
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        };
+        if let Some((at, body)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            && at.elapsed() < CACHE_FOR
+        {
+            return json(body.clone());
+        }
+        let fresh = make.await;
+        if !fresh.status().is_success() {
+            return fresh;
+        }
+        let Ok(body) = axum::body::to_bytes(fresh.into_body(), 16 << 20).await else {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "answer too large to serve",
+            );
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (std::time::Instant::now(), body.clone()));
+        json(body)
     }
 
     fn name(&self, d: Domain) -> Option<String> {
@@ -264,6 +308,11 @@ pub struct Routes {
 }
 
 async fn routes_handler(State(s): State<AppState>) -> Response {
+    let catalog = std::sync::Arc::clone(&s.catalog);
+    catalog.cached("routes", routes_answer(s)).await
+}
+
+async fn routes_answer(s: AppState) -> Response {
     let counts = match s.lanes.status_counts().await {
         Ok(c) => c,
         Err(e) => return redis_unavailable(&e),
@@ -353,6 +402,11 @@ pub struct LanesView {
 }
 
 async fn lanes_handler(State(s): State<AppState>) -> Response {
+    let catalog = std::sync::Arc::clone(&s.catalog);
+    catalog.cached("lanes", lanes_answer(s)).await
+}
+
+async fn lanes_answer(s: AppState) -> Response {
     let now = unix_ms();
     let mut lanes = Vec::new();
     for (name, dst) in &s.catalog.destinations {
@@ -467,6 +521,34 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    async fn body_of(r: Response) -> serde_json::Value {
+        let b = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        serde_json::from_slice(&b).expect("JSON")
+    }
+
+    #[tokio::test]
+    async fn polled_answers_are_reused_for_a_second_and_errors_never() {
+        let c = Catalog::default();
+        let answer =
+            |n: u32| async move { axum::Json(serde_json::json!({ "n": n })).into_response() };
+        assert_eq!(body_of(c.cached("routes", answer(1)).await).await["n"], 1);
+        assert_eq!(
+            body_of(c.cached("routes", answer(2)).await).await["n"],
+            1,
+            "within a second, the first answer"
+        );
+        assert_eq!(body_of(c.cached("lanes", answer(3)).await).await["n"], 3);
+        let failed = c
+            .cached("other", async {
+                error(StatusCode::SERVICE_UNAVAILABLE, "down")
+            })
+            .await;
+        assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body_of(c.cached("other", answer(4)).await).await["n"], 4);
     }
 
     #[test]

@@ -683,7 +683,7 @@ pub fn status_of(
         .collect();
     // By time; equal times keep journey order (the sort is stable).
     stages.sort_by_key(|s| s.at_ms);
-    let status = stages.last().map_or(stage::QUEUED, |s| s.stage);
+    let status = current_stage(&stages);
     let dst_domain = text(field::LANE)
         .and_then(|l| l.split('/').next().and_then(|d| d.parse().ok()))
         .or(message.as_ref().map(|m| m.destination));
@@ -721,6 +721,23 @@ pub fn status_of(
         },
         stages,
     })
+}
+
+/// The stage a message is at, from the stages it reached (in time order).
+/// Delivered and failed are final on chain (the Inbox never takes them
+/// back), so they win over a later `submitted`: a message resent after its
+/// delivery (an entry handed over half delivered is resent whole, and the
+/// Inbox skips the replay) stays delivered. A dead letter counts only if it
+/// is the latest of the rest: a replayed dead letter is submitted again.
+fn current_stage(stages: &[StageAt]) -> &'static str {
+    let has = |name: &str| stages.iter().any(|s| s.stage == name);
+    if has(stage::DELIVERED) {
+        return stage::DELIVERED;
+    }
+    if has(stage::FAILED) {
+        return stage::FAILED;
+    }
+    stages.last().map_or(stage::QUEUED, |s| s.stage)
 }
 
 /// Parses a 32-byte `0x…` hex value (a message id or transaction hash).
@@ -933,6 +950,56 @@ mod tests {
         assert_eq!(f.body_len, 5000);
         assert_eq!(f.body_hash, hex_of(keccak256(&m.body).as_slice()));
         assert_eq!(s.status, stage::DELIVERED);
+    }
+
+    #[test]
+    fn a_delivered_message_resent_after_a_handover_stays_delivered() {
+        let id = msg(4).id();
+        let mut records = HashMap::new();
+        let submitted = |at_ms| Event::Submitted {
+            dst: 9,
+            tx: B256::repeat_byte(3),
+            at_ms,
+            ids: vec![(id, 7)],
+        };
+        apply(&ops_of(&submitted(10)), &mut records);
+        apply(
+            &ops_of(&Event::Included {
+                dst: 9,
+                tx: B256::repeat_byte(3),
+                block: 5,
+                at_ms: 20,
+                delivered: vec![(id, 7)],
+                failed: vec![],
+            }),
+            &mut records,
+        );
+        apply(&ops_of(&submitted(30)), &mut records);
+        let s = status_of(&id, &records[&id], |_| None).expect("known");
+        assert_eq!(s.status, stage::DELIVERED);
+        // A dead letter replayed by an operator is submitted again.
+        let id2 = msg(5).id();
+        apply(
+            &ops_of(&Event::DeadLettered {
+                dst: 9,
+                reason: "max_attempts reached".into(),
+                at_ms: 40,
+                ids: vec![(id2, 7)],
+            }),
+            &mut records,
+        );
+        apply(
+            &ops_of(&Event::Submitted {
+                dst: 9,
+                tx: B256::repeat_byte(4),
+                at_ms: 50,
+                ids: vec![(id2, 7)],
+            }),
+            &mut records,
+        );
+        let s = status_of(&id2, &records[&id2], |_| None).expect("known");
+        assert_eq!(s.status, stage::SUBMITTED);
+        assert_eq!(s.failure, None);
     }
 
     #[test]

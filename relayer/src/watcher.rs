@@ -119,7 +119,7 @@ impl<S: HeaderSource> Watcher<S> {
         health: Arc<Health>,
         backlog: Arc<BacklogView>,
     ) -> Self {
-        let metrics_for_journal = metrics.clone();
+        let journal = Journal::disabled(metrics.clone());
         Self {
             spec,
             source,
@@ -134,7 +134,7 @@ impl<S: HeaderSource> Watcher<S> {
             throttling: None,
             anchor: None,
             gated: 0,
-            journal: Journal::disabled(metrics_for_journal),
+            journal,
         }
     }
 
