@@ -39,7 +39,7 @@ use crate::health::Health;
 use crate::lane::Lanes;
 use crate::metrics::Metrics;
 use crate::unix_ms;
-use crate::watcher::{backoff, sleep_or_shutdown};
+use crate::watcher::{backoff, sleep_or_shutdown, start_or_give_up};
 use switchyard_types::Domain;
 
 /// Most updates one `light_client/updates` request asks for
@@ -498,23 +498,17 @@ impl BeaconWatcher {
     #[instrument(name = "beacon", skip_all, fields(chain = %self.spec.name))]
     pub async fn run(self, shutdown: CancellationToken) {
         let name = self.health_name();
-        let mut attempt = 0u32;
-        let mut store = loop {
-            match self.init().await {
-                Ok(s) => break s,
-                Err(e) if e.is_retryable() => {
-                    attempt += 1;
-                    warn!(err = %e, attempt, "beacon light client init failed, retrying");
-                    if sleep_or_shutdown(backoff(attempt), &shutdown).await {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(err = %e, "beacon light client cannot start");
-                    self.health.set_fatal(&name, e.to_string());
-                    return;
-                }
-            }
+        let this = &self;
+        let Some(mut store) = start_or_give_up(
+            "beacon light client",
+            &name,
+            &self.health,
+            &shutdown,
+            || this.init(),
+        )
+        .await
+        else {
+            return;
         };
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {

@@ -41,7 +41,7 @@ use crate::lane::{LaneEntry, Lanes};
 use crate::metrics::{Metrics, stage};
 use crate::router::{BacklogView, Router, Target};
 use crate::unix_ms;
-use crate::watcher::{backoff, sleep_or_shutdown};
+use crate::watcher::{backoff, sleep_or_shutdown, start_or_give_up};
 
 /// Messages walked between two saves of the next nonce.
 const SAVE_EVERY: u32 = 64;
@@ -242,23 +242,17 @@ impl CosmosWatcher {
     /// Runs until `shutdown`.
     #[instrument(name = "cosmos_watcher", skip_all, fields(chain = %self.spec.name))]
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut attempt = 0u32;
-        let mut state = loop {
-            match self.init().await {
-                Ok(v) => break v,
-                Err(e) if e.is_retryable() => {
-                    attempt += 1;
-                    warn!(err = %e, attempt, "CometBFT watcher init failed, retrying");
-                    if sleep_or_shutdown(backoff(attempt), &shutdown).await {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(err = %e, "CometBFT watcher cannot start");
-                    self.health.set_fatal(&self.spec.name, e.to_string());
-                    return;
-                }
-            }
+        let this = &self;
+        let Some(mut state) = start_or_give_up(
+            "CometBFT watcher",
+            &self.spec.name,
+            &self.health,
+            &shutdown,
+            || this.init(),
+        )
+        .await
+        else {
+            return;
         };
         info!(
             height = state.trusted.height(),

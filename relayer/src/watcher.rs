@@ -215,23 +215,14 @@ impl<S: HeaderSource> Watcher<S> {
     /// Runs until `shutdown`.
     #[instrument(name = "watcher", skip_all, fields(chain = %self.spec.name))]
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut attempt = 0u32;
-        let (mut lc, mut scanned) = loop {
-            match self.init().await {
-                Ok(v) => break v,
-                Err(e) if e.is_retryable() => {
-                    warn!(err = %e, attempt, "watcher init failed, retrying");
-                    attempt += 1;
-                    if sleep_or_shutdown(backoff(attempt), &shutdown).await {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(err = %e, "watcher cannot start");
-                    self.health.set_fatal(&self.spec.name, e.to_string());
-                    return;
-                }
-            }
+        let this = &self;
+        let Some((mut lc, mut scanned)) =
+            start_or_give_up("watcher", &self.spec.name, &self.health, &shutdown, || {
+                this.init()
+            })
+            .await
+        else {
+            return;
         };
         self.gated = scanned;
         info!(tip = lc.tip().number, scanned, "watcher started");
@@ -661,6 +652,42 @@ impl<S: HeaderSource> Watcher<S> {
 /// Exponential backoff: 200 ms doubling to 10 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(10))
+}
+
+/// Starts a task's state with `init`, as every watcher does: a retryable
+/// error (an endpoint or Redis down) is logged and retried with backoff; a
+/// fatal one (a wrong checkpoint, a forged state) is reported on `/readyz`
+/// under `name` and ends the task. `None` means end the task (a fatal error,
+/// or shutdown while waiting). `what` names the task in the logs.
+pub(crate) async fn start_or_give_up<T, F, Fut>(
+    what: &str,
+    name: &str,
+    health: &Health,
+    shutdown: &CancellationToken,
+    mut init: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, HubError>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        match init().await {
+            Ok(v) => return Some(v),
+            Err(e) if e.is_retryable() => {
+                attempt += 1;
+                warn!(err = %e, attempt, "{what} init failed, retrying");
+                if sleep_or_shutdown(backoff(attempt), shutdown).await {
+                    return None;
+                }
+            }
+            Err(e) => {
+                tracing::error!(err = %e, "{what} cannot start");
+                health.set_fatal(name, e.to_string());
+                return None;
+            }
+        }
+    }
 }
 
 /// Sleeps `d` unless shutdown comes first; returns true on shutdown.
