@@ -475,35 +475,6 @@ async fn style_css() -> Response {
     asset("text/css; charset=utf-8", STYLE_CSS)
 }
 
-/// Shared by the `switchyard status` command and tests: the JSON of
-/// `GET /v1/messages/{id}` from a hub at `base` (e.g.
-/// `http://127.0.0.1:9464`). `Ok(None)` when the hub does not know it.
-pub async fn fetch_status(
-    client: &reqwest::Client,
-    base: &str,
-    id: &str,
-) -> Result<Option<serde_json::Value>, String> {
-    let url = format!("{}/v1/messages/{id}", base.trim_end_matches('/'));
-    let r = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
-    let status = r.status();
-    let body: serde_json::Value = r
-        .json()
-        .await
-        .map_err(|e| format!("GET {url}: answer is not JSON: {e}"))?;
-    match status {
-        StatusCode::OK => Ok(Some(body)),
-        StatusCode::NOT_FOUND => Ok(None),
-        s => Err(format!(
-            "GET {url}: {s}: {}",
-            body.get("error").and_then(|e| e.as_str()).unwrap_or("")
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

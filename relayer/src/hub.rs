@@ -120,18 +120,7 @@ impl Hub {
         let backlog = Arc::new(BacklogView::default());
 
         let mut tasks = JoinSet::new();
-        let journal = if cfg.status.enabled {
-            let (journal, writer) = Journal::new(
-                lanes.dedicated().await?,
-                metrics.clone(),
-                cfg.status.retention_secs,
-                cfg.status.buffer,
-            );
-            tasks.spawn(writer.run(shutdown.child_token()));
-            journal
-        } else {
-            Journal::disabled(metrics.clone())
-        };
+        let journal = Journal::start(&cfg.status, &lanes, &metrics, &mut tasks, &shutdown).await?;
         for (i, c) in cfg.chains.iter().enumerate() {
             let policy = RpcPolicy {
                 timeout: Duration::from_millis(c.rpc_timeout_ms),

@@ -228,6 +228,28 @@ impl Journal {
         }
     }
 
+    /// The journal `cfg` asks for: with its writer spawned on `tasks` (on a
+    /// connection of its own, stopping with `shutdown`), or disabled.
+    pub async fn start(
+        cfg: &crate::config::StatusConfig,
+        lanes: &Lanes,
+        metrics: &Metrics,
+        tasks: &mut tokio::task::JoinSet<()>,
+        shutdown: &CancellationToken,
+    ) -> Result<Self, crate::lane::QueueError> {
+        if !cfg.enabled {
+            return Ok(Self::disabled(metrics.clone()));
+        }
+        let (journal, writer) = Self::new(
+            lanes.dedicated().await?,
+            metrics.clone(),
+            cfg.retention_secs,
+            cfg.buffer,
+        );
+        tasks.spawn(writer.run(shutdown.child_token()));
+        Ok(journal)
+    }
+
     /// A journal writing to `lanes`, and its writer (spawn it). `buffer`
     /// bounds the message updates waiting for Redis.
     pub fn new(

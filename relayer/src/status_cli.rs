@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::api::fetch_status;
 use crate::journal::parse_b256;
 
 /// Exit status: delivered (or found, without `--wait`).
@@ -122,26 +121,52 @@ pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, String> 
     )
 }
 
-/// The messages of transaction `tx` (`GET /v1/messages?tx=`).
-async fn fetch_by_tx(client: &reqwest::Client, base: &str, tx: &str) -> Result<Vec<Value>, String> {
-    let url = format!("{}/v1/messages?tx={tx}", base.trim_end_matches('/'));
+/// `GET url`: the status and the JSON answer; an error names the URL.
+async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<(reqwest::StatusCode, Value), String> {
     let r = client
-        .get(&url)
+        .get(url)
         .send()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
     let status = r.status();
-    let body: Value = r
+    let body = r
         .json()
         .await
         .map_err(|e| format!("GET {url}: answer is not JSON: {e}"))?;
-    if !status.is_success() {
-        return Err(format!(
-            "GET {url}: {status}: {}",
-            body["error"].as_str().unwrap_or("")
-        ));
+    Ok((status, body))
+}
+
+fn refused(url: &str, status: reqwest::StatusCode, body: &Value) -> String {
+    format!(
+        "GET {url}: {status}: {}",
+        body["error"].as_str().unwrap_or("")
+    )
+}
+
+/// `GET /v1/messages/{id}`; `None` when the hub does not know the message.
+async fn fetch_status(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+) -> Result<Option<Value>, String> {
+    let url = format!("{}/v1/messages/{id}", base.trim_end_matches('/'));
+    match get_json(client, &url).await? {
+        (s, body) if s.is_success() => Ok(Some(body)),
+        (reqwest::StatusCode::NOT_FOUND, _) => Ok(None),
+        (s, body) => Err(refused(&url, s, &body)),
     }
-    Ok(body["messages"].as_array().cloned().unwrap_or_default())
+}
+
+/// The messages of transaction `tx` (`GET /v1/messages?tx=`).
+async fn fetch_by_tx(client: &reqwest::Client, base: &str, tx: &str) -> Result<Vec<Value>, String> {
+    let url = format!("{}/v1/messages?tx={tx}", base.trim_end_matches('/'));
+    match get_json(client, &url).await? {
+        (s, body) if s.is_success() => Ok(body["messages"].as_array().cloned().unwrap_or_default()),
+        (s, body) => Err(refused(&url, s, &body)),
+    }
 }
 
 /// The human form of a `MessageStatus` JSON.

@@ -633,7 +633,10 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             file: None,
         },
         admin_token: None,
-        status: crate::config::StatusConfig::default(),
+        status: crate::config::StatusConfig {
+            enabled: args.status_journal,
+            ..crate::config::StatusConfig::default()
+        },
         dispatcher: dispatcher.clone(),
         chains: domains
             .iter()
@@ -679,18 +682,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     );
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let journal = if args.status_journal {
-        let (journal, writer) = Journal::new(
-            lanes.dedicated().await.map_err(|e| setup(e.to_string()))?,
-            metrics.clone(),
-            cfg.status.retention_secs,
-            cfg.status.buffer,
-        );
-        tasks.spawn(writer.run(stop.child_token()));
-        journal
-    } else {
-        Journal::disabled(metrics.clone())
-    };
+    let journal = Journal::start(&cfg.status, &lanes, &metrics, &mut tasks, &stop)
+        .await
+        .map_err(|e| setup(e.to_string()))?;
 
     // With `--sink anvil`: one chain, and on it an Inbox and a recipient per
     // destination domain; the generator addresses its messages to them.

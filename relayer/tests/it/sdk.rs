@@ -9,8 +9,6 @@ use std::time::Duration;
 use alloy::network::EthereumWallet;
 use alloy::providers::{ProviderBuilder, RootProvider};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolCall;
-use switchyard_evm::bindings::TestRecipient;
 use switchyard_evm::devtools::ANVIL_KEYS;
 use switchyard_sdk::{Message, Outcome, SdkError, Sender, Tracker};
 
@@ -58,19 +56,7 @@ async fn sdk_dispatches_tracks_delivery_failure_and_timeout() {
     assert!(d.tx_hash.is_some() && d.block.is_some(), "{d:?}");
 
     // A recipient that reverts: recorded as failed, with its reason.
-    let owner = &mut stack.chains[1].wallet;
-    let h = owner
-        .send(
-            Some(bad),
-            TestRecipient::setModeCall { mode: 1 }.abi_encode().into(),
-            500_000,
-        )
-        .await
-        .expect("setMode accepted");
-    owner
-        .wait(h, Duration::from_secs(30))
-        .await
-        .expect("setMode mined");
+    stack.set_recipient_mode(1, bad, 1).await;
     let failing = sender
         .dispatch(dest, bad.into_word(), b"this one reverts".to_vec())
         .await

@@ -389,6 +389,27 @@ impl Stack {
             .expect("evm_setIntervalMining");
     }
 
+    /// Sets a TestRecipient's mode on chain `ci` (0 accept, 1 revert with
+    /// "TestRecipient: rejected", 2 burn gas) and waits for it to be mined.
+    pub(crate) async fn set_recipient_mode(&mut self, ci: usize, recipient: Address, mode: u8) {
+        use alloy::sol_types::SolCall;
+        let owner = &mut self.chains[ci].wallet;
+        let h = owner
+            .send(
+                Some(recipient),
+                switchyard_evm::bindings::TestRecipient::setModeCall { mode }
+                    .abi_encode()
+                    .into(),
+                500_000,
+            )
+            .await
+            .expect("setMode accepted");
+        owner
+            .wait(h, Duration::from_secs(30))
+            .await
+            .expect("setMode mined");
+    }
+
     pub(crate) fn total_sent(&self) -> u64 {
         self.sent.values().sum()
     }

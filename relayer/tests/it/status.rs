@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use alloy::network::EthereumWallet;
 use alloy::providers::{ProviderBuilder, RootProvider};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolCall;
 use serde_json::Value;
-use switchyard_evm::bindings::TestRecipient;
 use switchyard_evm::devtools::ANVIL_KEYS;
 use switchyard_sdk::{HubClient, Outcome, Sender, Stage, Tracker};
 
@@ -271,19 +269,7 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
     }
 
     // 3. A recipient that reverts: failed, with the reason.
-    let owner = &mut stack.chains[1].wallet;
-    let h = owner
-        .send(
-            Some(bad),
-            TestRecipient::setModeCall { mode: 1 }.abi_encode().into(),
-            500_000,
-        )
-        .await
-        .expect("setMode accepted");
-    owner
-        .wait(h, Duration::from_secs(30))
-        .await
-        .expect("setMode mined");
+    stack.set_recipient_mode(1, bad, 1).await;
     let failing = sender
         .dispatch(dest, bad.into_word(), b"this one reverts".to_vec())
         .await
