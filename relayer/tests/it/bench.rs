@@ -122,3 +122,21 @@ fn bench_refuses_flags_it_would_otherwise_ignore() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn bench_smoke_with_the_status_journal_writes_and_counts_it() {
+    // At full load the journal drops what Redis does not absorb (counted);
+    // what matters here is that it writes, counts, and costs no message.
+    let (report, _) = smoke(&["--status-journal"]);
+    assert_eq!(report["status_journal"], true, "{report}");
+    assert!(
+        report["status_written"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+    assert!(report["status_dropped"].as_u64().is_some(), "{report}");
+    assert!(report["delivered"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(report["duplicates"], 0, "{report}");
+    let (plain, _) = smoke(&[]);
+    assert_eq!(plain["status_journal"], false);
+    assert_eq!(plain["status_written"], 0, "no journal, no writes: {plain}");
+}
