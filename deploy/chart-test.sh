@@ -53,9 +53,12 @@ for c in "${cases[@]}"; do
   fi
 done
 
+# The listing goes to a file first: `tar | grep -q` under pipefail fails at
+# random when grep stops reading early and tar dies of SIGPIPE.
 if "$helm" package "$chart" -d "$out/pkg" >"$out/package.log" 2>&1 \
-  && tar -tzf "$out"/pkg/switchyard-*.tgz | grep -qx 'switchyard/files/alerts.yml' \
-  && tar -tzf "$out"/pkg/switchyard-*.tgz | grep -qx 'switchyard/files/dashboard.json'; then
+  && tar -tzf "$out"/pkg/switchyard-*.tgz >"$out/package.list" \
+  && grep -qx 'switchyard/files/alerts.yml' "$out/package.list" \
+  && grep -qx 'switchyard/files/dashboard.json' "$out/package.list"; then
   ok "helm package (with files/alerts.yml and files/dashboard.json)"
 else
   bad "helm package"; cat "$out/package.log"
