@@ -40,7 +40,7 @@ done
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 nice_cmd=(nice -n 19)
 
-if [ "$mode" = libfuzzer ] && ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if [ "$mode" = libfuzzer ] && ! rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
   log "no nightly toolchain: running the target bodies on stable instead (seed replay + mutations)"
   mode=replay
 fi

@@ -129,8 +129,8 @@ fi
 # --- cargo-fuzz (deploy/fuzz.sh), only where a nightly toolchain exists ---------
 # Without nightly, deploy/fuzz.sh replays the targets on stable instead.
 cargo_fuzz_version="0.13.2"
-if rustup toolchain list 2>/dev/null | grep -q '^nightly' \
-  && ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+if rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null \
+  && ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep "$cargo_fuzz_version" >/dev/null; then
   log "installing cargo-fuzz $cargo_fuzz_version into .tools (crates.io)"
   nice -n 19 cargo install cargo-fuzz --locked --version "$cargo_fuzz_version" --root "$tools" >/dev/null 2>&1
 fi
