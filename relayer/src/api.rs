@@ -16,7 +16,9 @@ use switchyard_types::Domain;
 
 use crate::config::Config;
 use crate::http::AppState;
-use crate::journal::{self, MessageStatus, parse_b256, parse_sender, status_of};
+use switchyard_sdk::{MessageList, MessageStatus};
+
+use crate::journal::{self, parse_b256, parse_sender, status_of};
 use crate::lane::LaneId;
 use crate::unix_ms;
 
@@ -204,13 +206,6 @@ pub struct ListQuery {
     pub sender: Option<String>,
     /// Restricts a sender search to one origin domain.
     pub origin: Option<Domain>,
-}
-
-/// Answer of `GET /v1/messages`.
-#[derive(Debug, Serialize)]
-pub struct MessageList {
-    /// The messages found, newest first for a sender.
-    pub messages: Vec<MessageStatus>,
 }
 
 async fn messages(

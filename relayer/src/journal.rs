@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{B256, hex, keccak256};
-use serde::Serialize;
+use alloy_primitives::{B256, Bytes, hex, keccak256};
+use switchyard_sdk::{DestinationInfo, MessageFields, MessageStatus, OriginInfo, Stage, StageAt};
 use switchyard_types::{Domain, Message};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -389,10 +389,6 @@ impl JournalWriter {
     }
 }
 
-fn hex_of(b: &[u8]) -> String {
-    format!("0x{}", hex::encode(b))
-}
-
 /// The Redis writes of one event.
 pub fn ops_of(event: &Event) -> Vec<StatusOp> {
     let mut ops = Vec::new();
@@ -570,90 +566,6 @@ fn push_to<K: PartialEq>(v: &mut Vec<(K, Vec<B256>)>, k: K, id: B256) {
     }
 }
 
-/// A message's status as the API serves it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct MessageStatus {
-    /// Message id.
-    pub id: String,
-    /// The latest stage reached.
-    pub status: &'static str,
-    /// The message, when the hub queued it (absent if only later stages
-    /// were recorded, e.g. the queue event was dropped).
-    pub message: Option<MessageFields>,
-    /// Where it came from.
-    pub origin: OriginInfo,
-    /// Where it goes.
-    pub destination: DestinationInfo,
-    /// Why it failed or was given up, if it was.
-    pub failure: Option<String>,
-    /// The last error of a retried attempt, while not final.
-    pub last_error: Option<String>,
-    /// Every stage reached, in order, with its time.
-    pub stages: Vec<StageAt>,
-}
-
-/// The message's own fields.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct MessageFields {
-    /// Layout version.
-    pub version: u8,
-    /// Origin Mailbox nonce.
-    pub nonce: u32,
-    /// Origin domain.
-    pub origin: Domain,
-    /// Sender, 32 bytes.
-    pub sender: String,
-    /// Destination domain.
-    pub destination: Domain,
-    /// Recipient, 32 bytes.
-    pub recipient: String,
-    /// Payload, when at most [`INLINE_BODY`] bytes (longer bodies are in
-    /// the origin transaction; the journal keeps their length and hash).
-    pub body: Option<String>,
-    /// Payload length in bytes.
-    pub body_len: u64,
-    /// keccak256 of the payload.
-    pub body_hash: String,
-}
-
-/// The origin side.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct OriginInfo {
-    /// Domain.
-    pub domain: Option<Domain>,
-    /// Chain name, when configured here.
-    pub chain: Option<String>,
-    /// Block the message was proven in.
-    pub block: Option<u64>,
-    /// Transaction that dispatched it, as the origin's node named it.
-    pub tx_hash: Option<String>,
-}
-
-/// The destination side.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DestinationInfo {
-    /// Domain (of the chain it was routed to).
-    pub domain: Option<Domain>,
-    /// Chain name.
-    pub chain: Option<String>,
-    /// Lane shard, `domain/shard`.
-    pub lane: Option<String>,
-    /// Transaction that delivered it (or in which the recipient failed);
-    /// before that, the last one it was submitted in.
-    pub tx_hash: Option<String>,
-    /// Block of that transaction, once included.
-    pub block: Option<u64>,
-}
-
-/// One stage and when it was reached (unix ms).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StageAt {
-    /// Stage name.
-    pub stage: &'static str,
-    /// When.
-    pub at_ms: u64,
-}
-
 /// Builds the API view of record `fields` of message `id`; `None` for an
 /// empty (unknown) record. `chain_name` names configured domains.
 pub fn status_of(
@@ -668,7 +580,11 @@ pub fn status_of(
     let text = |k: &str| bytes(k).map(|v| String::from_utf8_lossy(v).into_owned());
     let num = |k: &str| text(k).and_then(|v| v.parse::<u64>().ok());
     // A hash is 32 raw bytes; anything else in its place is not shown.
-    let hash = |k: &str| bytes(k).filter(|v| v.len() == 32).map(|v| hex_of(v));
+    let hash = |k: &str| {
+        bytes(k)
+            .filter(|v| v.len() == 32)
+            .map(|v| B256::from_slice(v))
+    };
     let message = match (
         num(field::VERSION),
         num(field::NONCE),
@@ -678,30 +594,30 @@ pub fn status_of(
         hash(field::RECIPIENT),
         num(field::BODY_LEN),
     ) {
-        (Some(v), Some(n), Some(o), Some(s), Some(d), Some(r), Some(len)) => {
+        (Some(v), Some(n), Some(o), Some(sender), Some(d), Some(recipient), Some(len)) => {
             let body = bytes(field::BODY)
-                .map(|b| b.as_slice())
-                .or((len == 0).then_some(&[][..]));
+                .map(|b| Bytes::copy_from_slice(b))
+                .or((len == 0).then(Bytes::new));
             Some(MessageFields {
                 version: u8::try_from(v).unwrap_or(u8::MAX),
                 nonce: u32::try_from(n).unwrap_or(u32::MAX),
                 origin: Domain::try_from(o).unwrap_or(Domain::MAX),
-                sender: s,
+                sender,
                 destination: Domain::try_from(d).unwrap_or(Domain::MAX),
-                recipient: r,
+                recipient,
                 body_len: len,
-                body: body.map(hex_of),
-                body_hash: match body {
-                    Some(b) => hex_of(keccak256(b).as_slice()),
+                body_hash: match &body {
+                    Some(b) => keccak256(b),
                     None => hash(field::BODY_HASH).unwrap_or_default(),
                 },
+                body,
             })
         }
         _ => None,
     };
-    let mut stages: Vec<StageAt> = stage::ALL
+    let mut stages: Vec<StageAt> = Stage::ALL
         .iter()
-        .filter_map(|s| num(field::at(s)).map(|at_ms| StageAt { stage: s, at_ms }))
+        .filter_map(|s| num(field::at(s.as_str())).map(|at_ms| StageAt { stage: *s, at_ms }))
         .collect();
     // By time; equal times keep journey order (the sort is stable).
     stages.sort_by_key(|s| s.at_ms);
@@ -710,12 +626,8 @@ pub fn status_of(
         .and_then(|l| l.split('/').next().and_then(|d| d.parse().ok()))
         .or(message.as_ref().map(|m| m.destination));
     let origin_domain = message.as_ref().map(|m| m.origin);
-    let final_stage = matches!(
-        status,
-        stage::DELIVERED | stage::FAILED | stage::DEAD_LETTERED
-    );
     Some(MessageStatus {
-        id: hex_of(id.as_slice()),
+        id: *id,
         status,
         message,
         origin: OriginInfo {
@@ -731,12 +643,12 @@ pub fn status_of(
             tx_hash: hash(field::DEST_TX).or_else(|| hash(field::SUBMITTED_TX)),
             block: num(field::DEST_BLOCK),
         },
-        failure: if matches!(status, stage::FAILED | stage::DEAD_LETTERED) {
+        failure: if matches!(status, Stage::Failed | Stage::DeadLettered) {
             text(field::FAILURE)
         } else {
             None
         },
-        last_error: if final_stage {
+        last_error: if status.is_final() {
             None
         } else {
             text(field::LAST_ERROR)
@@ -751,15 +663,15 @@ pub fn status_of(
 /// delivery (an entry handed over half delivered is resent whole, and the
 /// Inbox skips the replay) stays delivered. A dead letter counts only if it
 /// is the latest of the rest: a replayed dead letter is submitted again.
-fn current_stage(stages: &[StageAt]) -> &'static str {
-    let has = |name: &str| stages.iter().any(|s| s.stage == name);
-    if has(stage::DELIVERED) {
-        return stage::DELIVERED;
+fn current_stage(stages: &[StageAt]) -> Stage {
+    let has = |stage: Stage| stages.iter().any(|s| s.stage == stage);
+    if has(Stage::Delivered) {
+        return Stage::Delivered;
     }
-    if has(stage::FAILED) {
-        return stage::FAILED;
+    if has(Stage::Failed) {
+        return Stage::Failed;
     }
-    stages.last().map_or(stage::QUEUED, |s| s.stage)
+    stages.last().map_or(Stage::Queued, |s| s.stage)
 }
 
 /// Parses a 32-byte `0x…` hex value (a message id or transaction hash).
@@ -856,20 +768,20 @@ mod tests {
         apply(&ops, &mut records);
         let name = |d: Domain| (d == 7).then(|| "alpha".to_owned());
         let s = status_of(&id, &records[&id], name).expect("known");
-        assert_eq!(s.status, stage::QUEUED);
+        assert_eq!(s.status, Stage::Queued);
         assert_eq!(s.origin.block, Some(42));
         assert_eq!(s.origin.chain.as_deref(), Some("alpha"));
-        assert_eq!(s.origin.tx_hash, Some(hex_of(tx.as_slice())));
+        assert_eq!(s.origin.tx_hash, Some(tx));
         assert_eq!(s.destination.lane.as_deref(), Some("9/1"));
         assert_eq!(s.message.as_ref().map(|f| f.nonce), Some(3));
         let fields = s.message.as_ref().expect("fields");
         assert_eq!(
-            fields.body.as_deref(),
-            Some("0x6869"),
+            fields.body.as_ref().map(|b| &b[..]),
+            Some(&b"hi"[..]),
             "a short body is kept"
         );
-        assert_eq!(fields.body_hash, hex_of(keccak256(b"hi").as_slice()));
-        assert_eq!(fields.sender, hex_of(m.sender.as_slice()));
+        assert_eq!(fields.body_hash, keccak256(b"hi"));
+        assert_eq!(fields.sender, m.sender);
 
         apply(
             &ops_of(&Event::Retrying {
@@ -889,9 +801,9 @@ mod tests {
             &mut records,
         );
         let s = status_of(&id, &records[&id], name).expect("known");
-        assert_eq!(s.status, stage::SUBMITTED);
+        assert_eq!(s.status, Stage::Submitted);
         assert_eq!(s.last_error.as_deref(), Some("rpc timeout"));
-        assert_eq!(s.destination.tx_hash, Some(hex_of(dest_tx.as_slice())));
+        assert_eq!(s.destination.tx_hash, Some(dest_tx));
         assert_eq!(s.destination.block, None);
 
         apply(
@@ -906,13 +818,13 @@ mod tests {
             &mut records,
         );
         let s = status_of(&id, &records[&id], name).expect("known");
-        assert_eq!(s.status, stage::DELIVERED);
+        assert_eq!(s.status, Stage::Delivered);
         assert_eq!(s.destination.block, Some(88));
         assert_eq!(
             s.last_error, None,
             "a delivered message shows no stale error"
         );
-        let names: Vec<_> = s.stages.iter().map(|s| s.stage).collect();
+        let names: Vec<_> = s.stages.iter().map(|s| s.stage.as_str()).collect();
         assert_eq!(names, ["verified", "queued", "submitted", "delivered"]);
     }
 
@@ -970,8 +882,8 @@ mod tests {
         let f = s.message.expect("fields");
         assert_eq!(f.body, None, "a long body is not kept");
         assert_eq!(f.body_len, 5000);
-        assert_eq!(f.body_hash, hex_of(keccak256(&m.body).as_slice()));
-        assert_eq!(s.status, stage::DELIVERED);
+        assert_eq!(f.body_hash, keccak256(&m.body));
+        assert_eq!(s.status, Stage::Delivered);
     }
 
     #[test]
@@ -998,7 +910,7 @@ mod tests {
         );
         apply(&ops_of(&submitted(30)), &mut records);
         let s = status_of(&id, &records[&id], |_| None).expect("known");
-        assert_eq!(s.status, stage::DELIVERED);
+        assert_eq!(s.status, Stage::Delivered);
         // A dead letter replayed by an operator is submitted again.
         let id2 = msg(5).id();
         apply(
@@ -1020,7 +932,7 @@ mod tests {
             &mut records,
         );
         let s = status_of(&id2, &records[&id2], |_| None).expect("known");
-        assert_eq!(s.status, stage::SUBMITTED);
+        assert_eq!(s.status, Stage::Submitted);
         assert_eq!(s.failure, None);
     }
 
@@ -1040,7 +952,7 @@ mod tests {
             &mut records,
         );
         let s = status_of(&id, &records[&id], |_| None).expect("known");
-        assert_eq!(s.status, stage::FAILED);
+        assert_eq!(s.status, Stage::Failed);
         assert_eq!(s.failure.as_deref(), Some("recipient call failed: nope"));
         // The queue event lost (buffer full): what is known is still shown.
         assert!(s.message.is_none());
@@ -1056,7 +968,7 @@ mod tests {
             &mut records,
         );
         let s = status_of(&id2, &records[&id2], |_| None).expect("known");
-        assert_eq!(s.status, stage::DEAD_LETTERED);
+        assert_eq!(s.status, Stage::DeadLettered);
         assert_eq!(s.failure.as_deref(), Some("max_attempts reached"));
         assert!(status_of(&B256::ZERO, &HashMap::new(), |_| None).is_none());
     }

@@ -1,17 +1,18 @@
 //! The hub's status API from Rust: where a message is, stage by stage,
 //! without reading the destination chain (see `docs/integrate.md` and the
-//! OpenAPI document the hub serves at `/openapi.json`).
+//! OpenAPI document the hub serves at `/openapi.json`). The hub serializes
+//! these same types, so client and server cannot drift apart.
 
 use std::time::{Duration, Instant};
 
-use alloy::primitives::B256;
-use serde::Deserialize;
+use alloy::primitives::{B256, Bytes};
+use serde::{Deserialize, Serialize};
 use switchyard_types::Domain;
 
 use crate::SdkError;
 
 /// A message's stage, in journey order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// The origin block's receipts were verified against a header the
@@ -31,6 +32,28 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in journey order.
+    pub const ALL: [Stage; 6] = [
+        Self::Verified,
+        Self::Queued,
+        Self::Submitted,
+        Self::Delivered,
+        Self::Failed,
+        Self::DeadLettered,
+    ];
+
+    /// The name used in the API and the hub's records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Queued => "queued",
+            Self::Submitted => "submitted",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+
     /// Whether the message will not move by itself any more.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Delivered | Self::Failed | Self::DeadLettered)
@@ -39,19 +62,12 @@ impl Stage {
 
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Verified => "verified",
-            Self::Queued => "queued",
-            Self::Submitted => "submitted",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-            Self::DeadLettered => "dead_lettered",
-        })
+        f.write_str(self.as_str())
     }
 }
 
 /// A stage and when it was reached.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageAt {
     /// The stage.
     pub stage: Stage,
@@ -59,8 +75,32 @@ pub struct StageAt {
     pub at_ms: u64,
 }
 
+/// The message's own fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageFields {
+    /// Layout version.
+    pub version: u8,
+    /// Origin Mailbox nonce.
+    pub nonce: u32,
+    /// Origin domain.
+    pub origin: Domain,
+    /// Sender, left-padded to 32 bytes.
+    pub sender: B256,
+    /// Destination domain.
+    pub destination: Domain,
+    /// Recipient, left-padded to 32 bytes.
+    pub recipient: B256,
+    /// The payload when at most 64 bytes; longer payloads are in the origin
+    /// transaction (the hub keeps their length and hash).
+    pub body: Option<Bytes>,
+    /// Payload length in bytes.
+    pub body_len: u64,
+    /// keccak256 of the payload.
+    pub body_hash: B256,
+}
+
 /// The origin side of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OriginInfo {
     /// Origin domain.
     pub domain: Option<Domain>,
@@ -68,12 +108,13 @@ pub struct OriginInfo {
     pub chain: Option<String>,
     /// Block the message was proven in.
     pub block: Option<u64>,
-    /// The dispatch transaction.
+    /// The dispatch transaction, as the origin's node named it (the hub
+    /// shows it; it is not covered by the receipts root it verified).
     pub tx_hash: Option<B256>,
 }
 
 /// The destination side of a message.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationInfo {
     /// Destination domain (of the chain it was routed to).
     pub domain: Option<Domain>,
@@ -89,12 +130,15 @@ pub struct DestinationInfo {
 }
 
 /// `GET /v1/messages/{id}`, typed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageStatus {
     /// Message id.
     pub id: B256,
-    /// The latest stage.
+    /// The stage the message is at.
     pub status: Stage,
+    /// The message, when the hub recorded it queued (absent when only later
+    /// stages were recorded).
+    pub message: Option<MessageFields>,
     /// Where it came from.
     pub origin: OriginInfo,
     /// Where it goes.
@@ -107,9 +151,11 @@ pub struct MessageStatus {
     pub stages: Vec<StageAt>,
 }
 
-#[derive(Deserialize)]
-struct MessageList {
-    messages: Vec<MessageStatus>,
+/// `GET /v1/messages?tx=|sender=`, typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageList {
+    /// The messages found.
+    pub messages: Vec<MessageStatus>,
 }
 
 /// A client of one hub's status API.

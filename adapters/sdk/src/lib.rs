@@ -60,7 +60,10 @@ use switchyard_evm::bindings::{Inbox, Mailbox};
 mod hub;
 
 pub use alloy::primitives::{Address, B256};
-pub use hub::{DestinationInfo, HubClient, MessageStatus, OriginInfo, Stage, StageAt};
+pub use hub::{
+    DestinationInfo, HubClient, MessageFields, MessageList, MessageStatus, OriginInfo, Stage,
+    StageAt,
+};
 pub use switchyard_types::{Domain, MESSAGE_VERSION, Message, id_of_encoded};
 
 /// What can go wrong; [`SdkError::is_retryable`] says whether trying again
