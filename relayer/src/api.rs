@@ -16,9 +16,9 @@ use switchyard_types::Domain;
 
 use crate::config::Config;
 use crate::http::AppState;
-use switchyard_sdk::{MessageList, MessageStatus};
+use switchyard_sdk::{MessageList, MessageStatus, Stage};
 
-use crate::journal::{self, parse_b256, parse_sender, status_of};
+use crate::journal::{parse_b256, parse_sender, status_of};
 use crate::lane::LaneId;
 use crate::unix_ms;
 
@@ -330,14 +330,16 @@ async fn routes_answer(s: AppState) -> Response {
             continue;
         };
         let t = pairs.entry((o, d)).or_default();
-        match stage {
-            journal::stage::QUEUED => t.queued = n,
-            journal::stage::SUBMITTED => t.submitted = n,
-            journal::stage::DELIVERED => t.delivered = n,
-            journal::stage::FAILED => t.failed = n,
-            journal::stage::DEAD_LETTERED => t.dead_lettered = n,
-            _ => {}
-        }
+        let slot = match Stage::ALL.into_iter().find(|s| s.as_str() == stage) {
+            Some(Stage::Queued) => &mut t.queued,
+            Some(Stage::Submitted) => &mut t.submitted,
+            Some(Stage::Delivered) => &mut t.delivered,
+            Some(Stage::Failed) => &mut t.failed,
+            Some(Stage::DeadLettered) => &mut t.dead_lettered,
+            // Verified is not counted per route; anything else is not ours.
+            Some(Stage::Verified) | None => continue,
+        };
+        *slot = n;
     }
     let mut routes: Vec<RouteView> = pairs
         .into_iter()

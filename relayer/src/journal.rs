@@ -36,33 +36,6 @@ use tracing::{debug, warn};
 use crate::lane::{LaneId, Lanes, StatusOp};
 use crate::metrics::Metrics;
 
-/// Stage names, in journey order.
-pub mod stage {
-    /// The origin block's receipts were verified against a header the light
-    /// client accepted.
-    pub const VERIFIED: &str = "verified";
-    /// Appended to its destination lane.
-    pub const QUEUED: &str = "queued";
-    /// Broadcast to the destination in an attested batch.
-    pub const SUBMITTED: &str = "submitted";
-    /// The destination Inbox delivered it (`MessageDelivered`).
-    pub const DELIVERED: &str = "delivered";
-    /// The destination Inbox called the recipient and the call failed
-    /// (`MessageFailed`): final, the Inbox marks it processed.
-    pub const FAILED: &str = "failed";
-    /// Given up by the hub and kept as a dead letter (replayable).
-    pub const DEAD_LETTERED: &str = "dead_lettered";
-    /// All, in order; each has the record field `<stage>_ms`.
-    pub const ALL: [&str; 6] = [
-        VERIFIED,
-        QUEUED,
-        SUBMITTED,
-        DELIVERED,
-        FAILED,
-        DEAD_LETTERED,
-    ];
-}
-
 /// Field names of a record in Redis. Short, and every value at most 64
 /// bytes (32-byte hashes raw, numbers in decimal, a body only when it fits),
 /// so Redis keeps a record in its compact (listpack) hash encoding: about a
@@ -90,14 +63,15 @@ mod field {
     pub(super) const LAST_ERROR_MS: &str = "em";
 
     /// The field holding the time a stage was reached.
-    pub(super) fn at(stage: &str) -> &'static str {
+    pub(super) fn at(stage: super::Stage) -> &'static str {
+        use super::Stage;
         match stage {
-            super::stage::VERIFIED => "tv",
-            super::stage::QUEUED => "tq",
-            super::stage::SUBMITTED => "ts",
-            super::stage::DELIVERED => "td",
-            super::stage::FAILED => "tf",
-            _ => "tx",
+            Stage::Verified => "tv",
+            Stage::Queued => "tq",
+            Stage::Submitted => "ts",
+            Stage::Delivered => "td",
+            Stage::Failed => "tf",
+            Stage::DeadLettered => "tx",
         }
     }
 }
@@ -392,8 +366,8 @@ impl JournalWriter {
 /// The Redis writes of one event.
 pub fn ops_of(event: &Event) -> Vec<StatusOp> {
     let mut ops = Vec::new();
-    let mut counts: Vec<(Domain, Domain, &'static str, u64)> = Vec::new();
-    let mut count = |origin: Domain, dst: Domain, stage: &'static str| match counts
+    let mut counts: Vec<(Domain, Domain, Stage, u64)> = Vec::new();
+    let mut count = |origin: Domain, dst: Domain, stage: Stage| match counts
         .iter_mut()
         .find(|(o, d, s, _)| (*o, *d, *s) == (origin, dst, stage))
     {
@@ -423,8 +397,8 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                     (field::RECIPIENT, raw(&m.recipient)),
                     (field::BODY_LEN, num(m.body.len())),
                     (field::ORIGIN_BLOCK, num(height)),
-                    (field::at(stage::VERIFIED), num(verified_ms)),
-                    (field::at(stage::QUEUED), num(queued_ms)),
+                    (field::at(Stage::Verified), num(verified_ms)),
+                    (field::at(Stage::Queued), num(queued_ms)),
                     (field::LANE, lane.to_string().into_bytes()),
                     (field::ROUTE, route.clone().into_bytes()),
                 ];
@@ -439,7 +413,7 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 }
                 ops.push(StatusOp::Fields { id, fields });
                 push_to(&mut by_sender, (m.origin, m.sender), id);
-                count(m.origin, lane.dst, stage::QUEUED);
+                count(m.origin, lane.dst, Stage::Queued);
             }
             ops.extend(
                 by_tx
@@ -466,11 +440,11 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        (field::at(stage::SUBMITTED), num(at_ms)),
+                        (field::at(Stage::Submitted), num(at_ms)),
                         (field::SUBMITTED_TX, raw(tx)),
                     ],
                 });
-                count(*origin, *dst, stage::SUBMITTED);
+                count(*origin, *dst, Stage::Submitted);
             }
         }
         Event::Included {
@@ -486,19 +460,19 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        (field::at(stage::DELIVERED), num(at_ms)),
+                        (field::at(Stage::Delivered), num(at_ms)),
                         (field::DEST_TX, raw(tx)),
                         (field::DEST_BLOCK, num(block)),
                     ],
                 });
                 all.push(*id);
-                count(*origin, *dst, stage::DELIVERED);
+                count(*origin, *dst, Stage::Delivered);
             }
             for (id, origin, reason) in failed {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        (field::at(stage::FAILED), num(at_ms)),
+                        (field::at(Stage::Failed), num(at_ms)),
                         (field::DEST_TX, raw(tx)),
                         (field::DEST_BLOCK, num(block)),
                         (
@@ -508,7 +482,7 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                     ],
                 });
                 all.push(*id);
-                count(*origin, *dst, stage::FAILED);
+                count(*origin, *dst, Stage::Failed);
             }
             if !all.is_empty() {
                 ops.push(StatusOp::Tx {
@@ -538,11 +512,11 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 ops.push(StatusOp::Fields {
                     id: *id,
                     fields: vec![
-                        (field::at(stage::DEAD_LETTERED), num(at_ms)),
+                        (field::at(Stage::DeadLettered), num(at_ms)),
                         (field::FAILURE, reason.clone().into_bytes()),
                     ],
                 });
-                count(*origin, *dst, stage::DEAD_LETTERED);
+                count(*origin, *dst, Stage::DeadLettered);
             }
         }
     }
@@ -552,7 +526,7 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
             .map(|(origin, dst, stage, n)| StatusOp::Count {
                 origin,
                 dst,
-                stage,
+                stage: stage.as_str(),
                 n,
             }),
     );
@@ -617,7 +591,7 @@ pub fn status_of(
     };
     let mut stages: Vec<StageAt> = Stage::ALL
         .iter()
-        .filter_map(|s| num(field::at(s.as_str())).map(|at_ms| StageAt { stage: *s, at_ms }))
+        .filter_map(|s| num(field::at(*s)).map(|at_ms| StageAt { stage: *s, at_ms }))
         .collect();
     // By time; equal times keep journey order (the sort is stable).
     stages.sort_by_key(|s| s.at_ms);
@@ -762,7 +736,7 @@ mod tests {
         assert!(ops.contains(&StatusOp::Count {
             origin: 7,
             dst: 9,
-            stage: stage::QUEUED,
+            stage: "queued",
             n: 1
         }));
         apply(&ops, &mut records);
