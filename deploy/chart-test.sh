@@ -327,6 +327,7 @@ expect_refused "a port out of range" --set service.port=70000
 expect_refused "a non-Redis URL" --set redis.url=http://redis:6379
 expect_refused "a root pod" --set podSecurityContext.runAsNonRoot=false
 expect_refused "lane_shards 0" --set config.dispatcher.lane_shards=0
+expect_refused "a status retention under a minute" --set config.status.retention_secs=10
 expect_refused "an unknown hub config key" --set config.dispatcher.batch=10
 cat >"$out/key-in-values.yaml" <<'EOF'
 config:
