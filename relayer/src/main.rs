@@ -122,7 +122,8 @@ enum Cmd {
     /// transaction, destination transaction, any failure (from a hub's
     /// status API). By message id, or every message of a transaction
     /// (--tx). Exit status: 0 found (with --wait: delivered), 1 failed or
-    /// dead-lettered, 2 unknown to the hub, 3 --wait ran out.
+    /// dead-lettered, 2 unknown to the hub, 3 --wait ran out, 4 the hub
+    /// could not be asked (unreachable, or a malformed id).
     Status {
         /// Message id (0x and 64 hex digits).
         #[arg(required_unless_present = "tx", conflicts_with = "tx")]
@@ -387,10 +388,13 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 wait: wait.map(std::time::Duration::from_secs),
                 json,
             };
-            let code = switchyard::status_cli::run(&args, &mut std::io::stdout().lock())
-                .await
-                .map_err(anyhow::Error::msg)?;
-            Ok(ExitCode::from(code))
+            match switchyard::status_cli::run(&args, &mut std::io::stdout().lock()).await {
+                Ok(code) => Ok(ExitCode::from(code)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(switchyard::status_cli::EXIT_ERROR))
+                }
+            }
         }
         Cmd::Lc {
             cmd:

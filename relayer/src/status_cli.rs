@@ -15,6 +15,10 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_UNKNOWN: u8 = 2;
 /// Exit status: `--wait` ran out before the message was final.
 pub const EXIT_TIMEOUT: u8 = 3;
+/// Exit status: the question could not be asked (a malformed id, the hub
+/// unreachable or answering with an error): nothing is known of the
+/// message.
+pub const EXIT_ERROR: u8 = 4;
 
 /// A message by id, or the messages of a transaction.
 #[derive(Debug, Clone)]

@@ -383,8 +383,15 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
         .args(["status", "0xnope", "--hub", &base])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "a malformed id exits 4");
     assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
+    // A hub that does not answer: 4 as well, never "failed" (1).
+    let out = Command::new(bin)
+        .args(["status", &id, "--hub", "http://127.0.0.1:9"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(4), "an unreachable hub exits 4");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:9"));
 
     // 8. The explorer page in headless Chromium: searching the message id
     // (through the page's own form, from `?q=`) shows its journey with the
