@@ -385,40 +385,18 @@ pub async fn run(
     progress(&format!("hub serving http://{}/metrics", hub.addr));
     let http = hub.addr.to_string();
 
-    if args.serve {
-        let key = ANVIL_KEYS[INTEGRATOR_KEY];
-        let info = DevnetInfo {
-            hub: format!("http://{}", hub.addr),
-            redis: redis_url.clone(),
-            integrator_key: key.to_owned(),
-            integrator_address: switchyard_evm::attest::Attester::from_hex(key, "integrator key")?
-                .address(),
-            chains: chains.iter().map(|c| c.report.clone()).collect(),
-        };
-        let text = serde_json::to_string_pretty(&info)
-            .map_err(|e| DevnetError::Other(format!("devnet info: {e}")))?;
-        if let Some(path) = &args.info {
-            // Written whole, then renamed: a reader polling for the file
-            // never sees half of it.
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &text)
-                .and_then(|()| std::fs::rename(&tmp, path))
-                .map_err(|e| DevnetError::Other(format!("writing {}: {e}", path.display())))?;
-            progress(&format!("devnet info written to {}", path.display()));
-        }
-        progress(&format!(
-            "serving until Ctrl-C: hub and explorer at http://{}/ ; integrator key {} (address {})",
-            hub.addr, INTEGRATOR_KEY, info.integrator_address
-        ));
-        shutdown.cancelled().await;
-        hub_shutdown.cancel();
-        hub.join().await;
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Some(path) = &args.info {
-            let _ = std::fs::remove_file(path);
-        }
-        drop(anvils);
-        drop(redis_server);
+    let result = if args.serve {
+        serve(&args, &chains, &hub, &redis_url, &shutdown)
+            .await
+            .map(|()| None)
+    } else {
+        drive(&args, &mut chains, &hub, &shutdown).await.map(Some)
+    };
+    hub_shutdown.cancel();
+    hub.join().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let Some((sent, seconds, metrics)) = result? else {
+        // Serve mode sent no traffic of its own: nothing to verify.
         return Ok(DevnetReport {
             chains: chains.len(),
             routes: 0,
@@ -434,13 +412,7 @@ pub async fn run(
             redis: redis_url,
             chain_details: chains.into_iter().map(|c| c.report).collect(),
         });
-    }
-
-    let result = drive(&args, &mut chains, &hub, &shutdown).await;
-    hub_shutdown.cancel();
-    hub.join().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    let (sent, seconds, metrics) = result?;
+    };
     // The chains are still up (their handles drop at the end of this scope).
     let mut report = verify(&chains, &args, sent, seconds).await?;
     drop(anvils);
@@ -449,6 +421,46 @@ pub async fn run(
     report.redis = redis_url;
     report.http = http;
     Ok(report)
+}
+
+/// Serve mode: tells where everything is (stderr, and the `--info` file,
+/// removed again on the way out) and waits for `shutdown`.
+async fn serve(
+    args: &DevnetArgs,
+    chains: &[Chain],
+    hub: &Hub,
+    redis_url: &str,
+    shutdown: &CancellationToken,
+) -> Result<(), DevnetError> {
+    let key = ANVIL_KEYS[INTEGRATOR_KEY];
+    let info = DevnetInfo {
+        hub: format!("http://{}", hub.addr),
+        redis: redis_url.to_owned(),
+        integrator_key: key.to_owned(),
+        integrator_address: switchyard_evm::attest::Attester::from_hex(key, "integrator key")?
+            .address(),
+        chains: chains.iter().map(|c| c.report.clone()).collect(),
+    };
+    let text = serde_json::to_string_pretty(&info)
+        .map_err(|e| DevnetError::Other(format!("devnet info: {e}")))?;
+    if let Some(path) = &args.info {
+        // Written whole, then renamed: a reader polling for the file never
+        // sees half of it.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| DevnetError::Other(format!("writing {}: {e}", path.display())))?;
+        progress(&format!("devnet info written to {}", path.display()));
+    }
+    progress(&format!(
+        "serving until Ctrl-C: hub and explorer at http://{}/ ; integrator key {} (address {})",
+        hub.addr, INTEGRATOR_KEY, info.integrator_address
+    ));
+    shutdown.cancelled().await;
+    if let Some(path) = &args.info {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 type Sent = HashMap<(u32, u32), u64>;
