@@ -176,6 +176,15 @@ rpc_timeout_ms = 2000
 
     /// Writes `nonces` to the outbox in one block, then produces the block
     /// whose header commits them.
+    /// The configured `trusted_hash` value, quoted as in the TOML.
+    fn trusted_hash_value(&self) -> String {
+        self.config
+            .lines()
+            .find_map(|l| l.strip_prefix("trusted_hash = "))
+            .expect("trusted_hash line")
+            .to_owned()
+    }
+
     fn dispatch(&self, nonces: std::ops::Range<u32>) {
         let mut chain = self.node.chain.write().expect("chain lock");
         for n in nonces {
@@ -363,12 +372,7 @@ async fn cosmos_outbox_messages_are_delivered_exactly_once_and_lies_never() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_that_does_not_match_stops_the_cosmos_watcher_visibly() {
     let mut net = Net::start().await;
-    let good = net
-        .config
-        .lines()
-        .find_map(|l| l.strip_prefix("trusted_hash = "))
-        .expect("trusted_hash line")
-        .to_owned();
+    let good = net.trusted_hash_value();
     net.config = net
         .config
         .replace(&good, &format!("\"{}\"", "AB".repeat(32)));
@@ -417,12 +421,7 @@ async fn an_expired_persisted_state_gives_way_to_a_newer_checkpoint_keeping_the_
         chain.commit();
         chain.block(chain.latest()).expect("checkpoint").clone()
     };
-    let old_hash = net
-        .config
-        .lines()
-        .find_map(|l| l.strip_prefix("trusted_hash = "))
-        .expect("trusted_hash line")
-        .to_owned();
+    let old_hash = net.trusted_hash_value();
     net.config = net
         .config
         .replace(

@@ -126,22 +126,18 @@ async fn pingpong_round_trip_through_the_hub_and_an_unlisted_peer_refused() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(
-        counter(&stack, 1, apps[1], "pingsReceived").await,
-        U256::from(1)
-    );
-    assert_eq!(
-        counter(&stack, 1, apps[1], "pongsSent").await,
-        U256::from(1)
-    );
-    assert_eq!(
-        counter(&stack, 0, apps[0], "pingsSent").await,
-        U256::from(1)
-    );
-    assert_eq!(
-        counter(&stack, 0, apps[0], "pongsReceived").await,
-        U256::from(1)
-    );
+    for (ci, name) in [
+        (1, "pingsReceived"),
+        (1, "pongsSent"),
+        (0, "pingsSent"),
+        (0, "pongsReceived"),
+    ] {
+        assert_eq!(
+            counter(&stack, ci, apps[ci], name).await,
+            U256::from(1),
+            "{name} on chain {ci}"
+        );
+    }
 
     // The stranger's ping reaches B's Inbox, is refused by B's allow-list
     // and recorded as failed; B answers nothing.

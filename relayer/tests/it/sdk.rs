@@ -6,11 +6,8 @@
 
 use std::time::Duration;
 
-use alloy::network::EthereumWallet;
-use alloy::providers::{ProviderBuilder, RootProvider};
-use alloy::signers::local::PrivateKeySigner;
-use switchyard_evm::devtools::ANVIL_KEYS;
-use switchyard_sdk::{Message, Outcome, SdkError, Sender, Tracker};
+use alloy::providers::RootProvider;
+use switchyard_sdk::{Message, Outcome, SdkError, Tracker};
 
 use crate::stack::{Stack, single_redis, tail};
 
@@ -19,13 +16,7 @@ async fn sdk_dispatches_tracks_delivery_failure_and_timeout() {
     let mut stack = Stack::new(2, 2, single_redis(false), "").await;
     let hub = stack.spawn_hub("hub");
     // An integrator's own key, not one the stack or the hub uses.
-    let key: PrivateKeySigner = ANVIL_KEYS[5].parse().expect("key");
-    let origin = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(stack.chains[0].url.parse().expect("url"));
-    let sender = Sender::connect(origin, stack.chains[0].mailbox)
-        .await
-        .expect("mailbox answers");
+    let (sender, _) = stack.integrator_sender(0, 5).await;
     assert_eq!(sender.origin(), stack.chains[0].domain);
     let dest = stack.chains[1].domain;
     let (good, bad) = (stack.chains[1].recipients[0], stack.chains[1].recipients[1]);

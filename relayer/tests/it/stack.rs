@@ -389,6 +389,30 @@ impl Stack {
             .expect("evm_setIntervalMining");
     }
 
+    /// An integrator's SDK sender on chain `ci`'s Mailbox, signing with anvil
+    /// key `key` (one the stack and the hub do not use), and its address.
+    pub(crate) async fn integrator_sender(
+        &self,
+        ci: usize,
+        key: usize,
+    ) -> (
+        switchyard_sdk::Sender<impl alloy::providers::Provider + Clone + use<>>,
+        Address,
+    ) {
+        use alloy::network::EthereumWallet;
+        use alloy::providers::ProviderBuilder;
+        use alloy::signers::local::PrivateKeySigner;
+        let key: PrivateKeySigner = ANVIL_KEYS[key].parse().expect("key");
+        let address = key.address();
+        let origin = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(key))
+            .connect_http(self.chains[ci].url.parse().expect("url"));
+        let sender = switchyard_sdk::Sender::connect(origin, self.chains[ci].mailbox)
+            .await
+            .expect("mailbox answers");
+        (sender, address)
+    }
+
     /// Sets a TestRecipient's mode on chain `ci` (0 accept, 1 revert with
     /// "TestRecipient: rejected", 2 burn gas) and waits for it to be mined.
     pub(crate) async fn set_recipient_mode(&mut self, ci: usize, recipient: Address, mode: u8) {

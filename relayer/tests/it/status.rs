@@ -9,12 +9,9 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
-use alloy::providers::{ProviderBuilder, RootProvider};
-use alloy::signers::local::PrivateKeySigner;
+use alloy::providers::RootProvider;
 use serde_json::Value;
-use switchyard_evm::devtools::ANVIL_KEYS;
-use switchyard_sdk::{HubClient, Outcome, Sender, Stage, Tracker};
+use switchyard_sdk::{HubClient, Outcome, Stage, Tracker};
 
 use crate::stack::{Stack, single_redis, tail};
 
@@ -156,14 +153,7 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
     let base = format!("http://127.0.0.1:{}", hub.http);
     let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json");
 
-    let key: PrivateKeySigner = ANVIL_KEYS[6].parse().expect("key");
-    let sender_address = key.address();
-    let origin = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key))
-        .connect_http(stack.chains[0].url.parse().expect("url"));
-    let sender = Sender::connect(origin, stack.chains[0].mailbox)
-        .await
-        .expect("mailbox answers");
+    let (sender, sender_address) = stack.integrator_sender(0, 6).await;
     let dest = stack.chains[1].domain;
     let (good, bad) = (stack.chains[1].recipients[0], stack.chains[1].recipients[1]);
     let sent = sender
