@@ -456,7 +456,7 @@ impl CosmosWatcher {
             self.metrics.count(stage::ENQUEUED, &name, &route.name, 1);
             // The block of a Cosmos message is the verified height its
             // outbox entry was proven at; there is no transaction to name.
-            self.journal.record(JournalEvent::Queued {
+            self.journal.record(|| JournalEvent::Queued {
                 route: route.name.clone(),
                 lane,
                 height,

@@ -762,7 +762,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 .count(stage::SUBMITTED, s.origin_name(o), &s.spec.name, n);
         }
         if let Some(tx) = s.submitter.pending_tx(&pending) {
-            s.journal.record(JournalEvent::Submitted {
+            s.journal.record(|| JournalEvent::Submitted {
                 dst: s.spec.domain,
                 tx,
                 at_ms: unix_ms(),
@@ -820,13 +820,11 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             .lane_retries
             .with_label_values(&[&s.spec.name])
             .inc();
-        if s.journal.is_enabled() {
-            s.journal.record(JournalEvent::Retrying {
-                error: batch.last_error.clone(),
-                at_ms: unix_ms(),
-                ids: batch.messages.iter().map(keccak256).collect(),
-            });
-        }
+        s.journal.record(|| JournalEvent::Retrying {
+            error: batch.last_error.clone(),
+            at_ms: unix_ms(),
+            ids: batch.messages.iter().map(keccak256).collect(),
+        });
         let delay = retry_delay(s.cfg.retry_base_ms, batch.attempts);
         warn!(err = %e, attempt = batch.attempts, delay_ms = delay.as_millis() as u64, "batch failed, will retry");
         batch.not_before = Some(Instant::now() + delay);
@@ -908,7 +906,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 .count(stage::FAILED, s.origin_name(o), &s.spec.name, n);
         }
         let now = unix_ms();
-        s.journal.record(JournalEvent::Included {
+        s.journal.record(|| JournalEvent::Included {
             dst: s.spec.domain,
             tx: inc.tx_hash,
             block: inc.block,
@@ -959,19 +957,17 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             "{why} after {} attempts; last error: {}",
             batch.attempts, batch.last_error
         );
-        if s.journal.is_enabled() {
-            s.journal.record(JournalEvent::DeadLettered {
-                dst: s.spec.domain,
-                reason: reason.clone(),
-                at_ms: unix_ms(),
-                ids: batch
-                    .messages
-                    .iter()
-                    .map(keccak256)
-                    .zip(batch.origins.iter().copied())
-                    .collect(),
-            });
-        }
+        s.journal.record(|| JournalEvent::DeadLettered {
+            dst: s.spec.domain,
+            reason: reason.clone(),
+            at_ms: unix_ms(),
+            ids: batch
+                .messages
+                .iter()
+                .map(keccak256)
+                .zip(batch.origins.iter().copied())
+                .collect(),
+        });
         for id in &batch.touches {
             if let Err(e) = self.lanes.dead_letter(self.lane, id, &reason).await {
                 warn!(err = %e, entry = %id, "dead-lettering failed; entry stays pending");

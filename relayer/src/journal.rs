@@ -252,9 +252,12 @@ impl Journal {
         )
     }
 
-    /// Records `event`, or drops it (counted) if the writer is behind.
-    pub fn record(&self, event: Event) {
+    /// Records the event `make` builds, or drops it (counted) if the writer
+    /// is behind. A disabled journal does not even build it: callers on the
+    /// delivery path pay nothing when the journal is off.
+    pub fn record(&self, make: impl FnOnce() -> Event) {
         let Some(tx) = &self.tx else { return };
+        let event = make();
         let n = event.updates();
         // Reserve, then check: concurrent callers may overshoot the limit
         // by one event each, never more.
@@ -975,10 +978,10 @@ mod tests {
             at_ms: 0,
             ids: vec![B256::ZERO; n],
         };
-        j.record(retry(6));
+        j.record(|| retry(6));
         // 6 + 6 > 10: the whole second event is dropped, and counted as 6.
-        j.record(retry(6));
-        j.record(retry(4));
+        j.record(|| retry(6));
+        j.record(|| retry(4));
         let dropped = metrics
             .status_updates
             .with_label_values(&["buffer_full"])

@@ -589,7 +589,7 @@ impl<S: HeaderSource> Watcher<S> {
                 self.metrics
                     .count(stage::ENQUEUED, &name, &dest_name, count);
                 if let Some(messages) = journal_of.remove(&lane) {
-                    self.journal.record(JournalEvent::Queued {
+                    self.journal.record(|| JournalEvent::Queued {
                         route: dest_name.clone(),
                         lane,
                         height: n,
