@@ -39,7 +39,7 @@ use crate::health::Health;
 use crate::lane::Lanes;
 use crate::metrics::Metrics;
 use crate::unix_ms;
-use crate::watcher::{backoff, sleep_or_shutdown, start_or_give_up};
+use crate::watcher::{pace_round, start_or_give_up};
 use switchyard_types::Domain;
 
 /// Most updates one `light_client/updates` request asks for
@@ -512,21 +512,22 @@ impl BeaconWatcher {
         };
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            match self.step(&mut store).await {
-                Ok(_) => {
-                    failures = 0;
-                    self.health.watcher_ok(&name, unix_ms());
-                    if sleep_or_shutdown(self.spec.poll, &shutdown).await {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failures += 1;
-                    warn!(err = %e, attempt = failures, "beacon round failed, retrying");
-                    if sleep_or_shutdown(backoff(failures), &shutdown).await {
-                        break;
-                    }
-                }
+            // A beacon round always waits for the next poll: updates come
+            // once a slot at most.
+            let outcome = self.step(&mut store).await.map(|_| false);
+            let poll = self.spec.poll;
+            if pace_round(
+                outcome,
+                &mut failures,
+                "beacon round",
+                &name,
+                &self.health,
+                poll,
+                &shutdown,
+            )
+            .await
+            {
+                break;
             }
         }
     }

@@ -41,7 +41,7 @@ use crate::lane::{LaneEntry, Lanes};
 use crate::metrics::{Metrics, stage};
 use crate::router::{BacklogView, Router, Target};
 use crate::unix_ms;
-use crate::watcher::{backoff, sleep_or_shutdown, start_or_give_up};
+use crate::watcher::{pace_round, start_or_give_up};
 
 /// Messages walked between two saves of the next nonce.
 const SAVE_EVERY: u32 = 64;
@@ -262,21 +262,21 @@ impl CosmosWatcher {
         self.set_heights(&state);
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            match self.step(&mut state, &shutdown).await {
-                Ok(busy) => {
-                    failures = 0;
-                    self.health.watcher_ok(&self.spec.name, unix_ms());
-                    if !busy && sleep_or_shutdown(self.spec.poll, &shutdown).await {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failures += 1;
-                    warn!(err = %e, attempt = failures, "CometBFT watcher step failed, retrying");
-                    if sleep_or_shutdown(backoff(failures), &shutdown).await {
-                        break;
-                    }
-                }
+            let outcome = self.step(&mut state, &shutdown).await;
+            let (name, poll) = (&self.spec.name, self.spec.poll);
+            let what = "CometBFT watcher step";
+            if pace_round(
+                outcome,
+                &mut failures,
+                what,
+                name,
+                &self.health,
+                poll,
+                &shutdown,
+            )
+            .await
+            {
+                break;
             }
         }
         info!(next_nonce = state.next_nonce, "CometBFT watcher stopped");

@@ -229,24 +229,22 @@ impl<S: HeaderSource> Watcher<S> {
         let mut headers: BTreeMap<u64, Header> = BTreeMap::new();
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            match self
+            let outcome = self
                 .step(&mut lc, &mut scanned, &mut headers, &shutdown)
-                .await
+                .await;
+            let (name, poll) = (&self.spec.name, self.spec.poll);
+            if pace_round(
+                outcome,
+                &mut failures,
+                "watcher step",
+                name,
+                &self.health,
+                poll,
+                &shutdown,
+            )
+            .await
             {
-                Ok(busy) => {
-                    failures = 0;
-                    self.health.watcher_ok(&self.spec.name, unix_ms());
-                    if !busy && sleep_or_shutdown(self.spec.poll, &shutdown).await {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failures += 1;
-                    warn!(err = %e, attempt = failures, "watcher step failed, retrying");
-                    if sleep_or_shutdown(backoff(failures), &shutdown).await {
-                        break;
-                    }
-                }
+                break;
             }
         }
         info!(scanned, "watcher stopped");
@@ -686,6 +684,34 @@ where
                 health.set_fatal(name, e.to_string());
                 return None;
             }
+        }
+    }
+}
+
+/// Paces a watcher's rounds after one ended with `outcome` (`Ok(busy)`):
+/// a success records liveness on `/readyz` under `name` and waits `poll`
+/// unless there is more to do right away; a failure is logged (`what`) and
+/// backed off, longer with each failure in a row (`failures`). Returns true
+/// on shutdown.
+pub(crate) async fn pace_round(
+    outcome: Result<bool, HubError>,
+    failures: &mut u32,
+    what: &str,
+    name: &str,
+    health: &Health,
+    poll: Duration,
+    shutdown: &CancellationToken,
+) -> bool {
+    match outcome {
+        Ok(busy) => {
+            *failures = 0;
+            health.watcher_ok(name, unix_ms());
+            !busy && sleep_or_shutdown(poll, shutdown).await
+        }
+        Err(e) => {
+            *failures += 1;
+            warn!(err = %e, attempt = *failures, "{what} failed, retrying");
+            sleep_or_shutdown(backoff(*failures), shutdown).await
         }
     }
 }
