@@ -97,15 +97,14 @@ impl Hub {
         })?;
 
         let router = Arc::new(Router::from_config(&cfg));
+        // Chain names and lanes, for the status API; the dispatchers' metric
+        // labels take the origins' names from the same list.
+        let catalog = Arc::new(crate::api::Catalog::from_config(&cfg));
         let origin_names: Arc<HashMap<u32, String>> = Arc::new(
-            cfg.chains
+            catalog
+                .origins
                 .iter()
-                .map(|c| (c.domain, c.name.clone()))
-                .chain(
-                    cfg.cometbft_origins
-                        .iter()
-                        .map(|c| (c.domain, c.name.clone())),
-                )
+                .map(|(name, domain)| (*domain, name.clone()))
                 .collect(),
         );
         let observer: RpcObserver = {
@@ -249,7 +248,7 @@ impl Hub {
             lanes: lanes.clone(),
             admin: crate::admin::Admin::new(lanes.clone(), &cfg),
             admin_token,
-            catalog: Arc::new(crate::api::Catalog::from_config(&cfg)),
+            catalog,
         };
         let http_stop = shutdown.child_token();
         tasks.spawn(async move {
