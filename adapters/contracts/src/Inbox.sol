@@ -45,7 +45,9 @@ import {IMessageRecipient} from "./IMessageRecipient.sol";
 ///      4. Isolation. The recipient is called with a low-level CALL carrying exactly
 ///         `handleGasLimit` gas, so a reverting recipient, a recipient without code or
 ///         one that burns all its gas fails alone: the message is recorded in
-///         `failed` (anyone can {retry} it later) and the rest of the batch proceeds.
+///         `failed` with its time of failure (anyone can {retry} it within the
+///         owner-set `retryWindow`, the owner can {cancel} it) and the rest of the
+///         batch proceeds.
 ///         Because of EIP-150 (a callee gets at most 63/64 of the remaining gas), a
 ///         relayer could otherwise make a message fail on purpose by sending too
 ///         little gas; the Inbox therefore reverts the whole batch with
@@ -80,6 +82,9 @@ contract Inbox {
 
     /// @notice Maximum number of bytes of a failing recipient's revert data kept in {MessageFailed}.
     uint256 public constant MAX_REASON_LENGTH = 256;
+
+    /// @notice Retry window set at deployment (the owner changes it with {setRetryWindow}).
+    uint256 public constant DEFAULT_RETRY_WINDOW = 7 days;
 
     /// @dev keccak256(EIP712_NAME), keccak256(EIP712_VERSION).
     bytes32 private constant NAME_HASH = keccak256("Switchyard Inbox");
@@ -138,8 +143,28 @@ contract Inbox {
     ///         per message; replay protection still keys on (origin, nonce)).
     mapping(uint32 domain => bool accepted) public isDomainAlias;
 
-    /// @notice Messages whose recipient call failed (by message id); cleared by a successful {retry}.
-    mapping(bytes32 id => bool) public failed;
+    /// @notice Seconds after its first failure during which a failed message can be
+    ///         retried: {retry} is allowed while `block.timestamp <= failedAt + retryWindow`.
+    ///         The current value applies to every failed message (lengthening it reopens
+    ///         closed windows, shortening it closes open ones).
+    uint256 public retryWindow;
+
+    /// @dev State of a message whose recipient call failed. Packed in one slot, so a
+    ///      failure costs one zero-to-nonzero SSTORE, as a plain bool would.
+    enum FailureState {
+        None, // never failed, or delivered by a retry (the record is deleted)
+        Failed, // retryable within the window
+        Cancelled // by the owner: never retryable, never delivered
+    }
+
+    struct Failure {
+        FailureState state;
+        /// @dev Time of the FIRST failure; a retry that fails again keeps it.
+        uint64 failedAt;
+    }
+
+    /// @dev Failure records by message id, see {failed}, {failedAt}, {isCancelled}.
+    mapping(bytes32 id => Failure) private _failures;
 
     /// @dev Replay bitmap, see the contract documentation (point 3).
     mapping(uint256 wordKey => uint256 bits) private processedBitmap;
@@ -156,6 +181,17 @@ contract Inbox {
     /// @param reason The recipient's revert data, truncated to MAX_REASON_LENGTH bytes
     ///        (or `RecipientHasNoCode(recipient)` if the recipient has no code).
     event MessageFailed(bytes32 indexed id, uint32 indexed origin, uint32 nonce, bytes reason);
+
+    /// @notice {retry} was called for a failed message; `delivered` tells the outcome
+    ///         (emitted after the {MessageDelivered} or {MessageFailed} of the attempt).
+    event MessageRetried(bytes32 indexed id, bool delivered);
+
+    /// @notice The owner cancelled a failed message: it will never be retried nor
+    ///         delivered. `failedAt` is the time of its first failure.
+    event MessageCancelled(bytes32 indexed id, uint256 failedAt);
+
+    /// @notice The owner set the retry window (also emitted at deployment with the default).
+    event RetryWindowSet(uint256 window);
 
     event AttesterSet(address indexed attester, bool enabled);
     event ThresholdSet(uint256 threshold);
@@ -191,8 +227,12 @@ contract Inbox {
 
     /// @notice Not enough gas left to give the recipient its full handleGasLimit.
     error InsufficientGas(uint256 gasLeft, uint256 required);
-    /// @notice {retry} of a message that is not recorded as failed.
+    /// @notice {retry} or {cancel} of a message that is not recorded as failed.
     error NotFailed(bytes32 id);
+    /// @notice {retry} or {cancel} of a message the owner cancelled.
+    error AlreadyCancelled(bytes32 id);
+    /// @notice {retry} after `deadline = failedAt + retryWindow`.
+    error RetryWindowClosed(bytes32 id, uint256 failedAt, uint256 deadline);
     /// @notice Failure reason recorded (in MessageFailed) when the recipient has no code.
     error RecipientHasNoCode(address recipient);
 
@@ -222,6 +262,7 @@ contract Inbox {
         }
         attesterCount = attesters.length;
         _setThreshold(threshold_);
+        _setRetryWindow(DEFAULT_RETRY_WINDOW);
 
         _cachedChainId = block.chainid;
         _cachedThis = address(this);
@@ -265,6 +306,31 @@ contract Inbox {
         if (newOwner == address(0)) revert ZeroAddress();
         emit OwnershipTransferred(owner, newOwner);
         owner = newOwner;
+    }
+
+    /// @notice Sets the retry window in seconds (see {retryWindow}). 0 leaves a failed
+    ///         message retryable only within the second it failed, i.e. stops retries;
+    ///         any larger value, however large, is accepted.
+    function setRetryWindow(uint256 window) external onlyOwner {
+        _setRetryWindow(window);
+    }
+
+    /// @notice Cancels a failed message: it can never be retried again, and since it
+    ///         stays processed (replay bitmap) it is never delivered. {failed} stays
+    ///         true (its recipient never succeeded), {isCancelled} becomes true.
+    ///         Allowed whether or not its retry window is still open.
+    function cancel(bytes32 id) external onlyOwner {
+        Failure storage f = _failures[id];
+        FailureState state = f.state;
+        if (state == FailureState.None) revert NotFailed(id);
+        if (state == FailureState.Cancelled) revert AlreadyCancelled(id);
+        f.state = FailureState.Cancelled;
+        emit MessageCancelled(id, f.failedAt);
+    }
+
+    function _setRetryWindow(uint256 window) private {
+        retryWindow = window;
+        emit RetryWindowSet(window);
     }
 
     function _setThreshold(uint256 newThreshold) private {
@@ -368,21 +434,70 @@ contract Inbox {
             if (word & bit != 0) continue; // replay: silently skipped
             processedBitmap[wordKey] = word | bit;
 
-            _handle(ids[i], origin, nonce, message);
+            _handle(ids[i], origin, nonce, message, uint64(block.timestamp));
         }
     }
 
     /// @notice Calls again the recipient of a message recorded as failed. Anyone may
-    ///         call it (the message was attested when first delivered). On success the
-    ///         failure record is cleared and {MessageDelivered} is emitted; on failure
-    ///         {MessageFailed} is emitted again and the record stays.
+    ///         call it (the message was attested when first delivered), until
+    ///         `failedAt + retryWindow` included ({RetryWindowClosed} afterwards) and
+    ///         unless the owner cancelled it ({AlreadyCancelled}). On success the
+    ///         failure record is deleted and {MessageDelivered} is emitted; on failure
+    ///         {MessageFailed} is emitted again and the record stays with its ORIGINAL
+    ///         failure time, so retrying never extends the window. Either way
+    ///         {MessageRetried} follows.
     function retry(bytes calldata message) external {
         bytes32 id = message.id();
-        if (!failed[id]) revert NotFailed(id);
-        // Cleared before the call so that a re-entrant retry of the same message fails.
-        failed[id] = false;
-        // failed[id] implies the message passed the length/version/destination checks.
-        _handle(id, message.origin(), message.nonce(), message);
+        Failure memory f = _failures[id];
+        if (f.state == FailureState.None) revert NotFailed(id);
+        if (f.state == FailureState.Cancelled) revert AlreadyCancelled(id);
+        uint256 window = retryWindow;
+        // failedAt <= block.timestamp, so the subtraction cannot underflow and a huge
+        // window cannot overflow (the deadline below is only computed when it is smaller).
+        // forge-lint: disable-next-line(block-timestamp) -- a validator's few seconds of skew are immaterial to a window of days.
+        if (block.timestamp - f.failedAt > window) {
+            revert RetryWindowClosed(id, f.failedAt, f.failedAt + window);
+        }
+        // Deleted before the call so that a re-entrant retry (or cancel) of the same
+        // message finds no record; a new failure restores it with the original time.
+        delete _failures[id];
+        // A record implies the message passed the length/version/destination checks.
+        _handle(id, message.origin(), message.nonce(), message, f.failedAt);
+        // Nothing can recreate the record during the call but a new failure (a nested
+        // retry or cancel finds no record, a nested deliver skips the processed
+        // message); reading it back keeps a return value off deliver's hot path.
+        emit MessageRetried(id, _failures[id].state == FailureState.None);
+    }
+
+    /// @notice Whether the message's recipient call failed and it was not delivered
+    ///         since: true from its failure until a successful {retry}, and for ever
+    ///         once the owner {cancel}led it (see {isCancelled}).
+    function failed(bytes32 id) external view returns (bool) {
+        return _failures[id].state != FailureState.None;
+    }
+
+    /// @notice Time of the message's first failure (kept across failed retries and
+    ///         after a cancel), 0 if it is not recorded as failed.
+    function failedAt(bytes32 id) external view returns (uint256) {
+        return _failures[id].failedAt;
+    }
+
+    /// @notice Whether the owner cancelled the (failed) message.
+    function isCancelled(bytes32 id) external view returns (bool) {
+        return _failures[id].state == FailureState.Cancelled;
+    }
+
+    /// @notice Last timestamp at which {retry} of the message is allowed with the
+    ///         current window (`failedAt + retryWindow`, capped at 2^256-1); 0 if the
+    ///         message is not failed or was cancelled.
+    function retryDeadline(bytes32 id) external view returns (uint256) {
+        Failure memory f = _failures[id];
+        if (f.state != FailureState.Failed) return 0;
+        uint256 window = retryWindow;
+        unchecked {
+            uint256 deadline = f.failedAt + window;
+            return deadline < window ? type(uint256).max : deadline;
+        }
     }
 
     /// @notice Whether the message (origin, nonce) has been processed (delivered or failed).
@@ -438,14 +553,19 @@ contract Inbox {
     }
 
     /// @dev Calls `recipient.handle(origin, sender, body)` with exactly handleGasLimit
-    ///      gas and records the outcome (event, `failed`). Never reverts because of the
-    ///      recipient; reverts with InsufficientGas if the stipend cannot be guaranteed.
-    function _handle(bytes32 id, uint32 originDomain, uint32 nonce, bytes calldata message) private {
+    ///      gas and records the outcome (event; on failure a record with time `failedAt_`).
+    ///      Never reverts because of the recipient; reverts with InsufficientGas if the
+    ///      stipend cannot be guaranteed.
+    function _handle(bytes32 id, uint32 originDomain, uint32 nonce, bytes calldata message, uint64 failedAt_)
+        private
+    {
         address recipient = message.recipientAddress();
         if (recipient.code.length == 0) {
             // A CALL to an account without code "succeeds"; treat it as a failure so
             // that the message can be retried once the recipient is deployed.
-            _recordFailure(id, originDomain, nonce, abi.encodeWithSelector(RecipientHasNoCode.selector, recipient));
+            _recordFailure(
+                id, originDomain, nonce, failedAt_, abi.encodeWithSelector(RecipientHasNoCode.selector, recipient)
+            );
         } else if (_callRecipient(recipient, originDomain, message)) {
             emit MessageDelivered(id, originDomain, nonce);
         } else {
@@ -459,7 +579,7 @@ contract Inbox {
                 returndatacopy(add(reason, 0x20), 0, len)
                 mstore(0x40, add(add(reason, 0x20), and(add(len, 0x1f), not(0x1f))))
             }
-            _recordFailure(id, originDomain, nonce, reason);
+            _recordFailure(id, originDomain, nonce, failedAt_, reason);
         }
     }
 
@@ -501,8 +621,10 @@ contract Inbox {
         }
     }
 
-    function _recordFailure(bytes32 id, uint32 origin, uint32 nonce, bytes memory reason) private {
-        failed[id] = true;
+    function _recordFailure(bytes32 id, uint32 origin, uint32 nonce, uint64 failedAt_, bytes memory reason)
+        private
+    {
+        _failures[id] = Failure({state: FailureState.Failed, failedAt: failedAt_});
         emit MessageFailed(id, origin, nonce, reason);
     }
 }

@@ -505,12 +505,218 @@ contract InboxDeliveryTest is InboxFixture {
     }
 }
 
+/// @dev Retry window and cancellation. Each test fails if its defence is removed: the
+///      window check, the original failure time kept across failed retries, the owner
+///      check of setRetryWindow and cancel, and the cancelled state checked by retry.
+contract InboxRetryTest is InboxFixture {
+    Inbox internal inbox;
+    TestRecipient internal recipient;
+    address internal constant STRANGER = address(0xBAD);
+    uint256 internal constant T0 = 1_700_000_000;
+    uint256 internal constant WEEK = 7 days;
+
+    event MessageDelivered(bytes32 indexed id, uint32 indexed origin, uint32 nonce);
+    event MessageFailed(bytes32 indexed id, uint32 indexed origin, uint32 nonce, bytes reason);
+    event MessageRetried(bytes32 indexed id, bool delivered);
+    event MessageCancelled(bytes32 indexed id, uint256 failedAt);
+    event RetryWindowSet(uint256 window);
+
+    function setUp() public {
+        inbox = deployInbox(3, 2);
+        recipient = new TestRecipient(address(inbox));
+    }
+
+    /// @dev Delivers a fresh message that fails (rejecting recipient) at time `t`,
+    ///      then lets the recipient accept again. Returns the message.
+    function _failAt(uint256 t) internal returns (bytes memory m) {
+        vm.warp(t);
+        recipient.setMode(1);
+        m = freshMessage(address(recipient), "m");
+        inbox.deliver(one(m), signFirst(inbox, one(m), 2));
+        assertTrue(inbox.failed(keccak256(m)), "failed");
+        recipient.setMode(0);
+    }
+
+    function _rejected() internal pure returns (bytes memory) {
+        return abi.encodeWithSignature("Error(string)", "TestRecipient: rejected");
+    }
+
+    function testDefaultWindowAndFailureTimeRecorded() public {
+        assertEq(inbox.retryWindow(), WEEK, "default window");
+        assertEq(inbox.DEFAULT_RETRY_WINDOW(), WEEK, "default constant");
+        bytes memory m = _failAt(T0);
+        bytes32 id = keccak256(m);
+        assertEq(inbox.failedAt(id), T0, "failedAt");
+        assertEq(inbox.retryDeadline(id), T0 + WEEK, "deadline");
+        assertTrue(!inbox.isCancelled(id), "not cancelled");
+        bytes32 unknown = keccak256("unknown");
+        assertEq(inbox.failedAt(unknown), 0, "unknown failedAt");
+        assertEq(inbox.retryDeadline(unknown), 0, "unknown deadline");
+    }
+
+    function testRetryInsideWindowSucceeds() public {
+        bytes memory m = _failAt(T0);
+        bytes32 id = keccak256(m);
+        vm.warp(T0 + WEEK); // the deadline itself is inside the window
+        vm.expectEmit(address(inbox));
+        emit MessageDelivered(id, ORIGIN, 0);
+        vm.expectEmit(address(inbox));
+        emit MessageRetried(id, true);
+        vm.prank(STRANGER); // anyone may retry
+        inbox.retry(m);
+        assertEq(recipient.received(), 1, "delivered");
+        assertTrue(!inbox.failed(id), "record deleted");
+        assertEq(inbox.failedAt(id), 0, "failedAt cleared");
+    }
+
+    function testRetryAfterWindowReverts() public {
+        bytes memory m = _failAt(T0);
+        bytes32 id = keccak256(m);
+        vm.warp(T0 + WEEK + 1);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.RetryWindowClosed.selector, id, T0, T0 + WEEK));
+        inbox.retry(m);
+        assertEq(recipient.received(), 0, "not delivered");
+        assertTrue(inbox.failed(id), "still recorded as failed");
+        assertEq(inbox.failedAt(id), T0, "failure time kept");
+    }
+
+    /// @dev Choice stated in Inbox.retry: a retry that fails again keeps the time of
+    ///      the FIRST failure, so retrying cannot extend the window.
+    function testRetryThatFailsAgainKeepsOriginalFailureTime() public {
+        bytes memory m = _failAt(T0);
+        bytes32 id = keccak256(m);
+        recipient.setMode(1);
+        vm.warp(T0 + WEEK - 10);
+        vm.expectEmit(address(inbox));
+        emit MessageFailed(id, ORIGIN, 0, _rejected());
+        vm.expectEmit(address(inbox));
+        emit MessageRetried(id, false);
+        inbox.retry(m);
+        assertTrue(inbox.failed(id), "failed again");
+        assertEq(inbox.failedAt(id), T0, "original failure time kept");
+        assertEq(inbox.retryDeadline(id), T0 + WEEK, "deadline not extended");
+
+        recipient.setMode(0);
+        vm.warp(T0 + WEEK + 1);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.RetryWindowClosed.selector, id, T0, T0 + WEEK));
+        inbox.retry(m);
+        assertEq(recipient.received(), 0, "not delivered");
+    }
+
+    function testOwnerSetsRetryWindowAndStrangerCannot() public {
+        vm.expectEmit(address(inbox));
+        emit RetryWindowSet(1 hours);
+        inbox.setRetryWindow(1 hours);
+        assertEq(inbox.retryWindow(), 1 hours, "window set");
+
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotOwner.selector, STRANGER));
+        inbox.setRetryWindow(365 days);
+        assertEq(inbox.retryWindow(), 1 hours, "window unchanged");
+
+        bytes memory m = _failAt(T0);
+        vm.warp(T0 + 1 hours + 1);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.RetryWindowClosed.selector, keccak256(m), T0, T0 + 1 hours));
+        inbox.retry(m);
+    }
+
+    /// @dev The current window applies to every failed message: lengthening it
+    ///      reopens a closed window, 0 stops retries after the second of failure.
+    function testWindowChangeAppliesToExistingFailures() public {
+        bytes memory m = _failAt(T0);
+        bytes32 id = keccak256(m);
+        vm.warp(T0 + WEEK + 1);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.RetryWindowClosed.selector, id, T0, T0 + WEEK));
+        inbox.retry(m);
+        inbox.setRetryWindow(30 days);
+        assertEq(inbox.retryDeadline(id), T0 + 30 days, "deadline follows the window");
+        inbox.retry(m);
+        assertEq(recipient.received(), 1, "delivered after the owner lengthened the window");
+
+        inbox.setRetryWindow(0);
+        bytes memory n = _failAt(T0 + 100 days);
+        vm.warp(T0 + 100 days + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(Inbox.RetryWindowClosed.selector, keccak256(n), T0 + 100 days, T0 + 100 days)
+        );
+        inbox.retry(n);
+
+        inbox.setRetryWindow(type(uint256).max); // no overflow: retries open for good
+        assertEq(inbox.retryDeadline(keccak256(n)), type(uint256).max, "deadline saturates");
+        inbox.retry(n);
+        assertEq(recipient.received(), 2, "delivered with the largest window");
+    }
+
+    function testOwnerCancelsFailedMessage() public {
+        bytes memory m = _failAt(T0);
+        bytes32 id = keccak256(m);
+        vm.warp(T0 + 1 days);
+        vm.expectEmit(address(inbox));
+        emit MessageCancelled(id, T0);
+        inbox.cancel(id);
+        assertTrue(inbox.isCancelled(id), "cancelled");
+        assertTrue(inbox.failed(id), "still failed: its recipient never succeeded");
+        assertEq(inbox.failedAt(id), T0, "failure time kept");
+        assertEq(inbox.retryDeadline(id), 0, "no deadline");
+
+        // Inside the window and with a working recipient, the retry is refused.
+        vm.expectRevert(abi.encodeWithSelector(Inbox.AlreadyCancelled.selector, id));
+        inbox.retry(m);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.AlreadyCancelled.selector, id));
+        inbox.cancel(id);
+        // Still processed: a replayed batch does not deliver it either.
+        inbox.deliver(one(m), signFirst(inbox, one(m), 2));
+        assertTrue(inbox.isProcessed(ORIGIN, 0), "processed");
+        assertEq(recipient.received(), 0, "never delivered");
+    }
+
+    function testOwnerCanCancelAfterTheWindow() public {
+        bytes memory m = _failAt(T0);
+        vm.warp(T0 + WEEK + 1);
+        inbox.cancel(keccak256(m));
+        // Reopening the window does not revive a cancelled message.
+        inbox.setRetryWindow(365 days);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.AlreadyCancelled.selector, keccak256(m)));
+        inbox.retry(m);
+        assertEq(recipient.received(), 0, "never delivered");
+    }
+
+    function testStrangerCannotCancel() public {
+        bytes memory m = _failAt(T0);
+        bytes32 id = keccak256(m);
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotOwner.selector, STRANGER));
+        inbox.cancel(id);
+        assertTrue(!inbox.isCancelled(id), "not cancelled");
+        inbox.retry(m);
+        assertEq(recipient.received(), 1, "still retryable");
+    }
+
+    function testCancelOfNonFailedMessageReverts() public {
+        bytes32 unknown = keccak256(freshMessage(address(recipient), "never delivered"));
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotFailed.selector, unknown));
+        inbox.cancel(unknown);
+
+        bytes memory ok = freshMessage(address(recipient), "ok");
+        inbox.deliver(one(ok), signFirst(inbox, one(ok), 2));
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotFailed.selector, keccak256(ok)));
+        inbox.cancel(keccak256(ok));
+
+        bytes memory retried = _failAt(T0);
+        inbox.retry(retried);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotFailed.selector, keccak256(retried)));
+        inbox.cancel(keccak256(retried));
+        assertEq(recipient.received(), 2, "both delivered once");
+    }
+}
+
 contract InboxAdminTest is InboxFixture {
     Inbox internal inbox;
     address internal constant STRANGER = address(0xBAD);
 
     event AttesterSet(address indexed attester, bool enabled);
     event ThresholdSet(uint256 threshold);
+    event RetryWindowSet(uint256 window);
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
 
     function setUp() public {
@@ -523,6 +729,7 @@ contract InboxAdminTest is InboxFixture {
         assertEq(inbox.attesterCount(), 3, "count");
         assertEq(inbox.localDomain(), LOCAL, "domain");
         assertEq(inbox.handleGasLimit(), HANDLE_GAS, "gas limit");
+        assertEq(inbox.retryWindow(), 7 days, "retry window");
         for (uint256 i; i < 3; ++i) {
             assertTrue(inbox.isAttester(vm.addr(keys[i])), "attester");
         }
@@ -539,6 +746,12 @@ contract InboxAdminTest is InboxFixture {
         vm.prank(STRANGER);
         vm.expectRevert(abi.encodeWithSelector(Inbox.NotOwner.selector, STRANGER));
         inbox.transferOwnership(STRANGER);
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotOwner.selector, STRANGER));
+        inbox.setRetryWindow(0);
+        vm.prank(STRANGER);
+        vm.expectRevert(abi.encodeWithSelector(Inbox.NotOwner.selector, STRANGER));
+        inbox.cancel(bytes32(0));
     }
 
     function testSetAttesterEmitsAndUpdates() public {
@@ -637,6 +850,8 @@ contract InboxAdminTest is InboxFixture {
         emit AttesterSet(two[1], true);
         vm.expectEmit();
         emit ThresholdSet(2);
+        vm.expectEmit();
+        emit RetryWindowSet(7 days);
         new Inbox(LOCAL, two, 2, HANDLE_GAS);
     }
 }

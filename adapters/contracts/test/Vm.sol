@@ -17,6 +17,7 @@ interface Vm {
     function startPrank(address msgSender) external;
     function stopPrank() external;
     function chainId(uint256 newChainId) external;
+    function warp(uint256 newTimestamp) external;
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertData) external;
     function expectRevert() external;
