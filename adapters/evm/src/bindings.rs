@@ -31,8 +31,23 @@ sol! {
         event AttesterSet(address indexed attester, bool enabled);
         event ThresholdSet(uint256 threshold);
         event DomainAliasSet(uint32 indexed domain, bool accepted);
+        event MessageRetried(bytes32 indexed id, bool delivered);
+        event MessageCancelled(bytes32 indexed id, uint256 failedAt);
+        event RetryWindowSet(uint256 window);
+        error NotOwner(address caller);
+        error NotFailed(bytes32 id);
+        error AlreadyCancelled(bytes32 id);
+        error RetryWindowClosed(bytes32 id, uint256 failedAt, uint256 deadline);
         function deliver(bytes[] calldata messages, bytes[] calldata signatures) external;
+        /// Anyone, within `retryWindow` seconds of the first failure, unless cancelled.
         function retry(bytes calldata message) external;
+        /// Owner only: the failed message is never retried nor delivered afterwards.
+        function cancel(bytes32 id) external;
+        function setRetryWindow(uint256 window) external;
+        function retryWindow() external view returns (uint256);
+        function failedAt(bytes32 id) external view returns (uint256);
+        function isCancelled(bytes32 id) external view returns (bool);
+        function retryDeadline(bytes32 id) external view returns (uint256);
         function batchRoot(bytes[] calldata messages) external pure returns (bytes32);
         function batchDigest(bytes32 root) external view returns (bytes32);
         function domainSeparator() external view returns (bytes32);
