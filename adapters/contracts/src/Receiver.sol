@@ -49,7 +49,9 @@ import {IMessageRecipient} from "./IMessageRecipient.sol";
 ///        {_receive}) does not revert the relayer's batch: the Inbox records the
 ///        message as failed, emits `MessageFailed` with the revert data (at most 256
 ///        bytes; this contract's errors are 36 to 68 bytes) and anyone can call
-///        `Inbox.retry(message)` later. A retry runs all the checks again with the
+///        `Inbox.retry(message)` later, within the Inbox's retry window (7 days from
+///        the first failure by default) unless the Inbox owner cancelled the
+///        message. A retry runs all the checks again with the
 ///        allow-lists of that moment: a message refused because its sender was not
 ///        listed yet is delivered by a retry once the owner lists the sender, and a
 ///        message that is retried after its sender was delisted is refused again.
@@ -136,7 +138,7 @@ abstract contract Receiver is IMessageRecipient {
 
     /// @notice The application's handler, called for a message from the Inbox whose
     ///         origin and sender are allowed. A revert marks the message as failed in
-    ///         the Inbox (retryable by anyone); it must fit in the Inbox's
+    ///         the Inbox (retryable by anyone within its retry window); it must fit in the Inbox's
     ///         `handleGasLimit` minus the checks (see the contract documentation).
     /// @param origin Domain of the chain the message was dispatched on.
     /// @param sender The dispatching account on that chain, left-padded to 32 bytes.
