@@ -454,7 +454,8 @@ contract Inbox {
         uint256 window = retryWindow;
         // failedAt <= block.timestamp, so the subtraction cannot underflow and a huge
         // window cannot overflow (the deadline below is only computed when it is smaller).
-        // forge-lint: disable-next-line(block-timestamp) -- a validator's few seconds of skew are immaterial to a window of days.
+        // A validator's few seconds of timestamp skew are immaterial to a window of days.
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp - f.failedAt > window) {
             revert RetryWindowClosed(id, f.failedAt, f.failedAt + window);
         }
@@ -556,9 +557,7 @@ contract Inbox {
     ///      gas and records the outcome (event; on failure a record with time `failedAt_`).
     ///      Never reverts because of the recipient; reverts with InsufficientGas if the
     ///      stipend cannot be guaranteed.
-    function _handle(bytes32 id, uint32 originDomain, uint32 nonce, bytes calldata message, uint64 failedAt_)
-        private
-    {
+    function _handle(bytes32 id, uint32 originDomain, uint32 nonce, bytes calldata message, uint64 failedAt_) private {
         address recipient = message.recipientAddress();
         if (recipient.code.length == 0) {
             // A CALL to an account without code "succeeds"; treat it as a failure so
@@ -621,9 +620,7 @@ contract Inbox {
         }
     }
 
-    function _recordFailure(bytes32 id, uint32 origin, uint32 nonce, uint64 failedAt_, bytes memory reason)
-        private
-    {
+    function _recordFailure(bytes32 id, uint32 origin, uint32 nonce, uint64 failedAt_, bytes memory reason) private {
         _failures[id] = Failure({state: FailureState.Failed, failedAt: failedAt_});
         emit MessageFailed(id, origin, nonce, reason);
     }
