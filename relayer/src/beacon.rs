@@ -126,6 +126,11 @@ impl BeaconApi {
         for k in 0..self.urls.len() {
             let i = (first + k) % self.urls.len();
             let url = format!("{}{path}", self.urls[i]);
+            // What errors show: URLs carry API keys.
+            let shown = format!(
+                "{}{path}",
+                switchyard_types::redact::endpoint(&self.urls[i])
+            );
             let answer = self
                 .client
                 .get(&url)
@@ -138,17 +143,23 @@ impl BeaconApi {
                         self.preferred.store(i, Ordering::Relaxed);
                         return Ok(body);
                     }
-                    Err(e) => errors.push(format!("{url}: reading the body: {e}")),
+                    Err(e) => errors.push(format!(
+                        "{shown}: reading the body: {}",
+                        switchyard_types::redact::urls_in(&e.to_string())
+                    )),
                 },
                 Ok(r) => {
                     let status = r.status();
                     let body = r.text().await.unwrap_or_default();
                     errors.push(format!(
-                        "{url}: HTTP {status}: {}",
+                        "{shown}: HTTP {status}: {}",
                         body.chars().take(200).collect::<String>()
                     ));
                 }
-                Err(e) => errors.push(format!("{url}: {e}")),
+                Err(e) => errors.push(format!(
+                    "{shown}: {}",
+                    switchyard_types::redact::urls_in(&e.to_string())
+                )),
             }
         }
         Err(HubError::Beacon {

@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use switchyard_types::redact;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -221,13 +222,15 @@ impl RpcClient {
 
     async fn get_once(&self, i: usize, path: &str, query: &[(&str, String)]) -> Result<String> {
         let base = self.config.endpoints[i].trim_end_matches('/');
+        // URLs carry API keys: errors name the endpoint by scheme and host.
+        let shown = redact::endpoint(base);
         let err_transport = |e: reqwest::Error| Error::Transport {
-            endpoint: base.to_owned(),
+            endpoint: shown.clone(),
             path: path.to_owned(),
             reason: if e.is_timeout() {
                 format!("timed out after {:?}", self.config.timeout)
             } else {
-                e.to_string()
+                redact::urls_in(&e.to_string())
             },
         };
         let resp = self
@@ -240,7 +243,7 @@ impl RpcClient {
         let status = resp.status();
         if !status.is_success() {
             return Err(Error::Status {
-                endpoint: base.to_owned(),
+                endpoint: shown,
                 path: path.to_owned(),
                 status: status.as_u16(),
             });
@@ -267,7 +270,7 @@ impl RpcClient {
         for i in order {
             let result = match self.get_once(i, path, query).await {
                 Ok(text) => parse(&text).map_err(|source| Error::Decode {
-                    endpoint: self.config.endpoints[i].clone(),
+                    endpoint: redact::endpoint(&self.config.endpoints[i]),
                     path: path.to_owned(),
                     source,
                 }),

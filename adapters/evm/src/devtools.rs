@@ -35,7 +35,7 @@ fn rpc_err(method: &'static str, e: impl std::fmt::Display) -> EvmError {
     EvmError::Rpc {
         method,
         endpoint: "devnet".into(),
-        message: e.to_string(),
+        message: switchyard_types::redact::urls_in(&e.to_string()),
     }
 }
 

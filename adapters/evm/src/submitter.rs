@@ -225,7 +225,7 @@ impl EvmSubmitter {
                 return Err(EvmError::Rpc {
                     method: "eth_estimateGas",
                     endpoint: label,
-                    message: e.to_string(),
+                    message: switchyard_types::redact::urls_in(&e.to_string()),
                 });
             }
         };
@@ -397,7 +397,7 @@ impl EvmSubmitter {
                     Err(EvmError::Rpc {
                         method: "eth_sendRawTransaction",
                         endpoint: label,
-                        message: e.to_string(),
+                        message: switchyard_types::redact::urls_in(&e.to_string()),
                     })
                 }
             }

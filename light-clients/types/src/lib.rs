@@ -8,6 +8,7 @@
 mod checkpoint;
 pub mod merkle;
 mod message;
+pub mod redact;
 
 pub use alloy_primitives::{B256, Bytes, keccak256};
 pub use checkpoint::domain_hash;

@@ -14,6 +14,12 @@ use crate::stack::{QUEUE_KEY, Stack, single_redis, tail};
 
 const ADMIN_TOKEN: &str = "admintoken-5b1e0c7d9a3f4e2b8c6d";
 
+/// API keys in an endpoint URL, where providers put them: user info, path
+/// and query.
+const URL_PASSWORD: &str = "urlpass-9f2c41d7e8a6b350";
+const URL_PATH_KEY: &str = "urlpathkey-3c8e1f6a2b9d7045";
+const URL_QUERY_KEY: &str = "urlquerykey-7a1d5e9c3f2b8604";
+
 /// The forms a secret could appear in: as written, without `0x`, upper
 /// case, and any 16-character window of it (a truncated leak).
 fn forms(secret: &str) -> Vec<String> {
@@ -41,6 +47,15 @@ fn assert_clean(what: &str, text: &str, secrets: &[(&str, &str)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_appear_in_logs_metrics_http_answers_or_errors() {
     let mut stack = Stack::new(2, 2, single_redis(false), "").await;
+    // Chain c1's preferred endpoint carries keys and does not answer
+    // (nothing listens on port 9): its errors are logged, counted and
+    // reported while the hub fails over to the real node.
+    stack.rpc_front.insert(
+        1,
+        format!(
+            "http://sy-user:{URL_PASSWORD}@127.0.0.1:9/v2/{URL_PATH_KEY}?apikey={URL_QUERY_KEY}"
+        ),
+    );
     let token_file = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(token_file.path(), ADMIN_TOKEN).expect("write");
     let token_path = token_file.path().display().to_string();
@@ -63,6 +78,9 @@ async fn secrets_never_appear_in_logs_metrics_http_answers_or_errors() {
         ("submitter key", ANVIL_KEYS[2]),
         ("queue key", QUEUE_KEY),
         ("admin token", ADMIN_TOKEN),
+        ("endpoint URL password", URL_PASSWORD),
+        ("endpoint URL path key", URL_PATH_KEY),
+        ("endpoint URL query key", URL_QUERY_KEY),
     ];
 
     // Admin requests without the token, with a wrong one, and with a
