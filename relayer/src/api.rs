@@ -14,7 +14,7 @@ use axum::routing::{MethodRouter, get};
 use serde::{Deserialize, Serialize};
 use switchyard_types::Domain;
 
-use crate::config::Config;
+use crate::config::{Config, TrustMode};
 use crate::http::AppState;
 use switchyard_sdk::{MessageList, MessageStatus, Stage};
 
@@ -43,6 +43,8 @@ pub struct Catalog {
     pub origins: Vec<(String, Domain)>,
     /// Every destination chain: (name, domain).
     pub destinations: Vec<(String, Domain)>,
+    /// Each origin's trust mode (shown with its routes).
+    pub trust: HashMap<Domain, TrustMode>,
     /// Shards per destination lane.
     pub shards: u16,
     /// The last `/v1/routes` and `/v1/lanes` answers: every open explorer
@@ -72,6 +74,16 @@ impl Catalog {
                 .chains
                 .iter()
                 .map(|c| (c.name.clone(), c.domain))
+                .collect(),
+            trust: cfg
+                .chains
+                .iter()
+                .map(|c| (c.domain, c.trust_mode()))
+                .chain(
+                    cfg.cometbft_origins
+                        .iter()
+                        .map(|c| (c.domain, TrustMode::Cometbft)),
+                )
                 .collect(),
             shards: cfg.dispatcher.lane_shards,
             cache: std::sync::Mutex::default(),
@@ -285,6 +297,8 @@ pub struct RouteView {
     pub origin: Option<String>,
     /// Origin domain.
     pub origin_domain: Domain,
+    /// How the origin's blocks are trusted, if configured here.
+    pub origin_trust: Option<TrustMode>,
     /// Destination chain name, if configured here.
     pub destination: Option<String>,
     /// Destination domain.
@@ -346,6 +360,7 @@ async fn routes_answer(s: AppState) -> Response {
         .map(|((o, d), totals)| RouteView {
             origin: s.catalog.name(o),
             origin_domain: o,
+            origin_trust: s.catalog.trust.get(&o).copied(),
             destination: s.catalog.name(d),
             destination_domain: d,
             totals,

@@ -23,6 +23,12 @@ pub trait HeaderSource: Send + Sync + 'static {
     /// All receipts of block `number`, in transaction order.
     fn receipts(&self, number: u64)
     -> impl Future<Output = Result<BlockReceipts, EvmError>> + Send;
+    /// Each independent endpoint's hash for block `number` (`None` where one
+    /// did not answer): the votes of a header-chain quorum.
+    fn block_hashes(&self, number: u64) -> impl Future<Output = Vec<Option<B256>>> + Send;
+    /// Reads headers from another endpoint from now on: the current one's
+    /// branch was outvoted.
+    fn switch_endpoint(&self);
 }
 
 /// A block's receipts, and the transaction hashes the source gave with
@@ -50,6 +56,12 @@ impl HeaderSource for EvmSource {
             tx_hashes: Arc::from(hashes),
         })
     }
+    fn block_hashes(&self, number: u64) -> impl Future<Output = Vec<Option<B256>>> + Send {
+        EvmSource::block_hashes(self, number)
+    }
+    fn switch_endpoint(&self) {
+        self.pool().rotate();
+    }
 }
 
 impl<T: HeaderSource> HeaderSource for Arc<T> {
@@ -64,6 +76,12 @@ impl<T: HeaderSource> HeaderSource for Arc<T> {
         number: u64,
     ) -> impl Future<Output = Result<BlockReceipts, EvmError>> + Send {
         T::receipts(self, number)
+    }
+    fn block_hashes(&self, number: u64) -> impl Future<Output = Vec<Option<B256>>> + Send {
+        T::block_hashes(self, number)
+    }
+    fn switch_endpoint(&self) {
+        T::switch_endpoint(self);
     }
 }
 

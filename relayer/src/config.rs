@@ -684,7 +684,80 @@ pub struct ChainConfig {
     /// `confirmations` of depth alone).
     #[serde(default)]
     pub beacon: Option<BeaconConfig>,
+    /// Without `beacon`: how blocks of this origin are trusted. `quorum`
+    /// (the default) routes a block only when `min_agreeing_endpoints` of
+    /// `rpc_urls` return the same hash for it at the confirmation depth;
+    /// `single_endpoint` trusts `rpc_urls` as one source, which can then
+    /// forge messages (an explicit choice, for development chains).
+    #[serde(default)]
+    pub trust: HeaderTrust,
+    /// Endpoints that must agree on a block's hash before it is routed
+    /// (`trust = "quorum"`; at least 2, at most the number of `rpc_urls`).
+    #[serde(default = "default_min_agreeing")]
+    pub min_agreeing_endpoints: usize,
+    /// Allows header-chain mode on a public Ethereum network (mainnet,
+    /// Sepolia, Holesky, Hoodi), where `[chains.beacon]` gives proofs
+    /// instead of endpoint agreement. Off by default.
+    #[serde(default)]
+    pub allow_header_chain_on_public_network: bool,
 }
+
+/// How a header-chain origin (no beacon anchor) trusts its endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeaderTrust {
+    /// A quorum of independent endpoints must agree on each routed block.
+    #[default]
+    Quorum,
+    /// One endpoint is trusted: it can forge messages. Development chains only.
+    SingleEndpoint,
+}
+
+/// The trust mode of an origin, as exported (`switchyard_origin_trust_mode`,
+/// `/v1/routes`, the explorer): what a lying endpoint could do to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TrustMode {
+    /// Ancestors of beacon-finalized blocks (sync-committee signatures).
+    Beacon,
+    /// CometBFT light-client verification.
+    Cometbft,
+    /// Header chain, a quorum of endpoints agreeing on each block.
+    HeaderChainQuorum,
+    /// Header chain from one trusted source.
+    SingleEndpoint,
+}
+
+impl TrustMode {
+    /// Every mode, for metrics (bounded label values).
+    pub const ALL: [TrustMode; 4] = [
+        TrustMode::Beacon,
+        TrustMode::Cometbft,
+        TrustMode::HeaderChainQuorum,
+        TrustMode::SingleEndpoint,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustMode::Beacon => "beacon",
+            TrustMode::Cometbft => "cometbft",
+            TrustMode::HeaderChainQuorum => "header_chain_quorum",
+            TrustMode::SingleEndpoint => "single_endpoint",
+        }
+    }
+}
+
+/// EIP-155 chain ids of public Ethereum networks, where header-chain mode
+/// is refused without an explicit override: the beacon light client proves
+/// their blocks, endpoint agreement only counts votes.
+pub const PUBLIC_ETHEREUM_CHAIN_IDS: &[(u64, &str)] = &[
+    (1, "Ethereum mainnet"),
+    (11_155_111, "Sepolia"),
+    (17_000, "Holesky"),
+    (560_048, "Hoodi"),
+];
 
 /// The beacon light client of an Ethereum origin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -753,13 +826,91 @@ impl ChainConfig {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
     }
+
+    /// How this origin's blocks are trusted.
+    pub fn trust_mode(&self) -> TrustMode {
+        match (&self.beacon, self.trust) {
+            (Some(_), _) => TrustMode::Beacon,
+            (None, HeaderTrust::Quorum) => TrustMode::HeaderChainQuorum,
+            (None, HeaderTrust::SingleEndpoint) => TrustMode::SingleEndpoint,
+        }
+    }
+
+    /// Endpoints that must agree on a block before it is routed: 1 when
+    /// routing needs no agreement (a beacon anchor, or one trusted source).
+    pub fn quorum(&self) -> usize {
+        match self.trust_mode() {
+            TrustMode::HeaderChainQuorum => self.min_agreeing_endpoints,
+            _ => 1,
+        }
+    }
+}
+
+fn default_min_agreeing() -> usize {
+    2
+}
+
+impl ChainConfig {
+    /// The trust settings of `chains[i]`: a quorum needs that many distinct
+    /// endpoints, and a public Ethereum network needs its beacon anchor.
+    fn validate_trust(&self, i: usize) -> Result<(), ConfigError> {
+        let p = |k: &str| format!("chains[{i}].{k}");
+        if self.beacon.is_some() {
+            return Ok(());
+        }
+        if let Some((_, network)) = PUBLIC_ETHEREUM_CHAIN_IDS
+            .iter()
+            .find(|(id, _)| *id == self.chain_id)
+            && !self.allow_header_chain_on_public_network
+        {
+            return Err(cfg_err(
+                p("beacon"),
+                format!(
+                    "chain_id {} is {network}: expected a [chains.beacon] section (the beacon light client proves its blocks); header-chain mode on a public network only counts endpoint votes, set allow_header_chain_on_public_network = true to accept that",
+                    self.chain_id
+                ),
+            ));
+        }
+        if self.trust == HeaderTrust::SingleEndpoint {
+            return Ok(());
+        }
+        let n = self.rpc_urls.len();
+        if !(2..=n.max(2)).contains(&self.min_agreeing_endpoints) {
+            return Err(cfg_err(
+                p("min_agreeing_endpoints"),
+                format!(
+                    "expected 2..={} (the number of rpc_urls), got {}",
+                    n.max(2),
+                    self.min_agreeing_endpoints
+                ),
+            ));
+        }
+        if n < self.min_agreeing_endpoints {
+            return Err(cfg_err(
+                p("rpc_urls"),
+                format!(
+                    "trust = \"quorum\" needs at least min_agreeing_endpoints = {} independent endpoints, got {n}: add endpoints of other providers, or set trust = \"single_endpoint\" to trust one source (it can then forge messages)",
+                    self.min_agreeing_endpoints
+                ),
+            ));
+        }
+        for (k, u) in self.rpc_urls.iter().enumerate() {
+            if self.rpc_urls[..k].contains(u) {
+                return Err(cfg_err(
+                    format!("chains[{i}].rpc_urls[{k}]"),
+                    "expected distinct endpoints for a quorum, got a URL listed twice",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Keys whose values are floats; a float anywhere else is refused.
 const FLOAT_KEYS: &[&str] = &["low_balance_eth"];
 
 /// Keys whose values are booleans; a boolean anywhere else is refused.
-const BOOL_KEYS: &[&str] = &["enabled"];
+const BOOL_KEYS: &[&str] = &["enabled", "allow_header_chain_on_public_network"];
 
 /// The `config` crate converts loosely where serde would refuse: a float
 /// given for an integer is rounded and saturated (`chain_id = 1.5` reads as
@@ -965,7 +1116,10 @@ impl Config {
                 {
                     return Err(cfg_err(
                         p("beacon.urls"),
-                        format!("expected http:// or https:// URLs, got {u:?}"),
+                        format!(
+                            "expected http:// or https:// URLs, got {:?}",
+                            switchyard_types::redact::endpoint(u)
+                        ),
                     ));
                 }
                 if switchyard_lc_beacon::ChainSpec::by_name(&b.network).is_none() {
@@ -1001,6 +1155,7 @@ impl Config {
                     ));
                 }
             }
+            c.validate_trust(i)?;
             if c.confirmations > 1024 {
                 return Err(cfg_err(
                     p("confirmations"),
@@ -1131,7 +1286,10 @@ impl Config {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
                     return Err(cfg_err(
                         format!("cometbft_origins[{i}].rpc_urls[{k}]"),
-                        format!("expected an http:// or https:// URL, got {u:?}"),
+                        format!(
+                            "expected an http:// or https:// URL, got {:?}",
+                            switchyard_types::redact::endpoint(u)
+                        ),
                     ));
                 }
             }
@@ -1193,13 +1351,64 @@ url = "redis://127.0.0.1:6379"
 name = "alpha"
 domain = 1000
 chain_id = 31337
-rpc_urls = ["http://127.0.0.1:8545"]
+rpc_urls = ["http://127.0.0.1:8545", "http://127.0.0.1:8546"]
 mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 submitter_key = { file = "/run/secrets/alpha" }
 checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000000000000000000000001" }
 "#
         .to_owned()
+    }
+
+    #[test]
+    fn header_chain_mode_needs_a_quorum_or_an_explicit_single_endpoint() {
+        let c = Config::from_toml(&sample()).expect("two endpoints, the default quorum of 2");
+        assert_eq!(c.chains[0].trust_mode(), TrustMode::HeaderChainQuorum);
+        assert_eq!(c.chains[0].quorum(), 2);
+        let one = sample().replace(", \"http://127.0.0.1:8546\"", "");
+        let err = Config::from_toml(&one).expect_err("one endpoint, no explicit trust");
+        assert_eq!(err.path, "chains[0].rpc_urls", "{err}");
+        assert!(
+            err.reason.contains("min_agreeing_endpoints = 2") && err.reason.contains("got 1"),
+            "{err}"
+        );
+        let single = one.replace(
+            "chain_id = 31337",
+            "chain_id = 31337\ntrust = \"single_endpoint\"",
+        );
+        let c = Config::from_toml(&single).expect("single endpoint by explicit choice");
+        assert_eq!(c.chains[0].trust_mode(), TrustMode::SingleEndpoint);
+        assert_eq!(c.chains[0].quorum(), 1);
+        let twice = sample().replace("8546", "8545");
+        let err = Config::from_toml(&twice).expect_err("the same endpoint twice");
+        assert_eq!(err.path, "chains[0].rpc_urls[1]", "{err}");
+        let three = sample().replace(
+            "chain_id = 31337",
+            "chain_id = 31337\nmin_agreeing_endpoints = 3",
+        );
+        let err = Config::from_toml(&three).expect_err("a quorum larger than the endpoints");
+        assert_eq!(err.path, "chains[0].min_agreeing_endpoints", "{err}");
+        assert!(
+            err.reason.contains("expected 2..=2") && err.reason.contains("got 3"),
+            "{err}"
+        );
+        let typo = sample().replace("chain_id = 31337", "chain_id = 31337\ntrust = \"relaxed\"");
+        assert!(Config::from_toml(&typo).is_err(), "an unknown trust mode");
+    }
+
+    #[test]
+    fn public_ethereum_networks_refuse_header_chain_mode_without_an_override() {
+        for (id, name) in PUBLIC_ETHEREUM_CHAIN_IDS {
+            let text = sample().replace("chain_id = 31337", &format!("chain_id = {id}"));
+            let err = Config::from_toml(&text).expect_err(name);
+            assert_eq!(err.path, "chains[0].beacon", "{err}");
+            assert!(err.reason.contains(name), "{err}");
+            let allowed = text.replace(
+                &format!("chain_id = {id}"),
+                &format!("chain_id = {id}\nallow_header_chain_on_public_network = true"),
+            );
+            Config::from_toml(&allowed).expect("the override is explicit");
+        }
     }
 
     /// Regression (fuzz target `config_toml`, out of memory): a quoted key

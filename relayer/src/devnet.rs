@@ -355,6 +355,10 @@ pub async fn run(
             replace_after_ms: 30_000,
             fee_bump_percent: 125,
             beacon: None,
+            // A local chain read through one endpoint: trusted by choice.
+            trust: crate::config::HeaderTrust::SingleEndpoint,
+            min_agreeing_endpoints: 2,
+            allow_header_chain_on_public_network: false,
         });
     }
     let cfg = Config {

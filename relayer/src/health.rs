@@ -16,6 +16,8 @@ struct HealthInner {
     watchers: HashMap<String, u64>,
     /// chain → fatal error that stopped a task.
     fatal: HashMap<String, String>,
+    /// chain → why its routing is held (the task runs, nothing is routed).
+    held: HashMap<String, String>,
     /// chain → staleness bound in ms.
     bounds: HashMap<String, u64>,
     /// destination → (entries, age of the oldest in ms), last reading.
@@ -58,6 +60,19 @@ impl Health {
         g.fatal.insert(chain.to_owned(), err);
     }
 
+    /// Routing of `chain` is held for `reason` (its evidence is disputed):
+    /// not ready until [`Health::release`].
+    pub fn hold(&self, chain: &str, reason: String) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.held.insert(chain.to_owned(), reason);
+    }
+
+    /// Routing of `chain` goes on again.
+    pub fn release(&self, chain: &str) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.held.remove(chain);
+    }
+
     /// Reasons the hub is not ready at `now_ms` (empty = ready).
     pub fn problems(&self, now_ms: u64) -> Vec<String> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -65,6 +80,11 @@ impl Health {
             .fatal
             .iter()
             .map(|(c, e)| format!("chain {c}: stopped: {e}"))
+            .chain(
+                g.held
+                    .iter()
+                    .map(|(c, r)| format!("chain {c}: routing held: {r}")),
+            )
             .collect();
         for (chain, bound) in &g.bounds {
             match g.watchers.get(chain) {
@@ -107,6 +127,18 @@ mod tests {
         h.watcher_ok("alpha", 10_000);
         assert!(h.problems(10_500).is_empty());
         assert!(h.problems(11_001)[0].contains("stale"));
+    }
+
+    #[test]
+    fn held_routing_is_reported_until_released() {
+        let h = Health::default();
+        h.hold("alpha", "endpoints disagree at height 7".into());
+        assert_eq!(
+            h.problems(0),
+            vec!["chain alpha: routing held: endpoints disagree at height 7"]
+        );
+        h.release("alpha");
+        assert!(h.problems(0).is_empty());
     }
 
     #[test]

@@ -100,6 +100,16 @@ impl Hub {
         // Chain names and lanes, for the status API; the dispatchers' metric
         // labels take the origins' names from the same list.
         let catalog = Arc::new(crate::api::Catalog::from_config(&cfg));
+        for (name, domain) in &catalog.origins {
+            if let Some(mode) = catalog.trust.get(domain) {
+                for m in crate::config::TrustMode::ALL {
+                    metrics
+                        .trust_mode
+                        .with_label_values(&[name, m.as_str()])
+                        .set(i64::from(m == *mode));
+                }
+            }
+        }
         let origin_names: Arc<HashMap<u32, String>> = Arc::new(
             catalog
                 .origins
@@ -139,6 +149,7 @@ impl Hub {
                     poll: c.poll_interval(),
                     max_backlog: cfg.dispatcher.max_backlog_entries,
                     header_lead: crate::watcher::header_lead(c.confirmations),
+                    quorum: c.quorum(),
                 };
                 health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
                 let watcher = Watcher::new(

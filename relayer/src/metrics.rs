@@ -81,6 +81,10 @@ pub struct Metrics {
     /// redis_error, shutdown). Messages are unaffected by drops; only what
     /// the status API shows lags.
     pub status_updates: IntCounterVec,
+    /// `switchyard_origin_trust_mode{chain,mode}`: 1 for the mode each origin
+    /// runs in (beacon, cometbft, header_chain_quorum, single_endpoint), so
+    /// a dashboard shows what a lying endpoint could do to it.
+    pub trust_mode: IntGaugeVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -221,6 +225,11 @@ impl Metrics {
                 "1 while a delivery signer's balance is under the chain's low_balance_eth",
                 &["chain", "signer"],
             ),
+            trust_mode: gauge(
+                "switchyard_origin_trust_mode",
+                "1 for the trust mode each origin runs in: beacon (beacon-finalized ancestors), cometbft (light client), header_chain_quorum (endpoints agree on each block), single_endpoint (one trusted source, which could forge)",
+                &["chain", "mode"],
+            ),
             status_updates: counter(
                 "switchyard_status_updates_total",
                 "Message updates of the status journal by outcome: written, or dropped (buffer_full, redis_error, shutdown); drops make the status API lag, messages are unaffected",
@@ -272,8 +281,9 @@ impl Metrics {
             signer_balance,
             signer_balance_low,
             status_updates,
+            trust_mode,
         } = self;
-        let all: [&dyn Collector; 21] = [
+        let all: [&dyn Collector; 22] = [
             messages,
             rejections,
             latency,
@@ -295,6 +305,7 @@ impl Metrics {
             signer_balance,
             signer_balance_low,
             status_updates,
+            trust_mode,
         ];
         all.iter()
             .flat_map(|c| c.desc())

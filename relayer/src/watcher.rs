@@ -73,6 +73,11 @@ pub struct OriginSpec {
     /// [`header_lead`]). It bounds how far one destination's backpressure
     /// lets the others get ahead.
     pub header_lead: u64,
+    /// Endpoints that must return the light client's hash for a block at
+    /// the confirmation depth before it is routed (header-chain mode with
+    /// a quorum); 1 routes on the light client alone (a beacon anchor, or
+    /// one endpoint trusted by explicit choice).
+    pub quorum: usize,
 }
 
 /// One origin's watcher, over any [`HeaderSource`].
@@ -103,7 +108,16 @@ pub struct Watcher<S> {
     /// watcher publishes, and the height routing is gated at
     /// ([`crate::beacon::gate`]).
     anchor: Option<tokio::sync::watch::Receiver<Option<BlockRef>>>,
+    /// The highest block routing may reach: agreed by the endpoint quorum,
+    /// or an ancestor of a beacon-finalized block. It never moves back, and
+    /// the light client is never rewound below it, so a block once gated
+    /// cannot be replaced by another branch.
     gated: u64,
+    /// Whether the origin's evidence is disputed: the endpoints disagree on
+    /// the block at the confirmation depth (until they agree again), or the
+    /// header chain holds another block than the beacon chain finalized
+    /// (until an operator restarts the hub). Counted and logged once.
+    disputed: bool,
     /// Where queued messages are reported (status API).
     journal: Journal,
 }
@@ -134,6 +148,7 @@ impl<S: HeaderSource> Watcher<S> {
             throttling: None,
             anchor: None,
             gated: 0,
+            disputed: false,
             journal,
         }
     }
@@ -151,30 +166,132 @@ impl<S: HeaderSource> Watcher<S> {
         self
     }
 
-    /// The highest block this round may route.
-    fn routable(&mut self, lc: &HeaderChain) -> u64 {
-        let Some(rx) = &self.anchor else {
-            return lc.confirmed_height();
-        };
-        let anchor = *rx.borrow();
-        match crate::beacon::gate(lc, anchor, self.gated) {
-            Ok(h) => self.gated = h,
-            Err(m) => {
-                let reason = "not_finalized_by_beacon";
-                if self.last_refusal != Some((m.anchor.number, reason)) {
-                    self.last_refusal = Some((m.anchor.number, reason));
+    /// The highest block this round may route: with a beacon anchor, up to
+    /// the latest finalized block the header chain holds; with a quorum, up
+    /// to the confirmed block that enough endpoints agree on; otherwise the
+    /// confirmed height.
+    async fn routable(&mut self, lc: &mut HeaderChain, headers: &mut BTreeMap<u64, Header>) -> u64 {
+        if let Some(rx) = &self.anchor {
+            if self.disputed {
+                // Held since a mismatch, until an operator acts (restart).
+                return self.gated;
+            }
+            let anchor = *rx.borrow();
+            match crate::beacon::gate(lc, anchor, self.gated) {
+                Ok(h) => self.gated = h,
+                Err(m) => {
+                    // The endpoints served a branch the beacon chain did not
+                    // finalize: either they lie or the chain's consensus
+                    // broke. Nothing above the gate is routed until an
+                    // operator has looked; the gate itself never moves back.
+                    self.disputed = true;
                     self.metrics
                         .rejections
-                        .with_label_values(&[&self.spec.name, reason])
+                        .with_label_values(&[&self.spec.name, "not_finalized_by_beacon"])
                         .inc();
                     tracing::error!(
                         height = m.anchor.number,
                         finalized = %m.anchor.hash,
                         held = %m.held,
-                        "the header chain holds another block than the beacon chain finalized: not routing past it"
+                        routed = self.gated,
+                        "the header chain holds another block than the beacon chain finalized: routing of this origin stops until an operator acts"
+                    );
+                    self.health.hold(
+                        &self.spec.name,
+                        format!(
+                            "block {} is {} in the header chain but {} in the beacon chain's finality; nothing past block {} is routed: check the execution endpoints, then restart",
+                            m.anchor.number, m.held, m.anchor.hash, self.gated
+                        ),
                     );
                 }
             }
+            return self.gated;
+        }
+        let confirmed = lc.confirmed_height();
+        if self.spec.quorum <= 1 {
+            self.gated = self.gated.max(confirmed);
+            return self.gated;
+        }
+        if confirmed <= self.gated {
+            return self.gated;
+        }
+        let Some(mut ours) = lc.hash_at(confirmed) else {
+            return self.gated;
+        };
+        let mut probed = confirmed;
+        let mut votes = self.source.block_hashes(confirmed).await;
+        let mut tally = Tally::of(&votes, ours);
+        // Too few answers at the top (endpoints behind, or the light
+        // client's source ahead of every other endpoint: a liar claiming a
+        // higher head): ask about the next block to route, which the
+        // others have, so a forged branch is caught where it starts.
+        let next = self.gated + 1;
+        if tally.agree + tally.other < self.spec.quorum
+            && next < confirmed
+            && let Some(ours_next) = lc.hash_at(next)
+        {
+            (probed, ours) = (next, ours_next);
+            votes = self.source.block_hashes(next).await;
+            tally = Tally::of(&votes, ours);
+        }
+        let confirmed = probed;
+        if tally.agree >= self.spec.quorum {
+            if self.disputed {
+                self.disputed = false;
+                self.health.release(&self.spec.name);
+                info!(
+                    height = confirmed,
+                    agree = tally.agree,
+                    "endpoints agree again: routing resumes"
+                );
+            }
+            self.gated = confirmed;
+            return self.gated;
+        }
+        if tally.other == 0 {
+            // Endpoints that did not answer, or are behind: wait for them.
+            return self.gated;
+        }
+        let reason = "endpoint_disagreement";
+        if !self.disputed {
+            self.disputed = true;
+            self.metrics
+                .rejections
+                .with_label_values(&[&self.spec.name, reason])
+                .inc();
+            tracing::error!(
+                height = confirmed,
+                ours = %ours,
+                agree = tally.agree,
+                disagree = tally.other,
+                quorum = self.spec.quorum,
+                routed = self.gated,
+                "endpoints disagree on the block at the confirmation depth: not routing past the last agreed block"
+            );
+            self.health.hold(
+                &self.spec.name,
+                format!(
+                    "endpoints disagree on block {confirmed} ({} of {} name the light client's hash, {} another; {} must agree): nothing past block {} is routed until they agree",
+                    tally.agree,
+                    votes.len(),
+                    tally.other,
+                    self.spec.quorum,
+                    self.gated
+                ),
+            );
+        }
+        // The light client's branch is outvoted (another hash has more
+        // votes): drop everything above the last agreed block and read the
+        // headers again from another endpoint. On a tie nothing tells which
+        // branch is the chain's; routing waits for the endpoints to agree.
+        if tally.best_other > tally.agree && lc.rewind_to(self.gated).is_ok() {
+            headers.retain(|&k, _| k <= self.gated);
+            self.source.switch_endpoint();
+            warn!(
+                height = confirmed,
+                rewound_to = self.gated,
+                "the light client's branch is outvoted: rewound to the last agreed block, reading from another endpoint"
+            );
         }
         self.gated
     }
@@ -289,13 +406,25 @@ impl<S: HeaderSource> Watcher<S> {
                     // A header that does not link to our tip means the chain
                     // reorganised above the confirmed part (or the endpoint
                     // lied): step the unconfirmed tip back one block and try
-                    // again, never below what was already routed. A reorg
+                    // again, never below what was already gated (a gate
+                    // walked back would let an endpoint swap blocks the
+                    // quorum or the beacon chain vouched for). A reorg
                     // deeper than that breaks the confirmation-depth
                     // assumption and stays visible as a rejection.
+                    let floor = self.gated.max(*scanned);
                     if matches!(e, switchyard_lc_evm::Error::ParentMismatch { .. })
-                        && lc.tip().number > *scanned
+                        && lc.tip().number > floor
                     {
-                        let back = lc.tip().number - 1;
+                        // With a quorum, everything above the last agreed
+                        // block is one endpoint's word: drop it at once
+                        // (normally `confirmations` headers) rather than
+                        // block by block, which after a long dispute would
+                        // take a backed-off round per block.
+                        let back = if self.anchor.is_none() && self.spec.quorum > 1 {
+                            floor
+                        } else {
+                            lc.tip().number - 1
+                        };
                         if lc.rewind_to(back).is_ok() {
                             headers.retain(|&k, _| k <= back);
                             warn!(
@@ -327,7 +456,7 @@ impl<S: HeaderSource> Watcher<S> {
                 .with_label_values(&[&name, "confirmed"])
                 .set(lc.confirmed_height() as i64);
         }
-        let confirmed = self.routable(lc);
+        let confirmed = self.routable(lc, headers).await;
         self.account_throttling();
         let dests = self.router.chain_domains();
         for d in &dests {
@@ -643,6 +772,36 @@ impl<S: HeaderSource> Watcher<S> {
                     .with_label_values(&[&self.spec.name, &dest])
                     .inc_by(secs);
             }
+        }
+    }
+}
+
+/// Endpoints' votes on a block's hash against the light client's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    /// Endpoints naming the light client's hash.
+    agree: usize,
+    /// Endpoints naming another hash.
+    other: usize,
+    /// Votes of the most named other hash.
+    best_other: usize,
+}
+
+impl Tally {
+    fn of(votes: &[Option<alloy_primitives::B256>], ours: alloy_primitives::B256) -> Self {
+        let mut others: HashMap<alloy_primitives::B256, usize> = HashMap::new();
+        let mut agree = 0;
+        for v in votes.iter().flatten() {
+            if *v == ours {
+                agree += 1;
+            } else {
+                *others.entry(*v).or_default() += 1;
+            }
+        }
+        Self {
+            agree,
+            other: others.values().sum(),
+            best_other: others.values().copied().max().unwrap_or(0),
         }
     }
 }

@@ -151,10 +151,12 @@ impl RpcPool {
     /// The chain head (`eth_blockNumber`) from the preferred endpoint, with
     /// the pool's retries and failover. Every [`STALE_CHECK_EVERY`] it also
     /// asks every other endpoint (a read, so asking several is harmless)
-    /// and moves preference to the highest one when the preferred endpoint
-    /// is [`STALE_LAG_BLOCKS`] or more behind it: a node that stopped
-    /// syncing answers every call successfully, so failures alone would
-    /// never demote it.
+    /// and moves preference when the preferred endpoint is
+    /// [`STALE_LAG_BLOCKS`] or more behind a head that two endpoints report:
+    /// a node that stopped syncing answers every call successfully, so
+    /// failures alone would never demote it, but one endpoint's claim alone
+    /// must not move preference either (a liar claiming head + 3 would
+    /// capture the pool).
     pub async fn block_number(&self) -> Result<u64, EvmError> {
         let head = self
             .read("eth_blockNumber", |p| async move {
@@ -177,36 +179,78 @@ impl RpcPool {
         if !due {
             return Ok(head);
         }
-        let heads = futures::future::join_all(self.endpoints.iter().map(|ep| {
-            let p = ep.provider.clone();
-            let timeout = self.policy.timeout;
-            async move {
+        let heads: Vec<Option<u64>> = self
+            .each("eth_blockNumber", |p| async move {
                 use alloy::providers::Provider;
-                tokio::time::timeout(timeout, p.get_block_number())
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-            }
-        }))
-        .await;
+                p.get_block_number().await
+            })
+            .await
+            .into_iter()
+            .map(Result::ok)
+            .collect();
         let i = self.preferred.load(Ordering::Relaxed) % self.endpoints.len();
-        let best = heads
-            .iter()
-            .enumerate()
-            .filter_map(|(k, h)| h.map(|h| (k, h)))
-            .max_by_key(|&(k, h)| (h, std::cmp::Reverse(k)));
-        if let Some((k, best_head)) = best {
-            let mine = heads[i].unwrap_or(head);
-            if k != i && best_head >= mine + STALE_LAG_BLOCKS {
-                tracing::warn!(chain = %self.chain, stale = %self.endpoints[i].label, head = mine, best = %self.endpoints[k].label, best_head, "preferred endpoint is behind: switching");
+        let mine = heads[i].unwrap_or(head);
+        match corroborated_switch(&heads, i, mine) {
+            Some((k, corroborated)) => {
+                tracing::warn!(chain = %self.chain, stale = %self.endpoints[i].label, head = mine, best = %self.endpoints[k].label, best_head = corroborated, "preferred endpoint is behind a head two endpoints report: switching");
                 self.observe("eth_blockNumber", "stale");
                 let _ = self
                     .preferred
                     .compare_exchange(i, k, Ordering::Relaxed, Ordering::Relaxed);
-                return Ok(best_head);
+                Ok(corroborated)
             }
+            None => Ok(head),
         }
-        Ok(head)
+    }
+
+    /// Asks every endpoint once, in parallel, each with the pool's timeout
+    /// (no retries, no failover): for questions whose answers are compared
+    /// across endpoints, such as a quorum on a block's hash. The answers are
+    /// in endpoint order.
+    pub async fn each<T, F, Fut>(&self, method: &'static str, f: F) -> Vec<Result<T, EvmError>>
+    where
+        F: Fn(RootProvider) -> Fut,
+        Fut: Future<Output = Result<T, RpcError<TransportErrorKind>>>,
+    {
+        let asks = self.endpoints.iter().map(|ep| {
+            let call = f(ep.provider.clone());
+            async move {
+                match tokio::time::timeout(self.policy.timeout, call).await {
+                    Ok(Ok(v)) => {
+                        self.observe(method, "ok");
+                        Ok(v)
+                    }
+                    Ok(Err(e)) => {
+                        self.observe(method, "error");
+                        Err(EvmError::Rpc {
+                            method,
+                            endpoint: ep.label.clone(),
+                            message: switchyard_types::redact::urls_in(&e.to_string()),
+                        })
+                    }
+                    Err(_) => {
+                        self.observe(method, "timeout");
+                        Err(EvmError::Timeout {
+                            method,
+                            after: self.policy.timeout,
+                        })
+                    }
+                }
+            }
+        });
+        futures::future::join_all(asks).await
+    }
+
+    /// Moves preference to the next endpoint: the caller found the preferred
+    /// one's answers disputed by the others (see the header-chain quorum).
+    pub fn rotate(&self) {
+        let i = self.preferred.load(Ordering::Relaxed) % self.endpoints.len();
+        let _ = self.preferred.compare_exchange(
+            i,
+            (i + 1) % self.endpoints.len(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// Label of the endpoint currently preferred (for logs and tests).
@@ -242,7 +286,7 @@ impl RpcPool {
                     last = Some(EvmError::Rpc {
                         method,
                         endpoint: ep.label.clone(),
-                        message: e.to_string(),
+                        message: switchyard_types::redact::urls_in(&e.to_string()),
                     });
                 }
                 Err(_) => {
@@ -269,6 +313,25 @@ impl RpcPool {
             after: self.policy.timeout,
         }))
     }
+}
+
+/// Where preference moves from endpoint `preferred` (head `mine`), given
+/// every endpoint's reported head: the highest head reported by at least two
+/// endpoints (the second highest), when it is [`STALE_LAG_BLOCKS`] or more
+/// ahead of `mine`; the endpoint moved to is the first listed that reports at
+/// least that head. None with fewer than two answers: one claim alone never
+/// moves preference.
+fn corroborated_switch(heads: &[Option<u64>], preferred: usize, mine: u64) -> Option<(usize, u64)> {
+    let mut reported: Vec<u64> = heads.iter().flatten().copied().collect();
+    reported.sort_unstable_by(|a, b| b.cmp(a));
+    let corroborated = *reported.get(1)?;
+    if corroborated < mine.saturating_add(STALE_LAG_BLOCKS) {
+        return None;
+    }
+    let k = heads
+        .iter()
+        .position(|h| h.is_some_and(|h| h >= corroborated))?;
+    (k != preferred).then_some((k, corroborated))
 }
 
 /// Exponential backoff with full jitter in [d/2, d].
@@ -325,6 +388,35 @@ mod tests {
         assert!(
             matches!(err, EvmError::Rpc { .. } | EvmError::Timeout { .. }),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn one_endpoint_claiming_a_higher_head_never_moves_preference() {
+        // Preferred endpoint 0 at 100; a liar listed second claims 103.
+        assert_eq!(corroborated_switch(&[Some(100), Some(103)], 0, 100), None);
+        // A third, honest endpoint at 100: still one claim alone.
+        assert_eq!(
+            corroborated_switch(&[Some(100), Some(1_000_000), Some(100)], 0, 100),
+            None
+        );
+        // The preferred endpoint stalled at 100 while two others are at 110
+        // and 111: move to the first of them.
+        assert_eq!(
+            corroborated_switch(&[Some(100), Some(111), Some(110)], 0, 100),
+            Some((1, 110))
+        );
+        // A liar's claim never picks the target: the others agree on 110.
+        assert_eq!(
+            corroborated_switch(&[Some(100), Some(110), Some(9_999), Some(110)], 0, 100),
+            Some((1, 110))
+        );
+        // Unreachable endpoints do not vote; less than two answers: stay.
+        assert_eq!(corroborated_switch(&[None, Some(200)], 0, 100), None);
+        // Behind by less than the lag: stay.
+        assert_eq!(
+            corroborated_switch(&[Some(100), Some(102), Some(102)], 0, 100),
+            None
         );
     }
 

@@ -80,6 +80,25 @@ impl EvmSource {
         Ok((header, block.header.hash))
     }
 
+    /// Every endpoint's hash for block `number`, asked independently and in
+    /// endpoint order: `None` where an endpoint failed, timed out or does not
+    /// have the block (yet). A vote, not evidence: the watcher routes a block
+    /// only when enough endpoints name the hash its light client holds.
+    pub async fn block_hashes(&self, number: u64) -> Vec<Option<B256>> {
+        self.pool
+            .each("eth_getBlockByNumber", |p| async move {
+                p.get_block_by_number(BlockNumberOrTag::Number(number))
+                    .await
+            })
+            .await
+            .into_iter()
+            .map(|answer| match answer {
+                Ok(Some(block)) if block.header.number == number => Some(block.header.hash),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// All receipts of block `number`, in transaction order.
     pub async fn receipts(&self, number: u64) -> Result<Vec<Receipt>, EvmError> {
         Ok(self.receipts_with_hashes(number).await?.0)
@@ -116,14 +135,18 @@ impl EvmSource {
                         ),
                     });
                 }
-                Ok((convert_receipt(r.inner)?, r.transaction_hash))
+                Ok((receipt_from_rpc(r.inner)?, r.transaction_hash))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|v| v.into_iter().unzip())
     }
 }
 
-fn convert_receipt(envelope: ReceiptEnvelope<alloy::rpc::types::Log>) -> Result<Receipt, EvmError> {
+/// A JSON-RPC receipt in the light client's form (what the receipts root
+/// commits to: type, status, cumulative gas, bloom, logs).
+pub fn receipt_from_rpc(
+    envelope: ReceiptEnvelope<alloy::rpc::types::Log>,
+) -> Result<Receipt, EvmError> {
     let tx_type = TxType::try_from(envelope.tx_type() as u8).map_err(|e| EvmError::Malformed {
         what: "receipt",
         reason: e.to_string(),

@@ -663,6 +663,10 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 replace_after_ms: 30_000,
                 fee_bump_percent: 125,
                 beacon: None,
+                // A local chain read through one endpoint: trusted by choice.
+                trust: crate::config::HeaderTrust::SingleEndpoint,
+                min_agreeing_endpoints: 2,
+                allow_header_chain_on_public_network: false,
             })
             .collect(),
         route_groups: Vec::new(),
@@ -712,6 +716,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             // Within what the generator keeps (re-routing a destination that
             // fell behind reads its blocks again).
             header_lead: keep as u64 / 2,
+            quorum: 1,
         };
         // The offered rate is the whole run's: this part's share.
         let origins = (gen_cfg.origins.len() as f64).max(1.0);

@@ -127,4 +127,12 @@ impl HeaderSource for GeneratorSource {
             tx_hashes: Arc::from([]),
         })
     }
+
+    /// The generator is one source: one vote (the bench's origins are
+    /// configured `single_endpoint`, so the watcher never asks).
+    async fn block_hashes(&self, number: u64) -> Vec<Option<B256>> {
+        vec![self.block(number).ok().map(|(_, hash, _)| hash)]
+    }
+
+    fn switch_endpoint(&self) {}
 }

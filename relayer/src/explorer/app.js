@@ -362,16 +362,25 @@
       const totals = r.totals || {};
       return el('tr', { 'data-route': key },
         el('td', { text: `${r.origin} → ${r.destination}` }),
+        el('td', { 'data-col': 'trust', class: `trust trust-${r.origin_trust || 'unknown'}`, text: TRUST_LABELS[r.origin_trust] || '—' }),
         el('td', { class: 'num', 'data-col': 'rate', text: formatRate(rates ? rates.get(key) : null) }),
         el('td', { class: 'num', 'data-col': 'delivered', text: totals.delivered }),
         el('td', { class: 'num', 'data-col': 'failed', text: totals.failed }),
         el('td', { class: 'num', 'data-col': 'dead_lettered', text: totals.dead_lettered }));
     });
-    $('routes-body').replaceChildren(...(rows.length ? rows : [placeholderRow('no routes yet')]));
+    $('routes-body').replaceChildren(...(rows.length ? rows : [placeholderRow('no routes yet', 6)]));
   }
 
-  function placeholderRow(text) {
-    return el('tr', { class: 'placeholder' }, el('td', { colspan: 5, text }));
+  // What each origin mode trusts, in the words of README's table.
+  const TRUST_LABELS = {
+    beacon: 'beacon-finalized',
+    cometbft: 'CometBFT light client',
+    header_chain_quorum: 'endpoint quorum',
+    single_endpoint: 'single endpoint (trusted)',
+  };
+
+  function placeholderRow(text, colspan) {
+    return el('tr', { class: 'placeholder' }, el('td', { colspan, text }));
   }
 
   function shardDetails(lane) {
@@ -403,7 +412,7 @@
       el('td', { class: 'num', 'data-col': 'pending', text: l.pending }),
       el('td', { class: 'num', 'data-col': 'oldest-age', text: formatAge(l.oldest_age_ms) }),
       el('td', {}, shardDetails(l))));
-    $('lanes-body').replaceChildren(...(rows.length ? rows : [placeholderRow('no lanes yet')]));
+    $('lanes-body').replaceChildren(...(rows.length ? rows : [placeholderRow('no lanes yet', 5)]));
   }
 
   function setLiveStatus(ok, sampledAt) {

@@ -32,6 +32,7 @@ name = "beta"
 domain = 2000
 chain_id = 31338
 rpc_urls = ["http://127.0.0.1:1"]
+trust = "single_endpoint"
 mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 submitter_key = {{ env = "UNUSED_BY_DLQ" }}

@@ -68,6 +68,12 @@ const FORGE_PARENT: u8 = 3;
 /// the next (honest) header shows it is not on the chain.
 const FORGE_EXTRA_DATA: u8 = 4;
 
+/// Serves its own branch above a fork point: self-consistent headers that
+/// link to the real chain, the first holding forged Dispatch logs under a
+/// receipts root that matches them, and claims a head 3 blocks higher than
+/// the real one. Only agreement with other endpoints can tell.
+const FORGE_BRANCH: u8 = 5;
+
 #[derive(Debug)]
 struct ProxyState {
     upstream: String,
@@ -76,6 +82,99 @@ struct ProxyState {
     mode: AtomicU8,
     /// Responses rewritten so far.
     tampered: AtomicU64,
+    /// The branch served in [`FORGE_BRANCH`] mode.
+    branch: std::sync::Mutex<Option<ForgedBranch>>,
+}
+
+/// A forged branch above real block `fork`: block `fork + 1` carries the
+/// receipts of a real block with Dispatch logs whose messages were altered
+/// (new nonces, another body), later blocks are empty. Blocks are made on
+/// demand and kept, so every answer names the same hashes.
+#[derive(Debug)]
+struct ForgedBranch {
+    fork: u64,
+    /// Real block `fork`'s hash: the forged branch's first parent.
+    fork_hash: B256,
+    /// JSON of a real block with Dispatch logs: the template of every
+    /// forged header.
+    template: Value,
+    /// The forged receipts of block `fork + 1` and their trie root.
+    receipts: Value,
+    receipts_root: B256,
+    /// Forged blocks `fork + 1 ..` (JSON with its `hash`), in order.
+    blocks: Vec<Value>,
+}
+
+impl ForgedBranch {
+    /// The forged block at `number` (> `fork`).
+    fn block(&mut self, number: u64) -> Value {
+        while self.fork + (self.blocks.len() as u64) < number {
+            let n = self.fork + self.blocks.len() as u64 + 1;
+            let parent = match self.blocks.last() {
+                Some(b) => b["hash"].as_str().expect("forged hash").to_owned(),
+                None => self.fork_hash.to_string(),
+            };
+            let mut b = self.template.clone();
+            b["number"] = Value::String(format!("0x{n:x}"));
+            b["parentHash"] = Value::String(parent);
+            b["transactions"] = Value::Array(Vec::new());
+            if n > self.fork + 1 {
+                b["receiptsRoot"] =
+                    Value::String(switchyard_lc_evm::receipts_root(&[]).to_string());
+                b["logsBloom"] = Value::String(Bloom::ZERO.to_string());
+            } else {
+                b["receiptsRoot"] = Value::String(self.receipts_root.to_string());
+            }
+            let header: alloy::rpc::types::Header =
+                serde_json::from_value(b.clone()).expect("forged header parses");
+            b["hash"] = Value::String(header.inner.hash_slow().to_string());
+            self.blocks.push(b);
+        }
+        let index = usize::try_from(number - self.fork - 1).expect("small");
+        self.blocks[index].clone()
+    }
+
+    /// The forged receipts of block `number` (> `fork`).
+    fn receipts(&mut self, number: u64) -> Value {
+        if number == self.fork + 1 {
+            self.receipts.clone()
+        } else {
+            Value::Array(Vec::new())
+        }
+    }
+}
+
+/// The block number a JSON-RPC call asks about (`eth_getBlockByNumber`,
+/// `eth_getBlockReceipts`), when given as a number.
+fn block_param(call: &Value) -> Option<u64> {
+    let p = call.pointer("/params/0")?.as_str()?;
+    u64::from_str_radix(p.strip_prefix("0x")?, 16).ok()
+}
+
+/// The answer of a [`FORGE_BRANCH`] proxy to one call, when it makes one up.
+fn forge_answer(st: &ProxyState, call: &Value, real_answer: Option<&Value>) -> Option<Value> {
+    let mut guard = st.branch.lock().unwrap_or_else(|p| p.into_inner());
+    let branch = guard.as_mut()?;
+    let method = call.get("method")?.as_str()?;
+    let result = match method {
+        "eth_blockNumber" => {
+            let real = real_answer?.get("result")?.as_str()?;
+            let real = u64::from_str_radix(real.strip_prefix("0x")?, 16).ok()?;
+            Value::String(format!("0x{:x}", real.max(branch.fork) + 3))
+        }
+        "eth_getBlockByNumber" => {
+            let n = block_param(call).filter(|n| *n > branch.fork)?;
+            branch.block(n)
+        }
+        "eth_getBlockReceipts" => {
+            let n = block_param(call).filter(|n| *n > branch.fork)?;
+            branch.receipts(n)
+        }
+        _ => return None,
+    };
+    Some(
+        serde_json::json!({"jsonrpc": "2.0", "id": call.get("id").cloned().unwrap_or(Value::Null), "result": result}),
+    )
 }
 
 /// A JSON-RPC proxy on 127.0.0.1 that forwards POST bodies to `upstream` and
@@ -95,6 +194,7 @@ impl Proxy {
             mailbox,
             mode: AtomicU8::new(mode),
             tampered: AtomicU64::new(0),
+            branch: std::sync::Mutex::new(None),
         });
         let app = axum::Router::new()
             .route("/", axum::routing::post(relay))
@@ -120,6 +220,12 @@ impl Proxy {
     fn tampered(&self) -> u64 {
         self.state.tampered.load(Ordering::SeqCst)
     }
+
+    /// Serves a forged branch from now on (see [`FORGE_BRANCH`]).
+    fn forge(&self, branch: ForgedBranch) {
+        *self.state.branch.lock().unwrap_or_else(|p| p.into_inner()) = Some(branch);
+        self.set_mode(FORGE_BRANCH);
+    }
 }
 
 impl Drop for Proxy {
@@ -144,6 +250,21 @@ async fn relay(State(st): State<Arc<ProxyState>>, body: axum::body::Bytes) -> Re
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
     let mode = st.mode.load(Ordering::SeqCst);
+    if mode == FORGE_BRANCH
+        && let Ok(call) = serde_json::from_slice::<Value>(&body)
+        && let Some(forged) = forge_answer(
+            &st,
+            &call,
+            serde_json::from_slice::<Value>(&bytes).ok().as_ref(),
+        )
+    {
+        st.tampered.fetch_add(1, Ordering::SeqCst);
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            forged.to_string(),
+        )
+            .into_response();
+    }
     let out = match tamper(&st, mode, &body, &bytes) {
         Some(rewritten) => {
             st.tampered.fetch_add(1, Ordering::SeqCst);
@@ -419,6 +540,10 @@ impl Net {
             replace_after_ms: 30_000,
             fee_bump_percent: 125,
             beacon: None,
+            // A local chain read through one endpoint: trusted by choice.
+            trust: switchyard::config::HeaderTrust::SingleEndpoint,
+            min_agreeing_endpoints: 2,
+            allow_header_chain_on_public_network: false,
         };
         Config {
             role: switchyard::config::Role::All,
@@ -706,6 +831,170 @@ async fn header_that_does_not_link_is_never_relayed() {
     assert_eq!(rejections(&hub, "hash_mismatch"), 1);
     assert_eq!(rejections(&hub, "parent_mismatch"), 2);
     assert!(proxy.tampered() >= 3);
+    stop(hub, shutdown).await;
+}
+
+/// One JSON-RPC call to `url`; its `result`.
+async fn rpc(url: &str, method: &str, params: Value) -> Value {
+    let answer: Value = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .expect("anvil answers")
+        .json()
+        .await
+        .expect("a JSON answer");
+    answer["result"].clone()
+}
+
+/// A branch forking the origin after its current head, whose first block
+/// carries the Dispatch logs of real block `template` with each message's
+/// nonce moved by 1,000,000 and the first body byte changed: messages the
+/// Mailbox never sent, under a receipts root that matches them.
+async fn forge_branch(url: &str, mailbox: Address, template: u64) -> ForgedBranch {
+    let head = rpc(url, "eth_blockNumber", serde_json::json!([])).await;
+    let fork = u64::from_str_radix(
+        head.as_str()
+            .and_then(|h| h.strip_prefix("0x"))
+            .expect("hex head"),
+        16,
+    )
+    .expect("head number");
+    let fork_block = rpc(
+        url,
+        "eth_getBlockByNumber",
+        serde_json::json!([format!("0x{fork:x}"), false]),
+    )
+    .await;
+    let fork_hash: B256 = fork_block["hash"]
+        .as_str()
+        .expect("hash")
+        .parse()
+        .expect("B256");
+    let tag = format!("0x{template:x}");
+    let block = rpc(url, "eth_getBlockByNumber", serde_json::json!([tag, false])).await;
+    let mut receipts = rpc(url, "eth_getBlockReceipts", serde_json::json!([tag])).await;
+    let mut forged_logs = 0;
+    for receipt in receipts.as_array_mut().expect("receipts") {
+        for log in receipt["logs"].as_array_mut().expect("logs") {
+            if !is_dispatch_from(log, mailbox) {
+                continue;
+            }
+            let hex = log["data"].as_str().expect("data").to_owned();
+            // "0x", two ABI words, then the message: version (1 byte),
+            // nonce (4 bytes), ..., body after 77 bytes.
+            let nonce_at = 2 + 128 + 2;
+            let nonce = u32::from_str_radix(&hex[nonce_at..nonce_at + 8], 16).expect("nonce");
+            let body_at = 2 + 2 * (64 + MESSAGE_HEADER_LEN);
+            let flipped = hex
+                .chars()
+                .nth(body_at)
+                .and_then(flip_hex_digit)
+                .expect("a body byte");
+            let mut forged = hex.clone();
+            forged.replace_range(
+                nonce_at..nonce_at + 8,
+                &format!("{:08x}", nonce + 1_000_000),
+            );
+            forged.replace_range(body_at..=body_at, &flipped.to_string());
+            log["data"] = Value::String(forged);
+            forged_logs += 1;
+        }
+    }
+    assert!(
+        forged_logs > 0,
+        "block {template} holds Dispatch logs to forge"
+    );
+    let typed: Vec<alloy::rpc::types::TransactionReceipt> =
+        serde_json::from_value(receipts.clone()).expect("receipts parse");
+    let lc_receipts: Vec<switchyard_lc_evm::Receipt> = typed
+        .into_iter()
+        .map(|r| switchyard_evm::source::receipt_from_rpc(r.inner).expect("receipt converts"))
+        .collect();
+    ForgedBranch {
+        fork,
+        fork_hash,
+        template: block,
+        receipts_root: switchyard_lc_evm::receipts_root(&lc_receipts),
+        receipts,
+        blocks: Vec::new(),
+    }
+}
+
+/// The hub's `/readyz` body.
+async fn readyz(hub: &Hub) -> String {
+    reqwest::get(format!("http://{}/readyz", hub.addr))
+        .await
+        .expect("readyz answers")
+        .text()
+        .await
+        .expect("readyz body")
+}
+
+/// Header-chain mode with a quorum of two endpoints; the first (preferred,
+/// feeding the light client) turns liar and serves a self-consistent forged
+/// branch with forged Dispatch logs, claiming a higher head. The honest
+/// endpoint does not vouch for it: nothing forged is delivered, the dispute
+/// is counted once and held on /readyz, genuine messages wait (none lost),
+/// and relaying resumes when the endpoints agree again. With the quorum
+/// removed (`trust = "single_endpoint"`) the forged messages are delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_branch_from_one_endpoint_is_never_relayed() {
+    let mut net = Net::start(55_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, HONEST).await;
+    let mut cfg = net
+        .config(&proxy.url, net.origin().mailbox, &redis.url)
+        .await;
+    cfg.chains[0].rpc_urls = vec![proxy.url.clone(), net.anvils[0].url.clone()];
+    cfg.chains[0].trust = switchyard::config::HeaderTrust::Quorum;
+    cfg.chains[0].min_agreeing_endpoints = 2;
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
+    wait_following(&hub).await;
+    assert_eq!(
+        hub.metrics
+            .trust_mode
+            .with_label_values(&[ORIGIN_NAME, "header_chain_quorum"])
+            .get(),
+        1
+    );
+
+    // While the endpoints agree, messages flow.
+    let first = bodies("quorum before", 10);
+    let template = net.dispatch(&first).await;
+    net.wait_received(10).await;
+
+    // The preferred endpoint turns liar.
+    proxy.forge(forge_branch(&net.anvils[0].url, net.origin().mailbox, template).await);
+    let second = bodies("quorum during", 10);
+    net.dispatch(&second).await;
+    wait_rejection(&hub, "endpoint_disagreement").await;
+    let held = readyz(&hub).await;
+    assert!(
+        held.contains("routing held") && held.contains("endpoints disagree"),
+        "/readyz: {held}"
+    );
+    // Rounds go on meanwhile; the forged branch is served again and again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(proxy.tampered() >= 3, "the liar was asked");
+    assert_eq!(net.received().await, 10, "nothing past the agreed block");
+    assert_eq!(hub.metrics.messages_at(stage::ENQUEUED), 10);
+    assert_eq!(
+        rejections(&hub, "endpoint_disagreement"),
+        1,
+        "one dispute, counted once"
+    );
+
+    // The endpoints agree again: the genuine messages held back are
+    // delivered, each once; the forged ones never.
+    proxy.set_mode(HONEST);
+    let mut sent = first;
+    sent.extend(second);
+    assert_delivered_exactly_once(&net, &hub, &sent).await;
+    assert!(!readyz(&hub).await.contains("routing held"));
+    assert_eq!(rejections(&hub, "endpoint_disagreement"), 1);
     stop(hub, shutdown).await;
 }
 

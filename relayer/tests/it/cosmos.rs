@@ -124,6 +124,7 @@ name = "dest"
 domain = {DEST}
 chain_id = {chain_id}
 rpc_urls = ["{anvil_url}"]
+trust = "single_endpoint"
 mailbox = "{mailbox}"
 inbox = "{inbox}"
 confirmations = 1

@@ -241,7 +241,7 @@ impl Stack {
                 None => format!("\"{}\"", c.url),
             };
             t.push_str(&format!(
-                "[[chains]]\nname = \"c{i}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [{}]\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\nsubmitter_key = {{ file = \"{}\" }}\ndelivery_confirmations = 1\n",
+                "[[chains]]\nname = \"c{i}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [{}]\ntrust = \"single_endpoint\"\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\nsubmitter_key = {{ file = \"{}\" }}\ndelivery_confirmations = 1\n",
                 c.domain, c.chain_id, urls, c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
                 d.join(submitter).display(),
             ));
