@@ -312,10 +312,20 @@ enum ConfigCmd {
     },
 }
 
+/// Log targets kept quiet whatever the level: alloy's HTTP transport puts
+/// the whole endpoint URL (API keys in its path, query or user info) in a
+/// span field at debug level. The hub's own logs name endpoints redacted.
+const SECRET_BEARING_TARGETS: &str = "alloy_transport_http=off";
+
 fn init_tracing(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = filter.add_directive(
+        SECRET_BEARING_TARGETS
+            .parse()
+            .expect("a static directive that parses"),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

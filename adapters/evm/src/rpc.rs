@@ -420,6 +420,39 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn errors_name_an_endpoint_without_its_keys() {
+        let p = RpcPolicy {
+            timeout: Duration::from_millis(500),
+            attempts: 1,
+            backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        };
+        // Keys where providers put them: user info, path, query.
+        let url = "http://user:KEYPASS@127.0.0.1:9/v2/KEYPATH?apikey=KEYQUERY";
+        let pool = RpcPool::new("t", &[url.into()], p).expect("valid url");
+        let read = pool
+            .read("eth_blockNumber", |p| async move {
+                use alloy::providers::Provider;
+                p.get_block_number().await
+            })
+            .await
+            .expect_err("nothing listens");
+        let each = pool
+            .each("eth_blockNumber", |p| async move {
+                use alloy::providers::Provider;
+                p.get_block_number().await
+            })
+            .await
+            .pop()
+            .expect("one endpoint")
+            .expect_err("nothing listens");
+        for err in [read, each] {
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("KEY"), "{shown}");
+        }
+    }
+
     #[test]
     fn empty_url_list_is_refused() {
         let err = RpcPool::new("t", &[], RpcPolicy::default()).expect_err("empty");
