@@ -71,6 +71,13 @@ pub fn wall_clock(genesis_time: u64) -> SlotClock {
     Arc::new(move || (unix_ms() / 1000).saturating_sub(genesis_time) / SECONDS_PER_SLOT)
 }
 
+/// The default bound of one beacon API answer: 128 light-client updates
+/// (each with a next sync committee of 512 public keys) run to about 10 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
+
+/// Most of an error answer read and quoted.
+const ERROR_BODY_BYTES: usize = 4096;
+
 /// Beacon API client: the light-client endpoints, JSON, with failover
 /// across endpoints (the one that answered last is asked first).
 #[derive(Debug)]
@@ -80,15 +87,38 @@ pub struct BeaconApi {
     client: reqwest::Client,
     preferred: AtomicUsize,
     preset: switchyard_lc_beacon::Preset,
+    max_response_bytes: usize,
 }
 
 impl BeaconApi {
-    /// A client of `urls` (tried in turn), each request bounded by `timeout`.
+    /// A client of `urls` (tried in turn), each request bounded by
+    /// `timeout`, trusting the webpki roots, answers bounded by
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`].
     pub fn new(
         chain: &str,
         urls: &[String],
         timeout: Duration,
         spec: &ChainSpec,
+    ) -> Result<Self, HubError> {
+        Self::with_http(
+            chain,
+            urls,
+            timeout,
+            spec,
+            &switchyard_http::TlsRoots::public(),
+            DEFAULT_MAX_RESPONSE_BYTES,
+        )
+    }
+
+    /// As [`BeaconApi::new`], trusting `roots` (an operator's CA bundle)
+    /// and reading at most `max_response_bytes` of an answer.
+    pub fn with_http(
+        chain: &str,
+        urls: &[String],
+        timeout: Duration,
+        spec: &ChainSpec,
+        roots: &switchyard_http::TlsRoots,
+        max_response_bytes: usize,
     ) -> Result<Self, HubError> {
         if urls.is_empty() {
             return Err(crate::config::ConfigError {
@@ -97,15 +127,12 @@ impl BeaconApi {
             }
             .into());
         }
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| HubError::Beacon {
-                chain: chain.to_owned(),
-                what: "building the HTTP client".into(),
-                reason: e.to_string(),
-                retryable: false,
-            })?;
+        let client = switchyard_http::client(timeout, roots).map_err(|e| HubError::Beacon {
+            chain: chain.to_owned(),
+            what: "building the HTTP client".into(),
+            reason: e.to_string(),
+            retryable: false,
+        })?;
         Ok(Self {
             chain: chain.to_owned(),
             urls: urls
@@ -115,6 +142,7 @@ impl BeaconApi {
             client,
             preferred: AtomicUsize::new(0),
             preset: spec.preset,
+            max_response_bytes,
         })
     }
 
@@ -138,28 +166,37 @@ impl BeaconApi {
                 .send()
                 .await;
             match answer {
-                Ok(r) if r.status().is_success() => match r.text().await {
-                    Ok(body) => {
-                        self.preferred.store(i, Ordering::Relaxed);
-                        return Ok(body);
+                Ok(r) if r.status().is_success() => {
+                    let body =
+                        switchyard_http::read_limited(r, self.max_response_bytes, &self.urls[i])
+                            .await
+                            .map_err(|e| e.to_string())
+                            .and_then(|b| {
+                                String::from_utf8(b).map_err(|e| format!("expected UTF-8: {e}"))
+                            });
+                    match body {
+                        Ok(body) => {
+                            self.preferred.store(i, Ordering::Relaxed);
+                            return Ok(body);
+                        }
+                        Err(e) => errors.push(format!("{shown}: reading the body: {e}")),
                     }
-                    Err(e) => errors.push(format!(
-                        "{shown}: reading the body: {}",
-                        switchyard_types::redact::urls_in(&e.to_string())
-                    )),
-                },
+                }
                 Ok(r) => {
                     let status = r.status();
-                    let body = r.text().await.unwrap_or_default();
+                    let body = switchyard_http::read_limited(r, ERROR_BODY_BYTES, &self.urls[i])
+                        .await
+                        .unwrap_or_default();
                     errors.push(format!(
                         "{shown}: HTTP {status}: {}",
-                        body.chars().take(200).collect::<String>()
+                        String::from_utf8_lossy(&body)
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
                     ));
                 }
-                Err(e) => errors.push(format!(
-                    "{shown}: {}",
-                    switchyard_types::redact::urls_in(&e.to_string())
-                )),
+                // With its causes: "invalid peer certificate: UnknownIssuer".
+                Err(e) => errors.push(format!("{shown}: {}", switchyard_http::describe(&e))),
             }
         }
         Err(HubError::Beacon {

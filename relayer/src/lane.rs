@@ -467,7 +467,8 @@ impl ConnectionLike for Conn {
 
 #[derive(Clone)]
 enum Target {
-    Single(redis::Client),
+    // Boxed both: with TLS the client holds its certificates.
+    Single(Box<redis::Client>),
     Cluster(Box<redis::cluster::ClusterClient>),
 }
 
@@ -523,9 +524,9 @@ impl Lanes {
         key: QueueKey,
     ) -> Result<Self, QueueError> {
         let target = match target {
-            RedisTarget::Single(url) => {
-                Target::Single(redis::Client::open(url.as_str()).map_err(redis_err("open"))?)
-            }
+            RedisTarget::Single(url) => Target::Single(Box::new(
+                redis::Client::open(url.as_str()).map_err(redis_err("open"))?,
+            )),
             RedisTarget::Cluster(nodes) => Target::Cluster(Box::new(
                 redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
                     .connection_timeout(Duration::from_secs(3))

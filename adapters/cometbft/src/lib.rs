@@ -14,5 +14,5 @@ pub mod testkit;
 pub mod watcher;
 
 pub use error::{Error, Result};
-pub use rpc::{AbciProof, NodeStatus, RpcClient, RpcConfig};
+pub use rpc::{AbciProof, DEFAULT_MAX_RESPONSE_BYTES, NodeStatus, RpcClient, RpcConfig};
 pub use watcher::{OutboxLookup, SyncOutcome, fetch_outbox_message, sync_to};

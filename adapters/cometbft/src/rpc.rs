@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use switchyard_http::TlsRoots;
 use switchyard_types::redact;
 
 use base64::Engine as _;
@@ -22,6 +23,10 @@ pub const MAX_PER_PAGE: usize = 100;
 /// The largest validator set accepted (Cosmos chains run a few hundred).
 pub const MAX_VALIDATORS: u64 = 10_000;
 
+/// The default bound of one answer: a page of 100 validators or a commit
+/// is tens of KiB, an ABCI proof a few; 16 MiB leaves room for big sets.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 << 20;
+
 /// Endpoints and limits.
 #[derive(Debug, Clone)]
 pub struct RpcConfig {
@@ -33,16 +38,24 @@ pub struct RpcConfig {
     pub demote_for: Duration,
     /// Validators per page (at most [`MAX_PER_PAGE`]).
     pub per_page: usize,
+    /// The certificates trusted for `https://` endpoints.
+    pub roots: TlsRoots,
+    /// The bound of one answer, in bytes: a longer one is dropped as it
+    /// arrives and the endpoint counts as failed.
+    pub max_response_bytes: usize,
 }
 
 impl RpcConfig {
-    /// Defaults: 10 s timeout, 30 s demotion, 100 validators a page.
+    /// Defaults: 10 s timeout, 30 s demotion, 100 validators a page, the
+    /// webpki roots, answers up to [`DEFAULT_MAX_RESPONSE_BYTES`].
     pub fn new(endpoints: Vec<String>) -> Self {
         Self {
             endpoints,
             timeout: Duration::from_secs(10),
             demote_for: Duration::from_secs(30),
             per_page: MAX_PER_PAGE,
+            roots: TlsRoots::public(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -161,11 +174,8 @@ impl RpcClient {
                 config.per_page
             )));
         }
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let http = switchyard_http::client(config.timeout, &config.roots)
+            .map_err(|e| Error::Config(e.to_string()))?;
         let health = vec![
             Health {
                 demoted_until: None,
@@ -230,7 +240,8 @@ impl RpcClient {
             reason: if e.is_timeout() {
                 format!("timed out after {:?}", self.config.timeout)
             } else {
-                redact::urls_in(&e.to_string())
+                // With its causes: "invalid peer certificate: UnknownIssuer".
+                switchyard_http::describe(&e)
             },
         };
         let resp = self
@@ -248,7 +259,18 @@ impl RpcClient {
                 status: status.as_u16(),
             });
         }
-        resp.text().await.map_err(err_transport)
+        let body = switchyard_http::read_limited(resp, self.config.max_response_bytes, base)
+            .await
+            .map_err(|e| Error::Transport {
+                endpoint: shown.clone(),
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        String::from_utf8(body).map_err(|e| Error::Transport {
+            endpoint: shown,
+            path: path.to_owned(),
+            reason: format!("expected UTF-8 JSON: {e}"),
+        })
     }
 
     /// GETs `path` and parses its result (enveloped or not) with `parse`,
@@ -282,7 +304,7 @@ impl RpcClient {
                     return Ok(v);
                 }
                 Err(e) => {
-                    tracing::debug!(endpoint = %self.config.endpoints[i], err = %e, "CometBFT RPC endpoint failed, demoted");
+                    tracing::debug!(endpoint = %redact::endpoint(&self.config.endpoints[i]), err = %e, "CometBFT RPC endpoint failed, demoted");
                     self.record(i, false);
                     attempts.push(e.to_string());
                 }

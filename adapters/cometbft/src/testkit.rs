@@ -516,15 +516,21 @@ async fn abci_query(
     }}))
 }
 
-/// Serves `node` on an ephemeral loopback port until the runtime ends;
-/// returns its base URL.
-pub async fn serve(node: Arc<Node>) -> String {
-    let app = Router::new()
+/// The RPC routes of `node` (`/status`, `/commit`, `/validators`,
+/// `/abci_query`), to serve over plain HTTP ([`serve`]) or TLS.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
         .route("/status", get(status))
         .route("/commit", get(commit))
         .route("/validators", get(validators))
         .route("/abci_query", get(abci_query))
-        .with_state(node);
+        .with_state(node)
+}
+
+/// Serves `node` on an ephemeral loopback port until the runtime ends;
+/// returns its base URL.
+pub async fn serve(node: Arc<Node>) -> String {
+    let app = router(node);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

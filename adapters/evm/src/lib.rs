@@ -9,7 +9,9 @@
 //! - [`bindings`] holds the contracts' ABI, [`devtools`] the deploy and
 //!   traffic helpers used by `switchyard devnet` and the tests.
 //!
-//! Every RPC call has a timeout and bounded retries ([`rpc::RpcPool`]).
+//! Every RPC call has a timeout and bounded retries ([`rpc::RpcPool`]), goes
+//! over rustls with the webpki roots and the operator's CA bundle, and reads
+//! a bounded answer ([`transport`]).
 
 pub mod attest;
 pub mod bindings;
@@ -18,6 +20,7 @@ mod error;
 pub mod rpc;
 pub mod source;
 pub mod submitter;
+pub mod transport;
 
 pub use alloy::primitives::{Address, B256, Bytes, U256};
 pub use error::EvmError;

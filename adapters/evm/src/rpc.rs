@@ -12,6 +12,7 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use rand::Rng;
 
 use crate::EvmError;
+pub use crate::transport::{DEFAULT_MAX_RESPONSE_BYTES, HttpOptions};
 
 /// Called after every RPC attempt with (chain, method, outcome), outcome one of
 /// `ok`, `error`, `timeout`: lets the relayer count RPC outcomes without this
@@ -77,25 +78,46 @@ impl std::fmt::Debug for RpcPool {
 }
 
 impl RpcPool {
-    /// A pool over `urls` (at least one).
+    /// A pool over `urls` (at least one), trusting the webpki roots, answers
+    /// bounded by [`DEFAULT_MAX_RESPONSE_BYTES`].
     pub fn new(chain: &str, urls: &[String], policy: RpcPolicy) -> Result<Self, EvmError> {
+        Self::with_http(chain, urls, policy, &HttpOptions::default())
+    }
+
+    /// A pool over `urls` (at least one) reached as `http` says: the TLS
+    /// roots (an operator's CA bundle) and the bound of one answer.
+    pub fn with_http(
+        chain: &str,
+        urls: &[String],
+        policy: RpcPolicy,
+        http: &HttpOptions,
+    ) -> Result<Self, EvmError> {
         if urls.is_empty() {
             return Err(EvmError::Malformed {
                 what: "rpc endpoint list",
                 reason: format!("chain {chain}: expected at least one URL, got none"),
             });
         }
+        // One client (one connection pool) for the chain's endpoints; each
+        // call's time is bounded by the pool's policy around it.
+        let client = switchyard_http::client_builder(&http.roots)
+            .and_then(|b| switchyard_http::build(b.connect_timeout(policy.timeout)))
+            .map_err(|e| EvmError::Malformed {
+                what: "rpc client",
+                reason: format!("chain {chain}: {e}"),
+            })?;
         let endpoints = urls
             .iter()
             .enumerate()
             .map(|(i, url)| {
-                let parsed = url.parse().map_err(|e| EvmError::Malformed {
-                    what: "rpc url",
-                    reason: format!("chain {chain} endpoint#{i}: {e}"),
-                })?;
                 Ok(Endpoint {
                     label: format!("{chain}/endpoint#{i}"),
-                    provider: RootProvider::new_http(parsed),
+                    provider: crate::transport::provider(
+                        &client,
+                        url,
+                        http.max_response_bytes,
+                        &format!("chain {chain} endpoint#{i}"),
+                    )?,
                 })
             })
             .collect::<Result<Vec<_>, EvmError>>()?;
