@@ -131,6 +131,9 @@ pub struct Config {
     pub role: Role,
     /// Redis connection.
     pub redis: RedisConfig,
+    /// TLS of every outgoing connection (endpoints and Redis).
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// HTTP listener (metrics, health, API).
     #[serde(default)]
     pub http: HttpConfig,
@@ -199,7 +202,18 @@ pub struct CometbftOriginConfig {
     /// Timeout of one RPC request, in ms.
     #[serde(default = "default_rpc_timeout")]
     pub rpc_timeout_ms: u64,
+    /// The bound of one RPC answer, in bytes (64 KiB to 1 GiB): a longer
+    /// one is dropped as it arrives and the endpoint counts as failed.
+    #[serde(default = "default_cometbft_max_response")]
+    pub max_response_bytes: usize,
 }
+
+fn default_cometbft_max_response() -> usize {
+    switchyard_cometbft::DEFAULT_MAX_RESPONSE_BYTES
+}
+
+/// Bounds of every `max_response_bytes`.
+const MAX_RESPONSE_RANGE: std::ops::RangeInclusive<usize> = 64 * 1024..=1 << 30;
 
 fn default_trust_threshold() -> String {
     "1/3".to_owned()
@@ -319,6 +333,81 @@ pub struct RedisConfig {
 
 fn default_prefix() -> String {
     "sy".into()
+}
+
+/// TLS of outgoing connections. Every `https://` endpoint (JSON-RPC, beacon
+/// API, CometBFT RPC) and `rediss://` Redis is reached over rustls; the
+/// public roots are the webpki list (Mozilla's) compiled into the binary.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// A PEM file of CA certificates for servers behind a private CA:
+    /// trusted in addition to the public roots by every HTTPS client, and
+    /// as the only roots of `rediss://` connections (the Redis client takes
+    /// one set of roots: a Redis with a public certificate then needs its
+    /// CA in this file too).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) presented to Redis, for servers that
+    /// require one (`tls-auth-clients yes`); with `redis_client_key`.
+    #[serde(default)]
+    pub redis_client_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `redis_client_cert_file`.
+    #[serde(default)]
+    pub redis_client_key: Option<SecretRef>,
+}
+
+impl TlsConfig {
+    /// The roots HTTPS clients trust: the public ones and `ca_file`'s.
+    pub fn roots(&self) -> Result<switchyard_http::TlsRoots, ConfigError> {
+        match &self.ca_file {
+            None => Ok(switchyard_http::TlsRoots::public()),
+            Some(f) => switchyard_http::TlsRoots::with_ca_file(f)
+                .map_err(|e| cfg_err("tls.ca_file", e.to_string())),
+        }
+    }
+
+    /// What `rediss://` connections trust and present (the key is read
+    /// here: call where the secret is meant to be read).
+    pub fn redis(&self) -> Result<crate::lane::RedisTls, ConfigError> {
+        let ca_pem = self.roots()?.ca_pem().map(<[u8]>::to_vec);
+        let client = match (&self.redis_client_cert_file, &self.redis_client_key) {
+            (Some(cert), Some(key)) => {
+                let cert = std::fs::read(cert).map_err(|e| {
+                    cfg_err(
+                        "tls.redis_client_cert_file",
+                        format!("cannot read {}: {e}", cert.display()),
+                    )
+                })?;
+                let key = key.resolve("tls.redis_client_key")?;
+                Some((cert, key.expose().as_bytes().to_vec()))
+            }
+            _ => None,
+        };
+        Ok(crate::lane::RedisTls { ca_pem, client })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.roots()?;
+        match (&self.redis_client_cert_file, &self.redis_client_key) {
+            (None, None) => Ok(()),
+            (Some(cert), Some(key)) => {
+                key.check("tls.redis_client_key")?;
+                // A certificate file like a CA file: at least one PEM certificate.
+                switchyard_http::TlsRoots::with_ca_file(cert)
+                    .map(drop)
+                    .map_err(|e| cfg_err("tls.redis_client_cert_file", e.to_string()))
+            }
+            (Some(_), None) => Err(cfg_err(
+                "tls.redis_client_key",
+                "expected a key with redis_client_cert_file, got none",
+            )),
+            (None, Some(_)) => Err(cfg_err(
+                "tls.redis_client_cert_file",
+                "expected a certificate with redis_client_key, got none",
+            )),
+        }
+    }
 }
 
 /// HTTP listener.
@@ -652,6 +741,11 @@ pub struct ChainConfig {
     /// Timeout of one RPC call, in ms.
     #[serde(default = "default_rpc_timeout")]
     pub rpc_timeout_ms: u64,
+    /// The bound of one JSON-RPC answer, in bytes (64 KiB to 1 GiB; the
+    /// default 64 MiB holds `eth_getBlockReceipts` of a full block): a
+    /// longer one is dropped as it arrives and the call fails over.
+    #[serde(default = "default_evm_max_response")]
+    pub max_response_bytes: usize,
     /// Key of the account that pays for deliveries to this chain.
     pub submitter_key: SecretRef,
     /// More delivery keys, used in parallel with `submitter_key` (each has
@@ -781,6 +875,13 @@ pub struct BeaconConfig {
     /// Timeout of one beacon API request, in ms.
     #[serde(default = "default_rpc_timeout")]
     pub timeout_ms: u64,
+    /// The bound of one beacon API answer, in bytes (64 KiB to 1 GiB).
+    #[serde(default = "default_beacon_max_response")]
+    pub max_response_bytes: usize,
+}
+
+fn default_beacon_max_response() -> usize {
+    crate::beacon::DEFAULT_MAX_RESPONSE_BYTES
 }
 
 fn default_max_checkpoint_age() -> u64 {
@@ -848,6 +949,10 @@ impl ChainConfig {
 
 fn default_min_agreeing() -> usize {
     2
+}
+
+fn default_evm_max_response() -> usize {
+    switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES
 }
 
 impl ChainConfig {
@@ -1016,6 +1121,7 @@ impl Config {
                 "expected a non-empty prefix without braces or spaces",
             ));
         }
+        self.tls.validate()?;
         self.attester_key.check("attester_key")?;
         self.queue_key.check("queue_key")?;
         if let Some(t) = &self.admin_token {
@@ -1146,6 +1252,11 @@ impl Config {
                     1000..=600_000,
                 )?;
                 in_range(p("beacon.timeout_ms"), b.timeout_ms, 100..=120_000)?;
+                in_range(
+                    p("beacon.max_response_bytes"),
+                    b.max_response_bytes,
+                    MAX_RESPONSE_RANGE,
+                )?;
             }
             for (k, u) in c.rpc_urls.iter().enumerate() {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
@@ -1164,6 +1275,11 @@ impl Config {
             }
             in_range(p("poll_interval_ms"), c.poll_interval_ms, 10..=60_000)?;
             in_range(p("rpc_timeout_ms"), c.rpc_timeout_ms, 100..=120_000)?;
+            in_range(
+                p("max_response_bytes"),
+                c.max_response_bytes,
+                MAX_RESPONSE_RANGE,
+            )?;
             if c.max_fee_gwei == 0 {
                 return Err(cfg_err(p("max_fee_gwei"), "expected at least 1, got 0"));
             }
@@ -1322,6 +1438,11 @@ impl Config {
             }
             in_range(p("poll_interval_ms"), c.poll_interval_ms, 100..=600_000)?;
             in_range(p("rpc_timeout_ms"), c.rpc_timeout_ms, 100..=120_000)?;
+            in_range(
+                p("max_response_bytes"),
+                c.max_response_bytes,
+                MAX_RESPONSE_RANGE,
+            )?;
         }
         Ok(())
     }
@@ -1707,6 +1828,74 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let err = Config::from_toml(&ok.replace("domain = 9000", "domain = 1000"))
             .expect_err("own domain");
         assert_eq!(err.path, "route_groups[0].domain");
+    }
+
+    #[test]
+    fn tls_files_are_checked_with_their_path_and_tls_urls_pass() {
+        let dir = tempfile::tempdir().expect("dir");
+        let with_tls = |table: &str| {
+            sample()
+                .replace(
+                    "redis://127.0.0.1:6379",
+                    "rediss://:pw@redis.example:6380/0",
+                )
+                .replace("http://127.0.0.1:854", "https://rpc.example/v2/key")
+                .replace("[[chains]]", &format!("[tls]\n{table}\n[[chains]]"))
+        };
+        let c = Config::from_toml(&with_tls("")).expect("https:// and rediss:// URLs");
+        assert!(c.tls.ca_file.is_none());
+        assert!(c.tls.roots().expect("public roots").ca_file().is_none());
+        assert_eq!(
+            c.chains[0].max_response_bytes,
+            switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES
+        );
+
+        let missing = dir.path().join("missing.pem");
+        let err = Config::from_toml(&with_tls(&format!("ca_file = {:?}", missing)))
+            .expect_err("missing CA file");
+        assert_eq!(err.path, "tls.ca_file", "{err}");
+        assert!(err.reason.contains("missing.pem"), "{err}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").expect("write");
+        let err = Config::from_toml(&with_tls(&format!("ca_file = {:?}", empty)))
+            .expect_err("no certificate");
+        assert_eq!(err.path, "tls.ca_file", "{err}");
+        assert!(
+            err.reason.contains("empty.pem") && err.reason.contains("at least one PEM certificate"),
+            "{err}"
+        );
+
+        let ca = switchyard_http::testkit::TestCa::new("config");
+        let ca_file = ca.write(dir.path(), "ca.pem");
+        let c = Config::from_toml(&with_tls(&format!("ca_file = {:?}", ca_file))).expect("a CA");
+        let roots = c.tls.roots().expect("roots");
+        assert_eq!(roots.ca_file(), Some(ca_file.as_path()));
+        let redis = c.tls.redis().expect("redis TLS");
+        assert_eq!(redis.ca_pem, Some(ca.pem().into_bytes()));
+        assert!(redis.client.is_none());
+
+        // A client certificate needs its key, and the key a certificate.
+        let (cert, key) = ca.issue("hub").write(dir.path(), "hub");
+        let err = Config::from_toml(&with_tls(&format!("redis_client_cert_file = {cert:?}")))
+            .expect_err("no key");
+        assert_eq!(err.path, "tls.redis_client_key", "{err}");
+        let err = Config::from_toml(&with_tls(&format!(
+            "redis_client_key = {{ file = {key:?} }}"
+        )))
+        .expect_err("no certificate");
+        assert_eq!(err.path, "tls.redis_client_cert_file", "{err}");
+        let c = Config::from_toml(&with_tls(&format!(
+            "redis_client_cert_file = {cert:?}\nredis_client_key = {{ file = {key:?} }}"
+        )))
+        .expect("mutual TLS");
+        let (got_cert, got_key) = c.tls.redis().expect("redis TLS").client.expect("client");
+        assert!(String::from_utf8_lossy(&got_cert).contains("BEGIN CERTIFICATE"));
+        assert!(String::from_utf8_lossy(&got_key).contains("PRIVATE KEY"));
+        assert!(!format!("{:?}", c.tls.redis().expect("tls")).contains("PRIVATE"));
+
+        let small = sample().replace("rpc_urls = [", "max_response_bytes = 1024\nrpc_urls = [");
+        let err = Config::from_toml(&small).expect_err("too small a bound");
+        assert_eq!(err.path, "chains[0].max_response_bytes", "{err}");
     }
 
     #[test]

@@ -359,6 +359,7 @@ pub async fn run(
             trust: crate::config::HeaderTrust::SingleEndpoint,
             min_agreeing_endpoints: 2,
             allow_header_chain_on_public_network: false,
+            max_response_bytes: switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES,
         });
     }
     let cfg = Config {
@@ -368,6 +369,7 @@ pub async fn run(
             key_prefix: format!("sy-devnet-{}", crate::unix_ms()),
             cluster_nodes: Vec::new(),
         },
+        tls: crate::config::TlsConfig::default(),
         http: HttpConfig { listen: args.http },
         log: LogConfig::default(),
         attester_key: SecretRef::file(&attester_file),

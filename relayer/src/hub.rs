@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard_evm::attest::Attester;
-use switchyard_evm::rpc::{RpcObserver, RpcPolicy, RpcPool};
+use switchyard_evm::rpc::{HttpOptions, RpcObserver, RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
 use switchyard_evm::submitter::{EvmSubmitter, Signers, SubmitterConfig};
 use switchyard_lc_evm::BlockRef;
@@ -66,12 +66,22 @@ impl Hub {
         } else {
             RedisTarget::Cluster(cfg.redis.cluster_nodes.clone())
         };
+        // TLS: the roots every endpoint client trusts, what rediss:// uses.
+        let roots = cfg.tls.roots()?;
+        let redis_tls = cfg.tls.redis()?;
         let metrics = Metrics::new();
         let health = Arc::new(Health::default());
 
         let mut attempt = 0;
         let lanes = loop {
-            match Lanes::connect(&target, &cfg.redis.key_prefix, queue_key.clone()).await {
+            match Lanes::connect_with(
+                &target,
+                &cfg.redis.key_prefix,
+                queue_key.clone(),
+                &redis_tls,
+            )
+            .await
+            {
                 Ok(l) => break l,
                 Err(e) => {
                     attempt += 1;
@@ -135,7 +145,12 @@ impl Hub {
                 timeout: Duration::from_millis(c.rpc_timeout_ms),
                 ..RpcPolicy::default()
             };
-            let pool = RpcPool::new(&c.name, &c.rpc_urls, policy)?.with_observer(observer.clone());
+            let http = HttpOptions {
+                roots: roots.clone(),
+                max_response_bytes: c.max_response_bytes,
+            };
+            let pool = RpcPool::with_http(&c.name, &c.rpc_urls, policy, &http)?
+                .with_observer(observer.clone());
             if role.watches() {
                 let spec = OriginSpec {
                     name: c.name.clone(),
@@ -166,7 +181,7 @@ impl Hub {
                     None => watcher,
                     Some(b) => {
                         let (beacon, anchor) =
-                            beacon_watcher(c, b, &pool, &lanes, &metrics, &health)?;
+                            beacon_watcher(c, b, &pool, &roots, &lanes, &metrics, &health)?;
                         tasks.spawn(beacon.run(shutdown.child_token()));
                         watcher.with_anchor(anchor)
                     }
@@ -297,6 +312,7 @@ fn beacon_watcher(
     c: &crate::config::ChainConfig,
     b: &crate::config::BeaconConfig,
     pool: &RpcPool,
+    roots: &switchyard_http::TlsRoots,
     lanes: &Lanes,
     metrics: &Metrics,
     health: &Arc<Health>,
@@ -315,7 +331,14 @@ fn beacon_watcher(
             reason: format!("unknown network {:?}", b.network),
         }
     })?;
-    let api = BeaconApi::new(&c.name, &b.urls, Duration::from_millis(b.timeout_ms), &spec)?;
+    let api = BeaconApi::with_http(
+        &c.name,
+        &b.urls,
+        Duration::from_millis(b.timeout_ms),
+        &spec,
+        roots,
+        b.max_response_bytes,
+    )?;
     let poll = Duration::from_millis(b.poll_interval_ms);
     // Finality advances every epoch (6.4 min); a round every `poll`.
     health.register_watcher(
@@ -366,6 +389,8 @@ fn cosmos_watcher(
         .map_err(|e| bad("trust_threshold", e.to_string()))?;
     let rpc = switchyard_cometbft::RpcClient::new(switchyard_cometbft::RpcConfig {
         timeout: Duration::from_millis(c.rpc_timeout_ms),
+        roots: cfg.tls.roots()?,
+        max_response_bytes: c.max_response_bytes,
         ..switchyard_cometbft::RpcConfig::new(c.rpc_urls.clone())
     })
     .map_err(|e| bad("rpc_urls", e.to_string()))?;

@@ -516,24 +516,88 @@ pub enum RedisTarget {
     Cluster(Vec<String>),
 }
 
+/// What `rediss://` connections trust and present. Without a CA bundle
+/// they trust the webpki roots; with one, that bundle only (the Redis
+/// client takes one set of roots).
+#[derive(Clone, Default)]
+pub struct RedisTls {
+    /// CA certificates (PEM).
+    pub ca_pem: Option<Vec<u8>>,
+    /// A client certificate and its private key (PEM), for servers that
+    /// require one.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RedisTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTls")
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<set>"))
+            .field("client", &self.client.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl RedisTls {
+    /// The certificates as the redis client takes them; None when there is
+    /// nothing beyond the defaults.
+    fn certificates(&self) -> Option<redis::TlsCertificates> {
+        if self.ca_pem.is_none() && self.client.is_none() {
+            return None;
+        }
+        Some(redis::TlsCertificates {
+            client_tls: self
+                .client
+                .as_ref()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert.clone(),
+                    client_key: key.clone(),
+                }),
+            root_cert: self.ca_pem.clone(),
+        })
+    }
+}
+
 impl Lanes {
-    /// Connects (the connection reconnects by itself afterwards).
+    /// Connects (the connection reconnects by itself afterwards);
+    /// `rediss://` trusts the webpki roots.
     pub async fn connect(
         target: &RedisTarget,
         prefix: &str,
         key: QueueKey,
     ) -> Result<Self, QueueError> {
+        Self::connect_with(target, prefix, key, &RedisTls::default()).await
+    }
+
+    /// Connects, `rediss://` as `tls` says (a private CA, a client
+    /// certificate); `redis://` ignores it.
+    pub async fn connect_with(
+        target: &RedisTarget,
+        prefix: &str,
+        key: QueueKey,
+        tls: &RedisTls,
+    ) -> Result<Self, QueueError> {
+        let certs = tls.certificates();
         let target = match target {
             RedisTarget::Single(url) => Target::Single(Box::new(
-                redis::Client::open(url.as_str()).map_err(redis_err("open"))?,
+                match &certs {
+                    Some(c) if url.starts_with("rediss://") => {
+                        redis::Client::build_with_tls(url.as_str(), c.clone())
+                    }
+                    _ => redis::Client::open(url.as_str()),
+                }
+                .map_err(redis_err("open"))?,
             )),
-            RedisTarget::Cluster(nodes) => Target::Cluster(Box::new(
-                redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
-                    .connection_timeout(Duration::from_secs(3))
-                    .response_timeout(Duration::from_secs(10))
-                    .build()
-                    .map_err(redis_err("open"))?,
-            )),
+            RedisTarget::Cluster(nodes) => {
+                let mut b =
+                    redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+                        .connection_timeout(Duration::from_secs(3))
+                        .response_timeout(Duration::from_secs(10));
+                if let Some(c) = certs.filter(|_| nodes.iter().any(|n| n.starts_with("rediss://")))
+                {
+                    b = b.certs(c);
+                }
+                Target::Cluster(Box::new(b.build().map_err(redis_err("open"))?))
+            }
         };
         let conn = Self::open(&target).await?;
         let scripts = Scripts {

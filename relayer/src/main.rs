@@ -494,7 +494,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 RedisTarget::Cluster(cfg.redis.cluster_nodes.clone())
             };
-            let lanes = Lanes::connect(&target, &cfg.redis.key_prefix, key)
+            let lanes = Lanes::connect_with(&target, &cfg.redis.key_prefix, key, &cfg.tls.redis()?)
                 .await
                 .context("connecting to Redis")?;
             let admin = Admin::new(lanes, &cfg);

@@ -284,6 +284,88 @@ impl RedisServer {
     }
 }
 
+/// The TLS files of a redis-server started with [`RedisServer::spawn_tls`].
+#[derive(Debug, Clone)]
+pub struct RedisTlsFiles {
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA of client certificates (PEM); redis-server wants one even
+    /// when clients need none.
+    pub ca: PathBuf,
+    /// Whether clients must present a certificate (`tls-auth-clients`).
+    pub auth_clients: bool,
+}
+
+impl RedisTlsFiles {
+    /// redis-server's TLS arguments for `port` (the plain port is closed).
+    fn server_args(&self, port: u16) -> Vec<String> {
+        let mut args: Vec<String> = ["--port", "0", "--tls-port"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        args.push(port.to_string());
+        for (flag, path) in [
+            ("--tls-cert-file", &self.cert),
+            ("--tls-key-file", &self.key),
+            ("--tls-ca-cert-file", &self.ca),
+        ] {
+            args.push(flag.to_owned());
+            args.push(path.to_string_lossy().into_owned());
+        }
+        args.push("--tls-auth-clients".to_owned());
+        args.push(if self.auth_clients { "yes" } else { "no" }.to_owned());
+        args
+    }
+
+    /// redis-cli's TLS arguments (it checks the server against the CA).
+    fn cli_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--tls".to_owned(),
+            "--cacert".to_owned(),
+            self.ca.to_string_lossy().into_owned(),
+        ];
+        if self.auth_clients {
+            args.extend([
+                "--cert".to_owned(),
+                self.cert.to_string_lossy().into_owned(),
+                "--key".to_owned(),
+                self.key.to_string_lossy().into_owned(),
+            ]);
+        }
+        args
+    }
+}
+
+impl RedisServer {
+    /// Starts redis-server serving TLS only, on a free port; its `url` is
+    /// `rediss://127.0.0.1:<port>`.
+    pub fn spawn_tls(tls: &RedisTlsFiles) -> Result<Self, ProcError> {
+        let mut last = None;
+        for _ in 0..3 {
+            match Self::spawn_tls_with(free_port(), tls, &[]) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ProcError::Start {
+            program: "redis-server",
+            port: 0,
+            reason: "no attempt".into(),
+        }))
+    }
+
+    fn spawn_tls_with(port: u16, tls: &RedisTlsFiles, extra: &[&str]) -> Result<Self, ProcError> {
+        let mut args = tls.server_args(port);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut s = Self::spawn_on(port, None, &args)?;
+        s.url = format!("rediss://127.0.0.1:{port}");
+        Ok(s)
+    }
+}
+
 /// A Redis Cluster of `n` masters on loopback, without replicas.
 #[derive(Debug)]
 pub struct RedisCluster {
@@ -296,7 +378,18 @@ impl RedisCluster {
     /// Starts `n` (at least 3) cluster-enabled servers and joins them with
     /// `redis-cli --cluster create`; their files live under `dir`.
     pub fn spawn(n: usize, dir: &Path) -> Result<Self, ProcError> {
+        Self::spawn_with(n, dir, None)
+    }
+
+    /// As [`RedisCluster::spawn`], every node (and the cluster bus) over
+    /// TLS only; the seed URLs are `rediss://`.
+    pub fn spawn_tls(n: usize, dir: &Path, tls: &RedisTlsFiles) -> Result<Self, ProcError> {
+        Self::spawn_with(n, dir, Some(tls))
+    }
+
+    fn spawn_with(n: usize, dir: &Path, tls: Option<&RedisTlsFiles>) -> Result<Self, ProcError> {
         let cli = find_tool("redis-cli")?;
+        let cli_tls = tls.map(RedisTlsFiles::cli_args).unwrap_or_default();
         let mut nodes = Vec::new();
         for i in 0..n {
             let port = free_port();
@@ -308,24 +401,29 @@ impl RedisCluster {
             })?;
             let conf = node_dir.join("nodes.conf");
             let conf = conf.to_string_lossy().into_owned();
-            nodes.push(RedisServer::spawn_on(
-                port,
-                None,
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    &conf,
-                    "--cluster-node-timeout",
-                    "2000",
-                ],
-            )?);
+            let cluster = [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &conf,
+                "--cluster-node-timeout",
+                "2000",
+            ];
+            nodes.push(match tls {
+                None => RedisServer::spawn_on(port, None, &cluster)?,
+                Some(tls) => {
+                    let mut args = cluster.to_vec();
+                    args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+                    RedisServer::spawn_tls_with(port, tls, &args)?
+                }
+            });
         }
         let addrs: Vec<String> = nodes
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.proc.port))
             .collect();
         let out = Command::new(&cli)
+            .args(&cli_tls)
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
@@ -352,6 +450,7 @@ impl RedisCluster {
         loop {
             let ok = nodes.iter().all(|s| {
                 Command::new(&cli)
+                    .args(&cli_tls)
                     .args(["-p", &s.proc.port.to_string(), "cluster", "info"])
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))

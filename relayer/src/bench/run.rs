@@ -622,6 +622,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             key_prefix: prefix.clone(),
             cluster_nodes: Vec::new(),
         },
+        tls: crate::config::TlsConfig::default(),
         http: HttpConfig::default(),
         log: LogConfig::default(),
         attester_key: SecretRef {
@@ -667,6 +668,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 trust: crate::config::HeaderTrust::SingleEndpoint,
                 min_agreeing_endpoints: 2,
                 allow_header_chain_on_public_network: false,
+                max_response_bytes: switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES,
             })
             .collect(),
         route_groups: Vec::new(),

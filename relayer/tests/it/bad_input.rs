@@ -544,6 +544,7 @@ impl Net {
             trust: switchyard::config::HeaderTrust::SingleEndpoint,
             min_agreeing_endpoints: 2,
             allow_header_chain_on_public_network: false,
+            max_response_bytes: switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES,
         };
         Config {
             role: switchyard::config::Role::All,
@@ -552,6 +553,7 @@ impl Net {
                 key_prefix: format!("sy-bad-{}", self.anvils[0].chain_id),
                 cluster_nodes: Vec::new(),
             },
+            tls: switchyard::config::TlsConfig::default(),
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             },

@@ -23,3 +23,4 @@ mod sdk;
 mod secrets;
 mod stack;
 mod status;
+mod tls;
