@@ -10,7 +10,7 @@ use blst::{
 use crate::error::{Error, Result};
 use crate::types::{BlsSignature, SyncCommittee};
 
-const DST: &[u8] = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
+pub(crate) const DST: &[u8] = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
 
 /// Decompressed, group-checked committee keys.
 ///

@@ -48,6 +48,25 @@ impl Fork {
         Fork::Fulu,
     ];
 
+    /// The fork's name as in the beacon API's `version` field and in
+    /// consensus-spec configs (`altair`, ..., `electra`, `fulu`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Phase0 => "phase0",
+            Self::Altair => "altair",
+            Self::Bellatrix => "bellatrix",
+            Self::Capella => "capella",
+            Self::Deneb => "deneb",
+            Self::Electra => "electra",
+            Self::Fulu => "fulu",
+        }
+    }
+
+    /// The fork named `name` (as [`Fork::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
     /// State generalized indices of the light-client proofs in this fork
     /// (Altair sync-protocol and its Electra amendment).
     pub fn state_gindices(self) -> StateGindices {
@@ -100,6 +119,15 @@ impl Preset {
         epochs_per_sync_committee_period: 8,
         sync_committee_size: 32,
     };
+
+    /// A preset by its `PRESET_BASE` name: `mainnet` or `minimal`.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "mainnet" => Some(Self::MAINNET),
+            "minimal" => Some(Self::MINIMAL),
+            _ => None,
+        }
+    }
 }
 
 /// One entry of a fork schedule.
@@ -362,6 +390,17 @@ mod tests {
             assert_eq!(digests.len(), spec.forks.len(), "{name}");
         }
         assert!(ChainSpec::by_name("goerli").is_none());
+    }
+
+    #[test]
+    fn forks_and_presets_are_found_by_their_config_names() {
+        for f in Fork::ALL {
+            assert_eq!(Fork::from_name(f.name()), Some(f));
+        }
+        assert_eq!(Fork::from_name("Electra"), None);
+        assert_eq!(Preset::by_name("minimal"), Some(Preset::MINIMAL));
+        assert_eq!(Preset::by_name("mainnet"), Some(Preset::MAINNET));
+        assert_eq!(Preset::by_name("gnosis"), None);
     }
 
     fn hex_of<const N: usize>(b: [u8; N]) -> String {

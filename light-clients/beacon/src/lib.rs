@@ -18,6 +18,9 @@
 //! Objects come in as beacon API JSON ([`json`]) or SSZ ([`codec`]); the
 //! fork of an object fixes its SSZ shape, the fork of a slot fixes which
 //! generalized indices and fork version apply ([`ChainSpec`]).
+//!
+//! Feature `testkit` (for tests only) adds the `testkit` module: sync committees
+//! from deterministic keys and the light-client objects they sign.
 
 mod bls;
 pub mod codec;
@@ -28,6 +31,8 @@ pub mod json;
 mod merkle;
 pub mod spectest;
 mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod types;
 
 pub use config::{ChainSpec, Fork, ForkEntry, Preset};

@@ -8,3 +8,4 @@ mod spec_sync;
 mod ssz_static;
 mod ssz_stream;
 mod support;
+mod testkit;
