@@ -860,8 +860,11 @@ pub struct BeaconConfig {
     /// Beacon API endpoints, tried in turn.
     pub urls: Vec<String>,
     /// `mainnet`, `sepolia` or `holesky`: fork schedule, genesis validators
-    /// root, genesis time.
+    /// root, genesis time; or `custom`, a devnet described in `custom`.
     pub network: String,
+    /// With `network = "custom"`: the devnet's consensus parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<CustomNetwork>,
     /// A finalized beacon block root you trust (weak subjectivity), used on
     /// first start and whenever the persisted state is too old.
     pub trusted_root: B256,
@@ -882,6 +885,44 @@ pub struct BeaconConfig {
 
 fn default_beacon_max_response() -> usize {
     crate::beacon::DEFAULT_MAX_RESPONSE_BYTES
+}
+
+/// A devnet's consensus parameters (`network = "custom"`), as its
+/// consensus-spec `config.yaml` and genesis state give them (Kurtosis'
+/// ethereum-package, for instance, prints both).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomNetwork {
+    /// `PRESET_BASE`: `mainnet` or `minimal`.
+    pub preset: String,
+    /// The genesis state's `genesis_validators_root`, part of every
+    /// signing domain.
+    pub genesis_validators_root: B256,
+    /// The genesis state's `genesis_time`, in Unix seconds.
+    pub genesis_time: u64,
+    /// `SECONDS_PER_SLOT`.
+    #[serde(default = "default_seconds_per_slot")]
+    pub seconds_per_slot: u64,
+    /// The fork schedule: every fork from `phase0` in order, each with its
+    /// `*_FORK_VERSION` and `*_FORK_EPOCH`, up to the last scheduled one
+    /// (leave out the forks at `FAR_FUTURE_EPOCH`).
+    pub forks: Vec<CustomFork>,
+}
+
+/// One fork of a custom network's schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFork {
+    /// `phase0`, `altair`, `bellatrix`, `capella`, `deneb`, `electra` or `fulu`.
+    pub fork: String,
+    /// The fork version, 4 bytes (`"0x10000038"`).
+    pub version: alloy_primitives::FixedBytes<4>,
+    /// The epoch the fork activates at.
+    pub epoch: u64,
+}
+
+fn default_seconds_per_slot() -> u64 {
+    12
 }
 
 fn default_max_checkpoint_age() -> u64 {
@@ -1228,15 +1269,7 @@ impl Config {
                         ),
                     ));
                 }
-                if switchyard_lc_beacon::ChainSpec::by_name(&b.network).is_none() {
-                    return Err(cfg_err(
-                        p("beacon.network"),
-                        format!(
-                            "expected \"mainnet\", \"sepolia\" or \"holesky\", got {:?}",
-                            b.network
-                        ),
-                    ));
-                }
+                crate::beacon::Network::from_config(b, &p("beacon"))?;
                 if !(3600..=30 * 24 * 3600).contains(&b.max_checkpoint_age_secs) {
                     return Err(cfg_err(
                         p("beacon.max_checkpoint_age_secs"),
@@ -1700,6 +1733,82 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         )
         .expect_err("unknown key");
         assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn a_custom_beacon_network_is_read_from_config_and_checked_key_by_key() {
+        let forks = [
+            "phase0",
+            "altair",
+            "bellatrix",
+            "capella",
+            "deneb",
+            "electra",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            format!(
+                "{{ fork = \"{f}\", version = \"0x0{i}000038\", epoch = {} }}",
+                i * 10
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+        let beacon = format!(
+            "[chains.beacon]\nurls = [\"http://127.0.0.1:5052\"]\nnetwork = \"custom\"\ntrusted_root = \"0x5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275\"\n[chains.beacon.custom]\npreset = \"minimal\"\ngenesis_validators_root = \"0x{}\"\ngenesis_time = 1700000000\nseconds_per_slot = 6\nforks = [{forks}]\n",
+            "ab".repeat(32)
+        );
+        let base = sample();
+        let first = base.find("[[chains]]").expect("a chain");
+        let end = base[first + 1..]
+            .find("[[chains]]")
+            .map_or(base.len(), |e| first + 1 + e);
+        let text = format!("{}{beacon}{}", &base[..end], &base[end..]);
+        let c = Config::from_toml(&text).expect("valid");
+        let b = c.chains[0].beacon.as_ref().expect("beacon");
+        let n = crate::beacon::Network::from_config(b, "x").expect("custom network");
+        assert_eq!(n.spec.preset, switchyard_lc_beacon::Preset::MINIMAL);
+        assert_eq!(
+            n.spec.fork_at_epoch(50),
+            switchyard_lc_beacon::Fork::Electra
+        );
+        assert_eq!(n.spec.fork_at_epoch(49), switchyard_lc_beacon::Fork::Deneb);
+        assert_eq!(n.spec.fork_version_at_epoch(35), [3, 0, 0, 0x38]);
+        assert_eq!((n.genesis_time, n.seconds_per_slot), (1_700_000_000, 6));
+        assert_eq!(n.slots(3600), 600);
+        for (from, to, path) in [
+            (
+                "preset = \"minimal\"",
+                "preset = \"gnosis\"",
+                "custom.preset",
+            ),
+            (
+                "seconds_per_slot = 6",
+                "seconds_per_slot = 0",
+                "custom.seconds_per_slot",
+            ),
+            ("\"altair\"", "\"capella\"", "custom.forks[1].fork"),
+            ("epoch = 0 }", "epoch = 1 }", "custom.forks[0].epoch"),
+            ("epoch = 20 }", "epoch = 5 }", "custom.forks[2].epoch"),
+            ("0x04000038", "0x03000038", "custom.forks[4].version"),
+            (", { fork = \"capella\"", "] #", "custom.forks"),
+            ("network = \"custom\"", "network = \"mainnet\"", "custom"),
+            ("network = \"custom\"", "network = \"kurtosis\"", "network"),
+        ] {
+            let bad = text.replace(from, to);
+            assert_ne!(bad, text, "{from}");
+            let err = Config::from_toml(&bad).expect_err(to);
+            assert_eq!(err.path, format!("chains[0].beacon.{path}"), "{err}");
+        }
+        // A custom network needs its table.
+        let end_of_beacon = text.find("[chains.beacon.custom]").expect("custom table");
+        let next = text[end_of_beacon..]
+            .find("[[chains]]")
+            .map_or(text.len(), |e| end_of_beacon + e);
+        let bare = format!("{}{}", &text[..end_of_beacon], &text[next..]);
+        let err = Config::from_toml(&bare).expect_err("no custom table");
+        assert_eq!(err.path, "chains[0].beacon.custom", "{err}");
     }
 
     #[test]

@@ -323,14 +323,10 @@ fn beacon_watcher(
     ),
     HubError,
 > {
-    use crate::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, genesis_time, wall_clock};
-    // Validated: the network is a built-in one.
-    let spec = switchyard_lc_beacon::ChainSpec::by_name(&b.network).ok_or_else(|| {
-        crate::config::ConfigError {
-            path: format!("chain {}: beacon.network", c.name),
-            reason: format!("unknown network {:?}", b.network),
-        }
-    })?;
+    use crate::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Network};
+    // Validated with the configuration; built-in or custom.
+    let network = Network::from_config(b, &format!("chain {}: beacon", c.name))?;
+    let spec = network.spec.clone();
     let api = BeaconApi::with_http(
         &c.name,
         &b.urls,
@@ -351,9 +347,9 @@ fn beacon_watcher(
             domain: c.domain,
             spec,
             trusted_root: b.trusted_root,
-            max_checkpoint_age_slots: b.max_checkpoint_age_secs / 12,
+            max_checkpoint_age_slots: network.slots(b.max_checkpoint_age_secs),
             poll,
-            clock: wall_clock(genesis_time(&b.network).unwrap_or(0)),
+            clock: network.clock(),
         },
         api,
         EvmSource::new(pool.clone()),
