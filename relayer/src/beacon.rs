@@ -664,7 +664,10 @@ impl BeaconWatcher {
     }
 
     /// The finalized header's execution block, read over JSON-RPC and bound
-    /// to the header; published when it is new.
+    /// to the header; published when it is new. When the endpoints' block
+    /// at that height is another one, the finalized block (number and hash
+    /// from the verified header) is published all the same: the gate then
+    /// holds the origin's routing on the mismatch.
     async fn bind(&self, store: &LightClientStore) -> Result<Option<BlockRef>, HubError> {
         let header = store.finalized_header();
         let Some(payload) = header.execution.as_ref() else {
@@ -677,12 +680,31 @@ impl BeaconWatcher {
             return Ok(*self.anchor.borrow());
         }
         let (exec, _claimed) = self.exec.header(number).await?;
-        let anchor = bind_execution(header, &self.spec.spec, &exec).map_err(|source| {
-            HubError::BeaconLightClient {
-                chain: self.spec.name.clone(),
-                source,
+        let anchor = match bind_execution(header, &self.spec.spec, &exec) {
+            Ok(anchor) => anchor,
+            // The endpoints hold another block at the finalized height. The
+            // finalized block itself becomes the anchor: the origin
+            // watcher's gate compares it with its header chain, holds
+            // routing and says so (`not_finalized_by_beacon`, /readyz),
+            // where failing the round would only retry without a word.
+            Err(source @ switchyard_lc_beacon::Error::ExecutionHeaderMismatch { .. }) => {
+                warn!(
+                    err = %source,
+                    height = number,
+                    "the execution endpoints hold another block than the beacon chain finalized"
+                );
+                BlockRef {
+                    number,
+                    hash: payload.block_hash(),
+                }
             }
-        })?;
+            Err(source) => {
+                return Err(HubError::BeaconLightClient {
+                    chain: self.spec.name.clone(),
+                    source,
+                });
+            }
+        };
         self.metrics
             .lc_height
             .with_label_values(&[&self.spec.name, "finalized"])
