@@ -4,6 +4,7 @@
 mod admin;
 mod bad_input;
 mod beacon;
+mod beacon_anchor;
 mod bench;
 mod chaos;
 mod cosmos;
