@@ -20,6 +20,7 @@ use switchyard_sdk::{MessageList, MessageStatus, Stage};
 
 use crate::journal::{parse_b256, parse_sender, status_of};
 use crate::lane::LaneId;
+use crate::status_index::{Cursor, IndexKind};
 use crate::unix_ms;
 
 /// The OpenAPI document, as checked into the repository.
@@ -32,8 +33,9 @@ const STYLE_CSS: &str = include_str!("explorer/style.css");
 /// The explorer's pages load nothing from elsewhere and run no inline code.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Most messages one list answer carries.
-const LIST_LIMIT: usize = 100;
+/// Most messages one list answer carries, and how many it carries unless
+/// asked for fewer.
+const LIST_LIMIT: u32 = 100;
 
 /// What the API needs to know of the configuration (names and lanes), and
 /// its short-lived answer cache.
@@ -218,6 +220,10 @@ pub struct ListQuery {
     pub sender: Option<String>,
     /// Restricts a sender search to one origin domain.
     pub origin: Option<Domain>,
+    /// Messages per page, 1 to 100 (default 100).
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`: where this page starts.
+    pub cursor: Option<String>,
 }
 
 async fn messages(
@@ -228,36 +234,17 @@ async fn messages(
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("query: {e}")),
     };
-    let ids = match (&q.tx, &q.sender) {
-        (Some(tx), None) => {
-            let hash = match parse_b256("tx", tx) {
-                Ok(h) => h,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            match s.lanes.status_by_tx(&hash, LIST_LIMIT).await {
-                Ok(ids) => ids,
-                Err(e) => return redis_unavailable(&e),
-            }
-        }
-        (None, Some(sender)) => {
-            let sender = match parse_sender(sender) {
-                Ok(x) => x,
-                Err(e) => return error(StatusCode::BAD_REQUEST, e),
-            };
-            let origins: Vec<Domain> = match q.origin {
-                Some(o) => vec![o],
-                None => s.catalog.origins.iter().map(|(_, d)| *d).collect(),
-            };
-            let mut ids = Vec::new();
-            for o in origins {
-                match s.lanes.status_by_sender(o, &sender, LIST_LIMIT).await {
-                    Ok(found) => ids.extend(found),
-                    Err(e) => return redis_unavailable(&e),
-                }
-            }
-            ids.truncate(LIST_LIMIT);
-            ids
-        }
+    let limit = q.limit.unwrap_or(LIST_LIMIT);
+    if !(1..=LIST_LIMIT).contains(&limit) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("limit: expected 1 to {LIST_LIMIT}, got {limit}"),
+        );
+    }
+    let limit = limit as usize;
+    let kind = match (&q.tx, &q.sender) {
+        (Some(_), None) => IndexKind::Tx,
+        (None, Some(_)) => IndexKind::Sender,
         _ => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -265,12 +252,40 @@ async fn messages(
             );
         }
     };
-    match statuses(&s, &ids).await {
-        Ok(mut messages) => {
-            // Newest first, by the first stage recorded.
-            messages.sort_by_key(|m| std::cmp::Reverse(m.stages.first().map_or(0, |s| s.at_ms)));
-            axum::Json(MessageList { messages }).into_response()
-        }
+    let cursor = match q.cursor.as_deref().map(|c| Cursor::parse(kind, c)) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let page = if let Some(tx) = &q.tx {
+        let hash = match parse_b256("tx", tx) {
+            Ok(h) => h,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        };
+        crate::status_index::tx_page(&s.lanes, &hash, cursor.as_ref(), limit).await
+    } else {
+        let sender = match parse_sender(q.sender.as_deref().unwrap_or_default()) {
+            Ok(x) => x,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        };
+        let origins: Vec<Domain> = match q.origin {
+            Some(o) => vec![o],
+            None => s.catalog.origins.iter().map(|(_, d)| *d).collect(),
+        };
+        crate::status_index::sender_page(&s.lanes, &origins, &sender, cursor.as_ref(), limit).await
+    };
+    let page = match page {
+        Ok(p) => p,
+        Err(e) => return redis_unavailable(&e),
+    };
+    // In the index's order; ids whose record expired are left out, so a
+    // page may be short and still have a next one.
+    match statuses(&s, &page.ids).await {
+        Ok(messages) => axum::Json(MessageList {
+            messages,
+            next_cursor: page.next.map(|c| c.encode()),
+        })
+        .into_response(),
         Err(r) => r,
     }
 }

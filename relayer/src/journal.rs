@@ -12,8 +12,10 @@
 //! In Redis (prefix `sy` by default), each expiring `retention_secs` after
 //! its last write:
 //! - `…:status:msg:<id>`: a hash of the message's record (fields below);
-//! - `…:status:tx:<hash>`: the ids in an origin or destination transaction;
-//! - `…:status:sender:<origin>:<sender>`: the sender's newest ids;
+//! - `…:status:by_tx:<hash>`: the messages of an origin or destination
+//!   transaction, in its order;
+//! - `…:status:by_sender:<origin>:<sender>`: the sender's newest messages
+//!   (both sorted sets, see [`crate::status_index`]);
 //! - `…:status:counts`: deployment-wide counts per `origin:dst:stage`
 //!   (never expires), from which the explorer computes rates.
 //!
@@ -35,6 +37,7 @@ use tracing::{debug, warn};
 
 use crate::lane::{LaneId, Lanes, StatusOp};
 use crate::metrics::Metrics;
+use crate::status_index::{sender_member, tx_member};
 
 /// Field names of a record in Redis. Short, and every value at most 64
 /// bytes (32-byte hashes raw, numbers in decimal, a body only when it fits),
@@ -366,6 +369,9 @@ impl JournalWriter {
     }
 }
 
+/// Members to add to one index ([`crate::status_index`]).
+type Members = Vec<Vec<u8>>;
+
 /// The Redis writes of one event.
 pub fn ops_of(event: &Event) -> Vec<StatusOp> {
     let mut ops = Vec::new();
@@ -386,8 +392,8 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
             queued_ms,
             messages,
         } => {
-            let mut by_tx: Vec<(B256, Vec<B256>)> = Vec::new();
-            let mut by_sender: Vec<((Domain, B256), Vec<B256>)> = Vec::new();
+            let mut by_tx: Vec<(B256, Members)> = Vec::new();
+            let mut by_sender: Vec<((Domain, B256), Members)> = Vec::new();
             for q in messages {
                 let m = &q.message;
                 let id = m.id();
@@ -412,24 +418,29 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 }
                 if let Some(tx) = q.origin_tx {
                     fields.push((field::ORIGIN_TX, raw(&tx)));
-                    push_to(&mut by_tx, tx, id);
+                    // In a dispatch transaction, nonces give its order.
+                    push_to(&mut by_tx, tx, tx_member(m.nonce, &id));
                 }
                 ops.push(StatusOp::Fields { id, fields });
-                push_to(&mut by_sender, (m.origin, m.sender), id);
+                push_to(
+                    &mut by_sender,
+                    (m.origin, m.sender),
+                    sender_member(*verified_ms, m.nonce, &id),
+                );
                 count(m.origin, lane.dst, Stage::Queued);
             }
             ops.extend(
                 by_tx
                     .into_iter()
-                    .map(|(hash, ids)| StatusOp::Tx { hash, ids }),
+                    .map(|(hash, members)| StatusOp::Tx { hash, members }),
             );
             ops.extend(
                 by_sender
                     .into_iter()
-                    .map(|((origin, sender), ids)| StatusOp::Sender {
+                    .map(|((origin, sender), members)| StatusOp::Sender {
                         origin,
                         sender,
-                        ids,
+                        members,
                     }),
             );
         }
@@ -488,9 +499,12 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
                 count(*origin, *dst, Stage::Failed);
             }
             if !all.is_empty() {
+                // In a delivery, the place in the batch (delivered ones
+                // first: the event keeps them apart).
+                let members = (0u32..).zip(&all).map(|(i, id)| tx_member(i, id));
                 ops.push(StatusOp::Tx {
                     hash: *tx,
-                    ids: all,
+                    members: members.collect(),
                 });
             }
         }
@@ -536,10 +550,10 @@ pub fn ops_of(event: &Event) -> Vec<StatusOp> {
     ops
 }
 
-fn push_to<K: PartialEq>(v: &mut Vec<(K, Vec<B256>)>, k: K, id: B256) {
-    match v.iter_mut().find(|(x, _)| *x == k) {
-        Some((_, ids)) => ids.push(id),
-        None => v.push((k, vec![id])),
+fn push_to<K: PartialEq, V>(v: &mut Vec<(K, Vec<V>)>, k: K, x: V) {
+    match v.iter_mut().find(|(y, _)| *y == k) {
+        Some((_, xs)) => xs.push(x),
+        None => v.push((k, vec![x])),
     }
 }
 
@@ -729,12 +743,12 @@ mod tests {
         let ops = ops_of(&queued);
         assert!(ops.contains(&StatusOp::Tx {
             hash: tx,
-            ids: vec![id]
+            members: vec![tx_member(3, &id)]
         }));
         assert!(ops.contains(&StatusOp::Sender {
             origin: 7,
             sender: m.sender,
-            ids: vec![id]
+            members: vec![sender_member(1000, 3, &id)]
         }));
         assert!(ops.contains(&StatusOp::Count {
             origin: 7,

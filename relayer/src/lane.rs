@@ -1409,21 +1409,24 @@ pub enum StatusOp {
         /// (field, value) pairs.
         fields: Vec<(&'static str, Vec<u8>)>,
     },
-    /// Indexes `ids` under a transaction hash (origin or destination).
+    /// Adds `members` to the index of a transaction hash (origin or
+    /// destination). Members are opaque here: bytes that sort in list
+    /// order (`crate::status_index`).
     Tx {
         /// Transaction hash.
         hash: B256,
-        /// Message ids in the transaction.
-        ids: Vec<B256>,
+        /// Index members of the messages in the transaction.
+        members: Vec<Vec<u8>>,
     },
-    /// Indexes `ids` under their sender on `origin`, newest first.
+    /// Adds `members` to the index of their sender on `origin`, which keeps
+    /// the [`SENDER_INDEX_LEN`] greatest (newest).
     Sender {
         /// Origin domain.
         origin: Domain,
         /// Sender (32 bytes).
         sender: B256,
-        /// Message ids.
-        ids: Vec<B256>,
+        /// Index members of the messages.
+        members: Vec<Vec<u8>>,
     },
     /// Adds `n` to the deployment-wide count of `stage` on a route.
     Count {
@@ -1438,18 +1441,21 @@ pub enum StatusOp {
     },
 }
 
-/// Ids kept per (origin, sender) index: the newest ones.
-pub const SENDER_INDEX_LEN: usize = 200;
+/// Members kept per (origin, sender) index: the newest ones.
+pub const SENDER_INDEX_LEN: usize = 1000;
 
 impl Lanes {
     fn status_key(&self, id: &B256) -> String {
         format!("{}:status:msg:{id:x}", self.prefix)
     }
+    // Sorted sets; the names differ from the earlier set and list
+    // (`status:tx:`, `status:sender:`) so an upgraded hub never meets a key
+    // of the old type.
     fn status_tx_key(&self, hash: &B256) -> String {
-        format!("{}:status:tx:{hash:x}", self.prefix)
+        format!("{}:status:by_tx:{hash:x}", self.prefix)
     }
     fn status_sender_key(&self, origin: Domain, sender: &B256) -> String {
-        format!("{}:status:sender:{origin}:{sender:x}", self.prefix)
+        format!("{}:status:by_sender:{origin}:{sender:x}", self.prefix)
     }
     fn status_counts_key(&self) -> String {
         format!("{}:status:counts", self.prefix)
@@ -1476,30 +1482,28 @@ impl Lanes {
                     cmds.push(c);
                     key
                 }
-                StatusOp::Tx { hash, ids } => {
-                    let key = self.status_tx_key(hash);
-                    let mut c = redis::cmd("SADD");
-                    c.arg(&key);
-                    for id in ids {
-                        c.arg(id.as_slice());
+                StatusOp::Tx { hash, members } => {
+                    if members.is_empty() {
+                        continue;
                     }
-                    cmds.push(c);
+                    let key = self.status_tx_key(hash);
+                    cmds.push(zadd_lex(&key, members));
                     key
                 }
                 StatusOp::Sender {
                     origin,
                     sender,
-                    ids,
+                    members,
                 } => {
-                    let key = self.status_sender_key(*origin, sender);
-                    let mut c = redis::cmd("LPUSH");
-                    c.arg(&key);
-                    for id in ids {
-                        c.arg(id.as_slice());
+                    if members.is_empty() {
+                        continue;
                     }
-                    cmds.push(c);
-                    let mut t = redis::cmd("LTRIM");
-                    t.arg(&key).arg(0).arg(SENDER_INDEX_LEN as i64 - 1);
+                    let key = self.status_sender_key(*origin, sender);
+                    cmds.push(zadd_lex(&key, members));
+                    // Equal scores: ranks follow byte order, so the lowest
+                    // ranks are the oldest members.
+                    let mut t = redis::cmd("ZREMRANGEBYRANK");
+                    t.arg(&key).arg(0).arg(-(SENDER_INDEX_LEN as i64) - 1);
                     cmds.push(t);
                     key
                 }
@@ -1575,33 +1579,51 @@ impl Lanes {
         .await
     }
 
-    /// Message ids indexed under transaction `hash` (at most `limit`).
-    pub async fn status_by_tx(&self, hash: &B256, limit: usize) -> Result<Vec<B256>, QueueError> {
+    /// Up to `limit` members of transaction `hash`'s index in byte order,
+    /// from just after `after` (from the start without it).
+    pub async fn status_by_tx(
+        &self,
+        hash: &B256,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, QueueError> {
         let mut c = self.conn.clone();
-        let raw: Vec<Vec<u8>> = redis::cmd("SMEMBERS")
+        redis::cmd("ZRANGE")
             .arg(self.status_tx_key(hash))
+            .arg(lex_bound(after, b"-"))
+            .arg("+")
+            .arg("BYLEX")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
             .query_async(&mut c)
             .await
-            .map_err(redis_err("status_by_tx"))?;
-        Ok(ids_of(raw, limit))
+            .map_err(redis_err("status_by_tx"))
     }
 
-    /// The newest message ids of `sender` on `origin` (at most `limit`).
+    /// Up to `limit` members of the index of `sender` on `origin` in
+    /// reverse byte order (newest first), from just before `before` (from
+    /// the newest without it).
     pub async fn status_by_sender(
         &self,
         origin: Domain,
         sender: &B256,
+        before: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<B256>, QueueError> {
+    ) -> Result<Vec<Vec<u8>>, QueueError> {
         let mut c = self.conn.clone();
-        let raw: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        redis::cmd("ZRANGE")
             .arg(self.status_sender_key(origin, sender))
+            .arg(lex_bound(before, b"+"))
+            .arg("-")
+            .arg("BYLEX")
+            .arg("REV")
+            .arg("LIMIT")
             .arg(0)
-            .arg(limit.max(1) as i64 - 1)
+            .arg(limit)
             .query_async(&mut c)
             .await
-            .map_err(redis_err("status_by_sender"))?;
-        Ok(ids_of(raw, limit))
+            .map_err(redis_err("status_by_sender"))
     }
 
     /// Deployment-wide stage counts: `origin:dst:stage` → count.
@@ -1617,17 +1639,23 @@ impl Lanes {
     }
 }
 
-/// 32-byte ids from Redis members, skipping anything else (the journal is
-/// not authenticated: a stray member is ignored, not trusted).
-fn ids_of(raw: Vec<Vec<u8>>, limit: usize) -> Vec<B256> {
-    let mut out: Vec<B256> = raw
-        .into_iter()
-        .filter(|r| r.len() == 32)
-        .map(|r| B256::from_slice(&r))
-        .collect();
-    out.dedup();
-    out.truncate(limit);
-    out
+/// `ZADD key 0 m ...`: every member scores 0, so the set sorts its members
+/// as byte strings (what the `BYLEX` reads page through).
+fn zadd_lex(key: &str, members: &[Vec<u8>]) -> Cmd {
+    let mut c = redis::cmd("ZADD");
+    c.arg(key);
+    for m in members {
+        c.arg(0).arg(m.as_slice());
+    }
+    c
+}
+
+/// An exclusive `BYLEX` bound just past `member`, else `open` (`-` or `+`).
+fn lex_bound(member: Option<&[u8]>, open: &[u8]) -> Vec<u8> {
+    match member {
+        Some(m) => [b"(".as_slice(), m].concat(),
+        None => open.to_vec(),
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod procs;
 pub mod router;
 pub mod status_cli;
+pub mod status_index;
 pub mod watcher;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

@@ -164,13 +164,35 @@ async fn fetch_status(
     }
 }
 
-/// The messages of transaction `tx` (`GET /v1/messages?tx=`).
+/// Most pages of one list followed: a transaction's messages fit in far
+/// fewer; more means a hub that never ends the list.
+const MAX_PAGES: usize = 1000;
+
+/// The messages of transaction `tx` (`GET /v1/messages?tx=`), every page.
 async fn fetch_by_tx(client: &reqwest::Client, base: &str, tx: &str) -> Result<Vec<Value>, String> {
-    let url = format!("{}/v1/messages?tx={tx}", base.trim_end_matches('/'));
-    match get_json(client, &url).await? {
-        (s, body) if s.is_success() => Ok(body["messages"].as_array().cloned().unwrap_or_default()),
-        (s, body) => Err(refused(&url, s, &body)),
+    let first = format!("{}/v1/messages?tx={tx}", base.trim_end_matches('/'));
+    let mut all = Vec::new();
+    let mut url = first.clone();
+    for _ in 0..MAX_PAGES {
+        let body = match get_json(client, &url).await? {
+            (s, body) if s.is_success() => body,
+            (s, body) => return Err(refused(&url, s, &body)),
+        };
+        all.extend(body["messages"].as_array().cloned().unwrap_or_default());
+        match body["next_cursor"].as_str() {
+            Some(next) => {
+                let next_url = format!("{first}&cursor={next}");
+                if next_url == url {
+                    return Err(format!("GET {url}: the hub answered its own cursor again"));
+                }
+                url = next_url;
+            }
+            None => return Ok(all),
+        }
     }
+    Err(format!(
+        "GET {first}: the list did not end within {MAX_PAGES} pages"
+    ))
 }
 
 /// The human form of a `MessageStatus` JSON.

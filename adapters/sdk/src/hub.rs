@@ -151,12 +151,54 @@ pub struct MessageStatus {
     pub stages: Vec<StageAt>,
 }
 
-/// `GET /v1/messages?tx=|sender=`, typed.
+/// `GET /v1/messages?tx=|sender=`, typed: one page of a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageList {
-    /// The messages found.
+    /// The messages of this page, in list order (a transaction's in the
+    /// order it carried them, a sender's newest first). A page may hold
+    /// fewer than asked and still have a next one.
     pub messages: Vec<MessageStatus>,
+    /// Where the next page starts (pass it as `cursor`); `None` at the end.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
+
+/// What `GET /v1/messages` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageQuery {
+    /// The messages of an origin (dispatch) or destination (delivery)
+    /// transaction.
+    Tx(B256),
+    /// The messages of a sender (left-padded to 32 bytes), on one origin
+    /// or on every origin the hub follows.
+    Sender {
+        /// The sender.
+        sender: B256,
+        /// Only this origin domain.
+        origin: Option<Domain>,
+    },
+}
+
+impl MessageQuery {
+    fn path(&self) -> String {
+        match self {
+            Self::Tx(tx) => format!("/v1/messages?tx={tx:#x}"),
+            Self::Sender {
+                sender,
+                origin: None,
+            } => format!("/v1/messages?sender={sender:#x}"),
+            Self::Sender {
+                sender,
+                origin: Some(o),
+            } => format!("/v1/messages?sender={sender:#x}&origin={o}"),
+        }
+    }
+}
+
+/// Most pages [`HubClient::list`] follows: a hub's lists are far shorter
+/// (a sender's index keeps 1,000 messages per origin), so more means a hub
+/// that never ends its list.
+const MAX_PAGES: usize = 1000;
 
 /// A client of one hub's status API.
 ///
@@ -167,7 +209,7 @@ pub struct MessageList {
 ///
 /// # async fn run(id: B256, dispatch_tx: B256) -> Result<(), switchyard_sdk::SdkError> {
 /// let hub = HubClient::new("http://127.0.0.1:9464")?;
-/// // Every message the dispatch transaction sent, and where it is.
+/// // Every message the dispatch transaction sent (all pages), and where it is.
 /// for m in hub.by_tx(dispatch_tx).await? {
 ///     println!("{}: {} (lane {:?})", m.id, m.status, m.destination.lane);
 /// }
@@ -247,14 +289,73 @@ impl HubClient {
         self.get(&format!("/v1/messages/{id:#x}")).await
     }
 
-    /// The messages of an origin (dispatch) or destination (delivery)
-    /// transaction.
-    pub async fn by_tx(&self, tx: B256) -> Result<Vec<MessageStatus>, SdkError> {
+    /// One page of `query`: up to `limit` messages (the hub's default, 100,
+    /// without it) from `cursor` (a previous page's `next_cursor`; the
+    /// first page without it).
+    pub async fn page(
+        &self,
+        query: &MessageQuery,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<MessageList, SdkError> {
+        let mut path = query.path();
+        if let Some(l) = limit {
+            path += &format!("&limit={l}");
+        }
+        if let Some(c) = cursor {
+            // Cursors are hex with a letter in front; nothing to escape in
+            // one from the hub, and anything else is refused by it.
+            path += &format!("&cursor={c}");
+        }
         Ok(self
-            .get::<MessageList>(&format!("/v1/messages?tx={tx:#x}"))
+            .get::<MessageList>(&path)
             .await?
-            .map(|l| l.messages)
-            .unwrap_or_default())
+            .unwrap_or(MessageList {
+                messages: Vec::new(),
+                next_cursor: None,
+            }))
+    }
+
+    /// Every message of `query`, following the pages to the end.
+    pub async fn list(&self, query: &MessageQuery) -> Result<Vec<MessageStatus>, SdkError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page = self.page(query, cursor.as_deref(), None).await?;
+            all.extend(page.messages);
+            match page.next_cursor {
+                Some(next) if cursor.as_ref() != Some(&next) => cursor = Some(next),
+                Some(_) => {
+                    return Err(SdkError::Hub {
+                        url: format!("{}{}", self.base, query.path()),
+                        status: None,
+                        reason: "the hub answered the same next_cursor twice".into(),
+                    });
+                }
+                None => return Ok(all),
+            }
+        }
+        Err(SdkError::Hub {
+            url: format!("{}{}", self.base, query.path()),
+            status: None,
+            reason: format!("the list did not end within {MAX_PAGES} pages"),
+        })
+    }
+
+    /// The messages of an origin (dispatch) or destination (delivery)
+    /// transaction, every page.
+    pub async fn by_tx(&self, tx: B256) -> Result<Vec<MessageStatus>, SdkError> {
+        self.list(&MessageQuery::Tx(tx)).await
+    }
+
+    /// The messages of `sender` (newest first, every page), on `origin` or
+    /// on every origin the hub follows.
+    pub async fn by_sender(
+        &self,
+        sender: B256,
+        origin: Option<Domain>,
+    ) -> Result<Vec<MessageStatus>, SdkError> {
+        self.list(&MessageQuery::Sender { sender, origin }).await
     }
 
     /// Waits until message `id` is delivered, failed or dead-lettered, and
@@ -297,5 +398,23 @@ mod tests {
         assert_eq!(s.stages[1].stage, Stage::DeadLettered);
         assert_eq!(Stage::DeadLettered.to_string(), "dead_lettered");
         assert!(!Stage::Submitted.is_final());
+    }
+
+    #[test]
+    fn a_list_page_carries_its_next_cursor() {
+        let l: MessageList =
+            serde_json::from_str(r#"{"messages":[],"next_cursor":"t00"}"#).expect("parses");
+        assert_eq!(l.next_cursor.as_deref(), Some("t00"));
+        let end: MessageList =
+            serde_json::from_str(r#"{"messages":[],"next_cursor":null}"#).expect("parses");
+        assert_eq!(end.next_cursor, None);
+        // A hub from before pagination: one page, the last.
+        let old: MessageList = serde_json::from_str(r#"{"messages":[]}"#).expect("parses");
+        assert_eq!(old.next_cursor, None);
+        let q = MessageQuery::Sender {
+            sender: B256::repeat_byte(1),
+            origin: Some(7),
+        };
+        assert!(q.path().ends_with("01&origin=7"), "{}", q.path());
     }
 }

@@ -61,8 +61,8 @@ mod hub;
 
 pub use alloy::primitives::{Address, B256};
 pub use hub::{
-    DestinationInfo, HubClient, MessageFields, MessageList, MessageStatus, OriginInfo, Stage,
-    StageAt,
+    DestinationInfo, HubClient, MessageFields, MessageList, MessageQuery, MessageStatus,
+    OriginInfo, Stage, StageAt,
 };
 pub use switchyard_types::{Domain, MESSAGE_VERSION, Message, id_of_encoded};
 

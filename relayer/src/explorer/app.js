@@ -109,21 +109,33 @@
   let searchSeq = 0;      // only the newest search may touch the page
   let searchAbort = null; // cancels the previous search's requests
   let listed = new Map(); // id -> message, for clicks in a result table
+  let more = null;        // {key, q, next, label}: where the listed results go on
 
-  async function listBy(key, q, signal) {
-    const answer = await getJson(`/v1/messages?${key}=${encodeURIComponent(q)}`, signal);
+  // One page of /v1/messages?key=q: {messages, next} (next: the cursor of
+  // the following page, null at the end).
+  async function listBy(key, q, signal, cursor) {
+    let path = `/v1/messages?${key}=${encodeURIComponent(q)}`;
+    if (cursor) path += `&cursor=${encodeURIComponent(cursor)}`;
+    const answer = await getJson(path, signal);
     if (!answer.ok) throw apiError(answer);
-    const messages = answer.body && answer.body.messages;
-    return Array.isArray(messages) ? messages : [];
+    const body = answer.body || {};
+    return {
+      messages: Array.isArray(body.messages) ? body.messages : [],
+      next: typeof body.next_cursor === 'string' ? body.next_cursor : null,
+    };
   }
 
-  // Resolves a query to {single: message} or {list: [messages], label}.
+  function found(page) {
+    return page.messages.length > 0 || page.next !== null;
+  }
+
+  // Resolves a query to {single: message} or {list: [messages], next, key, q, label}.
   async function lookup(raw, signal) {
     const q = raw.toLowerCase();
     if (HEX20.test(q)) {
-      const list = await listBy('sender', q, signal);
-      if (!list.length) throw new Error(`no messages from sender ${q}`);
-      return { list, label: `from sender ${q}` };
+      const page = await listBy('sender', q, signal);
+      if (!found(page)) throw new Error(`no messages from sender ${q}`);
+      return { list: page.messages, next: page.next, key: 'sender', q, label: `from sender ${q}` };
     }
     if (!HEX32.test(q)) {
       const shown = raw.length > 80 ? `${raw.slice(0, 80)}…` : raw;
@@ -136,9 +148,13 @@
     if (one.ok) return { single: one.body };
     if (one.status !== 404) throw apiError(one);
     const byTx = await listBy('tx', q, signal);
-    if (byTx.length) return { list: byTx, label: `in transaction ${q}` };
+    if (found(byTx)) {
+      return { list: byTx.messages, next: byTx.next, key: 'tx', q, label: `in transaction ${q}` };
+    }
     const bySender = await listBy('sender', q, signal);
-    if (bySender.length) return { list: bySender, label: `from sender ${q}` };
+    if (found(bySender)) {
+      return { list: bySender.messages, next: bySender.next, key: 'sender', q, label: `from sender ${q}` };
+    }
     throw new Error(`no message, transaction or sender matches ${q}`);
   }
 
@@ -186,6 +202,7 @@
 
   function renderOutcome(outcome) {
     const results = $('results');
+    more = null;
     if (outcome.single) {
       listed = new Map();
       results.replaceChildren(renderJourney(outcome.single));
@@ -193,15 +210,59 @@
     }
     const list = outcome.list;
     listed = new Map(list.map((m) => [m.id, m]));
-    const noun = list.length === 1 ? 'message' : 'messages';
+    more = { key: outcome.key, q: outcome.q, next: outcome.next, label: outcome.label };
     const slot = el('div', { id: 'journey-slot' });
     // A single hit needs no extra click: show its journey right away.
-    if (list.length === 1) slot.append(renderJourney(list[0]));
+    if (list.length === 1 && !outcome.next) slot.append(renderJourney(list[0]));
+    const button = el('button', { id: 'more', type: 'button', class: 'more', text: 'More' });
+    button.addEventListener('click', onMore);
+    button.hidden = !outcome.next;
     results.replaceChildren(
-      el('p', { class: 'summary', text: `${list.length} ${noun} ${outcome.label}` }),
+      el('p', { id: 'list-summary', class: 'summary' }),
       renderMessageTable(list),
+      button,
       slot,
     );
+    updateSummary();
+  }
+
+  function updateSummary() {
+    const n = listed.size;
+    const noun = n === 1 ? 'message' : 'messages';
+    const rest = more && more.next ? ' (more to load)' : '';
+    $('list-summary').textContent = `${n} ${noun} ${more ? more.label : ''}${rest}`;
+  }
+
+  // The next page of the listed results, appended to the table.
+  async function onMore(event) {
+    const button = event.currentTarget;
+    const state = more;
+    if (!state || !state.next) return;
+    const seq = searchSeq;
+    button.disabled = true;
+    button.textContent = 'Loading…';
+    showError('');
+    try {
+      const page = await listBy(state.key, state.q, searchAbort ? searchAbort.signal : undefined, state.next);
+      if (seq !== searchSeq || state !== more) return;
+      const body = $('message-list-body');
+      for (const m of page.messages) {
+        if (listed.has(m.id)) continue;
+        listed.set(m.id, m);
+        body.append(messageRow(m));
+      }
+      state.next = page.next;
+      updateSummary();
+    } catch (err) {
+      if (seq !== searchSeq || err.name === 'AbortError') return;
+      showError(err instanceof TypeError ? `hub unreachable: ${err.message}` : err.message);
+    } finally {
+      if (seq === searchSeq && state === more) {
+        button.disabled = false;
+        button.textContent = 'More';
+        button.hidden = !state.next;
+      }
+    }
   }
 
   // Clicks on an id in a result table show that message's journey below the
@@ -226,24 +287,26 @@
     return `?q=${encodeURIComponent(q)}`;
   }
 
+  function messageRow(m) {
+    const msg = m.message || {};
+    const origin = m.origin || {};
+    const dest = m.destination || {};
+    // data-col, not data-field: data-field is reserved for the journey.
+    return el('tr', { 'data-id': m.id },
+      el('td', { 'data-col': 'id' },
+        el('a', { class: 'hash msg-link', href: shareHref(m.id), 'data-id': m.id, text: m.id })),
+      el('td', { class: 'num', 'data-col': 'nonce', text: msg.nonce }),
+      el('td', { 'data-col': 'origin', text: chainLabel(origin.chain, origin.domain) }),
+      el('td', { 'data-col': 'destination', text: chainLabel(dest.chain, dest.domain) }),
+      el('td', { 'data-col': 'status' }, statusBadge(m.status)));
+  }
+
   function renderMessageTable(list) {
     const head = el('tr', {},
       ...['Message id', 'Nonce', 'Origin', 'Destination', 'Status'].map((h) => el('th', { scope: 'col', text: h })));
-    const rows = list.map((m) => {
-      const msg = m.message || {};
-      const origin = m.origin || {};
-      const dest = m.destination || {};
-      // data-col, not data-field: data-field is reserved for the journey.
-      return el('tr', { 'data-id': m.id },
-        el('td', { 'data-col': 'id' },
-          el('a', { class: 'hash msg-link', href: shareHref(m.id), 'data-id': m.id, text: m.id })),
-        el('td', { class: 'num', 'data-col': 'nonce', text: msg.nonce }),
-        el('td', { 'data-col': 'origin', text: chainLabel(origin.chain, origin.domain) }),
-        el('td', { 'data-col': 'destination', text: chainLabel(dest.chain, dest.domain) }),
-        el('td', { 'data-col': 'status' }, statusBadge(m.status)));
-    });
     return el('div', { class: 'table-wrap' },
-      el('table', { id: 'message-list', class: 'data' }, el('thead', {}, head), el('tbody', {}, ...rows)));
+      el('table', { id: 'message-list', class: 'data' }, el('thead', {}, head),
+        el('tbody', { id: 'message-list-body' }, ...list.map(messageRow))));
   }
 
   // -------------------------------------------------------------------- journey

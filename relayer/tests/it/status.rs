@@ -4,14 +4,22 @@
 //! origin and destination transactions and by its sender, every answer is
 //! checked against the checked-in OpenAPI document, and headless Chromium
 //! (Debian's `chromium`, installed by deploy/setup.sh) searches the page for
-//! the message and finds its destination transaction.
+//! the message and finds its destination transaction. Without chains, on a
+//! real redis-server: lists page through hundreds of journaled messages in
+//! a stable order.
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alloy::primitives::{B256, Bytes};
 use alloy::providers::RootProvider;
 use serde_json::Value;
+use switchyard::journal::{Event, QueuedMessage, ops_of};
+use switchyard::lane::{LaneId, Lanes, QueueKey, RedisTarget};
+use switchyard::procs::RedisServer;
 use switchyard_sdk::{HubClient, Outcome, Stage, Tracker};
+use switchyard_types::Message;
 
 use crate::stack::{Stack, single_redis, tail};
 
@@ -427,4 +435,317 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
         "searching the origin transaction does not list {id}:\n{dom}"
     );
     drop(hub);
+}
+
+// --- Lists against a real redis-server, without chains --------------------
+
+const ALPHA: u32 = 1000;
+const BETA: u32 = 2000;
+const GAMMA: u32 = 3000;
+
+/// A hub config with origins alpha and gamma delivering to beta (only the
+/// status API's catalog is built from it).
+fn list_config(redis_url: &str) -> switchyard::config::Config {
+    let chain = |name: &str, domain: u32| {
+        format!(
+            r#"[[chains]]
+name = "{name}"
+domain = {domain}
+chain_id = {domain}
+rpc_urls = ["http://127.0.0.1:1"]
+trust = "single_endpoint"
+mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+submitter_key = {{ env = "UNUSED" }}
+"#
+        )
+    };
+    let text = format!(
+        "attester_key = {{ env = \"UNUSED\" }}\nqueue_key = {{ env = \"UNUSED\" }}\n[redis]\nurl = \"{redis_url}\"\nkey_prefix = \"lists\"\n{}{}{}",
+        chain("alpha", ALPHA),
+        chain("beta", BETA),
+        chain("gamma", GAMMA),
+    );
+    switchyard::config::Config::from_toml(&text).expect("config")
+}
+
+/// Serves the HTTP surface over `redis_url`; the base URL and the lanes (to
+/// write journal records into).
+async fn serve_lists(redis_url: &str) -> (String, Lanes, tokio_util::sync::CancellationToken) {
+    let cfg = list_config(redis_url);
+    let lanes = Lanes::connect(
+        &RedisTarget::Single(redis_url.to_owned()),
+        "lists",
+        QueueKey::from_secret(&"42".repeat(32)).expect("key"),
+    )
+    .await
+    .expect("connect");
+    let state = switchyard::http::AppState {
+        metrics: switchyard::metrics::Metrics::new(),
+        health: Arc::new(switchyard::health::Health::default()),
+        lanes: lanes.clone(),
+        admin: switchyard::admin::Admin::new(lanes.clone(), &cfg),
+        admin_token: None,
+        catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move { switchyard::http::serve(listener, state, s).await });
+    (format!("http://{addr}"), lanes, stop)
+}
+
+fn msg(origin: u32, nonce: u32, sender: B256) -> Message {
+    Message {
+        version: switchyard_types::MESSAGE_VERSION,
+        nonce,
+        origin,
+        sender,
+        destination: BETA,
+        recipient: B256::repeat_byte(0xbb),
+        body: Bytes::from(nonce.to_be_bytes().to_vec()),
+    }
+}
+
+/// Journals `nonces` of `sender` on `origin` as queued in one block,
+/// verified at `verified_ms`, dispatched in transaction `tx`.
+async fn journal_queued(
+    lanes: &Lanes,
+    origin: u32,
+    sender: B256,
+    nonces: std::ops::Range<u32>,
+    verified_ms: u64,
+    tx: B256,
+) -> Vec<B256> {
+    let messages: Vec<QueuedMessage> = nonces
+        .map(|n| QueuedMessage {
+            message: msg(origin, n, sender),
+            origin_tx: Some(tx),
+        })
+        .collect();
+    let ids = messages.iter().map(|q| q.message.id()).collect();
+    let event = Event::Queued {
+        route: "beta".into(),
+        lane: LaneId {
+            dst: BETA,
+            shard: 0,
+        },
+        height: 7,
+        verified_ms,
+        queued_ms: verified_ms + 1,
+        messages,
+    };
+    lanes
+        .write_status(&ops_of(&event), 3600)
+        .await
+        .expect("journal written");
+    ids
+}
+
+/// Follows `query`'s pages of `limit`; every answer is checked against the
+/// OpenAPI document. The messages in order, and the number of pages.
+async fn all_pages(base: &str, query: &str, limit: u32) -> (Vec<Value>, usize) {
+    all_pages_from(base, query, limit, None).await
+}
+
+/// [`all_pages`] from `cursor` on.
+async fn all_pages_from(
+    base: &str,
+    query: &str,
+    limit: u32,
+    mut cursor: Option<String>,
+) -> (Vec<Value>, usize) {
+    let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json");
+    let mut out = Vec::new();
+    for pages in 1..=100 {
+        let mut path = format!("/v1/messages?{query}&limit={limit}");
+        if let Some(c) = &cursor {
+            path += &format!("&cursor={c}");
+        }
+        let (code, page) = get(base, &path).await;
+        assert_eq!(code, 200, "{path}: {page}");
+        check_against_openapi(&doc, "/v1/messages", &page);
+        let messages = page["messages"].as_array().expect("messages");
+        assert!(messages.len() <= limit as usize, "{path}: over the limit");
+        out.extend(messages.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => {
+                assert!(page["next_cursor"].is_null(), "{page}");
+                return (out, pages);
+            }
+        }
+    }
+    panic!("{query}: no end after 100 pages");
+}
+
+fn ids_of(list: &[Value]) -> Vec<String> {
+    list.iter()
+        .map(|m| m["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tx_and_sender_lists_are_bounded_pages_in_a_stable_order() {
+    let redis = RedisServer::spawn(None).expect("redis-server");
+    let (base, lanes, _stop) = serve_lists(&redis.url).await;
+    let sender = B256::left_padding_from(&[0xcd; 20]);
+    let big_tx = B256::repeat_byte(0x71);
+    // One transaction dispatching 250 messages, journaled in two blocks'
+    // worth of events out of nonce order; 30 more from the same sender on
+    // another origin, verified in between.
+    let mut alpha = journal_queued(&lanes, ALPHA, sender, 150..250, 2_000, big_tx).await;
+    alpha.extend(journal_queued(&lanes, ALPHA, sender, 0..150, 1_000, big_tx).await);
+    let gamma = journal_queued(&lanes, GAMMA, sender, 0..30, 1_500, B256::repeat_byte(0x72)).await;
+    // A delivery transaction carrying 120 of them.
+    let delivery = B256::repeat_byte(0x73);
+    let delivered: Vec<(B256, u32)> = alpha[..120].iter().map(|id| (*id, ALPHA)).collect();
+    lanes
+        .write_status(
+            &ops_of(&Event::Included {
+                dst: BETA,
+                tx: delivery,
+                block: 9,
+                at_ms: 3_000,
+                delivered: delivered.clone(),
+                failed: vec![],
+            }),
+            3600,
+        )
+        .await
+        .expect("journal written");
+
+    // A transaction: pages of 100, in nonce order, each message once.
+    let (list, pages) = all_pages(&base, &format!("tx={big_tx:#x}"), 100).await;
+    assert_eq!(pages, 3);
+    let nonces: Vec<u64> = list
+        .iter()
+        .map(|m| m["message"]["nonce"].as_u64().expect("nonce"))
+        .collect();
+    assert_eq!(nonces, (0..250).collect::<Vec<u64>>());
+    // The default page is the most: 100.
+    let (_, first) = get(&base, &format!("/v1/messages?tx={big_tx:#x}")).await;
+    assert_eq!(first["messages"].as_array().map(Vec::len), Some(100));
+    assert!(first["next_cursor"].is_string(), "{first}");
+    // A delivery: in batch order.
+    let (list, _) = all_pages(&base, &format!("tx={delivery:#x}"), 7).await;
+    let want: Vec<String> = delivered.iter().map(|(id, _)| format!("{id:#x}")).collect();
+    assert_eq!(ids_of(&list), want);
+
+    // A sender on every origin: newest first (by verification time), across
+    // both origins, each message once.
+    let (_, page1) = get(&base, &format!("/v1/messages?sender={sender:#x}&limit=50")).await;
+    let cursor = page1["next_cursor"].as_str().expect("more").to_owned();
+    // Newer messages arrive while the client pages: the pages it has not
+    // read yet do not move.
+    let newer = journal_queued(
+        &lanes,
+        ALPHA,
+        sender,
+        250..260,
+        9_000,
+        B256::repeat_byte(0x74),
+    )
+    .await;
+    let (rest, _) = all_pages_from(&base, &format!("sender={sender:#x}"), 100, Some(cursor)).await;
+    let mut seen = ids_of(page1["messages"].as_array().expect("messages"));
+    seen.extend(ids_of(&rest));
+    let mut want: Vec<String> = alpha
+        .iter()
+        .chain(&gamma)
+        .map(|id| format!("{id:#x}"))
+        .collect();
+    assert_eq!(seen.len(), want.len(), "every message once, none twice");
+    let mut sorted = seen.clone();
+    sorted.sort();
+    want.sort();
+    assert_eq!(sorted, want, "exactly the messages there were");
+    let verified: Vec<u64> = page1["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .chain(&rest)
+        .map(|m| m["stages"][0]["at_ms"].as_u64().expect("time"))
+        .collect();
+    assert!(
+        verified.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {verified:?}"
+    );
+    // From the start again, the newer ones come first.
+    let (all, _) = all_pages(&base, &format!("sender={sender:#x}"), 100).await;
+    assert_eq!(all.len(), 290);
+    let head: Vec<String> = ids_of(&all[..10]);
+    assert!(
+        newer.iter().all(|id| head.contains(&format!("{id:#x}"))),
+        "{head:?}"
+    );
+    // One origin only.
+    let (only, _) = all_pages(&base, &format!("sender={sender:#x}&origin={GAMMA}"), 100).await;
+    assert_eq!(only.len(), 30);
+
+    // The SDK follows the pages.
+    let client = HubClient::new(&base).expect("client");
+    assert_eq!(client.by_tx(big_tx).await.expect("by tx").len(), 250);
+    assert_eq!(
+        client
+            .by_sender(sender, Some(ALPHA))
+            .await
+            .expect("by sender")
+            .len(),
+        260
+    );
+    let page = client
+        .page(&switchyard_sdk::MessageQuery::Tx(big_tx), None, Some(10))
+        .await
+        .expect("page");
+    assert_eq!(page.messages.len(), 10);
+    assert!(page.next_cursor.is_some());
+
+    // Bad input: what is wrong, expected and got.
+    let tx_cursor = first["next_cursor"].as_str().expect("cursor").to_owned();
+    for (query, says) in [
+        (
+            format!("tx={big_tx:#x}&limit=0"),
+            "limit: expected 1 to 100, got 0",
+        ),
+        (
+            format!("tx={big_tx:#x}&limit=101"),
+            "limit: expected 1 to 100, got 101",
+        ),
+        (
+            format!("tx={big_tx:#x}&cursor=nope"),
+            "cursor: expected the next_cursor of an earlier tx= answer",
+        ),
+        (
+            format!("sender={sender:#x}&cursor={tx_cursor}"),
+            "earlier sender= answer",
+        ),
+        (format!("tx={big_tx:#x}&limit=ten"), "limit"),
+    ] {
+        let (code, e) = get(&base, &format!("/v1/messages?{query}")).await;
+        assert_eq!(code, 400, "{query}: {e}");
+        let text = e["error"].as_str().unwrap_or_default();
+        assert!(text.contains(says), "{query}: {text}");
+    }
+
+    // The explorer lists the first page and offers the next.
+    let dom = chromium_dump(&format!("{base}/?q={big_tx:#x}"));
+    let rows = dom.matches("data-col=\"nonce\"").count();
+    assert_eq!(rows, 100, "one page of rows:\n{dom}");
+    assert!(
+        dom.contains("100 messages in transaction") && dom.contains("more to load"),
+        "{dom}"
+    );
+    let button = dom
+        .split("id=\"more\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no More button:\n{dom}"));
+    let tag_end = button.find('>').expect("tag");
+    assert!(
+        !button[..tag_end].contains("hidden"),
+        "More is hidden:\n{dom}"
+    );
 }
