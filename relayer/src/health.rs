@@ -1,5 +1,6 @@
 //! What `/readyz` reports: Redis reachable, every watcher progressing within
-//! its staleness bound, no lane stuck, nothing fatal.
+//! its staleness bound, no lane stuck, nothing fatal; and what `/healthz`
+//! reports: no task stopped on a fatal error or ended before shutdown.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +17,8 @@ struct HealthInner {
     watchers: HashMap<String, u64>,
     /// chain → fatal error that stopped a task.
     fatal: HashMap<String, String>,
+    /// task → how it ended before shutdown (returned, panicked).
+    ended: HashMap<String, String>,
     /// chain → why its routing is held (the task runs, nothing is routed).
     held: HashMap<String, String>,
     /// chain → staleness bound in ms.
@@ -60,6 +63,28 @@ impl Health {
         g.fatal.insert(chain.to_owned(), err);
     }
 
+    /// Task `task` ended before shutdown, `how`: the process no longer does
+    /// all its work, and restarting it is the way back.
+    pub fn task_ended(&self, task: &str, how: String) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.ended.insert(task.to_owned(), how);
+    }
+
+    /// Why the process should be restarted (empty = live): a task stopped
+    /// on a fatal error or ended before shutdown. `/healthz` answers 503
+    /// with these; `/readyz` reports them too.
+    pub fn liveness_problems(&self) -> Vec<String> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<String> = g
+            .fatal
+            .iter()
+            .map(|(c, e)| format!("chain {c}: stopped: {e}"))
+            .chain(g.ended.iter().map(|(t, how)| format!("task {t}: {how}")))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Routing of `chain` is held for `reason` (its evidence is disputed):
     /// not ready until [`Health::release`].
     pub fn hold(&self, chain: &str, reason: String) {
@@ -75,17 +100,13 @@ impl Health {
 
     /// Reasons the hub is not ready at `now_ms` (empty = ready).
     pub fn problems(&self, now_ms: u64) -> Vec<String> {
+        let mut out = self.liveness_problems();
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<String> = g
-            .fatal
-            .iter()
-            .map(|(c, e)| format!("chain {c}: stopped: {e}"))
-            .chain(
-                g.held
-                    .iter()
-                    .map(|(c, r)| format!("chain {c}: routing held: {r}")),
-            )
-            .collect();
+        out.extend(
+            g.held
+                .iter()
+                .map(|(c, r)| format!("chain {c}: routing held: {r}")),
+        );
         for (chain, bound) in &g.bounds {
             match g.watchers.get(chain) {
                 None => out.push(format!("chain {chain}: light client not synced yet")),
@@ -127,6 +148,32 @@ mod tests {
         h.watcher_ok("alpha", 10_000);
         assert!(h.problems(10_500).is_empty());
         assert!(h.problems(11_001)[0].contains("stale"));
+    }
+
+    #[test]
+    fn fatal_stops_and_ended_tasks_fail_liveness_and_nothing_else_does() {
+        let h = Health::default();
+        h.register_watcher("alpha", 1000);
+        h.hold("alpha", "endpoints disagree".into());
+        h.set_stuck_after(1);
+        h.lane("beta", 3, 10_000);
+        assert!(
+            h.liveness_problems().is_empty(),
+            "stale, held and stuck are readiness matters: {:?}",
+            h.liveness_problems()
+        );
+        h.set_fatal("cosmos", "checkpoint hash mismatch".into());
+        h.task_ended("dispatcher beta", "panicked".into());
+        let live = h.liveness_problems();
+        assert_eq!(
+            live,
+            vec![
+                "chain cosmos: stopped: checkpoint hash mismatch",
+                "task dispatcher beta: panicked",
+            ]
+        );
+        let ready = h.problems(0);
+        assert!(live.iter().all(|p| ready.contains(p)), "{ready:?}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The hub's HTTP surface: `/metrics`, `/healthz` (the process answers),
+//! The hub's HTTP surface: `/metrics`, `/healthz` (the process answers and
+//! no task ended fatally),
 //! `/readyz` (Redis reachable, light clients fresh), the public status API
 //! and explorer page (`crate::api`), and the admin API `/admin/dlq/...`,
 //! which refuses every request without the configured bearer token.
@@ -54,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(crate::api::router())
         .merge(admin)
@@ -91,6 +92,21 @@ async fn metrics_handler(State(s): State<AppState>) -> impl IntoResponse {
         )],
         s.metrics.render(),
     )
+}
+
+/// 200 while the process serves and every task runs; 503 with the reasons
+/// once a task ended fatally or unexpectedly, so the orchestrator restarts
+/// the process (a watcher that gave up does not come back by itself).
+async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    let problems = s.health.liveness_problems();
+    if problems.is_empty() {
+        (StatusCode::OK, "ok\n".to_owned())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not live:\n{}\n", problems.join("\n")),
+        )
+    }
 }
 
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {

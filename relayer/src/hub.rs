@@ -138,8 +138,15 @@ impl Hub {
         let replica = format!("{}-{}", hostname(), std::process::id());
         let backlog = Arc::new(BacklogView::default());
 
-        let mut tasks = JoinSet::new();
-        let journal = Journal::start(&cfg.status, &lanes, &metrics, &mut tasks, &shutdown).await?;
+        let mut tasks = Tasks {
+            set: JoinSet::new(),
+            health: Arc::clone(&health),
+            shutdown: shutdown.clone(),
+        };
+        let (journal, writer) = Journal::start(&cfg.status, &lanes, &metrics).await?;
+        if let Some(w) = writer {
+            tasks.spawn("status journal", w.run(shutdown.child_token()));
+        }
         for (i, c) in cfg.chains.iter().enumerate() {
             let policy = RpcPolicy {
                 timeout: Duration::from_millis(c.rpc_timeout_ms),
@@ -182,11 +189,15 @@ impl Hub {
                     Some(b) => {
                         let (beacon, anchor) =
                             beacon_watcher(c, b, &pool, &roots, &lanes, &metrics, &health)?;
-                        tasks.spawn(beacon.run(shutdown.child_token()));
+                        let name = format!("beacon watcher {}", c.name);
+                        tasks.spawn(name, beacon.run(shutdown.child_token()));
                         watcher.with_anchor(anchor)
                     }
                 };
-                tasks.spawn(watcher.run(shutdown.child_token()));
+                tasks.spawn(
+                    format!("watcher {}", c.name),
+                    watcher.run(shutdown.child_token()),
+                );
             }
             let Some(attester) = &attester else { continue };
             let sub_cfg = SubmitterConfig {
@@ -216,6 +227,7 @@ impl Hub {
                 &format!("chains[{i}] submitter_key and extra_submitter_keys"),
             )?);
             tasks.spawn(
+                format!("balance monitor {}", c.name),
                 BalanceMonitor::new(
                     &c.name,
                     Arc::clone(&signers),
@@ -242,14 +254,20 @@ impl Hub {
                 Arc::clone(&origin_names),
             )
             .with_journal(journal.clone());
-            tasks.spawn(dispatcher.run(shutdown.child_token()));
+            tasks.spawn(
+                format!("dispatcher {}", c.name),
+                dispatcher.run(shutdown.child_token()),
+            );
         }
         if role.watches() {
             for (i, c) in cfg.cometbft_origins.iter().enumerate() {
                 let watcher =
                     cosmos_watcher(i, c, &cfg, &lanes, &router, &metrics, &health, &backlog)?
                         .with_journal(journal.clone());
-                tasks.spawn(watcher.run(shutdown.child_token()));
+                tasks.spawn(
+                    format!("watcher {}", c.name),
+                    watcher.run(shutdown.child_token()),
+                );
             }
         }
         let monitor = BacklogMonitor::new(
@@ -263,7 +281,7 @@ impl Hub {
             Arc::clone(&backlog),
         )
         .with_health(Arc::clone(&health), cfg.dispatcher.stuck_after_ms);
-        tasks.spawn(monitor.run(shutdown.child_token()));
+        tasks.spawn("backlog monitor", monitor.run(shutdown.child_token()));
         let admin_token = match &cfg.admin_token {
             Some(r) => Some(Arc::from(r.resolve("admin_token")?.expose())),
             None => None,
@@ -277,7 +295,7 @@ impl Hub {
             catalog,
         };
         let http_stop = shutdown.child_token();
-        tasks.spawn(async move {
+        tasks.spawn("http server", async move {
             if let Err(e) = crate::http::serve(listener, state, http_stop).await {
                 error!(err = %e, "http server stopped");
             }
@@ -292,7 +310,7 @@ impl Hub {
         Ok(Self {
             addr,
             metrics,
-            tasks,
+            tasks: tasks.set,
         })
     }
 
@@ -303,6 +321,64 @@ impl Hub {
                 error!(err = %e, "hub task panicked");
             }
         }
+    }
+}
+
+/// The hub's tasks, each with a name: one that ends before shutdown
+/// (returns or panics) is reported on `/healthz`, which then answers 503 so
+/// the orchestrator restarts the process; nothing in the process would
+/// start the task again.
+struct Tasks {
+    set: JoinSet<()>,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+}
+
+impl Tasks {
+    fn spawn<F>(&mut self, name: impl Into<String>, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let watch = EndWatch {
+            name: name.into(),
+            health: Arc::clone(&self.health),
+            shutdown: self.shutdown.clone(),
+            returned: false,
+        };
+        self.set.spawn(async move {
+            // Moved in whole (a field alone would be captured otherwise), so
+            // it is dropped when the task ends, however it ends.
+            let mut watch = watch;
+            task.await;
+            watch.returned = true;
+        });
+    }
+}
+
+/// Reports its task's end when dropped: it returned, or it unwound from a
+/// panic (the drop runs during the unwinding). Neither counts after
+/// shutdown, nor an abort (the hub itself is being dropped).
+struct EndWatch {
+    name: String,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+    returned: bool,
+}
+
+impl Drop for EndWatch {
+    fn drop(&mut self) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        let how = if self.returned {
+            "ended before shutdown"
+        } else if std::thread::panicking() {
+            "panicked"
+        } else {
+            return;
+        };
+        error!(task = %self.name, "hub task {how}; /healthz now fails so the process is restarted");
+        self.health.task_ended(&self.name, how.to_owned());
     }
 }
 
@@ -419,4 +495,38 @@ fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "hub".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_ends_or_panics_before_shutdown_fails_liveness() {
+        let health = Arc::new(Health::default());
+        let shutdown = CancellationToken::new();
+        let mut tasks = Tasks {
+            set: JoinSet::new(),
+            health: Arc::clone(&health),
+            shutdown: shutdown.clone(),
+        };
+        tasks.spawn("quits", async {});
+        tasks.spawn("panics", async { panic!("a bug") });
+        let s = shutdown.clone();
+        tasks.spawn("runs", async move { s.cancelled().await });
+        for _ in 0..2 {
+            tasks.set.join_next().await;
+        }
+        assert_eq!(
+            health.liveness_problems(),
+            vec!["task panics: panicked", "task quits: ended before shutdown"]
+        );
+        shutdown.cancel();
+        tasks.set.join_next().await;
+        assert_eq!(
+            health.liveness_problems().len(),
+            2,
+            "ending after shutdown is what tasks do"
+        );
+    }
 }

@@ -205,17 +205,15 @@ impl Journal {
         }
     }
 
-    /// The journal `cfg` asks for: with its writer spawned on `tasks` (on a
-    /// connection of its own, stopping with `shutdown`), or disabled.
+    /// The journal `cfg` asks for and its writer (on a connection of its
+    /// own) for the caller to spawn; or a disabled journal and no writer.
     pub async fn start(
         cfg: &crate::config::StatusConfig,
         lanes: &Lanes,
         metrics: &Metrics,
-        tasks: &mut tokio::task::JoinSet<()>,
-        shutdown: &CancellationToken,
-    ) -> Result<Self, crate::lane::QueueError> {
+    ) -> Result<(Self, Option<JournalWriter>), crate::lane::QueueError> {
         if !cfg.enabled {
-            return Ok(Self::disabled(metrics.clone()));
+            return Ok((Self::disabled(metrics.clone()), None));
         }
         let (journal, writer) = Self::new(
             lanes.dedicated().await?,
@@ -223,8 +221,7 @@ impl Journal {
             cfg.retention_secs,
             cfg.buffer,
         );
-        tasks.spawn(writer.run(shutdown.child_token()));
-        Ok(journal)
+        Ok((journal, Some(writer)))
     }
 
     /// A journal writing to `lanes`, and its writer (spawn it). `buffer`

@@ -688,9 +688,12 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     );
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let journal = Journal::start(&cfg.status, &lanes, &metrics, &mut tasks, &stop)
+    let (journal, writer) = Journal::start(&cfg.status, &lanes, &metrics)
         .await
         .map_err(|e| setup(e.to_string()))?;
+    if let Some(w) = writer {
+        tasks.spawn(w.run(stop.child_token()));
+    }
 
     // With `--sink anvil`: one chain, and on it an Inbox and a recipient per
     // destination domain; the generator addresses its messages to them.

@@ -391,6 +391,21 @@ async fn a_checkpoint_that_does_not_match_stops_the_cosmos_watcher_visibly() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(body.contains("checkpoint"), "{body}");
+    // Liveness fails too, with the reason: the orchestrator restarts the
+    // process rather than leave it serving without its watcher.
+    let r = reqwest::get(format!("http://{}/healthz", hub.addr))
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), 503);
+    let live = r.text().await.expect("body");
+    assert!(
+        live.contains("chain cosmos: stopped") && live.contains("checkpoint"),
+        "{live}"
+    );
+    assert!(
+        live.contains("task watcher cosmos: ended before shutdown"),
+        "{live}"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(net.received().await.is_empty(), "nothing relayed");
     assert_eq!(hub.metrics.messages_at(stage::OBSERVED), 0);
