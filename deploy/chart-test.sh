@@ -10,7 +10,7 @@
 #   3. what the chart promises, checked on each render: probes, non-root
 #      security context, checksum/config, image tag = appVersion, no Secret
 #      object, watchers without signer keys, config references only mounted
-#      files, the PrometheusRule equal to deploy/prometheus/alerts.yml; the
+#      files, the admin API on its own port that no Service exposes, the PrometheusRule equal to deploy/prometheus/alerts.yml; the
 #      rendered hub.toml accepted by `switchyard config check` when a built
 #      binary is at hand (SWITCHYARD_BIN, else target/{debug,release});
 #   4. the schema refuses wrong values: each bad case must make both helm
@@ -191,6 +191,20 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         except tomllib.TOMLDecodeError as e:
             err(case, f"hub.toml is not TOML: {e}")
             cfg = {}
+        # The admin API listens apart, and no Service reaches it.
+        admin_listen = cfg.get("http", {}).get("admin_listen")
+        if case == "default" and not admin_listen:
+            err(case, "hub.toml: no http.admin_listen by default")
+        if admin_listen:
+            admin_port = int(admin_listen.rsplit(":", 1)[1])
+            for svc in services:
+                for sp in svc["spec"]["ports"]:
+                    if sp.get("targetPort") in ("admin", admin_port) or sp["port"] == admin_port:
+                        err(case, f"Service {svc['metadata']['name']} exposes the admin port {admin_port}")
+            for d in hub:
+                (c,) = d["spec"]["template"]["spec"]["containers"]
+                if {"name": "admin", "containerPort": admin_port, "protocol": "TCP"} not in c.get("ports", []):
+                    err(case, f"{d['metadata']['name']}: no container port admin {admin_port}")
         refs = []
         for k in ("attester_key", "queue_key", "admin_token"):
             if k in cfg:
@@ -324,6 +338,7 @@ expect_refused "the latest tag" --set image.tag=latest
 expect_refused "an unknown mode" --set mode=both
 expect_refused "an HPA without replicas" --set dispatcher.autoscaling.maxReplicas=0
 expect_refused "a port out of range" --set service.port=70000
+expect_refused "an admin port out of range" --set admin.port=70000
 expect_refused "a non-Redis URL" --set redis.url=http://redis:6379
 expect_refused "a root pod" --set podSecurityContext.runAsNonRoot=false
 expect_refused "lane_shards 0" --set config.dispatcher.lane_shards=0
@@ -360,6 +375,7 @@ expect_refused_by_template() {
   ok "refuses $what: $(grep -m1 -o "execution error.*" "$out/neg.err" | cut -c1-150)"
 }
 expect_refused_by_template "split mode with both roles off" --set watcher.enabled=false --set dispatcher.enabled=false
+expect_refused_by_template "the admin API on the Service's port" --set admin.port=9464
 expect_refused_by_template "an HPA with minReplicas > maxReplicas" --set dispatcher.autoscaling.enabled=true \
   --set dispatcher.autoscaling.minReplicas=5 --set dispatcher.autoscaling.maxReplicas=3
 cat >"$out/es-incomplete.yaml" <<'EOF'

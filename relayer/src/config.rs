@@ -417,6 +417,12 @@ pub struct HttpConfig {
     /// Address to bind; port 0 picks a free one.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Serves the admin API (`/admin/...`) on this address only, apart from
+    /// `listen` (which then answers 404 there), so it can stay off a public
+    /// Service: e.g. `127.0.0.1:9091`. Without it the admin API shares
+    /// `listen`.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -427,6 +433,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            admin_listen: None,
         }
     }
 }
@@ -453,6 +460,25 @@ pub struct StatusConfig {
     /// process (about 200 bytes each plus the message body).
     #[serde(default = "default_status_buffer")]
     pub buffer: usize,
+    /// Requests per second each client (IP address; IPv6 by /64) may make
+    /// to the public status API and explorer, after a burst of
+    /// `rate_limit_burst`; beyond it the hub answers 429 with
+    /// `Retry-After`. 0 turns the limit off. `/metrics`, `/healthz`,
+    /// `/readyz` and the admin API are never limited.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_sec: u32,
+    /// Requests a client may make at once before `rate_limit_per_sec`
+    /// applies.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+}
+
+fn default_rate_limit() -> u32 {
+    20
+}
+
+fn default_rate_limit_burst() -> u32 {
+    50
 }
 
 fn default_true() -> bool {
@@ -473,6 +499,8 @@ impl Default for StatusConfig {
             enabled: true,
             retention_secs: default_status_retention(),
             buffer: default_status_buffer(),
+            rate_limit_per_sec: default_rate_limit(),
+            rate_limit_burst: default_rate_limit_burst(),
         }
     }
 }
@@ -1207,6 +1235,25 @@ impl Config {
             60..=90 * 86_400,
         )?;
         in_range("status.buffer", self.status.buffer, 1_000..=10_000_000)?;
+        in_range(
+            "status.rate_limit_per_sec",
+            self.status.rate_limit_per_sec,
+            0..=100_000,
+        )?;
+        in_range(
+            "status.rate_limit_burst",
+            self.status.rate_limit_burst,
+            1..=100_000,
+        )?;
+        if self.http.admin_listen == Some(self.http.listen) && self.http.listen.port() != 0 {
+            return Err(cfg_err(
+                "http.admin_listen",
+                format!(
+                    "expected an address other than http.listen, got the same {}",
+                    self.http.listen
+                ),
+            ));
+        }
         in_range("dispatcher.lease_ttl_ms", d.lease_ttl_ms, 500..=600_000)?;
         if d.max_backlog_entries == 0 {
             return Err(cfg_err(
@@ -1903,6 +1950,44 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         ))
         .expect_err("an EVM key is unknown here");
         assert!(err.to_string().contains("mailbox"), "{err}");
+    }
+
+    #[test]
+    fn rate_limit_and_admin_listen_parse_and_are_checked() {
+        let c = Config::from_toml(&sample()).expect("valid");
+        assert_eq!(
+            (c.status.rate_limit_per_sec, c.status.rate_limit_burst),
+            (20, 50)
+        );
+        assert_eq!(c.http.admin_listen, None);
+        let with = |tables: &str| format!("{}{tables}", sample());
+        let c = Config::from_toml(&with(
+            "[status]\nrate_limit_per_sec = 0\nrate_limit_burst = 1\n[http]\nlisten = \"0.0.0.0:9464\"\nadmin_listen = \"127.0.0.1:9091\"\n",
+        ))
+        .expect("limit off, admin apart");
+        assert_eq!(c.status.rate_limit_per_sec, 0);
+        assert_eq!(
+            c.http.admin_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9091)))
+        );
+        for (tables, path) in [
+            (
+                "[status]\nrate_limit_burst = 0\n",
+                "status.rate_limit_burst",
+            ),
+            (
+                "[status]\nrate_limit_per_sec = 100001\n",
+                "status.rate_limit_per_sec",
+            ),
+            (
+                "[http]\nlisten = \"127.0.0.1:9464\"\nadmin_listen = \"127.0.0.1:9464\"\n",
+                "http.admin_listen",
+            ),
+        ] {
+            let err = Config::from_toml(&with(tables)).expect_err(tables);
+            assert_eq!(err.path, path, "{err}");
+            assert!(err.reason.contains("got"), "{err}");
+        }
     }
 
     #[test]

@@ -370,7 +370,10 @@ pub async fn run(
             cluster_nodes: Vec::new(),
         },
         tls: crate::config::TlsConfig::default(),
-        http: HttpConfig { listen: args.http },
+        http: HttpConfig {
+            listen: args.http,
+            ..HttpConfig::default()
+        },
         log: LogConfig::default(),
         attester_key: SecretRef::file(&attester_file),
         queue_key: SecretRef::file(&queue_key_file),

@@ -1,15 +1,17 @@
 //! The hub's HTTP surface: `/metrics`, `/healthz` (the process answers and
-//! no task ended fatally),
-//! `/readyz` (Redis reachable, light clients fresh), the public status API
-//! and explorer page (`crate::api`), and the admin API `/admin/dlq/...`,
-//! which refuses every request without the configured bearer token.
+//! no task ended fatally), `/readyz` (Redis reachable, light clients
+//! fresh), the public status API and explorer page (`crate::api`, under a
+//! per-client rate limit), and the admin API `/admin/dlq/...`, which
+//! refuses every request without the configured bearer token and is served
+//! either with the rest or on its own address (`http.admin_listen`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -19,6 +21,7 @@ use crate::admin::{Admin, AdminError};
 use crate::health::Health;
 use crate::lane::{Lanes, QueueError};
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
 use crate::unix_ms;
 
 /// What the HTTP handlers need.
@@ -36,13 +39,37 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Chain names and lanes, for the status API.
     pub catalog: Arc<crate::api::Catalog>,
+    /// The status API's per-client rate limit.
+    pub rate_limit: Arc<RateLimiter>,
 }
 
-/// The router (also used by tests without a socket).
+/// Everything on one router, the admin API included (also used by tests
+/// without a socket, where no client address is known and nothing is rate
+/// limited).
 pub fn router(state: AppState) -> Router {
+    public_router(state.clone()).merge(admin_router(state))
+}
+
+/// `/metrics`, `/healthz`, `/readyz`, and the status API and explorer
+/// under the rate limit; no admin route.
+pub fn public_router(state: AppState) -> Router {
+    let api = crate::api::router().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        rate_limit,
+    ));
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(api)
+        .with_state(state)
+}
+
+/// The admin API alone.
+pub fn admin_router(state: AppState) -> Router {
     // Every admin route sits behind the bearer-token check, so no handler
     // can forget it.
-    let admin = Router::new()
+    Router::new()
         .route("/admin/dlq/{chain}", get(dlq_list))
         .route(
             "/admin/dlq/{chain}/{shard}/{id}",
@@ -52,13 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
-        ));
-    Router::new()
-        .route("/metrics", get(metrics_handler))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .merge(crate::api::router())
-        .merge(admin)
+        ))
         .with_state(state)
 }
 
@@ -73,15 +94,69 @@ async fn require_token(
     }
 }
 
-/// Serves until `shutdown`.
+/// Takes a token of the client's bucket, or answers 429 with `Retry-After`.
+/// The client is the peer address of the connection: a header such as
+/// `X-Forwarded-For` is the client's to write, so it is not trusted.
+async fn rate_limit(
+    State(s): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = peer
+        && let Err(wait) = s.rate_limit.check(ip, Instant::now())
+    {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut r = json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("too many requests from this client: retry after {secs} s"),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        return r;
+    }
+    next.run(request).await
+}
+
+async fn serve_one(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+}
+
+/// Serves everything, the admin API included, on `listener` until
+/// `shutdown`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    serve_one(listener, router(state), shutdown).await
+}
+
+/// Serves the admin API on `admin` only and the rest on `public`, until
+/// `shutdown`; the first to fail stops both.
+pub async fn serve_apart(
+    public: TcpListener,
+    admin: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    tokio::try_join!(
+        serve_one(public, public_router(state.clone()), shutdown.clone()),
+        serve_one(admin, admin_router(state), shutdown),
+    )
+    .map(|_| ())
 }
 
 async fn metrics_handler(State(s): State<AppState>) -> impl IntoResponse {

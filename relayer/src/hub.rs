@@ -35,6 +35,8 @@ use crate::watcher::{OriginSpec, Watcher, backoff};
 pub struct Hub {
     /// Where the HTTP server listens.
     pub addr: SocketAddr,
+    /// Where the admin API listens, when apart (`http.admin_listen`).
+    pub admin_addr: Option<SocketAddr>,
     /// The hub's metrics (the same registry `/metrics` serves).
     pub metrics: Metrics,
     tasks: JoinSet<()>,
@@ -105,6 +107,20 @@ impl Hub {
             what: "http listener address".into(),
             source: e,
         })?;
+        let admin_listener = match cfg.http.admin_listen {
+            None => None,
+            Some(at) => Some(TcpListener::bind(at).await.map_err(|e| HubError::Io {
+                what: format!("binding the admin listener {at}"),
+                source: e,
+            })?),
+        };
+        let admin_addr = match &admin_listener {
+            None => None,
+            Some(l) => Some(l.local_addr().map_err(|e| HubError::Io {
+                what: "admin listener address".into(),
+                source: e,
+            })?),
+        };
 
         let router = Arc::new(Router::from_config(&cfg));
         // Chain names and lanes, for the status API; the dispatchers' metric
@@ -293,15 +309,25 @@ impl Hub {
             admin: crate::admin::Admin::new(lanes.clone(), &cfg),
             admin_token,
             catalog,
+            rate_limit: Arc::new(crate::ratelimit::RateLimiter::new(
+                cfg.status.rate_limit_per_sec,
+                cfg.status.rate_limit_burst,
+                metrics.clone(),
+            )),
         };
         let http_stop = shutdown.child_token();
         tasks.spawn("http server", async move {
-            if let Err(e) = crate::http::serve(listener, state, http_stop).await {
+            let served = match admin_listener {
+                None => crate::http::serve(listener, state, http_stop).await,
+                Some(admin) => crate::http::serve_apart(listener, admin, state, http_stop).await,
+            };
+            if let Err(e) = served {
                 error!(err = %e, "http server stopped");
             }
         });
         info!(
             %addr,
+            admin = ?admin_addr,
             ?role,
             chains = cfg.chains.len(),
             attester = %attester.as_ref().map(|a| a.address().to_string()).unwrap_or_default(),
@@ -309,6 +335,7 @@ impl Hub {
         );
         Ok(Self {
             addr,
+            admin_addr,
             metrics,
             tasks: tasks.set,
         })

@@ -25,6 +25,7 @@ pub mod lane;
 pub mod lc_cli;
 pub mod metrics;
 pub mod procs;
+pub mod ratelimit;
 pub mod router;
 pub mod status_cli;
 pub mod status_index;

@@ -85,6 +85,13 @@ pub struct Metrics {
     /// runs in (beacon, cometbft, header_chain_quorum, single_endpoint), so
     /// a dashboard shows what a lying endpoint could do to it.
     pub trust_mode: IntGaugeVec,
+    /// `switchyard_http_rate_limited_total`: requests to the public status
+    /// API refused with 429 by the per-client rate limit (no label: clients
+    /// are addresses, which go to no label).
+    pub http_rate_limited: prometheus::IntCounter,
+    /// `switchyard_http_rate_limit_clients`: clients the rate limit tracks
+    /// (bounded by `crate::ratelimit::MAX_CLIENTS`).
+    pub http_rate_limit_clients: prometheus::IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -246,6 +253,22 @@ impl Metrics {
                 must(registry.register(Box::new(c.clone())));
                 c
             },
+            http_rate_limited: {
+                let c = must(prometheus::IntCounter::new(
+                    "switchyard_http_rate_limited_total",
+                    "Requests to the public status API and explorer refused (429) by the per-client rate limit",
+                ));
+                must(registry.register(Box::new(c.clone())));
+                c
+            },
+            http_rate_limit_clients: {
+                let g = must(prometheus::IntGauge::new(
+                    "switchyard_http_rate_limit_clients",
+                    "Clients (IP addresses, IPv6 by /64) the status API's rate limit tracks",
+                ));
+                must(registry.register(Box::new(g.clone())));
+                g
+            },
             registry,
         }
     }
@@ -282,8 +305,10 @@ impl Metrics {
             signer_balance_low,
             status_updates,
             trust_mode,
+            http_rate_limited,
+            http_rate_limit_clients,
         } = self;
-        let all: [&dyn Collector; 22] = [
+        let all: [&dyn Collector; 24] = [
             messages,
             rejections,
             latency,
@@ -306,6 +331,8 @@ impl Metrics {
             signer_balance_low,
             status_updates,
             trust_mode,
+            http_rate_limited,
+            http_rate_limit_clients,
         ];
         all.iter()
             .flat_map(|c| c.desc())

@@ -200,6 +200,11 @@ impl MessageQuery {
 /// that never ends its list.
 const MAX_PAGES: usize = 1000;
 
+/// How often a request the hub refused with 429 (rate limited) is tried
+/// again, and the longest `Retry-After` waited.
+const RATE_LIMITED_RETRIES: u32 = 3;
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// A client of one hub's status API.
 ///
 /// ```no_run
@@ -260,12 +265,27 @@ impl HubClient {
             status,
             reason,
         };
-        let r = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| err(None, e.to_string()))?;
+        let mut tries = 0;
+        let r = loop {
+            let r = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| err(None, e.to_string()))?;
+            if r.status() != reqwest::StatusCode::TOO_MANY_REQUESTS || tries == RATE_LIMITED_RETRIES
+            {
+                break r;
+            }
+            tries += 1;
+            let after = r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok())
+                .map_or(Duration::from_secs(1), Duration::from_secs);
+            tokio::time::sleep(after.min(MAX_RETRY_AFTER)).await;
+        };
         let status = r.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);

@@ -121,8 +121,9 @@ impl SdkError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Rpc { .. } | Self::Timeout { .. } => true,
-            // No answer, or the hub's trouble (5xx); a 4xx is the request's.
-            Self::Hub { status, .. } => status.is_none_or(|s| s >= 500),
+            // No answer, the hub's trouble (5xx) or its rate limit (429);
+            // any other 4xx is the request's.
+            Self::Hub { status, .. } => status.is_none_or(|s| s >= 500 || s == 429),
             _ => false,
         }
     }

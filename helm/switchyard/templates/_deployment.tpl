@@ -86,6 +86,12 @@ spec:
             - name: http
               containerPort: {{ $root.Values.service.port }}
               protocol: TCP
+            {{- if $root.Values.admin.port }}
+            # The admin API; no Service targets it (kubectl port-forward).
+            - name: admin
+              containerPort: {{ $root.Values.admin.port }}
+              protocol: TCP
+            {{- end }}
           startupProbe:
             httpGet:
               path: /healthz

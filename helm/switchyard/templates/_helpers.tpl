@@ -171,6 +171,15 @@ admin_token = { file = {{ printf "%s/%s" $dir .Values.secrets.adminTokenKey | to
 
 [http]
 listen = {{ printf "0.0.0.0:%d" (int .Values.service.port) | toJson }}
+{{- if .Values.admin.port }}
+{{- if eq (int .Values.admin.port) (int .Values.service.port) }}
+{{- fail "admin.port: expected a port other than service.port (or 0 to serve the admin API on it)" }}
+{{- end }}
+{{- $admin := .Values.admin.address }}
+{{- if contains ":" $admin }}{{ $admin = printf "[%s]" $admin }}{{ end }}
+# The admin API apart: no Service exposes this port.
+admin_listen = {{ printf "%s:%d" $admin (int .Values.admin.port) | toJson }}
+{{- end }}
 
 [log]
 {{- include "switchyard.tomlTable" .Values.config.log }}

@@ -1,5 +1,6 @@
-//! Dead-letter administration through the admin HTTP API (token required)
-//! and the `switchyard dlq` command, against a real redis-server.
+//! Dead-letter administration through the admin HTTP API (token required,
+//! on the main listener or on its own `http.admin_listen`) and the
+//! `switchyard dlq` command, against a real redis-server.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -110,6 +111,7 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
             admin: Admin::new(lanes.clone(), &cfg),
             admin_token: token.map(Arc::from),
             catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
+            rate_limit: Arc::new(switchyard::ratelimit::RateLimiter::disabled()),
         };
         async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -313,4 +315,82 @@ async fn dlq_command_lists_shows_replays_and_drops() {
     let (ok, _, err) = run(&["drop", "beta", &second]);
     assert!(!ok);
     assert!(err.contains("not found"), "{err}");
+}
+
+#[tokio::test]
+async fn with_admin_listen_the_admin_api_answers_on_its_own_address_only() {
+    let redis = RedisServer::spawn(None).expect("redis-server");
+    let dir = tempfile::tempdir().expect("tmp");
+    let key_file = dir.path().join("q");
+    std::fs::write(&key_file, KEY_HEX).expect("write");
+    let token_file = dir.path().join("admin");
+    std::fs::write(&token_file, "s3cret-token\n").expect("write");
+    // A watcher-only hub: it reads no signing key, and its watcher retries
+    // the unreachable RPC in the background while the test talks to it.
+    let text = format!(
+        "role = \"watcher\"\nadmin_token = {{ file = \"{}\" }}\n{}[http]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n",
+        token_file.display(),
+        config_text(&redis.url, &key_file.display().to_string()),
+    );
+    let cfg = Config::from_toml(&text).expect("config");
+    let lanes = Lanes::connect(
+        &RedisTarget::Single(redis.url.clone()),
+        "adm",
+        QueueKey::from_secret(KEY_HEX).expect("key"),
+    )
+    .await
+    .expect("connect");
+    seed(&lanes).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let hub = switchyard::hub::Hub::start(cfg, shutdown.clone())
+        .await
+        .expect("hub starts");
+    let admin = hub.admin_addr.expect("an admin address of its own");
+    assert_ne!(admin, hub.addr);
+    let http = reqwest::Client::new();
+    let get = |url: String, token: Option<&'static str>| {
+        let r = http.get(url);
+        let r = match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        };
+        async move { r.send().await.expect("request") }
+    };
+
+    // The public listener has no admin route, token or not.
+    for token in [None, Some("s3cret-token")] {
+        let r = get(format!("http://{}/admin/dlq/beta", hub.addr), token).await;
+        assert_eq!(r.status(), 404, "public /admin with token {token:?}");
+    }
+    let r = http
+        .post(format!("http://{}/admin/dlq/beta/1/1-0/replay", hub.addr))
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 404, "public replay");
+    assert_eq!(
+        get(format!("http://{}/metrics", hub.addr), None)
+            .await
+            .status(),
+        200
+    );
+
+    // The admin listener: the admin API, behind its token, and nothing else.
+    let r = get(format!("http://{admin}/admin/dlq/beta"), None).await;
+    assert_eq!(r.status(), 401, "no token");
+    let r = get(
+        format!("http://{admin}/admin/dlq/beta"),
+        Some("s3cret-token"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let list: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    for path in ["/metrics", "/v1/routes", "/"] {
+        let r = get(format!("http://{admin}{path}"), None).await;
+        assert_eq!(r.status(), 404, "{path} on the admin listener");
+    }
+    shutdown.cancel();
+    hub.join().await;
 }

@@ -729,6 +729,11 @@ fn chart_schema_matches_the_hub_config() {
         keys(&v["log"]),
         "log keys"
     );
+    assert_eq!(
+        props(&["properties", "config", "properties", "status"]),
+        keys(&v["status"]),
+        "status keys"
+    );
     let mut chain = keys(&v["chains"][0]);
     chain.remove("submitter_key");
     chain.remove("extra_submitter_keys");

@@ -6,8 +6,10 @@
 //! (Debian's `chromium`, installed by deploy/setup.sh) searches the page for
 //! the message and finds its destination transaction. Without chains, on a
 //! real redis-server: lists page through hundreds of journaled messages in
-//! a stable order.
+//! a stable order, and the per-client rate limit refuses one client while
+//! serving another.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use serde_json::Value;
 use switchyard::journal::{Event, QueuedMessage, ops_of};
 use switchyard::lane::{LaneId, Lanes, QueueKey, RedisTarget};
 use switchyard::procs::RedisServer;
+use switchyard::ratelimit::RateLimiter;
 use switchyard_sdk::{HubClient, Outcome, Stage, Tracker};
 use switchyard_types::Message;
 
@@ -437,7 +440,7 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
     drop(hub);
 }
 
-// --- Lists against a real redis-server, without chains --------------------
+// --- Lists and rate limit against a real redis-server, without chains ------
 
 const ALPHA: u32 = 1000;
 const BETA: u32 = 2000;
@@ -469,9 +472,13 @@ submitter_key = {{ env = "UNUSED" }}
     switchyard::config::Config::from_toml(&text).expect("config")
 }
 
-/// Serves the HTTP surface over `redis_url`; the base URL and the lanes (to
-/// write journal records into).
-async fn serve_lists(redis_url: &str) -> (String, Lanes, tokio_util::sync::CancellationToken) {
+/// Serves the HTTP surface over `redis_url` with `rate_limit`; the base URL
+/// and the lanes (to write journal records into).
+async fn serve_lists(
+    redis_url: &str,
+    rate_limit: RateLimiter,
+    metrics: switchyard::metrics::Metrics,
+) -> (String, Lanes, tokio_util::sync::CancellationToken) {
     let cfg = list_config(redis_url);
     let lanes = Lanes::connect(
         &RedisTarget::Single(redis_url.to_owned()),
@@ -481,12 +488,13 @@ async fn serve_lists(redis_url: &str) -> (String, Lanes, tokio_util::sync::Cance
     .await
     .expect("connect");
     let state = switchyard::http::AppState {
-        metrics: switchyard::metrics::Metrics::new(),
+        metrics,
         health: Arc::new(switchyard::health::Health::default()),
         lanes: lanes.clone(),
         admin: switchyard::admin::Admin::new(lanes.clone(), &cfg),
         admin_token: None,
         catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
+        rate_limit: Arc::new(rate_limit),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -591,7 +599,8 @@ fn ids_of(list: &[Value]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tx_and_sender_lists_are_bounded_pages_in_a_stable_order() {
     let redis = RedisServer::spawn(None).expect("redis-server");
-    let (base, lanes, _stop) = serve_lists(&redis.url).await;
+    let metrics = switchyard::metrics::Metrics::new();
+    let (base, lanes, _stop) = serve_lists(&redis.url, RateLimiter::disabled(), metrics).await;
     let sender = B256::left_padding_from(&[0xcd; 20]);
     let big_tx = B256::repeat_byte(0x71);
     // One transaction dispatching 250 messages, journaled in two blocks'
@@ -748,4 +757,84 @@ async fn tx_and_sender_lists_are_bounded_pages_in_a_stable_order() {
         !button[..tag_end].contains("hidden"),
         "More is hidden:\n{dom}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_rate_gets_429_while_another_is_served() {
+    let redis = RedisServer::spawn(None).expect("redis-server");
+    let metrics = switchyard::metrics::Metrics::new();
+    let (base, _lanes, _stop) =
+        serve_lists(&redis.url, RateLimiter::new(1, 5, metrics.clone()), metrics).await;
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(IpAddr::V4(Ipv4Addr::from(ip)))
+            .build()
+            .expect("client")
+    };
+    let (a, b) = (from([127, 0, 0, 1]), from([127, 0, 0, 2]));
+    let status = |c: &reqwest::Client, path: &str| {
+        let r = c.get(format!("{base}{path}"));
+        async move { r.send().await.expect("request") }
+    };
+    let sender = format!("/v1/messages?sender=0x{}", "cd".repeat(20));
+    for path in ["/v1/routes", "/v1/lanes", &sender, "/openapi.json", "/"] {
+        assert_eq!(
+            status(&a, path).await.status(),
+            200,
+            "{path} within the burst"
+        );
+    }
+    let refused = status(&a, "/v1/routes").await;
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    let body: Value = refused.json().await.expect("JSON");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("retry after")),
+        "{body}"
+    );
+    assert_eq!(
+        status(&a, &sender).await.status(),
+        429,
+        "every status route"
+    );
+    // An X-Forwarded-For header does not make a new client.
+    let r = a
+        .get(format!("{base}/v1/routes"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 429);
+    // Another client is served; health and metrics never are limited.
+    assert_eq!(status(&b, "/v1/routes").await.status(), 200);
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        for _ in 0..10 {
+            assert_eq!(
+                status(&a, path).await.status(),
+                200,
+                "{path} is not limited"
+            );
+        }
+    }
+    let text = status(&a, "/metrics").await.text().await.expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l == "switchyard_http_rate_limited_total 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("switchyard_http_rate_limit_clients 2"),
+        "{text}"
+    );
+    // Tokens come back at the rate.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(status(&a, "/v1/routes").await.status(), 200);
 }
