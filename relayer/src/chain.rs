@@ -23,6 +23,11 @@ pub trait HeaderSource: Send + Sync + 'static {
     /// All receipts of block `number`, in transaction order.
     fn receipts(&self, number: u64)
     -> impl Future<Output = Result<BlockReceipts, EvmError>> + Send;
+    /// The header whose hash is `hash` (recomputed), if the source has it.
+    fn header_by_hash(
+        &self,
+        hash: B256,
+    ) -> impl Future<Output = Result<Option<Header>, EvmError>> + Send;
     /// Each independent endpoint's hash for block `number` (`None` where one
     /// did not answer): the votes of a header-chain quorum.
     fn block_hashes(&self, number: u64) -> impl Future<Output = Vec<Option<B256>>> + Send;
@@ -56,6 +61,12 @@ impl HeaderSource for EvmSource {
             tx_hashes: Arc::from(hashes),
         })
     }
+    fn header_by_hash(
+        &self,
+        hash: B256,
+    ) -> impl Future<Output = Result<Option<Header>, EvmError>> + Send {
+        EvmSource::header_by_hash(self, hash)
+    }
     fn block_hashes(&self, number: u64) -> impl Future<Output = Vec<Option<B256>>> + Send {
         EvmSource::block_hashes(self, number)
     }
@@ -76,6 +87,12 @@ impl<T: HeaderSource> HeaderSource for Arc<T> {
         number: u64,
     ) -> impl Future<Output = Result<BlockReceipts, EvmError>> + Send {
         T::receipts(self, number)
+    }
+    fn header_by_hash(
+        &self,
+        hash: B256,
+    ) -> impl Future<Output = Result<Option<Header>, EvmError>> + Send {
+        T::header_by_hash(self, hash)
     }
     fn block_hashes(&self, number: u64) -> impl Future<Output = Vec<Option<B256>>> + Send {
         T::block_hashes(self, number)

@@ -7,6 +7,7 @@
 //! chains.
 
 pub mod admin;
+pub mod ancestry;
 pub mod api;
 pub mod balance;
 pub mod beacon;

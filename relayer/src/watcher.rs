@@ -20,6 +20,7 @@ use switchyard_types::Domain;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
+use crate::ancestry::{Ancestry, Walk};
 use crate::chain::HeaderSource;
 use crate::config::RoutePolicy;
 use crate::error::HubError;
@@ -118,6 +119,10 @@ pub struct Watcher<S> {
     /// header chain holds another block than the beacon chain finalized
     /// (until an operator restarts the hub). Counted and logged once.
     disputed: bool,
+    /// With a beacon anchor past the light client's window: the hashes of
+    /// its ancestors, read back from it, which headers are then fetched by
+    /// (see [`crate::ancestry`]).
+    ancestry: Ancestry,
     /// Where queued messages are reported (status API).
     journal: Journal,
 }
@@ -149,6 +154,7 @@ impl<S: HeaderSource> Watcher<S> {
             anchor: None,
             gated: 0,
             disputed: false,
+            ancestry: Ancestry::default(),
             journal,
         }
     }
@@ -170,53 +176,86 @@ impl<S: HeaderSource> Watcher<S> {
     /// the latest finalized block the header chain holds; with a quorum, up
     /// to the confirmed block that enough endpoints agree on; otherwise the
     /// confirmed height.
-    async fn routable(&mut self, lc: &mut HeaderChain, headers: &mut BTreeMap<u64, Header>) -> u64 {
+    async fn routable(
+        &mut self,
+        lc: &mut HeaderChain,
+        headers: &mut BTreeMap<u64, Header>,
+    ) -> Result<u64, HubError> {
         if let Some(rx) = &self.anchor {
             if self.disputed {
                 // Held since a mismatch, until an operator acts (restart).
-                return self.gated;
+                return Ok(self.gated);
             }
             let anchor = *rx.borrow();
-            match crate::beacon::gate(lc, anchor, self.gated) {
-                Ok(h) => self.gated = h,
-                Err(m) => {
-                    // The endpoints served a branch the beacon chain did not
-                    // finalize: either they lie or the chain's consensus
-                    // broke. Nothing above the gate is routed until an
-                    // operator has looked; the gate itself never moves back.
-                    self.disputed = true;
-                    self.metrics
-                        .rejections
-                        .with_label_values(&[&self.spec.name, "not_finalized_by_beacon"])
-                        .inc();
-                    tracing::error!(
-                        height = m.anchor.number,
-                        finalized = %m.anchor.hash,
-                        held = %m.held,
-                        routed = self.gated,
-                        "the header chain holds another block than the beacon chain finalized: routing of this origin stops until an operator acts"
-                    );
-                    self.health.hold(
-                        &self.spec.name,
-                        format!(
-                            "block {} is {} in the header chain but {} in the beacon chain's finality; nothing past block {} is routed: check the execution endpoints, then restart",
-                            m.anchor.number, m.held, m.anchor.hash, self.gated
-                        ),
-                    );
+            if let Some(a) = anchor
+                && a.number > lc.tip().number
+                && self.ancestry.top().is_none_or(|t| t < a.number)
+            {
+                // The finalized block is past the window: read its ancestry
+                // back to what the watcher holds, or the gap never closes.
+                match self
+                    .ancestry
+                    .walk(&self.source, lc, self.gated, a, &self.spec.name)
+                    .await?
+                {
+                    Walk::Linked { height } => {
+                        // The light client's blocks above the link that are
+                        // not the finalized chain's are dropped.
+                        let mut keep = lc.tip().number;
+                        while keep > height && lc.hash_at(keep) != self.ancestry.get(keep) {
+                            keep -= 1;
+                        }
+                        if keep < lc.tip().number && lc.rewind_to(keep).is_ok() {
+                            headers.retain(|&k, _| k <= keep);
+                        }
+                        // The block linked to, and its ancestors in the
+                        // window, descend to the finalized one: routable
+                        // (the light client relays at its confirmation
+                        // depth, as with any gate).
+                        self.gated = self.gated.max(height.min(lc.confirmed_height()));
+                        info!(
+                            finalized = a.number,
+                            linked_at = height,
+                            ancestors = self.ancestry.len(),
+                            "finalized block past the header window: its ancestry read back, catching up"
+                        );
+                    }
+                    Walk::Mismatch {
+                        height,
+                        finalized,
+                        held,
+                    } => {
+                        self.hold_not_finalized(height, finalized, held);
+                        return Ok(self.gated);
+                    }
                 }
             }
-            return self.gated;
+            // Finalized ancestors the light client holds open the gate.
+            if let Some(top) = self.ancestry.top() {
+                let t = lc.confirmed_height().min(top);
+                if t > self.gated
+                    && lc.hash_at(t).is_some()
+                    && lc.hash_at(t) == self.ancestry.get(t)
+                {
+                    self.gated = t;
+                }
+            }
+            match crate::beacon::gate(lc, anchor, self.gated) {
+                Ok(h) => self.gated = h,
+                Err(m) => self.hold_not_finalized(m.anchor.number, m.anchor.hash, m.held),
+            }
+            return Ok(self.gated);
         }
         let confirmed = lc.confirmed_height();
         if self.spec.quorum <= 1 {
             self.gated = self.gated.max(confirmed);
-            return self.gated;
+            return Ok(self.gated);
         }
         if confirmed <= self.gated {
-            return self.gated;
+            return Ok(self.gated);
         }
         let Some(mut ours) = lc.hash_at(confirmed) else {
-            return self.gated;
+            return Ok(self.gated);
         };
         let mut probed = confirmed;
         let mut votes = self.source.block_hashes(confirmed).await;
@@ -246,11 +285,11 @@ impl<S: HeaderSource> Watcher<S> {
                 );
             }
             self.gated = confirmed;
-            return self.gated;
+            return Ok(self.gated);
         }
         if tally.other == 0 {
             // Endpoints that did not answer, or are behind: wait for them.
-            return self.gated;
+            return Ok(self.gated);
         }
         let reason = "endpoint_disagreement";
         if !self.disputed {
@@ -293,7 +332,7 @@ impl<S: HeaderSource> Watcher<S> {
                 "the light client's branch is outvoted: rewound to the last agreed block, reading from another endpoint"
             );
         }
-        self.gated
+        Ok(self.gated)
     }
 
     /// Resumes the persisted light client, or starts from the configured
@@ -379,12 +418,25 @@ impl<S: HeaderSource> Watcher<S> {
         let name = self.spec.name.clone();
         let head = self.source.head().await?;
         let mut advanced = false;
+        let mut refused = None;
         while lc.tip().number < head
             && lc.tip().number.saturating_sub(*scanned) < self.spec.header_lead
             && !shutdown.is_cancelled()
         {
             let n = lc.tip().number + 1;
-            let (header, claimed) = self.source.header(n).await?;
+            // An ancestor of a finalized block is asked for by its hash: any
+            // other block at that height is not the chain's.
+            let (header, claimed) = match self.ancestry.get(n) {
+                Some(hash) => match self.source.header_by_hash(hash).await? {
+                    Some(h) => (h, hash),
+                    None => {
+                        return Err(HubError::Evm(switchyard_evm::EvmError::NotFound {
+                            what: format!("block {hash} (finalized ancestry, height {n})"),
+                        }));
+                    }
+                },
+                None => self.source.header(n).await?,
+            };
             match lc
                 .verify_header_with_hash(&header, claimed)
                 .and_then(|v| lc.apply_header(v))
@@ -434,10 +486,13 @@ impl<S: HeaderSource> Watcher<S> {
                             );
                         }
                     }
-                    return Err(HubError::LightClient {
-                        chain: name,
+                    // Blocks already gated are still routed this round: a
+                    // refused header holds up only what lies above it.
+                    refused = Some(HubError::LightClient {
+                        chain: name.clone(),
                         source: e,
                     });
+                    break;
                 }
             }
         }
@@ -456,7 +511,11 @@ impl<S: HeaderSource> Watcher<S> {
                 .with_label_values(&[&name, "confirmed"])
                 .set(lc.confirmed_height() as i64);
         }
-        let confirmed = self.routable(lc, headers).await;
+        let confirmed = self.routable(lc, headers).await?;
+        self.metrics
+            .lc_height
+            .with_label_values(&[&name, "gated"])
+            .set(confirmed as i64);
         self.account_throttling();
         let dests = self.router.chain_domains();
         for d in &dests {
@@ -538,8 +597,43 @@ impl<S: HeaderSource> Watcher<S> {
         }
         // Headers below the routed cursor are not needed any more.
         headers.retain(|&k, _| k > *scanned);
+        self.ancestry.drop_to(*scanned);
+        if let Some(e) = refused {
+            return Err(e);
+        }
         Ok(lc.tip().number < head
             && lc.tip().number.saturating_sub(*scanned) < self.spec.header_lead)
+    }
+
+    /// The header chain holds `held` at `height` where the beacon chain
+    /// finalized `finalized`: either the endpoints lie or the chain's
+    /// consensus broke. Nothing above the gate is routed until an operator
+    /// has looked; the gate itself never moves back.
+    fn hold_not_finalized(
+        &mut self,
+        height: u64,
+        finalized: alloy_primitives::B256,
+        held: alloy_primitives::B256,
+    ) {
+        self.disputed = true;
+        self.metrics
+            .rejections
+            .with_label_values(&[&self.spec.name, "not_finalized_by_beacon"])
+            .inc();
+        tracing::error!(
+            height,
+            finalized = %finalized,
+            held = %held,
+            routed = self.gated,
+            "the header chain holds another block than the beacon chain finalized: routing of this origin stops until an operator acts"
+        );
+        self.health.hold(
+            &self.spec.name,
+            format!(
+                "block {height} is {held} in the header chain but {finalized} in the beacon chain's finality; nothing past block {} is routed: check the execution endpoints, then restart",
+                self.gated
+            ),
+        );
     }
 
     fn refuse(&mut self, height: u64, e: &switchyard_lc_evm::Error) {

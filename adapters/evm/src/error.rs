@@ -60,6 +60,17 @@ pub enum EvmError {
         /// The cap.
         limit: u64,
     },
+    /// One endpoint's answer is contradicted by another (a receipt no other
+    /// endpoint has in a block it holds, a simulation revert another
+    /// endpoint does not see): not acted on, the operation is tried again,
+    /// preferring another endpoint.
+    #[error("{what} disputed: {reason}")]
+    Disputed {
+        /// What was claimed.
+        what: String,
+        /// Who said otherwise.
+        reason: String,
+    },
     /// A contract artifact could not be loaded.
     #[error("contract artifact {path}: {reason}")]
     Artifact {
@@ -82,7 +93,10 @@ impl EvmError {
     /// Whether repeating the same operation later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Rpc { .. } | Self::Timeout { .. } | Self::NotFound { .. } => true,
+            Self::Rpc { .. }
+            | Self::Timeout { .. }
+            | Self::NotFound { .. }
+            | Self::Disputed { .. } => true,
             // A revert after inclusion can be caused by state that changes
             // (a replaced attester set, gas estimates): retry with backoff and
             // let the retry policy dead-letter it.
@@ -111,6 +125,7 @@ impl EvmError {
             Self::Rpc { .. } => "rpc",
             Self::Timeout { .. } => "timeout",
             Self::NotFound { .. } => "not_found",
+            Self::Disputed { .. } => "disputed",
             Self::Malformed { .. } => "malformed",
             Self::Reverted { .. } => "reverted",
             Self::SimulationReverted { .. } => "simulation_reverted",

@@ -30,6 +30,12 @@ pub struct RpcPolicy {
     pub backoff: Duration,
     /// Backoff ceiling.
     pub max_backoff: Duration,
+    /// How often [`RpcPool::block_number`] compares every endpoint's head.
+    pub stale_check_every: Duration,
+    /// A preferred endpoint whose head has not moved for this long, while
+    /// another is [`STALE_LAG_BLOCKS`] ahead, is stale even when no second
+    /// endpoint confirms the other's head (longer than a few block times).
+    pub frozen_after: Duration,
 }
 
 impl Default for RpcPolicy {
@@ -39,8 +45,19 @@ impl Default for RpcPolicy {
             attempts: 5,
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            stale_check_every: STALE_CHECK_EVERY,
+            frozen_after: Duration::from_secs(60),
         }
     }
+}
+
+/// The preferred endpoint's head as last seen by a stale check, and since
+/// when it has not moved.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    endpoint: usize,
+    head: u64,
+    since: std::time::Instant,
 }
 
 struct Endpoint {
@@ -60,6 +77,8 @@ pub struct RpcPool {
     /// When the other endpoints' heads were last compared with the
     /// preferred one's (see [`RpcPool::block_number`]).
     last_stale_check: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// The preferred endpoint's progress across stale checks.
+    progress: Arc<std::sync::Mutex<Option<Progress>>>,
 }
 
 /// How often [`RpcPool::block_number`] compares every endpoint's head.
@@ -128,6 +147,7 @@ impl RpcPool {
             policy,
             observer: None,
             last_stale_check: Arc::new(std::sync::Mutex::new(None)),
+            progress: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -171,14 +191,15 @@ impl RpcPool {
     }
 
     /// The chain head (`eth_blockNumber`) from the preferred endpoint, with
-    /// the pool's retries and failover. Every [`STALE_CHECK_EVERY`] it also
+    /// the pool's retries and failover. Every `stale_check_every` it also
     /// asks every other endpoint (a read, so asking several is harmless)
     /// and moves preference when the preferred endpoint is
-    /// [`STALE_LAG_BLOCKS`] or more behind a head that two endpoints report:
-    /// a node that stopped syncing answers every call successfully, so
-    /// failures alone would never demote it, but one endpoint's claim alone
-    /// must not move preference either (a liar claiming head + 3 would
-    /// capture the pool).
+    /// [`STALE_LAG_BLOCKS`] or more behind a head that two endpoints report,
+    /// or behind another's head while its own has not moved for
+    /// `frozen_after`: a node that stopped syncing answers every call
+    /// successfully, so failures alone would never demote it, but one
+    /// endpoint's claim alone must not move preference from a node that
+    /// follows the chain (a liar claiming head + 3 would capture the pool).
     pub async fn block_number(&self) -> Result<u64, EvmError> {
         let head = self
             .read("eth_blockNumber", |p| async move {
@@ -191,8 +212,8 @@ impl RpcPool {
                 .last_stale_check
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            let due =
-                self.endpoints.len() > 1 && last.is_none_or(|t| t.elapsed() >= STALE_CHECK_EVERY);
+            let due = self.endpoints.len() > 1
+                && last.is_none_or(|t| t.elapsed() >= self.policy.stale_check_every);
             if due {
                 *last = Some(std::time::Instant::now());
             }
@@ -212,9 +233,27 @@ impl RpcPool {
             .collect();
         let i = self.preferred.load(Ordering::Relaxed) % self.endpoints.len();
         let mine = heads[i].unwrap_or(head);
-        match corroborated_switch(&heads, i, mine) {
+        let frozen = {
+            let mut p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+            match *p {
+                Some(pr) if pr.endpoint == i && pr.head == mine => {
+                    pr.since.elapsed() >= self.policy.frozen_after
+                }
+                _ => {
+                    *p = Some(Progress {
+                        endpoint: i,
+                        head: mine,
+                        since: std::time::Instant::now(),
+                    });
+                    false
+                }
+            }
+        };
+        let switch = corroborated_switch(&heads, i, mine)
+            .or_else(|| frozen.then(|| ahead_of(&heads, i, mine)).flatten());
+        match switch {
             Some((k, corroborated)) => {
-                tracing::warn!(chain = %self.chain, stale = %self.endpoints[i].label, head = mine, best = %self.endpoints[k].label, best_head = corroborated, "preferred endpoint is behind a head two endpoints report: switching");
+                tracing::warn!(chain = %self.chain, stale = %self.endpoints[i].label, head = mine, frozen, best = %self.endpoints[k].label, best_head = corroborated, "preferred endpoint is behind (a head two endpoints report, or its own stopped moving): switching");
                 self.observe("eth_blockNumber", "stale");
                 let _ = self
                     .preferred
@@ -356,6 +395,16 @@ fn corroborated_switch(heads: &[Option<u64>], preferred: usize, mine: u64) -> Op
     (k != preferred).then_some((k, corroborated))
 }
 
+/// The first endpoint other than `preferred` whose head is
+/// [`STALE_LAG_BLOCKS`] or more past `mine`: where a preferred endpoint
+/// whose own head stopped moving hands over.
+fn ahead_of(heads: &[Option<u64>], preferred: usize, mine: u64) -> Option<(usize, u64)> {
+    heads.iter().enumerate().find_map(|(k, h)| {
+        let h = (*h)?;
+        (k != preferred && h >= mine.saturating_add(STALE_LAG_BLOCKS)).then_some((k, h))
+    })
+}
+
 /// Exponential backoff with full jitter in [d/2, d].
 pub fn backoff(policy: RpcPolicy, attempt: u32) -> Duration {
     let base = policy
@@ -377,6 +426,7 @@ mod tests {
             attempts: 3,
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(800),
+            ..RpcPolicy::default()
         };
         for attempt in 0..10 {
             let d = backoff(p, attempt);
@@ -396,6 +446,7 @@ mod tests {
             attempts: 2,
             backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(2),
+            ..RpcPolicy::default()
         };
         // Port 9 (discard) on loopback: nothing listens there in tests.
         let pool = RpcPool::new("t", &["http://127.0.0.1:9".into()], p).expect("valid url");
@@ -449,6 +500,7 @@ mod tests {
             attempts: 1,
             backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(2),
+            ..RpcPolicy::default()
         };
         // Keys where providers put them: user info, path, query.
         let url = "http://user:KEYPASS@127.0.0.1:9/v2/KEYPATH?apikey=KEYQUERY";

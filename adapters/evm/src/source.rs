@@ -47,37 +47,39 @@ impl EvmSource {
             .ok_or_else(|| EvmError::NotFound {
                 what: format!("block {number}"),
             })?;
-        let h = block.header.inner;
-        let header = Header {
-            parent_hash: h.parent_hash,
-            ommers_hash: h.ommers_hash,
-            beneficiary: h.beneficiary,
-            state_root: h.state_root,
-            transactions_root: h.transactions_root,
-            receipts_root: h.receipts_root,
-            logs_bloom: h.logs_bloom,
-            difficulty: h.difficulty,
-            number: h.number,
-            gas_limit: h.gas_limit,
-            gas_used: h.gas_used,
-            timestamp: h.timestamp,
-            extra_data: h.extra_data,
-            mix_hash: h.mix_hash,
-            nonce: h.nonce,
-            base_fee_per_gas: h.base_fee_per_gas,
-            withdrawals_root: h.withdrawals_root,
-            blob_gas_used: h.blob_gas_used,
-            excess_blob_gas: h.excess_blob_gas,
-            parent_beacon_block_root: h.parent_beacon_block_root,
-            requests_hash: h.requests_hash,
-        };
+        let (header, claimed) = convert_header(block);
         if header.number != number {
             return Err(EvmError::Malformed {
                 what: "block header",
                 reason: format!("asked for block {number}, node returned {}", header.number),
             });
         }
-        Ok((header, block.header.hash))
+        Ok((header, claimed))
+    }
+
+    /// The header whose hash is `hash`, if the node has it. The hash is
+    /// recomputed: a header that does not hash to `hash` is refused
+    /// ([`EvmError::Malformed`]), so what comes back is exactly the block
+    /// asked for, whoever served it.
+    pub async fn header_by_hash(&self, hash: B256) -> Result<Option<Header>, EvmError> {
+        let Some(block) = self
+            .pool
+            .read("eth_getBlockByHash", |p| async move {
+                p.get_block_by_hash(hash).await
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (header, _) = convert_header(block);
+        let computed = header.hash();
+        if computed != hash {
+            return Err(EvmError::Malformed {
+                what: "block header",
+                reason: format!("asked for block {hash}, node returned one hashing to {computed}"),
+            });
+        }
+        Ok(Some(header))
     }
 
     /// Every endpoint's hash for block `number`, asked independently and in
@@ -140,6 +142,36 @@ impl EvmSource {
             .collect::<Result<Vec<_>, _>>()
             .map(|v| v.into_iter().unzip())
     }
+}
+
+/// A JSON-RPC block's header in the light client's form, and the hash the
+/// node claims for it.
+fn convert_header(block: alloy::rpc::types::Block) -> (Header, B256) {
+    let h = block.header.inner;
+    let header = Header {
+        parent_hash: h.parent_hash,
+        ommers_hash: h.ommers_hash,
+        beneficiary: h.beneficiary,
+        state_root: h.state_root,
+        transactions_root: h.transactions_root,
+        receipts_root: h.receipts_root,
+        logs_bloom: h.logs_bloom,
+        difficulty: h.difficulty,
+        number: h.number,
+        gas_limit: h.gas_limit,
+        gas_used: h.gas_used,
+        timestamp: h.timestamp,
+        extra_data: h.extra_data,
+        mix_hash: h.mix_hash,
+        nonce: h.nonce,
+        base_fee_per_gas: h.base_fee_per_gas,
+        withdrawals_root: h.withdrawals_root,
+        blob_gas_used: h.blob_gas_used,
+        excess_blob_gas: h.excess_blob_gas,
+        parent_beacon_block_root: h.parent_beacon_block_root,
+        requests_hash: h.requests_hash,
+    };
+    (header, block.header.hash)
 }
 
 /// A JSON-RPC receipt in the light client's form (what the receipts root

@@ -1,7 +1,9 @@
 //! Destination submitter: `Inbox.deliver` transactions with their own nonce
 //! tracking and EIP-1559 fees, in three explicit steps: `prepare` (encode and
 //! simulate), `submit` (sign and broadcast once), `confirm` (wait for the
-//! receipt at the configured depth, and check the block is still canonical;
+//! receipt at the configured depth, check the block is still canonical and
+//! that the other endpoints return the same receipt: one endpoint's word
+//! never acknowledges a batch, nor dead-letters one by a simulated revert;
 //! a transaction not mined within `replace_after` is replaced, same nonce,
 //! with fees raised by `fee_bump_percent`, up to the chain's cap).
 
@@ -195,6 +197,7 @@ impl EvmSubmitter {
             .from(self.signer.address())
             .to(self.cfg.inbox)
             .input(calldata.clone().into());
+        let req_for_check = req.clone();
         let (provider, label) = self.pool.preferred();
         let timeout = self.pool.policy().timeout;
         let estimate = match tokio::time::timeout(timeout, provider.estimate_gas(req)).await {
@@ -212,13 +215,14 @@ impl EvmSubmitter {
                     // Code 3 / "execution reverted": the node simulated and the
                     // call reverts. Anything else is the endpoint's problem.
                     if resp.code == 3 || resp.message.contains("revert") {
-                        return Err(EvmError::SimulationReverted {
-                            reason: format!(
-                                "{} {}",
-                                resp.message,
-                                resp.data.as_ref().map(|d| d.get()).unwrap_or_default()
-                            ),
-                        });
+                        let reason = format!(
+                            "{} {}",
+                            resp.message,
+                            resp.data.as_ref().map(|d| d.get()).unwrap_or_default()
+                        );
+                        // A revert splits and in the end dead-letters the
+                        // batch: one endpoint's word is not enough for that.
+                        return Err(self.confirm_revert(&label, req_for_check, reason).await);
                     }
                 }
                 self.pool.demote(&label);
@@ -239,6 +243,121 @@ impl EvmSubmitter {
         Ok(PreparedBatch {
             calldata,
             gas_limit,
+        })
+    }
+
+    /// The error for a simulation that endpoint `label` says reverts with
+    /// `reason`: [`EvmError::SimulationReverted`] when every other endpoint
+    /// that answers agrees (or there is no other), [`EvmError::Disputed`]
+    /// (retryable, preference moved) when one simulates it without a revert
+    /// or none of them answers.
+    async fn confirm_revert(
+        &self,
+        label: &str,
+        req: TransactionRequest,
+        reason: String,
+    ) -> EvmError {
+        let answers = self
+            .pool
+            .each("eth_estimateGas", |p| {
+                let req = req.clone();
+                async move { p.estimate_gas(req).await }
+            })
+            .await;
+        if answers.len() < 2 {
+            return EvmError::SimulationReverted { reason };
+        }
+        let (mut reverts, mut succeeds) = (0usize, 0usize);
+        for a in &answers {
+            match a {
+                Ok(_) => succeeds += 1,
+                Err(EvmError::Rpc { message, .. }) if message.contains("revert") => reverts += 1,
+                Err(_) => {}
+            }
+        }
+        // The endpoint that reported the revert answered again among
+        // `answers`: a confirmation needs a second one.
+        if succeeds == 0 && reverts >= 2 {
+            return EvmError::SimulationReverted { reason };
+        }
+        self.pool.demote(label);
+        tracing::warn!(endpoint = %label, reverts, succeeds, "a simulation revert not confirmed by another endpoint: not splitting, trying again");
+        EvmError::Disputed {
+            what: format!("simulation revert reported by {label}"),
+            reason: format!(
+                "{reverts} of {} endpoints see the revert, {succeeds} simulate the batch without one",
+                answers.len()
+            ),
+        }
+    }
+
+    /// Whether the receipt `r` (from the preferred endpoint) is vouched for:
+    /// every other endpoint that holds its block returns the same receipt
+    /// (block hash, status, logs), and at least one does. An endpoint that
+    /// holds the block but not the receipt refutes it: a lying endpoint can
+    /// answer a transaction it swallowed with a receipt placed in a real
+    /// block, and acknowledging on its word loses the batch. With a single
+    /// endpoint there is no one to ask.
+    async fn vouched(
+        &self,
+        r: &alloy::rpc::types::TransactionReceipt,
+    ) -> Result<Vouched, EvmError> {
+        let (hash, block) = (r.transaction_hash, r.block_number.unwrap_or_default());
+        let receipts = self
+            .pool
+            .each("eth_getTransactionReceipt", |p| async move {
+                p.get_transaction_receipt(hash).await
+            })
+            .await;
+        if receipts.len() < 2 {
+            return Ok(Vouched::Yes);
+        }
+        let same = |o: &alloy::rpc::types::TransactionReceipt| {
+            o.block_hash == r.block_hash
+                && o.status() == r.status()
+                && o.inner.logs() == r.inner.logs()
+        };
+        let agreeing = receipts
+            .iter()
+            .filter(|x| matches!(x, Ok(Some(o)) if same(o)))
+            .count();
+        let mut refuted = receipts
+            .iter()
+            .filter(|x| matches!(x, Ok(Some(o)) if !same(o)))
+            .count();
+        // Endpoints without the receipt: do they hold its block? Then the
+        // transaction is not in it.
+        let without: Vec<usize> = receipts
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| matches!(x, Ok(None)))
+            .map(|(i, _)| i)
+            .collect();
+        if !without.is_empty() {
+            let blocks = self
+                .pool
+                .each("eth_getBlockByNumber", |p| async move {
+                    p.get_block_by_number(BlockNumberOrTag::Number(block)).await
+                })
+                .await;
+            refuted += without
+                .iter()
+                .filter(
+                    |&&i| matches!(&blocks[i], Ok(Some(b)) if Some(b.header.hash) == r.block_hash),
+                )
+                .count();
+        }
+        // Endpoints that could not be asked (down, timing out) neither
+        // confirm nor refute. When every other one is unreachable, the
+        // receipt stands on its own, as with a single endpoint: a lie then
+        // needs the liar and an outage of all the others.
+        let unreachable = receipts.iter().filter(|x| x.is_err()).count();
+        Ok(if refuted > 0 {
+            Vouched::Refuted { agreeing, refuted }
+        } else if agreeing >= 2 || (agreeing == 1 && unreachable + 1 == receipts.len()) {
+            Vouched::Yes
+        } else {
+            Vouched::NotYet
         })
     }
 
@@ -410,10 +529,12 @@ impl EvmSubmitter {
     }
 
     /// Waits until `pending` (or one of its replacements) is included
-    /// `confirmations` deep in a block that is still canonical; replaces it
-    /// with higher fees each `replace_after` it stays unmined. A reverted
-    /// transaction is an error; so is inclusion in a block that was then
-    /// reorganised away (retryable: the batch is sent again).
+    /// `confirmations` deep in a block that is still canonical, with a
+    /// receipt the other endpoints vouch for ([`EvmSubmitter::vouched`]);
+    /// replaces it with higher fees each `replace_after` it stays unmined. A
+    /// reverted transaction is an error; so are inclusion in a block that
+    /// was then reorganised away and a receipt another endpoint refutes
+    /// (retryable: the batch is sent again).
     pub async fn confirm(&self, pending: &PendingBatch) -> Result<Included, EvmError> {
         let deadline = pending.sent_at + self.cfg.receipt_timeout;
         let mut hashes = vec![pending.tx_hash];
@@ -482,30 +603,25 @@ impl EvmSubmitter {
                             });
                         }
                     }
-                    let (mut delivered, mut failed) = (Vec::new(), Vec::new());
-                    let (mut delivered_ids, mut failed_ids) = (Vec::new(), Vec::new());
-                    for log in r.inner.logs() {
-                        if log.address() != self.cfg.inbox {
-                            continue;
-                        }
-                        if let Ok(ev) = Inbox::MessageDelivered::decode_log(&log.inner) {
-                            delivered.push(ev.data.origin);
-                            delivered_ids.push(ev.data.id);
-                        } else if let Ok(ev) = Inbox::MessageFailed::decode_log(&log.inner) {
-                            failed.push(ev.data.origin);
-                            failed_ids.push((ev.data.id, revert_text(&ev.data.reason)));
+                    match self.vouched(&r).await? {
+                        Vouched::Yes => return Ok(self.included(&r, hashes.len())),
+                        // Another endpoint is behind: ask again next poll.
+                        Vouched::NotYet => {}
+                        Vouched::Refuted { agreeing, refuted } => {
+                            // The transaction may never have reached the
+                            // chain: resync the nonce, and send through
+                            // another endpoint next time.
+                            *self.nonce.lock().await = None;
+                            self.pool.rotate();
+                            tracing::warn!(tx_hash = %hash, block, agreeing, refuted, "a receipt other endpoints refute: the batch is not acknowledged and is sent again");
+                            return Err(EvmError::Disputed {
+                                what: format!("receipt of transaction {hash} in block {block}"),
+                                reason: format!(
+                                    "{refuted} endpoint(s) hold block {block} without it or with another receipt, {agreeing} return it"
+                                ),
+                            });
                         }
                     }
-                    return Ok(Included {
-                        tx_hash: hash,
-                        block,
-                        gas_used: r.gas_used,
-                        delivered,
-                        failed,
-                        delivered_ids,
-                        failed_ids,
-                        replacements: u32::try_from(hashes.len() - 1).unwrap_or(u32::MAX),
-                    });
                 }
             }
             if Instant::now() >= deadline {
@@ -518,6 +634,47 @@ impl EvmSubmitter {
             tokio::time::sleep(self.cfg.poll_interval).await;
         }
     }
+}
+
+impl EvmSubmitter {
+    /// What receipt `r` says the Inbox did, after `sent` broadcasts.
+    fn included(&self, r: &alloy::rpc::types::TransactionReceipt, sent: usize) -> Included {
+        let (mut delivered, mut failed) = (Vec::new(), Vec::new());
+        let (mut delivered_ids, mut failed_ids) = (Vec::new(), Vec::new());
+        for log in r.inner.logs() {
+            if log.address() != self.cfg.inbox {
+                continue;
+            }
+            if let Ok(ev) = Inbox::MessageDelivered::decode_log(&log.inner) {
+                delivered.push(ev.data.origin);
+                delivered_ids.push(ev.data.id);
+            } else if let Ok(ev) = Inbox::MessageFailed::decode_log(&log.inner) {
+                failed.push(ev.data.origin);
+                failed_ids.push((ev.data.id, revert_text(&ev.data.reason)));
+            }
+        }
+        Included {
+            tx_hash: r.transaction_hash,
+            block: r.block_number.unwrap_or_default(),
+            gas_used: r.gas_used,
+            delivered,
+            failed,
+            delivered_ids,
+            failed_ids,
+            replacements: u32::try_from(sent.saturating_sub(1)).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// What the other endpoints say of a receipt (see [`EvmSubmitter::vouched`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vouched {
+    /// Confirmed by another endpoint (or there is no other).
+    Yes,
+    /// No other endpoint has its block yet.
+    NotYet,
+    /// An endpoint holding its block does not have it, or has another.
+    Refuted { agreeing: usize, refuted: usize },
 }
 
 /// Several signer keys delivering to one destination in parallel. Each key

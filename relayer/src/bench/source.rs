@@ -128,6 +128,14 @@ impl HeaderSource for GeneratorSource {
         })
     }
 
+    async fn header_by_hash(&self, hash: B256) -> Result<Option<Header>, EvmError> {
+        let g = self.lock();
+        Ok(g.blocks
+            .values()
+            .find(|(_, h, _)| *h == hash)
+            .map(|(header, _, _)| header.clone()))
+    }
+
     /// The generator is one source: one vote (the bench's origins are
     /// configured `single_endpoint`, so the watcher never asks).
     async fn block_hashes(&self, number: u64) -> Vec<Option<B256>> {

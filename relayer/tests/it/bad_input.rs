@@ -74,6 +74,14 @@ const FORGE_EXTRA_DATA: u8 = 4;
 /// the real one. Only agreement with other endpoints can tell.
 const FORGE_BRANCH: u8 = 5;
 
+/// A destination endpoint that swallows `eth_sendRawTransaction` (answers
+/// the hash, forwards nothing) and answers `eth_getTransactionReceipt` of a
+/// swallowed transaction with a successful receipt placed in a real block.
+const FAKE_RECEIPTS: u8 = 6;
+/// A destination endpoint whose `eth_estimateGas` always says the call
+/// reverts.
+const FAKE_REVERT: u8 = 7;
+
 #[derive(Debug)]
 struct ProxyState {
     upstream: String,
@@ -84,6 +92,8 @@ struct ProxyState {
     tampered: AtomicU64,
     /// The branch served in [`FORGE_BRANCH`] mode.
     branch: std::sync::Mutex<Option<ForgedBranch>>,
+    /// Transactions swallowed in [`FAKE_RECEIPTS`] mode.
+    swallowed: std::sync::Mutex<std::collections::HashSet<B256>>,
 }
 
 /// A forged branch above real block `fork`: block `fork + 1` carries the
@@ -195,6 +205,7 @@ impl Proxy {
             mode: AtomicU8::new(mode),
             tampered: AtomicU64::new(0),
             branch: std::sync::Mutex::new(None),
+            swallowed: std::sync::Mutex::default(),
         });
         let app = axum::Router::new()
             .route("/", axum::routing::post(relay))
@@ -234,7 +245,81 @@ impl Drop for Proxy {
     }
 }
 
+/// The made-up answer of a [`FAKE_RECEIPTS`] or [`FAKE_REVERT`] proxy to
+/// one call, when it makes one up.
+async fn destination_lie(st: &ProxyState, mode: u8, call: &Value) -> Option<Value> {
+    let method = call.get("method")?.as_str()?;
+    let id = call.get("id").cloned().unwrap_or(Value::Null);
+    let answer = |result: Value| serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
+    match (mode, method) {
+        (FAKE_REVERT, "eth_estimateGas") => Some(serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": call.get("id").cloned().unwrap_or(Value::Null),
+            "error": {"code": 3, "message": "execution reverted: forged by the proxy", "data": "0x"},
+        })),
+        (FAKE_RECEIPTS, "eth_sendRawTransaction") => {
+            let raw: Bytes = call.pointer("/params/0")?.as_str()?.parse().ok()?;
+            let hash = keccak256(&raw);
+            st.swallowed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(hash);
+            Some(answer(Value::String(hash.to_string())))
+        }
+        (FAKE_RECEIPTS, "eth_getTransactionReceipt") => {
+            let hash: B256 = call.pointer("/params/0")?.as_str()?.parse().ok()?;
+            if !st
+                .swallowed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&hash)
+            {
+                return None;
+            }
+            // A real block, two below the head: deep enough, canonical.
+            let head = rpc(&st.upstream, "eth_blockNumber", serde_json::json!([])).await;
+            let head = u64::from_str_radix(head.as_str()?.strip_prefix("0x")?, 16).ok()?;
+            let n = format!("0x{:x}", head.saturating_sub(2));
+            let block = rpc(
+                &st.upstream,
+                "eth_getBlockByNumber",
+                serde_json::json!([n, false]),
+            )
+            .await;
+            Some(answer(serde_json::json!({
+                "transactionHash": hash.to_string(),
+                "transactionIndex": "0x0",
+                "blockHash": block["hash"],
+                "blockNumber": n,
+                "from": Address::ZERO.to_string(),
+                "to": Address::ZERO.to_string(),
+                "cumulativeGasUsed": "0x5208",
+                "gasUsed": "0x5208",
+                "effectiveGasPrice": "0x1",
+                "contractAddress": null,
+                "logs": [],
+                "logsBloom": Bloom::ZERO.to_string(),
+                "type": "0x2",
+                "status": "0x1",
+            })))
+        }
+        _ => None,
+    }
+}
+
 async fn relay(State(st): State<Arc<ProxyState>>, body: axum::body::Bytes) -> Response {
+    let mode = st.mode.load(Ordering::SeqCst);
+    if matches!(mode, FAKE_RECEIPTS | FAKE_REVERT)
+        && let Ok(call) = serde_json::from_slice::<Value>(&body)
+        && let Some(lie) = destination_lie(&st, mode, &call).await
+    {
+        st.tampered.fetch_add(1, Ordering::SeqCst);
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            lie.to_string(),
+        )
+            .into_response();
+    }
     let answer = st
         .client
         .post(&st.upstream)
@@ -556,7 +641,6 @@ impl Net {
             tls: switchyard::config::TlsConfig::default(),
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-                ..HttpConfig::default()
             },
             log: LogConfig::default(),
             attester_key: SecretRef::file(&self.attester_key),
@@ -999,6 +1083,333 @@ async fn a_forged_branch_from_one_endpoint_is_never_relayed() {
     assert!(!readyz(&hub).await.contains("routing held"));
     assert_eq!(rejections(&hub, "endpoint_disagreement"), 1);
     stop(hub, shutdown).await;
+}
+
+/// A hub whose destination chain is read through a lying `proxy` (listed
+/// first, so preferred) and the honest node.
+async fn hub_with_lying_destination(
+    net: &Net,
+    redis: &RedisServer,
+    proxy: &Proxy,
+) -> (Hub, CancellationToken) {
+    let mut cfg = net
+        .config(&net.anvils[0].url, net.origin().mailbox, &redis.url)
+        .await;
+    cfg.chains[1].rpc_urls = vec![proxy.url.clone(), net.anvils[1].url.clone()];
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
+    wait_following(&hub).await;
+    (hub, shutdown)
+}
+
+/// The destination's preferred endpoint swallows every delivery
+/// transaction and answers with a successful receipt in a real block. The
+/// other endpoint holds that block without the transaction: the batch is not
+/// acknowledged but sent again through it, and every message is delivered
+/// once; none is lost or dead-lettered. Acknowledging on the liar's receipt
+/// loses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fake_delivery_receipt_loses_nothing() {
+    let mut net = Net::start(56_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    let proxy = Proxy::start(&net.anvils[1].url, net.origin().mailbox, FAKE_RECEIPTS).await;
+    let (hub, shutdown) = hub_with_lying_destination(&net, &redis, &proxy).await;
+    let sent = bodies("fake receipt", 20);
+    net.dispatch(&sent).await;
+    assert_delivered_exactly_once(&net, &hub, &sent).await;
+    assert!(
+        proxy.tampered() >= 2,
+        "a transaction was swallowed and its receipt faked"
+    );
+    assert_eq!(hub.metrics.messages_at(stage::DEAD_LETTERED), 0);
+    stop(hub, shutdown).await;
+}
+
+/// The destination's preferred endpoint says every delivery reverts in
+/// simulation. Another endpoint simulates it fine: no batch is split into
+/// dead letters on that word; every message is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fake_simulation_revert_dead_letters_nothing() {
+    let mut net = Net::start(57_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    let proxy = Proxy::start(&net.anvils[1].url, net.origin().mailbox, FAKE_REVERT).await;
+    let (hub, shutdown) = hub_with_lying_destination(&net, &redis, &proxy).await;
+    let sent = bodies("fake revert", 20);
+    net.dispatch(&sent).await;
+    assert_delivered_exactly_once(&net, &hub, &sent).await;
+    assert!(
+        proxy.tampered() >= 1,
+        "a simulation was answered with a revert"
+    );
+    assert_eq!(hub.metrics.messages_at(stage::DEAD_LETTERED), 0);
+    stop(hub, shutdown).await;
+}
+
+// ----- the beacon gate, with the test as the beacon watcher -----
+
+/// An origin watcher as the hub runs it with a beacon anchor, except that
+/// the test publishes the finalized execution blocks (what the beacon
+/// watcher does after verifying sync-committee signatures).
+struct AnchoredWatcher {
+    anchor: tokio::sync::watch::Sender<Option<switchyard_lc_evm::BlockRef>>,
+    metrics: switchyard::metrics::Metrics,
+    health: Arc<switchyard::health::Health>,
+    backlog: Arc<switchyard::router::BacklogView>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AnchoredWatcher {
+    /// Watches the origin through `rpc` from `checkpoint`, routing to the
+    /// destination's lanes in `redis`.
+    async fn start(
+        net: &Net,
+        redis: &RedisServer,
+        rpc: &str,
+        checkpoint: CheckpointConfig,
+    ) -> Self {
+        use switchyard::lane::{Lanes, QueueKey, RedisTarget};
+        let cfg = net.config(rpc, net.origin().mailbox, &redis.url).await;
+        let key = std::fs::read_to_string(&net.queue_key).expect("queue key");
+        let lanes = Lanes::connect(
+            &RedisTarget::Single(redis.url.clone()),
+            &cfg.redis.key_prefix,
+            QueueKey::from_secret(key.trim()).expect("queue key"),
+        )
+        .await
+        .expect("redis connects");
+        let metrics = switchyard::metrics::Metrics::new();
+        let health = Arc::new(switchyard::health::Health::default());
+        let backlog = Arc::new(switchyard::router::BacklogView::default());
+        let router = Arc::new(switchyard::router::Router::from_config(&cfg));
+        let pool = switchyard_evm::rpc::RpcPool::new(
+            ORIGIN_NAME,
+            &[rpc.to_owned()],
+            switchyard_evm::rpc::RpcPolicy::default(),
+        )
+        .expect("rpc pool");
+        let spec = switchyard::watcher::OriginSpec {
+            name: ORIGIN_NAME.to_owned(),
+            domain: ORIGIN,
+            mailbox: net.origin().mailbox,
+            confirmations: 1,
+            checkpoint: Some(switchyard_lc_evm::BlockRef {
+                number: checkpoint.number,
+                hash: checkpoint.hash,
+            }),
+            poll: Duration::from_millis(100),
+            max_backlog: 10,
+            header_lead: switchyard::watcher::header_lead(1),
+            quorum: 1,
+        };
+        let (anchor, rx) = tokio::sync::watch::channel(None);
+        let watcher = switchyard::watcher::Watcher::new(
+            spec,
+            switchyard_evm::source::EvmSource::new(pool),
+            lanes,
+            router,
+            metrics.clone(),
+            Arc::clone(&health),
+            Arc::clone(&backlog),
+        )
+        .with_anchor(rx);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(watcher.run(shutdown.child_token()));
+        Self {
+            anchor,
+            metrics,
+            health,
+            backlog,
+            shutdown,
+            task,
+        }
+    }
+
+    fn height(&self, kind: &str) -> u64 {
+        u64::try_from(
+            self.metrics
+                .lc_height
+                .with_label_values(&[ORIGIN_NAME, kind])
+                .get(),
+        )
+        .unwrap_or(0)
+    }
+
+    /// Waits until the watcher's height of `kind` reaches `at_least`.
+    async fn wait_height(&self, kind: &str, at_least: u64, patience: Duration) {
+        let deadline = Instant::now() + patience;
+        while self.height(kind) < at_least {
+            assert!(
+                Instant::now() < deadline,
+                "{kind} height {} did not reach {at_least} in {patience:?}:\n{}",
+                self.height(kind),
+                self.metrics.render()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Publishes block `number` of chain `url` as finalized.
+    async fn finalize(&self, url: &str, number: u64) {
+        let block = rpc(
+            url,
+            "eth_getBlockByNumber",
+            serde_json::json!([format!("0x{number:x}"), false]),
+        )
+        .await;
+        let hash: B256 = block["hash"].as_str().expect("hash").parse().expect("B256");
+        self.anchor
+            .send(Some(switchyard_lc_evm::BlockRef { number, hash }))
+            .expect("the watcher listens");
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// The current block number of chain `url`.
+async fn head_of(url: &str) -> u64 {
+    let h = rpc(url, "eth_blockNumber", serde_json::json!([])).await;
+    u64::from_str_radix(
+        h.as_str().and_then(|h| h.strip_prefix("0x")).expect("hex"),
+        16,
+    )
+    .expect("number")
+}
+
+/// The rewind-then-forge attack on the beacon gate: while routing waits
+/// (backpressure keeps the routed cursor below the gate), the endpoint
+/// serves a branch forking below the gate with forged Dispatch logs. The
+/// light client never rewinds below the gate, so the forged blocks never
+/// replace gated ones: only the genuine messages are routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_forked_below_the_beacon_gate_is_never_routed() {
+    let mut net = Net::start(58_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, HONEST).await;
+    let checkpoint = net.checkpoint(0).await;
+    let w = AnchoredWatcher::start(&net, &redis, &proxy.url, checkpoint).await;
+    // Backpressure: the destination's lane looks full, nothing is routed.
+    w.backlog.set(DESTINATION, 1_000);
+
+    let sent = bodies("gate", 5);
+    let d = net.dispatch(&sent).await;
+    w.wait_height("tip", d + 4, PATIENCE).await;
+    // The beacon chain finalizes a block above the genuine messages.
+    let finalized = w.height("tip") - 1;
+    w.finalize(&net.anvils[0].url, finalized).await;
+    w.wait_height("gated", finalized, PATIENCE).await;
+    assert!(w.height("scanned") < d, "routing still waits");
+
+    // The endpoint rewinds: a branch forking just above the genuine block,
+    // below the gate, its first block carrying forged copies of them.
+    let mut branch = forge_branch(&net.anvils[0].url, net.origin().mailbox, d).await;
+    branch.fork = d + 1;
+    branch.fork_hash = rpc(
+        &net.anvils[0].url,
+        "eth_getBlockByNumber",
+        serde_json::json!([format!("0x{:x}", d + 1), false]),
+    )
+    .await["hash"]
+        .as_str()
+        .expect("hash")
+        .parse()
+        .expect("B256");
+    proxy.forge(branch);
+    let deadline = Instant::now() + PATIENCE;
+    while w
+        .metrics
+        .rejections
+        .with_label_values(&[ORIGIN_NAME, "parent_mismatch"])
+        .get()
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the forged branch was not served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Routing goes on: only what the gate vouched for (while the liar keeps
+    // serving its branch, the light client stays at the gate, so the gated
+    // block itself is short of its confirmation depth: up to the one below).
+    w.backlog.set(DESTINATION, 0);
+    w.wait_height("scanned", finalized - 1, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        w.metrics.messages_at(stage::ENQUEUED),
+        sent.len() as u64,
+        "the genuine messages, and no forged copy:\n{}",
+        w.metrics.render()
+    );
+    assert!(
+        w.health
+            .problems(0)
+            .iter()
+            .all(|p| !p.contains("routing held"))
+    );
+    w.stop().await;
+}
+
+/// An anchor 10,000 blocks past the routed cursor (a first start from an
+/// old checkpoint, or hours of downtime at Ethereum's pace): its ancestry is
+/// read back by hash and the gap closes by itself, every message in it
+/// routed once. Before, the header window could never reach the anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalized_block_far_past_the_window_closes_the_gap() {
+    let mut net = Net::start(59_000).await;
+    let redis = RedisServer::spawn(None).expect("redis-server starts");
+    let checkpoint = net.checkpoint(0).await;
+    let early = bodies("gap early", 5);
+    net.dispatch(&early).await;
+    // 10,000 empty blocks, then more messages.
+    rpc(
+        &net.anvils[0].url,
+        "anvil_mine",
+        serde_json::json!(["0x2710"]),
+    )
+    .await;
+    let late = bodies("gap late", 5);
+    let late_block = net.dispatch(&late).await;
+    let w = AnchoredWatcher::start(&net, &redis, &net.anvils[0].url, checkpoint).await;
+    // The header window stops at its lead: nothing is finalized yet.
+    w.wait_height(
+        "tip",
+        checkpoint.number + switchyard::watcher::header_lead(1),
+        PATIENCE,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        w.height("scanned") <= checkpoint.number + 1,
+        "nothing finalized, nothing routed"
+    );
+    assert_eq!(w.metrics.messages_at(stage::ENQUEUED), 0);
+    // The beacon chain finalizes a block past both batches.
+    net.dispatch(&bodies("gap after", 1)).await;
+    let finalized = head_of(&net.anvils[0].url).await;
+    assert!(finalized > late_block && finalized - checkpoint.number > 10_000);
+    w.finalize(&net.anvils[0].url, finalized).await;
+    w.wait_height("scanned", finalized, Duration::from_secs(240))
+        .await;
+    assert_eq!(
+        w.metrics.messages_at(stage::ENQUEUED),
+        (early.len() + late.len() + 1) as u64,
+        "{}",
+        w.metrics.render()
+    );
+    assert_eq!(
+        w.metrics
+            .rejections
+            .with_label_values(&[ORIGIN_NAME, "not_finalized_by_beacon"])
+            .get(),
+        0
+    );
+    w.stop().await;
 }
 
 /// Runtime code that emits two `LOG4`s chosen by the caller. Calldata:

@@ -162,6 +162,7 @@ fn policy(attempts: u32) -> RpcPolicy {
         attempts,
         backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+        ..RpcPolicy::default()
     }
 }
 
@@ -1077,19 +1078,39 @@ async fn a_stale_endpoint_loses_preference_to_one_that_follows_the_chain() {
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let pool =
-        RpcPool::new("dest", &[stale.url.clone(), live.url.clone()], policy(3)).expect("urls");
+    let checks = RpcPolicy {
+        stale_check_every: Duration::from_millis(200),
+        frozen_after: Duration::from_secs(1),
+        ..policy(3)
+    };
+    let pool = RpcPool::new("dest", &[stale.url.clone(), live.url.clone()], checks).expect("urls");
     assert_eq!(pool.preferred_label(), "dest/endpoint#0");
-    let head = pool.block_number().await.expect("head");
-    assert!(
-        head >= frozen + switchyard_evm::rpc::STALE_LAG_BLOCKS,
-        "{head} vs frozen {frozen}"
-    );
+    // One endpoint's higher head alone does not move preference: it could
+    // be a liar's claim.
+    assert_eq!(pool.block_number().await.expect("head"), frozen);
     assert_eq!(
         pool.preferred_label(),
-        "dest/endpoint#1",
-        "moved off the stale node"
+        "dest/endpoint#0",
+        "not on one claim"
     );
+    // The preferred node's own head does not move for `frozen_after` while
+    // the other's is ahead: it is stale.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let head = pool.block_number().await.expect("head");
+        if pool.preferred_label() == "dest/endpoint#1" {
+            assert!(
+                head >= frozen + switchyard_evm::rpc::STALE_LAG_BLOCKS,
+                "{head} vs frozen {frozen}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still on the stale node after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// A TCP forwarder to `target` on a free port, to kill an endpoint mid-run:

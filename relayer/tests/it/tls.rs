@@ -53,6 +53,7 @@ fn policy() -> RpcPolicy {
         attempts: 1,
         backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(2),
+        ..RpcPolicy::default()
     }
 }
 
