@@ -641,6 +641,7 @@ impl Net {
             tls: switchyard::config::TlsConfig::default(),
             http: HttpConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                ..HttpConfig::default()
             },
             log: LogConfig::default(),
             attester_key: SecretRef::file(&self.attester_key),
