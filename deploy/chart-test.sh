@@ -64,6 +64,31 @@ else
   bad "helm package"; cat "$out/package.log"
 fi
 
+# A private CA bundle from the Secret: mounted in every pod, rendered as
+# tls.ca_file (not a `cases` render: `config check` reads the file, which
+# exists only in the pod).
+if "$helm" template sy "$chart" --namespace hub --set secrets.tlsCaKey=ca-bundle.pem \
+    --set mode=split >"$out/tls-ca.rendered" 2>&1 \
+  && "$py" - "$out/tls-ca.rendered" <<'PY'
+import sys, tomllib
+import yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+(cm,) = [d for d in docs if d["kind"] == "ConfigMap" and "hub.toml" in d.get("data", {})]
+ca = tomllib.loads(cm["data"]["hub.toml"])["tls"]["ca_file"]
+assert ca == "/etc/switchyard/secrets/ca-bundle.pem", ca
+deployments = [d for d in docs if d["kind"] == "Deployment" and "redis" not in d["metadata"]["name"]]
+assert len(deployments) >= 2, [d["metadata"]["name"] for d in deployments]
+for d in deployments:
+    (keys,) = [v for v in d["spec"]["template"]["spec"]["volumes"] if v["name"] == "keys"]
+    items = {i["key"] for i in keys["secret"]["items"]}
+    assert "ca-bundle.pem" in items, (d["metadata"]["name"], items)
+PY
+then
+  ok "secrets.tlsCaKey: mounted in every role, rendered as tls.ca_file"
+else
+  bad "secrets.tlsCaKey"; cat "$out/tls-ca.rendered" | tail -20
+fi
+
 # --- 2 and 3. validate what was rendered ---------------------------------------
 bin="${SWITCHYARD_BIN:-}"
 if [ -z "$bin" ]; then

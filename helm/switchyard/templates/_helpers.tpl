@@ -88,6 +88,7 @@ are signed and submitted (dispatcher, all).
 {{- $s := .root.Values.secrets }}
 {{- $keys := list $s.queueKey }}
 {{- if $s.adminTokenKey }}{{ $keys = append $keys $s.adminTokenKey }}{{ end }}
+{{- if $s.tlsCaKey }}{{ $keys = append $keys $s.tlsCaKey }}{{ end }}
 {{- if ne .role "watcher" }}
 {{- $keys = append $keys $s.attesterKey }}
 {{- range .root.Values.config.chains }}
@@ -189,6 +190,15 @@ admin_listen = {{ printf "%s:%d" $admin (int .Values.admin.port) | toJson }}
 
 [status]
 {{- include "switchyard.tomlTable" .Values.config.status }}
+{{- $tls := deepCopy (.Values.config.tls | default dict) }}
+{{- if .Values.secrets.tlsCaKey }}
+{{- $_ := set $tls "ca_file" (printf "%s/%s" $dir .Values.secrets.tlsCaKey) }}
+{{- end }}
+{{- if $tls }}
+
+[tls]
+{{- include "switchyard.tomlTable" $tls }}
+{{- end }}
 {{- range $chains }}
 
 [[chains]]
