@@ -162,6 +162,11 @@ impl RpcPool {
         &self.chain
     }
 
+    /// How many endpoints the pool has.
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoints.len()
+    }
+
     /// The policy in force.
     pub fn policy(&self) -> RpcPolicy {
         self.policy
