@@ -112,7 +112,8 @@ async fn secrets_never_appear_in_logs_metrics_http_answers_or_errors() {
         .expect("answers");
     assert!(r.status().is_success(), "{}", r.status());
     answers.push_str(&r.text().await.expect("body"));
-    for path in ["/metrics", "/readyz", "/healthz"] {
+    // The public status API too: its route and lane answers.
+    for path in ["/metrics", "/readyz", "/healthz", "/v1/routes", "/v1/lanes"] {
         answers.push_str(
             &client
                 .get(format!("{base}{path}"))
