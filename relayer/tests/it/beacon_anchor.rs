@@ -25,10 +25,10 @@ use serde_json::Value;
 use switchyard::config::Config;
 use switchyard::hub::Hub;
 use switchyard::metrics::stage;
-use switchyard::procs::{Anvil, RedisServer, repo_root};
-use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
+use switchyard::procs::{Anvil, RedisServer};
+use switchyard_evm::bindings::TestRecipient;
 use switchyard_evm::devtools::{
-    ANVIL_KEYS, Deployment, DevWallet, deploy_all, dispatch_many_calldata, received_events,
+    ANVIL_KEYS, Deployment, DevWallet, dispatch_many_calldata, received_events,
 };
 use switchyard_evm::rpc::{RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
@@ -305,19 +305,8 @@ impl Devnet {
         let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "attester")
             .expect("key")
             .address();
-        let artifacts = repo_root().join(ARTIFACTS_DIR);
-        let mut wallets = Vec::new();
-        let mut deployments = Vec::new();
-        for (anvil, domain) in anvils.iter().zip([ORIGIN, DESTINATION]) {
-            let mut wallet = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
-                .await
-                .expect("wallet");
-            let d = deploy_all(&mut wallet, &artifacts, domain, vec![attester], 1, 500_000)
-                .await
-                .expect("contracts deploy (run deploy/setup.sh to build them)");
-            wallets.push(wallet);
-            deployments.push(d);
-        }
+        let (wallets, deployments) =
+            crate::stack::deploy_each(&anvils, &[ORIGIN, DESTINATION], attester).await;
         let origin = EvmSource::new(
             RpcPool::new(
                 "origin",

@@ -633,3 +633,27 @@ pub(crate) fn assert_exactly_once(v: &Verdict, total: u64) {
         "{v:?}"
     );
 }
+
+/// The contracts deployed on each of `anvils` for the domain at the same
+/// place in `domains` (anvil key 0 deploys), with `attester` the Inbox's one
+/// attester (threshold 1): each chain's wallet and deployment, in order.
+pub(crate) async fn deploy_each(
+    anvils: &[Anvil],
+    domains: &[u32],
+    attester: Address,
+) -> (Vec<DevWallet>, Vec<devtools::Deployment>) {
+    let artifacts = repo_root().join(ARTIFACTS_DIR);
+    let mut wallets = Vec::new();
+    let mut deployments = Vec::new();
+    for (anvil, &domain) in anvils.iter().zip(domains) {
+        let mut wallet = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
+            .await
+            .expect("wallet connects");
+        let d = devtools::deploy_all(&mut wallet, &artifacts, domain, vec![attester], 1, 500_000)
+            .await
+            .expect("contracts deploy (run deploy/setup.sh to build them)");
+        wallets.push(wallet);
+        deployments.push(d);
+    }
+    (wallets, deployments)
+}
