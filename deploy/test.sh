@@ -46,6 +46,9 @@ if [ "${CI:-}" = true ]; then
   rm -rf fuzz/target
 fi
 
+step "Alert rules: promtool check rules, promtool test rules (deploy/promtool-test.sh)"
+bash deploy/promtool-test.sh
+
 step "Helm chart: lint, render, kubernetes-validate, schema refusals, config check"
 # After cargo test, so that the built binary checks the rendered hub.toml.
 bash deploy/chart-test.sh
