@@ -6,7 +6,7 @@ use serde::Serialize;
 use switchyard_types::Message;
 
 use crate::config::Config;
-use crate::lane::{DeadLetter, LaneEntry, Lanes, QueueError};
+use crate::store::{DeadLetter, DeadLetters, LaneEntry, StoreError};
 
 /// Errors of an admin operation.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,7 @@ pub enum AdminError {
     },
     /// The queue.
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Queue(#[from] StoreError),
 }
 
 /// A message inside a dead letter, as shown by `dlq show`.
@@ -55,16 +55,16 @@ pub struct DeadLetterDetail {
 /// Dead-letter operations on the lanes of `cfg`'s chains.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    lanes: Lanes,
+    dead: DeadLetters,
     chains: Vec<(String, u32)>,
     shards: u16,
 }
 
 impl Admin {
-    /// Over `lanes`, for the chains and shard count of `cfg`.
-    pub fn new(lanes: Lanes, cfg: &Config) -> Self {
+    /// Over `dead`, for the chains and shard count of `cfg`.
+    pub fn new(dead: DeadLetters, cfg: &Config) -> Self {
         Self {
-            lanes,
+            dead,
             chains: cfg
                 .chains
                 .iter()
@@ -93,7 +93,7 @@ impl Admin {
     /// Dead letters of destination `chain`.
     pub async fn list(&self, chain: &str) -> Result<Vec<DeadLetter>, AdminError> {
         Ok(self
-            .lanes
+            .dead
             .dead_letters(self.domain(chain)?, self.shards)
             .await?)
     }
@@ -101,7 +101,7 @@ impl Admin {
     /// One dead letter with its messages.
     pub async fn show(&self, chain: &str, reference: &str) -> Result<DeadLetterDetail, AdminError> {
         let (letter, body) = self
-            .lanes
+            .dead
             .dead_letter_detail(self.domain(chain)?, reference)
             .await?;
         let message_list = LaneEntry::decode(&letter.entry_id, &body)
@@ -131,7 +131,7 @@ impl Admin {
     /// Puts a dead letter back into its lane; returns the new entry id.
     pub async fn replay(&self, chain: &str, reference: &str) -> Result<String, AdminError> {
         Ok(self
-            .lanes
+            .dead
             .replay_dead_letter(self.domain(chain)?, reference)
             .await?)
     }
@@ -139,7 +139,7 @@ impl Admin {
     /// Deletes a dead letter.
     pub async fn drop(&self, chain: &str, reference: &str) -> Result<(), AdminError> {
         Ok(self
-            .lanes
+            .dead
             .drop_dead_letter(self.domain(chain)?, reference)
             .await?)
     }

@@ -19,8 +19,8 @@ use crate::http::AppState;
 use switchyard_sdk::{MessageList, MessageStatus, Stage};
 
 use crate::journal::{parse_b256, parse_sender, status_of};
-use crate::lane::LaneId;
 use crate::status_index::{Cursor, IndexKind};
+use crate::store::LaneId;
 use crate::unix_ms;
 
 /// The OpenAPI document, as checked into the repository.
@@ -168,7 +168,7 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn redis_unavailable(e: &crate::lane::QueueError) -> Response {
+fn redis_unavailable(e: &crate::store::StoreError) -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         format!("status journal unavailable: {e}"),
@@ -180,7 +180,8 @@ async fn statuses(
     ids: &[alloy_primitives::B256],
 ) -> Result<Vec<MessageStatus>, Response> {
     let records = s
-        .lanes
+        .store
+        .status()
         .status_records(ids)
         .await
         .map_err(|e| redis_unavailable(&e))?;
@@ -262,7 +263,7 @@ async fn messages(
             Ok(h) => h,
             Err(e) => return error(StatusCode::BAD_REQUEST, e),
         };
-        crate::status_index::tx_page(&s.lanes, &hash, cursor.as_ref(), limit).await
+        crate::status_index::tx_page(&s.store.status(), &hash, cursor.as_ref(), limit).await
     } else {
         let sender = match parse_sender(q.sender.as_deref().unwrap_or_default()) {
             Ok(x) => x,
@@ -272,7 +273,14 @@ async fn messages(
             Some(o) => vec![o],
             None => s.catalog.origins.iter().map(|(_, d)| *d).collect(),
         };
-        crate::status_index::sender_page(&s.lanes, &origins, &sender, cursor.as_ref(), limit).await
+        crate::status_index::sender_page(
+            &s.store.status(),
+            &origins,
+            &sender,
+            cursor.as_ref(),
+            limit,
+        )
+        .await
     };
     let page = match page {
         Ok(p) => p,
@@ -337,7 +345,7 @@ async fn routes_handler(State(s): State<AppState>) -> Response {
 }
 
 async fn routes_answer(s: AppState) -> Response {
-    let counts = match s.lanes.status_counts().await {
+    let counts = match s.store.status().status_counts().await {
         Ok(c) => c,
         Err(e) => return redis_unavailable(&e),
     };
@@ -447,7 +455,8 @@ async fn lanes_answer(s: AppState) -> Response {
         };
         for shard in 0..s.catalog.shards {
             let (entries, pending, oldest_age_ms) = match s
-                .lanes
+                .store
+                .lanes()
                 .shard_backlog(LaneId { dst: *dst, shard }, now)
                 .await
             {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::metrics::Metrics;
-use crate::watcher::sleep_or_shutdown;
+use crate::tasks::sleep_or_shutdown;
 
 /// Reads each signer's balance every `every` and publishes it.
 #[derive(Debug)]

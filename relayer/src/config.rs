@@ -369,7 +369,7 @@ impl TlsConfig {
 
     /// What `rediss://` connections trust and present (the key is read
     /// here: call where the secret is meant to be read).
-    pub fn redis(&self) -> Result<crate::lane::RedisTls, ConfigError> {
+    pub fn redis(&self) -> Result<crate::store::RedisTls, ConfigError> {
         let ca_pem = self.roots()?.ca_pem().map(<[u8]>::to_vec);
         let client = match (&self.redis_client_cert_file, &self.redis_client_key) {
             (Some(cert), Some(key)) => {
@@ -384,7 +384,7 @@ impl TlsConfig {
             }
             _ => None,
         };
-        Ok(crate::lane::RedisTls { ca_pem, client })
+        Ok(crate::store::RedisTls { ca_pem, client })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -912,7 +912,7 @@ pub struct BeaconConfig {
 }
 
 fn default_beacon_max_response() -> usize {
-    crate::beacon::DEFAULT_MAX_RESPONSE_BYTES
+    crate::origin::beacon::DEFAULT_MAX_RESPONSE_BYTES
 }
 
 /// A devnet's consensus parameters (`network = "custom"`), as its
@@ -1316,7 +1316,7 @@ impl Config {
                         ),
                     ));
                 }
-                crate::beacon::Network::from_config(b, &p("beacon"))?;
+                crate::origin::beacon::Network::from_config(b, &p("beacon"))?;
                 if !(3600..=30 * 24 * 3600).contains(&b.max_checkpoint_age_secs) {
                     return Err(cfg_err(
                         p("beacon.max_checkpoint_age_secs"),
@@ -1814,7 +1814,7 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let text = format!("{}{beacon}{}", &base[..end], &base[end..]);
         let c = Config::from_toml(&text).expect("valid");
         let b = c.chains[0].beacon.as_ref().expect("beacon");
-        let n = crate::beacon::Network::from_config(b, "x").expect("custom network");
+        let n = crate::origin::beacon::Network::from_config(b, "x").expect("custom network");
         assert_eq!(n.spec.preset, switchyard_lc_beacon::Preset::MINIMAL);
         assert_eq!(
             n.spec.fork_at_epoch(50),

@@ -2,7 +2,7 @@
 //! the hub retries (with backoff) or gives up from that answer alone.
 
 use crate::config::ConfigError;
-use crate::lane::QueueError;
+use crate::store::StoreError;
 
 /// Errors of the hub.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +13,7 @@ pub enum HubError {
     Config(#[from] ConfigError),
     /// Redis / queue.
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Queue(#[from] StoreError),
     /// Chain I/O.
     #[error(transparent)]
     Evm(#[from] switchyard_evm::EvmError),

@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{Admin, AdminError};
 use crate::health::Health;
-use crate::lane::{Lanes, QueueError};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::store::{Store, StoreError};
 use crate::unix_ms;
 
 /// What the HTTP handlers need.
@@ -31,8 +31,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Readiness inputs.
     pub health: Arc<Health>,
-    /// For the Redis check.
-    pub lanes: Lanes,
+    /// Redis: its check, the status records and the lanes' backlog.
+    pub store: Store,
     /// Dead-letter operations.
     pub admin: Admin,
     /// Admin bearer token; `None` disables the admin API.
@@ -186,7 +186,7 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let mut problems = s.health.problems(unix_ms());
-    match tokio::time::timeout(Duration::from_secs(1), s.lanes.ping()).await {
+    match tokio::time::timeout(Duration::from_secs(1), s.store.ping()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => problems.push(format!("redis: {e}")),
         Err(_) => problems.push("redis: no answer within 1 s".into()),
@@ -236,7 +236,7 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Option<Response> {
 
 fn admin_error(e: &AdminError) -> Response {
     match e {
-        AdminError::UnknownChain { .. } | AdminError::Queue(QueueError::NotFound { .. }) => {
+        AdminError::UnknownChain { .. } | AdminError::Queue(StoreError::NotFound { .. }) => {
             json_error(StatusCode::NOT_FOUND, &e.to_string())
         }
         AdminError::Queue(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),

@@ -17,18 +17,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use crate::backlog::BacklogMonitor;
+use crate::backlog::BacklogView;
 use crate::balance::BalanceMonitor;
 use crate::config::Config;
-use crate::dispatcher::BacklogMonitor;
-use crate::dispatcher::{DestSpec, Dispatcher};
+use crate::dispatch::{DestSpec, Dispatcher};
 use crate::error::HubError;
 use crate::health::Health;
 use crate::journal::Journal;
-use crate::lane::{Lanes, QueueKey, RedisTarget};
 use crate::metrics::Metrics;
-use crate::router::BacklogView;
-use crate::router::Router;
-use crate::watcher::{OriginSpec, Watcher, backoff};
+use crate::origin::evm::{OriginSpec, Watcher};
+use crate::route::{RouteStage, Router};
+use crate::store::{QueueKey, RedisTarget, Store};
+use crate::tasks::backoff;
 
 /// A started hub.
 #[derive(Debug)]
@@ -75,8 +76,8 @@ impl Hub {
         let health = Arc::new(Health::default());
 
         let mut attempt = 0;
-        let lanes = loop {
-            match Lanes::connect_with(
+        let store = loop {
+            match Store::connect_with(
                 &target,
                 &cfg.redis.key_prefix,
                 queue_key.clone(),
@@ -159,7 +160,7 @@ impl Hub {
             health: Arc::clone(&health),
             shutdown: shutdown.clone(),
         };
-        let (journal, writer) = Journal::start(&cfg.status, &lanes, &metrics).await?;
+        let (journal, writer) = Journal::start(&cfg.status, &store, &metrics).await?;
         if let Some(w) = writer {
             tasks.spawn("status journal", w.run(shutdown.child_token()));
         }
@@ -185,26 +186,34 @@ impl Hub {
                         hash: cp.hash,
                     }),
                     poll: c.poll_interval(),
-                    max_backlog: cfg.dispatcher.max_backlog_entries,
-                    header_lead: crate::watcher::header_lead(c.confirmations),
+                    header_lead: crate::origin::evm::header_lead(c.confirmations),
                     quorum: c.quorum(),
                 };
                 health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
+                let route = RouteStage::new(
+                    &c.name,
+                    c.domain,
+                    store.lanes(),
+                    store.origin_state(),
+                    Arc::clone(&router),
+                    Arc::clone(&backlog),
+                    metrics.clone(),
+                    cfg.dispatcher.max_backlog_entries,
+                )
+                .with_journal(journal.clone());
                 let watcher = Watcher::new(
                     spec,
                     EvmSource::new(pool.clone()),
-                    lanes.clone(),
-                    Arc::clone(&router),
+                    store.origin_state(),
+                    route,
                     metrics.clone(),
                     Arc::clone(&health),
-                    Arc::clone(&backlog),
-                )
-                .with_journal(journal.clone());
+                );
                 let watcher = match &c.beacon {
                     None => watcher,
                     Some(b) => {
                         let (beacon, anchor) =
-                            beacon_watcher(c, b, &pool, &roots, &lanes, &metrics, &health)?;
+                            beacon_watcher(c, b, &pool, &roots, &store, &metrics, &health)?;
                         let name = format!("beacon watcher {}", c.name);
                         tasks.spawn(name, beacon.run(shutdown.child_token()));
                         watcher.with_anchor(anchor)
@@ -261,7 +270,7 @@ impl Hub {
                     inbox: c.inbox,
                     group_domains: router.groups_of(c.domain),
                 },
-                lanes.clone(),
+                store.clone(),
                 signers,
                 attester.clone(),
                 metrics.clone(),
@@ -277,9 +286,18 @@ impl Hub {
         }
         if role.watches() {
             for (i, c) in cfg.cometbft_origins.iter().enumerate() {
-                let watcher =
-                    cosmos_watcher(i, c, &cfg, &lanes, &router, &metrics, &health, &backlog)?
-                        .with_journal(journal.clone());
+                let route = RouteStage::new(
+                    &c.name,
+                    c.domain,
+                    store.lanes(),
+                    store.origin_state(),
+                    Arc::clone(&router),
+                    Arc::clone(&backlog),
+                    metrics.clone(),
+                    cfg.dispatcher.max_backlog_entries,
+                )
+                .with_journal(journal.clone());
+                let watcher = cometbft_watcher(i, c, &cfg, &store, route, &metrics, &health)?;
                 tasks.spawn(
                     format!("watcher {}", c.name),
                     watcher.run(shutdown.child_token()),
@@ -287,7 +305,7 @@ impl Hub {
             }
         }
         let monitor = BacklogMonitor::new(
-            lanes.dedicated().await?,
+            store.dedicated().await?.lanes(),
             metrics.clone(),
             cfg.chains
                 .iter()
@@ -305,8 +323,8 @@ impl Hub {
         let state = crate::http::AppState {
             metrics: metrics.clone(),
             health: Arc::clone(&health),
-            lanes: lanes.clone(),
-            admin: crate::admin::Admin::new(lanes.clone(), &cfg),
+            store: store.clone(),
+            admin: crate::admin::Admin::new(store.dead_letters(), &cfg),
             admin_token,
             catalog,
             rate_limit: Arc::new(crate::ratelimit::RateLimiter::new(
@@ -416,17 +434,17 @@ fn beacon_watcher(
     b: &crate::config::BeaconConfig,
     pool: &RpcPool,
     roots: &switchyard_http::TlsRoots,
-    lanes: &Lanes,
+    store: &Store,
     metrics: &Metrics,
     health: &Arc<Health>,
 ) -> Result<
     (
-        crate::beacon::BeaconWatcher,
+        crate::origin::beacon::BeaconWatcher,
         tokio::sync::watch::Receiver<Option<BlockRef>>,
     ),
     HubError,
 > {
-    use crate::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Network};
+    use crate::origin::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Network};
     // Validated with the configuration; built-in or custom.
     let network = Network::from_config(b, &format!("chain {}: beacon", c.name))?;
     let spec = network.spec.clone();
@@ -456,25 +474,23 @@ fn beacon_watcher(
         },
         api,
         EvmSource::new(pool.clone()),
-        lanes.clone(),
+        store.origin_state(),
         metrics.clone(),
         Arc::clone(health),
     ))
 }
 
 /// The watcher of CometBFT origin `c` (`cometbft_origins[i]`).
-#[allow(clippy::too_many_arguments)]
-fn cosmos_watcher(
+fn cometbft_watcher(
     i: usize,
     c: &crate::config::CometbftOriginConfig,
     cfg: &Config,
-    lanes: &Lanes,
-    router: &Arc<Router>,
+    store: &Store,
+    route: RouteStage,
     metrics: &Metrics,
     health: &Arc<Health>,
-    backlog: &Arc<BacklogView>,
-) -> Result<crate::cosmos::CosmosWatcher, HubError> {
-    use crate::cosmos::{CosmosSpec, CosmosWatcher};
+) -> Result<crate::origin::cometbft::CometbftWatcher, HubError> {
+    use crate::origin::cometbft::{CometbftSpec, CometbftWatcher};
     let p = |k: &str| format!("cometbft_origins[{i}].{k}");
     let bad = |k: &str, reason: String| crate::config::ConfigError { path: p(k), reason };
     let trusted_hash = c.trusted_hash().map_err(|r| bad("trusted_hash", r))?;
@@ -494,22 +510,20 @@ fn cosmos_watcher(
     })
     .map_err(|e| bad("rpc_urls", e.to_string()))?;
     health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
-    Ok(CosmosWatcher::new(
-        CosmosSpec {
+    Ok(CometbftWatcher::new(
+        CometbftSpec {
             name: c.name.clone(),
             domain: c.domain,
             trusted_height: c.trusted_height,
             trusted_hash,
             poll: Duration::from_millis(c.poll_interval_ms),
-            max_backlog: cfg.dispatcher.max_backlog_entries,
         },
         rpc,
         client,
-        lanes.clone(),
-        Arc::clone(router),
+        store.origin_state(),
+        route,
         metrics.clone(),
         Arc::clone(health),
-        Arc::clone(backlog),
     ))
 }
 

@@ -35,9 +35,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::lane::{LaneId, Lanes, StatusOp};
 use crate::metrics::Metrics;
 use crate::status_index::{sender_member, tx_member};
+use crate::store::{LaneId, StatusOp, StatusStore, Store};
 
 /// Field names of a record in Redis. Short, and every value at most 64
 /// bytes (32-byte hashes raw, numbers in decimal, a body only when it fits),
@@ -209,14 +209,14 @@ impl Journal {
     /// own) for the caller to spawn; or a disabled journal and no writer.
     pub async fn start(
         cfg: &crate::config::StatusConfig,
-        lanes: &Lanes,
+        store: &Store,
         metrics: &Metrics,
-    ) -> Result<(Self, Option<JournalWriter>), crate::lane::QueueError> {
+    ) -> Result<(Self, Option<JournalWriter>), crate::store::StoreError> {
         if !cfg.enabled {
             return Ok((Self::disabled(metrics.clone()), None));
         }
         let (journal, writer) = Self::new(
-            lanes.dedicated().await?,
+            store.dedicated().await?.status(),
             metrics.clone(),
             cfg.retention_secs,
             cfg.buffer,
@@ -224,10 +224,10 @@ impl Journal {
         Ok((journal, Some(writer)))
     }
 
-    /// A journal writing to `lanes`, and its writer (spawn it). `buffer`
+    /// A journal writing to `status`, and its writer (spawn it). `buffer`
     /// bounds the message updates waiting for Redis.
     pub fn new(
-        lanes: Lanes,
+        status: StatusStore,
         metrics: Metrics,
         retention_secs: u64,
         buffer: usize,
@@ -236,7 +236,7 @@ impl Journal {
         let queued = Arc::new(AtomicUsize::new(0));
         let writer = JournalWriter {
             rx,
-            lanes,
+            status,
             metrics: metrics.clone(),
             retention_secs,
             queued: Arc::clone(&queued),
@@ -281,7 +281,7 @@ impl Journal {
 #[derive(Debug)]
 pub struct JournalWriter {
     rx: mpsc::UnboundedReceiver<Event>,
-    lanes: Lanes,
+    status: StatusStore,
     metrics: Metrics,
     retention_secs: u64,
     queued: Arc<AtomicUsize>,
@@ -349,7 +349,7 @@ impl JournalWriter {
     async fn write(&self, events: &[Event], failing: &mut bool) {
         let ops: Vec<StatusOp> = events.iter().flat_map(ops_of).collect();
         let n: usize = events.iter().map(Event::updates).sum();
-        match self.lanes.write_status(&ops, self.retention_secs).await {
+        match self.status.write_status(&ops, self.retention_secs).await {
             Ok(()) => {
                 *failing = false;
                 self.done(n, "written");

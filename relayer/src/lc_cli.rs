@@ -59,7 +59,10 @@ fn spec_of(network: &str) -> Result<(ChainSpec, u64), String> {
     let spec = ChainSpec::by_name(network).ok_or_else(|| {
         format!("--network: expected \"mainnet\", \"sepolia\" or \"holesky\", got {network:?}")
     })?;
-    Ok((spec, crate::beacon::genesis_time(network).unwrap_or(0)))
+    Ok((
+        spec,
+        crate::origin::beacon::genesis_time(network).unwrap_or(0),
+    ))
 }
 
 /// Writes verdict lines, each with the store's state after the object.
@@ -122,7 +125,7 @@ pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, 
     let (spec, genesis_time) = spec_of(&args.network)?;
     let now_slot = args
         .current_slot
-        .unwrap_or_else(|| crate::beacon::wall_clock(genesis_time)());
+        .unwrap_or_else(|| crate::origin::beacon::wall_clock(genesis_time)());
     let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()));
     let mut report = Report {
         out,

@@ -1,36 +1,38 @@
 //! Switchyard, the cross-chain message hub.
 //!
-//! Data flow: [`watcher`] (origin evidence → light client → verified
-//! messages) → [`router`] → [`lane`] (Redis Streams) → [`dispatcher`]
-//! (batch, attest, submit, acknowledge). [`hub::Hub`] assembles them from a
-//! [`config::Config`]; [`devnet`] runs the whole thing against local anvil
-//! chains.
+//! Data flow, in the order a message meets the modules: [`origin`] (origin
+//! evidence → light client → verified batches) → [`route`] (target, group
+//! member, backpressure, lane entry) → [`store`] (Redis Streams lanes and
+//! the hub's other state) → [`dispatch`] (batch, attest, submit,
+//! acknowledge). [`backlog`] carries the feedback from dispatch back to
+//! route. [`hub::Hub`] assembles them from a [`config::Config`]; the tools
+//! [`devnet`] and [`bench`] run the same hub against local chains or
+//! generated evidence.
 
 pub mod admin;
-pub mod ancestry;
 pub mod api;
+pub mod backlog;
 pub mod balance;
-pub mod beacon;
 pub mod bench;
 pub mod chain;
 pub mod config;
-pub mod cosmos;
 pub mod devnet;
-pub mod dispatcher;
+pub mod dispatch;
 pub mod error;
 pub mod health;
 pub mod http;
 pub mod hub;
 pub mod journal;
-pub mod lane;
 pub mod lc_cli;
 pub mod metrics;
+pub mod origin;
 pub mod procs;
 pub mod ratelimit;
-pub mod router;
+pub mod route;
 pub mod status_cli;
 pub mod status_index;
-pub mod watcher;
+pub mod store;
+pub mod tasks;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_ms() -> u64 {

@@ -12,7 +12,7 @@ use switchyard::admin::Admin;
 use switchyard::config::{Config, LogFormat};
 use switchyard::devnet::{self, DevnetArgs};
 use switchyard::hub::Hub;
-use switchyard::lane::{Lanes, QueueKey, RedisTarget};
+use switchyard::store::{QueueKey, RedisTarget, Store};
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc rather than glibc malloc: per-message buffers are allocated on
@@ -494,10 +494,10 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 RedisTarget::Cluster(cfg.redis.cluster_nodes.clone())
             };
-            let lanes = Lanes::connect_with(&target, &cfg.redis.key_prefix, key, &cfg.tls.redis()?)
+            let store = Store::connect_with(&target, &cfg.redis.key_prefix, key, &cfg.tls.redis()?)
                 .await
                 .context("connecting to Redis")?;
-            let admin = Admin::new(lanes, &cfg);
+            let admin = Admin::new(store.dead_letters(), &cfg);
             match cmd {
                 DlqCmd::List { chain } => {
                     for d in admin.list(&chain).await? {

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use alloy_primitives::{B256, hex};
 use switchyard_types::Domain;
 
-use crate::lane::{Lanes, QueueError};
+use crate::store::{StatusStore, StoreError};
 
 const ID: usize = 32;
 const TX_MEMBER: usize = 4 + ID;
@@ -141,12 +141,12 @@ fn page_of(kind: IndexKind, mut members: Vec<Vec<u8>>, limit: usize) -> Page {
 /// A page of transaction `hash`'s messages, in the order the transaction
 /// carried them.
 pub async fn tx_page(
-    lanes: &Lanes,
+    status: &StatusStore,
     hash: &B256,
     after: Option<&Cursor>,
     limit: usize,
-) -> Result<Page, QueueError> {
-    let members = lanes
+) -> Result<Page, StoreError> {
+    let members = status
         .status_by_tx(hash, after.map(|c| c.member.as_slice()), limit + 1)
         .await?;
     Ok(page_of(IndexKind::Tx, members, limit))
@@ -154,16 +154,16 @@ pub async fn tx_page(
 
 /// A page of `sender`'s messages on `origins`, newest first.
 pub async fn sender_page(
-    lanes: &Lanes,
+    status: &StatusStore,
     origins: &[Domain],
     sender: &B256,
     after: Option<&Cursor>,
     limit: usize,
-) -> Result<Page, QueueError> {
+) -> Result<Page, StoreError> {
     let before = after.map(|c| c.member.as_slice());
     let reads = origins
         .iter()
-        .map(|o| lanes.status_by_sender(*o, sender, before, limit + 1));
+        .map(|o| status.status_by_sender(*o, sender, before, limit + 1));
     // Each origin's first `limit + 1` after the cursor hold the first
     // `limit + 1` of all of them.
     let mut members: Vec<Vec<u8>> = futures::future::try_join_all(reads)

@@ -19,17 +19,18 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{GenConfig, GeneratorSource, NullSink};
+use crate::backlog::{BacklogMonitor, BacklogView};
 use crate::config::{
     ChainConfig, Config, DispatcherConfig, HttpConfig, LogConfig, RedisConfig, SecretRef,
 };
-use crate::dispatcher::{BacklogMonitor, DestSpec, Dispatcher};
+use crate::dispatch::{DestSpec, Dispatcher};
 use crate::health::Health;
 use crate::journal::Journal;
-use crate::lane::{Lanes, QueueKey, RedisTarget};
 use crate::metrics::{Metrics, quantile_between};
+use crate::origin::evm::{OriginSpec, Watcher};
 use crate::procs::{Anvil, RedisServer, repo_root};
-use crate::router::{BacklogView, Router};
-use crate::watcher::{OriginSpec, Watcher};
+use crate::route::{RouteStage, Router};
+use crate::store::{QueueKey, RedisTarget, Store};
 
 /// Errors of the benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -583,7 +584,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         Some((i, _)) => format!("bench-{i}"),
         None => "bench".to_owned(),
     };
-    let lanes = Lanes::connect(&RedisTarget::Single(redis_url.clone()), &prefix, queue_key)
+    let store = Store::connect(&RedisTarget::Single(redis_url.clone()), &prefix, queue_key)
         .await
         .map_err(|e| setup(e.to_string()))?;
 
@@ -688,7 +689,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     );
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    let (journal, writer) = Journal::start(&cfg.status, &lanes, &metrics)
+    let (journal, writer) = Journal::start(&cfg.status, &store, &metrics)
         .await
         .map_err(|e| setup(e.to_string()))?;
     if let Some(w) = writer {
@@ -717,7 +718,6 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             confirmations: 0,
             checkpoint: Some(g.checkpoint()),
             poll: Duration::from_millis(1),
-            max_backlog: args.max_backlog,
             // Within what the generator keeps (re-routing a destination that
             // fell behind reads its blocks again).
             header_lead: keep as u64 / 2,
@@ -731,16 +731,25 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             None => source,
         });
         sources.push(Arc::clone(&source));
+        let route = RouteStage::new(
+            &spec.name,
+            domain,
+            store.lanes(),
+            store.origin_state(),
+            Arc::clone(&router),
+            Arc::clone(&backlog),
+            metrics.clone(),
+            args.max_backlog,
+        )
+        .with_journal(journal.clone());
         let w = Watcher::new(
             spec,
             source,
-            lanes.clone(),
-            Arc::clone(&router),
+            store.origin_state(),
+            route,
             metrics.clone(),
             Arc::clone(&health),
-            Arc::clone(&backlog),
-        )
-        .with_journal(journal.clone());
+        );
         tasks.spawn(w.run(stop.child_token()));
     }
     let mut sinks = Vec::new();
@@ -774,7 +783,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             .map_err(|e| setup(e.to_string()))?;
             let disp = Dispatcher::new(
                 spec(a.chain.chain_id, inbox),
-                lanes.clone(),
+                store.clone(),
                 Arc::new(submitter),
                 attester.clone(),
                 metrics.clone(),
@@ -794,7 +803,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         sinks.push(Arc::clone(&sink));
         let disp = Dispatcher::new(
             spec(u64::from(d.domain), inbox),
-            lanes.clone(),
+            store.clone(),
             sink,
             attester.clone(),
             metrics.clone(),
@@ -806,7 +815,11 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         tasks.spawn(disp.run(stop.child_token()));
     }
     let monitor = BacklogMonitor::new(
-        lanes.dedicated().await.map_err(|e| setup(e.to_string()))?,
+        store
+            .dedicated()
+            .await
+            .map_err(|e| setup(e.to_string()))?
+            .lanes(),
         metrics.clone(),
         gen_cfg
             .destinations

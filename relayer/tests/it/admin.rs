@@ -11,9 +11,9 @@ use switchyard::admin::Admin;
 use switchyard::config::Config;
 use switchyard::health::Health;
 use switchyard::http::AppState;
-use switchyard::lane::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget};
 use switchyard::metrics::Metrics;
 use switchyard::procs::RedisServer;
+use switchyard::store::{LaneEntry, LaneId, QueueKey, RedisTarget, Store};
 use switchyard_types::Message;
 
 const KEY_HEX: &str = "4242424242424242424242424242424242424242424242424242424242424242";
@@ -56,7 +56,8 @@ fn message(nonce: u32) -> Bytes {
 }
 
 /// A dead letter in shard 1 of destination 2000; returns its reference.
-async fn seed(lanes: &Lanes) -> String {
+async fn seed(store: &Store) -> String {
+    let lanes = store.lanes();
     let lane = LaneId {
         dst: 2000,
         shard: 1,
@@ -77,11 +78,16 @@ async fn seed(lanes: &Lanes) -> String {
         .record_failure(lane, &got[0].id, "execution reverted")
         .await
         .expect("fail");
-    lanes
+    store
+        .dead_letters()
         .dead_letter(lane, &got[0].id, "max_attempts reached")
         .await
         .expect("dlq");
-    lanes.dead_letters(2000, 2).await.expect("list")[0]
+    store
+        .dead_letters()
+        .dead_letters(2000, 2)
+        .await
+        .expect("list")[0]
         .reference
         .clone()
 }
@@ -94,21 +100,22 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
     std::fs::write(&key_file, KEY_HEX).expect("write");
     let cfg = Config::from_toml(&config_text(&redis.url, &key_file.display().to_string()))
         .expect("config");
-    let lanes = Lanes::connect(
+    let store = Store::connect(
         &RedisTarget::Single(redis.url.clone()),
         "adm",
         QueueKey::from_secret(KEY_HEX).expect("key"),
     )
     .await
     .expect("connect");
-    let reference = seed(&lanes).await;
+    let lanes = store.lanes();
+    let reference = seed(&store).await;
 
     let serve = |token: Option<&str>| {
         let state = AppState {
             metrics: Metrics::new(),
             health: Arc::new(Health::default()),
-            lanes: lanes.clone(),
-            admin: Admin::new(lanes.clone(), &cfg),
+            store: store.clone(),
+            admin: Admin::new(store.dead_letters(), &cfg),
             admin_token: token.map(Arc::from),
             catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
             rate_limit: Arc::new(switchyard::ratelimit::RateLimiter::disabled()),
@@ -173,7 +180,12 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
         .expect("req");
     assert_eq!(r.status(), 401, "drop without token");
     assert_eq!(
-        lanes.dead_letters(2000, 2).await.expect("list").len(),
+        store
+            .dead_letters()
+            .dead_letters(2000, 2)
+            .await
+            .expect("list")
+            .len(),
         1,
         "nothing changed"
     );
@@ -217,7 +229,14 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
         .await
         .expect("req");
     assert_eq!(r.status(), 200);
-    assert!(lanes.dead_letters(2000, 2).await.expect("list").is_empty());
+    assert!(
+        store
+            .dead_letters()
+            .dead_letters(2000, 2)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     let back = lanes
         .read(
             LaneId {
@@ -254,14 +273,15 @@ async fn dlq_command_lists_shows_replays_and_drops() {
         config_text(&redis.url, &key_file.display().to_string()),
     )
     .expect("write");
-    let lanes = Lanes::connect(
+    let store = Store::connect(
         &RedisTarget::Single(redis.url.clone()),
         "adm",
         QueueKey::from_secret(KEY_HEX).expect("key"),
     )
     .await
     .expect("connect");
-    let first = seed(&lanes).await;
+    let lanes = store.lanes();
+    let first = seed(&store).await;
 
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
@@ -291,7 +311,14 @@ async fn dlq_command_lists_shows_replays_and_drops() {
     let (ok, out, err) = run(&["replay", "beta", &first]);
     assert!(ok, "{err}");
     assert!(out.contains("replayed"), "{out}");
-    assert!(lanes.dead_letters(2000, 2).await.expect("list").is_empty());
+    assert!(
+        store
+            .dead_letters()
+            .dead_letters(2000, 2)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
     // Dead-letter it again (from the replayed entry) and drop it.
     let lane = LaneId {
@@ -302,16 +329,28 @@ async fn dlq_command_lists_shows_replays_and_drops() {
         .read(lane, "c", 10, Duration::from_millis(100), false)
         .await
         .expect("read");
-    lanes
+    store
+        .dead_letters()
         .dead_letter(lane, &back[0].id, "again")
         .await
         .expect("dlq");
-    let second = lanes.dead_letters(2000, 2).await.expect("list")[0]
+    let second = store
+        .dead_letters()
+        .dead_letters(2000, 2)
+        .await
+        .expect("list")[0]
         .reference
         .clone();
     let (ok, _, err) = run(&["drop", "beta", &second]);
     assert!(ok, "{err}");
-    assert!(lanes.dead_letters(2000, 2).await.expect("list").is_empty());
+    assert!(
+        store
+            .dead_letters()
+            .dead_letters(2000, 2)
+            .await
+            .expect("list")
+            .is_empty()
+    );
     let (ok, _, err) = run(&["drop", "beta", &second]);
     assert!(!ok);
     assert!(err.contains("not found"), "{err}");
@@ -333,14 +372,14 @@ async fn with_admin_listen_the_admin_api_answers_on_its_own_address_only() {
         config_text(&redis.url, &key_file.display().to_string()),
     );
     let cfg = Config::from_toml(&text).expect("config");
-    let lanes = Lanes::connect(
+    let store = Store::connect(
         &RedisTarget::Single(redis.url.clone()),
         "adm",
         QueueKey::from_secret(KEY_HEX).expect("key"),
     )
     .await
     .expect("connect");
-    seed(&lanes).await;
+    seed(&store).await;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let hub = switchyard::hub::Hub::start(cfg, shutdown.clone())
         .await

@@ -1144,7 +1144,7 @@ struct AnchoredWatcher {
     anchor: tokio::sync::watch::Sender<Option<switchyard_lc_evm::BlockRef>>,
     metrics: switchyard::metrics::Metrics,
     health: Arc<switchyard::health::Health>,
-    backlog: Arc<switchyard::router::BacklogView>,
+    backlog: Arc<switchyard::backlog::BacklogView>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -1158,10 +1158,10 @@ impl AnchoredWatcher {
         rpc: &str,
         checkpoint: CheckpointConfig,
     ) -> Self {
-        use switchyard::lane::{Lanes, QueueKey, RedisTarget};
+        use switchyard::store::{QueueKey, RedisTarget, Store};
         let cfg = net.config(rpc, net.origin().mailbox, &redis.url).await;
         let key = std::fs::read_to_string(&net.queue_key).expect("queue key");
-        let lanes = Lanes::connect(
+        let store = Store::connect(
             &RedisTarget::Single(redis.url.clone()),
             &cfg.redis.key_prefix,
             QueueKey::from_secret(key.trim()).expect("queue key"),
@@ -1170,15 +1170,15 @@ impl AnchoredWatcher {
         .expect("redis connects");
         let metrics = switchyard::metrics::Metrics::new();
         let health = Arc::new(switchyard::health::Health::default());
-        let backlog = Arc::new(switchyard::router::BacklogView::default());
-        let router = Arc::new(switchyard::router::Router::from_config(&cfg));
+        let backlog = Arc::new(switchyard::backlog::BacklogView::default());
+        let router = Arc::new(switchyard::route::Router::from_config(&cfg));
         let pool = switchyard_evm::rpc::RpcPool::new(
             ORIGIN_NAME,
             &[rpc.to_owned()],
             switchyard_evm::rpc::RpcPolicy::default(),
         )
         .expect("rpc pool");
-        let spec = switchyard::watcher::OriginSpec {
+        let spec = switchyard::origin::evm::OriginSpec {
             name: ORIGIN_NAME.to_owned(),
             domain: ORIGIN,
             mailbox: net.origin().mailbox,
@@ -1188,19 +1188,27 @@ impl AnchoredWatcher {
                 hash: checkpoint.hash,
             }),
             poll: Duration::from_millis(100),
-            max_backlog: 10,
-            header_lead: switchyard::watcher::header_lead(1),
+            header_lead: switchyard::origin::evm::header_lead(1),
             quorum: 1,
         };
         let (anchor, rx) = tokio::sync::watch::channel(None);
-        let watcher = switchyard::watcher::Watcher::new(
+        let route = switchyard::route::RouteStage::new(
+            ORIGIN_NAME,
+            ORIGIN,
+            store.lanes(),
+            store.origin_state(),
+            router,
+            Arc::clone(&backlog),
+            metrics.clone(),
+            10,
+        );
+        let watcher = switchyard::origin::evm::Watcher::new(
             spec,
             switchyard_evm::source::EvmSource::new(pool),
-            lanes,
-            router,
+            store.origin_state(),
+            route,
             metrics.clone(),
             Arc::clone(&health),
-            Arc::clone(&backlog),
         )
         .with_anchor(rx);
         let shutdown = CancellationToken::new();
@@ -1369,7 +1377,7 @@ async fn a_finalized_block_far_past_the_window_closes_the_gap() {
     // The header window stops at its lead: nothing is finalized yet.
     w.wait_height(
         "tip",
-        checkpoint.number + switchyard::watcher::header_lead(1),
+        checkpoint.number + switchyard::origin::evm::header_lead(1),
         PATIENCE,
     )
     .await;

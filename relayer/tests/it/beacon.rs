@@ -14,12 +14,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use switchyard::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Round};
 use switchyard::error::HubError;
 use switchyard::health::Health;
-use switchyard::lane::{Lanes, QueueKey, RedisTarget};
 use switchyard::metrics::Metrics;
+use switchyard::origin::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Round};
 use switchyard::procs::RedisServer;
+use switchyard::store::{OriginState, QueueKey, RedisTarget, Store};
 use switchyard_evm::rpc::{RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
 use switchyard_lc_beacon::ChainSpec;
@@ -198,7 +198,7 @@ async fn execution_node(header: Header) -> String {
 
 struct Setup {
     _redis: RedisServer,
-    lanes: Lanes,
+    state: OriginState,
     beacon: Beacon,
     beacon_url: String,
     exec_url: String,
@@ -207,13 +207,14 @@ struct Setup {
 
 async fn setup() -> Setup {
     let redis = RedisServer::spawn(None).expect("redis-server starts (run deploy/setup.sh)");
-    let lanes = Lanes::connect(
+    let store = Store::connect(
         &RedisTarget::Single(redis.url.clone()),
         "bc",
         QueueKey::new(&[7u8; 32]).expect("key"),
     )
     .await
     .expect("redis");
+    let state = store.origin_state();
     let beacon = Beacon::recorded();
     let beacon_url = beacon_node(beacon.clone()).await;
     let exec_header =
@@ -221,7 +222,7 @@ async fn setup() -> Setup {
     let exec_url = execution_node(exec_header.clone()).await;
     Setup {
         _redis: redis,
-        lanes,
+        state,
         beacon,
         beacon_url,
         exec_url,
@@ -251,7 +252,7 @@ fn watcher(s: &Setup, beacon_urls: &[String], now: u64) -> (BeaconWatcher, Metri
         },
         api,
         EvmSource::new(pool),
-        s.lanes.clone(),
+        s.state.clone(),
         metrics.clone(),
         Arc::new(Health::default()),
     );

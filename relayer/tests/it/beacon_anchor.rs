@@ -386,7 +386,7 @@ impl Devnet {
         // The hub reads the devnet's parameters from the configuration: the
         // same as the kit's.
         let b = cfg.chains[0].beacon.as_ref().expect("beacon");
-        let network = switchyard::beacon::Network::from_config(b, "chains[0].beacon")
+        let network = switchyard::origin::beacon::Network::from_config(b, "chains[0].beacon")
             .expect("custom network");
         assert_eq!(network.spec, spec());
         assert_eq!(

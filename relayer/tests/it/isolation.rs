@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use alloy::primitives::keccak256;
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
-use switchyard::lane::{Lanes, QueueKey};
 use switchyard::metrics::sum_messages_in_text;
+use switchyard::store::{Lanes, QueueKey, Store};
 use switchyard_evm::attest::Attester;
 use switchyard_evm::bindings::Inbox;
 use switchyard_evm::devtools::ANVIL_KEYS;
@@ -151,13 +151,14 @@ async fn backpressure_throttles_the_watcher_and_the_backlog_stays_in_redis() {
     )
     .await;
     let hub = stack.spawn_hub("hub");
-    let lanes = Lanes::connect(
+    let store = Store::connect(
         &stack.redis_target(),
         "rel",
         QueueKey::from_secret(QUEUE_KEY).expect("key"),
     )
     .await
     .expect("connect");
+    let lanes = store.lanes();
     let dst = stack.chains[b].domain;
     stack.set_mining(b, false).await;
     // Twelve rounds, each included before the next is sent: at least twelve

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use alloy::primitives::Bytes;
-use switchyard::lane::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget};
 use switchyard::procs::RedisServer;
+use switchyard::store::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget, Store};
 
 const A: LaneId = LaneId {
     dst: 2000,
@@ -34,17 +34,18 @@ fn key() -> QueueKey {
     QueueKey::new(&[42u8; 32]).expect("key")
 }
 
-async fn lanes() -> (RedisServer, Lanes) {
+async fn lanes() -> (RedisServer, Store, Lanes) {
     let server = RedisServer::spawn(None).expect("redis-server starts (run deploy/setup.sh)");
-    let lanes = Lanes::connect(&RedisTarget::Single(server.url.clone()), "t", key())
+    let store = Store::connect(&RedisTarget::Single(server.url.clone()), "t", key())
         .await
         .expect("connects");
-    (server, lanes)
+    let lanes = store.lanes();
+    (server, store, lanes)
 }
 
 #[tokio::test]
 async fn append_is_exactly_once_per_origin_block_and_shard() {
-    let (_server, lanes) = lanes().await;
+    let (_server, _store, lanes) = lanes().await;
     assert!(lanes.append(A, &entry(1000, 5, 3)).await.expect("append"));
     // A watcher restarted after appending re-reads block 5: no second entry.
     assert!(!lanes.append(A, &entry(1000, 5, 3)).await.expect("replay"));
@@ -69,7 +70,7 @@ async fn append_is_exactly_once_per_origin_block_and_shard() {
 
 #[tokio::test]
 async fn entries_stay_pending_until_acknowledged_and_survive_a_consumer_restart() {
-    let (_server, lanes) = lanes().await;
+    let (_server, _store, lanes) = lanes().await;
     lanes.ensure_group(A).await.expect("group");
     lanes
         .ensure_group(A)
@@ -116,7 +117,7 @@ async fn entries_stay_pending_until_acknowledged_and_survive_a_consumer_restart(
 
 #[tokio::test]
 async fn a_dead_consumers_entries_are_reclaimed_in_order() {
-    let (_server, lanes) = lanes().await;
+    let (_server, _store, lanes) = lanes().await;
     lanes.ensure_group(A).await.expect("group");
     for h in 1..=3 {
         lanes.append(A, &entry(1000, h, 1)).await.expect("append");
@@ -154,7 +155,7 @@ async fn a_dead_consumers_entries_are_reclaimed_in_order() {
 
 #[tokio::test]
 async fn forged_entry_is_refused_and_dead_lettered_with_its_reason() {
-    let (server, lanes) = lanes().await;
+    let (server, store, lanes) = lanes().await;
     lanes.ensure_group(A).await.expect("group");
     let good = entry(1000, 1, 1).encode();
     // Well-formed but written without the key: what an attacker with Redis
@@ -212,9 +213,17 @@ async fn forged_entry_is_refused_and_dead_lettered_with_its_reason() {
     assert!(errs[3].contains("authentication failed"), "{}", errs[3]);
     for d in &got {
         let reason = d.entry.as_ref().expect_err("refused");
-        lanes.dead_letter(A, &d.id, reason).await.expect("dlq");
+        store
+            .dead_letters()
+            .dead_letter(A, &d.id, reason)
+            .await
+            .expect("dlq");
     }
-    let dead = lanes.dead_letters(2000, 2).await.expect("list");
+    let dead = store
+        .dead_letters()
+        .dead_letters(2000, 2)
+        .await
+        .expect("list");
     assert_eq!(dead.len(), 4);
     assert!(
         dead[0].reason.contains("authentication failed"),
@@ -226,7 +235,8 @@ async fn forged_entry_is_refused_and_dead_lettered_with_its_reason() {
     assert_eq!(backlog, 0);
     // A forged entry replayed from the dead letters is refused again: its
     // tag is not recomputed on replay.
-    lanes
+    store
+        .dead_letters()
         .replay_dead_letter(2000, &dead[0].reference)
         .await
         .expect("replay");
@@ -240,7 +250,7 @@ async fn forged_entry_is_refused_and_dead_lettered_with_its_reason() {
 
 #[tokio::test]
 async fn attempts_persist_and_dead_letters_can_be_replayed_or_dropped() {
-    let (_server, lanes) = lanes().await;
+    let (_server, store, lanes) = lanes().await;
     lanes.ensure_group(A).await.expect("group");
     lanes.append(A, &entry(1000, 1, 2)).await.expect("append");
     lanes.append(A, &entry(1000, 2, 2)).await.expect("append");
@@ -271,15 +281,21 @@ async fn attempts_persist_and_dead_letters_can_be_replayed_or_dropped() {
     assert_eq!(pending[0].attempts, 2);
     assert_eq!(pending[1].attempts, 0);
 
-    lanes
+    store
+        .dead_letters()
         .dead_letter(A, &got[0].id, "max_attempts reached")
         .await
         .expect("dlq");
-    lanes
+    store
+        .dead_letters()
         .dead_letter(A, &got[1].id, "not retryable")
         .await
         .expect("dlq");
-    let dead = lanes.dead_letters(2000, 1).await.expect("list");
+    let dead = store
+        .dead_letters()
+        .dead_letters(2000, 1)
+        .await
+        .expect("list");
     assert_eq!(dead.len(), 2);
     assert_eq!(dead[0].attempts, 2);
     assert_eq!(dead[0].origin, Some(1000));
@@ -292,7 +308,8 @@ async fn attempts_persist_and_dead_letters_can_be_replayed_or_dropped() {
     );
 
     // Replay: back in the lane as an authentic entry, once.
-    lanes
+    store
+        .dead_letters()
         .replay_dead_letter(2000, &dead[0].reference)
         .await
         .expect("replay");
@@ -306,67 +323,150 @@ async fn attempts_persist_and_dead_letters_can_be_replayed_or_dropped() {
         &entry(1000, 1, 2)
     );
     assert!(
-        lanes
+        store
+            .dead_letters()
             .replay_dead_letter(2000, &dead[0].reference)
             .await
             .is_err(),
         "replayed once"
     );
     // Drop.
-    lanes
+    store
+        .dead_letters()
         .drop_dead_letter(2000, &dead[1].reference)
         .await
         .expect("drop");
-    assert!(lanes.dead_letters(2000, 1).await.expect("list").is_empty());
-    assert!(lanes.drop_dead_letter(2000, "0/1-1").await.is_err());
-    assert!(lanes.drop_dead_letter(2000, "not-a-ref").await.is_err());
+    assert!(
+        store
+            .dead_letters()
+            .dead_letters(2000, 1)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        store
+            .dead_letters()
+            .drop_dead_letter(2000, "0/1-1")
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .dead_letters()
+            .drop_dead_letter(2000, "not-a-ref")
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn one_lease_holder_per_shard_and_expired_leases_are_taken_over() {
-    let (_server, lanes) = lanes().await;
+    let (_server, store, _lanes) = lanes().await;
     let ttl = Duration::from_millis(300);
-    assert!(lanes.acquire_lease(A, "w1", ttl).await.expect("lease"));
     assert!(
-        !lanes.acquire_lease(A, "w2", ttl).await.expect("lease"),
+        store
+            .leases()
+            .acquire_lease(A, "w1", ttl)
+            .await
+            .expect("lease")
+    );
+    assert!(
+        !store
+            .leases()
+            .acquire_lease(A, "w2", ttl)
+            .await
+            .expect("lease"),
         "held by w1"
     );
-    assert!(lanes.renew_lease(A, "w1", ttl).await.expect("renew"));
     assert!(
-        !lanes.renew_lease(A, "w2", ttl).await.expect("renew"),
+        store
+            .leases()
+            .renew_lease(A, "w1", ttl)
+            .await
+            .expect("renew")
+    );
+    assert!(
+        !store
+            .leases()
+            .renew_lease(A, "w2", ttl)
+            .await
+            .expect("renew"),
         "not w2's"
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(
-        lanes.acquire_lease(A, "w2", ttl).await.expect("lease"),
+        store
+            .leases()
+            .acquire_lease(A, "w2", ttl)
+            .await
+            .expect("lease"),
         "expired"
     );
     assert!(
-        !lanes.renew_lease(A, "w1", ttl).await.expect("renew"),
+        !store
+            .leases()
+            .renew_lease(A, "w1", ttl)
+            .await
+            .expect("renew"),
         "w1 lost it"
     );
-    lanes.release_lease(A, "w1").await.expect("release");
+    store
+        .leases()
+        .release_lease(A, "w1")
+        .await
+        .expect("release");
     assert!(
-        !lanes.acquire_lease(A, "w3", ttl).await.expect("lease"),
+        !store
+            .leases()
+            .acquire_lease(A, "w3", ttl)
+            .await
+            .expect("lease"),
         "w1 cannot release w2's"
     );
-    lanes.release_lease(A, "w2").await.expect("release");
-    assert!(lanes.acquire_lease(A, "w3", ttl).await.expect("lease"));
+    store
+        .leases()
+        .release_lease(A, "w2")
+        .await
+        .expect("release");
+    assert!(
+        store
+            .leases()
+            .acquire_lease(A, "w3", ttl)
+            .await
+            .expect("lease")
+    );
 
     let now = switchyard::unix_ms();
-    assert_eq!(lanes.heartbeat(2000, "w1", now, ttl).await.expect("hb"), 1);
-    assert_eq!(lanes.heartbeat(2000, "w2", now, ttl).await.expect("hb"), 2);
     assert_eq!(
-        lanes
+        store
+            .leases()
+            .heartbeat(2000, "w1", now, ttl)
+            .await
+            .expect("hb"),
+        1
+    );
+    assert_eq!(
+        store
+            .leases()
+            .heartbeat(2000, "w2", now, ttl)
+            .await
+            .expect("hb"),
+        2
+    );
+    assert_eq!(
+        store
+            .leases()
             .heartbeat(2000, "w2", now + 1000, ttl)
             .await
             .expect("hb"),
         1,
         "w1 is silent"
     );
-    lanes.leave(2000, "w2").await.expect("leave");
+    store.leases().leave(2000, "w2").await.expect("leave");
     assert_eq!(
-        lanes
+        store
+            .leases()
             .heartbeat(2000, "w3", now + 1000, ttl)
             .await
             .expect("hb"),
@@ -376,7 +476,7 @@ async fn one_lease_holder_per_shard_and_expired_leases_are_taken_over() {
 
 #[tokio::test]
 async fn backlog_reports_the_oldest_entrys_age() {
-    let (_server, lanes) = lanes().await;
+    let (_server, _store, lanes) = lanes().await;
     lanes.append(A, &entry(1000, 1, 1)).await.expect("append");
     let now = switchyard::unix_ms();
     let (len, _, age) = lanes.backlog(2000, 4, now + 5_000).await.expect("backlog");
@@ -388,15 +488,34 @@ async fn backlog_reports_the_oldest_entrys_age() {
 
 #[tokio::test]
 async fn light_client_state_and_cursor_written_without_the_key_are_refused() {
-    let (server, lanes) = lanes().await;
-    assert_eq!(lanes.load_lc(1000).await.expect("empty"), None);
-    lanes.save_lc(1000, r#"{"tip":5}"#).await.expect("save");
+    let (server, store, _lanes) = lanes().await;
     assert_eq!(
-        lanes.load_lc(1000).await.expect("load").as_deref(),
+        store.origin_state().load_lc(1000).await.expect("empty"),
+        None
+    );
+    store
+        .origin_state()
+        .save_lc(1000, r#"{"tip":5}"#)
+        .await
+        .expect("save");
+    assert_eq!(
+        store
+            .origin_state()
+            .load_lc(1000)
+            .await
+            .expect("load")
+            .as_deref(),
         Some(r#"{"tip":5}"#)
     );
-    lanes.set_scanned(1000, 42).await.expect("save");
-    assert_eq!(lanes.scanned(1000).await.expect("load"), Some(42));
+    store
+        .origin_state()
+        .set_scanned(1000, 42)
+        .await
+        .expect("save");
+    assert_eq!(
+        store.origin_state().scanned(1000).await.expect("load"),
+        Some(42)
+    );
 
     // Someone with write access to Redis but not the key: a forged anchor
     // (which would make a lying RPC's blocks look verified) or a cursor
@@ -418,7 +537,11 @@ async fn light_client_state_and_cursor_written_without_the_key_are_refused() {
         .query_async(&mut c)
         .await
         .expect("set");
-    let err = lanes.load_lc(1000).await.expect_err("forged state");
+    let err = store
+        .origin_state()
+        .load_lc(1000)
+        .await
+        .expect_err("forged state");
     assert!(err.to_string().contains("authentication failed"), "{err}");
     assert!(!err.is_retryable());
     let _: () = redis::cmd("SET")
@@ -427,7 +550,11 @@ async fn light_client_state_and_cursor_written_without_the_key_are_refused() {
         .query_async(&mut c)
         .await
         .expect("set");
-    let err = lanes.scanned(1000).await.expect_err("untagged cursor");
+    let err = store
+        .origin_state()
+        .scanned(1000)
+        .await
+        .expect_err("untagged cursor");
     assert!(err.to_string().contains("no authentication tag"), "{err}");
     // The same state under another key (origin) is refused too.
     let other = format!("{tag}:{{\"tip\":5}}");
@@ -437,5 +564,8 @@ async fn light_client_state_and_cursor_written_without_the_key_are_refused() {
         .query_async(&mut c)
         .await
         .expect("set");
-    assert!(lanes.load_lc(2000).await.is_err(), "tag bound to its key");
+    assert!(
+        store.origin_state().load_lc(2000).await.is_err(),
+        "tag bound to its key"
+    );
 }

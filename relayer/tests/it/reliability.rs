@@ -12,9 +12,9 @@
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use switchyard::lane::{LaneEntry, LaneId, Lanes, QueueKey};
 use switchyard::metrics::sum_messages_in_text;
 use switchyard::procs::RedisServer;
+use switchyard::store::{LaneEntry, LaneId, QueueKey, Store};
 use switchyard_types::Message;
 
 use crate::stack::{
@@ -164,13 +164,14 @@ async fn forged(redis: RedisSide) {
         verified_at_ms: 1,
         messages: vec![forged_msg.encode().into()],
     };
-    let attacker = Lanes::connect(
+    let attacker_store = Store::connect(
         &stack.redis_target(),
         "rel",
         QueueKey::new(&[1u8; 32]).expect("key"),
     )
     .await
     .expect("connect");
+    let attacker = attacker_store.lanes();
     for shard in 0..4 {
         let lane = LaneId {
             dst: dest_domain,
@@ -209,14 +210,18 @@ async fn forged(redis: RedisSide) {
             .expect("call"),
         "forged nonce processed"
     );
-    let real = Lanes::connect(
+    let real_store = Store::connect(
         &stack.redis_target(),
         "rel",
         QueueKey::from_secret(QUEUE_KEY).expect("key"),
     )
     .await
     .expect("connect");
-    let dead = real.dead_letters(dest_domain, 4).await.expect("list");
+    let dead = real_store
+        .dead_letters()
+        .dead_letters(dest_domain, 4)
+        .await
+        .expect("list");
     assert_eq!(dead.len(), 8, "every forgery moved aside: {dead:?}");
     assert!(
         dead.iter().all(|d| d.reason.contains("authentication")),

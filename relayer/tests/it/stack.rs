@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
-use switchyard::lane::RedisTarget;
 use switchyard::procs::{Anvil, RedisCluster, RedisServer, free_port, repo_root};
+use switchyard::store::RedisTarget;
 use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
 use switchyard_evm::devtools::{self, ANVIL_KEYS, DevWallet};
 

@@ -18,9 +18,9 @@ use alloy::primitives::{B256, Bytes};
 use alloy::providers::RootProvider;
 use serde_json::Value;
 use switchyard::journal::{Event, QueuedMessage, ops_of};
-use switchyard::lane::{LaneId, Lanes, QueueKey, RedisTarget};
 use switchyard::procs::RedisServer;
 use switchyard::ratelimit::RateLimiter;
+use switchyard::store::{LaneId, QueueKey, RedisTarget, Store};
 use switchyard_sdk::{HubClient, Outcome, Stage, Tracker};
 use switchyard_types::Message;
 
@@ -473,14 +473,14 @@ submitter_key = {{ env = "UNUSED" }}
 }
 
 /// Serves the HTTP surface over `redis_url` with `rate_limit`; the base URL
-/// and the lanes (to write journal records into).
+/// and the store (to write journal records into).
 async fn serve_lists(
     redis_url: &str,
     rate_limit: RateLimiter,
     metrics: switchyard::metrics::Metrics,
-) -> (String, Lanes, tokio_util::sync::CancellationToken) {
+) -> (String, Store, tokio_util::sync::CancellationToken) {
     let cfg = list_config(redis_url);
-    let lanes = Lanes::connect(
+    let store = Store::connect(
         &RedisTarget::Single(redis_url.to_owned()),
         "lists",
         QueueKey::from_secret(&"42".repeat(32)).expect("key"),
@@ -490,8 +490,8 @@ async fn serve_lists(
     let state = switchyard::http::AppState {
         metrics,
         health: Arc::new(switchyard::health::Health::default()),
-        lanes: lanes.clone(),
-        admin: switchyard::admin::Admin::new(lanes.clone(), &cfg),
+        store: store.clone(),
+        admin: switchyard::admin::Admin::new(store.dead_letters(), &cfg),
         admin_token: None,
         catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
         rate_limit: Arc::new(rate_limit),
@@ -503,7 +503,7 @@ async fn serve_lists(
     let stop = tokio_util::sync::CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move { switchyard::http::serve(listener, state, s).await });
-    (format!("http://{addr}"), lanes, stop)
+    (format!("http://{addr}"), store, stop)
 }
 
 fn msg(origin: u32, nonce: u32, sender: B256) -> Message {
@@ -521,7 +521,7 @@ fn msg(origin: u32, nonce: u32, sender: B256) -> Message {
 /// Journals `nonces` of `sender` on `origin` as queued in one block,
 /// verified at `verified_ms`, dispatched in transaction `tx`.
 async fn journal_queued(
-    lanes: &Lanes,
+    store: &Store,
     origin: u32,
     sender: B256,
     nonces: std::ops::Range<u32>,
@@ -546,7 +546,8 @@ async fn journal_queued(
         queued_ms: verified_ms + 1,
         messages,
     };
-    lanes
+    store
+        .status()
         .write_status(&ops_of(&event), 3600)
         .await
         .expect("journal written");
@@ -600,19 +601,20 @@ fn ids_of(list: &[Value]) -> Vec<String> {
 async fn tx_and_sender_lists_are_bounded_pages_in_a_stable_order() {
     let redis = RedisServer::spawn(None).expect("redis-server");
     let metrics = switchyard::metrics::Metrics::new();
-    let (base, lanes, _stop) = serve_lists(&redis.url, RateLimiter::disabled(), metrics).await;
+    let (base, store, _stop) = serve_lists(&redis.url, RateLimiter::disabled(), metrics).await;
     let sender = B256::left_padding_from(&[0xcd; 20]);
     let big_tx = B256::repeat_byte(0x71);
     // One transaction dispatching 250 messages, journaled in two blocks'
     // worth of events out of nonce order; 30 more from the same sender on
     // another origin, verified in between.
-    let mut alpha = journal_queued(&lanes, ALPHA, sender, 150..250, 2_000, big_tx).await;
-    alpha.extend(journal_queued(&lanes, ALPHA, sender, 0..150, 1_000, big_tx).await);
-    let gamma = journal_queued(&lanes, GAMMA, sender, 0..30, 1_500, B256::repeat_byte(0x72)).await;
+    let mut alpha = journal_queued(&store, ALPHA, sender, 150..250, 2_000, big_tx).await;
+    alpha.extend(journal_queued(&store, ALPHA, sender, 0..150, 1_000, big_tx).await);
+    let gamma = journal_queued(&store, GAMMA, sender, 0..30, 1_500, B256::repeat_byte(0x72)).await;
     // A delivery transaction carrying 120 of them.
     let delivery = B256::repeat_byte(0x73);
     let delivered: Vec<(B256, u32)> = alpha[..120].iter().map(|id| (*id, ALPHA)).collect();
-    lanes
+    store
+        .status()
         .write_status(
             &ops_of(&Event::Included {
                 dst: BETA,
@@ -651,7 +653,7 @@ async fn tx_and_sender_lists_are_bounded_pages_in_a_stable_order() {
     // Newer messages arrive while the client pages: the pages it has not
     // read yet do not move.
     let newer = journal_queued(
-        &lanes,
+        &store,
         ALPHA,
         sender,
         250..260,
@@ -763,7 +765,7 @@ async fn tx_and_sender_lists_are_bounded_pages_in_a_stable_order() {
 async fn a_client_over_its_rate_gets_429_while_another_is_served() {
     let redis = RedisServer::spawn(None).expect("redis-server");
     let metrics = switchyard::metrics::Metrics::new();
-    let (base, _lanes, _stop) =
+    let (base, _store, _stop) =
         serve_lists(&redis.url, RateLimiter::new(1, 5, metrics.clone()), metrics).await;
     let from = |ip: [u8; 4]| {
         reqwest::Client::builder()

@@ -21,10 +21,10 @@ use alloy_primitives::{B256, b256};
 use axum::Json;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use switchyard::beacon::BeaconApi;
 use switchyard::error::HubError;
-use switchyard::lane::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget, RedisTls};
+use switchyard::origin::beacon::BeaconApi;
 use switchyard::procs::{RedisCluster, RedisServer, RedisTlsFiles};
+use switchyard::store::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget, RedisTls, Store};
 use switchyard_evm::rpc::{HttpOptions, RpcPolicy, RpcPool};
 use switchyard_http::TlsRoots;
 use switchyard_http::testkit::{Issued, TestCa, serve_endless, serve_tls};
@@ -142,7 +142,7 @@ async fn beacon_api_trusts_the_configured_ca_and_refuses_an_unknown_issuer() {
         Duration::from_secs(5),
         &spec,
         &pki.roots,
-        switchyard::beacon::DEFAULT_MAX_RESPONSE_BYTES,
+        switchyard::origin::beacon::DEFAULT_MAX_RESPONSE_BYTES,
     )
     .expect("api");
     api.bootstrap(CHECKPOINT).await.expect("bootstrap over TLS");
@@ -313,19 +313,20 @@ async fn lanes_work_over_rediss_with_the_configured_ca_and_refuse_an_unknown_iss
         .expect("redis-server with TLS starts (run deploy/setup.sh)");
     assert!(server.url.starts_with("rediss://"), "{}", server.url);
     let target = RedisTarget::Single(server.url.clone());
-    let lanes = Lanes::connect_with(&target, "t", key(), &ca_only(&pki))
+    let store = Store::connect_with(&target, "t", key(), &ca_only(&pki))
         .await
         .expect("connects over TLS");
+    let lanes = store.lanes();
     round_trip(&lanes).await;
 
     // The webpki roots alone do not know this CA.
-    let err = Lanes::connect(&target, "t", key())
+    let err = Store::connect(&target, "t", key())
         .await
         .expect_err("unknown CA");
     says_unknown_issuer(&err.to_string());
     // Nor does another CA.
     let other = self::pki(dir.path(), "other");
-    let err = Lanes::connect_with(&target, "t", key(), &ca_only(&other))
+    let err = Store::connect_with(&target, "t", key(), &ca_only(&other))
         .await
         .expect_err("another CA");
     says_unknown_issuer(&err.to_string());
@@ -346,12 +347,13 @@ async fn lanes_present_a_client_certificate_when_redis_requires_one() {
             client.key_pem.clone().into_bytes(),
         )),
     };
-    let lanes = Lanes::connect_with(&target, "t", key(), &tls)
+    let store = Store::connect_with(&target, "t", key(), &tls)
         .await
         .expect("connects with a client certificate");
+    let lanes = store.lanes();
     round_trip(&lanes).await;
     // Without one the server ends the handshake.
-    Lanes::connect_with(&target, "t", key(), &ca_only(&pki))
+    Store::connect_with(&target, "t", key(), &ca_only(&pki))
         .await
         .expect_err("no client certificate");
 }
@@ -371,12 +373,13 @@ async fn lanes_work_over_a_tls_redis_cluster() {
     let urls = cluster.0.urls();
     assert!(urls.iter().all(|u| u.starts_with("rediss://")), "{urls:?}");
     let target = RedisTarget::Cluster(urls);
-    let lanes = Lanes::connect_with(&target, "t", key(), &ca_only(&pki))
+    let store = Store::connect_with(&target, "t", key(), &ca_only(&pki))
         .await
         .expect("connects to the cluster over TLS");
+    let lanes = store.lanes();
     round_trip(&lanes).await;
     assert!(
-        Lanes::connect(&target, "t", key()).await.is_err(),
+        Store::connect(&target, "t", key()).await.is_err(),
         "a cluster of an unknown CA is refused"
     );
 }

@@ -13,23 +13,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alloy_primitives::Address;
 use alloy_primitives::BloomInput;
-use alloy_primitives::{Address, Bytes};
 use switchyard_lc_evm::{BlockRef, DISPATCH_TOPIC, Header, HeaderChain, extract_messages};
 use switchyard_types::Domain;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
-use crate::ancestry::{Ancestry, Walk};
+use super::ancestry::{Ancestry, Walk};
 use crate::chain::HeaderSource;
-use crate::config::RoutePolicy;
 use crate::error::HubError;
 use crate::health::Health;
-use crate::journal::{Event as JournalEvent, Journal, QueuedMessage};
-use crate::lane::LaneId;
-use crate::lane::{LaneEntry, Lanes};
-use crate::metrics::{Metrics, stage};
-use crate::router::{BacklogView, Group, Router, Target};
+use crate::metrics::Metrics;
+use crate::route::{Malformed, RouteStage, VerifiedBatch, VerifiedMessage};
+use crate::store::OriginState;
+use crate::tasks::{pace_round, start_or_give_up};
 use crate::unix_ms;
 
 /// How far (in blocks) header verification may run ahead of routing; keeps
@@ -67,8 +65,6 @@ pub struct OriginSpec {
     pub checkpoint: Option<BlockRef>,
     /// Head polling interval.
     pub poll: Duration,
-    /// Backpressure: wait while a destination lane holds more entries.
-    pub max_backlog: u64,
     /// Blocks header verification may run ahead of the slowest
     /// destination's routing (more than `confirmations`; see
     /// [`header_lead`]). It bounds how far one destination's backpressure
@@ -86,11 +82,10 @@ pub struct OriginSpec {
 pub struct Watcher<S> {
     spec: OriginSpec,
     source: S,
-    lanes: Lanes,
-    router: Arc<Router>,
+    state: OriginState,
+    route: RouteStage,
     metrics: Metrics,
     health: Arc<Health>,
-    backlog: Arc<BacklogView>,
     /// The last (height, reason) refused, so a retried refusal is logged and
     /// counted once.
     last_refusal: Option<(u64, &'static str)>,
@@ -100,14 +95,9 @@ pub struct Watcher<S> {
     /// restart all resume from `scanned` and the lane cursors make the
     /// repeated appends no-ops).
     routed: HashMap<u32, u64>,
-    /// Highest block whose messages were counted (metrics count a block once
-    /// however often it is routed).
-    counted_to: u64,
-    /// Destinations throttled at the end of the last round, and since when.
-    throttling: Option<(Instant, Vec<(u32, String)>)>,
     /// With a beacon anchor: the finalized execution blocks the beacon
     /// watcher publishes, and the height routing is gated at
-    /// ([`crate::beacon::gate`]).
+    /// ([`super::beacon::gate`]).
     anchor: Option<tokio::sync::watch::Receiver<Option<BlockRef>>>,
     /// The highest block routing may reach: agreed by the endpoint quorum,
     /// or an ancestor of a beacon-finalized block. It never moves back, and
@@ -123,46 +113,34 @@ pub struct Watcher<S> {
     /// its ancestors, read back from it, which headers are then fetched by
     /// (see [`crate::ancestry`]).
     ancestry: Ancestry,
-    /// Where queued messages are reported (status API).
-    journal: Journal,
 }
 
 impl<S: HeaderSource> Watcher<S> {
     /// A watcher; nothing runs until [`Watcher::run`].
+    /// `state` keeps its light client and cursor; `route` takes what it
+    /// verifies.
     pub fn new(
         spec: OriginSpec,
         source: S,
-        lanes: Lanes,
-        router: Arc<Router>,
+        state: OriginState,
+        route: RouteStage,
         metrics: Metrics,
         health: Arc<Health>,
-        backlog: Arc<BacklogView>,
     ) -> Self {
-        let journal = Journal::disabled(metrics.clone());
         Self {
             spec,
             source,
-            lanes,
-            router,
+            state,
+            route,
             metrics,
             health,
-            backlog,
             last_refusal: None,
             routed: HashMap::new(),
-            counted_to: 0,
-            throttling: None,
             anchor: None,
             gated: 0,
             disputed: false,
             ancestry: Ancestry::default(),
-            journal,
         }
-    }
-
-    /// Reports the messages this watcher queues to `journal`.
-    pub fn with_journal(mut self, journal: Journal) -> Self {
-        self.journal = journal;
-        self
     }
 
     /// Routes only ancestors of beacon-finalized blocks: `anchor` receives
@@ -240,7 +218,7 @@ impl<S: HeaderSource> Watcher<S> {
                     self.gated = t;
                 }
             }
-            match crate::beacon::gate(lc, anchor, self.gated) {
+            match super::beacon::gate(lc, anchor, self.gated) {
                 Ok(h) => self.gated = h,
                 Err(m) => self.hold_not_finalized(m.anchor.number, m.anchor.hash, m.held),
             }
@@ -338,7 +316,7 @@ impl<S: HeaderSource> Watcher<S> {
     /// Resumes the persisted light client, or starts from the configured
     /// checkpoint.
     async fn init(&self) -> Result<(HeaderChain, u64), HubError> {
-        let lc = match self.lanes.load_lc(self.spec.domain).await? {
+        let lc = match self.state.load_lc(self.spec.domain).await? {
             Some(json) => {
                 serde_json::from_str::<HeaderChain>(&json).map_err(|e| HubError::State {
                     what: format!("light client of {}", self.spec.name),
@@ -361,7 +339,7 @@ impl<S: HeaderSource> Watcher<S> {
                 })?
             }
         };
-        let scanned = match self.lanes.scanned(self.spec.domain).await? {
+        let scanned = match self.state.scanned(self.spec.domain).await? {
             Some(s) => s,
             None => lc.checkpoint().number,
         };
@@ -501,7 +479,7 @@ impl<S: HeaderSource> Watcher<S> {
                 what: format!("light client of {name}"),
                 reason: e.to_string(),
             })?;
-            self.lanes.save_lc(self.spec.domain, &state).await?;
+            self.state.save_lc(self.spec.domain, &state).await?;
             self.metrics
                 .lc_height
                 .with_label_values(&[&name, "tip"])
@@ -516,8 +494,7 @@ impl<S: HeaderSource> Watcher<S> {
             .lc_height
             .with_label_values(&[&name, "gated"])
             .set(confirmed as i64);
-        self.account_throttling();
-        let dests = self.router.chain_domains();
+        let dests = self.route.router().chain_domains();
         for d in &dests {
             self.routed.entry(*d).or_insert(*scanned);
         }
@@ -539,7 +516,7 @@ impl<S: HeaderSource> Watcher<S> {
                 n += 1;
                 continue;
             }
-            let over = |d: &u32| self.backlog.get(*d) > self.spec.max_backlog;
+            let over = |d: &u32| self.route.over_limit(*d);
             if !need.iter().all(over) {
                 let header = match headers.get(&n) {
                     Some(h) => h.clone(),
@@ -568,7 +545,8 @@ impl<S: HeaderSource> Watcher<S> {
                     if !blocked.iter().any(|(x, _)| x == d) {
                         blocked.push((
                             *d,
-                            self.router
+                            self.route
+                                .router()
                                 .route(*d)
                                 .map(|r| r.name.clone())
                                 .unwrap_or_default(),
@@ -580,7 +558,7 @@ impl<S: HeaderSource> Watcher<S> {
             let low = self.routed.values().copied().min().unwrap_or(n);
             if low > *scanned {
                 *scanned = low;
-                self.lanes.set_scanned(self.spec.domain, low).await?;
+                self.state.set_scanned(self.spec.domain, low).await?;
                 self.metrics
                     .lc_height
                     .with_label_values(&[&name, "scanned"])
@@ -588,13 +566,7 @@ impl<S: HeaderSource> Watcher<S> {
             }
             n += 1;
         }
-        if !blocked.is_empty() {
-            if self.throttling.is_none() {
-                let names: Vec<&str> = blocked.iter().map(|(_, n)| n.as_str()).collect();
-                info!(destinations = ?names, limit = self.spec.max_backlog, "lanes over their backlog limit: routing to them waits, other destinations go on");
-            }
-            self.throttling = Some((Instant::now(), blocked));
-        }
+        self.route.end_round(blocked);
         // Headers below the routed cursor are not needed any more.
         headers.retain(|&k, _| k > *scanned);
         self.ancestry.drop_to(*scanned);
@@ -648,9 +620,9 @@ impl<S: HeaderSource> Watcher<S> {
         }
     }
 
-    /// Verifies block `header`'s receipts and appends its messages to lanes.
-    /// Routes block `header`'s messages to the destinations in `need`;
-    /// returns those of them that are over their backlog limit (not routed).
+    /// Verifies block `header`'s receipts and hands its messages to the
+    /// route stage for the destinations in `need`; returns those of them
+    /// that are over their backlog limit (not routed).
     async fn route_block(
         &mut self,
         lc: &HeaderChain,
@@ -693,180 +665,29 @@ impl<S: HeaderSource> Watcher<S> {
             .latency
             .with_label_values(&["verify"])
             .observe(fetched.elapsed().as_secs_f64());
-        let observed = extracted.messages.len() + extracted.rejected.len();
-        if observed == 0 {
-            return Ok(Vec::new());
-        }
-        // A block routed again for a destination that fell behind is not
-        // observed again.
-        let first_time = n > self.counted_to;
-        self.counted_to = self.counted_to.max(n);
-        let count_if = |m: &Metrics, stage: &str, dest: &str| {
-            if first_time {
-                m.count(stage, &name, dest, 1);
-            }
+        let batch = VerifiedBatch {
+            height: n,
+            evidence_height: n,
+            verified_at_ms,
+            messages: extracted
+                .messages
+                .into_iter()
+                .map(|pm| VerifiedMessage {
+                    // Named by the source; not proven, only shown.
+                    origin_tx: fetched_receipts.tx_hashes.get(pm.tx_index).copied(),
+                    message: pm.message,
+                })
+                .collect(),
+            malformed: extracted
+                .rejected
+                .iter()
+                .map(|(pos, err)| Malformed {
+                    reason: err.reason(),
+                    detail: format!("{pos:?}: {err}"),
+                })
+                .collect(),
         };
-        let mut by_lane: HashMap<LaneId, (String, Vec<Bytes>)> = HashMap::new();
-        // For the status journal: each lane's messages with their origin
-        // transactions (named by the source; not proven, only shown).
-        let journal_on = self.journal.is_enabled();
-        let mut journal_of: HashMap<LaneId, Vec<QueuedMessage>> = HashMap::new();
-        for (pos, err) in extracted.rejected.iter().filter(|_| first_time) {
-            self.metrics.count(stage::OBSERVED, &name, "unknown", 1);
-            self.metrics.count(stage::REJECTED, &name, "unknown", 1);
-            self.metrics
-                .rejections
-                .with_label_values(&[&name, err.reason()])
-                .inc();
-            warn!(height = n, position = ?pos, err = %err, "malformed Dispatch log rejected");
-        }
-        let router = Arc::clone(&self.router);
-        let mut least: HashMap<u32, u32> = HashMap::new();
-        for pm in extracted.messages {
-            let origin_tx = fetched_receipts.tx_hashes.get(pm.tx_index).copied();
-            let m = pm.message;
-            let route = match router.target(m.destination) {
-                Some(Target::Chain(r)) => Some(r),
-                Some(Target::Group(g)) => {
-                    let choice = if g.policy == RoutePolicy::LeastBacklog {
-                        Some(self.least_backlog_member(g, n, &mut least).await?)
-                    } else {
-                        None
-                    };
-                    Some(g.pick(&m, choice))
-                }
-                None => None,
-            };
-            match route {
-                Some(route) => {
-                    count_if(&self.metrics, stage::OBSERVED, &route.name);
-                    count_if(&self.metrics, stage::VERIFIED, &route.name);
-                    if !need.contains(&route.dst) {
-                        continue;
-                    }
-                    let lane = router.lane(route, m.origin, &m.sender, &m.recipient);
-                    by_lane
-                        .entry(lane)
-                        .or_insert_with(|| (route.name.clone(), Vec::new()))
-                        .1
-                        .push(Bytes::from(m.encode()));
-                    if journal_on {
-                        journal_of.entry(lane).or_default().push(QueuedMessage {
-                            message: m,
-                            origin_tx,
-                        });
-                    }
-                }
-                None if !first_time => {}
-                None => {
-                    self.metrics.count(stage::OBSERVED, &name, "unknown", 1);
-                    self.metrics.count(stage::REJECTED, &name, "unknown", 1);
-                    self.metrics
-                        .rejections
-                        .with_label_values(&[&name, "unknown_destination"])
-                        .inc();
-                    warn!(height = n, destination = m.destination, nonce = m.nonce, msg_id = %m.id(), "message to an unknown destination rejected");
-                }
-            }
-        }
-        let mut lanes: Vec<_> = by_lane.into_iter().collect();
-        lanes.sort_by_key(|(lane, _)| *lane);
-        // Backpressure, per destination: one over its limit gets nothing from
-        // this block now (it is routed to it later, in order); the others do.
-        let mut blocked: Vec<(u32, String)> = Vec::new();
-        for (lane, (dest_name, _)) in &lanes {
-            if self.backlog.get(lane.dst) > self.spec.max_backlog
-                && !blocked.iter().any(|(d, _)| *d == lane.dst)
-            {
-                blocked.push((lane.dst, dest_name.clone()));
-            }
-        }
-        // The appends go to different lanes (slots): issue them together,
-        // pipelined on the connection, rather than one round trip each.
-        let appends: Vec<_> = lanes
-            .into_iter()
-            .filter(|(lane, _)| !blocked.iter().any(|(d, _)| *d == lane.dst))
-            .map(|(lane, (dest_name, messages))| {
-                let entry = LaneEntry {
-                    origin: self.spec.domain,
-                    height: n,
-                    verified_at_ms,
-                    messages,
-                };
-                let lanes = &self.lanes;
-                async move {
-                    let appended = lanes.append(lane, &entry).await;
-                    (lane, dest_name, entry.messages.len() as u64, appended)
-                }
-            })
-            .collect();
-        for (lane, dest_name, count, appended) in futures::future::join_all(appends).await {
-            let appended = appended?;
-            if appended {
-                // The monitor measures once a second; without this, a
-                // watcher would append a second's worth of blocks past the
-                // limit before seeing it.
-                self.backlog.add(lane.dst, 1);
-                self.metrics
-                    .count(stage::ENQUEUED, &name, &dest_name, count);
-                if let Some(messages) = journal_of.remove(&lane) {
-                    self.journal.record(|| JournalEvent::Queued {
-                        route: dest_name.clone(),
-                        lane,
-                        height: n,
-                        verified_ms: verified_at_ms,
-                        queued_ms: unix_ms(),
-                        messages,
-                    });
-                }
-            }
-            tracing::debug!(height = n, destination = %dest_name, messages = count, appended, "block routed");
-        }
-        self.metrics
-            .latency
-            .with_label_values(&["enqueue"])
-            .observe(unix_ms().saturating_sub(verified_at_ms) as f64 / 1000.0);
-        Ok(blocked)
-    }
-}
-
-impl<S: HeaderSource> Watcher<S> {
-    /// The least-backlog member of `g` for origin block `height`: decided
-    /// once per block in Redis (the first watcher's proposal wins, see
-    /// [`Lanes::assign_group_member`]), so a block re-read after a crash, or
-    /// read by another replica, goes to the same member, whose lane cursor
-    /// then makes the re-append a no-op.
-    async fn least_backlog_member(
-        &self,
-        g: &Group,
-        height: u64,
-        cache: &mut HashMap<u32, u32>,
-    ) -> Result<u32, HubError> {
-        if let Some(d) = cache.get(&g.domain) {
-            return Ok(*d);
-        }
-        let proposed = g.least_backlog(&self.backlog);
-        let member = self
-            .lanes
-            .assign_group_member(self.spec.domain, g.domain, height, proposed)
-            .await?;
-        cache.insert(g.domain, member);
-        Ok(member)
-    }
-
-    /// Counts the time since the last round in
-    /// `switchyard_throttled_seconds_total` for each destination that was
-    /// held back by backpressure.
-    fn account_throttling(&mut self) {
-        if let Some((since, blocked)) = self.throttling.take() {
-            let secs = since.elapsed().as_secs_f64();
-            for (_, dest) in blocked {
-                self.metrics
-                    .throttled_seconds
-                    .with_label_values(&[&self.spec.name, &dest])
-                    .inc_by(secs);
-            }
-        }
+        self.route.route(batch, Some(need)).await
     }
 }
 
@@ -897,82 +718,5 @@ impl Tally {
             other: others.values().sum(),
             best_other: others.values().copied().max().unwrap_or(0),
         }
-    }
-}
-
-/// Exponential backoff: 200 ms doubling to 10 s.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(200u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(10))
-}
-
-/// Starts a task's state with `init`, as every watcher does: a retryable
-/// error (an endpoint or Redis down) is logged and retried with backoff; a
-/// fatal one (a wrong checkpoint, a forged state) is reported on `/readyz`
-/// under `name` and ends the task. `None` means end the task (a fatal error,
-/// or shutdown while waiting). `what` names the task in the logs.
-pub(crate) async fn start_or_give_up<T, F, Fut>(
-    what: &str,
-    name: &str,
-    health: &Health,
-    shutdown: &CancellationToken,
-    mut init: F,
-) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, HubError>>,
-{
-    let mut attempt = 0u32;
-    loop {
-        match init().await {
-            Ok(v) => return Some(v),
-            Err(e) if e.is_retryable() => {
-                attempt += 1;
-                warn!(err = %e, attempt, "{what} init failed, retrying");
-                if sleep_or_shutdown(backoff(attempt), shutdown).await {
-                    return None;
-                }
-            }
-            Err(e) => {
-                tracing::error!(err = %e, "{what} cannot start");
-                health.set_fatal(name, e.to_string());
-                return None;
-            }
-        }
-    }
-}
-
-/// Paces a watcher's rounds after one ended with `outcome` (`Ok(busy)`):
-/// a success records liveness on `/readyz` under `name` and waits `poll`
-/// unless there is more to do right away; a failure is logged (`what`) and
-/// backed off, longer with each failure in a row (`failures`). Returns true
-/// on shutdown.
-pub(crate) async fn pace_round(
-    outcome: Result<bool, HubError>,
-    failures: &mut u32,
-    what: &str,
-    name: &str,
-    health: &Health,
-    poll: Duration,
-    shutdown: &CancellationToken,
-) -> bool {
-    match outcome {
-        Ok(busy) => {
-            *failures = 0;
-            health.watcher_ok(name, unix_ms());
-            !busy && sleep_or_shutdown(poll, shutdown).await
-        }
-        Err(e) => {
-            *failures += 1;
-            warn!(err = %e, attempt = *failures, "{what} failed, retrying");
-            sleep_or_shutdown(backoff(*failures), shutdown).await
-        }
-    }
-}
-
-/// Sleeps `d` unless shutdown comes first; returns true on shutdown.
-pub(crate) async fn sleep_or_shutdown(d: Duration, shutdown: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = shutdown.cancelled() => true,
-        _ = tokio::time::sleep(d) => false,
     }
 }

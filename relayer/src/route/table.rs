@@ -1,17 +1,17 @@
-//! Routing: which lane shard a verified message goes to. A destination domain
+//! The routing table: which lane shard a verified message goes to. A destination domain
 //! maps to that chain's lane; within it, the channel (origin, sender,
 //! recipient) picks the shard, so one channel always stays in one shard and
 //! in order. Route groups (one logical domain served by several chains) plug
 //! in here.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use alloy_primitives::{B256, keccak256};
 use switchyard_types::{Domain, Message};
 
+use crate::backlog::BacklogView;
 use crate::config::{Config, RoutePolicy};
-use crate::lane::LaneId;
+use crate::store::LaneId;
 
 /// Where a destination domain's messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,44 +196,6 @@ pub fn shard_of(origin: Domain, sender: &B256, recipient: &B256, shards: u16) ->
     (first_u64(&keccak256(buf)) % u64::from(shards.max(1))) as u16
 }
 
-/// The latest backlog of each destination (entries), written by the backlog
-/// monitor and read by watchers for backpressure.
-#[derive(Debug, Default)]
-pub struct BacklogView {
-    inner: Mutex<HashMap<Domain, u64>>,
-}
-
-impl BacklogView {
-    /// Records `dst`'s backlog.
-    pub fn set(&self, dst: Domain, entries: u64) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dst, entries);
-    }
-
-    /// Counts `entries` just appended to `dst`'s lane, so that backpressure
-    /// sees them before the next measurement replaces the value.
-    pub fn add(&self, dst: Domain, entries: u64) {
-        *self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(dst)
-            .or_default() += entries;
-    }
-
-    /// `dst`'s last known backlog (0 if never measured).
-    pub fn get(&self, dst: Domain) -> u64 {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&dst)
-            .copied()
-            .unwrap_or(0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,17 +292,6 @@ mod tests {
         assert_eq!(g.least_backlog(&view), 2001);
         // The block's recorded choice wins over a changed backlog.
         assert_eq!(g.pick(&msg(0, 1), Some(2002)).dst, 2002);
-    }
-
-    #[test]
-    fn backlog_view_counts_appends_until_the_next_measurement() {
-        let v = BacklogView::default();
-        v.add(7, 1);
-        v.set(8, 5);
-        v.add(8, 2);
-        assert_eq!((v.get(7), v.get(8)), (1, 7));
-        v.set(8, 3);
-        assert_eq!(v.get(8), 3);
     }
 
     #[test]

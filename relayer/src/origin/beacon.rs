@@ -37,10 +37,10 @@ use tracing::{debug, info, instrument, warn};
 use crate::config::{BeaconConfig, ConfigError, CustomNetwork};
 use crate::error::HubError;
 use crate::health::Health;
-use crate::lane::Lanes;
 use crate::metrics::Metrics;
+use crate::store::OriginState;
+use crate::tasks::{pace_round, start_or_give_up};
 use crate::unix_ms;
-use crate::watcher::{pace_round, start_or_give_up};
 use switchyard_types::Domain;
 
 /// Most updates one `light_client/updates` request asks for
@@ -436,7 +436,7 @@ pub struct BeaconWatcher {
     spec: BeaconSpec,
     api: BeaconApi,
     exec: EvmSource,
-    lanes: Lanes,
+    state: OriginState,
     metrics: Metrics,
     health: Arc<Health>,
     anchor: watch::Sender<Option<BlockRef>>,
@@ -461,7 +461,7 @@ impl BeaconWatcher {
         spec: BeaconSpec,
         api: BeaconApi,
         exec: EvmSource,
-        lanes: Lanes,
+        state: OriginState,
         metrics: Metrics,
         health: Arc<Health>,
     ) -> (Self, watch::Receiver<Option<BlockRef>>) {
@@ -471,7 +471,7 @@ impl BeaconWatcher {
                 spec,
                 api,
                 exec,
-                lanes,
+                state,
                 metrics,
                 health,
                 anchor,
@@ -494,7 +494,7 @@ impl BeaconWatcher {
         let now = (self.spec.clock)();
         let name = &self.spec.name;
         let mut stale = None;
-        if let Some(hex_state) = self.lanes.load_beacon(self.spec.domain).await? {
+        if let Some(hex_state) = self.state.load_beacon(self.spec.domain).await? {
             let store = hex::decode(&hex_state)
                 .map_err(|e| e.to_string())
                 .and_then(|b| {
@@ -542,7 +542,7 @@ impl BeaconWatcher {
     }
 
     async fn persist(&self, store: &LightClientStore) -> Result<(), HubError> {
-        self.lanes
+        self.state
             .save_beacon(self.spec.domain, &hex::encode(store.snapshot()))
             .await?;
         Ok(())

@@ -38,10 +38,10 @@ use tracing::{debug, info, instrument, warn};
 use crate::chain::BatchSink;
 use crate::config::DispatcherConfig;
 use crate::journal::{Event as JournalEvent, Journal};
-use crate::lane::{Delivery, LaneEntry, LaneId, Lanes};
 use crate::metrics::{Metrics, stage};
+use crate::store::{DeadLetters, Delivery, LaneEntry, LaneId, Lanes, Leases, Store};
+use crate::tasks::{backoff, sleep_or_shutdown};
 use crate::unix_ms;
-use crate::watcher::{backoff, sleep_or_shutdown};
 
 /// Static facts about the destination.
 #[derive(Debug, Clone)]
@@ -63,7 +63,8 @@ pub struct DestSpec {
 #[derive(Debug)]
 struct Shared<K> {
     spec: DestSpec,
-    lanes: Lanes,
+    store: Store,
+    leases: Leases,
     submitter: Arc<K>,
     attester: Attester,
     metrics: Metrics,
@@ -94,7 +95,7 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: DestSpec,
-        lanes: Lanes,
+        store: Store,
         submitter: Arc<K>,
         attester: Attester,
         metrics: Metrics,
@@ -106,7 +107,8 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
         Self {
             shared: Arc::new(Shared {
                 spec,
-                lanes,
+                leases: store.leases(),
+                store,
                 submitter,
                 attester,
                 metrics,
@@ -203,7 +205,7 @@ impl<K: BatchSink + std::fmt::Debug> Worker<K> {
             }
         }
         self.stop_all(true).await;
-        let _ = s.lanes.leave(s.spec.domain, &self.id).await;
+        let _ = s.leases.leave(s.spec.domain, &self.id).await;
         s.metrics
             .shards_owned
             .with_label_values(&[&s.spec.name])
@@ -216,11 +218,11 @@ impl<K: BatchSink + std::fmt::Debug> Worker<K> {
         offset: u16,
         ttl: Duration,
         shutdown: &CancellationToken,
-    ) -> Result<(), crate::lane::QueueError> {
+    ) -> Result<(), crate::store::StoreError> {
         let s = Arc::clone(&self.shared);
         let shards = s.cfg.lane_shards;
         let live = s
-            .lanes
+            .leases
             .heartbeat(s.spec.domain, &self.id, unix_ms(), ttl * 3)
             .await?
             .max(1);
@@ -236,11 +238,11 @@ impl<K: BatchSink + std::fmt::Debug> Worker<K> {
             let releasing = self.owned.get(&shard).is_some_and(|o| o.releasing);
             if releasing && finished {
                 self.owned.remove(&shard);
-                s.lanes.release_lease(lane, &self.id).await?;
+                s.leases.release_lease(lane, &self.id).await?;
                 info!(shard, "shard handed over");
                 continue;
             }
-            if !s.lanes.renew_lease(lane, &self.id, ttl).await? {
+            if !s.leases.renew_lease(lane, &self.id, ttl).await? {
                 warn!(shard, "lease lost; stopping the shard's pipeline");
                 if let Some(o) = self.owned.remove(&shard) {
                     o.stop.cancel();
@@ -275,7 +277,7 @@ impl<K: BatchSink + std::fmt::Debug> Worker<K> {
                     dst: s.spec.domain,
                     shard,
                 };
-                if s.lanes.acquire_lease(lane, &self.id, ttl).await? {
+                if s.leases.acquire_lease(lane, &self.id, ttl).await? {
                     info!(shard, "shard acquired");
                     let stop = shutdown.child_token();
                     let pipeline =
@@ -307,7 +309,7 @@ impl<K: BatchSink + std::fmt::Debug> Worker<K> {
                     dst: self.shared.spec.domain,
                     shard,
                 };
-                let _ = self.shared.lanes.release_lease(lane, &self.id).await;
+                let _ = self.shared.leases.release_lease(lane, &self.id).await;
             }
         }
     }
@@ -353,6 +355,8 @@ struct ShardPipeline<K> {
     consumer: String,
     /// A connection of its own: blocking reads hold it.
     lanes: Lanes,
+    /// Where entries given up go (on the same connection).
+    dead: DeadLetters,
     /// Sequence of the next batch.
     next_seq: AtomicU64,
     /// Woken by each confirmation task as it ends, so the loop reacts to a
@@ -370,13 +374,14 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         s: Arc<Shared<K>>,
         lane: LaneId,
         consumer: String,
-    ) -> Result<Self, crate::lane::QueueError> {
-        let lanes = s.lanes.dedicated().await?;
+    ) -> Result<Self, crate::store::StoreError> {
+        let store = s.store.dedicated().await?;
         Ok(Self {
             s,
             lane,
             consumer,
-            lanes,
+            lanes: store.lanes(),
+            dead: store.dead_letters(),
             next_seq: AtomicU64::new(0),
             confirmed: Arc::new(Notify::new()),
             partial: std::sync::Mutex::new(HashSet::new()),
@@ -461,7 +466,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         entries = stranded.len(),
                         "picked up stranded pending entries"
                     );
-                    stranded.sort_by_key(|d| crate::lane::stream_id_key(&d.id));
+                    stranded.sort_by_key(|d| crate::store::stream_id_key(&d.id));
                     stranded.dedup_by(|a, b| a.id == b.id);
                     self.batch_up(stranded, &mut queue).await;
                 }
@@ -644,7 +649,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         .with_label_values(&[&s.spec.name, "refused_entry"])
                         .inc();
                     warn!(entry = %d.id, reason = %reason, "lane entry refused: never signed, moved to dead letters");
-                    if let Err(e) = self.lanes.dead_letter(self.lane, &d.id, &reason).await {
+                    if let Err(e) = self.dead.dead_letter(self.lane, &d.id, &reason).await {
                         warn!(err = %e, entry = %d.id, "dead-lettering failed; entry stays pending");
                     }
                     continue;
@@ -969,7 +974,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 .collect(),
         });
         for id in &batch.touches {
-            if let Err(e) = self.lanes.dead_letter(self.lane, id, &reason).await {
+            if let Err(e) = self.dead.dead_letter(self.lane, id, &reason).await {
                 warn!(err = %e, entry = %id, "dead-lettering failed; entry stays pending");
             }
         }
@@ -1057,106 +1062,6 @@ fn count_by(domains: &[Domain]) -> Vec<(Domain, u64)> {
     }
     out
 }
-
-/// Reports each destination's backlog every second and publishes it for the
-/// watchers' backpressure.
-#[derive(Debug)]
-pub struct BacklogMonitor {
-    lanes: Lanes,
-    metrics: Metrics,
-    dests: Vec<(Domain, String)>,
-    shards: u16,
-    view: Arc<crate::router::BacklogView>,
-    health: Option<Arc<crate::health::Health>>,
-}
-
-impl BacklogMonitor {
-    /// A monitor of `dests`.
-    pub fn new(
-        lanes: Lanes,
-        metrics: Metrics,
-        dests: Vec<(Domain, String)>,
-        shards: u16,
-        view: Arc<crate::router::BacklogView>,
-    ) -> Self {
-        Self {
-            lanes,
-            metrics,
-            dests,
-            shards,
-            view,
-            health: None,
-        }
-    }
-
-    /// Also reports each lane to `health`, where a lane whose oldest entry
-    /// is older than `stuck_after_ms` makes `/readyz` fail.
-    pub fn with_health(mut self, health: Arc<crate::health::Health>, stuck_after_ms: u64) -> Self {
-        health.set_stuck_after(stuck_after_ms);
-        self.health = Some(health);
-        self
-    }
-
-    /// Runs until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
-        let mut tick: u32 = 0;
-        loop {
-            // Backpressure needs a fresh reading: a watcher held back by a
-            // stale one idles while the dispatchers have already drained the
-            // lanes. The fuller report (pending, age) is for dashboards,
-            // once a second.
-            if !tick.is_multiple_of(VIEW_TICKS_PER_REPORT) {
-                for (dst, _) in &self.dests {
-                    match self.lanes.backlog_len(*dst, self.shards).await {
-                        Ok(len) => self.view.set(*dst, len),
-                        Err(e) => {
-                            self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
-                        }
-                    }
-                }
-            } else {
-                self.report().await;
-            }
-            tick = tick.wrapping_add(1);
-            if sleep_or_shutdown(VIEW_EVERY, &shutdown).await {
-                break;
-            }
-        }
-    }
-
-    async fn report(&self) {
-        for (dst, name) in &self.dests {
-            match self.lanes.backlog(*dst, self.shards, unix_ms()).await {
-                Ok((len, pending, age_ms)) => {
-                    self.metrics
-                        .lane_backlog
-                        .with_label_values(&[name])
-                        .set(len as i64);
-                    self.metrics
-                        .lane_pending
-                        .with_label_values(&[name])
-                        .set(pending as i64);
-                    self.metrics
-                        .lane_oldest_age
-                        .with_label_values(&[name])
-                        .set((age_ms / 1000) as i64);
-                    self.view.set(*dst, len);
-                    if let Some(h) = &self.health {
-                        h.lane(name, len, age_ms);
-                    }
-                }
-                Err(e) => {
-                    self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
-                }
-            }
-        }
-    }
-}
-
-/// How often the backpressure view is refreshed.
-const VIEW_EVERY: Duration = Duration::from_millis(100);
-/// Refreshes per full backlog report (metrics): once a second.
-const VIEW_TICKS_PER_REPORT: u32 = 10;
 
 #[cfg(test)]
 mod tests {

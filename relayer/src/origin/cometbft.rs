@@ -15,7 +15,7 @@
 //! the appends) appends nothing twice. Route groups stay deterministic:
 //! round robin, weighted and sticky picks depend on the message alone, and
 //! a least-backlog pick is decided once per message in Redis
-//! ([`Lanes::assign_group_member`], keyed by the same height).
+//! ([`OriginState::assign_group_member`], keyed by the same height).
 //!
 //! The trusted state and the next nonce are persisted together in Redis
 //! under the queue key's HMAC, and resumed; reading the state back re-runs
@@ -25,30 +25,27 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::Bytes;
 use serde::{Deserialize, Serialize};
 use switchyard_cometbft::{OutboxLookup, RpcClient, fetch_outbox_message, sync_to};
 use switchyard_lc_cometbft::{Hash, LightClient, Time, TrustedState};
-use switchyard_types::{Domain, Message};
+use switchyard_types::Domain;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, instrument, warn};
 
-use crate::config::RoutePolicy;
 use crate::error::HubError;
 use crate::health::Health;
-use crate::journal::{Event as JournalEvent, Journal, QueuedMessage};
-use crate::lane::{LaneEntry, Lanes};
-use crate::metrics::{Metrics, stage};
-use crate::router::{BacklogView, Router, Target};
+use crate::metrics::Metrics;
+use crate::route::{RouteStage, VerifiedBatch, VerifiedMessage};
+use crate::store::OriginState;
+use crate::tasks::{pace_round, start_or_give_up};
 use crate::unix_ms;
-use crate::watcher::{pace_round, start_or_give_up};
 
 /// Messages walked between two saves of the next nonce.
 const SAVE_EVERY: u32 = 64;
 
 /// Static facts about the watched chain.
 #[derive(Debug, Clone)]
-pub struct CosmosSpec {
+pub struct CometbftSpec {
     /// Chain name (metrics, logs).
     pub name: String,
     /// Its Switchyard domain.
@@ -59,9 +56,6 @@ pub struct CosmosSpec {
     pub trusted_hash: Hash,
     /// Pause between rounds.
     pub poll: Duration,
-    /// Backpressure: the walk waits while the next message's destination
-    /// lane holds more entries.
-    pub max_backlog: u64,
 }
 
 /// What is persisted: the trusted block and where the outbox walk resumes.
@@ -73,23 +67,20 @@ struct Persisted {
 
 /// One CometBFT origin's watcher.
 #[derive(Debug)]
-pub struct CosmosWatcher {
-    spec: CosmosSpec,
+pub struct CometbftWatcher {
+    spec: CometbftSpec,
     rpc: RpcClient,
     client: LightClient,
-    lanes: Lanes,
-    router: Arc<Router>,
+    state: OriginState,
+    route: RouteStage,
     metrics: Metrics,
     health: Arc<Health>,
-    backlog: Arc<BacklogView>,
     /// The last (nonce, reason) refused, so a retried refusal is counted
     /// once.
     last_refusal: Option<(u32, &'static str)>,
     /// The verified height at which the walk last found its next nonce
     /// absent: no need to ask again before a newer header.
     exhausted_at: Option<u64>,
-    /// Where queued messages are reported (status API).
-    journal: Journal,
 }
 
 /// The current time for the light client.
@@ -117,39 +108,30 @@ fn reason(e: &switchyard_cometbft::Error) -> &'static str {
     }
 }
 
-impl CosmosWatcher {
-    /// A watcher; nothing runs until [`CosmosWatcher::run`].
-    #[allow(clippy::too_many_arguments)]
+impl CometbftWatcher {
+    /// A watcher; nothing runs until [`CometbftWatcher::run`].
+    /// `state` keeps its trusted state and next nonce; `route` takes what
+    /// it verifies.
     pub fn new(
-        spec: CosmosSpec,
+        spec: CometbftSpec,
         rpc: RpcClient,
         client: LightClient,
-        lanes: Lanes,
-        router: Arc<Router>,
+        state: OriginState,
+        route: RouteStage,
         metrics: Metrics,
         health: Arc<Health>,
-        backlog: Arc<BacklogView>,
     ) -> Self {
-        let journal = Journal::disabled(metrics.clone());
         Self {
             spec,
             rpc,
             client,
-            lanes,
-            router,
+            state,
+            route,
             metrics,
             health,
-            backlog,
             last_refusal: None,
             exhausted_at: None,
-            journal,
         }
-    }
-
-    /// Reports the messages this watcher queues to `journal`.
-    pub fn with_journal(mut self, journal: Journal) -> Self {
-        self.journal = journal;
-        self
     }
 
     fn err(&self, source: switchyard_cometbft::Error) -> HubError {
@@ -189,7 +171,7 @@ impl CosmosWatcher {
     /// Resumes the persisted state, or starts from the checkpoint.
     async fn init(&self) -> Result<Persisted, HubError> {
         let what = || format!("CometBFT light client of {}", self.spec.name);
-        let persisted = match self.lanes.load_cometbft(self.spec.domain).await? {
+        let persisted = match self.state.load_cometbft(self.spec.domain).await? {
             Some(json) => {
                 Some(
                     serde_json::from_str::<Persisted>(&json).map_err(|e| HubError::State {
@@ -235,12 +217,12 @@ impl CosmosWatcher {
             what: format!("CometBFT light client of {}", self.spec.name),
             reason: e.to_string(),
         })?;
-        self.lanes.save_cometbft(self.spec.domain, &json).await?;
+        self.state.save_cometbft(self.spec.domain, &json).await?;
         Ok(())
     }
 
     /// Runs until `shutdown`.
-    #[instrument(name = "cosmos_watcher", skip_all, fields(chain = %self.spec.name))]
+    #[instrument(name = "cometbft_watcher", skip_all, fields(chain = %self.spec.name))]
     pub async fn run(mut self, shutdown: CancellationToken) {
         let this = &self;
         let Some(mut state) = start_or_give_up(
@@ -337,6 +319,7 @@ impl CosmosWatcher {
             return Ok(false);
         }
         let mut walked = 0u32;
+        let mut held = Vec::new();
         let result = loop {
             if shutdown.is_cancelled() {
                 break Ok(false);
@@ -364,11 +347,27 @@ impl CosmosWatcher {
                 .latency
                 .with_label_values(&["verify"])
                 .observe(started.elapsed().as_secs_f64());
-            match self.route(&message, height).await {
-                Ok(true) => {}
+            // Every message is its own entry, keyed by its nonce; the block
+            // shown is the verified height its outbox entry was proven at
+            // (there is no transaction to name).
+            let batch = VerifiedBatch {
+                height: u64::from(nonce) + 1,
+                evidence_height: height,
+                verified_at_ms: unix_ms(),
+                messages: vec![VerifiedMessage {
+                    message,
+                    origin_tx: None,
+                }],
+                malformed: Vec::new(),
+            };
+            match self.route.route(batch, None).await {
+                Ok(blocked) if blocked.is_empty() => {}
                 // Backpressure: the destination's lane is full; the walk
                 // resumes at this nonce in a later round.
-                Ok(false) => break Ok(false),
+                Ok(blocked) => {
+                    held = blocked;
+                    break Ok(false);
+                }
                 Err(e) => break Err(e),
             }
             state.next_nonce = nonce.checked_add(1).ok_or_else(|| HubError::State {
@@ -389,6 +388,7 @@ impl CosmosWatcher {
                 "outbox walked"
             );
         }
+        self.route.end_round(held);
         result
     }
 
@@ -402,77 +402,5 @@ impl CosmosWatcher {
                 .inc();
             warn!(nonce, reason, err = %e, "answer refused by the CometBFT light client; not relayed, will retry");
         }
-    }
-
-    /// Appends `m` (proven at verified height `height`) to its lane;
-    /// returns false if its destination is over its backlog limit (not
-    /// routed now).
-    async fn route(&mut self, m: &Message, height: u64) -> Result<bool, HubError> {
-        let name = self.spec.name.clone();
-        let entry_height = u64::from(m.nonce) + 1;
-        let router = Arc::clone(&self.router);
-        let route = match router.target(m.destination) {
-            Some(Target::Chain(r)) => r,
-            Some(Target::Group(g)) => {
-                let choice = if g.policy == RoutePolicy::LeastBacklog {
-                    let proposed = g.least_backlog(&self.backlog);
-                    Some(
-                        self.lanes
-                            .assign_group_member(self.spec.domain, g.domain, entry_height, proposed)
-                            .await?,
-                    )
-                } else {
-                    None
-                };
-                g.pick(m, choice)
-            }
-            None => {
-                self.metrics.count(stage::OBSERVED, &name, "unknown", 1);
-                self.metrics.count(stage::REJECTED, &name, "unknown", 1);
-                self.metrics
-                    .rejections
-                    .with_label_values(&[&name, "unknown_destination"])
-                    .inc();
-                warn!(height, destination = m.destination, nonce = m.nonce, msg_id = %m.id(), "message to an unknown destination rejected");
-                return Ok(true);
-            }
-        };
-        if self.backlog.get(route.dst) > self.spec.max_backlog {
-            return Ok(false);
-        }
-        self.metrics.count(stage::OBSERVED, &name, &route.name, 1);
-        self.metrics.count(stage::VERIFIED, &name, &route.name, 1);
-        let lane = router.lane(route, m.origin, &m.sender, &m.recipient);
-        let verified_at_ms = unix_ms();
-        let entry = LaneEntry {
-            origin: self.spec.domain,
-            height: entry_height,
-            verified_at_ms,
-            messages: vec![Bytes::from(m.encode())],
-        };
-        let appended = self.lanes.append(lane, &entry).await?;
-        if appended {
-            self.backlog.add(lane.dst, 1);
-            self.metrics.count(stage::ENQUEUED, &name, &route.name, 1);
-            // The block of a Cosmos message is the verified height its
-            // outbox entry was proven at; there is no transaction to name.
-            self.journal.record(|| JournalEvent::Queued {
-                route: route.name.clone(),
-                lane,
-                height,
-                verified_ms: verified_at_ms,
-                queued_ms: unix_ms(),
-                messages: vec![QueuedMessage {
-                    message: m.clone(),
-                    origin_tx: None,
-                }],
-            });
-        }
-        self.metrics
-            .latency
-            .with_label_values(&["enqueue"])
-            .observe(unix_ms().saturating_sub(verified_at_ms) as f64 / 1000.0);
-        tracing::debug!(height, nonce = m.nonce, msg_id = %m.id(), destination = %route.name, appended, "message routed");
-        Ok(true)
     }
 }

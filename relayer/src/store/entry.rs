@@ -1,0 +1,331 @@
+//! The lane entry: its binary codec and its HMAC under the queue key, which
+//! binds an entry to its lane and authenticates the hub's own state in Redis.
+
+use alloy_primitives::Bytes;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use switchyard_types::Domain;
+
+use super::StoreError;
+
+/// Version of the entry encoding written in field `v`.
+pub const ENTRY_VERSION: u32 = 1;
+
+/// One shard of one destination's lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LaneId {
+    /// Destination domain.
+    pub dst: Domain,
+    /// Shard index, below the destination's shard count.
+    pub shard: u16,
+}
+
+impl std::fmt::Display for LaneId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.dst, self.shard)
+    }
+}
+
+/// One lane entry: the verified messages of one origin block for one shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneEntry {
+    /// Origin domain.
+    pub origin: Domain,
+    /// Origin block the messages were proven in.
+    pub height: u64,
+    /// When the light client verified them (unix ms), for latency metrics.
+    pub verified_at_ms: u64,
+    /// Encoded messages (Hyperlane v3 layout), in log order.
+    pub messages: Vec<Bytes>,
+}
+
+impl LaneEntry {
+    /// Binary body: `origin u32 | height u64 | verified_at_ms u64 | count u32 |
+    /// (len u32 | message)*`, big-endian.
+    pub fn encode(&self) -> Vec<u8> {
+        let size = 24 + self.messages.iter().map(|m| 4 + m.len()).sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(&self.origin.to_be_bytes());
+        out.extend_from_slice(&self.height.to_be_bytes());
+        out.extend_from_slice(&self.verified_at_ms.to_be_bytes());
+        out.extend_from_slice(&(self.messages.len() as u32).to_be_bytes());
+        for m in &self.messages {
+            out.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            out.extend_from_slice(m);
+        }
+        out
+    }
+
+    /// Inverse of [`LaneEntry::encode`]; `id` only labels errors.
+    pub fn decode(id: &str, bytes: &[u8]) -> Result<Self, StoreError> {
+        let err = |reason: String| StoreError::Decode {
+            id: id.to_owned(),
+            reason,
+        };
+        let mut r = Reader { bytes, at: 0 };
+        let origin = r.u32().ok_or_else(|| err("truncated header".into()))?;
+        let height = r.u64().ok_or_else(|| err("truncated header".into()))?;
+        let verified_at_ms = r.u64().ok_or_else(|| err("truncated header".into()))?;
+        let count = r.u32().ok_or_else(|| err("truncated header".into()))? as usize;
+        // Each message needs at least 4 bytes: a count beyond that is a lie,
+        // and must not make us allocate.
+        if count > bytes.len() / 4 {
+            return Err(err(format!(
+                "count {count} exceeds what {} bytes can hold",
+                bytes.len()
+            )));
+        }
+        let mut messages = Vec::with_capacity(count);
+        for i in 0..count {
+            let len = r
+                .u32()
+                .ok_or_else(|| err(format!("message {i}: truncated length")))?
+                as usize;
+            let m = r.take(len).ok_or_else(|| {
+                err(format!(
+                    "message {i}: expected {len} bytes, got {}",
+                    bytes.len() - r.at
+                ))
+            })?;
+            messages.push(Bytes::copy_from_slice(m));
+        }
+        if r.at != bytes.len() {
+            return Err(err(format!(
+                "expected {} bytes, got {} (trailing data)",
+                r.at,
+                bytes.len()
+            )));
+        }
+        Ok(Self {
+            origin,
+            height,
+            verified_at_ms,
+            messages,
+        })
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let s = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Some(u64::from_be_bytes(a))
+    }
+}
+
+/// The HMAC key of lane entries. `Debug` never shows it.
+#[derive(Clone)]
+pub struct QueueKey(Hmac<Sha256>);
+
+impl std::fmt::Debug for QueueKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueKey(<redacted>)")
+    }
+}
+
+impl QueueKey {
+    /// Minimum key length in bytes.
+    pub const MIN_LEN: usize = 32;
+
+    /// A key from raw bytes (at least [`QueueKey::MIN_LEN`]).
+    pub fn new(key: &[u8]) -> Result<Self, StoreError> {
+        if key.len() < Self::MIN_LEN {
+            return Err(StoreError::Key {
+                reason: format!(
+                    "expected at least {} bytes, got {}",
+                    Self::MIN_LEN,
+                    key.len()
+                ),
+            });
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|e| StoreError::Key {
+            reason: e.to_string(),
+        })?;
+        Ok(Self(mac))
+    }
+
+    /// A key from a secret's text: hex (64+ hex digits, optional 0x) is
+    /// decoded, anything else is taken as raw bytes.
+    pub fn from_secret(text: &str) -> Result<Self, StoreError> {
+        let t = text.trim();
+        let hex_part = t.strip_prefix("0x").unwrap_or(t);
+        match hex::decode(hex_part) {
+            Ok(bytes) if !hex_part.is_empty() => Self::new(&bytes),
+            _ => Self::new(t.as_bytes()),
+        }
+    }
+
+    /// The MAC of a lane entry: it binds the entry to its lane, so an entry
+    /// cannot be replayed into another destination or shard.
+    pub(super) fn lane_mac(&self, lane: LaneId, version: &[u8], body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.0.clone();
+        mac.update(b"switchyard-lane-entry");
+        mac.update(&lane.dst.to_be_bytes());
+        mac.update(&lane.shard.to_be_bytes());
+        mac.update(&(version.len() as u32).to_be_bytes());
+        mac.update(version);
+        mac.update(body);
+        mac
+    }
+
+    pub(super) fn tag(&self, lane: LaneId, version: &[u8], body: &[u8]) -> [u8; 32] {
+        self.lane_mac(lane, version, body)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Constant-time check of a lane entry's tag.
+    pub(super) fn verify(&self, lane: LaneId, version: &[u8], body: &[u8], tag: &[u8]) -> bool {
+        self.lane_mac(lane, version, body).verify_slice(tag).is_ok()
+    }
+
+    /// The MAC of hub state stored under key `what` (distinct keys never
+    /// collide, and never with lane entries).
+    pub(super) fn state_mac(&self, what: &str, data: &[u8]) -> Hmac<Sha256> {
+        let mut mac = self.0.clone();
+        mac.update(b"switchyard-state");
+        mac.update(&(what.len() as u32).to_be_bytes());
+        mac.update(what.as_bytes());
+        mac.update(data);
+        mac
+    }
+
+    pub(super) fn tag_state(&self, what: &str, data: &[u8]) -> [u8; 32] {
+        self.state_mac(what, data).finalize().into_bytes().into()
+    }
+
+    pub(super) fn verify_state(&self, what: &str, data: &[u8], tag: &[u8]) -> bool {
+        self.state_mac(what, data).verify_slice(tag).is_ok()
+    }
+}
+
+/// An entry handed to a dispatcher.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Stream entry id (to acknowledge).
+    pub id: String,
+    /// The decoded, authenticated entry, or why it is refused.
+    pub entry: Result<LaneEntry, String>,
+    /// The raw body, kept for the dead-letter stream.
+    pub raw: Vec<u8>,
+    /// Failed delivery attempts recorded so far.
+    pub attempts: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> LaneEntry {
+        LaneEntry {
+            origin: 1000,
+            height: 42,
+            verified_at_ms: 1_700_000_000_000,
+            messages: vec![
+                Bytes::from_static(b"hello"),
+                Bytes::new(),
+                Bytes::from(vec![7u8; 300]),
+            ],
+        }
+    }
+
+    #[test]
+    fn entry_round_trip() {
+        let e = entry();
+        assert_eq!(LaneEntry::decode("1-0", &e.encode()).expect("decodes"), e);
+    }
+
+    #[test]
+    fn truncated_or_padded_entries_are_refused() {
+        let bytes = entry().encode();
+        for cut in 0..bytes.len() {
+            assert!(
+                LaneEntry::decode("1-0", &bytes[..cut]).is_err(),
+                "cut at {cut} accepted"
+            );
+        }
+        let mut longer = bytes;
+        longer.push(0);
+        let err = LaneEntry::decode("1-0", &longer).expect_err("trailing");
+        assert!(err.to_string().contains("trailing"), "{err}");
+    }
+
+    #[test]
+    fn absurd_count_does_not_allocate() {
+        let mut bytes = entry().encode();
+        bytes[20..24].copy_from_slice(&u32::MAX.to_be_bytes());
+        let err = LaneEntry::decode("1-0", &bytes).expect_err("lying count");
+        assert!(err.to_string().contains("exceeds"), "{err}");
+    }
+
+    #[test]
+    fn tag_binds_key_lane_version_and_body() {
+        let k = QueueKey::new(&[7u8; 32]).expect("key");
+        let other = QueueKey::new(&[8u8; 32]).expect("key");
+        let lane = LaneId {
+            dst: 2000,
+            shard: 1,
+        };
+        let body = entry().encode();
+        let tag = k.tag(lane, b"1", &body);
+        assert!(k.verify(lane, b"1", &body, &tag));
+        assert!(!other.verify(lane, b"1", &body, &tag), "another key");
+        assert!(
+            !k.verify(
+                LaneId {
+                    dst: 2000,
+                    shard: 2
+                },
+                b"1",
+                &body,
+                &tag
+            ),
+            "another shard"
+        );
+        assert!(
+            !k.verify(
+                LaneId {
+                    dst: 3000,
+                    shard: 1
+                },
+                b"1",
+                &body,
+                &tag
+            ),
+            "another destination"
+        );
+        assert!(!k.verify(lane, b"2", &body, &tag), "another version");
+        let mut tampered = body;
+        tampered[30] ^= 1;
+        assert!(!k.verify(lane, b"1", &tampered, &tag), "another body");
+    }
+
+    #[test]
+    fn short_keys_are_refused_and_hex_is_decoded() {
+        assert!(QueueKey::new(&[1u8; 31]).is_err());
+        assert!(QueueKey::from_secret("abcd").is_err(), "4 raw bytes");
+        let hex64 = "11".repeat(32);
+        let a = QueueKey::from_secret(&hex64).expect("hex key");
+        let b = QueueKey::new(&[0x11u8; 32]).expect("raw");
+        let lane = LaneId { dst: 1, shard: 0 };
+        assert_eq!(a.tag(lane, b"1", b"x"), b.tag(lane, b"1", b"x"));
+        assert!(!format!("{a:?}").contains("11"));
+    }
+}

@@ -1,0 +1,361 @@
+//! The lane operations: append once per (lane, origin block), read through
+//! the consumer group, acknowledge, record failed attempts, measure the
+//! backlog.
+
+use std::time::Duration;
+
+use redis::Value;
+use redis::streams::{StreamAutoClaimReply, StreamReadReply};
+use switchyard_types::Domain;
+
+use super::entry::{Delivery, ENTRY_VERSION, LaneEntry, LaneId};
+use super::{Store, StoreError, field_bytes, first_id_ms, redis_err, stream_id_key};
+
+/// The consumer group every dispatcher of a shard joins.
+pub const GROUP: &str = "dispatchers";
+
+// Append only if this origin block was not appended to this shard before, and
+// advance the cursor in the same step. KEYS[1] cursor, KEYS[2] stream;
+// ARGV[1] height, ARGV[2] entry version, ARGV[3] body, ARGV[4] tag.
+// Returns 1 if appended, 0 if a replay.
+pub(super) const APPEND_LUA: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], '*', 'v', ARGV[2], 'b', ARGV[3], 'h', ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+";
+
+// Acknowledge, delete, forget attempts. KEYS[1] stream, KEYS[2] attempts;
+// ARGV group, ids...
+pub(super) const ACK_LUA: &str = r"
+for i = 2, #ARGV do
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+  redis.call('XDEL', KEYS[1], ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i], ARGV[i] .. ':err')
+end
+return #ARGV - 1
+";
+
+// Record a failed attempt. KEYS[1] attempts; ARGV id, error. Returns count.
+pub(super) const FAIL_LUA: &str = r"
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSET', KEYS[1], ARGV[1] .. ':err', ARGV[2])
+return n
+";
+
+/// The lane operations: append (once per origin block and shard), read
+/// through the consumer group, acknowledge, record failures, measure the
+/// backlog.
+#[derive(Debug, Clone)]
+pub struct Lanes {
+    s: Store,
+}
+
+impl Lanes {
+    pub(super) fn new(s: Store) -> Self {
+        Self { s }
+    }
+
+    /// Appends `entry` to `lane` unless origin block `entry.height` was
+    /// appended to it before; returns whether it was appended.
+    pub async fn append(&self, lane: LaneId, entry: &LaneEntry) -> Result<bool, StoreError> {
+        let body = entry.encode();
+        let version = ENTRY_VERSION.to_string();
+        let tag = self.s.key.tag(lane, version.as_bytes(), &body);
+        let mut c = self.s.conn.clone();
+        let appended: i64 = self
+            .s
+            .scripts
+            .append
+            .key(self.s.k(lane, &format!("cursor:{}", entry.origin)))
+            .key(self.s.k(lane, "stream"))
+            .arg(entry.height)
+            .arg(&version)
+            .arg(body)
+            .arg(&tag[..])
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("append"))?;
+        Ok(appended == 1)
+    }
+
+    /// Writes an entry exactly as given, bypassing the cursor and the HMAC:
+    /// what an attacker with Redis access could do. For tests of the refusal
+    /// path only.
+    #[doc(hidden)]
+    pub async fn write_raw(
+        &self,
+        lane: LaneId,
+        fields: &[(&str, &[u8])],
+    ) -> Result<String, StoreError> {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.s.k(lane, "stream")).arg("*");
+        for (f, v) in fields {
+            cmd.arg(*f).arg(*v);
+        }
+        let mut c = self.s.conn.clone();
+        cmd.query_async(&mut c).await.map_err(redis_err("xadd"))
+    }
+
+    /// Creates the consumer group of `lane` if missing.
+    pub async fn ensure_group(&self, lane: LaneId) -> Result<(), StoreError> {
+        let mut c = self.s.conn.clone();
+        let r: redis::RedisResult<String> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.s.k(lane, "stream"))
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut c)
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(redis_err("xgroup_create")(e)),
+        }
+    }
+
+    /// Reads up to `count` entries for `consumer`: its own pending entries
+    /// when `pending`, new ones otherwise, waiting up to `block` for them.
+    pub async fn read(
+        &self,
+        lane: LaneId,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+        pending: bool,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut c = self.s.conn.clone();
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count);
+        if !pending && !block.is_zero() {
+            cmd.arg("BLOCK").arg(block.as_millis() as u64);
+        }
+        cmd.arg("STREAMS")
+            .arg(self.s.k(lane, "stream"))
+            .arg(if pending { "0" } else { ">" });
+        let reply: Option<StreamReadReply> = cmd
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("xreadgroup"))?;
+        let ids = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
+        self.deliveries(lane, ids).await
+    }
+
+    /// Claims entries idle for at least `min_idle` on other consumers (dead,
+    /// or whose lease on the shard expired).
+    pub async fn reclaim(
+        &self,
+        lane: LaneId,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut c = self.s.conn.clone();
+        let mut start = "0-0".to_owned();
+        let mut all = Vec::new();
+        // XAUTOCLAIM pages through the pending list; bounded rounds.
+        for _ in 0..64 {
+            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(self.s.k(lane, "stream"))
+                .arg(GROUP)
+                .arg(consumer)
+                .arg(min_idle.as_millis() as u64)
+                .arg(&start)
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut c)
+                .await
+                .map_err(redis_err("xautoclaim"))?;
+            all.extend(reply.claimed);
+            if reply.next_stream_id == "0-0" || all.len() >= count {
+                break;
+            }
+            start = reply.next_stream_id;
+        }
+        all.sort_by_key(|s| stream_id_key(&s.id));
+        self.deliveries(lane, all).await
+    }
+
+    async fn deliveries(
+        &self,
+        lane: LaneId,
+        ids: Vec<redis::streams::StreamId>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Attempt counts of these entries, in one round trip.
+        let mut c = self.s.conn.clone();
+        let mut hmget = redis::cmd("HMGET");
+        hmget.arg(self.s.k(lane, "attempts"));
+        for s in &ids {
+            hmget.arg(&s.id);
+        }
+        let attempts: Vec<Option<u32>> = hmget
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("hmget"))?;
+        Ok(ids
+            .into_iter()
+            .zip(attempts)
+            .map(|(s, a)| {
+                let mut d = self.to_delivery(lane, s);
+                d.attempts = a.unwrap_or(0);
+                d
+            })
+            .collect())
+    }
+
+    fn to_delivery(&self, lane: LaneId, s: redis::streams::StreamId) -> Delivery {
+        let field = |name: &str| field_bytes(s.map.get(name));
+        let raw = field("b").unwrap_or_default();
+        let entry = match (field("v"), field("h")) {
+            (None, _) => Err("no version field `v`".to_owned()),
+            (Some(_), None) => Err("no authentication tag `h`".to_owned()),
+            (Some(v), Some(tag)) => {
+                if !self.s.key.verify(lane, &v, &raw, &tag) {
+                    Err(format!(
+                        "authentication failed: HMAC does not match lane {lane}"
+                    ))
+                } else if v != ENTRY_VERSION.to_string().as_bytes() {
+                    Err(format!(
+                        "entry version: expected {ENTRY_VERSION}, got {:?}",
+                        String::from_utf8_lossy(&v)
+                    ))
+                } else {
+                    LaneEntry::decode(&s.id, &raw).map_err(|e| e.to_string())
+                }
+            }
+        };
+        Delivery {
+            id: s.id,
+            entry,
+            raw,
+            attempts: 0,
+        }
+    }
+
+    /// Acknowledges and removes delivered entries (so XLEN is the backlog).
+    pub async fn ack(&self, lane: LaneId, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.s.conn.clone();
+        let mut inv = self.s.scripts.ack.key(self.s.k(lane, "stream"));
+        inv.key(self.s.k(lane, "attempts")).arg(GROUP);
+        for id in ids {
+            inv.arg(id);
+        }
+        let _: i64 = inv.invoke_async(&mut c).await.map_err(redis_err("ack"))?;
+        Ok(())
+    }
+
+    /// Records a failed delivery attempt of entry `id` with its error;
+    /// returns the number of attempts so far (persisted: survives restarts).
+    pub async fn record_failure(
+        &self,
+        lane: LaneId,
+        id: &str,
+        error: &str,
+    ) -> Result<u32, StoreError> {
+        let mut c = self.s.conn.clone();
+        self.s
+            .scripts
+            .fail
+            .key(self.s.k(lane, "attempts"))
+            .arg(id)
+            .arg(error)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("record_failure"))
+    }
+
+    /// Backlog of one shard: entries not yet acknowledged, pending (read
+    /// but not acknowledged), and the oldest entry's age in ms at `now_ms`.
+    pub async fn shard_backlog(
+        &self,
+        lane: LaneId,
+        now_ms: u64,
+    ) -> Result<(u64, u64, u64), StoreError> {
+        let key = self.s.k(lane, "stream");
+        let mut c = self.s.conn.clone();
+        let len: u64 = redis::cmd("XLEN")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("xlen"))?;
+        if len == 0 {
+            return Ok((0, 0, 0));
+        }
+        let first: Value = redis::cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("xrange"))?;
+        let pending: Value = redis::cmd("XPENDING")
+            .arg(&key)
+            .arg(GROUP)
+            .query_async(&mut c)
+            .await
+            .unwrap_or(Value::Nil);
+        let pending = match pending {
+            Value::Array(v) => match v.first() {
+                Some(Value::Int(n)) => *n as u64,
+                _ => 0,
+            },
+            _ => 0,
+        };
+        let oldest_ms = first_id_ms(&first).map_or(0, |t| now_ms.saturating_sub(t));
+        Ok((len, pending, oldest_ms))
+    }
+
+    /// Entries in all `shards` of `dst`: the cheap reading behind
+    /// backpressure, taken several times a second.
+    pub async fn backlog_len(&self, dst: Domain, shards: u16) -> Result<u64, StoreError> {
+        // Concurrent on the multiplexed connection: one round trip's wait,
+        // and each key in its own slot works on a cluster too.
+        let lens = futures::future::try_join_all((0..shards).map(|shard| {
+            let mut c = self.s.conn.clone();
+            let key = self.s.k(LaneId { dst, shard }, "stream");
+            async move {
+                redis::cmd("XLEN")
+                    .arg(&key)
+                    .query_async::<u64>(&mut c)
+                    .await
+                    .map_err(redis_err("xlen"))
+            }
+        }))
+        .await?;
+        Ok(lens.iter().sum())
+    }
+
+    /// Entries, pending entries and the oldest entry's age (ms) across the
+    /// shards of `dst`.
+    pub async fn backlog(
+        &self,
+        dst: Domain,
+        shards: u16,
+        now_ms: u64,
+    ) -> Result<(u64, u64, u64), StoreError> {
+        let (mut len, mut pending, mut oldest) = (0, 0, 0);
+        for shard in 0..shards {
+            let (l, p, o) = self.shard_backlog(LaneId { dst, shard }, now_ms).await?;
+            len += l;
+            pending += p;
+            oldest = oldest.max(o);
+        }
+        Ok((len, pending, oldest))
+    }
+}

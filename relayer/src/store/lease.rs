@@ -1,0 +1,132 @@
+//! Shard leases (one dispatcher worker per shard) and the registry workers
+//! heartbeat into, which decides each worker's fair share.
+
+use std::time::Duration;
+
+use switchyard_types::Domain;
+
+use super::entry::LaneId;
+use super::{Store, StoreError, redis_err};
+
+// Lease: renew if still ours. KEYS[1] owner; ARGV owner, ttl ms.
+pub(super) const RENEW_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+// Lease: release if ours. KEYS[1] owner; ARGV owner.
+pub(super) const RELEASE_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// Shard leases and the dispatcher workers' registry.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    s: Store,
+}
+
+impl Leases {
+    pub(super) fn new(s: Store) -> Self {
+        Self { s }
+    }
+
+    /// Takes the lease of `lane` for `owner` if free.
+    pub async fn acquire_lease(
+        &self,
+        lane: LaneId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.s.conn.clone();
+        let r: Option<String> = redis::cmd("SET")
+            .arg(self.s.k(lane, "owner"))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("lease"))?;
+        Ok(r.is_some())
+    }
+
+    /// Extends `owner`'s lease of `lane`; false if it is not `owner`'s any more.
+    pub async fn renew_lease(
+        &self,
+        lane: LaneId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.s.conn.clone();
+        let r: i64 = self
+            .s
+            .scripts
+            .renew
+            .key(self.s.k(lane, "owner"))
+            .arg(owner)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("lease"))?;
+        Ok(r == 1)
+    }
+
+    /// Gives up `owner`'s lease of `lane`.
+    pub async fn release_lease(&self, lane: LaneId, owner: &str) -> Result<(), StoreError> {
+        let mut c = self.s.conn.clone();
+        let _: i64 = self
+            .s
+            .scripts
+            .release
+            .key(self.s.k(lane, "owner"))
+            .arg(owner)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("lease"))?;
+        Ok(())
+    }
+
+    /// Heartbeats `worker` into `dst`'s registry at `now_ms`, forgets workers
+    /// silent for `ttl`, and returns how many are alive.
+    pub async fn heartbeat(
+        &self,
+        dst: Domain,
+        worker: &str,
+        now_ms: u64,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        let key = self.s.workers_key(dst);
+        let mut c = self.s.conn.clone();
+        let (_, _, live): (i64, i64, u64) = redis::pipe()
+            .cmd("ZADD")
+            .arg(&key)
+            .arg(now_ms)
+            .arg(worker)
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(now_ms.saturating_sub(ttl.as_millis() as u64))
+            .cmd("ZCARD")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("heartbeat"))?;
+        Ok(live)
+    }
+
+    /// Removes `worker` from `dst`'s registry (clean shutdown).
+    pub async fn leave(&self, dst: Domain, worker: &str) -> Result<(), StoreError> {
+        let mut c = self.s.conn.clone();
+        let _: i64 = redis::cmd("ZREM")
+            .arg(self.s.workers_key(dst))
+            .arg(worker)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("leave"))?;
+        Ok(())
+    }
+}
