@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
 # Tests of the Helm chart helm/switchyard (deploy/test.sh calls it; runs in a
 # few seconds):
-#   1. helm lint --strict and helm template for the default values and every
-#      helm/switchyard/examples/*.yaml;
+#   1. helm lint --strict and helm template for the default values, every
+#      helm/switchyard/examples/*.yaml, and two examples with the values they
+#      leave out (registry mirror, ServiceMonitor and PrometheusRule
+#      namespaces, relabelings, extra rules, NetworkPolicy, the trial Redis
+#      next to a ServiceMonitor);
 #   2. every rendered core object validated by kubernetes-validate --strict
 #      (Kubernetes 1.30 and the newest schema it ships); the Prometheus
 #      Operator and External Secrets objects, whose schemas it does not have,
-#      checked field by field below;
-#   3. what the chart promises, checked on each render: probes, non-root
-#      security context, checksum/config, image tag = appVersion, no Secret
-#      object, watchers without signer keys, config references only mounted
-#      files, the admin API on its own port that no Service exposes, the PrometheusRule equal to deploy/prometheus/alerts.yml; the
-#      rendered hub.toml accepted by `switchyard config check` when a built
-#      binary is at hand (SWITCHYARD_BIN, else target/{debug,release});
+#      validated against their CRD models (deploy/tools/crd-validate.mjs:
+#      the @kubernetes-models validators and their TypeScript types), which
+#      must also refuse a broken copy;
+#   3. what the chart promises, checked on each render against the values:
+#      probes, non-root security context, checksum/config, images
+#      ([global.imageRegistry or image.registry/]repository, tag =
+#      appVersion), no Secret object, watchers without signer keys, config
+#      references only mounted files, the admin API on its own port that no
+#      Service exposes; every selector (Services, ServiceMonitor,
+#      Deployments, StatefulSet, PDBs, spread constraints, NetworkPolicy)
+#      selects exactly the pods it is meant to (never the trial Redis or the
+#      test pod for the hub); the NetworkPolicy's ports and peers; the helm
+#      test pod asking the hub Service's /readyz; the PrometheusRule equal
+#      to deploy/prometheus/alerts.yml plus extraRules, passing `promtool
+#      check rules`; the rendered hub.toml accepted by `switchyard config
+#      check` when a built binary is at hand (SWITCHYARD_BIN, else
+#      target/{debug,release});
 #   4. the schema refuses wrong values: each bad case must make both helm
 #      template and helm lint fail; the templates' own refusals (what a
 #      schema cannot say) must make helm template fail.
@@ -23,6 +36,7 @@ bash deploy/setup.sh >/dev/null 2>&1 || bash deploy/setup.sh
 helm="$root/.tools/bin/helm"
 py="$root/.tools/venv/bin/python"
 kv="$root/.tools/venv/bin/kubernetes-validate"
+node_modules="$root/.tools/npm/node_modules"
 chart="helm/switchyard"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -32,15 +46,78 @@ ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }
 bad() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
 
 # --- 1. lint and render -------------------------------------------------------
+# A case is "name:values files, space-separated".
 cases=("default:")
 for f in "$chart"/examples/*.yaml; do
   cases+=("$(basename "$f" .yaml):$f")
 done
+# The values no example sets. Not under $out/*.yaml: those are the renders.
+mkdir -p "$out/values"
+cat >"$out/values/monitoring.yaml" <<'EOF'
+global:
+  imageRegistry: mirror.example.internal:5000/hub
+secrets:
+  externalSecret:
+    apiVersion: external-secrets.io/v1beta1
+metrics:
+  serviceMonitor:
+    namespace: monitoring
+    relabelings:
+      - sourceLabels: [__meta_kubernetes_pod_node_name]
+        targetLabel: node
+    metricRelabelings:
+      - sourceLabels: [__name__]
+        regex: go_.*
+        action: drop
+  prometheusRule:
+    namespace: monitoring
+    runbookBaseUrl: https://runbooks.example.internal/switchyard
+    extraRules:
+      - alert: SwitchyardNoDeliveries
+        expr: sum(rate(switchyard_messages_total{stage="delivered"}[30m])) == 0
+        for: 30m
+        labels: {severity: warning}
+        annotations: {summary: "No message delivered for 30 minutes"}
+      - record: switchyard:delivered:rate5m
+        expr: sum by (destination) (rate(switchyard_messages_total{stage="delivered"}[5m]))
+networkPolicy:
+  enabled: true
+  ingress:
+    from:
+      - namespaceSelector:
+          matchLabels: {kubernetes.io/metadata.name: monitoring}
+        podSelector:
+          matchLabels: {app.kubernetes.io/name: prometheus}
+  egress:
+    cidrs:
+      - cidr: 0.0.0.0/0
+        except: [10.0.0.0/8, 169.254.169.254/32]
+        ports: [443]
+      - cidr: 10.40.0.0/16
+    extraRules:
+      - to: [{ipBlock: {cidr: 10.50.0.0/16}}]
+        ports: [{port: 8545, protocol: TCP}]
+EOF
+cat >"$out/values/trial-netpol.yaml" <<'EOF'
+image:
+  registry: registry.example.internal
+metrics:
+  serviceMonitor:
+    enabled: true
+networkPolicy:
+  enabled: true
+tests:
+  attempts: 3
+EOF
+cases+=("cluster-redis+monitoring:$chart/examples/cluster-redis.yaml $out/values/monitoring.yaml")
+cases+=("minimal+netpol:$chart/examples/minimal.yaml $out/values/trial-netpol.yaml")
 for c in "${cases[@]}"; do
   name="${c%%:*}"
-  file="${c#*:}"
+  files="${c#*:}"
   args=()
-  if [ -n "$file" ]; then args=(-f "$file"); fi
+  for f in $files; do args+=(-f "$f"); done
+  # The values files of each render, for the checks below.
+  printf '%s\n' $files >"$out/$name.files"
   if "$helm" lint --strict "$chart" "${args[@]}" >"$out/$name.lint" 2>&1; then
     ok "helm lint --strict ($name)"
   else
@@ -97,32 +174,45 @@ if [ -z "$bin" ]; then
   done
 fi
 if "$py" - "$out" "$chart" "$kv" "$bin" <<'PY'; then ok "rendered manifests"; else bad "rendered manifests"; fi
-import json, os, subprocess, sys, tomllib
+import copy, json, os, re, subprocess, sys, tomllib
 import yaml
 
 out, chart, kv, binary = sys.argv[1:5]
 chart_meta = yaml.safe_load(open(os.path.join(chart, "Chart.yaml")))
 app_version = chart_meta["appVersion"]
 alerts_file = yaml.safe_load(open("deploy/prometheus/alerts.yml"))
+defaults = yaml.safe_load(open(os.path.join(chart, "values.yaml")))
 errors = []
 checked = 0
+crd_objects = []
 
 
 def err(case, msg):
     errors.append(f"{case}: {msg}")
 
 
-def check_keys(case, what, obj, allowed, required=()):
-    """The structural check of an object whose schema kubernetes-validate lacks."""
-    if not isinstance(obj, dict):
-        err(case, f"{what}: expected a mapping, got {type(obj).__name__}")
-        return
-    for k in obj:
-        if k not in allowed:
-            err(case, f"{what}: unknown field {k!r}")
-    for k in required:
-        if k not in obj:
-            err(case, f"{what}: missing {k!r}")
+def merge(base, over):
+    """Helm's merge of values files: maps merge key by key, anything else replaces."""
+    res = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(res.get(k), dict):
+            res[k] = merge(res[k], v)
+        else:
+            res[k] = copy.deepcopy(v)
+    return res
+
+
+def image_ref(values, image, default_tag):
+    """What the chart must render for an image of these values."""
+    registry = (values.get("global") or {}).get("imageRegistry") or image.get("registry", "")
+    name = f"{registry.rstrip('/')}/{image['repository']}" if registry else image["repository"]
+    if image.get("digest"):
+        return f"{name}@{image['digest']}"
+    return f"{name}:{image.get('tag') or default_tag}"
+
+
+def selects(sel, labels):
+    return sel.items() <= labels.items()
 
 
 CRD = {
@@ -136,6 +226,9 @@ core_files = []
 for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
     docs = [d for d in yaml.safe_load_all(open(os.path.join(out, name + ".yaml"))) if d]
     case = name
+    values = defaults
+    for f in open(os.path.join(out, name + ".files")).read().split():
+        values = merge(values, yaml.safe_load(open(f)))
     by_kind = {}
     for d in docs:
         by_kind.setdefault(d["kind"], []).append(d)
@@ -143,6 +236,7 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
             if k not in d:
                 err(case, f"object without {k}: {d}")
     core = [d for d in docs if (d["apiVersion"], d["kind"]) not in CRD]
+    crd_objects += [{"case": case, "object": d} for d in docs if (d["apiVersion"], d["kind"]) in CRD]
     path = os.path.join(out, name + ".core.yml")
     with open(path, "w") as f:
         yaml.safe_dump_all(core, f)
@@ -159,9 +253,29 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
     hub = [d for n, d in deployments.items()]
     if not hub:
         err(case, "no Deployment")
+    hub_services = [s for s in services if not s["metadata"]["name"].endswith("-redis")]
+    redis_services = [s for s in services if s["metadata"]["name"].endswith("-redis")]
+    statefulsets = by_kind.get("StatefulSet", [])
+    test_pods = [p for p in by_kind.get("Pod", []) if p["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+    # Every pod the release can run: (what, labels).
+    pods = [(f"Deployment {d['metadata']['name']}", d["spec"]["template"]["metadata"]["labels"]) for d in hub]
+    pods += [(f"StatefulSet {s['metadata']['name']}", s["spec"]["template"]["metadata"]["labels"]) for s in statefulsets]
+    pods += [(f"Pod {p['metadata']['name']}", p["metadata"].get("labels", {})) for p in by_kind.get("Pod", [])]
+    hub_pods = {f"Deployment {d['metadata']['name']}" for d in hub}
+
+    def check_selects(what, sel, expected):
+        """A selector must select exactly the expected pods of the release."""
+        if not sel:
+            err(case, f"{what}: empty selector (selects every pod)")
+            return
+        got = {w for w, labels in pods if selects(sel, labels)}
+        if got != set(expected):
+            err(case, f"{what} selects {sorted(got)}, expected {sorted(expected)}")
+
     secret_names = set()
     toml_text = None
     items_by_role = {}
+    hub_http_ports = set()
     for d in hub:
         n = d["metadata"]["name"]
         spec = d["spec"]["template"]["spec"]
@@ -187,8 +301,11 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         image = c["image"]
         if image.endswith(":latest") or (":" not in image.rsplit("/", 1)[-1] and "@" not in image):
             err(case, f"{n}: image {image} without a pinned tag")
-        if case == "default" and image != f"switchyard/switchyard:{app_version}":
-            err(case, f"{n}: default image {image}, expected the appVersion {app_version}")
+        if case == "default" and image != f"docker.io/switchyard/switchyard:{app_version}":
+            err(case, f"{n}: default image {image}, expected docker.io/switchyard/switchyard:{app_version}")
+        if image != image_ref(values, values["image"], app_version):
+            err(case, f"{n}: image {image}, expected {image_ref(values, values['image'], app_version)}")
+        hub_http_ports |= {p["containerPort"] for p in c.get("ports", []) if p["name"] == "http"}
         role = c["args"][c["args"].index("--role") + 1]
         vols = {v["name"]: v for v in spec["volumes"]}
         cm = vols["config"]["configMap"]["name"]
@@ -200,15 +317,25 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         secret_names.add(sec["secretName"])
         items_by_role[role] = {i["key"] for i in sec["items"]}
         mount = next(m["mountPath"] for m in c["volumeMounts"] if m["name"] == "keys")
-        for svc in services:
-            sel = svc["spec"]["selector"]
-            labels = d["spec"]["template"]["metadata"]["labels"]
-            if svc["metadata"]["name"].endswith("-redis"):
-                continue
-            if any(labels.get(k) != v for k, v in sel.items()):
-                err(case, f"Service {svc['metadata']['name']} does not select {n}")
-        if d["spec"]["selector"]["matchLabels"].items() - d["spec"]["template"]["metadata"]["labels"].items():
-            err(case, f"{n}: selector does not match its pod labels")
+        check_selects(f"Deployment {n} selector", d["spec"]["selector"]["matchLabels"], [f"Deployment {n}"])
+        for t in spec.get("topologySpreadConstraints", []):
+            check_selects(f"{n} topologySpreadConstraint", t["labelSelector"]["matchLabels"], [f"Deployment {n}"])
+
+    # Services: the hub's selects every hub pod and nothing else; the trial
+    # Redis' only its StatefulSet.
+    if len(hub_services) != 1:
+        err(case, f"expected one hub Service, got {[s['metadata']['name'] for s in hub_services]}")
+    for svc in hub_services:
+        check_selects(f"Service {svc['metadata']['name']}", svc["spec"]["selector"], hub_pods)
+    for svc in redis_services:
+        check_selects(f"Service {svc['metadata']['name']}", svc["spec"]["selector"], [f"StatefulSet {svc['metadata']['name']}"])
+    for s in statefulsets:
+        n = s["metadata"]["name"]
+        check_selects(f"StatefulSet {n} selector", s["spec"]["selector"]["matchLabels"], [f"StatefulSet {n}"])
+        (c,) = s["spec"]["template"]["spec"]["containers"]
+        want = image_ref(values, values["redis"]["trial"]["image"], None)
+        if c["image"] != want:
+            err(case, f"StatefulSet {n}: image {c['image']}, expected {want}")
 
     if toml_text is not None:
         try:
@@ -277,55 +404,139 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         if h["spec"]["minReplicas"] > h["spec"]["maxReplicas"]:
             err(case, "HPA minReplicas > maxReplicas")
     for p in by_kind.get("PodDisruptionBudget", []):
-        sel = p["spec"]["selector"]["matchLabels"]
-        if not any(sel.items() <= d["spec"]["template"]["metadata"]["labels"].items() for d in hub):
-            err(case, f"PDB {p['metadata']['name']} selects no Deployment")
+        n = p["metadata"]["name"]
+        check_selects(f"PDB {n}", p["spec"]["selector"]["matchLabels"], [f"Deployment {n}"])
 
-    # --- the CRD objects, field by field ---
-    meta_ok = {"name", "namespace", "labels", "annotations"}
+    # --- helm test: asks the hub Service's /readyz ---
+    if values["tests"]["enabled"] != bool(test_pods) or len(test_pods) > 1:
+        err(case, f"tests.enabled is {values['tests']['enabled']}, {len(test_pods)} test pods")
+    for p in test_pods:
+        n = p["metadata"]["name"]
+        ann = p["metadata"]["annotations"]
+        if "hook-succeeded" not in ann.get("helm.sh/hook-delete-policy", ""):
+            err(case, f"test pod {n}: not deleted when it succeeds")
+        if p["spec"].get("restartPolicy") != "Never":
+            err(case, f"test pod {n}: restartPolicy is not Never")
+        if p["spec"].get("securityContext", {}).get("runAsNonRoot") is not True:
+            err(case, f"test pod {n}: may run as root")
+        (c,) = p["spec"]["containers"]
+        want = image_ref(values, values["tests"]["image"], None)
+        if c["image"] != want:
+            err(case, f"test pod {n}: image {c['image']}, expected {want}")
+        script = " ".join(c.get("command", []) + c.get("args", []))
+        for svc in hub_services:
+            url = f"http://{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc:{svc['spec']['ports'][0]['port']}/readyz"
+            if f'url="{url}"' not in script:
+                err(case, f"test pod {n}: does not ask {url}")
+        if f"-le {values['tests']['attempts']} ]" not in script:
+            err(case, f"test pod {n}: not {values['tests']['attempts']} attempts")
+
+    # --- NetworkPolicy ---
+    nps = by_kind.get("NetworkPolicy", [])
+    if values["networkPolicy"]["enabled"] != bool(nps):
+        err(case, f"networkPolicy.enabled is {values['networkPolicy']['enabled']}, {len(nps)} NetworkPolicies")
+    for np_ in nps:
+        n = np_["metadata"]["name"]
+        v = values["networkPolicy"]
+        spec = np_["spec"]
+        check_selects(f"NetworkPolicy {n}", spec["podSelector"]["matchLabels"], hub_pods)
+        if sorted(spec["policyTypes"]) != ["Egress", "Ingress"]:
+            err(case, f"NetworkPolicy {n}: policyTypes {spec['policyTypes']}")
+        (ing,) = spec["ingress"]
+        if [p["port"] for p in ing["ports"]] != sorted(hub_http_ports):
+            err(case, f"NetworkPolicy {n}: ingress ports {ing['ports']}, the hub's http container port is {sorted(hub_http_ports)}")
+        want_from = list(v["ingress"]["from"])
+        if want_from and test_pods:
+            want_from.append({"podSelector": {"matchLabels": {k: test_pods[0]["metadata"]["labels"][k]
+                                                              for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}}})
+            check_selects(f"NetworkPolicy {n} test peer", want_from[-1]["podSelector"]["matchLabels"], [f"Pod {test_pods[0]['metadata']['name']}"])
+        if ing.get("from", []) != want_from:
+            err(case, f"NetworkPolicy {n}: ingress from {ing.get('from')}, expected {want_from}")
+        eg = spec["egress"]
+        dns, redis_rule, rest = eg[0], eg[1], eg[2:]
+        want_dns = [{"port": p, "protocol": proto} for p in v["egress"]["dns"]["ports"] for proto in ("UDP", "TCP")]
+        if dns.get("ports") != want_dns or dns.get("to", []) != v["egress"]["dns"]["to"]:
+            err(case, f"NetworkPolicy {n}: DNS rule {dns}")
+        if values["redis"]["trial"]["enabled"]:
+            (peer,) = redis_rule["to"]
+            check_selects(f"NetworkPolicy {n} Redis peer", peer["podSelector"]["matchLabels"], [f"StatefulSet {s['metadata']['name']}" for s in statefulsets])
+            if redis_rule["ports"] != [{"port": 6379, "protocol": "TCP"}]:
+                err(case, f"NetworkPolicy {n}: trial Redis rule {redis_rule}")
+        else:
+            if [p["port"] for p in redis_rule["ports"]] != v["egress"]["redis"]["ports"] or redis_rule.get("to", []) != v["egress"]["redis"]["to"]:
+                err(case, f"NetworkPolicy {n}: Redis rule {redis_rule}")
+            urls = values["redis"]["clusterNodes"] or [values["redis"]["url"]]
+            for u in urls:
+                m = re.search(r":(\d+)(?:/|$)", u.split("://", 1)[1].rsplit("@", 1)[-1])
+                port = int(m.group(1)) if m else 6379
+                if port not in v["egress"]["redis"]["ports"]:
+                    err(case, f"NetworkPolicy {n}: Redis {u} on port {port} not allowed")
+        want_rest = []
+        for c in v["egress"]["cidrs"]:
+            block = {"cidr": c["cidr"], **({"except": c["except"]} if c.get("except") else {})}
+            r = {"to": [{"ipBlock": block}]}
+            if c.get("ports"):
+                r["ports"] = [{"port": p, "protocol": "TCP"} for p in c["ports"]]
+            want_rest.append(r)
+        want_rest += v["egress"]["extraRules"]
+        if rest != want_rest:
+            err(case, f"NetworkPolicy {n}: egress rules after DNS and Redis {rest}, expected {want_rest}")
+
+    # --- the CRD objects: what the chart promises (their schemas: crd-validate.mjs) ---
+    ns = "hub"
     for sm in by_kind.get("ServiceMonitor", []):
-        check_keys(case, "ServiceMonitor", sm, {"apiVersion", "kind", "metadata", "spec"}, ("spec",))
-        check_keys(case, "ServiceMonitor.metadata", sm["metadata"], meta_ok, ("name",))
+        v = values["metrics"]["serviceMonitor"]
+        if sm["metadata"]["namespace"] != (v["namespace"] or ns):
+            err(case, f"ServiceMonitor in namespace {sm['metadata']['namespace']}, expected {v['namespace'] or ns}")
         spec = sm["spec"]
-        check_keys(case, "ServiceMonitor.spec", spec, {"selector", "namespaceSelector", "endpoints", "jobLabel"}, ("selector", "endpoints"))
-        ports = {p["name"] for s in services for p in s["spec"]["ports"]}
+        if spec["namespaceSelector"] != {"matchNames": [ns]}:
+            err(case, f"ServiceMonitor namespaceSelector {spec['namespaceSelector']}, expected the release's {ns}")
+        selected = [s["metadata"]["name"] for s in services if selects(spec["selector"]["matchLabels"], s["metadata"]["labels"])]
+        if selected != [s["metadata"]["name"] for s in hub_services]:
+            err(case, f"ServiceMonitor selects Services {selected}, expected the hub's only")
+        ports = {p["name"] for s in hub_services for p in s["spec"]["ports"]}
         for ep in spec["endpoints"]:
-            check_keys(case, "ServiceMonitor.endpoint", ep, {"port", "path", "interval", "scrapeTimeout", "relabelings", "metricRelabelings", "scheme"}, ("port",))
             if ep["port"] not in ports:
-                err(case, f"ServiceMonitor port {ep['port']} not on any Service")
-            for r in ep.get("relabelings", []):
-                check_keys(case, "relabeling", r, {"sourceLabels", "targetLabel", "action", "regex", "replacement", "separator"})
-        if not any(spec["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items() for s in services):
-            err(case, "ServiceMonitor selects no Service")
+                err(case, f"ServiceMonitor port {ep['port']} not on the hub Service")
+            role = {"sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"], "targetLabel": "role"}
+            if ep.get("relabelings") != [role] + v["relabelings"]:
+                err(case, f"ServiceMonitor relabelings {ep.get('relabelings')}, expected the role's then {v['relabelings']}")
+            if ep.get("metricRelabelings", []) != v["metricRelabelings"]:
+                err(case, f"ServiceMonitor metricRelabelings {ep.get('metricRelabelings')}, expected {v['metricRelabelings']}")
     for pr in by_kind.get("PrometheusRule", []):
-        check_keys(case, "PrometheusRule", pr, {"apiVersion", "kind", "metadata", "spec"}, ("spec",))
-        check_keys(case, "PrometheusRule.metadata", pr["metadata"], meta_ok, ("name",))
-        check_keys(case, "PrometheusRule.spec", pr["spec"], {"groups"}, ("groups",))
-        for g in pr["spec"]["groups"]:
-            check_keys(case, "rule group", g, {"name", "interval", "rules"}, ("name", "rules"))
-            for r in g["rules"]:
-                check_keys(case, "rule", r, {"alert", "record", "expr", "for", "labels", "annotations", "keep_firing_for"}, ("expr",))
-                if "alert" in r and not isinstance(r["expr"], str):
-                    err(case, f"rule {r['alert']}: expr is not a string")
-        if pr["spec"] != alerts_file:
-            err(case, "PrometheusRule groups differ from deploy/prometheus/alerts.yml")
+        v = values["metrics"]["prometheusRule"]
+        if pr["metadata"]["namespace"] != (v["namespace"] or ns):
+            err(case, f"PrometheusRule in namespace {pr['metadata']['namespace']}, expected {v['namespace'] or ns}")
+        want = copy.deepcopy(alerts_file["groups"])
+        if v["runbookBaseUrl"]:
+            for g in want:
+                for r in g["rules"]:
+                    if "runbook_url" in r.get("annotations", {}):
+                        r["annotations"]["runbook_url"] = r["annotations"]["runbook_url"].replace("docs/operations.md", v["runbookBaseUrl"], 1)
+        if v["extraRules"]:
+            want.append({"name": "switchyard.extra", "rules": v["extraRules"]})
+        if pr["spec"] != {"groups": want}:
+            err(case, "PrometheusRule groups differ from deploy/prometheus/alerts.yml (and extraRules)")
+        p = os.path.join(out, name + ".rules.yml")
+        yaml.safe_dump(pr["spec"], open(p, "w"))
+        r = subprocess.run(["promtool", "check", "rules", p], capture_output=True, text=True)
+        if r.returncode != 0:
+            err(case, f"promtool check rules refused the PrometheusRule's groups:\n{r.stdout}{r.stderr}")
+        else:
+            print(f"  {case}: promtool check rules: {r.stdout.strip().splitlines()[-1].strip()}")
     for es in by_kind.get("ExternalSecret", []):
-        check_keys(case, "ExternalSecret", es, {"apiVersion", "kind", "metadata", "spec"}, ("spec",))
         spec = es["spec"]
-        check_keys(case, "ExternalSecret.spec", spec, {"refreshInterval", "secretStoreRef", "target", "data", "dataFrom"}, ("secretStoreRef", "target"))
-        check_keys(case, "secretStoreRef", spec["secretStoreRef"], {"name", "kind"}, ("name", "kind"))
-        if spec["secretStoreRef"]["kind"] not in ("SecretStore", "ClusterSecretStore"):
-            err(case, "ExternalSecret secretStoreRef.kind")
+        if es["apiVersion"] != values["secrets"]["externalSecret"]["apiVersion"]:
+            err(case, f"ExternalSecret {es['apiVersion']}, expected {values['secrets']['externalSecret']['apiVersion']}")
         if spec["target"]["name"] not in secret_names:
             err(case, f"ExternalSecret makes {spec['target']['name']}, pods mount {sorted(secret_names)}")
-        made = set()
-        for d in spec.get("data", []):
-            check_keys(case, "ExternalSecret.data[]", d, {"secretKey", "remoteRef"}, ("secretKey", "remoteRef"))
-            check_keys(case, "remoteRef", d["remoteRef"], {"key", "property", "version", "conversionStrategy", "decodingStrategy"}, ("key",))
-            made.add(d["secretKey"])
+        made = {d["secretKey"] for d in spec.get("data", [])}
         wanted = set().union(*items_by_role.values()) if items_by_role else set()
         if wanted - made:
             err(case, f"ExternalSecret does not provide {sorted(wanted - made)}")
+
+# The CRD objects for deploy/tools/crd-validate.mjs (next step).
+json.dump(crd_objects, open(os.path.join(out, "crd-objects.json"), "w"))
 
 # --- kubernetes-validate --strict on every core object ------------------------
 for version in ("1.30.0", "1.37.0"):
@@ -342,6 +553,37 @@ sys.exit(1 if errors else 0)
 PY
 if [ -z "$bin" ]; then
   echo "  (no built switchyard binary: hub.toml checked as TOML only; build it or set SWITCHYARD_BIN to run switchyard config check)"
+fi
+
+# The Prometheus Operator and External Secrets objects against their CRD models.
+if node "$root/deploy/tools/crd-validate.mjs" "$node_modules" "$out/crd-objects.json" >"$out/crd.log" 2>&1; then
+  ok "CRD objects: $(tail -1 "$out/crd.log" | sed 's/^ *//')"
+else
+  bad "CRD objects:"; cat "$out/crd.log"
+fi
+# ... and the validator refuses a broken copy: fields the CRDs do not have, a
+# bad duration, a bad enum value.
+"$py" - "$out/crd-objects.json" "$out/crd-broken.json" <<'PY'
+import json, sys
+objs = json.load(open(sys.argv[1]))
+sm = next(o for o in objs if o["object"]["kind"] == "ServiceMonitor")
+pr = next(o for o in objs if o["object"]["kind"] == "PrometheusRule")
+es = next(o for o in objs if o["object"]["kind"] == "ExternalSecret")
+sm["object"]["spec"]["endpoints"][0]["metric_relabel_configs"] = []
+sm["object"]["spec"]["endpoints"][0]["interval"] = "30 seconds"
+pr["object"]["spec"]["groups"][0]["rules"][0]["severity"] = "critical"
+es["object"]["spec"]["secretStoreRef"]["kind"] = "Vault"
+json.dump([sm, pr, es], open(sys.argv[2], "w"))
+PY
+if node "$root/deploy/tools/crd-validate.mjs" "$node_modules" "$out/crd-broken.json" >"$out/crd-broken.log" 2>&1; then
+  bad "CRD validator accepted broken objects"
+elif grep -q 'spec.endpoints\[0\].metric_relabel_configs' "$out/crd-broken.log" \
+  && grep -q 'spec.endpoints\[0\].interval: must match pattern' "$out/crd-broken.log" \
+  && grep -q "spec.groups\[0\].rules\[0\].severity" "$out/crd-broken.log" \
+  && grep -q 'spec.secretStoreRef.kind: must be equal to one of the allowed values' "$out/crd-broken.log"; then
+  ok "CRD validator refuses unknown fields, a bad duration and a bad enum, with their paths"
+else
+  bad "CRD validator on broken objects:"; cat "$out/crd-broken.log"
 fi
 
 # --- 4. the schema refuses wrong values -----------------------------------------
@@ -369,6 +611,22 @@ expect_refused "a root pod" --set podSecurityContext.runAsNonRoot=false
 expect_refused "lane_shards 0" --set config.dispatcher.lane_shards=0
 expect_refused "a status retention under a minute" --set config.status.retention_secs=10
 expect_refused "an unknown hub config key" --set config.dispatcher.batch=10
+expect_refused "an image registry with a scheme" --set image.registry=https://ghcr.io
+expect_refused "a registry in image.repository" --set image.repository=ghcr.io/example/switchyard
+expect_refused "a global image registry with a scheme" --set global.imageRegistry=https://mirror.example.com
+expect_refused "a ServiceMonitor namespace that is no name" --set metrics.serviceMonitor.namespace=Monitoring_NS
+expect_refused "a relabeling with an unknown action" --set 'metrics.serviceMonitor.relabelings[0].action=explode'
+expect_refused "a metric relabeling in Prometheus' own spelling" --set 'metrics.serviceMonitor.metricRelabelings[0].source_labels[0]=__name__'
+expect_refused "an extra rule without expr" --set 'metrics.prometheusRule.extraRules[0].alert=NoExpr'
+expect_refused "an extra rule both alert and record" --set 'metrics.prometheusRule.extraRules[0].alert=A' \
+  --set 'metrics.prometheusRule.extraRules[0].record=a:b' --set 'metrics.prometheusRule.extraRules[0].expr=up'
+expect_refused "an extra rule with a bad duration" --set 'metrics.prometheusRule.extraRules[0].alert=A' \
+  --set 'metrics.prometheusRule.extraRules[0].expr=up' --set 'metrics.prometheusRule.extraRules[0].for=5 minutes'
+expect_refused "a NetworkPolicy CIDR that is not one" --set networkPolicy.enabled=true \
+  --set 'networkPolicy.egress.cidrs[0].cidr=10.0.0.0'
+printf 'networkPolicy:\n  enabled: true\n  egress:\n    dns:\n      ports: []\n' >"$out/dns-no-ports.yaml"
+expect_refused "a NetworkPolicy DNS rule without ports (every port)" -f "$out/dns-no-ports.yaml"
+expect_refused "the latest tag for the test image" --set tests.image.tag=latest
 cat >"$out/key-in-values.yaml" <<'EOF'
 config:
   chains:
@@ -412,6 +670,8 @@ secrets:
       - {secretKey: attester-key, remoteRef: {key: hub, property: attester}}
 EOF
 expect_refused_by_template "an ExternalSecret missing a key the hub reads" -f "$out/es-incomplete.yaml"
+expect_refused_by_template "a NetworkPolicy that blocks the Redis port" --set networkPolicy.enabled=true \
+  --set redis.url=rediss://redis.example.internal:6380
 
 printf '\nchart: %d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

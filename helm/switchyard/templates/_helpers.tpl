@@ -35,6 +35,38 @@ app.kubernetes.io/name: {{ include "switchyard.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+Labels of the trial Redis: a name of its own, so that nothing selecting the
+hub (its Service, ServiceMonitor, NetworkPolicy) selects Redis too.
+*/}}
+{{- define "switchyard.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "switchyard.name" . }}-redis
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "switchyard.redisLabels" -}}
+helm.sh/chart: {{ include "switchyard.chart" . }}
+{{ include "switchyard.redisSelectorLabels" . }}
+app.kubernetes.io/component: redis
+app.kubernetes.io/version: {{ .Values.redis.trial.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: switchyard
+{{- end }}
+
+{{/* Labels of the `helm test` pods: their own name too (the hub's Service must not route to them). */}}
+{{- define "switchyard.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "switchyard.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "switchyard.testLabels" -}}
+helm.sh/chart: {{ include "switchyard.chart" . }}
+{{ include "switchyard.testSelectorLabels" . }}
+app.kubernetes.io/component: test
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: switchyard
+{{- end }}
+
 {{/* Labels of one role's objects; call with (dict "root" $ "role" "watcher"). */}}
 {{- define "switchyard.roleLabels" -}}
 {{ include "switchyard.labels" .root }}
@@ -59,12 +91,26 @@ app.kubernetes.io/component: {{ .role }}
 {{- default .Chart.AppVersion .Values.image.tag }}
 {{- end }}
 
-{{- define "switchyard.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{/*
+An image reference: [registry/]repository, then @digest or :tag. The
+registry is global.imageRegistry when set (a mirror for every image of the
+release), else the image's own registry. Call with
+(dict "root" $ "image" <image values> "tag" <tag when the values have none>).
+*/}}
+{{- define "switchyard.imageRef" -}}
+{{- $registry := .image.registry }}
+{{- with .root.Values.global }}{{ with .imageRegistry }}{{ $registry = . }}{{ end }}{{ end }}
+{{- $name := .image.repository }}
+{{- if $registry }}{{ $name = printf "%s/%s" (trimSuffix "/" $registry) $name }}{{ end }}
+{{- if .image.digest }}
+{{- printf "%s@%s" $name .image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (include "switchyard.imageTag" .) }}
+{{- printf "%s:%s" $name (default .tag .image.tag) }}
 {{- end }}
+{{- end }}
+
+{{- define "switchyard.image" -}}
+{{- include "switchyard.imageRef" (dict "root" . "image" .Values.image "tag" (include "switchyard.imageTag" .)) }}
 {{- end }}
 
 {{/* Name of the Secret holding the keys (existing, or made by the ExternalSecret). */}}
@@ -96,6 +142,23 @@ are signed and submitted (dispatcher, all).
 {{- end }}
 {{- end }}
 {{- toJson (uniq $keys) }}
+{{- end }}
+
+{{/*
+The TCP ports of the external Redis, as a JSON list: the port of redis.url,
+or of each redis.clusterNodes entry (6379 when a URL names none).
+*/}}
+{{- define "switchyard.redisUrlPorts" -}}
+{{- $urls := list .Values.redis.url }}
+{{- if .Values.redis.clusterNodes }}{{ $urls = .Values.redis.clusterNodes }}{{ end }}
+{{- $ports := list }}
+{{- range $urls }}
+{{- $authority := regexReplaceAll "^[A-Za-z]+://([^/?#]*).*$" . "${1}" }}
+{{- $hostPort := regexReplaceAll "^.*@" $authority "" }}
+{{- $port := regexFind ":[0-9]+$" $hostPort | trimPrefix ":" }}
+{{- $ports = append $ports (int (default "6379" $port)) }}
+{{- end }}
+{{- toJson (uniq $ports) }}
 {{- end }}
 
 {{/* Redis URL the hub uses (the trial Redis when enabled). */}}
