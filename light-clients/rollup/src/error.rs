@@ -296,7 +296,7 @@ pub enum RollupError {
         layer: Layer,
         /// The account.
         address: Address,
-        /// The value the slot holds (e.g. "anchors[0].root").
+        /// The value the slot holds (e.g. `anchors[game type].root`).
         what: &'static str,
         /// The slot the layout gives.
         expected: B256,
