@@ -195,7 +195,7 @@ async fn statuses(
 async fn message(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     let id = match parse_b256("message id", &id) {
         Ok(id) => id,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     match statuses(&s, &[id]).await {
         Ok(mut v) => match v.pop() {
@@ -256,18 +256,18 @@ async fn messages(
     let cursor = match q.cursor.as_deref().map(|c| Cursor::parse(kind, c)) {
         None => None,
         Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let page = if let Some(tx) = &q.tx {
         let hash = match parse_b256("tx", tx) {
             Ok(h) => h,
-            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         };
         crate::status_index::tx_page(&s.store.status(), &hash, cursor.as_ref(), limit).await
     } else {
         let sender = match parse_sender(q.sender.as_deref().unwrap_or_default()) {
             Ok(x) => x,
-            Err(e) => return error(StatusCode::BAD_REQUEST, e),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         };
         let origins: Vec<Domain> = match q.origin {
             Some(o) => vec![o],

@@ -227,15 +227,20 @@ fn default_cometbft_poll() -> u64 {
 
 impl CometbftOriginConfig {
     /// The trusted header hash (validated: 32 bytes of hex).
-    pub fn trusted_hash(&self) -> Result<switchyard_lc_cometbft::Hash, String> {
+    pub fn trusted_hash(&self) -> Result<switchyard_lc_cometbft::Hash, crate::error::InputError> {
         let hex = self
             .trusted_hash
             .strip_prefix("0x")
             .unwrap_or(&self.trusted_hash);
-        let bytes = hex::decode(hex).map_err(|e| format!("expected hex: {e}"))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("expected 32 bytes, got {}", b.len()))?;
+        let wrong = || {
+            crate::error::InputError::new(
+                "trusted_hash",
+                "32 bytes of hex (64 hex digits)",
+                &self.trusted_hash,
+            )
+        };
+        let bytes = hex::decode(hex).map_err(|_| wrong())?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| wrong())?;
         Ok(switchyard_lc_cometbft::Hash::Sha256(bytes))
     }
 }
@@ -912,7 +917,7 @@ pub struct BeaconConfig {
 }
 
 fn default_beacon_max_response() -> usize {
-    crate::origin::beacon::DEFAULT_MAX_RESPONSE_BYTES
+    switchyard_beacon::DEFAULT_MAX_RESPONSE_BYTES
 }
 
 /// A devnet's consensus parameters (`network = "custom"`), as its
@@ -1492,10 +1497,10 @@ impl Config {
             if c.trusted_height == 0 {
                 return Err(cfg_err(p("trusted_height"), "expected at least 1, got 0"));
             }
-            if let Err(reason) = c.trusted_hash() {
+            if let Err(e) = c.trusted_hash() {
                 return Err(cfg_err(
                     p("trusted_hash"),
-                    format!("{reason} (64 hex digits), got {:?}", c.trusted_hash),
+                    format!("expected {}, got {}", e.expected, e.got),
                 ));
             }
             if !(60..=365 * 24 * 3600).contains(&c.trusting_period_secs) {

@@ -4,6 +4,31 @@
 use crate::config::ConfigError;
 use crate::store::StoreError;
 
+/// A value given by an operator, a client or a caller that does not parse:
+/// what it is, what was expected and what came (quoted, shortened).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: expected {expected}, got {got}")]
+pub struct InputError {
+    /// What the value is (`message id`, `cursor`, `--part`).
+    pub what: String,
+    /// What a valid value looks like.
+    pub expected: String,
+    /// What came, quoted.
+    pub got: String,
+}
+
+impl InputError {
+    /// `text` (quoted, at most 120 characters shown) is not a valid `what`.
+    pub fn new(what: impl Into<String>, expected: impl Into<String>, text: &str) -> Self {
+        let shown: String = text.chars().take(120).collect();
+        Self {
+            what: what.into(),
+            expected: expected.into(),
+            got: format!("{shown:?}"),
+        }
+    }
+}
+
 /// Errors of the hub.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -27,16 +52,14 @@ pub enum HubError {
         source: switchyard_lc_evm::Error,
     },
     /// The beacon API failed or answered something unusable.
-    #[error("chain {chain}: beacon API: {what}: {reason}")]
+    #[error("chain {chain}: {source}")]
     Beacon {
         /// Chain name.
         chain: String,
-        /// The request.
-        what: String,
-        /// What went wrong, per endpoint.
-        reason: String,
-        /// Whether asking again may succeed.
-        retryable: bool,
+        /// What the beacon API client says (boxed: it can carry a decoder
+        /// error, and every `Result` of the hub would pay for its size).
+        #[source]
+        source: Box<switchyard_beacon::BeaconError>,
     },
     /// The beacon light client refused data.
     #[error("chain {chain}: beacon light client: {source}")]
@@ -100,7 +123,7 @@ impl HubError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Config(_) | Self::State { .. } | Self::CheckpointTooOld { .. } => false,
-            Self::Beacon { retryable, .. } => *retryable,
+            Self::Beacon { source, .. } => source.is_retryable(),
             // As for the header chain: another endpoint, or a later round,
             // may bring valid data.
             Self::BeaconLightClient { .. } => true,

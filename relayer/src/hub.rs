@@ -1,9 +1,18 @@
 //! Assembles the hub from a configuration: one watcher per origin (EVM
-//! chains and CometBFT origins), one
-//! dispatcher per destination, the HTTP server; runs until shutdown.
+//! chains and CometBFT origins), one dispatcher per destination, the backlog
+//! monitor, the status journal and the HTTP server; runs until shutdown.
+//!
+//! There is one way to wire a hub, [`HubBuilder`]. What varies is where an
+//! EVM origin's evidence comes from and where a destination's batches go:
+//! a [`Wiring`]. `switchyard run` and `devnet` use [`ConfigWiring`] (the
+//! configured endpoints and submitter keys); `bench` injects its generated
+//! sources and verifying sinks through the same builder, so it measures the
+//! hub's own code paths.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +29,8 @@ use tracing::{error, info};
 use crate::backlog::BacklogMonitor;
 use crate::backlog::BacklogView;
 use crate::balance::BalanceMonitor;
-use crate::config::Config;
+use crate::chain::{BatchSink, HeaderSource};
+use crate::config::{ChainConfig, Config};
 use crate::dispatch::{DestSpec, Dispatcher};
 use crate::error::HubError;
 use crate::health::Health;
@@ -45,25 +55,206 @@ pub struct Hub {
 
 impl Hub {
     /// Validates the config, resolves secrets, connects Redis (retrying until
-    /// `shutdown`), binds the HTTP listener and starts every task.
+    /// `shutdown`), binds the HTTP listener and starts every task, wired to
+    /// the configured endpoints and keys ([`ConfigWiring`]).
     pub async fn start(cfg: Config, shutdown: CancellationToken) -> Result<Self, HubError> {
+        HubBuilder::new(cfg).start(ConfigWiring, shutdown).await
+    }
+
+    /// Waits for every task to finish (after shutdown was signalled).
+    pub async fn join(mut self) {
+        while let Some(r) = self.tasks.join_next().await {
+            if let Err(e) = r {
+                error!(err = %e, "hub task panicked");
+            }
+        }
+    }
+}
+
+/// A side task a [`Wiring`] needs run next to a dispatcher (a balance
+/// monitor), with the name `/healthz` reports it by.
+pub type SideTask = (String, Pin<Box<dyn Future<Output = ()> + Send>>);
+
+/// Where an EVM origin's evidence comes from and where a destination's
+/// batches go: the parts of a hub that touch chains. Everything between
+/// (light clients, route stage, lanes, dispatch) is the same whatever the
+/// wiring.
+pub trait Wiring {
+    /// What origin watchers read.
+    type Source: HeaderSource;
+    /// What dispatchers submit to.
+    type Sink: BatchSink + std::fmt::Debug;
+
+    /// The source of EVM origin `chains[i]` (`pool` reaches its configured
+    /// endpoints); `None` when this process does not watch it.
+    fn source(
+        &mut self,
+        i: usize,
+        chain: &ChainConfig,
+        pool: &RpcPool,
+    ) -> Result<Option<Self::Source>, HubError>;
+
+    /// Adjusts an origin's watcher settings (derived from its configuration).
+    fn tune(&self, _spec: &mut OriginSpec) {}
+
+    /// The sink of destination `chains[i]`; `None` when this process does
+    /// not deliver to it. Tasks it needs run beside it go to `side`.
+    fn sink(
+        &mut self,
+        i: usize,
+        chain: &ChainConfig,
+        pool: &RpcPool,
+        metrics: &Metrics,
+        shutdown: &CancellationToken,
+        side: &mut Vec<SideTask>,
+    ) -> Result<Option<Arc<Self::Sink>>, HubError>;
+}
+
+/// The configured chains: origins read through their endpoints, batches
+/// submitted with the configured submitter keys (each destination's
+/// signers with a balance monitor).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConfigWiring;
+
+impl Wiring for ConfigWiring {
+    type Source = EvmSource;
+    type Sink = Signers;
+
+    fn source(
+        &mut self,
+        _i: usize,
+        _chain: &ChainConfig,
+        pool: &RpcPool,
+    ) -> Result<Option<EvmSource>, HubError> {
+        Ok(Some(EvmSource::new(pool.clone())))
+    }
+
+    fn sink(
+        &mut self,
+        i: usize,
+        c: &ChainConfig,
+        pool: &RpcPool,
+        metrics: &Metrics,
+        shutdown: &CancellationToken,
+        side: &mut Vec<SideTask>,
+    ) -> Result<Option<Arc<Signers>>, HubError> {
+        let sub_cfg = SubmitterConfig {
+            confirmations: c.delivery_confirmations,
+            max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
+            replace_after: Duration::from_millis(c.replace_after_ms),
+            fee_bump_percent: c.fee_bump_percent,
+            max_gas_per_tx: c.max_batch_gas,
+            ..SubmitterConfig::new(c.chain_id, c.inbox)
+        };
+        let mut keys = vec![(format!("chains[{i}].submitter_key"), &c.submitter_key)];
+        for (k, r) in c.extra_submitter_keys.iter().enumerate() {
+            keys.push((format!("chains[{i}].extra_submitter_keys[{k}]"), r));
+        }
+        let mut subs = Vec::new();
+        for (key_path, r) in keys {
+            let key = r.resolve(&key_path)?;
+            subs.push(EvmSubmitter::new(
+                pool.clone(),
+                key.expose(),
+                &key_path,
+                sub_cfg.clone(),
+            )?);
+        }
+        let signers = Arc::new(Signers::new(
+            subs,
+            &format!("chains[{i}] submitter_key and extra_submitter_keys"),
+        )?);
+        side.push((
+            format!("balance monitor {}", c.name),
+            Box::pin(
+                BalanceMonitor::new(
+                    &c.name,
+                    Arc::clone(&signers),
+                    metrics.clone(),
+                    c.low_balance_eth,
+                    BALANCE_EVERY,
+                )
+                .run(shutdown.child_token()),
+            ),
+        ));
+        Ok(Some(signers))
+    }
+}
+
+/// Builds a hub from a configuration and a [`Wiring`]; secrets come from
+/// the configuration unless given here.
+#[derive(Debug)]
+pub struct HubBuilder {
+    cfg: Config,
+    queue_key: Option<QueueKey>,
+    attester: Option<Attester>,
+    replica: Option<String>,
+}
+
+impl HubBuilder {
+    /// A hub of `cfg`.
+    pub fn new(cfg: Config) -> Self {
+        Self {
+            cfg,
+            queue_key: None,
+            attester: None,
+            replica: None,
+        }
+    }
+
+    /// Uses `key` instead of resolving `queue_key`.
+    pub fn queue_key(mut self, key: QueueKey) -> Self {
+        self.queue_key = Some(key);
+        self
+    }
+
+    /// Uses `attester` instead of resolving `attester_key`.
+    pub fn attester(mut self, attester: Attester) -> Self {
+        self.attester = Some(attester);
+        self
+    }
+
+    /// Names this replica's dispatcher workers `name` (default: host and
+    /// process id).
+    pub fn replica(mut self, name: impl Into<String>) -> Self {
+        self.replica = Some(name.into());
+        self
+    }
+
+    /// Validates the config, resolves secrets, connects Redis (retrying
+    /// until `shutdown`), binds the HTTP listener and starts every task.
+    pub async fn start<W: Wiring>(
+        self,
+        mut wiring: W,
+        shutdown: CancellationToken,
+    ) -> Result<Hub, HubError> {
+        let HubBuilder {
+            cfg,
+            queue_key,
+            attester,
+            replica,
+        } = self;
         cfg.validate()?;
         let role = cfg.role;
         // A watcher-only process never signs: it does not read the keys, so
         // they need not be mounted where it runs.
-        let attester = if role.dispatches() {
-            Some(Attester::from_hex(
+        let attester = match attester {
+            Some(a) => Some(a),
+            None if role.dispatches() => Some(Attester::from_hex(
                 cfg.attester_key.resolve("attester_key")?.expose(),
                 "attester_key",
-            )?)
-        } else {
-            None
+            )?),
+            None => None,
         };
-        let queue_key = QueueKey::from_secret(cfg.queue_key.resolve("queue_key")?.expose())
-            .map_err(|e| crate::config::ConfigError {
-                path: "queue_key".into(),
-                reason: e.to_string(),
-            })?;
+        let queue_key = match queue_key {
+            Some(k) => k,
+            None => QueueKey::from_secret(cfg.queue_key.resolve("queue_key")?.expose()).map_err(
+                |e| crate::config::ConfigError {
+                    path: "queue_key".into(),
+                    reason: e.to_string(),
+                },
+            )?,
+        };
         let target = if cfg.redis.cluster_nodes.is_empty() {
             RedisTarget::Single(cfg.redis.url.clone())
         } else {
@@ -152,7 +343,7 @@ impl Hub {
                 },
             )
         };
-        let replica = format!("{}-{}", hostname(), std::process::id());
+        let replica = replica.unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
         let backlog = Arc::new(BacklogView::default());
 
         let mut tasks = Tasks {
@@ -175,8 +366,13 @@ impl Hub {
             };
             let pool = RpcPool::with_http(&c.name, &c.rpc_urls, policy, &http)?
                 .with_observer(observer.clone());
-            if role.watches() {
-                let spec = OriginSpec {
+            let source = if role.watches() {
+                wiring.source(i, c, &pool)?
+            } else {
+                None
+            };
+            if let Some(source) = source {
+                let mut spec = OriginSpec {
                     name: c.name.clone(),
                     domain: c.domain,
                     mailbox: c.mailbox,
@@ -189,6 +385,7 @@ impl Hub {
                     header_lead: crate::origin::evm::header_lead(c.confirmations),
                     quorum: c.quorum(),
                 };
+                wiring.tune(&mut spec);
                 health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
                 let route = RouteStage::new(
                     &c.name,
@@ -203,7 +400,7 @@ impl Hub {
                 .with_journal(journal.clone());
                 let watcher = Watcher::new(
                     spec,
-                    EvmSource::new(pool.clone()),
+                    source,
                     store.origin_state(),
                     route,
                     metrics.clone(),
@@ -225,43 +422,13 @@ impl Hub {
                 );
             }
             let Some(attester) = &attester else { continue };
-            let sub_cfg = SubmitterConfig {
-                confirmations: c.delivery_confirmations,
-                max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
-                replace_after: Duration::from_millis(c.replace_after_ms),
-                fee_bump_percent: c.fee_bump_percent,
-                max_gas_per_tx: c.max_batch_gas,
-                ..SubmitterConfig::new(c.chain_id, c.inbox)
+            let mut side = Vec::new();
+            let Some(sink) = wiring.sink(i, c, &pool, &metrics, &shutdown, &mut side)? else {
+                continue;
             };
-            let mut keys = vec![(format!("chains[{i}].submitter_key"), &c.submitter_key)];
-            for (k, r) in c.extra_submitter_keys.iter().enumerate() {
-                keys.push((format!("chains[{i}].extra_submitter_keys[{k}]"), r));
+            for (name, task) in side {
+                tasks.spawn(name, task);
             }
-            let mut subs = Vec::new();
-            for (key_path, r) in keys {
-                let key = r.resolve(&key_path)?;
-                subs.push(EvmSubmitter::new(
-                    pool.clone(),
-                    key.expose(),
-                    &key_path,
-                    sub_cfg.clone(),
-                )?);
-            }
-            let signers = Arc::new(Signers::new(
-                subs,
-                &format!("chains[{i}] submitter_key and extra_submitter_keys"),
-            )?);
-            tasks.spawn(
-                format!("balance monitor {}", c.name),
-                BalanceMonitor::new(
-                    &c.name,
-                    Arc::clone(&signers),
-                    metrics.clone(),
-                    c.low_balance_eth,
-                    BALANCE_EVERY,
-                )
-                .run(shutdown.child_token()),
-            );
             let dispatcher = Dispatcher::new(
                 DestSpec {
                     name: c.name.clone(),
@@ -271,7 +438,7 @@ impl Hub {
                     group_domains: router.groups_of(c.domain),
                 },
                 store.clone(),
-                signers,
+                sink,
                 attester.clone(),
                 metrics.clone(),
                 cfg.dispatcher.clone(),
@@ -351,21 +518,12 @@ impl Hub {
             attester = %attester.as_ref().map(|a| a.address().to_string()).unwrap_or_default(),
             "hub started"
         );
-        Ok(Self {
+        Ok(Hub {
             addr,
             admin_addr,
             metrics,
             tasks: tasks.set,
         })
-    }
-
-    /// Waits for every task to finish (after shutdown was signalled).
-    pub async fn join(mut self) {
-        while let Some(r) = self.tasks.join_next().await {
-            if let Err(e) = r {
-                error!(err = %e, "hub task panicked");
-            }
-        }
     }
 }
 
@@ -444,18 +602,22 @@ fn beacon_watcher(
     ),
     HubError,
 > {
-    use crate::origin::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Network};
+    use crate::origin::beacon::{BeaconSpec, BeaconWatcher, Network};
+    use switchyard_beacon::BeaconApi;
     // Validated with the configuration; built-in or custom.
     let network = Network::from_config(b, &format!("chain {}: beacon", c.name))?;
     let spec = network.spec.clone();
     let api = BeaconApi::with_http(
-        &c.name,
         &b.urls,
         Duration::from_millis(b.timeout_ms),
         &spec,
         roots,
         b.max_response_bytes,
-    )?;
+    )
+    .map_err(|e| crate::config::ConfigError {
+        path: format!("chain {}: beacon.urls", c.name),
+        reason: e.to_string(),
+    })?;
     let poll = Duration::from_millis(b.poll_interval_ms);
     // Finality advances every epoch (6.4 min); a round every `poll`.
     health.register_watcher(
@@ -493,7 +655,12 @@ fn cometbft_watcher(
     use crate::origin::cometbft::{CometbftSpec, CometbftWatcher};
     let p = |k: &str| format!("cometbft_origins[{i}].{k}");
     let bad = |k: &str, reason: String| crate::config::ConfigError { path: p(k), reason };
-    let trusted_hash = c.trusted_hash().map_err(|r| bad("trusted_hash", r))?;
+    let trusted_hash = c.trusted_hash().map_err(|e| {
+        bad(
+            "trusted_hash",
+            format!("expected {}, got {}", e.expected, e.got),
+        )
+    })?;
     let client =
         switchyard_lc_cometbft::LightClient::from_config(&switchyard_lc_cometbft::Config {
             trust_threshold: c.trust_threshold.clone(),

@@ -35,6 +35,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::error::InputError;
 use crate::metrics::Metrics;
 use crate::status_index::{sender_member, tx_member};
 use crate::store::{LaneId, StatusOp, StatusStore, Store};
@@ -663,27 +664,30 @@ fn current_stage(stages: &[StageAt]) -> Stage {
 }
 
 /// Parses a 32-byte `0x…` hex value (a message id or transaction hash).
-pub fn parse_b256(what: &str, text: &str) -> Result<B256, String> {
+pub fn parse_b256(what: &str, text: &str) -> Result<B256, InputError> {
     let h = text.strip_prefix("0x").unwrap_or(text);
+    let wrong = || InputError::new(what, "0x and 64 hex digits (32 bytes)", text);
     if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{what}: expected 0x and 64 hex digits (32 bytes), got {text:?}"
-        ));
+        return Err(wrong());
     }
-    h.parse::<B256>()
-        .map_err(|e| format!("{what}: expected 32 bytes of hex, got {text:?}: {e}"))
+    h.parse::<B256>().map_err(|_| wrong())
 }
 
 /// Parses a sender: a 20-byte address (left-padded, as messages carry it)
 /// or 32 bytes.
-pub fn parse_sender(text: &str) -> Result<B256, String> {
+pub fn parse_sender(text: &str) -> Result<B256, InputError> {
     let h = text.strip_prefix("0x").unwrap_or(text);
+    let wrong = || {
+        InputError::new(
+            "sender",
+            "0x and 40 hex digits (an address) or 64 (32 bytes)",
+            text,
+        )
+    };
     if !h.bytes().all(|b| b.is_ascii_hexdigit()) || (h.len() != 40 && h.len() != 64) {
-        return Err(format!(
-            "sender: expected 0x and 40 hex digits (an address) or 64 (32 bytes), got {text:?}"
-        ));
+        return Err(wrong());
     }
-    let bytes = hex::decode(h).map_err(|e| format!("sender: {e}"))?;
+    let bytes = hex::decode(h).map_err(|_| wrong())?;
     let mut out = [0u8; 32];
     out[32 - bytes.len()..].copy_from_slice(&bytes);
     Ok(B256::from(out))
@@ -964,13 +968,15 @@ mod tests {
     #[test]
     fn ids_and_senders_parse_or_say_what_is_wrong() {
         assert!(parse_b256("id", &format!("0x{}", "ab".repeat(32))).is_ok());
-        let e = parse_b256("id", "0x1234").expect_err("too short");
+        let e = parse_b256("id", "0x1234")
+            .expect_err("too short")
+            .to_string();
         assert!(e.contains("64 hex digits") && e.contains("0x1234"), "{e}");
         let s = parse_sender("0x00000000000000000000000000000000000000aa").expect("20 bytes");
         assert_eq!(s.as_slice()[31], 0xaa);
         assert_eq!(s.as_slice()[..12], [0u8; 12]);
         assert!(parse_sender(&format!("0x{}", "cd".repeat(32))).is_ok());
-        let e = parse_sender("0xzz").expect_err("not hex");
+        let e = parse_sender("0xzz").expect_err("not hex").to_string();
         assert!(e.contains("40 hex digits"), "{e}");
     }
 

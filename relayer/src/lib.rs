@@ -5,34 +5,32 @@
 //! member, backpressure, lane entry) → [`store`] (Redis Streams lanes and
 //! the hub's other state) → [`dispatch`] (batch, attest, submit,
 //! acknowledge). [`backlog`] carries the feedback from dispatch back to
-//! route. [`hub::Hub`] assembles them from a [`config::Config`]; the tools
-//! [`devnet`] and [`bench`] run the same hub against local chains or
-//! generated evidence.
+//! route. [`hub::Hub`] assembles them from a [`config::Config`]; the dev tools
+//! (`tools`: devnet and bench, feature `devtools`) run the same hub against
+//! local chains or generated evidence; [`cli`] is the command line.
 
 pub mod admin;
 pub mod api;
 pub mod backlog;
 pub mod balance;
-pub mod bench;
 pub mod chain;
+pub mod cli;
 pub mod config;
-pub mod devnet;
 pub mod dispatch;
 pub mod error;
 pub mod health;
 pub mod http;
 pub mod hub;
 pub mod journal;
-pub mod lc_cli;
 pub mod metrics;
 pub mod origin;
-pub mod procs;
 pub mod ratelimit;
 pub mod route;
-pub mod status_cli;
 pub mod status_index;
 pub mod store;
 pub mod tasks;
+#[cfg(feature = "devtools")]
+pub mod tools;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_ms() -> u64 {

@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use alloy_primitives::{B256, hex};
 use switchyard_types::Domain;
 
+use crate::error::InputError;
 use crate::store::{StatusStore, StoreError};
 
 const ID: usize = 32;
@@ -90,14 +91,17 @@ impl Cursor {
 
     /// Parses the `cursor` of a `kind` list; the error says what was
     /// expected and what came.
-    pub fn parse(kind: IndexKind, text: &str) -> Result<Self, String> {
+    pub fn parse(kind: IndexKind, text: &str) -> Result<Self, InputError> {
         let digits = 2 * kind.member_len();
-        let shown: String = text.chars().take(120).collect();
         let wrong = || {
-            format!(
-                "cursor: expected the next_cursor of an earlier {} answer (\"{}\" and {digits} hex digits), got {shown:?}",
-                kind.query(),
-                kind.tag(),
+            InputError::new(
+                "cursor",
+                format!(
+                    "the next_cursor of an earlier {} answer (\"{}\" and {digits} hex digits)",
+                    kind.query(),
+                    kind.tag(),
+                ),
+                text,
             )
         };
         let body = text.strip_prefix(kind.tag()).ok_or_else(wrong)?;
@@ -198,18 +202,24 @@ mod tests {
             member: sender_member(5, 6, &B256::repeat_byte(7)),
         };
         assert_eq!(Cursor::parse(IndexKind::Sender, &c.encode()), Ok(c.clone()));
-        let e = Cursor::parse(IndexKind::Tx, &c.encode()).expect_err("a sender cursor");
+        let e = Cursor::parse(IndexKind::Tx, &c.encode())
+            .expect_err("a sender cursor")
+            .to_string();
         assert!(
             e.contains("earlier tx= answer") && e.contains("72 hex digits"),
             "{e}"
         );
         for bad in ["", "s", "s12", &format!("s{}", "zz".repeat(44)), "x"] {
-            let e = Cursor::parse(IndexKind::Sender, bad).expect_err(bad);
+            let e = Cursor::parse(IndexKind::Sender, bad)
+                .expect_err(bad)
+                .to_string();
             assert!(e.starts_with("cursor: expected"), "{e}");
             assert!(e.contains(&format!("got {bad:?}")), "{e}");
         }
         let long = "s".repeat(10_000);
-        let e = Cursor::parse(IndexKind::Sender, &long).expect_err("long");
+        let e = Cursor::parse(IndexKind::Sender, &long)
+            .expect_err("long")
+            .to_string();
         assert!(e.len() < 400, "a long cursor is not echoed whole: {e}");
     }
 

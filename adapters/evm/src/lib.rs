@@ -6,8 +6,9 @@
 //! - [`submitter::EvmSubmitter`] sends `Inbox.deliver` batches with its own
 //!   nonce tracking and EIP-1559 fees: prepare, submit, confirm.
 //! - [`attest::Attester`] signs the EIP-712 batch attestation the Inbox checks.
-//! - [`bindings`] holds the contracts' ABI, [`devtools`] the deploy and
-//!   traffic helpers used by `switchyard devnet` and the tests.
+//! - [`bindings`] holds the contracts' ABI. The deploy and traffic helpers
+//!   of `switchyard devnet` and the tests live in the dev-only
+//!   `switchyard-localnet` crate, out of production builds.
 //!
 //! Every RPC call has a timeout and bounded retries ([`rpc::RpcPool`]), goes
 //! over rustls with the webpki roots and the operator's CA bundle, and reads
@@ -15,7 +16,6 @@
 
 pub mod attest;
 pub mod bindings;
-pub mod devtools;
 mod error;
 pub mod rpc;
 pub mod source;

@@ -24,7 +24,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::chain::BatchSink;
 use crate::journal::Event as JournalEvent;
 use crate::metrics::stage;
-use crate::store::{DeadLetters, Delivery, LaneEntry, LaneId, Lanes};
+use crate::store::{DeadLetters, Delivery, EntryRefusal, LaneEntry, LaneId, Lanes};
 use crate::tasks::{backoff, sleep_or_shutdown};
 use crate::unix_ms;
 
@@ -432,7 +432,11 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         .with_label_values(&[&s.spec.name, "refused_entry"])
                         .inc();
                     warn!(entry = %d.id, reason = %reason, "lane entry refused: never signed, moved to dead letters");
-                    if let Err(e) = self.dead.dead_letter(self.lane, &d.id, &reason).await {
+                    if let Err(e) = self
+                        .dead
+                        .dead_letter(self.lane, &d.id, &reason.to_string())
+                        .await
+                    {
                         warn!(err = %e, entry = %d.id, "dead-lettering failed; entry stays pending");
                     }
                     continue;
@@ -500,24 +504,30 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
     /// Defense in depth before signing: every message must decode, be of the
     /// relayed version, be addressed to this destination and come from the
     /// entry's origin.
-    fn check_entry(&self, e: &LaneEntry) -> Result<(), String> {
-        for (i, raw) in e.messages.iter().enumerate() {
-            let m = Message::decode(raw).map_err(|err| format!("message {i}: {err}"))?;
-            m.check_version()
-                .map_err(|err| format!("message {i}: {err}"))?;
+    fn check_entry(&self, e: &LaneEntry) -> Result<(), EntryRefusal> {
+        for (index, raw) in e.messages.iter().enumerate() {
+            let refused = |err: &dyn std::fmt::Display| EntryRefusal::Message {
+                index,
+                reason: err.to_string(),
+            };
+            let m = Message::decode(raw).map_err(|err| refused(&err))?;
+            m.check_version().map_err(|err| refused(&err))?;
             if m.destination != self.s.spec.domain
                 && !self.s.spec.group_domains.contains(&m.destination)
             {
-                return Err(format!(
-                    "message {i}: destination expected {} (or one of its groups {:?}), got {}",
-                    self.s.spec.domain, self.s.spec.group_domains, m.destination
-                ));
+                return Err(EntryRefusal::Destination {
+                    index,
+                    expected: self.s.spec.domain,
+                    groups: self.s.spec.group_domains.clone(),
+                    got: m.destination,
+                });
             }
             if m.origin != e.origin {
-                return Err(format!(
-                    "message {i}: origin expected {}, got {}",
-                    e.origin, m.origin
-                ));
+                return Err(EntryRefusal::Origin {
+                    index,
+                    expected: e.origin,
+                    got: m.origin,
+                });
             }
         }
         Ok(())

@@ -19,15 +19,14 @@
 //! rather than trust it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use alloy_primitives::B256;
+use switchyard_beacon::{BeaconApi, BeaconError};
 use switchyard_evm::source::EvmSource;
 use switchyard_lc_beacon::execution::bind_execution;
 use switchyard_lc_beacon::{
-    ChainSpec, Fork, ForkEntry, LightClientBootstrap, LightClientFinalityUpdate, LightClientStore,
-    LightClientUpdate, Preset, json,
+    ChainSpec, Fork, ForkEntry, LightClientStore, LightClientUpdate, Preset,
 };
 use switchyard_lc_evm::{BlockRef, HeaderChain};
 use tokio::sync::watch;
@@ -226,179 +225,6 @@ impl Network {
     }
 }
 
-/// The default bound of one beacon API answer: 128 light-client updates
-/// (each with a next sync committee of 512 public keys) run to about 10 MiB.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
-
-/// Most of an error answer read and quoted.
-const ERROR_BODY_BYTES: usize = 4096;
-
-/// Beacon API client: the light-client endpoints, JSON, with failover
-/// across endpoints (the one that answered last is asked first).
-#[derive(Debug)]
-pub struct BeaconApi {
-    chain: String,
-    urls: Vec<String>,
-    client: reqwest::Client,
-    preferred: AtomicUsize,
-    preset: switchyard_lc_beacon::Preset,
-    max_response_bytes: usize,
-}
-
-impl BeaconApi {
-    /// A client of `urls` (tried in turn), each request bounded by
-    /// `timeout`, trusting the webpki roots, answers bounded by
-    /// [`DEFAULT_MAX_RESPONSE_BYTES`].
-    pub fn new(
-        chain: &str,
-        urls: &[String],
-        timeout: Duration,
-        spec: &ChainSpec,
-    ) -> Result<Self, HubError> {
-        Self::with_http(
-            chain,
-            urls,
-            timeout,
-            spec,
-            &switchyard_http::TlsRoots::public(),
-            DEFAULT_MAX_RESPONSE_BYTES,
-        )
-    }
-
-    /// As [`BeaconApi::new`], trusting `roots` (an operator's CA bundle)
-    /// and reading at most `max_response_bytes` of an answer.
-    pub fn with_http(
-        chain: &str,
-        urls: &[String],
-        timeout: Duration,
-        spec: &ChainSpec,
-        roots: &switchyard_http::TlsRoots,
-        max_response_bytes: usize,
-    ) -> Result<Self, HubError> {
-        if urls.is_empty() {
-            return Err(crate::config::ConfigError {
-                path: format!("chain {chain}: beacon.urls"),
-                reason: "expected at least one beacon API URL".into(),
-            }
-            .into());
-        }
-        let client = switchyard_http::client(timeout, roots).map_err(|e| HubError::Beacon {
-            chain: chain.to_owned(),
-            what: "building the HTTP client".into(),
-            reason: e.to_string(),
-            retryable: false,
-        })?;
-        Ok(Self {
-            chain: chain.to_owned(),
-            urls: urls
-                .iter()
-                .map(|u| u.trim_end_matches('/').to_owned())
-                .collect(),
-            client,
-            preferred: AtomicUsize::new(0),
-            preset: spec.preset,
-            max_response_bytes,
-        })
-    }
-
-    /// GETs `path` from the preferred endpoint, then the others; the body of
-    /// the first 200 answer.
-    async fn get(&self, path: &str) -> Result<String, HubError> {
-        let first = self.preferred.load(Ordering::Relaxed);
-        let mut errors = Vec::new();
-        for k in 0..self.urls.len() {
-            let i = (first + k) % self.urls.len();
-            let url = format!("{}{path}", self.urls[i]);
-            // What errors show: URLs carry API keys.
-            let shown = format!(
-                "{}{path}",
-                switchyard_types::redact::endpoint(&self.urls[i])
-            );
-            let answer = self
-                .client
-                .get(&url)
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await;
-            match answer {
-                Ok(r) if r.status().is_success() => {
-                    let body =
-                        switchyard_http::read_limited(r, self.max_response_bytes, &self.urls[i])
-                            .await
-                            .map_err(|e| e.to_string())
-                            .and_then(|b| {
-                                String::from_utf8(b).map_err(|e| format!("expected UTF-8: {e}"))
-                            });
-                    match body {
-                        Ok(body) => {
-                            self.preferred.store(i, Ordering::Relaxed);
-                            return Ok(body);
-                        }
-                        Err(e) => errors.push(format!("{shown}: reading the body: {e}")),
-                    }
-                }
-                Ok(r) => {
-                    let status = r.status();
-                    let body = switchyard_http::read_limited(r, ERROR_BODY_BYTES, &self.urls[i])
-                        .await
-                        .unwrap_or_default();
-                    errors.push(format!(
-                        "{shown}: HTTP {status}: {}",
-                        String::from_utf8_lossy(&body)
-                            .chars()
-                            .take(200)
-                            .collect::<String>()
-                    ));
-                }
-                // With its causes: "invalid peer certificate: UnknownIssuer".
-                Err(e) => errors.push(format!("{shown}: {}", switchyard_http::describe(&e))),
-            }
-        }
-        Err(HubError::Beacon {
-            chain: self.chain.clone(),
-            what: format!("GET {path}"),
-            reason: errors.join("; "),
-            retryable: true,
-        })
-    }
-
-    fn decoded<T>(&self, path: &str, r: switchyard_lc_beacon::Result<T>) -> Result<T, HubError> {
-        r.map_err(|e| HubError::Beacon {
-            chain: self.chain.clone(),
-            what: format!("decoding GET {path}"),
-            reason: e.to_string(),
-            // Another endpoint, or a later answer, may be well-formed.
-            retryable: true,
-        })
-    }
-
-    /// `light_client/bootstrap/{root}`.
-    pub async fn bootstrap(&self, root: B256) -> Result<LightClientBootstrap, HubError> {
-        let path = format!("/eth/v1/beacon/light_client/bootstrap/{root}");
-        let body = self.get(&path).await?;
-        self.decoded(&path, json::bootstrap_from_json(&body))
-    }
-
-    /// `light_client/updates?start_period&count`.
-    pub async fn updates(
-        &self,
-        start: u64,
-        count: u64,
-    ) -> Result<Vec<LightClientUpdate>, HubError> {
-        let path =
-            format!("/eth/v1/beacon/light_client/updates?start_period={start}&count={count}");
-        let body = self.get(&path).await?;
-        self.decoded(&path, json::updates_from_json(&body, &self.preset))
-    }
-
-    /// `light_client/finality_update`.
-    pub async fn finality_update(&self) -> Result<LightClientFinalityUpdate, HubError> {
-        let path = "/eth/v1/beacon/light_client/finality_update";
-        let body = self.get(path).await?;
-        self.decoded(path, json::finality_update_from_json(&body, &self.preset))
-    }
-}
-
 /// What a beacon watcher follows.
 #[derive(Clone)]
 pub struct BeaconSpec {
@@ -480,6 +306,13 @@ impl BeaconWatcher {
         )
     }
 
+    fn api_err(&self, source: BeaconError) -> HubError {
+        HubError::Beacon {
+            chain: self.spec.name.clone(),
+            source: Box::new(source),
+        }
+    }
+
     fn health_name(&self) -> String {
         format!("{}:beacon", self.spec.name)
     }
@@ -516,7 +349,11 @@ impl BeaconWatcher {
             );
             stale = Some(slot);
         }
-        let bootstrap = self.api.bootstrap(self.spec.trusted_root).await?;
+        let bootstrap = self
+            .api
+            .bootstrap(self.spec.trusted_root)
+            .await
+            .map_err(|e| self.api_err(e))?;
         let slot = bootstrap.header.beacon.slot;
         if self.too_old(slot, now) {
             return Err(HubError::CheckpointTooOld {
@@ -602,7 +439,11 @@ impl BeaconWatcher {
                 store.next_sync_committee().is_some(),
             );
             let count = (target.saturating_sub(period) + 1).min(MAX_UPDATES_PER_REQUEST);
-            let updates = self.api.updates(period, count).await?;
+            let updates = self
+                .api
+                .updates(period, count)
+                .await
+                .map_err(|e| self.api_err(e))?;
             for u in &updates {
                 // Nodes may answer with periods the store already passed
                 // (the range starts at the store's own period): nothing in
@@ -632,7 +473,11 @@ impl BeaconWatcher {
                 break;
             }
         }
-        let finality = self.api.finality_update().await?;
+        let finality = self
+            .api
+            .finality_update()
+            .await
+            .map_err(|e| self.api_err(e))?;
         // An update no newer than the store is the common case between
         // finalizations: not an error.
         if finality.finality.finalized_header.beacon.slot > store.finalized_header().beacon.slot

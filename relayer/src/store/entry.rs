@@ -216,13 +216,79 @@ impl QueueKey {
     }
 }
 
+/// Why a lane entry is never signed. The text is what its dead letter's
+/// `reason` says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryRefusal {
+    /// No version field.
+    #[error("no version field `v`")]
+    NoVersion,
+    /// No HMAC tag.
+    #[error("no authentication tag `h`")]
+    NoTag,
+    /// The tag is not the queue key's for this lane: written without the
+    /// key, or moved from another lane.
+    #[error("authentication failed: HMAC does not match lane {lane}")]
+    Unauthenticated {
+        /// The lane it was read from.
+        lane: LaneId,
+    },
+    /// An entry encoding this hub does not write.
+    #[error("entry version: expected {expected}, got {got:?}")]
+    Version {
+        /// [`ENTRY_VERSION`].
+        expected: u32,
+        /// The field as found.
+        got: String,
+    },
+    /// Authentic, but the body does not decode.
+    #[error("{reason}")]
+    Body {
+        /// The decoder's error (expected vs got).
+        reason: String,
+    },
+    /// A message of the entry does not decode or has another version.
+    #[error("message {index}: {reason}")]
+    Message {
+        /// Its position in the entry.
+        index: usize,
+        /// The decoder's error.
+        reason: String,
+    },
+    /// A message addressed to a domain this destination does not serve.
+    #[error(
+        "message {index}: destination expected {expected} (or one of its groups {groups:?}), got {got}"
+    )]
+    Destination {
+        /// Its position in the entry.
+        index: usize,
+        /// This destination's domain.
+        expected: Domain,
+        /// The route groups it serves.
+        groups: Vec<Domain>,
+        /// The message's destination.
+        got: Domain,
+    },
+    /// A message from another origin than the entry's.
+    #[error("message {index}: origin expected {expected}, got {got}")]
+    Origin {
+        /// Its position in the entry.
+        index: usize,
+        /// The entry's origin.
+        expected: Domain,
+        /// The message's origin.
+        got: Domain,
+    },
+}
+
 /// An entry handed to a dispatcher.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     /// Stream entry id (to acknowledge).
     pub id: String,
     /// The decoded, authenticated entry, or why it is refused.
-    pub entry: Result<LaneEntry, String>,
+    pub entry: Result<LaneEntry, EntryRefusal>,
     /// The raw body, kept for the dead-letter stream.
     pub raw: Vec<u8>,
     /// Failed delivery attempts recorded so far.

@@ -8,7 +8,7 @@ use redis::Value;
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use switchyard_types::Domain;
 
-use super::entry::{Delivery, ENTRY_VERSION, LaneEntry, LaneId};
+use super::entry::{Delivery, ENTRY_VERSION, EntryRefusal, LaneEntry, LaneId};
 use super::{Store, StoreError, field_bytes, first_id_ms, redis_err, stream_id_key};
 
 /// The consumer group every dispatcher of a shard joins.
@@ -218,20 +218,20 @@ impl Lanes {
         let field = |name: &str| field_bytes(s.map.get(name));
         let raw = field("b").unwrap_or_default();
         let entry = match (field("v"), field("h")) {
-            (None, _) => Err("no version field `v`".to_owned()),
-            (Some(_), None) => Err("no authentication tag `h`".to_owned()),
+            (None, _) => Err(EntryRefusal::NoVersion),
+            (Some(_), None) => Err(EntryRefusal::NoTag),
             (Some(v), Some(tag)) => {
                 if !self.s.key.verify(lane, &v, &raw, &tag) {
-                    Err(format!(
-                        "authentication failed: HMAC does not match lane {lane}"
-                    ))
+                    Err(EntryRefusal::Unauthenticated { lane })
                 } else if v != ENTRY_VERSION.to_string().as_bytes() {
-                    Err(format!(
-                        "entry version: expected {ENTRY_VERSION}, got {:?}",
-                        String::from_utf8_lossy(&v)
-                    ))
+                    Err(EntryRefusal::Version {
+                        expected: ENTRY_VERSION,
+                        got: String::from_utf8_lossy(&v).into_owned(),
+                    })
                 } else {
-                    LaneEntry::decode(&s.id, &raw).map_err(|e| e.to_string())
+                    LaneEntry::decode(&s.id, &raw).map_err(|e| EntryRefusal::Body {
+                        reason: e.to_string(),
+                    })
                 }
             }
         };

@@ -50,7 +50,7 @@ pub mod state;
 pub mod status;
 
 pub use dead::{DeadLetter, DeadLetters};
-pub use entry::{Delivery, ENTRY_VERSION, LaneEntry, LaneId, QueueKey};
+pub use entry::{Delivery, ENTRY_VERSION, EntryRefusal, LaneEntry, LaneId, QueueKey};
 pub use lane::{GROUP, Lanes};
 pub use lease::Leases;
 pub use state::OriginState;

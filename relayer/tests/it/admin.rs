@@ -12,8 +12,8 @@ use switchyard::config::Config;
 use switchyard::health::Health;
 use switchyard::http::AppState;
 use switchyard::metrics::Metrics;
-use switchyard::procs::RedisServer;
 use switchyard::store::{LaneEntry, LaneId, QueueKey, RedisTarget, Store};
+use switchyard_localnet::procs::RedisServer;
 use switchyard_types::Message;
 
 const KEY_HEX: &str = "4242424242424242424242424242424242424242424242424242424242424242";

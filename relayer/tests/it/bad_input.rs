@@ -29,12 +29,12 @@ use switchyard::config::{
 };
 use switchyard::hub::Hub;
 use switchyard::metrics::stage;
-use switchyard::procs::{Anvil, RedisServer, find_tool, free_port};
 use switchyard_evm::bindings::TestRecipient;
-use switchyard_evm::devtools::{
+use switchyard_lc_evm::DISPATCH_TOPIC;
+use switchyard_localnet::evm::{
     ANVIL_KEYS, Deployment, DevWallet, dispatch_many_calldata, received_events,
 };
-use switchyard_lc_evm::DISPATCH_TOPIC;
+use switchyard_localnet::procs::{Anvil, RedisServer, find_tool, free_port};
 use switchyard_types::Message;
 use tokio_util::sync::CancellationToken;
 

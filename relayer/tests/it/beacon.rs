@@ -17,14 +17,15 @@ use serde_json::{Value, json};
 use switchyard::error::HubError;
 use switchyard::health::Health;
 use switchyard::metrics::Metrics;
-use switchyard::origin::beacon::{BeaconApi, BeaconSpec, BeaconWatcher, Round};
-use switchyard::procs::RedisServer;
+use switchyard::origin::beacon::{BeaconSpec, BeaconWatcher, Round};
 use switchyard::store::{OriginState, QueueKey, RedisTarget, Store};
+use switchyard_beacon::BeaconApi;
 use switchyard_evm::rpc::{RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
 use switchyard_lc_beacon::ChainSpec;
 use switchyard_lc_beacon::execution::header_from_beacon_block_json;
 use switchyard_lc_evm::Header;
+use switchyard_localnet::procs::RedisServer;
 
 const CHECKPOINT: B256 = b256!("5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275");
 /// At or after every signature slot in the data.
@@ -34,7 +35,7 @@ const MAX_AGE: u64 = 100_800;
 const DOMAIN: u32 = 1;
 
 fn testdata(name: &str) -> String {
-    let p = switchyard::procs::repo_root()
+    let p = switchyard_localnet::procs::repo_root()
         .join("../shared/vectors/helios/ethereum/testdata")
         .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -232,7 +233,7 @@ async fn setup() -> Setup {
 
 fn watcher(s: &Setup, beacon_urls: &[String], now: u64) -> (BeaconWatcher, Metrics) {
     let spec = ChainSpec::mainnet();
-    let api = BeaconApi::new("eth", beacon_urls, Duration::from_secs(5), &spec).expect("api");
+    let api = BeaconApi::new(beacon_urls, Duration::from_secs(5), &spec).expect("api");
     let pool = RpcPool::new(
         "eth",
         std::slice::from_ref(&s.exec_url),
@@ -368,7 +369,10 @@ async fn beacon_watcher_refuses_checkpoints_older_than_the_maximum_age() {
 async fn beacon_watcher_fails_over_and_refuses_a_tampered_finality_update() {
     let s = setup().await;
     // The first endpoint is down (nothing listens there).
-    let dead = format!("http://127.0.0.1:{}", switchyard::procs::free_port());
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        switchyard_localnet::procs::free_port()
+    );
     let (w, metrics) = watcher(&s, &[dead, s.beacon_url.clone()], NOW);
     let mut store = w.init().await.expect("the second endpoint answers");
     // One hex digit of the finality update's signature changed.

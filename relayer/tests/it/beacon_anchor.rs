@@ -25,11 +25,7 @@ use serde_json::Value;
 use switchyard::config::Config;
 use switchyard::hub::Hub;
 use switchyard::metrics::stage;
-use switchyard::procs::{Anvil, RedisServer};
 use switchyard_evm::bindings::TestRecipient;
-use switchyard_evm::devtools::{
-    ANVIL_KEYS, Deployment, DevWallet, dispatch_many_calldata, received_events,
-};
 use switchyard_evm::rpc::{RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
 use switchyard_lc_beacon::testkit::{TestChain, execution_payload};
@@ -37,6 +33,10 @@ use switchyard_lc_beacon::{
     ChainSpec, ExecutionPayloadHeader, Fork, ForkEntry, LightClientBootstrap, LightClientHeader,
     Preset,
 };
+use switchyard_localnet::evm::{
+    ANVIL_KEYS, Deployment, DevWallet, dispatch_many_calldata, received_events,
+};
+use switchyard_localnet::procs::{Anvil, RedisServer};
 use tokio_util::sync::CancellationToken;
 
 const ORIGIN: u32 = 1000;

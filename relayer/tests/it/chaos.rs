@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchyard::procs::RedisServer;
+use switchyard_localnet::procs::RedisServer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 

@@ -17,10 +17,10 @@ use alloy::providers::{Provider, RootProvider};
 use switchyard::config::Config;
 use switchyard::hub::Hub;
 use switchyard::metrics::stage;
-use switchyard::procs::{Anvil, RedisServer, repo_root};
 use switchyard_cometbft::testkit::{self, Chain, Node, Tamper};
 use switchyard_evm::bindings::ARTIFACTS_DIR;
-use switchyard_evm::devtools::{self, ANVIL_KEYS, DevWallet, received_events};
+use switchyard_localnet::evm::{self as devtools, ANVIL_KEYS, DevWallet, received_events};
+use switchyard_localnet::procs::{Anvil, RedisServer, repo_root};
 use switchyard_types::Message;
 use tokio_util::sync::CancellationToken;
 

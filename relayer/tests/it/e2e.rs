@@ -8,8 +8,8 @@ use std::process::Command;
 
 use alloy::primitives::{Address, B256};
 use alloy::providers::RootProvider;
-use switchyard::procs::{Anvil, RedisServer};
-use switchyard_evm::devtools::received_events;
+use switchyard_localnet::evm::received_events;
+use switchyard_localnet::procs::{Anvil, RedisServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_chains_300_per_route_delivered_exactly_once_through_the_binary() {

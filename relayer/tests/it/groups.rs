@@ -14,7 +14,7 @@ async fn received_per_member(stack: &Stack, members: &[usize], group: u32) -> Ve
         let mut n = 0;
         for rcpt in &c.recipients {
             let events =
-                switchyard_evm::devtools::received_events(c.wallet.provider(), *rcpt, c.from_block)
+                switchyard_localnet::evm::received_events(c.wallet.provider(), *rcpt, c.from_block)
                     .await
                     .expect("logs");
             n += events

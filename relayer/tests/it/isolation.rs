@@ -25,7 +25,7 @@ use switchyard::metrics::sum_messages_in_text;
 use switchyard::store::{Lanes, QueueKey, Store};
 use switchyard_evm::attest::Attester;
 use switchyard_evm::bindings::Inbox;
-use switchyard_evm::devtools::ANVIL_KEYS;
+use switchyard_localnet::evm::ANVIL_KEYS;
 
 use crate::stack::{HubProc, QUEUE_KEY, Stack, assert_exactly_once, metric, single_redis, tail};
 

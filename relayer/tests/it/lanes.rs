@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use alloy::primitives::Bytes;
-use switchyard::procs::RedisServer;
 use switchyard::store::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget, Store};
+use switchyard_localnet::procs::RedisServer;
 
 const A: LaneId = LaneId {
     dst: 2000,
@@ -205,17 +205,17 @@ async fn forged_entry_is_refused_and_dead_lettered_with_its_reason() {
     assert_eq!(got.len(), 4);
     let errs: Vec<String> = got
         .iter()
-        .map(|d| d.entry.clone().expect_err("refused"))
+        .map(|d| d.entry.clone().expect_err("refused").to_string())
         .collect();
     assert!(errs[0].contains("authentication failed"), "{}", errs[0]);
     assert!(errs[1].contains("no authentication tag"), "{}", errs[1]);
     assert!(errs[2].contains("no version"), "{}", errs[2]);
     assert!(errs[3].contains("authentication failed"), "{}", errs[3]);
     for d in &got {
-        let reason = d.entry.as_ref().expect_err("refused");
+        let reason = d.entry.as_ref().expect_err("refused").to_string();
         store
             .dead_letters()
-            .dead_letter(A, &d.id, reason)
+            .dead_letter(A, &d.id, &reason)
             .await
             .expect("dlq");
     }

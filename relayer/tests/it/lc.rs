@@ -12,7 +12,7 @@ use switchyard_lc_beacon::{ChainSpec, Fork, Preset, codec, json};
 const TRUSTED: &str = "0x5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275";
 
 fn testdata(name: &str) -> PathBuf {
-    switchyard::procs::repo_root()
+    switchyard_localnet::procs::repo_root()
         .join("../shared/vectors/helios/ethereum/testdata")
         .join(name)
 }
@@ -263,7 +263,7 @@ fn case(dir: &Path) -> (bool, Vec<serde_json::Value>, String) {
 /// client reaches fails that step.
 #[test]
 fn lc_verify_ethereum_runs_a_consensus_spec_tests_case_folder() {
-    let dir = switchyard::procs::repo_root().join(
+    let dir = switchyard_localnet::procs::repo_root().join(
         "../shared/vectors/lantern-beacon/test/Lantern.Beacon.Sync.Tests/MockData/minimal/capella/sync/pyspec_tests/deneb_fork",
     );
     let steps = std::fs::read_to_string(dir.join("steps.yaml")).expect("steps");
@@ -305,7 +305,7 @@ fn lc_verify_ethereum_runs_a_consensus_spec_tests_case_folder() {
 /// A tendermint-rs model-based case as files an operator would have: the
 /// trusted block and each step's block as LightBlock JSON.
 fn comet_case(name: &str, dir: &Path) -> (PathBuf, Vec<PathBuf>, Vec<String>) {
-    let p = switchyard::procs::repo_root().join(format!(
+    let p = switchyard_localnet::procs::repo_root().join(format!(
         "../shared/vectors/tendermint-rs/light-client/tests/support/model_based/single_step/{name}.json"
     ));
     let case: serde_json::Value =

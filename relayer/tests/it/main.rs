@@ -3,13 +3,13 @@
 
 mod admin;
 mod bad_input;
+mod balance;
 mod beacon;
 mod beacon_anchor;
 mod bench;
 mod chaos;
 mod cosmos;
 mod e2e;
-mod evm;
 mod groups;
 mod integrate;
 mod isolation;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::{SolCall, SolEvent};
 use switchyard_evm::bindings::{ARTIFACTS_DIR, PingPong};
-use switchyard_evm::devtools::{DevWallet, deploy_ping_pong};
+use switchyard_localnet::evm::{DevWallet, deploy_ping_pong};
 use switchyard_sdk::{Outcome, Tracker};
 
 use crate::stack::{Stack, single_redis, tail};
@@ -41,7 +41,7 @@ async fn counter(stack: &Stack, ci: usize, app: Address, which: &str) -> U256 {
 async fn pingpong_round_trip_through_the_hub_and_an_unlisted_peer_refused() {
     let mut stack = Stack::new(2, 1, single_redis(false), "").await;
     let hub = stack.spawn_hub("hub");
-    let artifacts = switchyard::procs::repo_root().join(ARTIFACTS_DIR);
+    let artifacts = switchyard_localnet::procs::repo_root().join(ARTIFACTS_DIR);
     let (da, db) = (stack.chains[0].domain, stack.chains[1].domain);
     let mut apps = Vec::new();
     for ci in 0..2 {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use switchyard::metrics::sum_messages_in_text;
-use switchyard::procs::RedisServer;
 use switchyard::store::{LaneEntry, LaneId, QueueKey, Store};
+use switchyard_localnet::procs::RedisServer;
 use switchyard_types::Message;
 
 use crate::stack::{

@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use switchyard_evm::devtools::ANVIL_KEYS;
+use switchyard_localnet::evm::ANVIL_KEYS;
 
 use crate::stack::{QUEUE_KEY, Stack, single_redis, tail};
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
-use switchyard::procs::{Anvil, RedisCluster, RedisServer, free_port, repo_root};
 use switchyard::store::RedisTarget;
 use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
-use switchyard_evm::devtools::{self, ANVIL_KEYS, DevWallet};
+use switchyard_localnet::evm::{self as devtools, ANVIL_KEYS, DevWallet};
+use switchyard_localnet::procs::{Anvil, RedisCluster, RedisServer, free_port, repo_root};
 
 pub(crate) const QUEUE_KEY: &str =
     "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a";

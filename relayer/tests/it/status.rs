@@ -18,9 +18,9 @@ use alloy::primitives::{B256, Bytes};
 use alloy::providers::RootProvider;
 use serde_json::Value;
 use switchyard::journal::{Event, QueuedMessage, ops_of};
-use switchyard::procs::RedisServer;
 use switchyard::ratelimit::RateLimiter;
 use switchyard::store::{LaneId, QueueKey, RedisTarget, Store};
+use switchyard_localnet::procs::RedisServer;
 use switchyard_sdk::{HubClient, Outcome, Stage, Tracker};
 use switchyard_types::Message;
 

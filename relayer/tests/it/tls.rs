@@ -21,14 +21,13 @@ use alloy_primitives::{B256, b256};
 use axum::Json;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use switchyard::error::HubError;
-use switchyard::origin::beacon::BeaconApi;
-use switchyard::procs::{RedisCluster, RedisServer, RedisTlsFiles};
 use switchyard::store::{LaneEntry, LaneId, Lanes, QueueKey, RedisTarget, RedisTls, Store};
+use switchyard_beacon::BeaconApi;
 use switchyard_evm::rpc::{HttpOptions, RpcPolicy, RpcPool};
 use switchyard_http::TlsRoots;
 use switchyard_http::testkit::{Issued, TestCa, serve_endless, serve_tls};
 use switchyard_lc_beacon::ChainSpec;
+use switchyard_localnet::procs::{RedisCluster, RedisServer, RedisTlsFiles};
 
 /// The checkpoint of helios' recorded mainnet bootstrap.
 const CHECKPOINT: B256 = b256!("5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275");
@@ -121,7 +120,7 @@ async fn evm_pool_trusts_the_configured_ca_and_refuses_an_unknown_issuer() {
 
 /// The recorded bootstrap, served at its path.
 fn beacon() -> axum::Router {
-    let p = switchyard::procs::repo_root()
+    let p = switchyard_localnet::procs::repo_root()
         .join("../shared/vectors/helios/ethereum/testdata/bootstrap.json");
     let body = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     axum::Router::new().route(
@@ -137,28 +136,18 @@ async fn beacon_api_trusts_the_configured_ca_and_refuses_an_unknown_issuer() {
     let url = serve_tls(beacon(), &pki.server).await;
     let spec = ChainSpec::by_name("mainnet").expect("mainnet");
     let api = BeaconApi::with_http(
-        "eth",
         std::slice::from_ref(&url),
         Duration::from_secs(5),
         &spec,
         &pki.roots,
-        switchyard::origin::beacon::DEFAULT_MAX_RESPONSE_BYTES,
+        switchyard_beacon::DEFAULT_MAX_RESPONSE_BYTES,
     )
     .expect("api");
     api.bootstrap(CHECKPOINT).await.expect("bootstrap over TLS");
 
-    let public = BeaconApi::new("eth", &[url], Duration::from_secs(5), &spec).expect("api");
+    let public = BeaconApi::new(&[url], Duration::from_secs(5), &spec).expect("api");
     let err = public.bootstrap(CHECKPOINT).await.expect_err("unknown CA");
-    assert!(
-        matches!(
-            err,
-            HubError::Beacon {
-                retryable: true,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(err.is_retryable(), "{err}");
     says_unknown_issuer(&err.to_string());
 }
 
@@ -207,7 +196,6 @@ async fn every_client_stops_reading_an_answer_at_its_bound() {
 
     let spec = ChainSpec::by_name("mainnet").expect("mainnet");
     let api = BeaconApi::with_http(
-        "eth",
         std::slice::from_ref(&keyed),
         Duration::from_secs(5),
         &spec,
@@ -216,16 +204,7 @@ async fn every_client_stops_reading_an_answer_at_its_bound() {
     )
     .expect("api");
     let beacon = api.finality_update().await.expect_err("endless");
-    assert!(
-        matches!(
-            beacon,
-            HubError::Beacon {
-                retryable: true,
-                ..
-            }
-        ),
-        "{beacon}"
-    );
+    assert!(beacon.is_retryable(), "{beacon}");
 
     let rpc = switchyard_cometbft::RpcClient::new(switchyard_cometbft::RpcConfig {
         max_response_bytes: LIMIT,

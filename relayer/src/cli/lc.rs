@@ -9,9 +9,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use alloy_primitives::B256;
+use clap::Subcommand;
 use serde::Serialize;
+
+use crate::error::InputError;
 use switchyard_lc_beacon::spectest::{self, StepAction};
 use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, codec, json};
 
@@ -55,9 +59,59 @@ struct Line<'a> {
     period: Option<u64>,
 }
 
-fn spec_of(network: &str) -> Result<(ChainSpec, u64), String> {
+/// Why `lc verify` could not check its input at all (a verdict line is
+/// written for everything it could check).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LcCliError {
+    /// An option or a value that does not parse.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A file that cannot be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not what its option takes (a trusted block, a case
+    /// folder).
+    #[error("{what}: {reason}")]
+    Unusable {
+        /// The option and file.
+        what: String,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The report cannot be written.
+    #[error("writing the report: {0}")]
+    Write(#[from] std::io::Error),
+    /// A report line cannot be encoded.
+    #[error("encoding a report line: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+fn read_file(p: &Path) -> Result<Vec<u8>, LcCliError> {
+    std::fs::read(p).map_err(|source| LcCliError::Read {
+        path: p.display().to_string(),
+        source,
+    })
+}
+
+/// Why the updates of one file could not be decoded (its report line).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Undecodable(String);
+
+fn spec_of(network: &str) -> Result<(ChainSpec, u64), LcCliError> {
     let spec = ChainSpec::by_name(network).ok_or_else(|| {
-        format!("--network: expected \"mainnet\", \"sepolia\" or \"holesky\", got {network:?}")
+        InputError::new(
+            "--network",
+            "\"mainnet\", \"sepolia\" or \"holesky\"",
+            network,
+        )
     })?;
     Ok((
         spec,
@@ -79,7 +133,7 @@ impl<W: Write> Report<'_, W> {
         kind: &str,
         result: Result<(), (String, bool)>,
         store: Option<&LightClientStore>,
-    ) -> Result<(), String> {
+    ) -> Result<(), LcCliError> {
         let (finalized_slot, optimistic_slot, period) = match store {
             Some(s) => {
                 let f = s.finalized_header().beacon.slot;
@@ -108,9 +162,9 @@ impl<W: Write> Report<'_, W> {
             finalized_slot,
             optimistic_slot,
             period,
-        })
-        .map_err(|e| e.to_string())?;
-        writeln!(self.out, "{text}").map_err(|e| e.to_string())
+        })?;
+        writeln!(self.out, "{text}")?;
+        Ok(())
     }
 }
 
@@ -121,18 +175,17 @@ fn invalid(e: &switchyard_lc_beacon::Error) -> (String, bool) {
 /// Verifies and applies everything in `args`, writing a line per object to
 /// `out`. Returns whether every object was valid; `Err` only for usage
 /// errors (unknown network, unreadable file).
-pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, String> {
+pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, LcCliError> {
     let (spec, genesis_time) = spec_of(&args.network)?;
     let now_slot = args
         .current_slot
         .unwrap_or_else(|| crate::origin::beacon::wall_clock(genesis_time)());
-    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()));
     let mut report = Report {
         out,
         all_valid: true,
     };
 
-    let bytes = read(&args.bootstrap)?;
+    let bytes = read_file(&args.bootstrap)?;
     let file = args.bootstrap.display().to_string();
     let bootstrap = if is_json(&bytes) {
         std::str::from_utf8(&bytes)
@@ -161,13 +214,13 @@ pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, 
     };
 
     for path in &args.updates {
-        let bytes = read(path)?;
+        let bytes = read_file(path)?;
         let file = path.display().to_string();
         let (kind, decoded) = decode_updates(&bytes, &spec);
         let updates = match decoded {
             Ok(u) => u,
             Err(e) => {
-                report.line(&file, 0, kind, Err((e, false)), Some(&store))?;
+                report.line(&file, 0, kind, Err((e.to_string(), false)), Some(&store))?;
                 continue;
             }
         };
@@ -187,9 +240,13 @@ pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, 
 /// network, trusted root and clock), one line per step, a step being
 /// invalid when the light client refuses it or ends in another state than
 /// the case's checks. `Err` when the folder is not a readable case.
-pub fn verify_case(dir: &Path, out: &mut impl Write) -> Result<bool, String> {
-    let case = spectest::load_sync_case(|name| std::fs::read(dir.join(name)))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn verify_case(dir: &Path, out: &mut impl Write) -> Result<bool, LcCliError> {
+    let case = spectest::load_sync_case(|name| std::fs::read(dir.join(name))).map_err(|e| {
+        LcCliError::Unusable {
+            what: format!("--case {}", dir.display()),
+            reason: e.to_string(),
+        }
+    })?;
     let mut report = Report {
         out,
         all_valid: true,
@@ -240,17 +297,17 @@ type Decoded = Vec<switchyard_lc_beacon::Result<LightClientUpdate>>;
 /// finality update, otherwise an optimistic update. SSZ is the
 /// `light_client/updates` chunk stream if it frames as one, else a single
 /// finality or optimistic update (their fork found from their slot).
-fn decode_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<Decoded, String>) {
+fn decode_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<Decoded, Undecodable>) {
     if !is_json(bytes) {
         return decode_ssz_updates(bytes, spec);
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
-        Err(e) => return ("unknown", Err(format!("not UTF-8 JSON: {e}"))),
+        Err(e) => return ("unknown", Err(Undecodable(format!("not UTF-8 JSON: {e}")))),
     };
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => return ("unknown", Err(format!("not JSON: {e}"))),
+        Err(e) => return ("unknown", Err(Undecodable(format!("not JSON: {e}")))),
     };
     let preset = &spec.preset;
     let one = |r: switchyard_lc_beacon::Result<LightClientUpdate>| r.map(|u| vec![Ok(u)]);
@@ -272,10 +329,13 @@ fn decode_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<Decod
             one(json::optimistic_update_from_json(text, preset).map(Into::into)),
         )
     };
-    (kind, result.map_err(|e| e.to_string()))
+    (kind, result.map_err(|e| Undecodable(e.to_string())))
 }
 
-fn decode_ssz_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<Decoded, String>) {
+fn decode_ssz_updates(
+    bytes: &[u8],
+    spec: &ChainSpec,
+) -> (&'static str, Result<Decoded, Undecodable>) {
     let stream_err = match codec::updates_from_ssz_stream(bytes, spec) {
         Ok(updates) => return ("update", Ok(updates)),
         Err(e) => e,
@@ -300,9 +360,9 @@ fn decode_ssz_updates(bytes: &[u8], spec: &ChainSpec) -> (&'static str, Result<D
         Ok(u) => ("optimistic_update", Ok(vec![Ok(u)])),
         Err(e) => (
             "unknown",
-            Err(format!(
+            Err(Undecodable(format!(
                 "SSZ that is neither an update stream ({stream_err}) nor a finality or optimistic update ({e})"
-            )),
+            ))),
         ),
     }
 }
@@ -343,12 +403,15 @@ struct CometLine<'a> {
 /// was checked against); the trusted state moves only on SUCCESS. Returns
 /// whether no step was INVALID (not enough trust calls for bisection, not
 /// for alarm); `Err` for usage errors (unreadable file, bad option).
-pub fn verify_cometbft(args: &CometArgs, out: &mut impl Write) -> Result<bool, String> {
+pub fn verify_cometbft(args: &CometArgs, out: &mut impl Write) -> Result<bool, LcCliError> {
     use switchyard_lc_cometbft::{
         Config, LightClient, TrustedState, json, parse_time, verify_sequence, verify_to_height,
     };
     let read = |p: &PathBuf| {
-        std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))
+        std::fs::read_to_string(p).map_err(|source| LcCliError::Read {
+            path: p.display().to_string(),
+            source,
+        })
     };
     let client = LightClient::from_config(&Config {
         trust_threshold: args.trust_threshold.clone(),
@@ -356,19 +419,32 @@ pub fn verify_cometbft(args: &CometArgs, out: &mut impl Write) -> Result<bool, S
         clock_drift_secs: args.clock_drift_secs,
         signatures: Default::default(),
     })
-    .map_err(|e| format!("--trust-threshold: {e}"))?;
+    .map_err(|e| {
+        InputError::new(
+            "--trust-threshold",
+            format!("n/d with 1/3 <= n/d <= 1 ({e})"),
+            &args.trust_threshold,
+        )
+    })?;
     let now = match &args.now {
-        Some(t) => parse_time(t).map_err(|e| format!("--now: {e}"))?,
+        Some(t) => parse_time(t)
+            .map_err(|e| InputError::new("--now", format!("RFC 3339 or Unix seconds ({e})"), t))?,
         None => switchyard_lc_cometbft::Time::now(),
     };
     let trusted_file = args.trusted.display().to_string();
     let mut trusted = json::light_block_auto(&read(&args.trusted)?)
         .and_then(TrustedState::new)
-        .map_err(|e| format!("--trusted {trusted_file}: {e}"))?;
+        .map_err(|e| LcCliError::Unusable {
+            what: format!("--trusted {trusted_file}"),
+            reason: e.to_string(),
+        })?;
     let mut blocks = Vec::new();
     for p in &args.untrusted {
         let file = p.display().to_string();
-        let found = json::light_blocks_auto(&read(p)?).map_err(|e| format!("{file}: {e}"))?;
+        let found = json::light_blocks_auto(&read(p)?).map_err(|e| LcCliError::Unusable {
+            what: format!("--untrusted {file}"),
+            reason: e.to_string(),
+        })?;
         blocks.extend(
             found
                 .into_iter()
@@ -376,15 +452,15 @@ pub fn verify_cometbft(args: &CometArgs, out: &mut impl Write) -> Result<bool, S
                 .map(|(i, b)| (file.clone(), i, b)),
         );
     }
-    let mut emit = |file: &str, index: usize, report, fetched| -> Result<(), String> {
+    let mut emit = |file: &str, index: usize, report, fetched| -> Result<(), LcCliError> {
         let text = serde_json::to_string(&CometLine {
             file,
             index,
             report,
             fetched,
-        })
-        .map_err(|e| e.to_string())?;
-        writeln!(out, "{text}").map_err(|e| e.to_string())
+        })?;
+        writeln!(out, "{text}")?;
+        Ok(())
     };
     if !args.bisect {
         let only: Vec<_> = blocks.iter().map(|(_, _, b)| b.clone()).collect();
@@ -399,7 +475,7 @@ pub fn verify_cometbft(args: &CometArgs, out: &mut impl Write) -> Result<bool, S
     }
     // Bisection: the given blocks are the only source of pivots.
     let Some((file, index, target)) = blocks.iter().max_by_key(|(_, _, b)| b.height()) else {
-        return Err("--bisect needs at least one --untrusted block".into());
+        return Err(InputError::new("--untrusted", "at least one block with --bisect", "").into());
     };
     let by_height: std::collections::HashMap<u64, _> = blocks
         .iter()
@@ -438,4 +514,140 @@ pub fn verify_cometbft(args: &CometArgs, out: &mut impl Write) -> Result<bool, S
     };
     emit(file, *index, report, fetched)?;
     Ok(result.is_ok())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LcCmd {
+    /// Verify light-client data as the hub's light client would; one JSON
+    /// line per object; exit 1 if any object is invalid.
+    Verify {
+        #[command(subcommand)]
+        chain: LcChain,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LcChain {
+    /// Ethereum beacon chain (sync committees), from the beacon API's JSON
+    /// or SSZ responses, or a consensus-spec-tests case folder.
+    Ethereum {
+        /// Network whose fork schedule and genesis validators root apply.
+        #[arg(long, default_value = "mainnet")]
+        network: String,
+        /// Block root of the bootstrap you trust (weak subjectivity).
+        #[arg(long, required_unless_present = "case")]
+        trusted_root: Option<alloy_primitives::B256>,
+        /// `light_client/bootstrap` response (JSON, or SSZ).
+        #[arg(long, required_unless_present = "case")]
+        bootstrap: Option<PathBuf>,
+        /// Update files in order: `light_client/updates` arrays, update,
+        /// finality-update or optimistic-update envelopes (JSON); the
+        /// `light_client/updates` chunk stream, a finality or optimistic
+        /// update (SSZ).
+        #[arg(long, num_args = 1..)]
+        updates: Vec<PathBuf>,
+        /// Current slot (default: from the clock).
+        #[arg(long)]
+        current_slot: Option<u64>,
+        /// A consensus-spec-tests `light_client/sync` case folder
+        /// (meta.yaml, config.yaml, steps.yaml, SSZ-snappy objects): its own
+        /// network, trusted root and clock; one line per step.
+        #[arg(long, conflicts_with_all = ["trusted_root", "bootstrap", "updates", "current_slot"])]
+        case: Option<PathBuf>,
+    },
+    /// A CometBFT chain: skipping verification from a trusted block
+    /// (tendermint-light-client-verifier), one JSON line per step; exit 1
+    /// if a step is INVALID.
+    Cometbft(CometCli),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CometCli {
+    /// The block you trust: tendermint-rs LightBlock JSON, or an RPC bundle
+    /// `{"commit": <'/commit' result>, "validators": <'/validators' result>}`.
+    #[arg(long)]
+    pub trusted: PathBuf,
+    /// Blocks to verify in order (each file one block, in either form, or
+    /// a JSON array of them).
+    #[arg(long, num_args = 1.., required = true)]
+    pub untrusted: Vec<PathBuf>,
+    /// The clock: RFC 3339 or Unix seconds (default: now).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Trusting period, seconds (below the chain's unbonding period).
+    #[arg(long, default_value_t = 1_209_600)]
+    pub trusting_period: u64,
+    /// Trust threshold `n/d` (1/3 ≤ n/d ≤ 1).
+    #[arg(long, default_value = "1/3")]
+    pub trust_threshold: String,
+    /// Allowed clock drift, seconds.
+    #[arg(long, default_value_t = 5)]
+    pub clock_drift: u64,
+    /// Verify the highest block by skipping with bisection, pivots taken
+    /// from the given blocks.
+    #[arg(long)]
+    pub bisect: bool,
+}
+
+/// Runs `switchyard lc`.
+pub fn command(cmd: LcCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        LcCmd::Verify {
+            chain:
+                LcChain::Ethereum {
+                    network,
+                    trusted_root,
+                    bootstrap,
+                    updates,
+                    current_slot,
+                    case,
+                },
+        } => {
+            let out = &mut std::io::stdout().lock();
+            let all_valid = match (case, trusted_root, bootstrap) {
+                (Some(dir), _, _) => verify_case(&dir, out),
+                (None, Some(trusted_root), Some(bootstrap)) => {
+                    let args = VerifyArgs {
+                        network,
+                        trusted_root,
+                        bootstrap,
+                        updates,
+                        current_slot,
+                    };
+                    verify_ethereum(&args, out)
+                }
+                // clap requires both unless --case is given.
+                _ => Err(InputError::new(
+                    "--trusted-root and --bootstrap",
+                    "both, without --case",
+                    "",
+                )
+                .into()),
+            }?;
+            Ok(if all_valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        LcCmd::Verify {
+            chain: LcChain::Cometbft(c),
+        } => {
+            let args = CometArgs {
+                trusted: c.trusted,
+                untrusted: c.untrusted,
+                now: c.now,
+                trusting_period_secs: c.trusting_period,
+                trust_threshold: c.trust_threshold,
+                clock_drift_secs: c.clock_drift,
+                bisect: c.bisect,
+            };
+            let ok = verify_cometbft(&args, &mut std::io::stdout().lock())?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
 }

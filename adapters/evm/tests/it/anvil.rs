@@ -10,16 +10,16 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy::providers::{Provider, RootProvider};
 use alloy::sol_types::{SolCall, SolConstructor, SolType, eip712_domain};
-use switchyard::procs::{Anvil, free_port, repo_root};
 use switchyard_evm::EvmError;
 use switchyard_evm::attest::{Attester, batch_digest};
 use switchyard_evm::bindings::{
     self, ARTIFACTS_DIR, Inbox, Mailbox, PingPong, TestRecipient, load_abi_signatures,
     load_bytecode,
 };
-use switchyard_evm::devtools::{ANVIL_KEYS, Deployment, DevWallet, deploy_all, received_events};
 use switchyard_evm::rpc::{RpcObserver, RpcPolicy, RpcPool};
 use switchyard_evm::submitter::{EvmSubmitter, Included, PreparedBatch, SubmitterConfig};
+use switchyard_localnet::evm::{ANVIL_KEYS, Deployment, DevWallet, deploy_all, received_events};
+use switchyard_localnet::procs::{Anvil, free_port, repo_root};
 use switchyard_types::{MESSAGE_VERSION, Message, batch_root};
 
 /// Not anvil's default (31337), so a hard-coded chain id anywhere shows up.
@@ -865,59 +865,6 @@ async fn several_signer_keys_deliver_in_parallel_each_with_its_own_nonces() {
     let text = err.to_string();
     assert!(
         text.contains("chains[0] submitter keys") && text.contains("key 1 repeats key 0"),
-        "{text}"
-    );
-}
-
-#[tokio::test]
-async fn signer_balances_are_published_and_low_ones_flagged() {
-    use switchyard::balance::BalanceMonitor;
-    use switchyard::metrics::Metrics;
-    use switchyard_evm::submitter::Signers;
-    let chain = Chain::start(vec![address_of(ANVIL_KEYS[1])], 1).await;
-    let signers = Arc::new(
-        Signers::new(
-            vec![
-                chain.submitter(ANVIL_KEYS[2]),
-                chain.submitter(ANVIL_KEYS[3]),
-            ],
-            "test keys",
-        )
-        .expect("distinct keys"),
-    );
-    let metrics = Metrics::new();
-    // anvil funds each dev account with 10,000 ether.
-    for (low_eth, flag) in [(0.1, 0), (20_000.0, 1)] {
-        BalanceMonitor::new(
-            "dest",
-            Arc::clone(&signers),
-            metrics.clone(),
-            low_eth,
-            Duration::from_secs(30),
-        )
-        .check_once()
-        .await
-        .expect("balances read");
-        for k in [ANVIL_KEYS[2], ANVIL_KEYS[3]] {
-            let signer = address_of(k).to_string();
-            let eth = metrics
-                .signer_balance
-                .with_label_values(&["dest", &signer])
-                .get();
-            assert!((9_000.0..=10_000.0).contains(&eth), "{signer}: {eth}");
-            assert_eq!(
-                metrics
-                    .signer_balance_low
-                    .with_label_values(&["dest", &signer])
-                    .get(),
-                flag,
-                "threshold {low_eth}"
-            );
-        }
-    }
-    let text = metrics.render();
-    assert!(
-        text.contains("switchyard_signer_balance_eth{chain=\"dest\",signer=\"0x"),
         "{text}"
     );
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, Bytes};
 use serde::Serialize;
 use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
-use switchyard_evm::devtools::{self, ANVIL_KEYS, Deployment, DevWallet};
+use switchyard_localnet::evm::{self as devtools, ANVIL_KEYS, Deployment, DevWallet};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
@@ -21,7 +21,7 @@ use crate::config::{
 };
 use crate::hub::Hub;
 use crate::metrics::{stage, sum_messages_in_text};
-use crate::procs::{Anvil, RedisServer, repo_root};
+use switchyard_localnet::procs::{Anvil, RedisServer, repo_root};
 
 /// Errors of the devnet.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,7 @@ use crate::procs::{Anvil, RedisServer, repo_root};
 pub enum DevnetError {
     /// A local process.
     #[error(transparent)]
-    Proc(#[from] crate::procs::ProcError),
+    Proc(#[from] switchyard_localnet::procs::ProcError),
     /// Chain I/O.
     #[error(transparent)]
     Evm(#[from] switchyard_evm::EvmError),

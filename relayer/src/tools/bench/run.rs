@@ -11,26 +11,23 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, keccak256};
 use serde::Serialize;
 use switchyard_evm::attest::Attester;
-use switchyard_evm::devtools::{self, ANVIL_KEYS, DevWallet};
 use switchyard_evm::rpc::{RpcPolicy, RpcPool};
 use switchyard_evm::submitter::{EvmSubmitter, SubmitterConfig};
 use switchyard_lc_evm::receipts_root;
-use tokio::task::JoinSet;
+use switchyard_localnet::evm::{self as devtools, ANVIL_KEYS, DevWallet};
 use tokio_util::sync::CancellationToken;
 
+use super::sink::BenchSink;
 use super::{GenConfig, GeneratorSource, NullSink};
-use crate::backlog::{BacklogMonitor, BacklogView};
 use crate::config::{
     ChainConfig, Config, DispatcherConfig, HttpConfig, LogConfig, RedisConfig, SecretRef,
 };
-use crate::dispatch::{DestSpec, Dispatcher};
-use crate::health::Health;
-use crate::journal::Journal;
+use crate::error::HubError;
+use crate::hub::{HubBuilder, SideTask, Wiring};
 use crate::metrics::{Metrics, quantile_between};
-use crate::origin::evm::{OriginSpec, Watcher};
-use crate::procs::{Anvil, RedisServer, repo_root};
-use crate::route::{RouteStage, Router};
-use crate::store::{QueueKey, RedisTarget, Store};
+use crate::origin::evm::OriginSpec;
+use crate::store::QueueKey;
+use switchyard_localnet::procs::{Anvil, RedisServer, repo_root};
 
 /// Errors of the benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +81,8 @@ pub struct BenchArgs {
 }
 
 /// Parses `I/N` (0 ≤ I < N).
-pub fn parse_part(s: &str) -> Result<(usize, usize), String> {
-    let bad = || format!("--part: expected I/N with 0 <= I < N, got {s:?}");
+pub fn parse_part(s: &str) -> Result<(usize, usize), crate::error::InputError> {
+    let bad = || crate::error::InputError::new("--part", "I/N with 0 <= I < N", s);
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (i, n): (usize, usize) = (
         i.trim().parse().map_err(|_| bad())?,
@@ -111,12 +108,16 @@ pub enum SinkKind {
 }
 
 impl std::str::FromStr for SinkKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::error::InputError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "null" => Ok(Self::Null),
             "anvil" => Ok(Self::Anvil),
-            other => Err(format!("expected \"null\" or \"anvil\", got {other:?}")),
+            other => Err(crate::error::InputError::new(
+                "--sink",
+                "\"null\" or \"anvil\"",
+                other,
+            )),
         }
     }
 }
@@ -584,9 +585,13 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         Some((i, _)) => format!("bench-{i}"),
         None => "bench".to_owned(),
     };
-    let store = Store::connect(&RedisTarget::Single(redis_url.clone()), &prefix, queue_key)
-        .await
-        .map_err(|e| setup(e.to_string()))?;
+
+    // With `--sink anvil`: one chain, and on it an Inbox and a recipient per
+    // destination domain; the generator addresses its messages to them.
+    let anvil = match args.sink {
+        SinkKind::Null => None,
+        SinkKind::Anvil => Some(AnvilSink::deploy(&mut gen_cfg, attester.address()).await?),
+    };
 
     // The hub's configuration for these chains: only routing and dispatch
     // settings matter; no RPC is ever called.
@@ -602,6 +607,14 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             .map_or(Address::ZERO, |o| o.mailbox)
     };
     let inbox = Address::repeat_byte(0x1b);
+    // Where each destination's batches are attested for: the null sink's
+    // made-up chain, or the anvil chain's Inbox of that destination.
+    let dest_of = |d: u32| -> (u64, Address) {
+        match (&anvil, gen_cfg.destinations.iter().position(|x| x.domain == d)) {
+            (Some(a), Some(i)) => (a.chain.chain_id, a.contracts[i].0),
+            _ => (u64::from(d), inbox),
+        }
+    };
     let shards = args
         .shards
         .unwrap_or_else(|| auto_shards(gen_cfg.destinations.len()));
@@ -624,7 +637,13 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             cluster_nodes: Vec::new(),
         },
         tls: crate::config::TlsConfig::default(),
-        http: HttpConfig::default(),
+        // Each process of a `--processes` run has its own status API.
+        http: HttpConfig {
+            listen: "127.0.0.1:0"
+                .parse()
+                .map_err(|e| setup(format!("listen address: {e}")))?,
+            ..HttpConfig::default()
+        },
         log: LogConfig::default(),
         attester_key: SecretRef {
             env: Some("UNUSED".into()),
@@ -645,10 +664,10 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             .map(|&d| ChainConfig {
                 name: format!("d{d}"),
                 domain: d,
-                chain_id: u64::from(d),
+                chain_id: dest_of(d).0,
                 rpc_urls: vec!["http://127.0.0.1:1".into()],
                 mailbox: mailbox_of(d),
-                inbox,
+                inbox: dest_of(d).1,
                 confirmations: 0,
                 checkpoint: None,
                 poll_interval_ms: 10,
@@ -677,159 +696,80 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     };
     cfg.validate().map_err(|e| setup(e.to_string()))?;
 
-    let metrics = Metrics::new();
-    let health = Arc::new(Health::default());
-    let backlog = Arc::new(BacklogView::default());
-    let router = Arc::new(Router::from_config(&cfg));
-    let origin_names: Arc<HashMap<u32, String>> = Arc::new(
-        cfg.chains
-            .iter()
-            .map(|c| (c.domain, c.name.clone()))
-            .collect(),
-    );
-    let stop = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    let (journal, writer) = Journal::start(&cfg.status, &store, &metrics)
-        .await
-        .map_err(|e| setup(e.to_string()))?;
-    if let Some(w) = writer {
-        tasks.spawn(w.run(stop.child_token()));
-    }
-
-    // With `--sink anvil`: one chain, and on it an Inbox and a recipient per
-    // destination domain; the generator addresses its messages to them.
-    let anvil = match args.sink {
-        SinkKind::Null => None,
-        SinkKind::Anvil => Some(AnvilSink::deploy(&mut gen_cfg, attester.address()).await?),
-    };
-    let mut sources = Vec::new();
     let (part, parts) = args.part.unwrap_or((0, 1));
     let generators = gen_cfg.generators().map_err(|e| setup(e.to_string()))?;
+    // The offered rate is the whole run's: this part's share.
+    let origins = (gen_cfg.origins.len() as f64).max(1.0);
+    let mut wiring = BenchWiring {
+        sources: HashMap::new(),
+        checkpoints: HashMap::new(),
+        header_lead: keep as u64 / 2,
+        sinks: HashMap::new(),
+    };
     for (_, g) in generators
         .into_iter()
         .enumerate()
         .filter(|(k, _)| k % parts == part)
     {
         let domain = g.domain();
-        let spec = OriginSpec {
-            name: format!("d{domain}"),
-            domain,
-            mailbox: g.mailbox(),
-            confirmations: 0,
-            checkpoint: Some(g.checkpoint()),
-            poll: Duration::from_millis(1),
-            // Within what the generator keeps (re-routing a destination that
-            // fell behind reads its blocks again).
-            header_lead: keep as u64 / 2,
-            quorum: 1,
-        };
-        // The offered rate is the whole run's: this part's share.
-        let origins = (gen_cfg.origins.len() as f64).max(1.0);
+        wiring.checkpoints.insert(domain, g.checkpoint());
         let source = GeneratorSource::new(g, keep);
         let source = Arc::new(match args.rate {
             Some(rate) => source.paced(rate / origins),
             None => source,
         });
-        sources.push(Arc::clone(&source));
-        let route = RouteStage::new(
-            &spec.name,
-            domain,
-            store.lanes(),
-            store.origin_state(),
-            Arc::clone(&router),
-            Arc::clone(&backlog),
-            metrics.clone(),
-            args.max_backlog,
-        )
-        .with_journal(journal.clone());
-        let w = Watcher::new(
-            spec,
-            source,
-            store.origin_state(),
-            route,
-            metrics.clone(),
-            Arc::clone(&health),
-        );
-        tasks.spawn(w.run(stop.child_token()));
+        wiring.sources.insert(domain, source);
     }
+    let sources: Vec<Arc<GeneratorSource>> = wiring.sources.values().cloned().collect();
     let mut sinks = Vec::new();
     for (i, d) in gen_cfg.destinations.iter().enumerate() {
-        let spec = |chain_id: u64, inbox: Address| DestSpec {
-            name: format!("d{}", d.domain),
-            domain: d.domain,
-            chain_id,
-            inbox,
-            group_domains: Vec::new(),
+        let sink = match &anvil {
+            Some(a) => {
+                let (inbox, _) = a.contracts[i];
+                let pool = RpcPool::new(
+                    &format!("d{}", d.domain),
+                    std::slice::from_ref(&a.chain.url),
+                    RpcPolicy::default(),
+                )
+                .map_err(|e| setup(e.to_string()))?;
+                // Key 0 deployed; each destination submits with its own key so
+                // their nonces never interleave.
+                let submitter = EvmSubmitter::new(
+                    pool,
+                    ANVIL_KEYS[i + 1],
+                    "anvil dev key",
+                    SubmitterConfig {
+                        max_fee_per_gas: 100_000_000_000,
+                        ..SubmitterConfig::new(a.chain.chain_id, inbox)
+                    },
+                )
+                .map_err(|e| setup(e.to_string()))?;
+                BenchSink::Anvil(Box::new(submitter))
+            }
+            None => {
+                let mut sink =
+                    NullSink::new(d.domain, u64::from(d.domain), inbox, attester.address());
+                if let Some(seen) = &shared_seen {
+                    sink = sink.shared(seen.clone());
+                }
+                let sink = Arc::new(sink);
+                sinks.push(Arc::clone(&sink));
+                BenchSink::Null(sink)
+            }
         };
-        if let Some(a) = &anvil {
-            let (inbox, _) = a.contracts[i];
-            let pool = RpcPool::new(
-                &format!("d{}", d.domain),
-                std::slice::from_ref(&a.chain.url),
-                RpcPolicy::default(),
-            )
-            .map_err(|e| setup(e.to_string()))?;
-            // Key 0 deployed; each destination submits with its own key so
-            // their nonces never interleave.
-            let submitter = EvmSubmitter::new(
-                pool,
-                ANVIL_KEYS[i + 1],
-                "anvil dev key",
-                SubmitterConfig {
-                    max_fee_per_gas: 100_000_000_000,
-                    ..SubmitterConfig::new(a.chain.chain_id, inbox)
-                },
-            )
-            .map_err(|e| setup(e.to_string()))?;
-            let disp = Dispatcher::new(
-                spec(a.chain.chain_id, inbox),
-                store.clone(),
-                Arc::new(submitter),
-                attester.clone(),
-                metrics.clone(),
-                dispatcher.clone(),
-                replica.clone(),
-                Arc::clone(&origin_names),
-            )
-            .with_journal(journal.clone());
-            tasks.spawn(disp.run(stop.child_token()));
-            continue;
-        }
-        let mut sink = NullSink::new(d.domain, u64::from(d.domain), inbox, attester.address());
-        if let Some(seen) = &shared_seen {
-            sink = sink.shared(seen.clone());
-        }
-        let sink = Arc::new(sink);
-        sinks.push(Arc::clone(&sink));
-        let disp = Dispatcher::new(
-            spec(u64::from(d.domain), inbox),
-            store.clone(),
-            sink,
-            attester.clone(),
-            metrics.clone(),
-            dispatcher.clone(),
-            replica.clone(),
-            Arc::clone(&origin_names),
-        )
-        .with_journal(journal.clone());
-        tasks.spawn(disp.run(stop.child_token()));
+        wiring.sinks.insert(d.domain, Arc::new(sink));
     }
-    let monitor = BacklogMonitor::new(
-        store
-            .dedicated()
-            .await
-            .map_err(|e| setup(e.to_string()))?
-            .lanes(),
-        metrics.clone(),
-        gen_cfg
-            .destinations
-            .iter()
-            .map(|d| (d.domain, format!("d{}", d.domain)))
-            .collect(),
-        shards,
-        Arc::clone(&backlog),
-    );
-    tasks.spawn(monitor.run(stop.child_token()));
+    // The hub itself, wired as `switchyard run` wires it, with generated
+    // sources and these sinks in place of the chains.
+    let stop = CancellationToken::new();
+    let hub = HubBuilder::new(cfg)
+        .queue_key(queue_key)
+        .attester(attester.clone())
+        .replica(replica)
+        .start(wiring, stop.clone())
+        .await
+        .map_err(|e| setup(e.to_string()))?;
+    let metrics = hub.metrics.clone();
 
     let delivered = || match anvil {
         Some(_) => metrics.messages_at(crate::metrics::stage::DELIVERED),
@@ -928,14 +868,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     let peak = peak_rss();
     let rss1 = current_rss();
     stop.cancel();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::time::timeout_at(deadline, tasks.join_next())
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-    {}
-    tasks.abort_all();
+    // What has not stopped within 30 s is aborted with the hub's tasks.
+    let _ = tokio::time::timeout(Duration::from_secs(30), hub.join()).await;
     let e2e = stage_q.get("deliver").copied().unwrap_or_default();
     let delivered_total = delivered();
     let (mut duplicates, mut gas_per_message, mut per_tx, mut batches) = (
@@ -999,6 +933,50 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     Ok(report)
 }
 
+/// The benchmark's [`Wiring`]: this process's share of the generated
+/// origins, and a sink per destination.
+struct BenchWiring {
+    sources: HashMap<u32, Arc<GeneratorSource>>,
+    checkpoints: HashMap<u32, switchyard_lc_evm::BlockRef>,
+    /// Within what the generator keeps (re-routing a destination that fell
+    /// behind reads its blocks again).
+    header_lead: u64,
+    sinks: HashMap<u32, Arc<BenchSink>>,
+}
+
+impl Wiring for BenchWiring {
+    type Source = Arc<GeneratorSource>;
+    type Sink = BenchSink;
+
+    fn source(
+        &mut self,
+        _i: usize,
+        chain: &ChainConfig,
+        _pool: &RpcPool,
+    ) -> Result<Option<Arc<GeneratorSource>>, HubError> {
+        Ok(self.sources.get(&chain.domain).cloned())
+    }
+
+    fn tune(&self, spec: &mut OriginSpec) {
+        spec.checkpoint = self.checkpoints.get(&spec.domain).copied();
+        spec.poll = Duration::from_millis(1);
+        spec.header_lead = self.header_lead;
+        spec.quorum = 1;
+    }
+
+    fn sink(
+        &mut self,
+        _i: usize,
+        chain: &ChainConfig,
+        _pool: &RpcPool,
+        _metrics: &Metrics,
+        _shutdown: &CancellationToken,
+        _side: &mut Vec<SideTask>,
+    ) -> Result<Option<Arc<BenchSink>>, HubError> {
+        Ok(self.sinks.get(&chain.domain).cloned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1008,7 +986,7 @@ mod tests {
         assert_eq!(parse_part("0/2"), Ok((0, 2)));
         assert_eq!(parse_part("1/2"), Ok((1, 2)));
         for bad in ["2/2", "1", "a/2", "1/0", "-1/2"] {
-            let err = parse_part(bad).expect_err(bad);
+            let err = parse_part(bad).expect_err(bad).to_string();
             assert!(err.contains(bad), "{err}");
         }
     }

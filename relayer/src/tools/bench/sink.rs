@@ -4,8 +4,8 @@
 //! once, by (origin, nonce), like the Inbox's replay bitmap.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use switchyard_evm::EvmError;
@@ -320,6 +320,62 @@ impl BatchSink for NullSink {
     fn pending_tx(&self, pending: &Included) -> Option<B256> {
         // The signed digest stands in for a transaction hash.
         Some(pending.tx_hash)
+    }
+}
+
+/// A benchmark destination: the verifying null sink, or a real anvil
+/// chain through the hub's EVM submitter (`--sink anvil`).
+#[derive(Debug)]
+pub(crate) enum BenchSink {
+    /// Checked and counted in process.
+    Null(Arc<NullSink>),
+    /// Submitted to anvil.
+    Anvil(Box<switchyard_evm::submitter::EvmSubmitter>),
+}
+
+/// A batch submitted to a [`BenchSink`].
+#[derive(Debug)]
+pub(crate) enum BenchPending {
+    /// Already checked.
+    Null(Included),
+    /// Sent to anvil, not yet confirmed.
+    Anvil(switchyard_evm::submitter::PendingBatch),
+}
+
+impl BatchSink for BenchSink {
+    type Pending = BenchPending;
+
+    async fn submit(
+        &self,
+        messages: Vec<Bytes>,
+        signatures: Vec<Bytes>,
+    ) -> Result<BenchPending, EvmError> {
+        match self {
+            Self::Null(n) => n.submit(messages, signatures).await.map(BenchPending::Null),
+            Self::Anvil(e) => BatchSink::submit(e.as_ref(), messages, signatures)
+                .await
+                .map(BenchPending::Anvil),
+        }
+    }
+
+    async fn confirm(&self, pending: BenchPending) -> Result<Included, EvmError> {
+        match (self, pending) {
+            (Self::Null(n), BenchPending::Null(p)) => n.confirm(p).await,
+            (Self::Anvil(e), BenchPending::Anvil(p)) => BatchSink::confirm(e.as_ref(), p).await,
+            // A sink only ever confirms what it submitted itself.
+            _ => Err(EvmError::Malformed {
+                what: "bench batch",
+                reason: "confirmed by another kind of sink than submitted it".into(),
+            }),
+        }
+    }
+
+    fn pending_tx(&self, pending: &BenchPending) -> Option<B256> {
+        match (self, pending) {
+            (Self::Null(n), BenchPending::Null(p)) => n.pending_tx(p),
+            (Self::Anvil(e), BenchPending::Anvil(p)) => e.pending_tx(p),
+            _ => None,
+        }
     }
 }
 

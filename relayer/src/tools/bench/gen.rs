@@ -1259,7 +1259,10 @@ mod tests {
             .unwrap_or(5.0);
         for (label, recycle) in [("dropping blocks", false), ("recycling blocks", true)] {
             let mut g = OriginGenerator::new(&GenConfig::default(), 1000).expect("generator");
-            let (wall, cpu0) = (std::time::Instant::now(), crate::bench::thread_cpu_time());
+            let (wall, cpu0) = (
+                std::time::Instant::now(),
+                crate::tools::bench::thread_cpu_time(),
+            );
             let (mut messages, mut blocks, mut root_time) = (0u64, 0u64, 0.0f64);
             while wall.elapsed().as_secs_f64() < seconds {
                 let b = g.next_block();
@@ -1276,7 +1279,7 @@ mod tests {
                     g.recycle(b);
                 }
             }
-            let cpu = crate::bench::thread_cpu_time()
+            let cpu = crate::tools::bench::thread_cpu_time()
                 .zip(cpu0)
                 .map_or(f64::NAN, |(b, a)| (b - a).as_secs_f64());
             let wall = wall.elapsed().as_secs_f64();

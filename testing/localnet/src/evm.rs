@@ -1,6 +1,6 @@
 //! Development-network helpers: deploy the contracts, send traffic, read the
-//! events that prove delivery. Used by `switchyard devnet` and the tests; not
-//! by the hub itself.
+//! events that prove delivery. Used by `switchyard devnet`, `switchyard
+//! bench --sink anvil` and the tests; never by the hub itself.
 
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolConstructor, SolEvent};
 
-use crate::EvmError;
-use crate::bindings::{Inbox, Mailbox, TestRecipient};
+use switchyard_evm::EvmError;
+use switchyard_evm::bindings::{Inbox, Mailbox, TestRecipient};
 
 /// anvil's well-known development keys (mnemonic "test test ... junk"): public
 /// test keys, never real secrets.
@@ -200,9 +200,9 @@ pub async fn deploy_all(
     threshold: u64,
     handle_gas_limit: u64,
 ) -> Result<Deployment, EvmError> {
-    let mailbox_code = crate::bindings::load_bytecode(artifacts, "Mailbox")?;
-    let inbox_code = crate::bindings::load_bytecode(artifacts, "Inbox")?;
-    let recipient_code = crate::bindings::load_bytecode(artifacts, "TestRecipient")?;
+    let mailbox_code = switchyard_evm::bindings::load_bytecode(artifacts, "Mailbox")?;
+    let inbox_code = switchyard_evm::bindings::load_bytecode(artifacts, "Inbox")?;
+    let recipient_code = switchyard_evm::bindings::load_bytecode(artifacts, "TestRecipient")?;
     let mailbox = wallet
         .deploy(
             &mailbox_code,
@@ -249,7 +249,7 @@ pub async fn deploy_recipient(
     artifacts: &std::path::Path,
     inbox: Address,
 ) -> Result<Address, EvmError> {
-    let code = crate::bindings::load_bytecode(artifacts, "TestRecipient")?;
+    let code = switchyard_evm::bindings::load_bytecode(artifacts, "TestRecipient")?;
     wallet
         .deploy(
             &code,
@@ -266,11 +266,11 @@ pub async fn deploy_ping_pong(
     inbox: Address,
     max_hops: u32,
 ) -> Result<Address, EvmError> {
-    let code = crate::bindings::load_bytecode(artifacts, "PingPong")?;
+    let code = switchyard_evm::bindings::load_bytecode(artifacts, "PingPong")?;
     wallet
         .deploy(
             &code,
-            &crate::bindings::PingPong::constructorCall {
+            &switchyard_evm::bindings::PingPong::constructorCall {
                 mailbox,
                 inbox,
                 maxHops: max_hops,

@@ -5,6 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use std::process::ExitCode;
+
+use crate::error::InputError;
 use crate::journal::parse_b256;
 
 /// Exit status: delivered (or found, without `--wait`).
@@ -19,6 +22,37 @@ pub const EXIT_TIMEOUT: u8 = 3;
 /// unreachable or answering with an error): nothing is known of the
 /// message.
 pub const EXIT_ERROR: u8 = 4;
+
+/// Why the question could not be asked (exit status [`EXIT_ERROR`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusCliError {
+    /// A malformed id or hash.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The hub could not be asked, or answered with an error or something
+    /// that is not the status API's.
+    #[error("GET {url}: {reason}")]
+    Hub {
+        /// The request.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The HTTP client cannot be built.
+    #[error("http client: {0}")]
+    Client(String),
+    /// The answer cannot be written out.
+    #[error("writing the answer: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+fn hub_err(url: &str, reason: impl std::fmt::Display) -> StatusCliError {
+    StatusCliError::Hub {
+        url: url.to_owned(),
+        reason: reason.to_string(),
+    }
+}
 
 /// A message by id, or the messages of a transaction.
 #[derive(Debug, Clone)]
@@ -49,11 +83,11 @@ fn is_final(status: &str) -> bool {
 
 /// Runs the command; returns the exit status, or an error to print (bad
 /// id, hub unreachable).
-pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, String> {
+pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, StatusCliError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| format!("http client: {e}"))?;
+        .map_err(|e| StatusCliError::Client(e.to_string()))?;
     let deadline = args.wait.map(|w| Instant::now() + w);
     let (what, messages) = loop {
         let (what, found) = match &args.query {
@@ -83,14 +117,12 @@ pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, String> 
         }
         break (what, found);
     };
-    let io = |e: std::io::Error| format!("writing the answer: {e}");
     if messages.is_empty() {
         writeln!(
             out,
             "{what}: no message known to the hub at {} (not seen yet, or older than its status.retention_secs)",
             args.hub
-        )
-        .map_err(io)?;
+        )?;
         return Ok(if args.wait.is_some() {
             EXIT_TIMEOUT
         } else {
@@ -99,12 +131,12 @@ pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, String> 
     }
     for (i, v) in messages.iter().enumerate() {
         if args.json {
-            writeln!(out, "{v}").map_err(io)?;
+            writeln!(out, "{v}")?;
         } else {
             if i > 0 {
-                writeln!(out).map_err(io)?;
+                writeln!(out)?;
             }
-            write!(out, "{}", render(v)).map_err(io)?;
+            write!(out, "{}", render(v))?;
         }
     }
     let statuses: Vec<&str> = messages
@@ -129,24 +161,20 @@ pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, String> 
 async fn get_json(
     client: &reqwest::Client,
     url: &str,
-) -> Result<(reqwest::StatusCode, Value), String> {
-    let r = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+) -> Result<(reqwest::StatusCode, Value), StatusCliError> {
+    let r = client.get(url).send().await.map_err(|e| hub_err(url, e))?;
     let status = r.status();
     let body = r
         .json()
         .await
-        .map_err(|e| format!("GET {url}: answer is not JSON: {e}"))?;
+        .map_err(|e| hub_err(url, format!("answer is not JSON: {e}")))?;
     Ok((status, body))
 }
 
-fn refused(url: &str, status: reqwest::StatusCode, body: &Value) -> String {
-    format!(
-        "GET {url}: {status}: {}",
-        body["error"].as_str().unwrap_or("")
+fn refused(url: &str, status: reqwest::StatusCode, body: &Value) -> StatusCliError {
+    hub_err(
+        url,
+        format!("{status}: {}", body["error"].as_str().unwrap_or("")),
     )
 }
 
@@ -155,7 +183,7 @@ async fn fetch_status(
     client: &reqwest::Client,
     base: &str,
     id: &str,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, StatusCliError> {
     let url = format!("{}/v1/messages/{id}", base.trim_end_matches('/'));
     match get_json(client, &url).await? {
         (s, body) if s.is_success() => Ok(Some(body)),
@@ -169,7 +197,11 @@ async fn fetch_status(
 const MAX_PAGES: usize = 1000;
 
 /// The messages of transaction `tx` (`GET /v1/messages?tx=`), every page.
-async fn fetch_by_tx(client: &reqwest::Client, base: &str, tx: &str) -> Result<Vec<Value>, String> {
+async fn fetch_by_tx(
+    client: &reqwest::Client,
+    base: &str,
+    tx: &str,
+) -> Result<Vec<Value>, StatusCliError> {
     let first = format!("{}/v1/messages?tx={tx}", base.trim_end_matches('/'));
     let mut all = Vec::new();
     let mut url = first.clone();
@@ -183,15 +215,16 @@ async fn fetch_by_tx(client: &reqwest::Client, base: &str, tx: &str) -> Result<V
             Some(next) => {
                 let next_url = format!("{first}&cursor={next}");
                 if next_url == url {
-                    return Err(format!("GET {url}: the hub answered its own cursor again"));
+                    return Err(hub_err(&url, "the hub answered its own cursor again"));
                 }
                 url = next_url;
             }
             None => return Ok(all),
         }
     }
-    Err(format!(
-        "GET {first}: the list did not end within {MAX_PAGES} pages"
+    Err(hub_err(
+        &first,
+        format!("the list did not end within {MAX_PAGES} pages"),
     ))
 }
 
@@ -306,5 +339,57 @@ mod tests {
             t.contains("delivered      1970-01-01T00:00:01.450Z  +450 ms"),
             "{t}"
         );
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatusCli {
+    /// Message id (0x and 64 hex digits).
+    #[arg(required_unless_present = "tx", conflicts_with = "tx")]
+    pub id: Option<String>,
+    /// The messages of this origin (dispatch) or destination (delivery)
+    /// transaction instead.
+    #[arg(long)]
+    pub tx: Option<String>,
+    /// The hub's HTTP address.
+    #[arg(long, env = "SWITCHYARD_HUB", default_value = "http://127.0.0.1:9464")]
+    pub hub: String,
+    /// Wait up to this many seconds for the message to be delivered (or
+    /// to fail).
+    #[arg(long)]
+    pub wait: Option<u64>,
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `switchyard status`.
+pub async fn command(args: StatusCli) -> anyhow::Result<ExitCode> {
+    let StatusCli {
+        id,
+        tx,
+        hub,
+        wait,
+        json,
+    } = args;
+    use Lookup;
+    let query = match (id, tx) {
+        (Some(id), _) => Lookup::Id(id),
+        (None, Some(tx)) => Lookup::Tx(tx),
+        // clap requires one of them.
+        (None, None) => anyhow::bail!("give a message id or --tx"),
+    };
+    let args = StatusArgs {
+        hub,
+        query,
+        wait: wait.map(std::time::Duration::from_secs),
+        json,
+    };
+    match run(&args, &mut std::io::stdout().lock()).await {
+        Ok(code) => Ok(ExitCode::from(code)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
     }
 }

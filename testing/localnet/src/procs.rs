@@ -37,7 +37,7 @@ pub fn repo_root() -> PathBuf {
     if let Some(r) = std::env::var_os("SWITCHYARD_ROOT") {
         return PathBuf::from(r);
     }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     if built.join("deploy/setup.sh").exists() {
         return built.canonicalize().unwrap_or(built);
     }

@@ -1,0 +1,223 @@
+//! The dev tools' commands, apart from the hub's: `switchyard bench` and
+//! `switchyard devnet` (built with the `devtools` feature, on by default).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{init_tracing, on_signals};
+use crate::config::LogFormat;
+use crate::tools::devnet::{self, DevnetArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchCli {
+    /// Measured seconds after warm-up.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Warm-up seconds.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Routes (ordered origin → destination pairs; 12 = 4 chains).
+    #[arg(long, default_value_t = 12)]
+    pub routes: usize,
+    /// Message body size in bytes.
+    #[arg(long, default_value_t = 128)]
+    pub body_size: usize,
+    /// Lane shards per destination (default: 16 lanes in all, at least
+    /// one a destination: 4 each for the default 4 chains).
+    #[arg(long)]
+    pub shards: Option<u16>,
+    /// Dispatcher workers per destination.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Messages per attested batch.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Use this Redis instead of starting one.
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// Offer this many messages/s (all origins together) instead of an
+    /// unbounded load: latency at a given rate.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Where attested batches go: `null` (checked in process, counted
+    /// once) or `anvil` (a real chain: Inbox and recipient per
+    /// destination; reports gas_per_message).
+    #[arg(long, default_value = "null")]
+    pub sink: crate::tools::bench::SinkKind,
+    /// A few seconds of correctness checking (CI): exit 1 unless
+    /// messages were delivered, none twice.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Hub processes sharing one Redis (origins split between them,
+    /// every destination's lane shards leased among them); their
+    /// sinks share one nonce bitmap in Redis, so a message delivered by
+    /// two processes counts as a duplicate.
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
+    /// Keep the sink's nonce bitmap in Redis even with one process
+    /// (the baseline to compare `--processes 2` with).
+    #[arg(long)]
+    pub shared_sink: bool,
+    /// Internal: this process is part I of N (`I/N`) of a
+    /// `--processes N` run.
+    #[arg(long, hide = true)]
+    pub part: Option<String>,
+    /// Internal: the key prefix shared by the parts of a run.
+    #[arg(long, hide = true)]
+    pub prefix: Option<String>,
+    /// Run the status journal as the hub does by default (every
+    /// message's stages written to Redis for the status API).
+    #[arg(long)]
+    pub status_journal: bool,
+}
+
+/// Runs `switchyard bench`.
+pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
+    let BenchCli {
+        seconds,
+        warmup,
+        routes,
+        body_size,
+        shards,
+        workers,
+        batch_size,
+        redis,
+        rate,
+        sink,
+        smoke,
+        processes,
+        shared_sink,
+        part,
+        prefix,
+        status_journal,
+    } = args;
+    init_tracing(LogFormat::Text, "warn");
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    let (seconds, warmup) = if smoke { (3, 1) } else { (seconds, warmup) };
+    let args = crate::tools::bench::BenchArgs {
+        seconds,
+        warmup,
+        routes,
+        body_size,
+        shards,
+        workers,
+        batch: batch_size,
+        redis,
+        rate,
+        sink,
+        processes,
+        shared_sink,
+        part: part
+            .map(|p| crate::tools::bench::parse_part(&p))
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        prefix,
+        status_journal,
+        ..crate::tools::bench::BenchArgs::default()
+    };
+    let report = crate::tools::bench::run(args, shutdown).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    let ok = report.delivered > 0 && report.duplicates == 0 && report.too_old == 0;
+    Ok(if !smoke || ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DevnetCli {
+    /// Number of anvil chains to start.
+    #[arg(long, default_value_t = 2)]
+    pub chains: usize,
+    /// Messages per route (origin, destination); 0 = steady traffic until Ctrl-C.
+    #[arg(long, default_value_t = 1000)]
+    pub messages: u64,
+    /// Use these chains (comma-separated RPC URLs) instead of starting anvil.
+    #[arg(long, value_delimiter = ',')]
+    pub rpc: Vec<String>,
+    /// Use this Redis (redis://host:port) instead of starting one.
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// anvil block time, seconds.
+    #[arg(long, default_value_t = 0.2)]
+    pub block_time: f64,
+    /// Message body size, bytes.
+    #[arg(long, default_value_t = 64)]
+    pub body_size: usize,
+    /// Steady mode: messages per route per second.
+    #[arg(long, default_value_t = 50)]
+    pub rate: u64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout_secs: u64,
+    /// Hub HTTP listen address (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub http: SocketAddr,
+    /// Header-chain confirmation depth.
+    #[arg(long, default_value_t = 2)]
+    pub confirmations: u64,
+    /// Log level of the hub inside the devnet.
+    #[arg(long, default_value = "warn")]
+    pub log_level: String,
+    /// Send no traffic: deploy, start the hub and keep everything up
+    /// until Ctrl-C, for your own contracts and messages.
+    #[arg(long)]
+    pub serve: bool,
+    /// With --serve: write the chains' RPC URLs, contract addresses, the
+    /// hub URL and a funded integrator key to this JSON file.
+    #[arg(long, requires = "serve")]
+    pub info: Option<PathBuf>,
+}
+
+/// Runs `switchyard devnet`.
+pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
+    let DevnetCli {
+        chains,
+        messages,
+        rpc,
+        redis,
+        block_time,
+        body_size,
+        rate,
+        timeout_secs,
+        http,
+        confirmations,
+        log_level,
+        serve,
+        info,
+    } = args;
+    init_tracing(LogFormat::Text, &log_level);
+    if body_size > 16 * 1024 {
+        anyhow::bail!("--body-size: expected at most 16384, got {body_size}");
+    }
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    let args = DevnetArgs {
+        chains,
+        messages,
+        rpc,
+        redis,
+        block_time,
+        body_size: body_size.max(32),
+        rate: rate.max(1),
+        timeout: Duration::from_secs(timeout_secs),
+        http,
+        confirmations,
+        serve,
+        info,
+        ..DevnetArgs::default()
+    };
+    let report = devnet::run(args, shutdown).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
