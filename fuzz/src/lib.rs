@@ -20,7 +20,7 @@ mod cometbft;
 pub mod seeds;
 
 use switchyard::config::Config;
-use switchyard::lane::{LaneEntry, QueueKey};
+use switchyard::store::{LaneEntry, QueueKey};
 use switchyard_lc_evm::rlp::Item;
 use switchyard_lc_evm::{Header, Receipt};
 use switchyard_types::{HEADER_LEN, Message, id_of_encoded, keccak256};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B64, B256, Bloom, Bytes, U256};
 use serde_json::Value;
-use switchyard::lane::LaneEntry;
+use switchyard::store::LaneEntry;
 use switchyard_lc_beacon::codec::{
     bootstrap_from_ssz, bootstrap_to_ssz, finality_update_from_ssz, finality_update_to_ssz,
     optimistic_update_to_ssz, update_from_ssz, update_stream_chunk, update_to_ssz,
