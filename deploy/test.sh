@@ -39,6 +39,11 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast
 
+step "long runs: chaos, overload, kill loops, the browser (relayer/tests/long)"
+# Not part of a plain `cargo test` (the target has `test = false`), so that
+# the crate's own tests stay quick; the suite runs them here.
+cargo test --locked -p switchyard --test long --no-fail-fast
+
 step "fuzz smoke: each fuzz target ~15 s (deploy/fuzz.sh; seed replay on stable without nightly)"
 bash deploy/fuzz.sh --smoke
 if [ "${CI:-}" = true ]; then

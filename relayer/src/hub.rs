@@ -317,7 +317,7 @@ impl HubBuilder {
         let router = Arc::new(Router::from_config(&cfg));
         // Chain names and lanes, for the status API; the dispatchers' metric
         // labels take the origins' names from the same list.
-        let catalog = Arc::new(crate::api::Catalog::from_config(&cfg));
+        let catalog = Arc::new(crate::http::api::Catalog::from_config(&cfg));
         for (name, domain) in &catalog.origins {
             if let Some(mode) = catalog.trust.get(domain) {
                 for m in crate::config::TrustMode::ALL {
@@ -355,6 +355,21 @@ impl HubBuilder {
         if let Some(w) = writer {
             tasks.spawn("status journal", w.run(shutdown.child_token()));
         }
+        // Every origin hands its verified batches to a route stage of its own
+        // over the same lanes, routing table, backlog view and journal.
+        let route_stage = |name: &str, domain| {
+            RouteStage::new(
+                name,
+                domain,
+                store.lanes(),
+                store.origin_state(),
+                Arc::clone(&router),
+                Arc::clone(&backlog),
+                metrics.clone(),
+                cfg.dispatcher.max_backlog_entries,
+            )
+            .with_journal(journal.clone())
+        };
         for (i, c) in cfg.chains.iter().enumerate() {
             let policy = RpcPolicy {
                 timeout: Duration::from_millis(c.rpc_timeout_ms),
@@ -387,17 +402,7 @@ impl HubBuilder {
                 };
                 wiring.tune(&mut spec);
                 health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
-                let route = RouteStage::new(
-                    &c.name,
-                    c.domain,
-                    store.lanes(),
-                    store.origin_state(),
-                    Arc::clone(&router),
-                    Arc::clone(&backlog),
-                    metrics.clone(),
-                    cfg.dispatcher.max_backlog_entries,
-                )
-                .with_journal(journal.clone());
+                let route = route_stage(&c.name, c.domain);
                 let watcher = Watcher::new(
                     spec,
                     source,
@@ -453,17 +458,7 @@ impl HubBuilder {
         }
         if role.watches() {
             for (i, c) in cfg.cometbft_origins.iter().enumerate() {
-                let route = RouteStage::new(
-                    &c.name,
-                    c.domain,
-                    store.lanes(),
-                    store.origin_state(),
-                    Arc::clone(&router),
-                    Arc::clone(&backlog),
-                    metrics.clone(),
-                    cfg.dispatcher.max_backlog_entries,
-                )
-                .with_journal(journal.clone());
+                let route = route_stage(&c.name, c.domain);
                 let watcher = cometbft_watcher(i, c, &cfg, &store, route, &metrics, &health)?;
                 tasks.spawn(
                     format!("watcher {}", c.name),
@@ -602,7 +597,8 @@ fn beacon_watcher(
     ),
     HubError,
 > {
-    use crate::origin::beacon::{BeaconSpec, BeaconWatcher, Network};
+    use crate::config::beacon::Network;
+    use crate::origin::beacon::{BeaconSpec, BeaconWatcher};
     use switchyard_beacon::BeaconApi;
     // Validated with the configuration; built-in or custom.
     let network = Network::from_config(b, &format!("chain {}: beacon", c.name))?;

@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::error::InputError;
+use crate::input::InputError;
 use crate::metrics::Metrics;
 use crate::status_index::{sender_member, tx_member};
 use crate::store::{LaneId, StatusOp, StatusStore, Store};

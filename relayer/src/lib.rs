@@ -10,7 +10,6 @@
 //! local chains or generated evidence; [`cli`] is the command line.
 
 pub mod admin;
-pub mod api;
 pub mod backlog;
 pub mod balance;
 pub mod chain;
@@ -20,6 +19,7 @@ pub mod dispatch;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod input;
 pub mod hub;
 pub mod journal;
 pub mod metrics;

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 use alloy_primitives::{B256, hex};
 use switchyard_types::Domain;
 
-use crate::error::InputError;
+use crate::input::InputError;
 use crate::store::{StatusStore, StoreError};
 
 const ID: usize = 32;

@@ -15,7 +15,7 @@ use alloy_primitives::B256;
 use clap::Subcommand;
 use serde::Serialize;
 
-use crate::error::InputError;
+use crate::input::InputError;
 use switchyard_lc_beacon::spectest::{self, StepAction};
 use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, codec, json};
 
@@ -115,7 +115,7 @@ fn spec_of(network: &str) -> Result<(ChainSpec, u64), LcCliError> {
     })?;
     Ok((
         spec,
-        crate::origin::beacon::genesis_time(network).unwrap_or(0),
+        crate::config::beacon::genesis_time(network).unwrap_or(0),
     ))
 }
 
@@ -179,7 +179,7 @@ pub fn verify_ethereum(args: &VerifyArgs, out: &mut impl Write) -> Result<bool, 
     let (spec, genesis_time) = spec_of(&args.network)?;
     let now_slot = args
         .current_slot
-        .unwrap_or_else(|| crate::origin::beacon::wall_clock(genesis_time)());
+        .unwrap_or_else(|| crate::config::beacon::wall_clock(genesis_time)());
     let mut report = Report {
         out,
         all_valid: true,

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use std::process::ExitCode;
 
-use crate::error::InputError;
+use crate::input::InputError;
 use crate::journal::parse_b256;
 
 /// Exit status: delivered (or found, without `--wait`).

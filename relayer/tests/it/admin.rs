@@ -117,19 +117,10 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
             store: store.clone(),
             admin: Admin::new(store.dead_letters(), &cfg),
             admin_token: token.map(Arc::from),
-            catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
+            catalog: Arc::new(switchyard::http::api::Catalog::from_config(&cfg)),
             rate_limit: Arc::new(switchyard::ratelimit::RateLimiter::disabled()),
         };
-        async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let stop = tokio_util::sync::CancellationToken::new();
-            let s = stop.clone();
-            tokio::spawn(async move { switchyard::http::serve(listener, state, s).await });
-            (format!("http://{addr}"), stop)
-        }
+        crate::harness::serve::hub_http(state)
     };
     let http = reqwest::Client::new();
 

@@ -11,17 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256, Bloom, BloomInput, Bytes, keccak256};
-use alloy::providers::Provider;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use alloy::primitives::{Address, B256, Bytes, keccak256};
 use serde_json::Value;
 use switchyard::config::{
     ChainConfig, CheckpointConfig, Config, DispatcherConfig, HttpConfig, LogConfig, RedisConfig,
@@ -31,10 +25,8 @@ use switchyard::hub::Hub;
 use switchyard::metrics::stage;
 use switchyard_evm::bindings::TestRecipient;
 use switchyard_lc_evm::DISPATCH_TOPIC;
-use switchyard_localnet::evm::{
-    ANVIL_KEYS, Deployment, DevWallet, dispatch_many_calldata, received_events,
-};
-use switchyard_localnet::procs::{Anvil, RedisServer, find_tool, free_port};
+use switchyard_localnet::evm::{Deployment, dispatch_many_calldata, received_events};
+use switchyard_localnet::procs::{RedisServer, find_tool, free_port};
 use switchyard_types::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -44,551 +36,49 @@ const ORIGIN_NAME: &str = "alpha";
 const DESTINATION_NAME: &str = "beta";
 /// anvil block time, seconds.
 const BLOCK_TIME: f64 = 0.25;
-/// Bytes of a message before its body (Hyperlane v3 layout).
-const MESSAGE_HEADER_LEN: usize = 77;
 /// How long a test waits for something that should happen.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-// ----- the lying endpoint -----
-
-/// Forward everything unchanged.
-const HONEST: u8 = 0;
-/// `eth_getBlockReceipts`: flip one hex digit in the body of the Mailbox's
-/// first Dispatch log.
-const TAMPER_RECEIPTS: u8 = 1;
-/// `eth_getBlockByNumber` of a block with Dispatch logs: change `extraData`,
-/// keep the claimed `hash` (which no longer matches the header).
-const TAMPER_EXTRA_DATA: u8 = 2;
-/// `eth_getBlockByNumber` of a block with Dispatch logs: change `parentHash`
-/// and claim the hash of the forged header, a self-consistent header that
-/// does not link to its parent.
-const FORGE_PARENT: u8 = 3;
-/// `eth_getBlockByNumber` of a block with Dispatch logs: change `extraData`
-/// and claim the hash of the forged header, which links to its parent: only
-/// the next (honest) header shows it is not on the chain.
-const FORGE_EXTRA_DATA: u8 = 4;
-
-/// Serves its own branch above a fork point: self-consistent headers that
-/// link to the real chain, the first holding forged Dispatch logs under a
-/// receipts root that matches them, and claims a head 3 blocks higher than
-/// the real one. Only agreement with other endpoints can tell.
-const FORGE_BRANCH: u8 = 5;
-
-/// A destination endpoint that swallows `eth_sendRawTransaction` (answers
-/// the hash, forwards nothing) and answers `eth_getTransactionReceipt` of a
-/// swallowed transaction with a successful receipt placed in a real block.
-const FAKE_RECEIPTS: u8 = 6;
-/// A destination endpoint whose `eth_estimateGas` always says the call
-/// reverts.
-const FAKE_REVERT: u8 = 7;
-
-#[derive(Debug)]
-struct ProxyState {
-    upstream: String,
-    client: reqwest::Client,
-    mailbox: Address,
-    mode: AtomicU8,
-    /// Responses rewritten so far.
-    tampered: AtomicU64,
-    /// The branch served in [`FORGE_BRANCH`] mode.
-    branch: std::sync::Mutex<Option<ForgedBranch>>,
-    /// Transactions swallowed in [`FAKE_RECEIPTS`] mode.
-    swallowed: std::sync::Mutex<std::collections::HashSet<B256>>,
-}
-
-/// A forged branch above real block `fork`: block `fork + 1` carries the
-/// receipts of a real block with Dispatch logs whose messages were altered
-/// (new nonces, another body), later blocks are empty. Blocks are made on
-/// demand and kept, so every answer names the same hashes.
-#[derive(Debug)]
-struct ForgedBranch {
-    fork: u64,
-    /// Real block `fork`'s hash: the forged branch's first parent.
-    fork_hash: B256,
-    /// JSON of a real block with Dispatch logs: the template of every
-    /// forged header.
-    template: Value,
-    /// The forged receipts of block `fork + 1` and their trie root.
-    receipts: Value,
-    receipts_root: B256,
-    /// Forged blocks `fork + 1 ..` (JSON with its `hash`), in order.
-    blocks: Vec<Value>,
-}
-
-impl ForgedBranch {
-    /// The forged block at `number` (> `fork`).
-    fn block(&mut self, number: u64) -> Value {
-        while self.fork + (self.blocks.len() as u64) < number {
-            let n = self.fork + self.blocks.len() as u64 + 1;
-            let parent = match self.blocks.last() {
-                Some(b) => b["hash"].as_str().expect("forged hash").to_owned(),
-                None => self.fork_hash.to_string(),
-            };
-            let mut b = self.template.clone();
-            b["number"] = Value::String(format!("0x{n:x}"));
-            b["parentHash"] = Value::String(parent);
-            b["transactions"] = Value::Array(Vec::new());
-            if n > self.fork + 1 {
-                b["receiptsRoot"] =
-                    Value::String(switchyard_lc_evm::receipts_root(&[]).to_string());
-                b["logsBloom"] = Value::String(Bloom::ZERO.to_string());
-            } else {
-                b["receiptsRoot"] = Value::String(self.receipts_root.to_string());
-            }
-            let header: alloy::rpc::types::Header =
-                serde_json::from_value(b.clone()).expect("forged header parses");
-            b["hash"] = Value::String(header.inner.hash_slow().to_string());
-            self.blocks.push(b);
-        }
-        let index = usize::try_from(number - self.fork - 1).expect("small");
-        self.blocks[index].clone()
-    }
-
-    /// The forged receipts of block `number` (> `fork`).
-    fn receipts(&mut self, number: u64) -> Value {
-        if number == self.fork + 1 {
-            self.receipts.clone()
-        } else {
-            Value::Array(Vec::new())
-        }
-    }
-}
-
-/// The block number a JSON-RPC call asks about (`eth_getBlockByNumber`,
-/// `eth_getBlockReceipts`), when given as a number.
-fn block_param(call: &Value) -> Option<u64> {
-    let p = call.pointer("/params/0")?.as_str()?;
-    u64::from_str_radix(p.strip_prefix("0x")?, 16).ok()
-}
-
-/// The answer of a [`FORGE_BRANCH`] proxy to one call, when it makes one up.
-fn forge_answer(st: &ProxyState, call: &Value, real_answer: Option<&Value>) -> Option<Value> {
-    let mut guard = st.branch.lock().unwrap_or_else(|p| p.into_inner());
-    let branch = guard.as_mut()?;
-    let method = call.get("method")?.as_str()?;
-    let result = match method {
-        "eth_blockNumber" => {
-            let real = real_answer?.get("result")?.as_str()?;
-            let real = u64::from_str_radix(real.strip_prefix("0x")?, 16).ok()?;
-            Value::String(format!("0x{:x}", real.max(branch.fork) + 3))
-        }
-        "eth_getBlockByNumber" => {
-            let n = block_param(call).filter(|n| *n > branch.fork)?;
-            branch.block(n)
-        }
-        "eth_getBlockReceipts" => {
-            let n = block_param(call).filter(|n| *n > branch.fork)?;
-            branch.receipts(n)
-        }
-        _ => return None,
-    };
-    Some(
-        serde_json::json!({"jsonrpc": "2.0", "id": call.get("id").cloned().unwrap_or(Value::Null), "result": result}),
-    )
-}
-
-/// A JSON-RPC proxy on 127.0.0.1 that forwards POST bodies to `upstream` and
-/// rewrites responses according to its mode; stopped on drop.
-#[derive(Debug)]
-struct Proxy {
-    url: String,
-    state: Arc<ProxyState>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(upstream: &str, mailbox: Address, mode: u8) -> Self {
-        let state = Arc::new(ProxyState {
-            upstream: upstream.to_owned(),
-            client: reqwest::Client::new(),
-            mailbox,
-            mode: AtomicU8::new(mode),
-            tampered: AtomicU64::new(0),
-            branch: std::sync::Mutex::new(None),
-            swallowed: std::sync::Mutex::default(),
-        });
-        let app = axum::Router::new()
-            .route("/", axum::routing::post(relay))
-            .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("proxy binds a loopback port");
-        let addr = listener.local_addr().expect("proxy address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            url: format!("http://{addr}"),
-            state,
-            task,
-        }
-    }
-
-    fn set_mode(&self, mode: u8) {
-        self.state.mode.store(mode, Ordering::SeqCst);
-    }
-
-    fn tampered(&self) -> u64 {
-        self.state.tampered.load(Ordering::SeqCst)
-    }
-
-    /// Serves a forged branch from now on (see [`FORGE_BRANCH`]).
-    fn forge(&self, branch: ForgedBranch) {
-        *self.state.branch.lock().unwrap_or_else(|p| p.into_inner()) = Some(branch);
-        self.set_mode(FORGE_BRANCH);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The made-up answer of a [`FAKE_RECEIPTS`] or [`FAKE_REVERT`] proxy to
-/// one call, when it makes one up.
-async fn destination_lie(st: &ProxyState, mode: u8, call: &Value) -> Option<Value> {
-    let method = call.get("method")?.as_str()?;
-    let id = call.get("id").cloned().unwrap_or(Value::Null);
-    let answer = |result: Value| serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result});
-    match (mode, method) {
-        (FAKE_REVERT, "eth_estimateGas") => Some(serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": call.get("id").cloned().unwrap_or(Value::Null),
-            "error": {"code": 3, "message": "execution reverted: forged by the proxy", "data": "0x"},
-        })),
-        (FAKE_RECEIPTS, "eth_sendRawTransaction") => {
-            let raw: Bytes = call.pointer("/params/0")?.as_str()?.parse().ok()?;
-            let hash = keccak256(&raw);
-            st.swallowed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(hash);
-            Some(answer(Value::String(hash.to_string())))
-        }
-        (FAKE_RECEIPTS, "eth_getTransactionReceipt") => {
-            let hash: B256 = call.pointer("/params/0")?.as_str()?.parse().ok()?;
-            if !st
-                .swallowed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(&hash)
-            {
-                return None;
-            }
-            // A real block, two below the head: deep enough, canonical.
-            let head = rpc(&st.upstream, "eth_blockNumber", serde_json::json!([])).await;
-            let head = u64::from_str_radix(head.as_str()?.strip_prefix("0x")?, 16).ok()?;
-            let n = format!("0x{:x}", head.saturating_sub(2));
-            let block = rpc(
-                &st.upstream,
-                "eth_getBlockByNumber",
-                serde_json::json!([n, false]),
-            )
-            .await;
-            Some(answer(serde_json::json!({
-                "transactionHash": hash.to_string(),
-                "transactionIndex": "0x0",
-                "blockHash": block["hash"],
-                "blockNumber": n,
-                "from": Address::ZERO.to_string(),
-                "to": Address::ZERO.to_string(),
-                "cumulativeGasUsed": "0x5208",
-                "gasUsed": "0x5208",
-                "effectiveGasPrice": "0x1",
-                "contractAddress": null,
-                "logs": [],
-                "logsBloom": Bloom::ZERO.to_string(),
-                "type": "0x2",
-                "status": "0x1",
-            })))
-        }
-        _ => None,
-    }
-}
-
-async fn relay(State(st): State<Arc<ProxyState>>, body: axum::body::Bytes) -> Response {
-    let mode = st.mode.load(Ordering::SeqCst);
-    if matches!(mode, FAKE_RECEIPTS | FAKE_REVERT)
-        && let Ok(call) = serde_json::from_slice::<Value>(&body)
-        && let Some(lie) = destination_lie(&st, mode, &call).await
-    {
-        st.tampered.fetch_add(1, Ordering::SeqCst);
-        return (
-            [(header::CONTENT_TYPE, "application/json")],
-            lie.to_string(),
-        )
-            .into_response();
-    }
-    let answer = st
-        .client
-        .post(&st.upstream)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.clone())
-        .send()
-        .await;
-    let bytes = match answer {
-        Ok(r) => match r.bytes().await {
-            Ok(b) => b,
-            Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-        },
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    let mode = st.mode.load(Ordering::SeqCst);
-    if mode == FORGE_BRANCH
-        && let Ok(call) = serde_json::from_slice::<Value>(&body)
-        && let Some(forged) = forge_answer(
-            &st,
-            &call,
-            serde_json::from_slice::<Value>(&bytes).ok().as_ref(),
-        )
-    {
-        st.tampered.fetch_add(1, Ordering::SeqCst);
-        return (
-            [(header::CONTENT_TYPE, "application/json")],
-            forged.to_string(),
-        )
-            .into_response();
-    }
-    let out = match tamper(&st, mode, &body, &bytes) {
-        Some(rewritten) => {
-            st.tampered.fetch_add(1, Ordering::SeqCst);
-            axum::body::Bytes::from(rewritten)
-        }
-        None => bytes,
-    };
-    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
-}
-
-/// The rewritten response, or None to forward it unchanged. Handles single
-/// and batched JSON-RPC calls (responses matched to requests by id).
-fn tamper(st: &ProxyState, mode: u8, request: &[u8], response: &[u8]) -> Option<Vec<u8>> {
-    if mode == HONEST {
-        return None;
-    }
-    let request: Value = serde_json::from_slice(request).ok()?;
-    let mut response: Value = serde_json::from_slice(response).ok()?;
-    let calls: Vec<&Value> = match &request {
-        Value::Array(a) => a.iter().collect(),
-        v => vec![v],
-    };
-    let method_of = |id: &Value| {
-        calls
-            .iter()
-            .find(|c| c.get("id") == Some(id))
-            .and_then(|c| c.get("method"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let answers: Vec<&mut Value> = match &mut response {
-        Value::Array(a) => a.iter_mut().collect(),
-        v => vec![v],
-    };
-    let mut changed = false;
-    for answer in answers {
-        let Some(method) = answer.get("id").and_then(method_of) else {
-            continue;
-        };
-        let Some(result) = answer.get_mut("result") else {
-            continue;
-        };
-        changed |= match (mode, method.as_str()) {
-            (TAMPER_RECEIPTS, "eth_getBlockReceipts") => tamper_receipts(result, st.mailbox),
-            (TAMPER_EXTRA_DATA, "eth_getBlockByNumber") => tamper_extra_data(result, st.mailbox),
-            (FORGE_PARENT, "eth_getBlockByNumber") => {
-                forge_header(result, st.mailbox, "parentHash", &forged_parent())
-            }
-            (FORGE_EXTRA_DATA, "eth_getBlockByNumber") => {
-                forge_header(result, st.mailbox, "extraData", &forged_extra_data())
-            }
-            _ => false,
-        };
-    }
-    if changed {
-        serde_json::to_vec(&response).ok()
-    } else {
-        None
-    }
-}
-
-fn is_dispatch_from(log: &Value, mailbox: Address) -> bool {
-    let address = log
-        .get("address")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<Address>().ok());
-    let topic0 = log
-        .pointer("/topics/0")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<B256>().ok());
-    address == Some(mailbox) && topic0 == Some(DISPATCH_TOPIC)
-}
-
-/// Another hex digit in place of `c` (the JSON stays valid, the byte changes).
-fn flip_hex_digit(c: char) -> Option<char> {
-    char::from_digit(c.to_digit(16)? ^ 1, 16)
-}
-
-/// Flips the high nibble of the first body byte of the first Dispatch log of
-/// `mailbox` in a block's receipts.
-fn tamper_receipts(receipts: &mut Value, mailbox: Address) -> bool {
-    let Some(receipts) = receipts.as_array_mut() else {
-        return false;
-    };
-    for receipt in receipts {
-        let Some(logs) = receipt.get_mut("logs").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for log in logs {
-            if !is_dispatch_from(log, mailbox) {
-                continue;
-            }
-            let Some(data) = log.get_mut("data") else {
-                continue;
-            };
-            let Some(hex) = data.as_str() else {
-                continue;
-            };
-            // "0x", the ABI head (offset and length words), the message
-            // header: then the body.
-            let at = 2 + 2 * (64 + MESSAGE_HEADER_LEN);
-            let Some(flipped) = hex.chars().nth(at).and_then(flip_hex_digit) else {
-                continue;
-            };
-            let mut forged = hex.to_owned();
-            forged.replace_range(at..=at, &flipped.to_string());
-            *data = Value::String(forged);
-            return true;
-        }
-    }
-    false
-}
-
-/// Whether a block (JSON) may hold a Dispatch log of `mailbox`, by its bloom.
-fn may_hold_dispatch(block: &Value, mailbox: Address) -> bool {
-    let Some(bloom) = block
-        .get("logsBloom")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<Bloom>().ok())
-    else {
-        return false;
-    };
-    bloom.contains_input(BloomInput::Raw(mailbox.as_slice()))
-        && bloom.contains_input(BloomInput::Raw(DISPATCH_TOPIC.as_slice()))
-}
-
-fn forged_extra_data() -> String {
-    format!("0x{}", hex::encode("forged by the proxy"))
-}
-
-fn forged_parent() -> String {
-    keccak256("a parent that never was").to_string()
-}
-
-/// Changes `extraData` of a block with Dispatch logs, keeping the claimed hash.
-fn tamper_extra_data(block: &mut Value, mailbox: Address) -> bool {
-    if !may_hold_dispatch(block, mailbox) {
-        return false;
-    }
-    block["extraData"] = Value::String(forged_extra_data());
-    true
-}
-
-/// Sets `field` of a block with Dispatch logs and claims the forged header's
-/// own hash for it.
-fn forge_header(block: &mut Value, mailbox: Address, field: &str, value: &str) -> bool {
-    if !may_hold_dispatch(block, mailbox) {
-        return false;
-    }
-    block[field] = Value::String(value.to_owned());
-    let Ok(forged) = serde_json::from_value::<alloy::rpc::types::Header>(block.clone()) else {
-        return false;
-    };
-    block["hash"] = Value::String(forged.inner.hash_slow().to_string());
-    true
-}
+use crate::harness::net::{Chains, KeyFiles};
+use crate::harness::proxy::*;
 
 // ----- the chains, the hub -----
 
 /// Two anvil chains (origin, destination) with the contracts deployed.
-#[derive(Debug)]
 struct Net {
-    anvils: Vec<Anvil>,
-    wallets: Vec<DevWallet>,
-    deployments: Vec<Deployment>,
-    attester_key: PathBuf,
-    submitter_key: PathBuf,
-    queue_key: PathBuf,
-    _keys: tempfile::TempDir,
-}
-
-fn write_secret(dir: &std::path::Path, name: &str, value: &str) -> PathBuf {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let p = dir.join(name);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&p)
-        .expect("key file is created");
-    f.write_all(value.as_bytes()).expect("key file is written");
-    p
+    chains: Chains,
+    keys: KeyFiles,
+    _dir: tempfile::TempDir,
 }
 
 impl Net {
     async fn start(chain_id_base: u64) -> Self {
         init_logs();
-        let anvils: Vec<Anvil> = (0..2)
-            .map(|i| {
-                Anvil::spawn(chain_id_base + i, BLOCK_TIME)
-                    .expect("anvil starts (run deploy/setup.sh)")
-            })
-            .collect();
-        let keys = tempfile::tempdir().expect("temp dir");
-        let attester_key = write_secret(keys.path(), "attester.key", ANVIL_KEYS[1]);
-        let submitter_key = write_secret(keys.path(), "submitter.key", ANVIL_KEYS[2]);
-        let queue_key = write_secret(
-            keys.path(),
-            "queue.key",
+        let chains = Chains::start(chain_id_base, &[ORIGIN, DESTINATION], BLOCK_TIME).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keys = KeyFiles::write_in(
+            dir.path(),
             &hex::encode(keccak256(format!("queue key {chain_id_base}"))),
         );
-        let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "test attester")
-            .expect("anvil key")
-            .address();
-        let (wallets, deployments) =
-            crate::stack::deploy_each(&anvils, &[ORIGIN, DESTINATION], attester).await;
         Self {
-            anvils,
-            wallets,
-            deployments,
-            attester_key,
-            submitter_key,
-            queue_key,
-            _keys: keys,
+            chains,
+            keys,
+            _dir: dir,
         }
     }
 
     fn origin(&self) -> &Deployment {
-        &self.deployments[0]
+        &self.chains.deployments[0]
     }
 
     fn destination(&self) -> &Deployment {
-        &self.deployments[1]
+        &self.chains.deployments[1]
     }
 
     /// The latest block of chain `i`, as a trusted checkpoint.
     async fn checkpoint(&self, i: usize) -> CheckpointConfig {
-        let p = self.wallets[i].provider();
-        let n = p.get_block_number().await.expect("block number");
-        let block = p
-            .get_block_by_number(n.into())
-            .await
-            .expect("checkpoint block")
-            .expect("checkpoint block exists");
-        CheckpointConfig {
-            number: n,
-            hash: block.header.hash,
-        }
+        let (number, hash) = self.chains.checkpoint(i).await;
+        CheckpointConfig { number, hash }
     }
 
     /// The hub's configuration: the origin read through `origin_rpc`, its
@@ -597,15 +87,15 @@ impl Net {
         let chain = |i: usize, name: &str, domain, rpc: &str, mailbox, checkpoint| ChainConfig {
             name: name.to_owned(),
             domain,
-            chain_id: self.anvils[i].chain_id,
+            chain_id: self.chains.anvils[i].chain_id,
             rpc_urls: vec![rpc.to_owned()],
             mailbox,
-            inbox: self.deployments[i].inbox,
+            inbox: self.chains.deployments[i].inbox,
             confirmations: 1,
             checkpoint: Some(checkpoint),
             poll_interval_ms: 100,
             rpc_timeout_ms: 5_000,
-            submitter_key: SecretRef::file(&self.submitter_key),
+            submitter_key: SecretRef::file(&self.keys.submitter),
             delivery_confirmations: 1,
             max_fee_gwei: 500,
             max_batch_gas: 15_000_000,
@@ -624,7 +114,7 @@ impl Net {
             role: switchyard::config::Role::All,
             redis: RedisConfig {
                 url: redis_url.to_owned(),
-                key_prefix: format!("sy-bad-{}", self.anvils[0].chain_id),
+                key_prefix: format!("sy-bad-{}", self.chains.anvils[0].chain_id),
                 cluster_nodes: Vec::new(),
             },
             tls: switchyard::config::TlsConfig::default(),
@@ -633,8 +123,8 @@ impl Net {
                 ..HttpConfig::default()
             },
             log: LogConfig::default(),
-            attester_key: SecretRef::file(&self.attester_key),
-            queue_key: SecretRef::file(&self.queue_key),
+            attester_key: SecretRef::file(&self.keys.attester),
+            queue_key: SecretRef::file(&self.keys.queue),
             admin_token: None,
             status: switchyard::config::StatusConfig::default(),
             dispatcher: DispatcherConfig::default(),
@@ -651,7 +141,7 @@ impl Net {
                     1,
                     DESTINATION_NAME,
                     DESTINATION,
-                    &self.anvils[1].url,
+                    &self.chains.anvils[1].url,
                     self.destination().mailbox,
                     self.checkpoint(1).await,
                 ),
@@ -668,11 +158,11 @@ impl Net {
             dispatch_many_calldata(DESTINATION, self.destination().recipient, bodies.to_vec());
         let mailbox = self.origin().mailbox;
         let gas = 3_000_000 + 40_000 * bodies.len() as u64;
-        let hash = self.wallets[0]
+        let hash = self.chains.wallets[0]
             .send(Some(mailbox), data, gas)
             .await
             .expect("dispatch is sent");
-        let receipt = self.wallets[0]
+        let receipt = self.chains.wallets[0]
             .wait(hash, PATIENCE)
             .await
             .expect("dispatch is mined");
@@ -683,7 +173,7 @@ impl Net {
     async fn received(&self) -> u64 {
         let r = TestRecipient::new(
             self.destination().recipient,
-            self.wallets[1].provider().clone(),
+            self.chains.wallets[1].provider().clone(),
         );
         let n = r.received().call().await.expect("received() is readable");
         u64::try_from(n).expect("a small count")
@@ -694,7 +184,7 @@ impl Net {
     /// traffic sender.
     async fn delivered_bodies(&self, sender: Address) -> BTreeMap<Bytes, u32> {
         let events = received_events(
-            self.wallets[1].provider(),
+            self.chains.wallets[1].provider(),
             self.destination().recipient,
             self.destination().block,
         )
@@ -796,7 +286,7 @@ async fn assert_delivered_exactly_once(net: &Net, hub: &Hub, sent: &[Bytes]) {
     net.wait_received(sent.len() as u64).await;
     // Anything wrongly relayed twice or forged would show up by now.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let delivered = net.delivered_bodies(net.wallets[0].address()).await;
+    let delivered = net.delivered_bodies(net.chains.wallets[0].address()).await;
     let expected: BTreeMap<Bytes, u32> = sent.iter().map(|b| (b.clone(), 1)).collect();
     assert_eq!(delivered, expected, "every genuine body exactly once");
     assert_eq!(net.received().await, sent.len() as u64);
@@ -826,7 +316,12 @@ async fn stop(hub: Hub, shutdown: CancellationToken) {
 async fn tampered_receipt_is_never_relayed() {
     let mut net = Net::start(51_000).await;
     let redis = RedisServer::spawn(None).expect("redis-server starts");
-    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, TAMPER_RECEIPTS).await;
+    let proxy = Proxy::start(
+        &net.chains.anvils[0].url,
+        net.origin().mailbox,
+        TAMPER_RECEIPTS,
+    )
+    .await;
     let cfg = net
         .config(&proxy.url, net.origin().mailbox, &redis.url)
         .await;
@@ -860,7 +355,12 @@ async fn tampered_receipt_is_never_relayed() {
 async fn header_that_does_not_link_is_never_relayed() {
     let mut net = Net::start(52_000).await;
     let redis = RedisServer::spawn(None).expect("redis-server starts");
-    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, TAMPER_EXTRA_DATA).await;
+    let proxy = Proxy::start(
+        &net.chains.anvils[0].url,
+        net.origin().mailbox,
+        TAMPER_EXTRA_DATA,
+    )
+    .await;
     let cfg = net
         .config(&proxy.url, net.origin().mailbox, &redis.url)
         .await;
@@ -909,20 +409,6 @@ async fn header_that_does_not_link_is_never_relayed() {
     assert_eq!(rejections(&hub, "parent_mismatch"), 2);
     assert!(proxy.tampered() >= 3);
     stop(hub, shutdown).await;
-}
-
-/// One JSON-RPC call to `url`; its `result`.
-async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let answer: Value = reqwest::Client::new()
-        .post(url)
-        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .expect("anvil answers")
-        .json()
-        .await
-        .expect("a JSON answer");
-    answer["result"].clone()
 }
 
 /// A branch forking the origin after its current head, whose first block
@@ -1020,11 +506,11 @@ async fn readyz(hub: &Hub) -> String {
 async fn a_forged_branch_from_one_endpoint_is_never_relayed() {
     let mut net = Net::start(55_000).await;
     let redis = RedisServer::spawn(None).expect("redis-server starts");
-    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, HONEST).await;
+    let proxy = Proxy::start(&net.chains.anvils[0].url, net.origin().mailbox, HONEST).await;
     let mut cfg = net
         .config(&proxy.url, net.origin().mailbox, &redis.url)
         .await;
-    cfg.chains[0].rpc_urls = vec![proxy.url.clone(), net.anvils[0].url.clone()];
+    cfg.chains[0].rpc_urls = vec![proxy.url.clone(), net.chains.anvils[0].url.clone()];
     cfg.chains[0].trust = switchyard::config::HeaderTrust::Quorum;
     cfg.chains[0].min_agreeing_endpoints = 2;
     let shutdown = CancellationToken::new();
@@ -1044,7 +530,7 @@ async fn a_forged_branch_from_one_endpoint_is_never_relayed() {
     net.wait_received(10).await;
 
     // The preferred endpoint turns liar.
-    proxy.forge(forge_branch(&net.anvils[0].url, net.origin().mailbox, template).await);
+    proxy.forge(forge_branch(&net.chains.anvils[0].url, net.origin().mailbox, template).await);
     let second = bodies("quorum during", 10);
     net.dispatch(&second).await;
     wait_rejection(&hub, "endpoint_disagreement").await;
@@ -1083,9 +569,9 @@ async fn hub_with_lying_destination(
     proxy: &Proxy,
 ) -> (Hub, CancellationToken) {
     let mut cfg = net
-        .config(&net.anvils[0].url, net.origin().mailbox, &redis.url)
+        .config(&net.chains.anvils[0].url, net.origin().mailbox, &redis.url)
         .await;
-    cfg.chains[1].rpc_urls = vec![proxy.url.clone(), net.anvils[1].url.clone()];
+    cfg.chains[1].rpc_urls = vec![proxy.url.clone(), net.chains.anvils[1].url.clone()];
     let shutdown = CancellationToken::new();
     let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
     wait_following(&hub).await;
@@ -1102,7 +588,12 @@ async fn hub_with_lying_destination(
 async fn a_fake_delivery_receipt_loses_nothing() {
     let mut net = Net::start(56_000).await;
     let redis = RedisServer::spawn(None).expect("redis-server starts");
-    let proxy = Proxy::start(&net.anvils[1].url, net.origin().mailbox, FAKE_RECEIPTS).await;
+    let proxy = Proxy::start(
+        &net.chains.anvils[1].url,
+        net.origin().mailbox,
+        FAKE_RECEIPTS,
+    )
+    .await;
     let (hub, shutdown) = hub_with_lying_destination(&net, &redis, &proxy).await;
     let sent = bodies("fake receipt", 20);
     net.dispatch(&sent).await;
@@ -1122,7 +613,7 @@ async fn a_fake_delivery_receipt_loses_nothing() {
 async fn a_fake_simulation_revert_dead_letters_nothing() {
     let mut net = Net::start(57_000).await;
     let redis = RedisServer::spawn(None).expect("redis-server starts");
-    let proxy = Proxy::start(&net.anvils[1].url, net.origin().mailbox, FAKE_REVERT).await;
+    let proxy = Proxy::start(&net.chains.anvils[1].url, net.origin().mailbox, FAKE_REVERT).await;
     let (hub, shutdown) = hub_with_lying_destination(&net, &redis, &proxy).await;
     let sent = bodies("fake revert", 20);
     net.dispatch(&sent).await;
@@ -1160,7 +651,7 @@ impl AnchoredWatcher {
     ) -> Self {
         use switchyard::store::{QueueKey, RedisTarget, Store};
         let cfg = net.config(rpc, net.origin().mailbox, &redis.url).await;
-        let key = std::fs::read_to_string(&net.queue_key).expect("queue key");
+        let key = std::fs::read_to_string(&net.keys.queue).expect("queue key");
         let store = Store::connect(
             &RedisTarget::Single(redis.url.clone()),
             &cfg.redis.key_prefix,
@@ -1286,7 +777,7 @@ async fn head_of(url: &str) -> u64 {
 async fn a_branch_forked_below_the_beacon_gate_is_never_routed() {
     let mut net = Net::start(58_000).await;
     let redis = RedisServer::spawn(None).expect("redis-server starts");
-    let proxy = Proxy::start(&net.anvils[0].url, net.origin().mailbox, HONEST).await;
+    let proxy = Proxy::start(&net.chains.anvils[0].url, net.origin().mailbox, HONEST).await;
     let checkpoint = net.checkpoint(0).await;
     let w = AnchoredWatcher::start(&net, &redis, &proxy.url, checkpoint).await;
     // Backpressure: the destination's lane looks full, nothing is routed.
@@ -1297,16 +788,16 @@ async fn a_branch_forked_below_the_beacon_gate_is_never_routed() {
     w.wait_height("tip", d + 4, PATIENCE).await;
     // The beacon chain finalizes a block above the genuine messages.
     let finalized = w.height("tip") - 1;
-    w.finalize(&net.anvils[0].url, finalized).await;
+    w.finalize(&net.chains.anvils[0].url, finalized).await;
     w.wait_height("gated", finalized, PATIENCE).await;
     assert!(w.height("scanned") < d, "routing still waits");
 
     // The endpoint rewinds: a branch forking just above the genuine block,
     // below the gate, its first block carrying forged copies of them.
-    let mut branch = forge_branch(&net.anvils[0].url, net.origin().mailbox, d).await;
+    let mut branch = forge_branch(&net.chains.anvils[0].url, net.origin().mailbox, d).await;
     branch.fork = d + 1;
     branch.fork_hash = rpc(
-        &net.anvils[0].url,
+        &net.chains.anvils[0].url,
         "eth_getBlockByNumber",
         serde_json::json!([format!("0x{:x}", d + 1), false]),
     )
@@ -1366,14 +857,14 @@ async fn a_finalized_block_far_past_the_window_closes_the_gap() {
     net.dispatch(&early).await;
     // 10,000 empty blocks, then more messages.
     rpc(
-        &net.anvils[0].url,
+        &net.chains.anvils[0].url,
         "anvil_mine",
         serde_json::json!(["0x2710"]),
     )
     .await;
     let late = bodies("gap late", 5);
     let late_block = net.dispatch(&late).await;
-    let w = AnchoredWatcher::start(&net, &redis, &net.anvils[0].url, checkpoint).await;
+    let w = AnchoredWatcher::start(&net, &redis, &net.chains.anvils[0].url, checkpoint).await;
     // The header window stops at its lead: nothing is finalized yet.
     w.wait_height(
         "tip",
@@ -1389,9 +880,9 @@ async fn a_finalized_block_far_past_the_window_closes_the_gap() {
     assert_eq!(w.metrics.messages_at(stage::ENQUEUED), 0);
     // The beacon chain finalizes a block past both batches.
     net.dispatch(&bodies("gap after", 1)).await;
-    let finalized = head_of(&net.anvils[0].url).await;
+    let finalized = head_of(&net.chains.anvils[0].url).await;
     assert!(finalized > late_block && finalized - checkpoint.number > 10_000);
-    w.finalize(&net.anvils[0].url, finalized).await;
+    w.finalize(&net.chains.anvils[0].url, finalized).await;
     w.wait_height("scanned", finalized, Duration::from_secs(240))
         .await;
     assert_eq!(
@@ -1482,17 +973,17 @@ async fn malformed_dispatch_log_is_rejected_and_others_flow() {
     let redis = RedisServer::spawn(None).expect("redis-server starts");
     // The "mailbox" the hub follows on the origin is a contract that emits
     // whatever Dispatch logs it is told to.
-    let emitter = net.wallets[0]
+    let emitter = net.chains.wallets[0]
         .deploy(&log_emitter_initcode(), &[])
         .await
         .expect("emitter deploys");
     let cfg = net
-        .config(&net.anvils[0].url.clone(), emitter, &redis.url)
+        .config(&net.chains.anvils[0].url.clone(), emitter, &redis.url)
         .await;
     let shutdown = CancellationToken::new();
     let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
 
-    let sender = net.wallets[0].address();
+    let sender = net.chains.wallets[0].address();
     let message = |nonce: u32, body: &str| Message {
         version: 3,
         nonce,
@@ -1523,7 +1014,7 @@ async fn malformed_dispatch_log_is_rejected_and_others_flow() {
     let good_2 = message(1, "well-formed #1");
     let mut blocks = Vec::new();
     for (bad, good) in [(&lying_topic, &good_1), (&truncated, &good_2)] {
-        let h = net.wallets[0]
+        let h = net.chains.wallets[0]
             .send(
                 Some(emitter),
                 emit_calldata(bad, &well_formed(good)),
@@ -1531,7 +1022,7 @@ async fn malformed_dispatch_log_is_rejected_and_others_flow() {
             )
             .await
             .expect("emit is sent");
-        let r = net.wallets[0]
+        let r = net.chains.wallets[0]
             .wait(h, PATIENCE)
             .await
             .expect("emit is mined");
@@ -1600,7 +1091,11 @@ async fn unreachable_redis_at_start_is_retried() {
     assert_ne!(port, 0, "a free port");
     let redis_url = format!("redis://127.0.0.1:{port}");
     let cfg = net
-        .config(&net.anvils[0].url.clone(), net.origin().mailbox, &redis_url)
+        .config(
+            &net.chains.anvils[0].url.clone(),
+            net.origin().mailbox,
+            &redis_url,
+        )
         .await;
     let sent = bodies("late redis", 5);
     net.dispatch(&sent).await;

@@ -4,15 +4,11 @@
 //! server that answers `eth_getBlockByNumber` with the execution block
 //! rebuilt from that beacon block; state in a real redis-server.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alloy_primitives::{B256, b256};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::post;
 use serde_json::{Value, json};
 use switchyard::error::HubError;
 use switchyard::health::Health;
@@ -26,6 +22,8 @@ use switchyard_lc_beacon::ChainSpec;
 use switchyard_lc_beacon::execution::header_from_beacon_block_json;
 use switchyard_lc_evm::Header;
 use switchyard_localnet::procs::RedisServer;
+
+use crate::harness::beacon_node::LightClientData;
 
 const CHECKPOINT: B256 = b256!("5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275");
 /// At or after every signature slot in the data.
@@ -70,73 +68,38 @@ impl Beacon {
     }
 }
 
-async fn bootstrap(State(b): State<Beacon>, Path(root): Path<String>) -> (StatusCode, String) {
-    b.log.lock().expect("log").push(format!("bootstrap/{root}"));
-    if root.parse::<B256>().ok() == Some(CHECKPOINT) {
-        (StatusCode::OK, (*b.bootstrap).clone())
-    } else {
-        (
-            StatusCode::NOT_FOUND,
-            r#"{"code":404,"message":"no bootstrap"}"#.into(),
-        )
+impl LightClientData for Beacon {
+    fn bootstrap(&self, root: B256) -> Option<String> {
+        (root == CHECKPOINT).then(|| (*self.bootstrap).clone())
+    }
+
+    /// The recorded updates whose attested header lies in those periods.
+    fn updates(&self, start: u64, count: u64) -> Vec<Value> {
+        self.updates
+            .iter()
+            .filter(|u| {
+                let slot: u64 = u["data"]["attested_header"]["beacon"]["slot"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .expect("slot");
+                self.all_updates.load(std::sync::atomic::Ordering::SeqCst)
+                    || (start..start + count).contains(&(slot / 8192))
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn finality_update(&self) -> String {
+        self.finality.lock().expect("finality").clone()
+    }
+
+    fn log(&self, what: String) {
+        self.log.lock().expect("log").push(what);
     }
 }
 
-/// `updates?start_period&count`: the recorded updates whose attested
-/// header lies in those periods, as the API's array.
-async fn updates(
-    State(b): State<Beacon>,
-    Query(q): Query<BTreeMap<String, u64>>,
-) -> (StatusCode, String) {
-    let (start, count) = (q["start_period"], q["count"]);
-    b.log
-        .lock()
-        .expect("log")
-        .push(format!("updates/{start}+{count}"));
-    let picked: Vec<&Value> = b
-        .updates
-        .iter()
-        .filter(|u| {
-            let slot: u64 = u["data"]["attested_header"]["beacon"]["slot"]
-                .as_str()
-                .and_then(|s| s.parse().ok())
-                .expect("slot");
-            b.all_updates.load(std::sync::atomic::Ordering::SeqCst)
-                || (start..start + count).contains(&(slot / 8192))
-        })
-        .collect();
-    (
-        StatusCode::OK,
-        serde_json::to_string(&picked).expect("json"),
-    )
-}
-
-async fn finality(State(b): State<Beacon>) -> String {
-    b.log.lock().expect("log").push("finality_update".into());
-    b.finality.lock().expect("finality").clone()
-}
-
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
 async fn beacon_node(b: Beacon) -> String {
-    serve(
-        axum::Router::new()
-            .route(
-                "/eth/v1/beacon/light_client/bootstrap/{root}",
-                get(bootstrap),
-            )
-            .route("/eth/v1/beacon/light_client/updates", get(updates))
-            .route("/eth/v1/beacon/light_client/finality_update", get(finality))
-            .with_state(b),
-    )
-    .await
+    crate::harness::beacon_node::serve(Arc::new(b)).await
 }
 
 /// The execution block of the finalized beacon slot 7109344, in
@@ -170,6 +133,7 @@ fn rpc_block(h: &Header) -> Value {
 }
 
 async fn execution_node(header: Header) -> String {
+    let serve = crate::harness::serve::router;
     let block = Arc::new(rpc_block(&header));
     let number = header.number;
     serve(axum::Router::new().route(

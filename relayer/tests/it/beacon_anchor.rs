@@ -12,15 +12,11 @@
 //! routing and says so (`not_finalized_by_beacon`, `/readyz`).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256, Bytes, keccak256};
 use alloy::providers::Provider;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::get;
 use serde_json::Value;
 use switchyard::config::Config;
 use switchyard::hub::Hub;
@@ -33,11 +29,12 @@ use switchyard_lc_beacon::{
     ChainSpec, ExecutionPayloadHeader, Fork, ForkEntry, LightClientBootstrap, LightClientHeader,
     Preset,
 };
-use switchyard_localnet::evm::{
-    ANVIL_KEYS, Deployment, DevWallet, dispatch_many_calldata, received_events,
-};
+use switchyard_localnet::evm::{Deployment, DevWallet, dispatch_many_calldata, received_events};
 use switchyard_localnet::procs::{Anvil, RedisServer};
 use tokio_util::sync::CancellationToken;
+
+use crate::harness::beacon_node::LightClientData;
+use crate::harness::net::{Chains, KeyFiles};
 
 const ORIGIN: u32 = 1000;
 const DESTINATION: u32 = 2000;
@@ -204,65 +201,27 @@ impl BeaconNode {
     }
 }
 
-async fn bootstrap(
-    State(node): State<Arc<BeaconNode>>,
-    Path(root): Path<String>,
-) -> (StatusCode, String) {
-    node.log(format!("bootstrap/{root}"));
-    if root.parse::<B256>().ok() == Some(node.trusted_root()) {
-        let body = node.chain.bootstrap_json(&node.bootstrap);
-        (StatusCode::OK, body.to_string())
-    } else {
-        (
-            StatusCode::NOT_FOUND,
-            r#"{"code":404,"message":"no bootstrap for that root"}"#.into(),
-        )
+impl LightClientData for BeaconNode {
+    fn bootstrap(&self, root: B256) -> Option<String> {
+        (root == self.trusted_root())
+            .then(|| self.chain.bootstrap_json(&self.bootstrap).to_string())
     }
-}
 
-async fn updates(
-    State(node): State<Arc<BeaconNode>>,
-    Query(q): Query<BTreeMap<String, u64>>,
-) -> (StatusCode, String) {
-    let (Some(&start), Some(&count)) = (q.get("start_period"), q.get("count")) else {
-        return (StatusCode::BAD_REQUEST, "start_period and count".into());
-    };
-    node.log(format!("updates/{start}+{count}"));
-    let s = node.served.lock().expect("served");
-    let picked: Vec<&Value> = s
-        .updates
-        .range(start..start.saturating_add(count))
-        .map(|(_, u)| u)
-        .collect();
-    (
-        StatusCode::OK,
-        Value::from_iter(picked.into_iter().cloned()).to_string(),
-    )
-}
+    fn updates(&self, start: u64, count: u64) -> Vec<Value> {
+        let s = self.served.lock().expect("served");
+        s.updates
+            .range(start..start.saturating_add(count))
+            .map(|(_, u)| u.clone())
+            .collect()
+    }
 
-async fn finality_update(State(node): State<Arc<BeaconNode>>) -> String {
-    node.log("finality_update".into());
-    node.served.lock().expect("served").finality.to_string()
-}
+    fn finality_update(&self) -> String {
+        self.served.lock().expect("served").finality.to_string()
+    }
 
-async fn serve_node(node: Arc<BeaconNode>) -> String {
-    let app = axum::Router::new()
-        .route(
-            "/eth/v1/beacon/light_client/bootstrap/{root}",
-            get(bootstrap),
-        )
-        .route("/eth/v1/beacon/light_client/updates", get(updates))
-        .route(
-            "/eth/v1/beacon/light_client/finality_update",
-            get(finality_update),
-        )
-        .with_state(node);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    fn log(&self, what: String) {
+        BeaconNode::log(self, what);
+    }
 }
 
 // ----- the chains and the hub -----
@@ -286,27 +245,18 @@ impl Devnet {
     /// to it.
     async fn start(chain_id_base: u64) -> Self {
         init_logs();
-        let anvils: Vec<Anvil> = (0..2)
-            .map(|i| {
-                Anvil::spawn(chain_id_base + i, BLOCK_TIME)
-                    .expect("anvil starts (run deploy/setup.sh)")
-            })
-            .collect();
+        let Chains {
+            anvils,
+            wallets,
+            deployments,
+        } = Chains::start(chain_id_base, &[ORIGIN, DESTINATION], BLOCK_TIME).await;
         let redis = RedisServer::spawn(None).expect("redis-server starts");
         let keys = tempfile::tempdir().expect("temp dir");
-        let key_file = |name: &str, value: &str| {
-            let p = keys.path().join(name);
-            std::fs::write(&p, value).expect("key file");
-            p
-        };
-        let attester_key = key_file("attester", ANVIL_KEYS[1]);
-        let submitter_key = key_file("submitter", ANVIL_KEYS[2]);
-        let queue_key = key_file("queue", &hex::encode(keccak256("beacon_anchor queue")));
-        let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "attester")
-            .expect("key")
-            .address();
-        let (wallets, deployments) =
-            crate::stack::deploy_each(&anvils, &[ORIGIN, DESTINATION], attester).await;
+        let KeyFiles {
+            attester: attester_key,
+            submitter: submitter_key,
+            queue: queue_key,
+        } = KeyFiles::write_in(keys.path(), &hex::encode(keccak256("beacon_anchor queue")));
         let origin = EvmSource::new(
             RpcPool::new(
                 "origin",
@@ -318,7 +268,7 @@ impl Devnet {
         let checkpoint = origin.head().await.expect("head");
         let (header, _) = origin.header(checkpoint).await.expect("checkpoint block");
         let node = BeaconNode::new(execution_payload(&header).expect("payload"));
-        let beacon_url = serve_node(Arc::clone(&node)).await;
+        let beacon_url = crate::harness::beacon_node::serve(Arc::clone(&node)).await;
 
         let forks: Vec<String> = FORKS
             .iter()
@@ -386,7 +336,7 @@ impl Devnet {
         // The hub reads the devnet's parameters from the configuration: the
         // same as the kit's.
         let b = cfg.chains[0].beacon.as_ref().expect("beacon");
-        let network = switchyard::origin::beacon::Network::from_config(b, "chains[0].beacon")
+        let network = switchyard::config::beacon::Network::from_config(b, "chains[0].beacon")
             .expect("custom network");
         assert_eq!(network.spec, spec());
         assert_eq!(

@@ -13,16 +13,17 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256};
-use alloy::providers::{Provider, RootProvider};
+use alloy::providers::RootProvider;
 use switchyard::config::Config;
 use switchyard::hub::Hub;
 use switchyard::metrics::stage;
 use switchyard_cometbft::testkit::{self, Chain, Node, Tamper};
-use switchyard_evm::bindings::ARTIFACTS_DIR;
-use switchyard_localnet::evm::{self as devtools, ANVIL_KEYS, DevWallet, received_events};
-use switchyard_localnet::procs::{Anvil, RedisServer, repo_root};
+use switchyard_localnet::evm::received_events;
+use switchyard_localnet::procs::{Anvil, RedisServer};
 use switchyard_types::Message;
 use tokio_util::sync::CancellationToken;
+
+use crate::harness::net::{Chains, KeyFiles, checkpoint_of};
 
 const COSMOS: u32 = 7_000;
 const DEST: u32 = 1_000;
@@ -59,39 +60,16 @@ impl Net {
 
     /// A network whose Cosmos block 1 is `age_secs` old.
     async fn start_at(age_secs: i64) -> Self {
-        let anvil = Anvil::spawn(71_000, 0.2).expect("anvil starts (run deploy/setup.sh)");
+        let Chains {
+            mut anvils,
+            wallets,
+            mut deployments,
+        } = Chains::start(71_000, &[DEST], 0.2).await;
+        let (anvil, wallet, d) = (anvils.remove(0), &wallets[0], deployments.remove(0));
         let redis = RedisServer::spawn(None).expect("redis-server starts");
         let dir = tempfile::tempdir().expect("tmp");
-        let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "t")
-            .expect("key")
-            .address();
-        let mut wallet = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
-            .await
-            .expect("wallet");
-        let d = devtools::deploy_all(
-            &mut wallet,
-            &repo_root().join(ARTIFACTS_DIR),
-            DEST,
-            vec![attester],
-            1,
-            500_000,
-        )
-        .await
-        .expect("deploy");
-        let head = wallet.provider().get_block_number().await.expect("head");
-        let block = wallet
-            .provider()
-            .get_block_by_number(head.into())
-            .await
-            .expect("block")
-            .expect("exists");
-        for (name, value) in [
-            ("attester", ANVIL_KEYS[1]),
-            ("submitter", ANVIL_KEYS[2]),
-            ("queue", QUEUE_KEY),
-        ] {
-            std::fs::write(dir.path().join(name), value).expect("write key");
-        }
+        let (head, checkpoint_hash) = checkpoint_of(wallet).await;
+        KeyFiles::write_in(dir.path(), QUEUE_KEY);
 
         // The Cosmos chain: block 1 is the operator's trusted header, an
         // hour old (well inside the trusting period).
@@ -151,7 +129,7 @@ rpc_timeout_ms = 2000
             anvil_url = anvil.url,
             mailbox = d.mailbox,
             inbox = d.inbox,
-            hash = block.header.hash,
+            hash = checkpoint_hash,
             submitter = p("submitter"),
         );
         Self {

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::stack::{Stack, assert_exactly_once, single_redis, tail};
+use crate::harness::stack::{Stack, assert_exactly_once, single_redis, tail};
 
 async fn received_per_member(stack: &Stack, members: &[usize], group: u32) -> Vec<u64> {
     let mut out = Vec::new();

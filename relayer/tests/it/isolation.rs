@@ -27,7 +27,9 @@ use switchyard_evm::attest::Attester;
 use switchyard_evm::bindings::Inbox;
 use switchyard_localnet::evm::ANVIL_KEYS;
 
-use crate::stack::{HubProc, QUEUE_KEY, Stack, assert_exactly_once, metric, single_redis, tail};
+use crate::harness::stack::{
+    HubProc, QUEUE_KEY, Stack, assert_exactly_once, metric, single_redis, tail,
+};
 
 /// Polls `cond` every 200 ms until it holds or `timeout` passes.
 async fn eventually<F, Fut>(timeout: Duration, mut cond: F) -> bool

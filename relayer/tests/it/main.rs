@@ -1,5 +1,11 @@
 //! Integration tests of the hub, against real redis-server and anvil
-//! processes that each test starts on free ports and stops.
+//! processes that each test starts on free ports and stops: the fast suite
+//! (`cargo test -p switchyard`). The long runs (chaos, overload, kill
+//! loops, the browser) are the `long` binary, run by `deploy/test.sh` or
+//! `cargo test -p switchyard --test long`.
+
+#[path = "../harness/mod.rs"]
+mod harness;
 
 mod admin;
 mod bad_input;
@@ -7,7 +13,6 @@ mod balance;
 mod beacon;
 mod beacon_anchor;
 mod bench;
-mod chaos;
 mod cosmos;
 mod e2e;
 mod groups;
@@ -16,12 +21,8 @@ mod isolation;
 mod lanes;
 mod lc;
 mod ops;
-mod overload;
 mod pingpong;
-mod reliability;
 mod roles;
 mod sdk;
 mod secrets;
-mod stack;
-mod status;
 mod tls;

@@ -13,7 +13,7 @@ use switchyard_evm::bindings::{ARTIFACTS_DIR, PingPong};
 use switchyard_localnet::evm::{DevWallet, deploy_ping_pong};
 use switchyard_sdk::{Outcome, Tracker};
 
-use crate::stack::{Stack, single_redis, tail};
+use crate::harness::stack::{Stack, single_redis, tail};
 
 async fn call(wallet: &mut DevWallet, to: Address, data: Vec<u8>) {
     let h = wallet

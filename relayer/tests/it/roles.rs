@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use switchyard::metrics::sum_messages_in_text;
 
-use crate::stack::{HubProc, Stack, assert_exactly_once, single_redis, tail};
+use crate::harness::stack::{HubProc, Stack, assert_exactly_once, single_redis, tail};
 
 /// Polls `/readyz` until `want(code, body)` or `timeout`; the last answer.
 async fn readyz_until(

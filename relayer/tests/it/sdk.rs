@@ -9,7 +9,7 @@ use std::time::Duration;
 use alloy::providers::RootProvider;
 use switchyard_sdk::{Message, Outcome, SdkError, Tracker};
 
-use crate::stack::{Stack, single_redis, tail};
+use crate::harness::stack::{Stack, single_redis, tail};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_dispatches_tracks_delivery_failure_and_timeout() {

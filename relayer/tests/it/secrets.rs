@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use switchyard_localnet::evm::ANVIL_KEYS;
 
-use crate::stack::{QUEUE_KEY, Stack, single_redis, tail};
+use crate::harness::stack::{QUEUE_KEY, Stack, single_redis, tail};
 
 const ADMIN_TOKEN: &str = "admintoken-5b1e0c7d9a3f4e2b8c6d";
 

@@ -81,8 +81,8 @@ pub struct BenchArgs {
 }
 
 /// Parses `I/N` (0 ≤ I < N).
-pub fn parse_part(s: &str) -> Result<(usize, usize), crate::error::InputError> {
-    let bad = || crate::error::InputError::new("--part", "I/N with 0 <= I < N", s);
+pub fn parse_part(s: &str) -> Result<(usize, usize), crate::input::InputError> {
+    let bad = || crate::input::InputError::new("--part", "I/N with 0 <= I < N", s);
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let (i, n): (usize, usize) = (
         i.trim().parse().map_err(|_| bad())?,
@@ -108,12 +108,12 @@ pub enum SinkKind {
 }
 
 impl std::str::FromStr for SinkKind {
-    type Err = crate::error::InputError;
+    type Err = crate::input::InputError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "null" => Ok(Self::Null),
             "anvil" => Ok(Self::Anvil),
-            other => Err(crate::error::InputError::new(
+            other => Err(crate::input::InputError::new(
                 "--sink",
                 "\"null\" or \"anvil\"",
                 other,
@@ -610,7 +610,10 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     // Where each destination's batches are attested for: the null sink's
     // made-up chain, or the anvil chain's Inbox of that destination.
     let dest_of = |d: u32| -> (u64, Address) {
-        match (&anvil, gen_cfg.destinations.iter().position(|x| x.domain == d)) {
+        match (
+            &anvil,
+            gen_cfg.destinations.iter().position(|x| x.domain == d),
+        ) {
             (Some(a), Some(i)) => (a.chain.chain_id, a.contracts[i].0),
             _ => (u64::from(d), inbox),
         }

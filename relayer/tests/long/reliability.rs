@@ -17,7 +17,7 @@ use switchyard::store::{LaneEntry, LaneId, QueueKey, Store};
 use switchyard_localnet::procs::RedisServer;
 use switchyard_types::Message;
 
-use crate::stack::{
+use crate::harness::stack::{
     QUEUE_KEY, RedisSide, Stack, assert_exactly_once, body, cluster, metric, single_redis, tail,
 };
 

@@ -17,6 +17,8 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub mod api;
+
 use crate::admin::{Admin, AdminError};
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -38,7 +40,7 @@ pub struct AppState {
     /// Admin bearer token; `None` disables the admin API.
     pub admin_token: Option<Arc<str>>,
     /// Chain names and lanes, for the status API.
-    pub catalog: Arc<crate::api::Catalog>,
+    pub catalog: Arc<api::Catalog>,
     /// The status API's per-client rate limit.
     pub rate_limit: Arc<RateLimiter>,
 }
@@ -53,7 +55,7 @@ pub fn router(state: AppState) -> Router {
 /// `/metrics`, `/healthz`, `/readyz`, and the status API and explorer
 /// under the rate limit; no admin route.
 pub fn public_router(state: AppState) -> Router {
-    let api = crate::api::router().route_layer(axum::middleware::from_fn_with_state(
+    let api = api::router().route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
         rate_limit,
     ));

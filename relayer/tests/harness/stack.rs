@@ -15,6 +15,8 @@ use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient};
 use switchyard_localnet::evm::{self as devtools, ANVIL_KEYS, DevWallet};
 use switchyard_localnet::procs::{Anvil, RedisCluster, RedisServer, free_port, repo_root};
 
+use super::net::{Chains, KeyFiles, checkpoint_of};
+
 pub(crate) const QUEUE_KEY: &str =
     "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a";
 const BODY: usize = 64;
@@ -129,26 +131,12 @@ impl Stack {
         redis: RedisSide,
         dispatcher: &str,
     ) -> Self {
-        let anvils: Vec<Anvil> = (0..chains)
-            .map(|i| {
-                Anvil::spawn(51_000 + i as u64, 0.2).expect("anvil starts (run deploy/setup.sh)")
-            })
-            .collect();
+        let domains: Vec<u32> = (0..chains).map(|i| 1000 * (i as u32 + 1)).collect();
+        let net = Chains::start(51_000, &domains, 0.2).await;
         let dir = tempfile::tempdir().expect("tmp");
         let artifacts = repo_root().join(ARTIFACTS_DIR);
-        let attester = switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "t")
-            .expect("key")
-            .address();
         let mut infos = Vec::new();
-        for (i, a) in anvils.iter().enumerate() {
-            let mut wallet = DevWallet::connect(&a.url, ANVIL_KEYS[0])
-                .await
-                .expect("wallet");
-            let domain = 1000 * (i as u32 + 1);
-            let d =
-                devtools::deploy_all(&mut wallet, &artifacts, domain, vec![attester], 1, 500_000)
-                    .await
-                    .expect("deploy");
+        for (i, (mut wallet, d)) in net.wallets.into_iter().zip(net.deployments).enumerate() {
             let mut rs = vec![d.recipient];
             for _ in 1..recipients {
                 rs.push(
@@ -157,32 +145,21 @@ impl Stack {
                         .expect("deploy"),
                 );
             }
-            let head = wallet.provider().get_block_number().await.expect("head");
-            let block = wallet
-                .provider()
-                .get_block_by_number(head.into())
-                .await
-                .expect("block")
-                .expect("exists");
+            let (head, hash) = checkpoint_of(&wallet).await;
             infos.push(ChainInfo {
-                domain,
+                domain: domains[i],
                 chain_id: wallet.chain_id(),
-                url: a.url.clone(),
+                url: net.anvils[i].url.clone(),
                 mailbox: d.mailbox,
                 inbox: d.inbox,
                 recipients: rs,
-                checkpoint: (head, block.header.hash),
+                checkpoint: (head, hash),
                 wallet,
                 from_block: head,
             });
         }
-        for (name, value) in [
-            ("attester", ANVIL_KEYS[1]),
-            ("submitter", ANVIL_KEYS[2]),
-            ("queue", QUEUE_KEY),
-        ] {
-            std::fs::write(dir.path().join(name), value).expect("write key");
-        }
+        KeyFiles::write_in(dir.path(), QUEUE_KEY);
+        let anvils = net.anvils;
         Self {
             _anvils: anvils,
             redis,
@@ -632,28 +609,4 @@ pub(crate) fn assert_exactly_once(v: &Verdict, total: u64) {
         (total, 0, 0, 0, 0),
         "{v:?}"
     );
-}
-
-/// The contracts deployed on each of `anvils` for the domain at the same
-/// place in `domains` (anvil key 0 deploys), with `attester` the Inbox's one
-/// attester (threshold 1): each chain's wallet and deployment, in order.
-pub(crate) async fn deploy_each(
-    anvils: &[Anvil],
-    domains: &[u32],
-    attester: Address,
-) -> (Vec<DevWallet>, Vec<devtools::Deployment>) {
-    let artifacts = repo_root().join(ARTIFACTS_DIR);
-    let mut wallets = Vec::new();
-    let mut deployments = Vec::new();
-    for (anvil, &domain) in anvils.iter().zip(domains) {
-        let mut wallet = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
-            .await
-            .expect("wallet connects");
-        let d = devtools::deploy_all(&mut wallet, &artifacts, domain, vec![attester], 1, 500_000)
-            .await
-            .expect("contracts deploy (run deploy/setup.sh to build them)");
-        wallets.push(wallet);
-        deployments.push(d);
-    }
-    (wallets, deployments)
 }

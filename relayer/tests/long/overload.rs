@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::stack::{Stack, assert_exactly_once, metric, single_redis, tail};
+use crate::harness::stack::{Stack, assert_exactly_once, metric, single_redis, tail};
 
 const DISPATCH: &str = "lane_shards = 1\nworkers = 1\nmax_in_flight = 1\nmax_batch_messages = 20\nmax_wait_ms = 200\nlease_ttl_ms = 3000\nmax_backlog_entries = 100000";
 

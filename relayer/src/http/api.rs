@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_types::Domain;
 
 use crate::config::{Config, TrustMode};
-use crate::http::AppState;
+use super::AppState;
 use switchyard_sdk::{MessageList, MessageStatus, Stage};
 
 use crate::journal::{parse_b256, parse_sender, status_of};
@@ -24,11 +24,11 @@ use crate::store::LaneId;
 use crate::unix_ms;
 
 /// The OpenAPI document, as checked into the repository.
-pub const OPENAPI: &str = include_str!("../openapi.json");
+pub const OPENAPI: &str = include_str!("../../openapi.json");
 
-const INDEX_HTML: &str = include_str!("explorer/index.html");
-const APP_JS: &str = include_str!("explorer/app.js");
-const STYLE_CSS: &str = include_str!("explorer/style.css");
+const INDEX_HTML: &str = include_str!("../explorer/index.html");
+const APP_JS: &str = include_str!("../explorer/app.js");
+const STYLE_CSS: &str = include_str!("../explorer/style.css");
 
 /// The explorer's pages load nothing from elsewhere and run no inline code.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";

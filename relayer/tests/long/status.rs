@@ -24,7 +24,7 @@ use switchyard_localnet::procs::RedisServer;
 use switchyard_sdk::{HubClient, Outcome, Stage, Tracker};
 use switchyard_types::Message;
 
-use crate::stack::{Stack, single_redis, tail};
+use crate::harness::stack::{Stack, single_redis, tail};
 
 const OPENAPI: &str = include_str!("../../openapi.json");
 
@@ -493,17 +493,11 @@ async fn serve_lists(
         store: store.clone(),
         admin: switchyard::admin::Admin::new(store.dead_letters(), &cfg),
         admin_token: None,
-        catalog: Arc::new(switchyard::api::Catalog::from_config(&cfg)),
+        catalog: Arc::new(switchyard::http::api::Catalog::from_config(&cfg)),
         rate_limit: Arc::new(rate_limit),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let s = stop.clone();
-    tokio::spawn(async move { switchyard::http::serve(listener, state, s).await });
-    (format!("http://{addr}"), store, stop)
+    let (base, stop) = crate::harness::serve::hub_http(state).await;
+    (base, store, stop)
 }
 
 fn msg(origin: u32, nonce: u32, sender: B256) -> Message {

@@ -11,6 +11,8 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
+pub mod beacon;
+
 /// Refuses keys that are not `[a-z0-9_]+` before the `config` crate sees
 /// them: it reads keys as paths (`a.b`, `a[3]`), and a quoted TOML key such
 /// as `"x[-11984684]"` made it grow an array by millions of entries until
@@ -227,13 +229,13 @@ fn default_cometbft_poll() -> u64 {
 
 impl CometbftOriginConfig {
     /// The trusted header hash (validated: 32 bytes of hex).
-    pub fn trusted_hash(&self) -> Result<switchyard_lc_cometbft::Hash, crate::error::InputError> {
+    pub fn trusted_hash(&self) -> Result<switchyard_lc_cometbft::Hash, crate::input::InputError> {
         let hex = self
             .trusted_hash
             .strip_prefix("0x")
             .unwrap_or(&self.trusted_hash);
         let wrong = || {
-            crate::error::InputError::new(
+            crate::input::InputError::new(
                 "trusted_hash",
                 "32 bytes of hex (64 hex digits)",
                 &self.trusted_hash,
@@ -1321,7 +1323,7 @@ impl Config {
                         ),
                     ));
                 }
-                crate::origin::beacon::Network::from_config(b, &p("beacon"))?;
+                beacon::Network::from_config(b, &p("beacon"))?;
                 if !(3600..=30 * 24 * 3600).contains(&b.max_checkpoint_age_secs) {
                     return Err(cfg_err(
                         p("beacon.max_checkpoint_age_secs"),
@@ -1657,7 +1659,7 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
 
     #[test]
     fn shipped_example_config_is_valid() {
-        let c = Config::from_toml(include_str!("../../deploy/hub.example.toml"))
+        let c = Config::from_toml(include_str!("../../../deploy/hub.example.toml"))
             .expect("deploy/hub.example.toml must stay valid");
         assert_eq!(c.chains.len(), 2);
         assert!(c.admin_token.is_some());
@@ -1819,7 +1821,7 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let text = format!("{}{beacon}{}", &base[..end], &base[end..]);
         let c = Config::from_toml(&text).expect("valid");
         let b = c.chains[0].beacon.as_ref().expect("beacon");
-        let n = crate::origin::beacon::Network::from_config(b, "x").expect("custom network");
+        let n = beacon::Network::from_config(b, "x").expect("custom network");
         assert_eq!(n.spec.preset, switchyard_lc_beacon::Preset::MINIMAL);
         assert_eq!(
             n.spec.fork_at_epoch(50),

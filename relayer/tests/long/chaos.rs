@@ -9,92 +9,15 @@
 //! `CHAOS_SECONDS` sets the length of the faulty period (default 60, as CI
 //! runs it); `deploy/chaos.sh` runs it longer in release mode.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchyard_localnet::procs::RedisServer;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 
-use crate::stack::{HubProc, RedisSide, Stack, single_redis, tail};
+use crate::harness::proxy::TcpForward;
+use crate::harness::stack::{HubProc, RedisSide, Stack, single_redis, tail};
 
 const DISPATCH: &str = "lane_shards = 4\nworkers = 2\nlease_ttl_ms = 1000\nmax_batch_messages = 250\nretry_base_ms = 100";
-
-/// A TCP forwarder in front of an RPC endpoint that can be taken down
-/// (listener closed, open connections cut) and brought back on its port.
-struct Endpoint {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    cut: Arc<Notify>,
-}
-
-impl Endpoint {
-    async fn start(upstream: &str) -> Self {
-        let upstream: SocketAddr = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()
-            .expect("upstream host:port");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let up = Arc::new(AtomicBool::new(true));
-        let cut = Arc::new(Notify::new());
-        let (up2, cut2) = (Arc::clone(&up), Arc::clone(&cut));
-        tokio::spawn(async move {
-            let mut listener = Some(listener);
-            loop {
-                if !up2.load(Ordering::SeqCst) {
-                    // Down: the port refuses connections.
-                    listener = None;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-                let l = match &listener {
-                    Some(l) => l,
-                    None => match TcpListener::bind(addr).await {
-                        Ok(l) => listener.insert(l),
-                        Err(_) => {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                };
-                let accepted = tokio::select! {
-                    a = l.accept() => a,
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
-                };
-                let Ok((mut inbound, _)) = accepted else {
-                    continue;
-                };
-                let cut = Arc::clone(&cut2);
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut.notified() => {}
-                    }
-                });
-            }
-        });
-        Self { addr, up, cut }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn set(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.cut.notify_waiters();
-        }
-    }
-}
 
 /// A fault, when it was cleared, and when deliveries resumed after it.
 struct Fault {
@@ -130,7 +53,7 @@ async fn chaos_steady_traffic_through_kills_restarts_lost_endpoints_and_paused_c
         .max(30);
     let mut stack = Stack::new(2, 3, single_redis(true), DISPATCH).await;
     // The origin's preferred endpoint is a forwarder that will go away.
-    let front = Endpoint::start(&stack.chains[0].url).await;
+    let front = TcpForward::start(&stack.chains[0].url).await;
     stack.rpc_front.insert(0, front.url());
     let mut hub: HubProc = stack.spawn_hub("hub0");
     let mut spawned = 1;

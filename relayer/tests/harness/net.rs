@@ -1,0 +1,125 @@
+//! What every network fixture starts with: anvil chains with the contracts
+//! deployed, and the hub's key files.
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::{Address, B256};
+use alloy::providers::Provider;
+use switchyard_evm::bindings::ARTIFACTS_DIR;
+use switchyard_localnet::evm::{self as devtools, ANVIL_KEYS, Deployment, DevWallet};
+use switchyard_localnet::procs::{Anvil, repo_root};
+
+/// The attester every fixture's Inbox trusts (threshold 1): anvil key 1.
+pub(crate) fn attester_address() -> Address {
+    switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "test attester")
+        .expect("anvil key 1 is a valid key")
+        .address()
+}
+
+/// Anvil chains, one per domain, each with Mailbox, Inbox and a recipient
+/// deployed by anvil key 0.
+pub(crate) struct Chains {
+    /// The processes (killed on drop).
+    pub(crate) anvils: Vec<Anvil>,
+    /// The deployer's wallet on each chain.
+    pub(crate) wallets: Vec<DevWallet>,
+    /// What was deployed on each chain.
+    pub(crate) deployments: Vec<Deployment>,
+}
+
+impl Chains {
+    /// Chains with ids `chain_id_base`, `+1`, … for `domains`, mining every
+    /// `block_time` seconds.
+    pub(crate) async fn start(chain_id_base: u64, domains: &[u32], block_time: f64) -> Self {
+        let anvils: Vec<Anvil> = (0..domains.len())
+            .map(|i| {
+                Anvil::spawn(chain_id_base + i as u64, block_time)
+                    .expect("anvil starts (run deploy/setup.sh)")
+            })
+            .collect();
+        let (wallets, deployments) = deploy_each(&anvils, domains, attester_address()).await;
+        Self {
+            anvils,
+            wallets,
+            deployments,
+        }
+    }
+
+    /// The latest block of chain `i` (number and hash), as a trusted
+    /// checkpoint.
+    pub(crate) async fn checkpoint(&self, i: usize) -> (u64, B256) {
+        checkpoint_of(&self.wallets[i]).await
+    }
+}
+
+/// The latest block `wallet`'s chain has (number and hash).
+pub(crate) async fn checkpoint_of(wallet: &DevWallet) -> (u64, B256) {
+    let p = wallet.provider();
+    let n = p.get_block_number().await.expect("block number");
+    let block = p
+        .get_block_by_number(n.into())
+        .await
+        .expect("checkpoint block")
+        .expect("checkpoint block exists");
+    (n, block.header.hash)
+}
+
+/// The contracts deployed on each of `anvils` for the domain at the same
+/// place in `domains` (anvil key 0 deploys), with `attester` the Inbox's one
+/// attester (threshold 1): each chain's wallet and deployment, in order.
+pub(crate) async fn deploy_each(
+    anvils: &[Anvil],
+    domains: &[u32],
+    attester: Address,
+) -> (Vec<DevWallet>, Vec<Deployment>) {
+    let artifacts = repo_root().join(ARTIFACTS_DIR);
+    let mut wallets = Vec::new();
+    let mut deployments = Vec::new();
+    for (anvil, &domain) in anvils.iter().zip(domains) {
+        let mut wallet = DevWallet::connect(&anvil.url, ANVIL_KEYS[0])
+            .await
+            .expect("wallet connects");
+        let d = devtools::deploy_all(&mut wallet, &artifacts, domain, vec![attester], 1, 500_000)
+            .await
+            .expect("contracts deploy (run deploy/setup.sh to build them)");
+        wallets.push(wallet);
+        deployments.push(d);
+    }
+    (wallets, deployments)
+}
+
+/// The hub's secrets as files (mode 0600): the attester (anvil key 1), the
+/// submitter (anvil key 2) and the queue key.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyFiles {
+    pub(crate) attester: PathBuf,
+    pub(crate) submitter: PathBuf,
+    pub(crate) queue: PathBuf,
+}
+
+impl KeyFiles {
+    /// Writes the three files into `dir` as `attester`, `submitter` and
+    /// `queue`.
+    pub(crate) fn write_in(dir: &Path, queue_key: &str) -> Self {
+        Self {
+            attester: write_secret(dir, "attester", ANVIL_KEYS[1]),
+            submitter: write_secret(dir, "submitter", ANVIL_KEYS[2]),
+            queue: write_secret(dir, "queue", queue_key),
+        }
+    }
+}
+
+/// Writes `value` to a new file `dir/name` readable by its owner only.
+pub(crate) fn write_secret(dir: &Path, name: &str, value: &str) -> PathBuf {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = dir.join(name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&p)
+        .expect("key file is created");
+    f.write_all(value.as_bytes()).expect("key file is written");
+    p
+}
