@@ -188,4 +188,3 @@ impl Network {
         secs / self.seconds_per_slot.max(1)
     }
 }
-

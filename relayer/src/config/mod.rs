@@ -3,6 +3,9 @@
 //! `SWITCHYARD__REDIS__URL`). Unknown keys and out-of-range values are refused
 //! with their path. Secrets are never in the file: it names an environment
 //! variable or a mounted file that holds them.
+//!
+//! May import: the store's TLS and target types, `input`. Every other
+//! module may import it; it never imports a stage.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

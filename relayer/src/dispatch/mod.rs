@@ -18,6 +18,12 @@
 //! no-op), its attempts are recorded in Redis; past `max_attempts` or
 //! `max_entry_age_ms`, or when the batch itself is bad, its entries move to
 //! the dead-letter stream with the reason and the last error.
+//!
+//! Here: the dispatcher and its workers' leases; the shard pipeline's
+//! phases are in [`pipeline`]. May import: the chain traits, the store
+//! (lanes, leases, dead letters), the journal, metrics, task helpers. Never
+//! an origin or the route stage: the only feedback to routing is the
+//! backlog Redis holds, which `crate::backlog` measures.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -14,8 +14,8 @@ use axum::routing::{MethodRouter, get};
 use serde::{Deserialize, Serialize};
 use switchyard_types::Domain;
 
-use crate::config::{Config, TrustMode};
 use super::AppState;
+use crate::config::{Config, TrustMode};
 use switchyard_sdk::{MessageList, MessageStatus, Stage};
 
 use crate::journal::{parse_b256, parse_sender, status_of};

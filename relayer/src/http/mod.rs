@@ -1,9 +1,12 @@
 //! The hub's HTTP surface: `/metrics`, `/healthz` (the process answers and
 //! no task ended fatally), `/readyz` (Redis reachable, light clients
-//! fresh), the public status API and explorer page (`crate::api`, under a
+//! fresh), the public status API and explorer page ([`api`], under a
 //! per-client rate limit), and the admin API `/admin/dlq/...`, which
 //! refuses every request without the configured bearer token and is served
 //! either with the rest or on its own address (`http.admin_listen`).
+//!
+//! May import: the store, health, metrics, the rate limiter, the admin
+//! operations, the journal's read side. Nothing imports it but the hub.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -25,9 +25,7 @@ use alloy_primitives::B256;
 use switchyard_beacon::{BeaconApi, BeaconError};
 use switchyard_evm::source::EvmSource;
 use switchyard_lc_beacon::execution::bind_execution;
-use switchyard_lc_beacon::{
-    ChainSpec, LightClientStore, LightClientUpdate,
-};
+use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate};
 use switchyard_lc_evm::{BlockRef, HeaderChain};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;

@@ -8,7 +8,8 @@
 //! - [`lease`]: shard leases and the worker registry ([`Leases`]);
 //! - [`state`]: light-client state, cursors and route-group decisions
 //!   ([`OriginState`]);
-//! - [`status`]: the status journal's records ([`StatusStore`]).
+//! - [`status`]: the status journal's records ([`StatusStore`]);
+//! - [`seen`]: the bench's shared delivered-nonce bitmap ([`SeenNonces`]).
 //!
 //! May import: `switchyard_types` only. Every stage imports it.
 //!
@@ -46,6 +47,7 @@ pub mod dead;
 pub mod entry;
 pub mod lane;
 pub mod lease;
+pub mod seen;
 pub mod state;
 pub mod status;
 
@@ -53,6 +55,7 @@ pub use dead::{DeadLetter, DeadLetters};
 pub use entry::{Delivery, ENTRY_VERSION, EntryRefusal, LaneEntry, LaneId, QueueKey};
 pub use lane::{GROUP, Lanes};
 pub use lease::Leases;
+pub use seen::SeenNonces;
 pub use state::OriginState;
 pub use status::{SENDER_INDEX_LEN, StatusOp, StatusStore};
 

@@ -4,6 +4,8 @@
 //! evidence and a verifying sink. Both wire the hub from the same parts as
 //! `switchyard run`, and start their local processes through the dev-only
 //! `switchyard-localnet` crate.
+//!
+//! May import anything of the library; nothing of the hub imports it.
 
 pub mod bench;
 pub mod devnet;

@@ -13,7 +13,7 @@ mod balance;
 mod beacon;
 mod beacon_anchor;
 mod bench;
-mod cosmos;
+mod cometbft;
 mod e2e;
 mod groups;
 mod integrate;

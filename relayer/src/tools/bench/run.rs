@@ -574,7 +574,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         .unwrap_or_else(|| format!("bench-{}", crate::unix_ms()));
     let shared_seen = if args.shared_sink || args.part.is_some() {
         Some(
-            super::sink::SharedSeen::connect(&redis_url, &prefix)
+            crate::store::SeenNonces::connect(&redis_url, &prefix)
                 .await
                 .map_err(|e| setup(e.to_string()))?,
         )

@@ -14,6 +14,7 @@ use switchyard_evm::submitter::Included;
 use switchyard_types::{Domain, Message, batch_root};
 
 use crate::chain::BatchSink;
+use crate::store::SeenNonces;
 
 /// Nonces (bits) remembered per origin: about a minute of one origin's
 /// messages at 75,000 a second, in 512 KiB. Memory stays flat however long
@@ -65,62 +66,6 @@ impl NonceWindow {
     }
 }
 
-/// The nonce bitmap kept in Redis instead of in process, so that several
-/// hub processes' sinks act as one destination chain: a message delivered
-/// by two processes is caught as a duplicate. One `SETBIT` per message in a
-/// script per origin and batch: the script returns how many bits were
-/// already set.
-#[derive(Clone)]
-pub struct SharedSeen {
-    conn: redis::aio::MultiplexedConnection,
-    prefix: String,
-    script: redis::Script,
-}
-
-impl std::fmt::Debug for SharedSeen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedSeen")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SharedSeen {
-    /// Bitmaps under `prefix` in the Redis at `url`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
-        let conn = redis::Client::open(url)?
-            .get_multiplexed_async_connection()
-            .await?;
-        Ok(Self {
-            conn,
-            prefix: prefix.to_owned(),
-            script: redis::Script::new(
-                "local again = 0 \
-                 for i = 1, #ARGV do \
-                   again = again + redis.call('SETBIT', KEYS[1], ARGV[i], 1) \
-                 end \
-                 return again",
-            ),
-        })
-    }
-
-    /// Marks `nonces` of `origin` delivered at `dest`; returns how many
-    /// already were.
-    async fn mark(
-        &self,
-        dest: Domain,
-        origin: Domain,
-        nonces: &[u32],
-    ) -> Result<u64, redis::RedisError> {
-        let mut conn = self.conn.clone();
-        self.script
-            .key(format!("{}:seen:{dest}:{origin}", self.prefix))
-            .arg(nonces)
-            .invoke_async(&mut conn)
-            .await
-    }
-}
-
 /// A verifying destination that stores nothing but a nonce bitmap.
 #[derive(Debug)]
 pub struct NullSink {
@@ -129,7 +74,7 @@ pub struct NullSink {
     inbox: Address,
     attester: Address,
     seen: Mutex<HashMap<Domain, NonceWindow>>,
-    shared: Option<SharedSeen>,
+    shared: Option<SeenNonces>,
     delivered: AtomicU64,
     duplicates: AtomicU64,
     too_old: AtomicU64,
@@ -154,9 +99,9 @@ impl NullSink {
         }
     }
 
-    /// Keeps the nonce bitmap in Redis (see [`SharedSeen`]).
+    /// Keeps the nonce bitmap in Redis (see [`SeenNonces`]).
     #[must_use]
-    pub fn shared(mut self, seen: SharedSeen) -> Self {
+    pub fn shared(mut self, seen: SeenNonces) -> Self {
         self.shared = Some(seen);
         self
     }
@@ -248,7 +193,7 @@ impl NullSink {
     /// Counts each message once, in Redis shared with other processes.
     async fn mark_shared(
         &self,
-        shared: &SharedSeen,
+        shared: &SeenNonces,
         digest: B256,
         checked: &[Checked],
     ) -> Result<Included, EvmError> {

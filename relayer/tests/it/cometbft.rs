@@ -231,7 +231,7 @@ async fn stop(hub: Hub, shutdown: CancellationToken) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cosmos_outbox_messages_are_delivered_exactly_once_and_lies_never() {
+async fn cometbft_outbox_messages_are_delivered_exactly_once_and_lies_never() {
     let net = Net::start().await;
     let (hub, shutdown) = net.hub().await;
 
@@ -349,7 +349,7 @@ async fn cosmos_outbox_messages_are_delivered_exactly_once_and_lies_never() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_checkpoint_that_does_not_match_stops_the_cosmos_watcher_visibly() {
+async fn a_checkpoint_that_does_not_match_stops_the_cometbft_watcher_visibly() {
     let mut net = Net::start().await;
     let good = net.trusted_hash_value();
     net.config = net
