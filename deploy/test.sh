@@ -60,3 +60,11 @@ bash deploy/chart-test.sh
 
 step "criterion benchmarks, smoke mode (each runs once, correctness only)"
 cargo test --locked --workspace --benches
+
+step "Container image without Docker: deploy/image.sh (mmdebstrap + buildah on deploy/Dockerfile), the hub run from its root filesystem (deploy/image-test.sh)"
+# Last: it needs a release build of the production binary (--no-default-
+# features), 11 min from cold on 2 shared cores (fewer where the benches'
+# release-profile dependencies are reused). Then the image takes under a
+# minute and the run from its root filesystem about 10 s. Skipped, with the
+# reason, when not root.
+bash deploy/image-test.sh
