@@ -5,7 +5,9 @@
 //! application/octet-stream`, including the updates' chunk stream) or a
 //! consensus-spec-tests case folder, and reads off the finalized slot and
 //! sync-committee period reached. One JSON line per object; the caller
-//! exits non-zero if any object was invalid.
+//! exits non-zero if any object was invalid. `lc verify cometbft` does the
+//! same for CometBFT light blocks, and `lc verify rollup` ([`rollup`]) for
+//! a rollup block proved from L1.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,8 @@ use serde::Serialize;
 use crate::input::InputError;
 use switchyard_lc_beacon::spectest::{self, StepAction};
 use switchyard_lc_beacon::{ChainSpec, LightClientStore, LightClientUpdate, codec, json};
+
+pub mod rollup;
 
 /// What to verify.
 #[derive(Debug, Clone)]
@@ -559,6 +563,12 @@ pub enum LcChain {
     /// (tendermint-light-client-verifier), one JSON line per step; exit 1
     /// if a step is INVALID.
     Cometbft(CometCli),
+    /// A rollup block proved from L1 (OP Stack output roots, Arbitrum BoLD
+    /// assertions): the L1 storage proofs of the settlement contract you
+    /// name, the commitment, the L2 header, the finality policy. One JSON
+    /// line with the verdict (or the hop that refused the bundle); exit 1
+    /// if invalid.
+    Rollup(rollup::RollupCli),
 }
 
 #[derive(clap::Args, Debug)]
@@ -643,6 +653,16 @@ pub fn command(cmd: LcCmd) -> anyhow::Result<ExitCode> {
                 bisect: c.bisect,
             };
             let ok = verify_cometbft(&args, &mut std::io::stdout().lock())?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        LcCmd::Verify {
+            chain: LcChain::Rollup(r),
+        } => {
+            let ok = rollup::verify_rollup(&r, &mut std::io::stdout().lock())?;
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {

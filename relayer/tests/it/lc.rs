@@ -442,3 +442,226 @@ fn lc_verify_cometbft_gives_each_step_its_verdict() {
     let (ok, _, stderr) = comet(&trusted, &files, &["--trust-threshold", "1/4"]);
     assert!(!ok && stderr.contains("--trust-threshold"), "{stderr}");
 }
+
+/// The RIP-7755 test data (`shared/vectors/rip7755`, SOURCES.md section 6).
+fn rip7755(name: &str) -> PathBuf {
+    switchyard_localnet::procs::repo_root()
+        .join("../shared/vectors/rip7755/contracts/test/data")
+        .join(name)
+}
+
+/// Arbitrum Sepolia's BoLD Rollup on Ethereum Sepolia; the OP devnet's
+/// AnchorStateRegistry (and its L2 inbox, at the same address); the inbox
+/// the upstream Arbitrum tests name.
+const ARB_ROLLUP: &str = "0x042B2E6C5E99d4c521bd49beeD5E99651D9B0Cf4";
+const OP_CONTRACT: &str = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+const ARB_INBOX: &str = "0x49E2cDC9e81825B6C718ae8244fe0D5b062F4874";
+
+fn rollup(file: &Path, args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(["lc", "verify", "rollup", "--proof"])
+        .arg(file)
+        .args(["--now", "1750000000"])
+        .args(args);
+    run(cmd)
+}
+
+fn beacon_root_of(file: &Path) -> String {
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("vector")).expect("json");
+    j["stateProofParams"]["beaconRoot"]
+        .as_str()
+        .expect("beaconRoot")
+        .to_owned()
+}
+
+/// `lc verify rollup` on every RIP-7755 file: the real Arbitrum Sepolia
+/// chain of proofs and the OP devnet verify (exit 0, the L2 block and the
+/// trust it rests on); each `invalids/` file exits 1 naming the hop that
+/// refused it; options that do not fit the kind are usage errors.
+#[test]
+fn lc_verify_rollup_proves_the_rip7755_blocks_and_names_the_hop_of_each_invalid() {
+    let arb = rip7755("ArbitrumSepoliaProof.json");
+    let arb_root = beacon_root_of(&arb);
+    let arb_args = ["--kind", "arbitrum", "--rollup", ARB_ROLLUP];
+    let (ok, lines, stderr) = rollup(
+        &arb,
+        &[
+            &arb_args[..],
+            &["--beacon-root", &arb_root, "--ignore-l2-proof"],
+        ]
+        .concat(),
+    );
+    assert!(ok, "{lines:#?}\n{stderr}");
+    assert_eq!(lines.len(), 1, "one JSON line");
+    let v = &lines[0];
+    // Each key once (a parsed line would hide a repeated one).
+    let raw = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["lc", "verify", "rollup", "--proof"])
+        .arg(&arb)
+        .args(arb_args)
+        .args(["--ignore-l2-proof", "--now", "1750000000"])
+        .output()
+        .expect("runs");
+    let raw = String::from_utf8_lossy(&raw.stdout);
+    assert_eq!(raw.matches("\"kind\":").count(), 1, "{raw}");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&arb).expect("read")).expect("json");
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert_eq!(v["kind"], "arbitrum");
+    assert_eq!(v["l2_block_number"], 117_201_326);
+    assert_eq!(
+        v["l2_block_hash"], j["afterState"]["globalState"]["bytes32Vals"][0],
+        "the block the assertion commits to"
+    );
+    assert_eq!(v["trust"], "final", "a Confirmed assertion");
+    assert_eq!(v["l1_anchor"]["by"], "beacon_root");
+    assert_eq!(v["l1_anchor"]["root"], arb_root.as_str());
+    assert_eq!(v["commitment"]["form"], "assertion");
+    assert_eq!(v["l2_proof"], "ignored");
+    // The vector's L2 slot is of an account it does not name: checked only
+    // against an account the operator names, refused otherwise.
+    let (ok, lines, _) = rollup(&arb, &arb_args);
+    assert!(!ok);
+    assert_eq!(
+        (&lines[0]["verdict"], &lines[0]["hop"], &lines[0]["reason"]),
+        (
+            &serde_json::json!("invalid"),
+            &serde_json::json!("bundle"),
+            &serde_json::json!("no_l2_account")
+        ),
+        "{lines:#?}"
+    );
+    // Another rollup contract than the one the bundle proves.
+    let (ok, lines, _) = rollup(
+        &arb,
+        &[
+            "--kind",
+            "arbitrum",
+            "--rollup",
+            OP_CONTRACT,
+            "--ignore-l2-proof",
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(lines[0]["hop"], "l1_account", "{lines:#?}");
+
+    let op = rip7755("OPSepoliaProof.json");
+    let op_root = beacon_root_of(&op);
+    let op_args = [
+        "--kind",
+        "op-stack",
+        "--registry",
+        OP_CONTRACT,
+        "--l2-account",
+        OP_CONTRACT,
+    ];
+    let (ok, lines, stderr) = rollup(&op, &[&op_args[..], &["--beacon-root", &op_root]].concat());
+    assert!(ok, "{lines:#?}\n{stderr}");
+    let v = &lines[0];
+    assert_eq!(v["kind"], "op-stack");
+    assert_eq!(v["l2_block_number"], 41);
+    assert_eq!(v["trust"], "anchor");
+    assert_eq!(v["commitment"]["form"], "anchor_state");
+    assert_eq!(
+        v["l2_storage"]["address"].as_str().map(str::to_lowercase),
+        Some(OP_CONTRACT.to_lowercase())
+    );
+    assert!(v.get("l2_proof").is_none(), "{v}");
+    // The devnet's beacon branch is placeholders: under a real beacon root
+    // (Arbitrum Sepolia's) the beacon hop refuses it.
+    let (ok, lines, _) = rollup(&op, &[&op_args[..], &["--beacon-root", &arb_root]].concat());
+    assert!(!ok);
+    assert_eq!(lines[0]["hop"], "beacon_branch", "{lines:#?}");
+    // Against a state root the operator trusts instead.
+    let state_root = j_state_root(&op);
+    let (ok, lines, _) = rollup(
+        &op,
+        &[&op_args[..], &["--state-root", &state_root]].concat(),
+    );
+    assert!(ok, "{lines:#?}");
+    assert_eq!(lines[0]["l1_anchor"]["by"], "state_root");
+    let (ok, lines, _) = rollup(
+        &op,
+        &[
+            &op_args[..],
+            &["--state-root", &format!("0x{}", "11".repeat(32))],
+        ]
+        .concat(),
+    );
+    assert!(!ok);
+    assert_eq!(lines[0]["reason"], "state_root_mismatch", "{lines:#?}");
+    // A policy that refuses anchors: refused at the finality hop, for good.
+    let (ok, lines, _) = rollup(&op, &[&op_args[..], &["--no-anchor-state"]].concat());
+    assert!(!ok);
+    assert_eq!(lines[0]["hop"], "finality", "{lines:#?}");
+    assert_eq!(lines[0]["retryable"], false);
+
+    // Every invalid file, each at its hop (a file added to the vectors
+    // fails here until it is listed).
+    let expected: &[(&str, &str, &[&str])] = &[
+        (
+            "ArbitrumInvalidL1State.json",
+            "l1_storage",
+            &[
+                "--kind",
+                "arbitrum",
+                "--rollup",
+                ARB_ROLLUP,
+                "--l2-account",
+                ARB_INBOX,
+            ],
+        ),
+        ("OPInvalidL1Storage.json", "l1_storage", &op_args),
+        ("OPInvalidL2StateRoot.json", "commitment", &op_args),
+        ("OPInvalidL2Storage.json", "l2_storage", &op_args),
+    ];
+    let mut found: Vec<String> = std::fs::read_dir(rip7755("invalids"))
+        .expect("invalids/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        expected
+            .iter()
+            .map(|(f, _, _)| f.to_string())
+            .collect::<Vec<_>>()
+    );
+    for (name, hop, args) in expected {
+        let (ok, lines, stderr) = rollup(&rip7755(&format!("invalids/{name}")), args);
+        assert!(!ok, "{name} must exit non-zero: {lines:#?}");
+        assert_eq!(lines.len(), 1, "{name}: {stderr}");
+        let l = &lines[0];
+        assert_eq!(l["verdict"], "invalid", "{name}: {l}");
+        assert_eq!(l["hop"], *hop, "{name}: {l}");
+        assert_eq!(l["retryable"], false, "{name}: a forgery is never retried");
+        assert!(l["error"].as_str().is_some_and(|e| !e.is_empty()), "{l}");
+        assert!(l["kind"].is_string(), "{l}");
+    }
+
+    // Usage errors name the option, and write no verdict.
+    let (ok, lines, stderr) = rollup(&op, &["--kind", "optimism", "--oracle", OP_CONTRACT]);
+    assert!(!ok && lines.is_empty());
+    assert!(
+        stderr.contains("--kind: expected \"arbitrum\" or \"op-stack\", got \"optimism\""),
+        "{stderr}"
+    );
+    let (ok, lines, stderr) = rollup(&arb, &["--kind", "arbitrum", "--oracle", OP_CONTRACT]);
+    assert!(!ok && lines.is_empty());
+    assert!(
+        stderr.contains("settlement contract: expected --rollup for --kind arbitrum"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = rollup(&arb, &["--kind", "arbitrum"]);
+    assert!(!ok && stderr.contains("--rollup"), "{stderr}");
+}
+
+fn j_state_root(file: &Path) -> String {
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).expect("vector")).expect("json");
+    j["stateProofParams"]["executionStateRoot"]
+        .as_str()
+        .expect("executionStateRoot")
+        .to_owned()
+}
