@@ -494,6 +494,30 @@ impl<S: HeaderSource> Watcher<S> {
             .lc_height
             .with_label_values(&[&name, "gated"])
             .set(confirmed as i64);
+        self.route_confirmed(lc, scanned, headers, confirmed, shutdown)
+            .await?;
+        // Headers below the routed cursor are not needed any more.
+        headers.retain(|&k, _| k > *scanned);
+        self.ancestry.drop_to(*scanned);
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        Ok(lc.tip().number < head
+            && lc.tip().number.saturating_sub(*scanned) < self.spec.header_lead)
+    }
+
+    /// Routes blocks `scanned + 1 ..= confirmed` to every destination that
+    /// still needs them, in order, each destination as far as its backlog
+    /// allows; advances `scanned` to the slowest destination's routed block.
+    async fn route_confirmed(
+        &mut self,
+        lc: &HeaderChain,
+        scanned: &mut u64,
+        headers: &mut BTreeMap<u64, Header>,
+        confirmed: u64,
+        shutdown: &CancellationToken,
+    ) -> Result<(), HubError> {
+        let name = self.spec.name.clone();
         let dests = self.route.router().chain_domains();
         for d in &dests {
             self.routed.entry(*d).or_insert(*scanned);
@@ -567,14 +591,7 @@ impl<S: HeaderSource> Watcher<S> {
             n += 1;
         }
         self.route.end_round(blocked);
-        // Headers below the routed cursor are not needed any more.
-        headers.retain(|&k, _| k > *scanned);
-        self.ancestry.drop_to(*scanned);
-        if let Some(e) = refused {
-            return Err(e);
-        }
-        Ok(lc.tip().number < head
-            && lc.tip().number.saturating_sub(*scanned) < self.spec.header_lead)
+        Ok(())
     }
 
     /// The header chain holds `held` at `height` where the beacon chain
