@@ -370,17 +370,29 @@ impl HubBuilder {
             )
             .with_journal(journal.clone())
         };
+        // Every chain's endpoints, built first: a rollup origin reads the
+        // chain it settles on through that chain's pool.
+        let pools = cfg
+            .chains
+            .iter()
+            .map(|c| {
+                let policy = RpcPolicy {
+                    timeout: Duration::from_millis(c.rpc_timeout_ms),
+                    ..RpcPolicy::default()
+                };
+                let http = HttpOptions {
+                    roots: roots.clone(),
+                    max_response_bytes: c.max_response_bytes,
+                };
+                Ok(RpcPool::with_http(&c.name, &c.rpc_urls, policy, &http)?
+                    .with_observer(observer.clone()))
+            })
+            .collect::<Result<Vec<_>, HubError>>()?;
+        // The gated blocks of each chain a rollup settles on, from its
+        // watcher to the rollups' provers.
+        let mut settlement = Settlements::of(&cfg);
         for (i, c) in cfg.chains.iter().enumerate() {
-            let policy = RpcPolicy {
-                timeout: Duration::from_millis(c.rpc_timeout_ms),
-                ..RpcPolicy::default()
-            };
-            let http = HttpOptions {
-                roots: roots.clone(),
-                max_response_bytes: c.max_response_bytes,
-            };
-            let pool = RpcPool::with_http(&c.name, &c.rpc_urls, policy, &http)?
-                .with_observer(observer.clone());
+            let pool = pools[i].clone();
             let source = if role.watches() {
                 wiring.source(i, c, &pool)?
             } else {
@@ -411,15 +423,26 @@ impl HubBuilder {
                     metrics.clone(),
                     Arc::clone(&health),
                 );
-                let watcher = match &c.beacon {
+                let watcher = match settlement.publisher(&c.name) {
+                    Some(tx) => watcher.publishing_verified(tx),
                     None => watcher,
-                    Some(b) => {
+                };
+                let watcher = match (&c.beacon, &c.rollup) {
+                    (Some(b), _) => {
                         let (beacon, anchor) =
                             beacon_watcher(c, b, &pool, &roots, &store, &metrics, &health)?;
                         let name = format!("beacon watcher {}", c.name);
                         tasks.spawn(name, beacon.run(shutdown.child_token()));
                         watcher.with_anchor(anchor)
                     }
+                    (None, Some(r)) => {
+                        let (prover, proven) =
+                            rollup_prover(i, c, r, &cfg, &pools, &settlement, &metrics, &health)?;
+                        let name = format!("rollup prover {}", c.name);
+                        tasks.spawn(name, prover.run(shutdown.child_token()));
+                        watcher.with_rollup_anchor(proven)
+                    }
+                    (None, None) => watcher,
                 };
                 tasks.spawn(
                     format!("watcher {}", c.name),
@@ -578,6 +601,94 @@ impl Drop for EndWatch {
         error!(task = %self.name, "hub task {how}; /healthz now fails so the process is restarted");
         self.health.task_ended(&self.name, how.to_owned());
     }
+}
+
+/// The channels that carry a settlement chain's gated blocks to the
+/// provers of the rollups settling on it.
+struct Settlements {
+    senders: HashMap<String, tokio::sync::watch::Sender<Option<BlockRef>>>,
+    receivers: HashMap<String, tokio::sync::watch::Receiver<Option<BlockRef>>>,
+}
+
+impl Settlements {
+    /// A channel for every chain some `[chains.rollup]` settles on.
+    fn of(cfg: &Config) -> Self {
+        let mut senders = HashMap::new();
+        let mut receivers = HashMap::new();
+        for r in cfg.chains.iter().filter_map(|c| c.rollup.as_ref()) {
+            if !senders.contains_key(&r.settles_on) {
+                let (tx, rx) = tokio::sync::watch::channel(None);
+                senders.insert(r.settles_on.clone(), tx);
+                receivers.insert(r.settles_on.clone(), rx);
+            }
+        }
+        Self { senders, receivers }
+    }
+
+    /// The sender for `chain`'s watcher, if a rollup settles on it.
+    fn publisher(&mut self, chain: &str) -> Option<tokio::sync::watch::Sender<Option<BlockRef>>> {
+        self.senders.remove(chain)
+    }
+
+    /// The receiver of `chain`'s gated blocks.
+    fn subscribe(&self, chain: &str) -> Option<tokio::sync::watch::Receiver<Option<BlockRef>>> {
+        self.receivers.get(chain).cloned()
+    }
+}
+
+/// The prover of rollup origin `c` (`chains[i]`, settling on `r.settles_on`),
+/// and the receiver of the L2 blocks it proves.
+#[allow(clippy::too_many_arguments)]
+fn rollup_prover(
+    i: usize,
+    c: &ChainConfig,
+    r: &crate::config::RollupConfig,
+    cfg: &Config,
+    pools: &[RpcPool],
+    settlement: &Settlements,
+    metrics: &Metrics,
+    health: &Arc<Health>,
+) -> Result<
+    (
+        crate::origin::rollup::RollupProver,
+        tokio::sync::watch::Receiver<Option<BlockRef>>,
+    ),
+    HubError,
+> {
+    use crate::origin::rollup::{RollupProver, RollupSpec};
+    let path = format!("chains[{i}].rollup");
+    let target = r.target(&path)?;
+    let missing = |what: &str| crate::config::ConfigError {
+        path: format!("{path}.settles_on"),
+        reason: format!("{what} {:?}", r.settles_on),
+    };
+    let l1 = cfg
+        .chains
+        .iter()
+        .position(|o| o.name == r.settles_on)
+        .ok_or_else(|| missing("no configured chain named"))?;
+    let verified = settlement
+        .subscribe(&r.settles_on)
+        .ok_or_else(|| missing("no watcher publishes the blocks of"))?;
+    health.register_watcher(
+        &RollupProver::health_name(&c.name),
+        (r.poll_interval_ms * 20).max(60_000),
+    );
+    Ok(RollupProver::new(
+        RollupSpec {
+            name: c.name.clone(),
+            settles_on: r.settles_on.clone(),
+            target,
+            policy: r.policy(),
+            poll: Duration::from_millis(r.poll_interval_ms),
+            max_candidates: r.max_candidates,
+        },
+        EvmSource::new(pools[l1].clone()),
+        EvmSource::new(pools[i].clone()),
+        verified,
+        metrics.clone(),
+        Arc::clone(health),
+    ))
 }
 
 /// The beacon light client of origin `c`, and the receiver of the

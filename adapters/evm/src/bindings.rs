@@ -99,6 +99,17 @@ sol! {
     }
 }
 
+sol! {
+    /// The OP Stack's dispute games (`IDisputeGame`, op-contracts): the
+    /// getters a rollup origin asks which block a game is about. Not
+    /// Switchyard's contract (no artifact here); what they return is a
+    /// hint, which the DisputeGameFactory's storage then binds.
+    interface IDisputeGame {
+        function rootClaim() external pure returns (bytes32);
+        function extraData() external pure returns (bytes memory);
+    }
+}
+
 /// Where `forge build` writes artifacts, relative to the repository root.
 pub const ARTIFACTS_DIR: &str = "adapters/contracts/out";
 

@@ -3,9 +3,10 @@
 //! its parent and the receipts root are all recomputed by the light client.
 
 use alloy::consensus::ReceiptEnvelope;
-use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::B256;
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
 use switchyard_lc_evm::{Header, Log, Receipt, TxType};
 
 use crate::EvmError;
@@ -141,6 +142,105 @@ impl EvmSource {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|v| v.into_iter().unzip())
+    }
+}
+
+/// An account's `eth_getProof` answer at one block. Nothing in it is
+/// trusted: the rollup light client walks every proof from a state root it
+/// verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountProof {
+    /// The account.
+    pub address: Address,
+    /// Its storage root, as the node claims it.
+    pub storage_hash: B256,
+    /// State trie nodes from the root to the account.
+    pub account_proof: Vec<Bytes>,
+    /// The slots asked for, in the order asked.
+    pub slots: Vec<SlotProof>,
+}
+
+/// One storage slot of an [`AccountProof`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotProof {
+    /// The slot (before hashing).
+    pub key: B256,
+    /// Its value, as the node claims it.
+    pub value: U256,
+    /// Storage trie nodes from the account's storage root to the slot.
+    pub proof: Vec<Bytes>,
+}
+
+/// Most slots asked for in one `eth_getProof`: what a rollup proof needs
+/// (at most two), with room; bounds the answer before the byte bound does.
+pub const MAX_PROOF_SLOTS: usize = 16;
+
+impl EvmSource {
+    /// `eth_getProof` of `address` and its `slots` at block `at` (by hash,
+    /// EIP-1898: a node that has another block at that height answers for
+    /// the block asked, or fails; or by number). The answer must name the
+    /// account and the slots asked, in order; the proofs themselves are
+    /// checked by the caller's light client.
+    pub async fn proof(
+        &self,
+        address: Address,
+        slots: &[B256],
+        at: BlockId,
+    ) -> Result<AccountProof, EvmError> {
+        if slots.len() > MAX_PROOF_SLOTS {
+            return Err(EvmError::Malformed {
+                what: "eth_getProof request",
+                reason: format!(
+                    "expected at most {MAX_PROOF_SLOTS} slots, got {}",
+                    slots.len()
+                ),
+            });
+        }
+        let keys: Vec<B256> = slots.to_vec();
+        let r = self
+            .pool
+            .read("eth_getProof", |p| {
+                let keys = keys.clone();
+                async move { p.get_proof(address, keys).block_id(at).await }
+            })
+            .await?;
+        let asked: Vec<B256> = r.storage_proof.iter().map(|s| s.key.as_b256()).collect();
+        if r.address != address || asked != slots {
+            return Err(EvmError::Malformed {
+                what: "eth_getProof answer",
+                reason: format!(
+                    "asked for {address} slots {slots:?} at block {at}, got {} slots {asked:?}",
+                    r.address
+                ),
+            });
+        }
+        Ok(AccountProof {
+            address,
+            storage_hash: r.storage_hash,
+            account_proof: r.account_proof,
+            slots: r
+                .storage_proof
+                .into_iter()
+                .map(|s| SlotProof {
+                    key: s.key.as_b256(),
+                    value: s.value,
+                    proof: s.proof,
+                })
+                .collect(),
+        })
+    }
+
+    /// `eth_call` of `data` to `to` at block `at`. The result is what one
+    /// endpoint says a contract returns: a hint (which proposal to prove),
+    /// never evidence.
+    pub async fn call(&self, to: Address, data: Bytes, at: BlockId) -> Result<Bytes, EvmError> {
+        let req = TransactionRequest::default().to(to).input(data.into());
+        self.pool
+            .read("eth_call", |p| {
+                let req = req.clone();
+                async move { p.call(req).block(at).await }
+            })
+            .await
     }
 }
 

@@ -15,6 +15,9 @@ use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
 pub mod beacon;
+pub mod rollup;
+
+pub use rollup::RollupConfig;
 
 /// Refuses keys that are not `[a-z0-9_]+` before the `config` crate sees
 /// them: it reads keys as paths (`a.b`, `a[3]`), and a quoted TOML key such
@@ -832,6 +835,11 @@ pub struct ChainConfig {
     /// instead of endpoint agreement. Off by default.
     #[serde(default)]
     pub allow_header_chain_on_public_network: bool,
+    /// Rollup origins: prove this chain's blocks from the chain it settles
+    /// on (OP Stack output roots), and route only their ancestors; the
+    /// chain's own `rpc_urls` are then trusted for liveness only.
+    #[serde(default)]
+    pub rollup: Option<RollupConfig>,
 }
 
 /// How a header-chain origin (no beacon anchor) trusts its endpoints.
@@ -859,15 +867,24 @@ pub enum TrustMode {
     HeaderChainQuorum,
     /// Header chain from one trusted source.
     SingleEndpoint,
+    /// A rollup: ancestors of L2 blocks proven from the settlement chain's
+    /// verified state by final proposals only (resolved dispute games past
+    /// the finality delay, outputs past the finalization period).
+    RollupFinal,
+    /// A rollup, by explicit choice: proposals not final yet are accepted
+    /// past a minimum age; a challenger may still show one wrong.
+    RollupMinAge,
 }
 
 impl TrustMode {
     /// Every mode, for metrics (bounded label values).
-    pub const ALL: [TrustMode; 4] = [
+    pub const ALL: [TrustMode; 6] = [
         TrustMode::Beacon,
         TrustMode::Cometbft,
         TrustMode::HeaderChainQuorum,
         TrustMode::SingleEndpoint,
+        TrustMode::RollupFinal,
+        TrustMode::RollupMinAge,
     ];
 
     /// The label value.
@@ -877,6 +894,8 @@ impl TrustMode {
             TrustMode::Cometbft => "cometbft",
             TrustMode::HeaderChainQuorum => "header_chain_quorum",
             TrustMode::SingleEndpoint => "single_endpoint",
+            TrustMode::RollupFinal => "rollup_final",
+            TrustMode::RollupMinAge => "rollup_min_age",
         }
     }
 }
@@ -1009,6 +1028,9 @@ impl ChainConfig {
 
     /// How this origin's blocks are trusted.
     pub fn trust_mode(&self) -> TrustMode {
+        if let Some(r) = &self.rollup {
+            return r.trust_mode();
+        }
         match (&self.beacon, self.trust) {
             (Some(_), _) => TrustMode::Beacon,
             (None, HeaderTrust::Quorum) => TrustMode::HeaderChainQuorum,
@@ -1039,6 +1061,16 @@ impl ChainConfig {
     /// endpoints, and a public Ethereum network needs its beacon anchor.
     fn validate_trust(&self, i: usize) -> Result<(), ConfigError> {
         let p = |k: &str| format!("chains[{i}].{k}");
+        if self.rollup.is_some() {
+            if self.beacon.is_some() {
+                return Err(cfg_err(
+                    p("beacon"),
+                    "expected either [chains.beacon] or [chains.rollup], got both: a rollup's blocks are proven from the chain it settles on",
+                ));
+            }
+            // Its endpoints are trusted for liveness only.
+            return Ok(());
+        }
         if self.beacon.is_some() {
             return Ok(());
         }
@@ -1094,7 +1126,12 @@ impl ChainConfig {
 const FLOAT_KEYS: &[&str] = &["low_balance_eth"];
 
 /// Keys whose values are booleans; a boolean anywhere else is refused.
-const BOOL_KEYS: &[&str] = &["enabled", "allow_header_chain_on_public_network"];
+const BOOL_KEYS: &[&str] = &[
+    "enabled",
+    "allow_header_chain_on_public_network",
+    "accept_anchor_state",
+    "legacy_factory_layout",
+];
 
 /// The `config` crate converts loosely where serde would refuse: a float
 /// given for an integer is rounded and saturated (`chain_id = 1.5` reads as
@@ -1357,6 +1394,14 @@ impl Config {
                 }
             }
             c.validate_trust(i)?;
+            if let Some(r) = &c.rollup {
+                let chains: Vec<(&str, bool)> = self
+                    .chains
+                    .iter()
+                    .map(|o| (o.name.as_str(), o.rollup.is_some()))
+                    .collect();
+                r.check(&p("rollup"), &c.name, &chains)?;
+            }
             if c.confirmations > 1024 {
                 return Err(cfg_err(
                     p("confirmations"),

@@ -114,7 +114,10 @@ impl RollupConfig {
         let set: Vec<&str> = [
             ("dispute_game_factory", self.dispute_game_factory.is_some()),
             ("l2_output_oracle", self.l2_output_oracle.is_some()),
-            ("anchor_state_registry", self.anchor_state_registry.is_some()),
+            (
+                "anchor_state_registry",
+                self.anchor_state_registry.is_some(),
+            ),
             ("rollup", self.rollup.is_some()),
         ]
         .into_iter()
@@ -302,5 +305,147 @@ impl RollupConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, TrustMode};
+
+    /// An L1 in single-endpoint mode and an L2 settling on it; `rollup`
+    /// is the L2's `[chains.rollup]` body.
+    fn two_chains(rollup: &str) -> String {
+        format!(
+            r#"
+attester_key = {{ env = "SY_ATTESTER" }}
+queue_key = {{ env = "SY_QUEUE_KEY" }}
+[redis]
+url = "redis://127.0.0.1:6379"
+[[chains]]
+name = "l1"
+domain = 1
+chain_id = 31337
+rpc_urls = ["http://127.0.0.1:8545"]
+trust = "single_endpoint"
+mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+submitter_key = {{ file = "/run/secrets/l1" }}
+[[chains]]
+name = "l2"
+domain = 2
+chain_id = 10
+rpc_urls = ["http://127.0.0.1:9545"]
+mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+submitter_key = {{ file = "/run/secrets/l2" }}
+[chains.rollup]
+{rollup}
+"#
+        )
+    }
+
+    const FACTORY: &str = r#"kind = "op-stack"
+settles_on = "l1"
+dispute_game_factory = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512""#;
+
+    #[test]
+    fn a_rollup_origin_is_trusted_by_its_settlement_and_says_how() {
+        let c = Config::from_toml(&two_chains(FACTORY)).expect("valid");
+        let l2 = &c.chains[1];
+        // One endpoint and no `trust` key: the endpoint is trusted for
+        // liveness only, so no quorum is asked for.
+        assert_eq!(l2.trust_mode(), TrustMode::RollupFinal);
+        assert_eq!(l2.quorum(), 1);
+        let r = l2.rollup.as_ref().expect("rollup");
+        let p = r.policy();
+        assert_eq!(p.game_finality_delay, 302_400);
+        assert_eq!(p.min_age, None);
+        let opted = format!("{FACTORY}\nmin_age_secs = 3600\naccept_anchor_state = false");
+        let c = Config::from_toml(&two_chains(&opted)).expect("valid");
+        let l2 = &c.chains[1];
+        assert_eq!(l2.trust_mode(), TrustMode::RollupMinAge);
+        let p = l2.rollup.as_ref().expect("rollup").policy();
+        assert_eq!(p.min_age.map(|m| m.seconds), Some(3600));
+        assert_eq!(p.min_age.map(|m| m.l1_blocks), Some(u64::MAX));
+        assert!(!p.accept_anchor_state);
+        assert_eq!(TrustMode::RollupMinAge.as_str(), "rollup_min_age");
+        assert!(TrustMode::ALL.contains(&TrustMode::RollupFinal));
+    }
+
+    #[test]
+    fn rollup_sections_are_refused_with_their_path() {
+        let cases: [(String, &str, &str); 8] = [
+            (
+                r#"kind = "op-stack"
+settles_on = "l1""#
+                    .into(),
+                "chains[1].rollup.kind",
+                "got none",
+            ),
+            (
+                format!(
+                    "{FACTORY}\nl2_output_oracle = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\""
+                ),
+                "chains[1].rollup.kind",
+                "got dispute_game_factory, l2_output_oracle",
+            ),
+            (
+                FACTORY.replace("dispute_game_factory", "rollup"),
+                "chains[1].rollup.rollup",
+                "expects one of dispute_game_factory",
+            ),
+            (
+                r#"kind = "arbitrum"
+settles_on = "l1"
+rollup = "0x5FbDB2315678afecb367f032d93F642f64180aa3""#
+                    .into(),
+                "chains[1].rollup.kind",
+                "lc verify rollup",
+            ),
+            (
+                FACTORY.replace("\"l1\"", "\"mainnet\""),
+                "chains[1].rollup.settles_on",
+                "got \"mainnet\"",
+            ),
+            (
+                FACTORY.replace("\"l1\"", "\"l2\""),
+                "chains[1].rollup.settles_on",
+                "another chain than the rollup itself",
+            ),
+            (
+                format!("{FACTORY}\ngame_types = []"),
+                "chains[1].rollup.game_types",
+                "at least one",
+            ),
+            (
+                format!("{FACTORY}\nmin_age_secs = 0"),
+                "chains[1].rollup.min_age_secs",
+                "got 0",
+            ),
+        ];
+        for (body, path, says) in cases {
+            let err = Config::from_toml(&two_chains(&body)).expect_err(&body);
+            assert_eq!(err.path, path, "{body}: {err}");
+            assert!(err.reason.contains(says), "{body}: {err}");
+        }
+        // A rollup with a beacon anchor too: one or the other.
+        let both = two_chains(FACTORY).replace(
+            "[chains.rollup]",
+            "[chains.beacon]\nurls = [\"http://127.0.0.1:5052\"]\nnetwork = \"mainnet\"\ntrusted_root = \"0x0000000000000000000000000000000000000000000000000000000000000001\"\n[chains.rollup]",
+        );
+        let err = Config::from_toml(&both).expect_err("beacon and rollup");
+        assert_eq!(err.path, "chains[1].beacon", "{err}");
+        // A rollup settling on a rollup.
+        let nested = two_chains(FACTORY).replace(
+            "submitter_key = { file = \"/run/secrets/l1\" }",
+            "submitter_key = { file = \"/run/secrets/l1\" }\n[chains.rollup]\nkind = \"op-stack\"\nsettles_on = \"l2\"\nl2_output_oracle = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"",
+        );
+        let err = Config::from_toml(&nested).expect_err("nested");
+        assert!(err.reason.contains("is a rollup origin itself"), "{err}");
+        // A boolean where the policy takes one, and nowhere else.
+        let flag = format!("{FACTORY}\nlegacy_factory_layout = true");
+        Config::from_toml(&two_chains(&flag)).expect("a boolean key");
+        let wrong = format!("{FACTORY}\nmin_age_secs = true");
+        assert!(Config::from_toml(&two_chains(&wrong)).is_err());
     }
 }

@@ -440,6 +440,8 @@
     cometbft: 'CometBFT light client',
     header_chain_quorum: 'endpoint quorum',
     single_endpoint: 'single endpoint (trusted)',
+    rollup_final: 'rollup, final proposals',
+    rollup_min_age: 'rollup, minimum age (weaker)',
   };
 
   function placeholderRow(text, colspan) {

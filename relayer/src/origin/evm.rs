@@ -113,6 +113,41 @@ pub struct Watcher<S> {
     /// its ancestors, read back from it, which headers are then fetched by
     /// (see [`crate::ancestry`]).
     ancestry: Ancestry,
+    /// What the anchor is: a beacon-finalized block, or a rollup block
+    /// proven from its settlement chain.
+    anchor_kind: AnchorKind,
+    /// Where the gated block is published for rollup origins settling on
+    /// this chain: their proofs are read at it.
+    verified: Option<tokio::sync::watch::Sender<Option<BlockRef>>>,
+}
+
+/// Where an origin's anchor comes from: the block the gate routes
+/// ancestors of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnchorKind {
+    /// The beacon light client's finalized execution block.
+    Beacon,
+    /// A rollup block proven from its settlement chain's verified state.
+    Rollup,
+}
+
+impl AnchorKind {
+    /// The rejection reason when the header chain holds another block at
+    /// the anchor's height.
+    fn mismatch_reason(self) -> &'static str {
+        match self {
+            Self::Beacon => "not_finalized_by_beacon",
+            Self::Rollup => "not_proven_by_settlement",
+        }
+    }
+
+    /// What vouched for the anchor, in words.
+    fn source(self) -> &'static str {
+        match self {
+            Self::Beacon => "the beacon chain finalized",
+            Self::Rollup => "the settlement chain's proof names",
+        }
+    }
 }
 
 impl<S: HeaderSource> Watcher<S> {
@@ -140,6 +175,8 @@ impl<S: HeaderSource> Watcher<S> {
             gated: 0,
             disputed: false,
             ancestry: Ancestry::default(),
+            anchor_kind: AnchorKind::Beacon,
+            verified: None,
         }
     }
 
@@ -147,6 +184,29 @@ impl<S: HeaderSource> Watcher<S> {
     /// each finalized execution block the beacon light client binds.
     pub fn with_anchor(mut self, anchor: tokio::sync::watch::Receiver<Option<BlockRef>>) -> Self {
         self.anchor = Some(anchor);
+        self
+    }
+
+    /// Routes only ancestors of rollup blocks proven from the settlement
+    /// chain: `proven` receives each ([`super::rollup::RollupProver`]). The
+    /// gate and the backward walk are the beacon anchor's.
+    pub fn with_rollup_anchor(
+        mut self,
+        proven: tokio::sync::watch::Receiver<Option<BlockRef>>,
+    ) -> Self {
+        self.anchor = Some(proven);
+        self.anchor_kind = AnchorKind::Rollup;
+        self
+    }
+
+    /// Publishes every block this watcher gates (the highest it may route:
+    /// verified by its light client and its trust mode) to `verified`, for
+    /// the rollup origins that settle on this chain.
+    pub fn publishing_verified(
+        mut self,
+        verified: tokio::sync::watch::Sender<Option<BlockRef>>,
+    ) -> Self {
+        self.verified = Some(verified);
         self
     }
 
@@ -494,6 +554,23 @@ impl<S: HeaderSource> Watcher<S> {
             .lc_height
             .with_label_values(&[&name, "gated"])
             .set(confirmed as i64);
+        if let Some(tx) = &self.verified
+            && let Some(hash) = lc
+                .hash_at(confirmed)
+                .or_else(|| self.ancestry.get(confirmed))
+        {
+            let b = BlockRef {
+                number: confirmed,
+                hash,
+            };
+            tx.send_if_modified(|v| {
+                let newer = v.is_none_or(|o| o.number < b.number);
+                if newer {
+                    *v = Some(b);
+                }
+                newer
+            });
+        }
         self.route_confirmed(lc, scanned, headers, confirmed, shutdown)
             .await?;
         // Headers below the routed cursor are not needed any more.
@@ -605,21 +682,24 @@ impl<S: HeaderSource> Watcher<S> {
         held: alloy_primitives::B256,
     ) {
         self.disputed = true;
+        let kind = self.anchor_kind;
         self.metrics
             .rejections
-            .with_label_values(&[&self.spec.name, "not_finalized_by_beacon"])
+            .with_label_values(&[&self.spec.name, kind.mismatch_reason()])
             .inc();
         tracing::error!(
             height,
             finalized = %finalized,
             held = %held,
             routed = self.gated,
-            "the header chain holds another block than the beacon chain finalized: routing of this origin stops until an operator acts"
+            "the header chain holds another block than {}: routing of this origin stops until an operator acts",
+            kind.source()
         );
         self.health.hold(
             &self.spec.name,
             format!(
-                "block {height} is {held} in the header chain but {finalized} in the beacon chain's finality; nothing past block {} is routed: check the execution endpoints, then restart",
+                "block {height} is {held} in the header chain but {finalized} in what {}; nothing past block {} is routed: check the execution endpoints, then restart",
+                kind.source(),
                 self.gated
             ),
         );

@@ -9,7 +9,9 @@
 //! - [`ancestry`]: the backward walk from a finalized block past the header
 //!   window;
 //! - [`cometbft`]: a CometBFT chain's light client and its outbox, proven
-//!   message by message.
+//!   message by message;
+//! - [`rollup`]: a rollup's blocks proven from the verified state of the
+//!   chain it settles on, the anchor its EVM watcher routes ancestors of.
 //!
 //! May import: chain traits, the route stage, the store's origin state,
 //! task helpers, health, metrics. Never the dispatch side.
@@ -18,3 +20,4 @@ pub mod ancestry;
 pub mod beacon;
 pub mod cometbft;
 pub mod evm;
+pub mod rollup;

@@ -691,6 +691,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 trust: crate::config::HeaderTrust::SingleEndpoint,
                 min_agreeing_endpoints: 2,
                 allow_header_chain_on_public_network: false,
+                rollup: None,
                 max_response_bytes: switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES,
             })
             .collect(),
