@@ -23,6 +23,7 @@ mod lc;
 mod ops;
 mod pingpong;
 mod roles;
+mod rollup;
 mod sdk;
 mod secrets;
 mod tls;
