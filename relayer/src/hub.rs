@@ -335,6 +335,19 @@ impl HubBuilder {
                 .map(|(name, domain)| (*domain, name.clone()))
                 .collect(),
         );
+        // The counters alert rules take increase() of, at 0 from the start.
+        let destinations = || catalog.destinations.iter().map(|(n, _)| n.as_str());
+        if role.watches() {
+            for (name, _) in &catalog.origins {
+                metrics.init_origin(name, destinations());
+            }
+        }
+        if role.dispatches() {
+            for destination in destinations() {
+                metrics
+                    .init_destination(destination, catalog.origins.iter().map(|(n, _)| n.as_str()));
+            }
+        }
         let observer: RpcObserver = {
             let m = metrics.clone();
             Arc::new(

@@ -1,6 +1,15 @@
 //! Prometheus metrics of the hub. Labels are bounded sets (chain names from
 //! the config, fixed stage/outcome/reason vocabularies); ids, hashes and
 //! heights go to logs.
+//!
+//! Chain labels say the chain's role: `destination` is the chain messages
+//! and delivery transactions go to, in every family about delivery (lanes,
+//! transactions, gas, signers); `origin` is the chain a message comes from,
+//! in the families that carry both; `chain` is an origin's own state (light
+//! clients, beacon slots, trust mode) or a chain in any role (RPC requests,
+//! rejections). Execution and CometBFT block numbers and beacon slots are
+//! different families (`switchyard_light_client_height`,
+//! `switchyard_beacon_slot`): they count different things.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -36,8 +45,13 @@ pub struct Metrics {
     pub rejections: IntCounterVec,
     /// `switchyard_stage_latency_seconds{stage}`.
     pub latency: HistogramVec,
-    /// `switchyard_light_client_height{chain,kind}` (kind: tip, confirmed, scanned).
+    /// `switchyard_light_client_height{chain,kind}`: block numbers (kind:
+    /// tip, confirmed, gated, scanned; finalized with a beacon anchor;
+    /// settlement_verified and proven for a rollup).
     pub lc_height: IntGaugeVec,
+    /// `switchyard_beacon_slot{chain,kind}`: beacon slots of a
+    /// beacon-anchored origin's light client (kind: finalized, optimistic).
+    pub beacon_slot: IntGaugeVec,
     /// `switchyard_light_client_updates_total{chain,outcome}`.
     pub lc_updates: IntCounterVec,
     /// `switchyard_rpc_requests_total{chain,method,outcome}`.
@@ -48,11 +62,11 @@ pub struct Metrics {
     pub lane_backlog: IntGaugeVec,
     /// `switchyard_lane_oldest_age_seconds{destination}`.
     pub lane_oldest_age: IntGaugeVec,
-    /// `switchyard_transactions_total{chain,outcome}`.
+    /// `switchyard_transactions_total{destination,outcome}`.
     pub transactions: IntCounterVec,
-    /// `switchyard_in_flight_transactions{chain}`.
+    /// `switchyard_in_flight_transactions{destination}`.
     pub in_flight: IntGaugeVec,
-    /// `switchyard_gas_used_total{chain}`.
+    /// `switchyard_gas_used_total{destination}`.
     pub gas_used: IntCounterVec,
     /// `switchyard_lane_pending{destination}`: entries read, not acknowledged.
     pub lane_pending: IntGaugeVec,
@@ -70,11 +84,11 @@ pub struct Metrics {
     /// origin's watcher waited because the destination's lane was over its
     /// backlog limit.
     pub throttled_seconds: prometheus::CounterVec,
-    /// `switchyard_signer_balance_eth{chain,signer}`: each delivery key's
-    /// balance (signers are configured, so the label is bounded).
+    /// `switchyard_signer_balance_eth{destination,signer}`: each delivery
+    /// key's balance (signers are configured, so the label is bounded).
     pub signer_balance: prometheus::GaugeVec,
-    /// `switchyard_signer_balance_low{chain,signer}`: 1 while the balance is
-    /// under the chain's `low_balance_eth`.
+    /// `switchyard_signer_balance_low{destination,signer}`: 1 while the
+    /// balance is under the chain's `low_balance_eth`.
     pub signer_balance_low: IntGaugeVec,
     /// `switchyard_status_updates_total{outcome}`: message updates of the
     /// status journal, by outcome: written, or dropped (buffer_full,
@@ -82,8 +96,9 @@ pub struct Metrics {
     /// the status API shows lags.
     pub status_updates: IntCounterVec,
     /// `switchyard_origin_trust_mode{chain,mode}`: 1 for the mode each origin
-    /// runs in (beacon, cometbft, header_chain_quorum, single_endpoint), so
-    /// a dashboard shows what a lying endpoint could do to it.
+    /// runs in (beacon, cometbft, header_chain_quorum, single_endpoint,
+    /// rollup_final, rollup_min_age), so a dashboard shows what a lying
+    /// endpoint could do to it.
     pub trust_mode: IntGaugeVec,
     /// `switchyard_http_rate_limited_total`: requests to the public status
     /// API refused with 429 by the per-client rate limit (no label: clients
@@ -92,6 +107,9 @@ pub struct Metrics {
     /// `switchyard_http_rate_limit_clients`: clients the rate limit tracks
     /// (bounded by `crate::ratelimit::MAX_CLIENTS`).
     pub http_rate_limit_clients: prometheus::IntGauge,
+    /// `switchyard_build_info{version,rustc,target[,git_sha]} 1`: what this
+    /// process is (`git_sha` when the build had the git checkout).
+    pub build_info: prometheus::IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -148,7 +166,12 @@ impl Metrics {
             latency,
             lc_height: gauge(
                 "switchyard_light_client_height",
-                "Light-client heights by chain and kind (tip, confirmed, scanned; with a beacon anchor also finalized, the anchored execution block, and beacon_finalized_slot)",
+                "Light-client block numbers by chain and kind (tip, confirmed, gated, scanned; finalized: the execution block a beacon anchor finalized; settlement_verified and proven for a rollup)",
+                &["chain", "kind"],
+            ),
+            beacon_slot: gauge(
+                "switchyard_beacon_slot",
+                "Beacon slots of a beacon-anchored origin's light client by kind (finalized, optimistic)",
                 &["chain", "kind"],
             ),
             lc_updates: counter(
@@ -179,17 +202,17 @@ impl Metrics {
             transactions: counter(
                 "switchyard_transactions_total",
                 "Delivery transactions by destination chain and outcome",
-                &["chain", "outcome"],
+                &["destination", "outcome"],
             ),
             in_flight: gauge(
                 "switchyard_in_flight_transactions",
                 "Delivery transactions broadcast and not yet confirmed",
-                &["chain"],
+                &["destination"],
             ),
             gas_used: counter(
                 "switchyard_gas_used_total",
                 "Gas used by delivery transactions",
-                &["chain"],
+                &["destination"],
             ),
             lane_pending: gauge(
                 "switchyard_lane_pending",
@@ -222,7 +245,7 @@ impl Metrics {
                         "switchyard_signer_balance_eth",
                         "Balance of a delivery signer key, in ether",
                     ),
-                    &["chain", "signer"],
+                    &["destination", "signer"],
                 ));
                 must(registry.register(Box::new(g.clone())));
                 g
@@ -230,11 +253,11 @@ impl Metrics {
             signer_balance_low: gauge(
                 "switchyard_signer_balance_low",
                 "1 while a delivery signer's balance is under the chain's low_balance_eth",
-                &["chain", "signer"],
+                &["destination", "signer"],
             ),
             trust_mode: gauge(
                 "switchyard_origin_trust_mode",
-                "1 for the trust mode each origin runs in: beacon (beacon-finalized ancestors), cometbft (light client), header_chain_quorum (endpoints agree on each block), single_endpoint (one trusted source, which could forge)",
+                "1 for the trust mode each origin runs in: beacon (beacon-finalized ancestors), cometbft (light client), header_chain_quorum (endpoints agree on each block), single_endpoint (one trusted source, which could forge), rollup_final (ancestors of rollup blocks proven from the settlement chain by final proposals), rollup_min_age (the same, with proposals past a minimum age)",
                 &["chain", "mode"],
             ),
             status_updates: counter(
@@ -269,14 +292,64 @@ impl Metrics {
                 must(registry.register(Box::new(g.clone())));
                 g
             },
+            build_info: {
+                let mut opts = Opts::new(
+                    "switchyard_build_info",
+                    "Always 1; the labels say what this process is: version, rustc, target and, when the build had its git checkout, git_sha",
+                )
+                .const_label("version", env!("CARGO_PKG_VERSION"))
+                .const_label("rustc", env!("SWITCHYARD_RUSTC_VERSION"))
+                .const_label("target", env!("SWITCHYARD_TARGET"));
+                if let Some(sha) = option_env!("SWITCHYARD_GIT_SHA") {
+                    opts = opts.const_label("git_sha", sha);
+                }
+                let g = must(prometheus::IntGauge::with_opts(opts));
+                g.set(1);
+                must(registry.register(Box::new(g.clone())));
+                g
+            },
             registry,
         }
     }
 
+    /// Creates at 0 the series of a watched origin that alert rules take
+    /// `increase()` of: a counter whose first sample is already 1 shows
+    /// no increase, so the first dispute or refused header of a process
+    /// would never alert. (The reasons are the ones
+    /// `SwitchyardOriginEvidenceDisputed` watches, set in `origin/evm.rs`.)
+    /// Its backpressure toward each of `destinations` starts at 0 too.
+    pub fn init_origin<'a>(&self, chain: &str, destinations: impl Iterator<Item = &'a str>) {
+        for outcome in ["accepted", "rejected"] {
+            self.lc_updates.with_label_values(&[chain, outcome]);
+        }
+        for reason in ["endpoint_disagreement", "not_finalized_by_beacon"] {
+            self.rejections.with_label_values(&[chain, reason]);
+        }
+        for destination in destinations.filter(|d| *d != chain) {
+            self.throttled_seconds
+                .with_label_values(&[chain, destination]);
+        }
+    }
+
+    /// Creates at 0 the series of a destination this process delivers to,
+    /// from each of `origins` (see [`Metrics::init_origin`]): the stages
+    /// that take a message out of its lane, and the lane's retries, splits
+    /// and reclaims.
+    pub fn init_destination<'a>(&self, destination: &str, origins: impl Iterator<Item = &'a str>) {
+        for origin in origins.filter(|o| *o != destination) {
+            for s in [stage::DELIVERED, stage::FAILED, stage::DEAD_LETTERED] {
+                self.messages.with_label_values(&[s, origin, destination]);
+            }
+        }
+        self.lane_retries.with_label_values(&[destination]);
+        self.lane_splits.with_label_values(&[destination]);
+        self.lane_reclaimed.with_label_values(&[destination]);
+    }
+
     /// Every metric family this process registers, with its label names,
     /// including vectors that have no sample yet (which `/metrics` leaves
-    /// out). The alert rules and the Grafana dashboard are checked against
-    /// it (`tests/it/ops.rs`).
+    /// out). The metrics reference of `docs/operations.md` is checked
+    /// against it (`tests/it/ops.rs`).
     pub fn families(&self) -> Vec<(String, Vec<String>)> {
         use prometheus::core::Collector;
         // Destructured without `..`: a new field that is not listed here
@@ -287,6 +360,7 @@ impl Metrics {
             rejections,
             latency,
             lc_height,
+            beacon_slot,
             lc_updates,
             rpc,
             redis_errors,
@@ -307,12 +381,14 @@ impl Metrics {
             trust_mode,
             http_rate_limited,
             http_rate_limit_clients,
+            build_info,
         } = self;
-        let all: [&dyn Collector; 24] = [
+        let all: [&dyn Collector; 26] = [
             messages,
             rejections,
             latency,
             lc_height,
+            beacon_slot,
             lc_updates,
             rpc,
             redis_errors,
@@ -333,10 +409,20 @@ impl Metrics {
             trust_mode,
             http_rate_limited,
             http_rate_limit_clients,
+            build_info,
         ];
         all.iter()
             .flat_map(|c| c.desc())
-            .map(|d| (d.fq_name.clone(), d.variable_labels.clone()))
+            .map(|d| {
+                // Constant labels (build_info's) first, then the variable ones.
+                let mut labels: Vec<String> = d
+                    .const_label_pairs
+                    .iter()
+                    .map(|l| l.name().to_owned())
+                    .collect();
+                labels.extend(d.variable_labels.iter().cloned());
+                (d.fq_name.clone(), labels)
+            })
             .collect()
     }
 
@@ -493,6 +579,45 @@ mod tests {
             .find(|(n, _)| n == "switchyard_messages_total")
             .expect("messages family");
         assert_eq!(labels, ["stage", "origin", "destination"]);
+    }
+
+    #[test]
+    fn build_info_is_one_with_the_version() {
+        let text = Metrics::new().render();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("switchyard_build_info{"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let version = format!("version=\"{}\"", env!("CARGO_PKG_VERSION"));
+        assert!(line.contains(&version), "{line}");
+        assert!(
+            line.contains("rustc=\"") && line.contains("target=\""),
+            "{line}"
+        );
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+
+    #[test]
+    fn the_series_alerts_take_increase_of_start_at_zero() {
+        let m = Metrics::new();
+        m.init_origin("alpha", ["alpha", "beta"].into_iter());
+        m.init_destination("beta", ["alpha", "beta"].into_iter());
+        let text = m.render();
+        for line in [
+            "switchyard_light_client_updates_total{chain=\"alpha\",outcome=\"rejected\"} 0",
+            "switchyard_rejections_total{chain=\"alpha\",reason=\"endpoint_disagreement\"} 0",
+            "switchyard_rejections_total{chain=\"alpha\",reason=\"not_finalized_by_beacon\"} 0",
+            "switchyard_throttled_seconds_total{destination=\"beta\",origin=\"alpha\"} 0",
+            "switchyard_messages_total{destination=\"beta\",origin=\"alpha\",stage=\"dead_lettered\"} 0",
+            "switchyard_messages_total{destination=\"beta\",origin=\"alpha\",stage=\"delivered\"} 0",
+            "switchyard_messages_total{destination=\"beta\",origin=\"alpha\",stage=\"failed\"} 0",
+            "switchyard_lane_retries_total{destination=\"beta\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        // No route from a chain to itself.
+        assert!(!text.contains("origin=\"beta\""), "{text}");
+        assert!(!text.contains("destination=\"alpha\""), "{text}");
     }
 
     #[test]

@@ -313,10 +313,15 @@ impl BeaconWatcher {
         if (finalized_slot, store.next_sync_committee().is_some()) != before {
             self.persist(store).await?;
         }
+        // Slots, not block numbers: a family of their own.
         self.metrics
-            .lc_height
-            .with_label_values(&[&self.spec.name, "beacon_finalized_slot"])
+            .beacon_slot
+            .with_label_values(&[&self.spec.name, "finalized"])
             .set(finalized_slot as i64);
+        self.metrics
+            .beacon_slot
+            .with_label_values(&[&self.spec.name, "optimistic"])
+            .set(store.optimistic_header().beacon.slot as i64);
         let anchor = self.bind(store).await?;
         Ok(Round {
             applied,

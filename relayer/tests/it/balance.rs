@@ -79,7 +79,7 @@ async fn signer_balances_are_published_and_low_ones_flagged() {
     }
     let text = metrics.render();
     assert!(
-        text.contains("switchyard_signer_balance_eth{chain=\"dest\",signer=\"0x"),
+        text.contains("switchyard_signer_balance_eth{destination=\"dest\",signer=\"0x"),
         "{text}"
     );
 }

@@ -377,6 +377,14 @@ impl Devnet {
             .get()
     }
 
+    fn slot(&self, kind: &str) -> i64 {
+        self.hub
+            .metrics
+            .beacon_slot
+            .with_label_values(&[ORIGIN_NAME, kind])
+            .get()
+    }
+
     fn rejections(&self, reason: &str) -> u64 {
         self.hub
             .metrics
@@ -563,7 +571,7 @@ async fn a_beacon_anchored_origin_relays_what_the_sync_committee_finalized() {
     let slot = net.finalize(block).await;
     net.assert_delivered_exactly_once(&first).await;
     assert_eq!(net.height("finalized"), block as i64);
-    assert_eq!(net.height("beacon_finalized_slot"), slot as i64);
+    assert_eq!(net.slot("finalized"), slot as i64);
     assert!(net.height("scanned") >= block as i64);
 
     // Finality moves on with the chain: the next messages wait for it too.
@@ -577,7 +585,11 @@ async fn a_beacon_anchored_origin_relays_what_the_sync_committee_finalized() {
     sent.extend(second);
     net.assert_delivered_exactly_once(&sent).await;
     assert_eq!(net.height("finalized"), head as i64);
-    assert_eq!(net.height("beacon_finalized_slot"), slot2 as i64);
+    assert_eq!(net.slot("finalized"), slot2 as i64);
+    assert!(net.slot("optimistic") >= slot2 as i64);
+    // Slots are not block numbers: none in the height family.
+    let text = net.hub.metrics.render();
+    assert!(!text.contains("slot\""), "{text}");
 
     // Every object the beacon API served was accepted.
     let updates = |outcome| {

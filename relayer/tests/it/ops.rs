@@ -2,13 +2,15 @@
 //! - a live hub's `/metrics`, after traffic, passes `promtool check metrics`
 //!   (Prometheus' own linter: counters end in `_total`, base units, help
 //!   text, snake_case), and the linter refuses what breaks those rules;
+//! - the metrics reference in `docs/operations.md` lists exactly the hub's
+//!   metric families with their labels;
 //! - the chart's values schema for the hub config has exactly the keys of
 //!   the hub's `Config`, so the chart can express every option and no more.
 //!
 //! The alert rules are checked and unit-tested by promtool
 //! (`deploy/promtool-test.sh`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -89,6 +91,7 @@ async fn a_live_hubs_metrics_pass_promtool_check_metrics() {
     // needs events this stack does not have. The balance monitor and the
     // backlog report run on their own clocks: wait for them.
     let needed = [
+        "switchyard_build_info",
         "switchyard_messages_total",
         "switchyard_stage_latency_seconds",
         "switchyard_light_client_height",
@@ -153,6 +156,61 @@ fn promtool_check_metrics_refuses_what_breaks_the_conventions() {
             Err(e) => assert!(e.contains(says), "{bad:?}: {e}"),
         }
     }
+}
+
+/// The rows of the table under `### Metrics reference` in
+/// `docs/operations.md`: `| \`name\` | type | \`label\`, ... | what |`.
+fn documented_families(md: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let section = md
+        .split_once("\n### Metrics reference\n")
+        .expect("a Metrics reference section")
+        .1;
+    let section = section.split("\n#").next().unwrap_or(section);
+    let mut out = BTreeMap::new();
+    for line in section.lines() {
+        let Some(row) = line.strip_prefix("| `switchyard_") else {
+            continue;
+        };
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let name = format!("switchyard_{}", cells[0].trim_end_matches('`'));
+        let labels: BTreeSet<String> = cells
+            .get(2)
+            .unwrap_or(&"")
+            .split(',')
+            .map(|l| l.trim().trim_end_matches('?').trim_matches('`').to_owned())
+            .filter(|l| !l.is_empty() && l != "—")
+            .collect();
+        assert!(
+            out.insert(name.clone(), labels).is_none(),
+            "{name} documented twice"
+        );
+    }
+    out
+}
+
+#[test]
+fn the_metrics_reference_lists_every_family_with_its_labels() {
+    let docs = documented_families(&read("docs/operations.md"));
+    let mut registry: BTreeMap<String, BTreeSet<String>> = Metrics::new()
+        .families()
+        .into_iter()
+        .map(|(n, l)| (n, l.into_iter().collect()))
+        .collect();
+    // git_sha is there only when the build had its git checkout.
+    if let Some(l) = registry.get_mut("switchyard_build_info") {
+        l.insert("git_sha".into());
+    }
+    assert_eq!(docs, registry, "docs/operations.md, Metrics reference");
+    // The check bites: a renamed label and a missing family are differences.
+    let mut renamed = docs.clone();
+    if let Some(l) = renamed.get_mut("switchyard_transactions_total") {
+        l.remove("destination");
+        l.insert("chain".into());
+    }
+    assert_ne!(renamed, registry);
+    let mut missing = docs;
+    missing.remove("switchyard_beacon_slot");
+    assert_ne!(missing, registry);
 }
 
 /// The chart's schema for `config` has exactly the hub's own keys, less
