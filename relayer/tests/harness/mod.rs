@@ -8,6 +8,8 @@
 //!   with the contracts deployed, key files);
 //! - [`proxy`]: a TCP forwarder that can be taken down, and a lying
 //!   JSON-RPC proxy;
+//! - [`prometheus`]: a Prometheus server scraping the test's hubs, and
+//!   its HTTP API;
 //! - [`beacon_node`]: a fake beacon node serving a test's chain data;
 //! - [`serve`]: the hub's HTTP surface or a fake node served on a loopback
 //!   port.
@@ -18,6 +20,7 @@
 
 pub(crate) mod beacon_node;
 pub(crate) mod net;
+pub(crate) mod prometheus;
 pub(crate) mod proxy;
 pub(crate) mod serve;
 pub(crate) mod stack;

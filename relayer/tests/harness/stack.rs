@@ -354,6 +354,25 @@ impl Stack {
         total
     }
 
+    /// Kills the single Redis server and starts it again on its port a
+    /// second later, from its AOF if it has one (without, its data is gone).
+    pub(crate) fn restart_redis(&mut self) {
+        let (port, aof) = match &mut self.redis {
+            RedisSide::Single { server, port, aof } => {
+                let mut s = server.take().expect("running");
+                s.proc.kill();
+                (*port, aof.clone())
+            }
+            RedisSide::Cluster(_) => unreachable!("single Redis"),
+        };
+        std::thread::sleep(Duration::from_secs(1));
+        let restarted =
+            RedisServer::spawn_on(port, aof.as_deref(), &[]).expect("redis restarts on its port");
+        if let RedisSide::Single { server, .. } = &mut self.redis {
+            *server = Some(restarted);
+        }
+    }
+
     /// Stops (`false`) or resumes (`true`) block production on chain `ci`.
     /// anvil's `evm_setIntervalMining` takes whole seconds (0 = off), so a
     /// resumed chain mines a block a second, not every 0.2 s as at start.

@@ -8,7 +8,8 @@
 //!   the hub's `Config`, so the chart can express every option and no more.
 //!
 //! The alert rules are checked and unit-tested by promtool
-//! (`deploy/promtool-test.sh`).
+//! (`deploy/promtool-test.sh`); a real Prometheus scraping a hub evaluates
+//! every alert and dashboard expression (`tests/long/prometheus.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

@@ -12,10 +12,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchyard_localnet::procs::RedisServer;
 
 use crate::harness::proxy::TcpForward;
-use crate::harness::stack::{HubProc, RedisSide, Stack, single_redis, tail};
+use crate::harness::stack::{HubProc, Stack, single_redis, tail};
 
 const DISPATCH: &str = "lane_shards = 4\nworkers = 2\nlease_ttl_ms = 1000\nmax_batch_messages = 250\nretry_base_ms = 100";
 
@@ -25,23 +24,6 @@ struct Fault {
     cleared: Instant,
     received_at_clear: u64,
     resumed_after: Option<f64>,
-}
-
-fn restart_redis(stack: &mut Stack) {
-    let (port, aof) = match &mut stack.redis {
-        RedisSide::Single { server, port, aof } => {
-            let mut s = server.take().expect("running");
-            s.proc.kill();
-            (*port, aof.clone())
-        }
-        RedisSide::Cluster(_) => unreachable!("single Redis"),
-    };
-    std::thread::sleep(Duration::from_secs(1));
-    let restarted =
-        RedisServer::spawn_on(port, aof.as_deref(), &[]).expect("redis restarts on its port");
-    if let RedisSide::Single { server, .. } = &mut stack.redis {
-        *server = Some(restarted);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +71,7 @@ async fn chaos_steady_traffic_through_kills_restarts_lost_endpoints_and_paused_c
             });
         }
         if t == redis_at {
-            restart_redis(&mut stack);
+            stack.restart_redis();
             faults.push(Fault {
                 what: "redis restart (AOF)",
                 cleared: Instant::now(),
