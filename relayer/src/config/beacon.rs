@@ -30,6 +30,15 @@ pub fn genesis_time(network: &str) -> Option<u64> {
         .map(|(_, t)| *t)
 }
 
+/// The built-in networks' names (`[chains.beacon] network`, besides
+/// `custom`).
+pub fn built_in_networks() -> impl Iterator<Item = &'static str> {
+    GENESIS_TIMES
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| ChainSpec::by_name(n).is_some())
+}
+
 /// A slot clock from the wall clock: `genesis_time` in Unix seconds.
 pub fn wall_clock(genesis_time: u64) -> SlotClock {
     slot_clock(genesis_time, SECONDS_PER_SLOT)

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod beacon;
 pub mod rollup;
+pub mod schema;
 
 pub use rollup::RollupConfig;
 
@@ -129,7 +130,7 @@ fn cfg_err(path: impl Into<String>, reason: impl Into<String>) -> ConfigError {
 }
 
 /// The whole hub configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// What this process runs: `all` (default), `watcher` (origin light
@@ -180,38 +181,48 @@ pub struct Config {
 /// parameters. Messages are read from its `switchyard` outbox store
 /// (`docs/cometbft-outbox.md`) and proven against headers the light client
 /// verified.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CometbftOriginConfig {
     /// Short name used in metrics labels and logs (`[a-z0-9_-]{1,32}`).
+    #[schemars(regex(pattern = schema::NAME_PATTERN))]
     pub name: String,
     /// The chain's Switchyard domain (the `origin` of its messages).
     pub domain: u32,
     /// CometBFT RPC endpoints (`http://host:26657`), in order of preference.
+    #[schemars(length(min = 1), inner(regex(pattern = schema::HTTP_URL_PATTERN)))]
     pub rpc_urls: Vec<String>,
     /// Height of the trusted header (weak subjectivity), used on the first
     /// start and when the persisted state has outlived the trusting period.
+    #[schemars(range(min = 1))]
     pub trusted_height: u64,
     /// Hash of that header: 64 hex digits (CometBFT prints it in upper
     /// case), optionally `0x`-prefixed.
+    #[schemars(regex(pattern = "^(0x)?[0-9a-fA-F]{64}$"))]
     pub trusted_hash: String,
     /// How long a verified header may be used to verify newer ones; below
     /// the chain's unbonding period (commonly two thirds of it).
+    #[schemars(range(min = 60, max = 365 * 24 * 3600))]
     pub trusting_period_secs: u64,
     /// `n/d` between 1/3 and 1 (CometBFT's default: `1/3`).
+    #[schemars(regex(pattern = "^[0-9]+/[0-9]+$"))]
     #[serde(default = "default_trust_threshold")]
     pub trust_threshold: String,
     /// Allowed lead of a header's time over this host's clock.
+    #[schemars(range(max = 600))]
     #[serde(default = "default_clock_drift")]
     pub clock_drift_secs: u64,
     /// Pause between rounds (new header, outbox walk), in ms.
+    #[schemars(range(min = 100, max = 600_000))]
     #[serde(default = "default_cometbft_poll")]
     pub poll_interval_ms: u64,
     /// Timeout of one RPC request, in ms.
+    #[schemars(range(min = 100, max = 120_000))]
     #[serde(default = "default_rpc_timeout")]
     pub rpc_timeout_ms: u64,
     /// The bound of one RPC answer, in bytes (64 KiB to 1 GiB): a longer
     /// one is dropped as it arrives and the endpoint counts as failed.
+    #[schemars(range(min = *MAX_RESPONSE_RANGE.start(), max = *MAX_RESPONSE_RANGE.end()))]
     #[serde(default = "default_cometbft_max_response")]
     pub max_response_bytes: usize,
 }
@@ -257,7 +268,18 @@ impl CometbftOriginConfig {
 /// with the number of origins, dispatchers with delivery load. Several
 /// replicas of either role run side by side (cursor compare-and-set for
 /// watchers, shard leases for dispatchers).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Watchers and dispatchers in one process.
@@ -284,7 +306,7 @@ impl Role {
 }
 
 /// How a route group picks the member chain of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutePolicy {
     /// The member whose lane has the smallest backlog, decided per origin
@@ -300,12 +322,14 @@ pub enum RoutePolicy {
 }
 
 /// A member of a route group.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupMember {
     /// A configured chain's name.
+    #[schemars(regex(pattern = schema::NAME_PATTERN))]
     pub chain: String,
     /// Relative weight (Weighted and StickySender), 1..=1000.
+    #[schemars(range(min = 1, max = 1000))]
     #[serde(default = "default_weight")]
     pub weight: u32,
 }
@@ -316,7 +340,7 @@ fn default_weight() -> u32 {
 
 /// One logical destination domain backed by several chains. Each member's
 /// Inbox must accept the group domain (`Inbox.setDomainAlias`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteGroupConfig {
     /// Name for logs and metrics.
@@ -326,20 +350,24 @@ pub struct RouteGroupConfig {
     /// How a member is picked.
     pub policy: RoutePolicy,
     /// Member chains.
+    #[schemars(length(min = 1))]
     pub members: Vec<GroupMember>,
 }
 
 /// Redis connection.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://host:port[/db]`.
+    #[schemars(regex(pattern = schema::REDIS_URL_PATTERN))]
     pub url: String,
     /// Prefix of every key, so several hubs can share one Redis.
+    #[schemars(regex(pattern = "^[^{} ]+$"))]
     #[serde(default = "default_prefix")]
     pub key_prefix: String,
     /// Redis Cluster seed nodes (`redis://host:port`); when set, the hub talks
     /// to the cluster and `url` is ignored.
+    #[schemars(inner(regex(pattern = schema::REDIS_URL_PATTERN)))]
     #[serde(default)]
     pub cluster_nodes: Vec<String>,
 }
@@ -351,7 +379,7 @@ fn default_prefix() -> String {
 /// TLS of outgoing connections. Every `https://` endpoint (JSON-RPC, beacon
 /// API, CometBFT RPC) and `rediss://` Redis is reached over rustls; the
 /// public roots are the webpki list (Mozilla's) compiled into the binary.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// A PEM file of CA certificates for servers behind a private CA:
@@ -424,7 +452,7 @@ impl TlsConfig {
 }
 
 /// HTTP listener.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address to bind; port 0 picks a free one.
@@ -456,7 +484,7 @@ impl Default for HttpConfig {
 /// status API and the explorer. Written off the delivery path through a
 /// bounded queue: when Redis cannot keep up, status updates are dropped
 /// (and counted in `switchyard_status_updates_total`), never messages.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusConfig {
     /// Keep a journal at all.
@@ -466,11 +494,13 @@ pub struct StatusConfig {
     /// seconds. Each message costs about 650 bytes of Redis memory
     /// (measured with 128-byte bodies, BENCHMARKS.md), so the journal holds
     /// about `rate × retention × 650` bytes.
+    #[schemars(range(min = 60, max = 90 * 86_400))]
     #[serde(default = "default_status_retention")]
     pub retention_secs: u64,
     /// Message updates (one per message and stage) buffered in the process
     /// before further ones are dropped; bounds the journal's memory in the
     /// process (about 200 bytes each plus the message body).
+    #[schemars(range(min = 1_000, max = 10_000_000))]
     #[serde(default = "default_status_buffer")]
     pub buffer: usize,
     /// Requests per second each client (IP address; IPv6 by /64) may make
@@ -478,10 +508,12 @@ pub struct StatusConfig {
     /// `rate_limit_burst`; beyond it the hub answers 429 with
     /// `Retry-After`. 0 turns the limit off. `/metrics`, `/healthz`,
     /// `/readyz` and the admin API are never limited.
+    #[schemars(range(max = 100_000))]
     #[serde(default = "default_rate_limit")]
     pub rate_limit_per_sec: u32,
     /// Requests a client may make at once before `rate_limit_per_sec`
     /// applies.
+    #[schemars(range(min = 1, max = 100_000))]
     #[serde(default = "default_rate_limit_burst")]
     pub rate_limit_burst: u32,
 }
@@ -519,7 +551,9 @@ impl Default for StatusConfig {
 }
 
 /// Log output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -530,7 +564,7 @@ pub enum LogFormat {
 }
 
 /// Logging.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// Text or JSON.
@@ -555,8 +589,9 @@ impl Default for LogConfig {
 }
 
 /// Where a secret comes from: exactly one of `env` or `file`.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["env"]}, {"required": ["file"]}]))]
 pub struct SecretRef {
     /// Name of an environment variable holding it.
     #[serde(default)]
@@ -634,48 +669,58 @@ impl SecretRef {
 }
 
 /// Delivery batching and concurrency, per destination.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DispatcherConfig {
     /// Most messages in one `deliver` transaction.
+    #[schemars(range(min = 1, max = 2000))]
     #[serde(default = "default_batch")]
     pub max_batch_messages: usize,
     /// Most bytes of encoded messages in one `deliver` transaction (nodes
     /// refuse transactions over 128 KiB).
+    #[schemars(range(min = 1024, max = 1024 * 1024))]
     #[serde(default = "default_max_batch_bytes")]
     pub max_batch_bytes: usize,
     /// Longest a partial batch waits for more messages, in ms.
+    #[schemars(range(max = 60_000))]
     #[serde(default = "default_wait")]
     pub max_wait_ms: u64,
     /// Transactions in flight per shard pipeline (a destination has
     /// `lane_shards` of them). 1 gives strict channel order even when a
     /// transaction reverts on chain after a successful simulation.
+    #[schemars(range(min = 1, max = 64))]
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
     /// Attempts before a batch goes to the dead-letter stream.
+    #[schemars(range(min = 1))]
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,
     /// Lane shards per destination. Messages of one channel (origin, sender,
     /// recipient) always go to the same shard, and a shard is worked by one
     /// dispatcher at a time, which keeps each channel in nonce order.
     /// Changing it reassigns channels: drain the lanes first.
+    #[schemars(range(min = 1, max = 1024))]
     #[serde(default = "default_shards")]
     pub lane_shards: u16,
     /// Dispatcher workers per destination in this replica; all replicas'
     /// workers share the shards through leases.
+    #[schemars(range(min = 1, max = 64))]
     #[serde(default = "default_workers")]
     pub workers: usize,
     /// A shard lease not renewed for this long is taken over, in ms; the new
     /// holder then claims (XAUTOCLAIM) every entry the previous one left
     /// pending. This is the idle timeout after which a dead consumer's
     /// entries are reclaimed.
+    #[schemars(range(min = 500, max = 600_000))]
     #[serde(default = "default_lease")]
     pub lease_ttl_ms: u64,
     /// Backpressure: when a destination's lane holds more entries than this,
     /// the watchers feeding it wait instead of appending.
+    #[schemars(range(min = 1))]
     #[serde(default = "default_backlog")]
     pub max_backlog_entries: u64,
     /// First retry delay of a failed batch, doubled per attempt with jitter, in ms.
+    #[schemars(range(min = 1, max = 600_000))]
     #[serde(default = "default_retry_base")]
     pub retry_base_ms: u64,
     /// An entry older than this is dead-lettered instead of retried, in ms.
@@ -685,6 +730,7 @@ pub struct DispatcherConfig {
     /// says so. Entries leave a lane within seconds when deliveries work
     /// (the backlog limit bounds the queue), so an old head means nothing
     /// is being delivered from it. In ms.
+    #[schemars(range(min = 10_000, max = 86_400_000))]
     #[serde(default = "default_stuck_after")]
     pub stuck_after_ms: u64,
 }
@@ -743,33 +789,39 @@ impl Default for DispatcherConfig {
 }
 
 /// A trusted starting point of a light client (weak subjectivity).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointConfig {
     /// Block number.
     pub number: u64,
     /// Block hash the operator trusts.
+    #[schemars(schema_with = "schema::hex::<32>")]
     pub hash: B256,
 }
 
 /// One chain.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// Short name used in metrics labels and logs (`[a-z0-9_-]{1,32}`).
+    #[schemars(regex(pattern = schema::NAME_PATTERN))]
     pub name: String,
     /// Message domain id.
     pub domain: u32,
     /// EIP-155 chain id.
     pub chain_id: u64,
     /// JSON-RPC endpoints, in order of preference.
+    #[schemars(length(min = 1), inner(regex(pattern = schema::HTTP_URL_PATTERN)))]
     pub rpc_urls: Vec<String>,
     /// Mailbox contract (messages from this chain).
+    #[schemars(schema_with = "schema::hex::<20>")]
     pub mailbox: Address,
     /// Inbox contract (messages to this chain).
+    #[schemars(schema_with = "schema::hex::<20>")]
     pub inbox: Address,
     /// Header-chain light client: blocks below the verified tip before a
     /// block's messages are relayed.
+    #[schemars(range(max = 1024))]
     #[serde(default = "default_confirmations")]
     pub confirmations: u64,
     /// Trusted checkpoint; required on the first start (afterwards the
@@ -777,14 +829,17 @@ pub struct ChainConfig {
     #[serde(default)]
     pub checkpoint: Option<CheckpointConfig>,
     /// Head polling interval, in ms.
+    #[schemars(range(min = 10, max = 60_000))]
     #[serde(default = "default_poll")]
     pub poll_interval_ms: u64,
     /// Timeout of one RPC call, in ms.
+    #[schemars(range(min = 100, max = 120_000))]
     #[serde(default = "default_rpc_timeout")]
     pub rpc_timeout_ms: u64,
     /// The bound of one JSON-RPC answer, in bytes (64 KiB to 1 GiB; the
     /// default 64 MiB holds `eth_getBlockReceipts` of a full block): a
     /// longer one is dropped as it arrives and the call fails over.
+    #[schemars(range(min = *MAX_RESPONSE_RANGE.start(), max = *MAX_RESPONSE_RANGE.end()))]
     #[serde(default = "default_evm_max_response")]
     pub max_response_bytes: usize,
     /// Key of the account that pays for deliveries to this chain.
@@ -795,23 +850,28 @@ pub struct ChainConfig {
     pub extra_submitter_keys: Vec<SecretRef>,
     /// Below this balance (ether) a signer is reported low
     /// (`switchyard_signer_balance_low` and a warning).
+    #[schemars(range(min = 0.0))]
     #[serde(default = "default_low_balance")]
     pub low_balance_eth: f64,
     /// Blocks on top of a delivery before its batch is acknowledged.
     #[serde(default = "default_delivery_confirmations")]
     pub delivery_confirmations: u64,
     /// Ceiling of `maxFeePerGas`, in gwei.
+    #[schemars(range(min = 1))]
     #[serde(default = "default_max_fee")]
     pub max_fee_gwei: u64,
     /// A delivery not mined after this long is replaced (same nonce) with
     /// fees raised by `fee_bump_percent`, up to `max_fee_gwei`.
+    #[schemars(range(min = 500, max = 3_600_000))]
     #[serde(default = "default_replace_after")]
     pub replace_after_ms: u64,
     /// Fee increase per replacement, in percent (110 to 300).
+    #[schemars(range(min = 110, max = 300))]
     #[serde(default = "default_fee_bump")]
     pub fee_bump_percent: u64,
     /// Most gas one delivery transaction may use (estimate with margin); a
     /// batch over it is split in two.
+    #[schemars(range(min = 200_000, max = 100_000_000))]
     #[serde(default = "default_max_batch_gas")]
     pub max_batch_gas: u64,
     /// Ethereum origins: follow the beacon chain's sync committees and route
@@ -843,7 +903,9 @@ pub struct ChainConfig {
 }
 
 /// How a header-chain origin (no beacon anchor) trusts its endpoints.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HeaderTrust {
     /// A quorum of independent endpoints must agree on each routed block.
@@ -911,31 +973,38 @@ pub const PUBLIC_ETHEREUM_CHAIN_IDS: &[(u64, &str)] = &[
 ];
 
 /// The beacon light client of an Ethereum origin.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconConfig {
     /// Beacon API endpoints, tried in turn.
+    #[schemars(length(min = 1), inner(regex(pattern = schema::HTTP_URL_PATTERN)))]
     pub urls: Vec<String>,
     /// `mainnet`, `sepolia` or `holesky`: fork schedule, genesis validators
     /// root, genesis time; or `custom`, a devnet described in `custom`.
+    #[schemars(schema_with = "schema::beacon_network")]
     pub network: String,
     /// With `network = "custom"`: the devnet's consensus parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<CustomNetwork>,
     /// A finalized beacon block root you trust (weak subjectivity), used on
     /// first start and whenever the persisted state is too old.
+    #[schemars(schema_with = "schema::hex::<32>")]
     pub trusted_root: B256,
     /// Oldest checkpoint or persisted state the light client starts from,
     /// in seconds (default two weeks, inside the weak-subjectivity period).
+    #[schemars(range(min = 3600, max = 30 * 24 * 3600))]
     #[serde(default = "default_max_checkpoint_age")]
     pub max_checkpoint_age_secs: u64,
     /// Pause between rounds, in ms (a slot is 12 s).
+    #[schemars(range(min = 1000, max = 600_000))]
     #[serde(default = "default_beacon_poll")]
     pub poll_interval_ms: u64,
     /// Timeout of one beacon API request, in ms.
+    #[schemars(range(min = 100, max = 120_000))]
     #[serde(default = "default_rpc_timeout")]
     pub timeout_ms: u64,
     /// The bound of one beacon API answer, in bytes (64 KiB to 1 GiB).
+    #[schemars(range(min = *MAX_RESPONSE_RANGE.start(), max = *MAX_RESPONSE_RANGE.end()))]
     #[serde(default = "default_beacon_max_response")]
     pub max_response_bytes: usize,
 }
@@ -947,32 +1016,38 @@ fn default_beacon_max_response() -> usize {
 /// A devnet's consensus parameters (`network = "custom"`), as its
 /// consensus-spec `config.yaml` and genesis state give them (Kurtosis'
 /// ethereum-package, for instance, prints both).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomNetwork {
     /// `PRESET_BASE`: `mainnet` or `minimal`.
+    #[schemars(schema_with = "schema::beacon_preset")]
     pub preset: String,
     /// The genesis state's `genesis_validators_root`, part of every
     /// signing domain.
+    #[schemars(schema_with = "schema::hex::<32>")]
     pub genesis_validators_root: B256,
     /// The genesis state's `genesis_time`, in Unix seconds.
     pub genesis_time: u64,
     /// `SECONDS_PER_SLOT`.
+    #[schemars(range(min = 1, max = 60))]
     #[serde(default = "default_seconds_per_slot")]
     pub seconds_per_slot: u64,
     /// The fork schedule: every fork from `phase0` in order, each with its
     /// `*_FORK_VERSION` and `*_FORK_EPOCH`, up to the last scheduled one
     /// (leave out the forks at `FAR_FUTURE_EPOCH`).
+    #[schemars(schema_with = "schema::beacon_forks")]
     pub forks: Vec<CustomFork>,
 }
 
 /// One fork of a custom network's schedule.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomFork {
     /// `phase0`, `altair`, `bellatrix`, `capella`, `deneb`, `electra` or `fulu`.
+    #[schemars(schema_with = "schema::beacon_fork")]
     pub fork: String,
     /// The fork version, 4 bytes (`"0x10000038"`).
+    #[schemars(schema_with = "schema::hex::<4>")]
     pub version: alloy_primitives::FixedBytes<4>,
     /// The epoch the fork activates at.
     pub epoch: u64,

@@ -18,25 +18,31 @@ use super::{ConfigError, TrustMode};
 
 /// A rollup origin's settlement: where its commitments are kept on the
 /// chain it settles on, and which of them count as final.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollupConfig {
     /// `op-stack` (output roots) or `arbitrum` (BoLD assertions).
+    #[schemars(schema_with = "super::schema::rollup_kind")]
     pub kind: RollupKind,
     /// The configured chain (`chains[].name`) the rollup settles on: its
     /// light client (beacon-anchored, or a header-chain quorum) gives the
     /// verified state the rollup's blocks are proven from.
+    #[schemars(regex(pattern = super::schema::NAME_PATTERN))]
     pub settles_on: String,
     /// OP Stack with fault proofs: the DisputeGameFactory proxy.
+    #[schemars(schema_with = "super::schema::hex::<20>")]
     #[serde(default)]
     pub dispute_game_factory: Option<Address>,
     /// OP Stack, legacy: the L2OutputOracle proxy.
+    #[schemars(schema_with = "super::schema::hex::<20>")]
     #[serde(default)]
     pub l2_output_oracle: Option<Address>,
     /// OP Stack: the AnchorStateRegistry proxy (its anchor of `game_type`).
+    #[schemars(schema_with = "super::schema::hex::<20>")]
     #[serde(default)]
     pub anchor_state_registry: Option<Address>,
     /// Arbitrum: the BoLD Rollup proxy.
+    #[schemars(schema_with = "super::schema::hex::<20>")]
     #[serde(default)]
     pub rollup: Option<Address>,
     /// With `dispute_game_factory`: the game types accepted (0 CANNON, 1
@@ -53,10 +59,12 @@ pub struct RollupConfig {
     /// Seconds a game must have been resolved DEFENDER_WINS before its root
     /// is final: the chain's OptimismPortal
     /// `disputeGameFinalityDelaySeconds` (3.5 days on OP Mainnet).
+    #[schemars(range(max = 4 * 7 * 24 * 3600))]
     #[serde(default = "default_game_delay")]
     pub game_finality_delay_secs: u64,
     /// Seconds after an L2OutputOracle proposal before it is final: the
     /// oracle's `FINALIZATION_PERIOD_SECONDS` (7 days on mainnets).
+    #[schemars(range(max = 4 * 7 * 24 * 3600))]
     #[serde(default = "default_output_period")]
     pub output_finalization_period_secs: u64,
     /// Accept the AnchorStateRegistry's anchor (a root from a game that
@@ -67,19 +75,23 @@ pub struct RollupConfig {
     /// game, an output inside its finalization period) is accepted once it
     /// is this many seconds old. The origin's trust mode is then
     /// `rollup_min_age`: a challenger may still show the proposal wrong.
+    #[schemars(range(min = 1, max = 4 * 7 * 24 * 3600))]
     #[serde(default)]
     pub min_age_secs: Option<u64>,
     /// Opt-in, weaker: a pending Arbitrum assertion is accepted once it is
     /// this many L1 blocks old (the Rollup contract records blocks, not
     /// times).
+    #[schemars(range(min = 1, max = 1_000_000))]
     #[serde(default)]
     pub min_age_l1_blocks: Option<u64>,
     /// Pause between rounds of reading the settlement contract, in ms.
+    #[schemars(range(min = 100, max = 600_000))]
     #[serde(default = "default_rollup_poll")]
     pub poll_interval_ms: u64,
     /// Most proposals looked at in one round, newest first, before giving
     /// up on finding a newer one that verifies (bounds the reads a round
     /// makes when many proposals are refused or not final).
+    #[schemars(range(min = 1, max = 1024))]
     #[serde(default = "default_max_candidates")]
     pub max_candidates: u32,
 }
