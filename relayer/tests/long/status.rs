@@ -57,77 +57,125 @@ async fn wait_status(base: &str, id: &str, want: &str, log: &std::path::Path) ->
     }
 }
 
-/// Checks `v` against schema `s` of the OpenAPI document: types, required
-/// properties, enums, items, `oneOf` and `$ref` (what the document uses).
-fn conforms(doc: &Value, s: &Value, v: &Value, at: &str) -> Result<(), String> {
-    if let Some(r) = s["$ref"].as_str() {
-        let name = r.trim_start_matches("#/components/schemas/");
-        return conforms(doc, &doc["components"]["schemas"][name], v, at);
-    }
-    if let Some(alts) = s["oneOf"].as_array() {
-        return if alts.iter().any(|a| conforms(doc, a, v, at).is_ok()) {
-            Ok(())
-        } else {
-            Err(format!("{at}: {v} matches none of {}", s["oneOf"]))
-        };
-    }
-    let types: Vec<&str> = match &s["type"] {
-        Value::String(t) => vec![t.as_str()],
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
-    let kind = match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    let allowed = types.is_empty()
-        || types.contains(&kind)
-        || (kind == "integer" && types.contains(&"number"));
-    if !allowed {
-        return Err(format!("{at}: expected {types:?}, got {kind} {v}"));
-    }
-    if let Some(e) = s["enum"].as_array()
-        && !e.contains(v)
-    {
-        return Err(format!("{at}: {v} is not one of {e:?}"));
-    }
-    if let Value::Object(o) = v {
-        for r in s["required"].as_array().into_iter().flatten() {
-            let r = r.as_str().unwrap_or_default();
-            if !o.contains_key(r) {
-                return Err(format!("{at}: required property {r} missing in {v}"));
-            }
-        }
-        if let Some(props) = s["properties"].as_object() {
-            for (k, ps) in props {
-                if let Some(x) = o.get(k) {
-                    conforms(doc, ps, x, &format!("{at}.{k}"))?;
-                }
-            }
-        }
-    }
-    if let (Value::Array(items), Some(is)) = (v, s.get("items")) {
-        for (i, x) in items.iter().enumerate() {
-            conforms(doc, is, x, &format!("{at}[{i}]"))?;
-        }
-    }
-    Ok(())
-}
-
-/// Checks an answer of `GET path` against the document's 200 schema.
-fn check_against_openapi(doc: &Value, path: &str, v: &Value) {
+/// A validator of `GET path`'s 200 answers: the document's schema for it
+/// (OpenAPI 3.1 schemas are JSON Schema 2020-12), with the document's
+/// components beside it so that its `#/components/schemas/...`
+/// references resolve. Every keyword counts: types, required, enum,
+/// oneOf, pattern, minimum, maximum.
+fn openapi_validator(doc: &Value, path: &str) -> jsonschema::Validator {
     let schema =
         &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
     assert!(
         schema.is_object(),
         "no 200 JSON schema for {path} in openapi.json"
     );
-    conforms(doc, schema, v, path).unwrap_or_else(|e| panic!("{e}"));
+    let mut root = schema.clone();
+    root["$schema"] = "https://json-schema.org/draft/2020-12/schema".into();
+    root["components"] = doc["components"].clone();
+    jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("the schema of {path}: {e}"))
+}
+
+/// The violations of `v` as an answer of `GET path`: where, and the
+/// keyword of the schema it broke.
+fn openapi_violations(doc: &Value, path: &str, v: &Value) -> Vec<(String, String)> {
+    openapi_validator(doc, path)
+        .iter_errors(v)
+        .map(|e| (e.instance_path().to_string(), e.schema_path().to_string()))
+        .collect()
+}
+
+/// Checks an answer of `GET path` against the document's 200 schema.
+fn check_against_openapi(doc: &Value, path: &str, v: &Value) {
+    let errors = openapi_violations(doc, path, v);
+    assert!(
+        errors.is_empty(),
+        "GET {path} answered outside openapi.json (instance path, schema path): {errors:?}\n{v}"
+    );
+}
+
+/// The check refuses what the document forbids, keyword by keyword: a
+/// hash that breaks `pattern`, a domain under `minimum` or over
+/// `maximum` (the hand-written check this replaces let all three pass).
+#[test]
+fn the_openapi_check_refuses_a_broken_pattern_minimum_and_maximum() {
+    let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json");
+    let hash = format!("0x{}", "ab".repeat(32));
+    let status = serde_json::json!({
+        "id": hash, "status": "delivered", "message": null,
+        "origin": {"domain": 1000, "chain": "alpha", "block": 5, "tx_hash": hash},
+        "destination": {"domain": 2000, "chain": "beta", "lane": "2000/0", "tx_hash": null, "block": null},
+        "failure": null, "last_error": null,
+        "stages": [{"stage": "verified", "at_ms": 1}, {"stage": "delivered", "at_ms": 2}],
+    });
+    let lanes = serde_json::json!({
+        "sampled_at_ms": 1,
+        "lanes": [{"destination": "beta", "domain": 2000, "entries": 1, "pending": 0, "oldest_age_ms": 5,
+            "shards": [{"shard": 3, "entries": 1, "pending": 0, "oldest_age_ms": 5}]}],
+    });
+    check_against_openapi(&doc, "/v1/messages/{id}", &status);
+    check_against_openapi(&doc, "/v1/lanes", &lanes);
+    for (path, good, pointer, bad, keyword) in [
+        (
+            "/v1/messages/{id}",
+            &status,
+            "/id",
+            serde_json::json!("0xAB"),
+            "pattern",
+        ),
+        (
+            "/v1/messages/{id}",
+            &status,
+            "/origin/tx_hash",
+            serde_json::json!(hash.to_uppercase()),
+            "pattern",
+        ),
+        (
+            "/v1/messages/{id}",
+            &status,
+            "/origin/domain",
+            serde_json::json!(-1),
+            "minimum",
+        ),
+        (
+            "/v1/messages/{id}",
+            &status,
+            "/stages/1/at_ms",
+            serde_json::json!(-5),
+            "minimum",
+        ),
+        (
+            "/v1/messages/{id}",
+            &status,
+            "/destination/domain",
+            serde_json::json!(1u64 << 32),
+            "maximum",
+        ),
+        (
+            "/v1/lanes",
+            &lanes,
+            "/lanes/0/shards/0/shard",
+            serde_json::json!(1024),
+            "maximum",
+        ),
+        (
+            "/v1/lanes",
+            &lanes,
+            "/lanes/0/pending",
+            serde_json::json!(-1),
+            "minimum",
+        ),
+    ] {
+        let mut v = good.clone();
+        *v.pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("{pointer}")) = bad.clone();
+        let errors = openapi_violations(&doc, path, &v);
+        assert!(
+            errors
+                .iter()
+                .any(|(at, kw)| at == pointer && kw.ends_with(&format!("/{keyword}"))),
+            "{path} {pointer} = {bad}: expected a {keyword} violation there, got {errors:?}"
+        );
+    }
 }
 
 fn chromium_dump(url: &str) -> String {
