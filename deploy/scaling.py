@@ -22,7 +22,7 @@ OUT = os.path.join(ROOT, "docs", "bench")
 
 
 def bench(extra, seconds, warmup):
-    cmd = [BIN, "bench", "--seconds", str(seconds), "--warmup", str(warmup)] + extra
+    cmd = [BIN, "bench", "--duration-secs", str(seconds), "--warmup-secs", str(warmup)] + extra
     print("$", " ".join(cmd[1:]), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True, text=True)
     report = json.loads(out.stdout.strip().splitlines()[-1])

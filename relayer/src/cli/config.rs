@@ -1,26 +1,43 @@
-//! `switchyard config check`: a configuration checked as the hub would load
-//! it.
+//! `switchyard config`: a configuration checked as the hub would load it,
+//! and the JSON schema of the configuration.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::config::Config;
+use super::exit::Exit;
+use crate::config::{Config, schema};
 
 #[derive(Subcommand, Debug)]
 pub enum ConfigCmd {
-    /// Validate a configuration file (with environment overrides).
+    /// Validate a configuration file (with environment overrides): exit 0
+    /// valid, 3 invalid (the message names the key).
     Check {
         /// TOML file.
+        #[arg(env = "SWITCHYARD_CONFIG")]
         file: PathBuf,
     },
+    /// Print the JSON schema (draft-07) of the configuration, generated
+    /// from the hub's own types: for an editor's TOML support (taplo, Even
+    /// Better TOML). What a schema cannot say (unique names, a quorum
+    /// within the endpoints) only `config check` checks.
+    Schema,
 }
 
 /// Runs `switchyard config`.
-pub fn command(cmd: ConfigCmd) -> ExitCode {
-    let ConfigCmd::Check { file } = cmd;
-    match Config::load(&file) {
+pub fn command(cmd: ConfigCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ConfigCmd::Check { file } => Ok(check(&file)),
+        ConfigCmd::Schema => {
+            println!("{}", serde_json::to_string_pretty(&schema::hub())?);
+            Ok(Exit::Ok.into())
+        }
+    }
+}
+
+fn check(file: &std::path::Path) -> ExitCode {
+    match Config::load(file) {
         Ok(c) => {
             if c.cometbft_origins.is_empty() {
                 println!("ok: {} chains", c.chains.len());
@@ -31,11 +48,11 @@ pub fn command(cmd: ConfigCmd) -> ExitCode {
                     c.cometbft_origins.len()
                 );
             }
-            ExitCode::SUCCESS
+            Exit::Ok.into()
         }
         Err(e) => {
             eprintln!("invalid: {e}");
-            ExitCode::from(2)
+            Exit::Config.into()
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::store::{QueueKey, RedisTarget, Store};
 #[derive(clap::Args, Debug)]
 pub struct DlqArgs {
     /// TOML configuration of the hub (for Redis, the queue key, chains).
-    #[arg(long, short)]
+    #[arg(long, short, env = "SWITCHYARD_CONFIG")]
     pub config: PathBuf,
     #[command(subcommand)]
     pub cmd: DlqCmd,

@@ -109,6 +109,28 @@ fn read_file(p: &Path) -> Result<Vec<u8>, LcCliError> {
 #[error("{0}")]
 struct Undecodable(String);
 
+/// `--network`: the beacon networks built in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BeaconNetwork {
+    /// Ethereum mainnet.
+    Mainnet,
+    /// The Sepolia testnet.
+    Sepolia,
+    /// The Holesky testnet.
+    Holesky,
+}
+
+impl BeaconNetwork {
+    /// The network's name (as `[chains.beacon] network` spells it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mainnet => "mainnet",
+            Self::Sepolia => "sepolia",
+            Self::Holesky => "holesky",
+        }
+    }
+}
+
 fn spec_of(network: &str) -> Result<(ChainSpec, u64), LcCliError> {
     let spec = ChainSpec::by_name(network).ok_or_else(|| {
         InputError::new(
@@ -536,8 +558,8 @@ pub enum LcChain {
     /// or SSZ responses, or a consensus-spec-tests case folder.
     Ethereum {
         /// Network whose fork schedule and genesis validators root apply.
-        #[arg(long, default_value = "mainnet")]
-        network: String,
+        #[arg(long, value_enum, default_value_t = BeaconNetwork::Mainnet)]
+        network: BeaconNetwork,
         /// Block root of the bootstrap you trust (weak subjectivity).
         #[arg(long, required_unless_present = "case")]
         trusted_root: Option<alloy_primitives::B256>,
@@ -585,13 +607,23 @@ pub struct CometCli {
     #[arg(long)]
     pub now: Option<String>,
     /// Trusting period, seconds (below the chain's unbonding period).
-    #[arg(long, default_value_t = 1_209_600)]
+    #[arg(
+        long = "trusting-period-secs",
+        alias = "trusting-period",
+        value_name = "SECS",
+        default_value_t = 1_209_600
+    )]
     pub trusting_period: u64,
     /// Trust threshold `n/d` (1/3 ≤ n/d ≤ 1).
     #[arg(long, default_value = "1/3")]
     pub trust_threshold: String,
     /// Allowed clock drift, seconds.
-    #[arg(long, default_value_t = 5)]
+    #[arg(
+        long = "clock-drift-secs",
+        alias = "clock-drift",
+        value_name = "SECS",
+        default_value_t = 5
+    )]
     pub clock_drift: u64,
     /// Verify the highest block by skipping with bisection, pivots taken
     /// from the given blocks.
@@ -618,7 +650,7 @@ pub fn command(cmd: LcCmd) -> anyhow::Result<ExitCode> {
                 (Some(dir), _, _) => verify_case(&dir, out),
                 (None, Some(trusted_root), Some(bootstrap)) => {
                     let args = VerifyArgs {
-                        network,
+                        network: network.name().to_owned(),
                         trusted_root,
                         bootstrap,
                         updates,
@@ -637,7 +669,7 @@ pub fn command(cmd: LcCmd) -> anyhow::Result<ExitCode> {
             Ok(if all_valid {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(1)
+                super::exit::Exit::No.into()
             })
         }
         LcCmd::Verify {
@@ -656,7 +688,7 @@ pub fn command(cmd: LcCmd) -> anyhow::Result<ExitCode> {
             Ok(if ok {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(1)
+                super::exit::Exit::No.into()
             })
         }
         LcCmd::Verify {

@@ -1,7 +1,13 @@
 //! The command line: `main.rs` parses and calls [`main`]; each command
 //! lives in its own module here, the hub's ([`run`], [`dlq`], [`status`],
 //! [`lc`], [`config`]) apart from the dev tools' ([`tools`]: `bench`,
-//! `devnet`, with the `devtools` feature).
+//! `devnet`, with the `devtools` feature). [`exit`] gives every command's
+//! exit code one meaning.
+//!
+//! Conventions: fixed sets of values are `clap::ValueEnum`s (refused by
+//! clap with the accepted values listed); durations are whole seconds
+//! named `--*-secs` (the older spellings stay as hidden aliases);
+//! `--config` also comes from `SWITCHYARD_CONFIG`.
 //!
 //! May import anything of the library; nothing imports it.
 
@@ -14,6 +20,7 @@ use crate::config::LogFormat;
 
 pub mod config;
 pub mod dlq;
+pub mod exit;
 pub mod lc;
 pub mod run;
 pub mod status;
@@ -25,7 +32,8 @@ pub mod tools;
 #[command(
     name = "switchyard",
     version,
-    about = "Switchyard: a cross-chain message hub verified by light clients"
+    about = "Switchyard: a cross-chain message hub verified by light clients",
+    after_help = exit::HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,16 +54,17 @@ enum Cmd {
     /// Where a message is: its stages with their times, origin block and
     /// transaction, destination transaction, any failure (from a hub's
     /// status API). By message id, or every message of a transaction
-    /// (--tx). Exit status: 0 found (with --wait: delivered), 1 failed or
-    /// dead-lettered, 2 unknown to the hub, 3 --wait ran out, 4 the hub
-    /// could not be asked (unreachable, or a malformed id).
+    /// (--tx). Exit status: 0 found (with --wait-secs: delivered), 1 failed
+    /// or dead-lettered, 2 a malformed id, 4 the hub could not be asked, 5
+    /// unknown to the hub, 6 --wait-secs ran out.
     Status(status::StatusCli),
     /// Light-client tools for operators.
     Lc {
         #[command(subcommand)]
         cmd: lc::LcCmd,
     },
-    /// Check a configuration file and exit (0 valid, 2 invalid).
+    /// Check a configuration file (exit 0 valid, 3 invalid), or print its
+    /// JSON schema.
     Config {
         #[command(subcommand)]
         cmd: config::ConfigCmd,
@@ -120,14 +129,14 @@ pub fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return exit::Exit::Error.into();
         }
     };
     match runtime.block_on(command(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            exit::Exit::of(&e).into()
         }
     }
 }
@@ -140,7 +149,7 @@ async fn command(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Bench(args) => tools::bench(args).await,
         Cmd::Status(args) => status::command(args).await,
         Cmd::Lc { cmd } => lc::command(cmd),
-        Cmd::Config { cmd } => Ok(config::command(cmd)),
+        Cmd::Config { cmd } => config::command(cmd),
         #[cfg(feature = "devtools")]
         Cmd::Devnet(args) => tools::devnet(args).await,
     }

@@ -13,7 +13,7 @@ use crate::hub::Hub;
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// TOML configuration (environment overrides: SWITCHYARD__SECTION__KEY).
-    #[arg(long, short)]
+    #[arg(long, short, env = "SWITCHYARD_CONFIG")]
     pub config: PathBuf,
     /// What this process runs (overrides the file's `role`): `all`,
     /// `watcher` (origin light clients into the lanes) or `dispatcher`

@@ -7,23 +7,13 @@ use serde_json::Value;
 
 use std::process::ExitCode;
 
+use super::exit::Exit;
 use crate::input::InputError;
 use crate::journal::parse_b256;
 
-/// Exit status: delivered (or found, without `--wait`).
-pub const EXIT_OK: u8 = 0;
-/// Exit status: the message failed at its recipient or was dead-lettered.
-pub const EXIT_FAILED: u8 = 1;
-/// Exit status: the hub does not know the message.
-pub const EXIT_UNKNOWN: u8 = 2;
-/// Exit status: `--wait` ran out before the message was final.
-pub const EXIT_TIMEOUT: u8 = 3;
-/// Exit status: the question could not be asked (a malformed id, the hub
-/// unreachable or answering with an error): nothing is known of the
-/// message.
-pub const EXIT_ERROR: u8 = 4;
-
-/// Why the question could not be asked (exit status [`EXIT_ERROR`]).
+/// Why the question could not be asked: nothing is known of the message
+/// (exit status [`Exit::Usage`] for a malformed id, [`Exit::Unavailable`]
+/// for a hub that cannot be asked).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StatusCliError {
@@ -81,9 +71,11 @@ fn is_final(status: &str) -> bool {
     matches!(status, "delivered" | "failed" | "dead_lettered")
 }
 
-/// Runs the command; returns the exit status, or an error to print (bad
-/// id, hub unreachable).
-pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, StatusCliError> {
+/// Runs the command; returns the exit status ([`Exit::Ok`] found, or
+/// delivered with a wait; [`Exit::No`] failed or dead-lettered;
+/// [`Exit::NotFound`] unknown to the hub; [`Exit::Timeout`] the wait ran
+/// out), or an error to print (bad id, hub unreachable).
+pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<Exit, StatusCliError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -124,9 +116,9 @@ pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, StatusCl
             args.hub
         )?;
         return Ok(if args.wait.is_some() {
-            EXIT_TIMEOUT
+            Exit::Timeout
         } else {
-            EXIT_UNKNOWN
+            Exit::NotFound
         });
     }
     for (i, v) in messages.iter().enumerate() {
@@ -148,11 +140,11 @@ pub async fn run(args: &StatusArgs, out: &mut impl Write) -> Result<u8, StatusCl
             .iter()
             .any(|s| matches!(*s, "failed" | "dead_lettered"))
         {
-            EXIT_FAILED
+            Exit::No
         } else if args.wait.is_some() && !statuses.iter().all(|s| is_final(s)) {
-            EXIT_TIMEOUT
+            Exit::Timeout
         } else {
-            EXIT_OK
+            Exit::Ok
         },
     )
 }
@@ -355,9 +347,9 @@ pub struct StatusCli {
     #[arg(long, env = "SWITCHYARD_HUB", default_value = "http://127.0.0.1:9464")]
     pub hub: String,
     /// Wait up to this many seconds for the message to be delivered (or
-    /// to fail).
-    #[arg(long)]
-    pub wait: Option<u64>,
+    /// to fail); exit 6 if it is not final by then.
+    #[arg(long = "wait-secs", alias = "wait", value_name = "SECS")]
+    pub wait_secs: Option<u64>,
     /// Print the API's JSON answer.
     #[arg(long)]
     pub json: bool,
@@ -369,7 +361,7 @@ pub async fn command(args: StatusCli) -> anyhow::Result<ExitCode> {
         id,
         tx,
         hub,
-        wait,
+        wait_secs,
         json,
     } = args;
     use Lookup;
@@ -382,14 +374,9 @@ pub async fn command(args: StatusCli) -> anyhow::Result<ExitCode> {
     let args = StatusArgs {
         hub,
         query,
-        wait: wait.map(std::time::Duration::from_secs),
+        wait: wait_secs.map(std::time::Duration::from_secs),
         json,
     };
-    match run(&args, &mut std::io::stdout().lock()).await {
-        Ok(code) => Ok(ExitCode::from(code)),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(EXIT_ERROR))
-        }
-    }
+    let code = run(&args, &mut std::io::stdout().lock()).await?;
+    Ok(code.into())
 }

@@ -8,17 +8,30 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::exit::Exit;
 use super::{init_tracing, on_signals};
 use crate::config::LogFormat;
+use crate::input::InputError;
+use crate::tools::bench::SinkKind;
 use crate::tools::devnet::{self, DevnetArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchCli {
     /// Measured seconds after warm-up.
-    #[arg(long, default_value_t = 60)]
+    #[arg(
+        long = "duration-secs",
+        alias = "seconds",
+        value_name = "SECS",
+        default_value_t = 60
+    )]
     pub seconds: u64,
     /// Warm-up seconds.
-    #[arg(long, default_value_t = 5)]
+    #[arg(
+        long = "warmup-secs",
+        alias = "warmup",
+        value_name = "SECS",
+        default_value_t = 5
+    )]
     pub warmup: u64,
     /// Routes (ordered origin → destination pairs; 12 = 4 chains).
     #[arg(long, default_value_t = 12)]
@@ -46,8 +59,8 @@ pub struct BenchCli {
     /// Where attested batches go: `null` (checked in process, counted
     /// once) or `anvil` (a real chain: Inbox and recipient per
     /// destination; reports gas_per_message).
-    #[arg(long, default_value = "null")]
-    pub sink: crate::tools::bench::SinkKind,
+    #[arg(long, value_enum, default_value_t = SinkKind::Null)]
+    pub sink: SinkKind,
     /// A few seconds of correctness checking (CI): exit 1 unless
     /// messages were delivered, none twice.
     #[arg(long)]
@@ -56,7 +69,11 @@ pub struct BenchCli {
     /// every destination's lane shards leased among them); their
     /// sinks share one nonce bitmap in Redis, so a message delivered by
     /// two processes counts as a duplicate.
-    #[arg(long, default_value_t = 1)]
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
     pub processes: usize,
     /// Keep the sink's nonce bitmap in Redis even with one process
     /// (the baseline to compare `--processes 2` with).
@@ -95,6 +112,14 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         prefix,
         status_journal,
     } = args;
+    if sink == SinkKind::Anvil && (processes > 1 || shared_sink) {
+        return Err(InputError::new(
+            "--processes/--shared-sink",
+            "--sink null (they apply to the null sink only)",
+            "anvil",
+        )
+        .into());
+    }
     init_tracing(LogFormat::Text, "warn");
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone());
@@ -114,8 +139,7 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         shared_sink,
         part: part
             .map(|p| crate::tools::bench::parse_part(&p))
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
+            .transpose()?,
         prefix,
         status_journal,
         ..crate::tools::bench::BenchArgs::default()
@@ -126,8 +150,39 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
     Ok(if !smoke || ok {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        Exit::No.into()
     })
+}
+
+/// `--log-level`: the levels of `tracing`, and off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    /// Nothing.
+    Off,
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// What the hub does, in outline.
+    Info,
+    /// In detail.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// The `tracing` filter of this level.
+    pub fn filter(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -145,7 +200,12 @@ pub struct DevnetCli {
     #[arg(long)]
     pub redis: Option<String>,
     /// anvil block time, seconds.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(
+        long = "block-time-secs",
+        alias = "block-time",
+        value_name = "SECS",
+        default_value_t = 0.2
+    )]
     pub block_time: f64,
     /// Message body size, bytes.
     #[arg(long, default_value_t = 64)]
@@ -154,7 +214,7 @@ pub struct DevnetCli {
     #[arg(long, default_value_t = 50)]
     pub rate: u64,
     /// Give up after this many seconds.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub timeout_secs: u64,
     /// Hub HTTP listen address (port 0 = any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -163,8 +223,8 @@ pub struct DevnetCli {
     #[arg(long, default_value_t = 2)]
     pub confirmations: u64,
     /// Log level of the hub inside the devnet.
-    #[arg(long, default_value = "warn")]
-    pub log_level: String,
+    #[arg(long, value_enum, default_value_t = LogLevel::Warn)]
+    pub log_level: LogLevel,
     /// Send no traffic: deploy, start the hub and keep everything up
     /// until Ctrl-C, for your own contracts and messages.
     #[arg(long)]
@@ -192,9 +252,9 @@ pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
         serve,
         info,
     } = args;
-    init_tracing(LogFormat::Text, &log_level);
+    init_tracing(LogFormat::Text, log_level.filter());
     if body_size > 16 * 1024 {
-        anyhow::bail!("--body-size: expected at most 16384, got {body_size}");
+        return Err(InputError::new("--body-size", "at most 16384", &body_size.to_string()).into());
     }
     let shutdown = CancellationToken::new();
     on_signals(shutdown.clone());
@@ -218,6 +278,6 @@ pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
     Ok(if report.ok() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        Exit::No.into()
     })
 }

@@ -13,6 +13,7 @@ mod balance;
 mod beacon;
 mod beacon_anchor;
 mod bench;
+mod cli;
 mod cometbft;
 mod e2e;
 mod groups;

@@ -390,7 +390,7 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
     // 7. `switchyard status`.
     let bin = env!("CARGO_BIN_EXE_switchyard");
     let out = Command::new(bin)
-        .args(["status", &id, "--hub", &base, "--wait", "10"])
+        .args(["status", &id, "--hub", &base, "--wait-secs", "10"])
         .output()
         .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -427,14 +427,14 @@ async fn status_api_cli_and_explorer_follow_a_message_to_delivery() {
         .args(["status", &unknown, "--hub", &base])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(2), "an unknown message exits 2");
+    assert_eq!(out.status.code(), Some(5), "an unknown message exits 5");
     let out = Command::new(bin)
         .args(["status", "0xnope", "--hub", &base])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(4), "a malformed id exits 4");
+    assert_eq!(out.status.code(), Some(2), "a malformed id exits 2");
     assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
-    // A hub that does not answer: 4 as well, never "failed" (1).
+    // A hub that does not answer: 4, never "failed" (1).
     let out = Command::new(bin)
         .args(["status", &id, "--hub", "http://127.0.0.1:9"])
         .output()

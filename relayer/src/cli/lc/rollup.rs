@@ -33,8 +33,8 @@ use crate::input::InputError;
 pub struct RollupCli {
     /// The rollup family: `arbitrum` (BoLD assertions) or `op-stack`
     /// (output roots).
-    #[arg(long)]
-    pub kind: String,
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
     /// The bundle: JSON with `stateProofParams`,
     /// `dstL2StateRootProofParams`, `encodedBlockArray` and the kind's
     /// parts (the RIP-7755 test data form).
@@ -93,10 +93,20 @@ pub struct RollupCli {
     #[arg(long)]
     pub l1_block: Option<u64>,
     /// Seconds a dispute game must have been resolved before it is final.
-    #[arg(long, default_value_t = switchyard_lc_rollup::DEFAULT_GAME_FINALITY_DELAY)]
+    #[arg(
+        long = "game-finality-delay-secs",
+        alias = "game-finality-delay",
+        value_name = "SECS",
+        default_value_t = switchyard_lc_rollup::DEFAULT_GAME_FINALITY_DELAY
+    )]
     pub game_finality_delay: u64,
     /// Seconds after an L2OutputOracle proposal before it is final.
-    #[arg(long, default_value_t = switchyard_lc_rollup::DEFAULT_OUTPUT_FINALIZATION_PERIOD)]
+    #[arg(
+        long = "output-finalization-period-secs",
+        alias = "output-finalization-period",
+        value_name = "SECS",
+        default_value_t = switchyard_lc_rollup::DEFAULT_OUTPUT_FINALIZATION_PERIOD
+    )]
     pub output_finalization_period: u64,
     /// Refuses AnchorStateRegistry anchors (they record no resolution time,
     /// so the finality delay cannot be checked on them).
@@ -143,11 +153,21 @@ struct Refusal {
     retryable: bool,
 }
 
+/// `--kind`: the rollup families the light client proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    /// Arbitrum with BoLD assertions.
+    Arbitrum,
+    /// An OP Stack chain (output roots).
+    OpStack,
+}
+
 impl RollupCli {
-    fn kind(&self) -> Result<RollupKind, InputError> {
-        self.kind
-            .parse()
-            .map_err(|_| InputError::new("--kind", "\"arbitrum\" or \"op-stack\"", &self.kind))
+    fn kind(&self) -> RollupKind {
+        match self.kind {
+            KindArg::Arbitrum => RollupKind::Arbitrum,
+            KindArg::OpStack => RollupKind::OpStack,
+        }
     }
 
     /// The settlement contract the options name, which must be one of the
@@ -225,7 +245,7 @@ impl RollupCli {
 /// Returns whether it is valid; `Err` only for usage errors (an option that
 /// does not fit the kind, an unreadable file).
 pub fn verify_rollup(args: &RollupCli, out: &mut impl Write) -> Result<bool, LcCliError> {
-    let kind = args.kind()?;
+    let kind = args.kind();
     let target = Target {
         settlement: args.settlement(kind)?,
         l2_account: args.l2_account,

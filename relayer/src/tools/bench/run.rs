@@ -94,8 +94,8 @@ pub fn parse_part(s: &str) -> Result<(usize, usize), crate::input::InputError> {
     Ok((i, n))
 }
 
-/// The destination end of the benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The destination end of the benchmark (`--sink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SinkKind {
     /// [`NullSink`]: checks every attestation in process, counts every
     /// message once; measures the hub.
@@ -105,21 +105,6 @@ pub enum SinkKind {
     /// domain, batches sent by the hub's EVM submitter; measures gas per
     /// message (and anvil's throughput more than the hub's).
     Anvil,
-}
-
-impl std::str::FromStr for SinkKind {
-    type Err = crate::input::InputError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "null" => Ok(Self::Null),
-            "anvil" => Ok(Self::Anvil),
-            other => Err(crate::input::InputError::new(
-                "--sink",
-                "\"null\" or \"anvil\"",
-                other,
-            )),
-        }
-    }
 }
 
 impl Default for BenchArgs {
@@ -317,8 +302,8 @@ async fn coordinate(
     for i in 0..n {
         let mut cmd = tokio::process::Command::new(&exe);
         cmd.arg("bench")
-            .args(["--seconds", &args.seconds.to_string()])
-            .args(["--warmup", &args.warmup.to_string()])
+            .args(["--duration-secs", &args.seconds.to_string()])
+            .args(["--warmup-secs", &args.warmup.to_string()])
             .args(["--routes", &args.routes.to_string()])
             .args(["--body-size", &args.body_size.to_string()])
             .args(["--workers", &args.workers.to_string()])
