@@ -16,6 +16,25 @@ use prometheus::{
 };
 
 /// Message stages, in pipeline order.
+/// The `switchyard_rejections_total` reasons that mean an origin's
+/// evidence is disputed (`SwitchyardOriginEvidenceDisputed`): one place, so
+/// the origins that count them and the series created at 0 for them at
+/// start cannot drift apart.
+pub mod dispute {
+    /// Endpoints disagree on the block at the confirmation depth.
+    pub const ENDPOINT_DISAGREEMENT: &str = "endpoint_disagreement";
+    /// The header chain holds another block than the beacon chain finalized.
+    pub const NOT_FINALIZED_BY_BEACON: &str = "not_finalized_by_beacon";
+    /// The header chain holds another block than the settlement chain proved.
+    pub const NOT_PROVEN_BY_SETTLEMENT: &str = "not_proven_by_settlement";
+    /// All of them.
+    pub const ALL: [&str; 3] = [
+        ENDPOINT_DISAGREEMENT,
+        NOT_FINALIZED_BY_BEACON,
+        NOT_PROVEN_BY_SETTLEMENT,
+    ];
+}
+
 pub mod stage {
     /// A Dispatch log seen in a verified block.
     pub const OBSERVED: &str = "observed";
@@ -322,7 +341,7 @@ impl Metrics {
         for outcome in ["accepted", "rejected"] {
             self.lc_updates.with_label_values(&[chain, outcome]);
         }
-        for reason in ["endpoint_disagreement", "not_finalized_by_beacon"] {
+        for reason in dispute::ALL {
             self.rejections.with_label_values(&[chain, reason]);
         }
         for destination in destinations.filter(|d| *d != chain) {

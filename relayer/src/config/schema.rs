@@ -386,9 +386,9 @@ mod tests {
 
     /// What the hub makes of a configuration: serde's reading (the types,
     /// unknown keys) and [`Config::validate`].
-    fn hub_accepts(v: &Value) -> Result<Config, String> {
-        let c: Config = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
-        c.validate().map_err(|e| e.to_string())?;
+    fn hub_accepts(v: &Value) -> Result<Config, Box<dyn std::error::Error>> {
+        let c: Config = serde_json::from_value(v.clone())?;
+        c.validate()?;
         Ok(c)
     }
 

@@ -136,8 +136,8 @@ impl AnchorKind {
     /// the anchor's height.
     fn mismatch_reason(self) -> &'static str {
         match self {
-            Self::Beacon => "not_finalized_by_beacon",
-            Self::Rollup => "not_proven_by_settlement",
+            Self::Beacon => crate::metrics::dispute::NOT_FINALIZED_BY_BEACON,
+            Self::Rollup => crate::metrics::dispute::NOT_PROVEN_BY_SETTLEMENT,
         }
     }
 
@@ -329,7 +329,7 @@ impl<S: HeaderSource> Watcher<S> {
             // Endpoints that did not answer, or are behind: wait for them.
             return Ok(self.gated);
         }
-        let reason = "endpoint_disagreement";
+        let reason = crate::metrics::dispute::ENDPOINT_DISAGREEMENT;
         if !self.disputed {
             self.disputed = true;
             self.metrics

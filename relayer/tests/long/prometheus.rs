@@ -99,7 +99,7 @@ const ALERTS: &[(&str, &[&str], &[&str])] = &[
     (
         "SwitchyardOriginEvidenceDisputed",
         &[
-            r#"sum by (chain, reason) (increase(switchyard_rejections_total{reason=~"endpoint_disagreement|not_finalized_by_beacon"}[15m]))"#,
+            r#"sum by (chain, reason) (increase(switchyard_rejections_total{reason=~"endpoint_disagreement|not_finalized_by_beacon|not_proven_by_settlement"}[15m]))"#,
         ],
         &["chain", "reason"],
     ),
