@@ -123,3 +123,34 @@ pub(crate) fn write_secret(dir: &Path, name: &str, value: &str) -> PathBuf {
     f.write_all(value.as_bytes()).expect("key file is written");
     p
 }
+
+/// `TestRecipient.received()` of `recipient` on `wallet`'s chain.
+pub(crate) async fn received(wallet: &DevWallet, recipient: Address) -> u64 {
+    let n = switchyard_evm::bindings::TestRecipient::new(recipient, wallet.provider().clone())
+        .received()
+        .call()
+        .await
+        .expect("received()");
+    u64::try_from(n).expect("small")
+}
+
+/// Each body `recipient` received on `wallet`'s chain since `from_block`,
+/// with how often; every one must come from `origin` and `sender`.
+pub(crate) async fn bodies_received(
+    wallet: &DevWallet,
+    recipient: Address,
+    from_block: u64,
+    origin: u32,
+    sender: Address,
+) -> std::collections::BTreeMap<alloy::primitives::Bytes, u32> {
+    let events = devtools::received_events(wallet.provider(), recipient, from_block)
+        .await
+        .expect("Received events");
+    let mut delivered = std::collections::BTreeMap::new();
+    for ev in events {
+        assert_eq!(ev.origin, origin, "{ev:?}");
+        assert_eq!(ev.sender, sender.into_word(), "{ev:?}");
+        *delivered.entry(ev.body).or_default() += 1;
+    }
+    delivered
+}

@@ -576,3 +576,77 @@ pub(crate) async fn rpc(url: &str, method: &str, params: Value) -> Value {
         .expect("a JSON answer");
     answer["result"].clone()
 }
+
+/// A branch forking the chain at `url` after its current head, whose first block
+/// carries the Dispatch logs of real block `template` with each message's
+/// nonce moved by 1,000,000 and the first body byte changed: messages the
+/// Mailbox never sent, under a receipts root that matches them.
+pub(crate) async fn forge_branch(url: &str, mailbox: Address, template: u64) -> ForgedBranch {
+    let head = rpc(url, "eth_blockNumber", serde_json::json!([])).await;
+    let fork = u64::from_str_radix(
+        head.as_str()
+            .and_then(|h| h.strip_prefix("0x"))
+            .expect("hex head"),
+        16,
+    )
+    .expect("head number");
+    let fork_block = rpc(
+        url,
+        "eth_getBlockByNumber",
+        serde_json::json!([format!("0x{fork:x}"), false]),
+    )
+    .await;
+    let fork_hash: B256 = fork_block["hash"]
+        .as_str()
+        .expect("hash")
+        .parse()
+        .expect("B256");
+    let tag = format!("0x{template:x}");
+    let block = rpc(url, "eth_getBlockByNumber", serde_json::json!([tag, false])).await;
+    let mut receipts = rpc(url, "eth_getBlockReceipts", serde_json::json!([tag])).await;
+    let mut forged_logs = 0;
+    for receipt in receipts.as_array_mut().expect("receipts") {
+        for log in receipt["logs"].as_array_mut().expect("logs") {
+            if !is_dispatch_from(log, mailbox) {
+                continue;
+            }
+            let hex = log["data"].as_str().expect("data").to_owned();
+            // "0x", two ABI words, then the message: version (1 byte),
+            // nonce (4 bytes), ..., body after 77 bytes.
+            let nonce_at = 2 + 128 + 2;
+            let nonce = u32::from_str_radix(&hex[nonce_at..nonce_at + 8], 16).expect("nonce");
+            let body_at = 2 + 2 * (64 + MESSAGE_HEADER_LEN);
+            let flipped = hex
+                .chars()
+                .nth(body_at)
+                .and_then(flip_hex_digit)
+                .expect("a body byte");
+            let mut forged = hex.clone();
+            forged.replace_range(
+                nonce_at..nonce_at + 8,
+                &format!("{:08x}", nonce + 1_000_000),
+            );
+            forged.replace_range(body_at..=body_at, &flipped.to_string());
+            log["data"] = Value::String(forged);
+            forged_logs += 1;
+        }
+    }
+    assert!(
+        forged_logs > 0,
+        "block {template} holds Dispatch logs to forge"
+    );
+    let typed: Vec<alloy::rpc::types::TransactionReceipt> =
+        serde_json::from_value(receipts.clone()).expect("receipts parse");
+    let lc_receipts: Vec<switchyard_lc_evm::Receipt> = typed
+        .into_iter()
+        .map(|r| switchyard_evm::source::receipt_from_rpc(r.inner).expect("receipt converts"))
+        .collect();
+    ForgedBranch {
+        fork,
+        fork_hash,
+        template: block,
+        receipts_root: switchyard_lc_evm::receipts_root(&lc_receipts),
+        receipts,
+        blocks: Vec::new(),
+    }
+}

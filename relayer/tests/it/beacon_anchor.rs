@@ -21,7 +21,6 @@ use serde_json::Value;
 use switchyard::config::Config;
 use switchyard::hub::Hub;
 use switchyard::metrics::stage;
-use switchyard_evm::bindings::TestRecipient;
 use switchyard_evm::rpc::{RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
 use switchyard_lc_beacon::testkit::{TestChain, execution_payload};
@@ -29,12 +28,12 @@ use switchyard_lc_beacon::{
     ChainSpec, ExecutionPayloadHeader, Fork, ForkEntry, LightClientBootstrap, LightClientHeader,
     Preset,
 };
-use switchyard_localnet::evm::{Deployment, DevWallet, dispatch_many_calldata, received_events};
+use switchyard_localnet::evm::{Deployment, DevWallet, dispatch_many_calldata};
 use switchyard_localnet::procs::{Anvil, RedisServer};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::beacon_node::LightClientData;
-use crate::harness::net::{Chains, KeyFiles};
+use crate::harness::net::{Chains, KeyFiles, bodies_received, received};
 
 const ORIGIN: u32 = 1000;
 const DESTINATION: u32 = 2000;
@@ -445,12 +444,7 @@ impl Devnet {
 
     /// `TestRecipient.received()` on the destination.
     async fn received(&self) -> u64 {
-        let r = TestRecipient::new(
-            self.deployments[1].recipient,
-            self.wallets[1].provider().clone(),
-        );
-        let n = r.received().call().await.expect("received()");
-        u64::try_from(n).expect("small")
+        received(&self.wallets[1], self.deployments[1].recipient).await
     }
 
     async fn wait_received(&self, n: u64) {
@@ -474,19 +468,10 @@ impl Devnet {
         self.wait_received(sent.len() as u64).await;
         // A duplicate would show up by now.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let events = received_events(
-            self.wallets[1].provider(),
-            self.deployments[1].recipient,
-            self.deployments[1].block,
-        )
-        .await
-        .expect("Received events");
-        let mut delivered: BTreeMap<Bytes, u32> = BTreeMap::new();
-        for ev in events {
-            assert_eq!(ev.origin, ORIGIN, "{ev:?}");
-            assert_eq!(ev.sender, self.wallets[0].address().into_word(), "{ev:?}");
-            *delivered.entry(ev.body).or_default() += 1;
-        }
+        let d = &self.deployments[1];
+        let sender = self.wallets[0].address();
+        let delivered =
+            bodies_received(&self.wallets[1], d.recipient, d.block, ORIGIN, sender).await;
         let expected: BTreeMap<Bytes, u32> = sent.iter().map(|b| (b.clone(), 1)).collect();
         assert_eq!(delivered, expected, "every body exactly once");
         assert_eq!(

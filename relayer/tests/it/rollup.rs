@@ -25,16 +25,15 @@ use switchyard::config::Config;
 use switchyard::hub::Hub;
 use switchyard::metrics::stage;
 use switchyard::origin::rollup::MESSAGE_PASSER;
-use switchyard_evm::bindings::{ARTIFACTS_DIR, TestRecipient, load_bytecode};
+use switchyard_evm::bindings::{ARTIFACTS_DIR, load_bytecode};
 use switchyard_evm::rpc::{RpcPolicy, RpcPool};
 use switchyard_evm::source::EvmSource;
-use switchyard_localnet::evm::{dispatch_many_calldata, received_events};
+use switchyard_localnet::evm::dispatch_many_calldata;
 use switchyard_localnet::procs::{RedisServer, repo_root};
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::net::{Chains, KeyFiles};
-use crate::harness::proxy::{ForgedBranch, HONEST, MESSAGE_HEADER_LEN, Proxy, flip_hex_digit};
-use crate::harness::proxy::{is_dispatch_from, rpc};
+use crate::harness::net::{Chains, KeyFiles, bodies_received, received};
+use crate::harness::proxy::{HONEST, Proxy, forge_branch};
 
 const L1: u32 = 1000;
 const L2: u32 = 2000;
@@ -312,13 +311,11 @@ impl Net {
     }
 
     async fn received(&self) -> u64 {
-        let d = &self.chains.deployments[2];
-        let n = TestRecipient::new(d.recipient, self.chains.wallets[2].provider().clone())
-            .received()
-            .call()
-            .await
-            .expect("received()");
-        u64::try_from(n).expect("small")
+        received(
+            &self.chains.wallets[2],
+            self.chains.deployments[2].recipient,
+        )
+        .await
     }
 
     async fn wait_received(&self, n: u64) {
@@ -344,19 +341,9 @@ impl Net {
         // A duplicate, or anything else, would show up by now.
         tokio::time::sleep(Duration::from_secs(1)).await;
         let d = &self.chains.deployments[2];
-        let events = received_events(self.chains.wallets[2].provider(), d.recipient, d.block)
-            .await
-            .expect("Received events");
-        let mut delivered: BTreeMap<Bytes, u32> = BTreeMap::new();
-        for ev in events {
-            assert_eq!(ev.origin, L2, "{ev:?}");
-            assert_eq!(
-                ev.sender,
-                self.chains.wallets[1].address().into_word(),
-                "{ev:?}"
-            );
-            *delivered.entry(ev.body).or_default() += 1;
-        }
+        let sender = self.chains.wallets[1].address();
+        let delivered =
+            bodies_received(&self.chains.wallets[2], d.recipient, d.block, L2, sender).await;
         let expected: BTreeMap<Bytes, u32> = sent.iter().map(|b| (b.clone(), 1)).collect();
         assert_eq!(delivered, expected, "every body exactly once, nothing else");
         assert_eq!(
@@ -606,75 +593,4 @@ async fn a_lying_l2_endpoint_delays_messages_and_never_forges_them() {
     net.assert_delivered_exactly_once(&honest).await;
     assert!(net.proxy.as_ref().expect("proxy").tampered() > 0);
     net.stop().await;
-}
-
-/// A branch forking the L2 at its head, whose first block carries the
-/// Dispatch logs of real block `template` with each message's nonce moved
-/// by 1,000,000 and a body byte changed: messages the Mailbox never sent,
-/// under a receipts root that matches them.
-async fn forge_branch(url: &str, mailbox: Address, template: u64) -> ForgedBranch {
-    let hex = |v: &Value| {
-        u64::from_str_radix(
-            v.as_str().and_then(|h| h.strip_prefix("0x")).expect("hex"),
-            16,
-        )
-        .expect("number")
-    };
-    let fork = hex(&rpc(url, "eth_blockNumber", serde_json::json!([])).await);
-    let fork_block = rpc(
-        url,
-        "eth_getBlockByNumber",
-        serde_json::json!([format!("0x{fork:x}"), false]),
-    )
-    .await;
-    let fork_hash: B256 = fork_block["hash"]
-        .as_str()
-        .expect("hash")
-        .parse()
-        .expect("B256");
-    let tag = format!("0x{template:x}");
-    let block = rpc(url, "eth_getBlockByNumber", serde_json::json!([tag, false])).await;
-    let mut receipts = rpc(url, "eth_getBlockReceipts", serde_json::json!([tag])).await;
-    let mut forged = 0;
-    for receipt in receipts.as_array_mut().expect("receipts") {
-        for log in receipt["logs"].as_array_mut().expect("logs") {
-            if !is_dispatch_from(log, mailbox) {
-                continue;
-            }
-            let data = log["data"].as_str().expect("data").to_owned();
-            // "0x", two ABI words, then the message: version (1 byte),
-            // nonce (4 bytes), ..., the body after 77 bytes.
-            let nonce_at = 2 + 128 + 2;
-            let nonce = u32::from_str_radix(&data[nonce_at..nonce_at + 8], 16).expect("nonce");
-            let body_at = 2 + 2 * (64 + MESSAGE_HEADER_LEN);
-            let flipped = data
-                .chars()
-                .nth(body_at)
-                .and_then(flip_hex_digit)
-                .expect("a body byte");
-            let mut f = data.clone();
-            f.replace_range(
-                nonce_at..nonce_at + 8,
-                &format!("{:08x}", nonce + 1_000_000),
-            );
-            f.replace_range(body_at..=body_at, &flipped.to_string());
-            log["data"] = Value::String(f);
-            forged += 1;
-        }
-    }
-    assert!(forged > 0, "block {template} holds Dispatch logs to forge");
-    let typed: Vec<alloy::rpc::types::TransactionReceipt> =
-        serde_json::from_value(receipts.clone()).expect("receipts parse");
-    let lc: Vec<switchyard_lc_evm::Receipt> = typed
-        .into_iter()
-        .map(|r| switchyard_evm::source::receipt_from_rpc(r.inner).expect("receipt converts"))
-        .collect();
-    ForgedBranch {
-        fork,
-        fork_hash,
-        template: block,
-        receipts_root: switchyard_lc_evm::receipts_root(&lc),
-        receipts,
-        blocks: Vec::new(),
-    }
 }
