@@ -110,6 +110,61 @@ sol! {
     }
 }
 
+// The event's constructor takes its nine fields, as the deployed event has.
+#[allow(clippy::too_many_arguments)]
+mod bold {
+    use alloy::sol;
+
+    sol! {
+        /// Arbitrum's BoLD Rollup contract (OffchainLabs nitro-contracts 3.x,
+        /// `IRollupCore`): what a rollup origin asks to find the assertion to
+        /// prove. Not Switchyard's contract; what it returns and emits is a
+        /// hint, which the `_assertions` storage proof then binds.
+        interface IBoldRollup {
+            struct GlobalState {
+                bytes32[2] bytes32Vals;
+                uint64[2] u64Vals;
+            }
+            struct AssertionState {
+                GlobalState globalState;
+                uint8 machineStatus;
+                bytes32 endHistoryRoot;
+            }
+            struct ConfigData {
+                bytes32 wasmModuleRoot;
+                uint256 requiredStake;
+                address challengeManager;
+                uint64 confirmPeriodBlocks;
+                uint64 nextInboxPosition;
+            }
+            struct BeforeStateData {
+                bytes32 prevPrevAssertionHash;
+                bytes32 sequencerBatchAcc;
+                ConfigData configData;
+            }
+            struct AssertionInputs {
+                BeforeStateData beforeStateData;
+                AssertionState beforeState;
+                AssertionState afterState;
+            }
+            event AssertionCreated(
+                bytes32 indexed assertionHash,
+                bytes32 indexed parentAssertionHash,
+                AssertionInputs assertion,
+                bytes32 afterInboxBatchAcc,
+                uint256 inboxMaxCount,
+                bytes32 wasmModuleRoot,
+                uint256 requiredStake,
+                address challengeManager,
+                uint64 confirmPeriodBlocks
+            );
+            function latestConfirmed() external view returns (bytes32);
+        }
+    }
+}
+
+pub use bold::IBoldRollup;
+
 /// Where `forge build` writes artifacts, relative to the repository root.
 pub const ARTIFACTS_DIR: &str = "adapters/contracts/out";
 
@@ -187,4 +242,22 @@ pub fn load_abi_signatures(out_dir: &Path, contract: &str) -> Result<Vec<String>
         out.push(format!("{kind} {name}({inputs})"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::sol_types::SolEvent;
+
+    use super::IBoldRollup;
+
+    /// The declaration is the deployed contract's: its event's topic is the
+    /// one BoLD Rollups emit (nitro-contracts' generated Go bindings name
+    /// `0x901c3aee…`).
+    #[test]
+    fn bold_assertion_created_topic_is_the_deployed_one() {
+        assert_eq!(
+            IBoldRollup::AssertionCreated::SIGNATURE_HASH.to_string(),
+            "0x901c3aee23cf4478825462caaab375c606ab83516060388344f0650340753630"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use alloy::consensus::ReceiptEnvelope;
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
-use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::{Filter, TransactionRequest};
 use switchyard_lc_evm::{Header, Log, Receipt, TxType};
 
 use crate::EvmError;
@@ -175,6 +175,10 @@ pub struct SlotProof {
 /// (at most two), with room; bounds the answer before the byte bound does.
 pub const MAX_PROOF_SLOTS: usize = 16;
 
+/// Most blocks one `eth_getLogs` asks for: within what public providers
+/// serve (many refuse more than a few thousand).
+pub const MAX_LOG_RANGE: u64 = 1_000;
+
 impl EvmSource {
     /// `eth_getProof` of `address` and its `slots` at block `at` (by hash,
     /// EIP-1898: a node that has another block at that height answers for
@@ -228,6 +232,63 @@ impl EvmSource {
                 })
                 .collect(),
         })
+    }
+
+    /// The logs of `address` with `topic0` (and `topic1`, when given) in
+    /// blocks `from..=to`, at most [`MAX_LOG_RANGE`] blocks. What one
+    /// endpoint says was emitted: a hint (where a proposal's parts are),
+    /// never evidence; every log is checked to be of the address, topics
+    /// and range asked.
+    pub async fn logs(
+        &self,
+        address: Address,
+        topic0: B256,
+        topic1: Option<B256>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<alloy::rpc::types::Log>, EvmError> {
+        if to < from || to - from >= MAX_LOG_RANGE {
+            return Err(EvmError::Malformed {
+                what: "eth_getLogs request",
+                reason: format!(
+                    "expected a range of 1..={MAX_LOG_RANGE} blocks, got {from}..={to}"
+                ),
+            });
+        }
+        let mut filter = Filter::new()
+            .address(address)
+            .event_signature(topic0)
+            .from_block(from)
+            .to_block(to);
+        if let Some(t) = topic1 {
+            filter = filter.topic1(t);
+        }
+        let logs = self
+            .pool
+            .read("eth_getLogs", |p| {
+                let filter = filter.clone();
+                async move { p.get_logs(&filter).await }
+            })
+            .await?;
+        for l in &logs {
+            let topics = l.topics();
+            let in_range = l.block_number.is_some_and(|n| (from..=to).contains(&n));
+            if l.address() != address
+                || topics.first() != Some(&topic0)
+                || topic1.is_some_and(|t| topics.get(1) != Some(&t))
+                || !in_range
+            {
+                return Err(EvmError::Malformed {
+                    what: "eth_getLogs answer",
+                    reason: format!(
+                        "asked for logs of {address} with topic {topic0} in blocks {from}..={to}, got one of {} with topics {topics:?} in block {:?}",
+                        l.address(),
+                        l.block_number
+                    ),
+                });
+            }
+        }
+        Ok(logs)
     }
 
     /// `eth_call` of `data` to `to` at block `at`. The result is what one

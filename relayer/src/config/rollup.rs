@@ -239,15 +239,31 @@ impl RollupConfig {
             path: format!("{path}.{key}"),
             reason,
         };
-        let target = self.target(path)?;
-        if target.settlement.kind() == RollupKind::Arbitrum {
-            // The light client proves BoLD assertions (`lc verify rollup`),
-            // but finding the latest confirmed one's parts needs the
-            // Rollup's AssertionCreated logs, which the origin does not
-            // read yet.
+        self.target(path)?;
+        // Each family's minimum age is on its settlement's own clock: OP
+        // Stack proposals record times, Arbitrum assertions L1 blocks.
+        let (wrong, right) = match self.kind {
+            RollupKind::Arbitrum => (
+                self.min_age_secs.map(|_| "min_age_secs"),
+                "min_age_l1_blocks",
+            ),
+            _ => (
+                self.min_age_l1_blocks.map(|_| "min_age_l1_blocks"),
+                "min_age_secs",
+            ),
+        };
+        if let Some(key) = wrong {
             return Err(err(
-                "kind",
-                "expected \"op-stack\": a rollup origin follows OP Stack chains; Arbitrum bundles are checked offline with `switchyard lc verify rollup --kind arbitrum`".into(),
+                key,
+                format!(
+                    "expected {right} for kind = \"{}\" (its proposals record {}), got {key}",
+                    self.kind,
+                    if self.kind == RollupKind::Arbitrum {
+                        "L1 blocks, not times"
+                    } else {
+                        "times, not L1 blocks"
+                    }
+                ),
             ));
         }
         match chains.iter().find(|(n, _)| *n == self.settles_on) {
@@ -356,6 +372,10 @@ submitter_key = {{ file = "/run/secrets/l2" }}
         )
     }
 
+    const ARBITRUM: &str = r#"kind = "arbitrum"
+settles_on = "l1"
+rollup = "0x5FbDB2315678afecb367f032d93F642f64180aa3""#;
+
     const FACTORY: &str = r#"kind = "op-stack"
 settles_on = "l1"
 dispute_game_factory = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512""#;
@@ -381,6 +401,17 @@ dispute_game_factory = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512""#;
         assert_eq!(p.min_age.map(|m| m.l1_blocks), Some(u64::MAX));
         assert!(!p.accept_anchor_state);
         assert_eq!(TrustMode::RollupMinAge.as_str(), "rollup_min_age");
+        // Arbitrum: confirmed assertions, or pending ones old enough in L1
+        // blocks when chosen.
+        let c = Config::from_toml(&two_chains(ARBITRUM)).expect("valid");
+        assert_eq!(c.chains[1].trust_mode(), TrustMode::RollupFinal);
+        let opted = format!("{ARBITRUM}\nmin_age_l1_blocks = 300");
+        let c = Config::from_toml(&two_chains(&opted)).expect("valid");
+        let l2 = &c.chains[1];
+        assert_eq!(l2.trust_mode(), TrustMode::RollupMinAge);
+        let p = l2.rollup.as_ref().expect("rollup").policy();
+        assert_eq!(p.min_age.map(|m| m.l1_blocks), Some(300));
+        assert_eq!(p.min_age.map(|m| m.seconds), Some(u64::MAX));
         assert!(TrustMode::ALL.contains(&TrustMode::RollupFinal));
     }
 
@@ -407,12 +438,9 @@ settles_on = "l1""#
                 "expects one of dispute_game_factory",
             ),
             (
-                r#"kind = "arbitrum"
-settles_on = "l1"
-rollup = "0x5FbDB2315678afecb367f032d93F642f64180aa3""#
-                    .into(),
-                "chains[1].rollup.kind",
-                "lc verify rollup",
+                format!("{ARBITRUM}\nmin_age_secs = 600"),
+                "chains[1].rollup.min_age_secs",
+                "expected min_age_l1_blocks",
             ),
             (
                 FACTORY.replace("\"l1\"", "\"mainnet\""),

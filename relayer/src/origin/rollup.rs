@@ -7,15 +7,16 @@
 //! with `eth_getProof` at that block, and has the rollup light client
 //! (`switchyard_lc_rollup`) prove an L2 block from that verified state
 //! root: an OP Stack output root (a dispute game, the L2OutputOracle, the
-//! AnchorStateRegistry's anchor) whose proposal is final under the
-//! configured [`FinalityPolicy`]. It publishes the proven L2 block; the L2
+//! AnchorStateRegistry's anchor) or an Arbitrum BoLD assertion, whose
+//! proposal is final under the configured [`FinalityPolicy`]. It publishes the proven L2 block; the L2
 //! origin's EVM watcher routes only ancestors of it, by parent hash (the
 //! gate and the backward walk it uses for beacon anchors), so a message is
 //! relayed only from a block the L1 state commits to.
 //!
 //! Which proposal to prove is chosen from what the endpoints say (the list
-//! of games, their status, their extra data): hints, each then proven or
-//! refused. An endpoint that lies can make the prover look at the wrong
+//! of games, their status, their extra data; the Rollup's
+//! `latestConfirmed()` and its `AssertionCreated` logs): hints, each then
+//! proven or refused. An endpoint that lies can make the prover look at the wrong
 //! proposal, which the light client refuses (counted in
 //! `switchyard_rejections_total` with the crate's bounded reason, logged
 //! once): a delay, never a forged block.
@@ -26,15 +27,18 @@ use std::time::Duration;
 
 use alloy::eips::BlockId;
 use alloy_primitives::{Address, B256, Bytes, U256};
-use alloy_sol_types::SolCall;
-use switchyard_evm::bindings::IDisputeGame;
+use alloy_sol_types::{SolCall, SolEvent};
+use switchyard_evm::bindings::{IBoldRollup, IDisputeGame};
 use switchyard_evm::source::{AccountProof, EvmSource};
 use switchyard_lc_evm::{BlockRef, Header};
+use switchyard_lc_rollup::arbitrum::{
+    self, AssertionNode, AssertionState, AssertionStatus, GlobalState,
+};
 use switchyard_lc_rollup::op::{self, FaultGameState, GameId, OutputProposalMeta};
 use switchyard_lc_rollup::slots::array_slot;
 use switchyard_lc_rollup::{
-    AccountProofParams, Bundle, DisputeGameProof, FinalityPolicy, Now, OpStackBundle,
-    OutputOracleProof, RollupError, Settlement, StateProofParams, Target, Verdict,
+    AccountProofParams, ArbitrumBundle, Bundle, DisputeGameProof, FinalityPolicy, Now,
+    OpStackBundle, OutputOracleProof, RollupError, Settlement, StateProofParams, Target, Verdict,
     verify_bundle_at_state_root,
 };
 use tokio::sync::watch;
@@ -55,6 +59,12 @@ pub const MESSAGE_PASSER: Address = Address::new([
 /// Storage slots read in one `eth_getProof` while looking through the
 /// factory's game list.
 const LIST_CHUNK: u64 = 16;
+
+/// L1 blocks looked through for recent Arbitrum assertions in one round,
+/// newest first (with the minimum-age policy): BoLD chains assert about
+/// every hour (300 L1 blocks), so the newest old-enough one is in the first
+/// `eth_getLogs` range or two.
+const ASSERTION_LOOKBACK: u64 = 8 * switchyard_evm::source::MAX_LOG_RANGE;
 
 /// Refused proposals remembered, so a proposal refused again next round is
 /// not counted and logged again.
@@ -150,6 +160,30 @@ struct L1At {
     block: BlockRef,
     state_root: B256,
     now: Now,
+}
+
+/// The L1 state a bundle is proven against: the verified header's state
+/// root itself, so no beacon branch.
+fn state_proof(at: L1At) -> StateProofParams {
+    StateProofParams {
+        beacon_root: B256::ZERO,
+        beacon_oracle_timestamp: 0,
+        execution_state_root: at.state_root,
+        state_root_proof: Vec::new(),
+    }
+}
+
+/// An assertion's after state as the Rollup emitted it, in the light
+/// client's form.
+fn after_state(a: &IBoldRollup::AssertionState) -> AssertionState {
+    AssertionState {
+        global_state: GlobalState {
+            bytes32_vals: a.globalState.bytes32Vals,
+            u64_vals: a.globalState.u64Vals,
+        },
+        machine_status: a.machineStatus,
+        end_history_root: a.endHistoryRoot,
+    }
 }
 
 /// Reads on L1 are at the verified block, by its hash.
@@ -282,8 +316,8 @@ impl RollupProver {
                 registry,
                 game_type,
             } => self.anchor(at, registry, game_type).await?,
-            // Refused by the configuration (config::rollup): its proposals'
-            // parts are in L1 logs this prover does not read.
+            Settlement::ArbitrumRollup { rollup } => self.assertions(at, rollup).await?,
+            // A settlement form the light client may gain later.
             other => {
                 return Err(HubError::State {
                     what: format!("rollup origin {}", self.spec.name),
@@ -306,11 +340,17 @@ impl RollupProver {
             Some(b) => b,
             None => return Ok(false),
         };
+        Ok(self.conclude(at, key, &bundle))
+    }
+
+    /// Has the light client judge `bundle` at `at`: publishes the block it
+    /// proves, or counts and logs the refusal. Whether it proved.
+    fn conclude(&mut self, at: L1At, key: (u64, B256), bundle: &Bundle) -> bool {
         // Microseconds of hashing (BENCHMARKS.md, rollup light client): run
         // in place rather than handed to the blocking pool.
         let verdict = verify_bundle_at_state_root(
             &self.spec.target,
-            &bundle,
+            bundle,
             at.state_root,
             &self.spec.policy,
             at.now,
@@ -322,11 +362,11 @@ impl RollupProver {
                     .with_label_values(&[&self.spec.name, "accepted"])
                     .inc();
                 self.publish(at, &v);
-                Ok(true)
+                true
             }
             Err(e) if e.is_retryable() => {
-                debug!(l2_block = c.l2_block, err = %e, "proposal not final yet");
-                Ok(false)
+                debug!(l2_block = key.0, err = %e, "proposal not final yet");
+                false
             }
             Err(e) => {
                 self.metrics
@@ -334,7 +374,7 @@ impl RollupProver {
                     .with_label_values(&[&self.spec.name, "rejected"])
                     .inc();
                 self.refuse(key, at, &e);
-                Ok(false)
+                false
             }
         }
     }
@@ -435,16 +475,8 @@ impl RollupProver {
         header: &Header,
         mp_root: B256,
     ) -> Result<Option<Bundle>, HubError> {
-        let state_proof_params = StateProofParams {
-            // The state root is checked against the verified header's, not
-            // a beacon branch.
-            beacon_root: B256::ZERO,
-            beacon_oracle_timestamp: 0,
-            execution_state_root: at.state_root,
-            state_root_proof: Vec::new(),
-        };
         let mut b = OpStackBundle {
-            state_proof_params,
+            state_proof_params: state_proof(at),
             dst_l2_state_root_proof_params: AccountProofParams {
                 storage_key: B256::ZERO,
                 storage_value: Bytes::new(),
@@ -710,6 +742,137 @@ impl RollupProver {
         } else {
             None
         })
+    }
+    /// The BoLD Rollup's assertions: with the minimum-age policy, the
+    /// newest pending ones old enough (from the `AssertionCreated` logs);
+    /// then the latest confirmed one (`latestConfirmed()`). Each hash is a
+    /// hint: its node is proven from storage and its parts hashed to it.
+    async fn assertions(
+        &mut self,
+        at: L1At,
+        rollup: Address,
+    ) -> Result<Option<BlockRef>, HubError> {
+        let mut hashes = Vec::new();
+        if let Some(m) = self.spec.policy.min_age
+            && m.l1_blocks != u64::MAX
+        {
+            hashes = self.recent_assertions(at, rollup, m.l1_blocks).await?;
+        }
+        let latest = self
+            .l1
+            .call(
+                rollup,
+                IBoldRollup::latestConfirmedCall {}.abi_encode().into(),
+                l1_at(at),
+            )
+            .await?;
+        match IBoldRollup::latestConfirmedCall::abi_decode_returns(&latest) {
+            Ok(h) if !h.is_zero() && !hashes.contains(&h) => hashes.push(h),
+            Ok(_) => {}
+            Err(e) => debug!(err = %e, "latestConfirmed() did not decode: not a BoLD Rollup"),
+        }
+        for h in hashes.into_iter().take(self.spec.max_candidates as usize) {
+            if self.assertion(at, rollup, h).await? {
+                return Ok(*self.proven.borrow());
+            }
+        }
+        Ok(None)
+    }
+
+    /// Hashes of the assertions created between `lookback` and `min_age`
+    /// L1 blocks before the verified block, newest first: the candidates
+    /// the minimum-age policy may accept.
+    async fn recent_assertions(
+        &self,
+        at: L1At,
+        rollup: Address,
+        min_age: u64,
+    ) -> Result<Vec<B256>, HubError> {
+        let Some(mut to) = at.block.number.checked_sub(min_age) else {
+            return Ok(Vec::new());
+        };
+        let floor = to.saturating_sub(ASSERTION_LOOKBACK);
+        let mut found = Vec::new();
+        loop {
+            let from = to
+                .saturating_sub(switchyard_evm::source::MAX_LOG_RANGE - 1)
+                .max(floor);
+            let logs = self
+                .l1
+                .logs(
+                    rollup,
+                    IBoldRollup::AssertionCreated::SIGNATURE_HASH,
+                    None,
+                    from,
+                    to,
+                )
+                .await?;
+            found.extend(logs.iter().rev().filter_map(|l| l.topics().get(1).copied()));
+            if !found.is_empty() || from == floor || from == 0 {
+                return Ok(found);
+            }
+            to = from - 1;
+        }
+    }
+
+    /// One assertion: its node proven from storage (its status, its
+    /// creation block), its parts from its creation log (a hint the hash
+    /// binds), the L2 header by the block hash it ends at, then the bundle.
+    /// Whether it proved a block above the one already proven.
+    async fn assertion(&mut self, at: L1At, rollup: Address, hash: B256) -> Result<bool, HubError> {
+        let p = self
+            .l1
+            .proof(rollup, &[arbitrum::assertion_slot(hash)], l1_at(at))
+            .await?;
+        let node = AssertionNode::unpack(p.slots[0].value);
+        if node.status == AssertionStatus::NoAssertion as u8 {
+            debug!(assertion = %hash, "no such assertion in the Rollup's storage");
+            return Ok(false);
+        }
+        // The status as proven; the light client judges the word again.
+        if let Err(e) = self.spec.policy.judge_assertion(hash, &node, at.now) {
+            debug!(assertion = %hash, err = %e, "assertion not usable yet");
+            return Ok(false);
+        }
+        // Its creation log, in the block its node names (a bounded read,
+        // however old the assertion).
+        let created = node.created_at_block;
+        let logs = self
+            .l1
+            .logs(
+                rollup,
+                IBoldRollup::AssertionCreated::SIGNATURE_HASH,
+                Some(hash),
+                created,
+                created,
+            )
+            .await?;
+        let Some((parent, event)) = logs.iter().find_map(|l| {
+            let parent = *l.topics().get(2)?;
+            let ev = IBoldRollup::AssertionCreated::decode_log_data(l.data()).ok()?;
+            Some((parent, ev))
+        }) else {
+            debug!(assertion = %hash, block = created, "no AssertionCreated log of the assertion where its node says");
+            return Ok(false);
+        };
+        let after = after_state(&event.assertion.afterState);
+        let Some(header) = self.l2.header_by_hash(after.block_hash()).await? else {
+            debug!(assertion = %hash, block = %after.block_hash(), "the L2 endpoint does not have the asserted block yet");
+            return Ok(false);
+        };
+        if self.proven_height().is_some_and(|h| h >= header.number) {
+            return Ok(false);
+        }
+        let bundle = Bundle::Arbitrum(ArbitrumBundle {
+            state_proof_params: state_proof(at),
+            dst_l2_state_root_proof_params: SlotAt { proof: p, slot: 0 }.params(),
+            dst_l2_account_proof_params: None,
+            encoded_block_array: Bytes::from(header.encoded()),
+            after_state: after,
+            prev_assertion_hash: parent,
+            sequencer_batch_acc: event.afterInboxBatchAcc,
+        });
+        Ok(self.conclude(at, (header.number, hash), &bundle))
     }
 }
 

@@ -25,6 +25,7 @@ mod ops;
 mod pingpong;
 mod roles;
 mod rollup;
+mod rollup_arbitrum;
 mod sdk;
 mod secrets;
 mod tls;

@@ -63,6 +63,11 @@ sol! {
     contract TestL2OutputOracle {
         function proposeL2Output(bytes32 outputRoot, uint256 l2BlockNumber) external;
     }
+
+    #[sol(rpc)]
+    contract TestAnchorStateRegistry {
+        function setAnchor(uint32 gameType, bytes32 root, uint256 l2BlockNumber) external;
+    }
 }
 
 /// Where the rollup's proposals are kept, and how they become final.
@@ -71,6 +76,8 @@ enum Settlement {
     Games(&'static str),
     /// The L2OutputOracle; the policy lines.
     Outputs(&'static str),
+    /// The AnchorStateRegistry; the `game_type` and policy lines.
+    Anchor(&'static str),
 }
 
 /// Three anvil chains (L1, L2, destination), the settlement contracts on
@@ -81,6 +88,7 @@ struct Net {
     _dir: tempfile::TempDir,
     factory: Address,
     oracle: Address,
+    registry: Address,
     /// The L2 read directly (the test's own view, never through a proxy).
     l2: EvmSource,
     /// The hub's one L2 endpoint, when the test stands in front of it.
@@ -103,6 +111,10 @@ impl Net {
             .deploy(&deploy("TestL2OutputOracle"), &[])
             .await
             .expect("oracle deploys");
+        let registry = chains.wallets[0]
+            .deploy(&deploy("TestAnchorStateRegistry"), &[])
+            .await
+            .expect("registry deploys");
         let redis = RedisServer::spawn(None).expect("redis starts");
         let dir = tempfile::tempdir().expect("tmp");
         let keys = KeyFiles::write_in(dir.path(), QUEUE_KEY);
@@ -118,6 +130,7 @@ impl Net {
                 p,
             ),
             Settlement::Outputs(p) => (format!("l2_output_oracle = \"{oracle}\""), p),
+            Settlement::Anchor(p) => (format!("anchor_state_registry = \"{registry}\""), p),
         };
         let mut toml = format!(
             "attester_key = {{ file = \"{}\" }}\nqueue_key = {{ file = \"{}\" }}\n[redis]\nurl = \"{}\"\nkey_prefix = \"rollup-{chain_id_base}\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
@@ -172,6 +185,7 @@ impl Net {
             _dir: dir,
             factory,
             oracle,
+            registry,
             l2,
             proxy,
             hub,
@@ -298,6 +312,17 @@ impl Net {
         self.l1_send(self.oracle, call.abi_encode()).await;
     }
 
+    /// Sets the registry's anchor of `game_type` to `root` for L2 block
+    /// `l2_block` (what a game of that type resolving for the defender does).
+    async fn set_anchor(&mut self, game_type: u32, root: B256, l2_block: u64) {
+        let call = TestAnchorStateRegistry::setAnchorCall {
+            gameType: game_type,
+            root,
+            l2BlockNumber: U256::from(l2_block),
+        };
+        self.l1_send(self.registry, call.abi_encode()).await;
+    }
+
     /// The L1 head's timestamp.
     async fn l1_time(&self) -> u64 {
         self.chains.wallets[0]
@@ -369,9 +394,9 @@ impl Net {
 /// The stand-ins keep the storage layouts the hub reads (the compiler's
 /// own account of them, from the artifacts): the factory's `_disputeGames`
 /// and `_disputeGameList`, a game's packed slot 0, the oracle's
-/// `l2Outputs`.
+/// `l2Outputs`, the registry's `anchors`.
 fn assert_layouts() {
-    use switchyard_lc_rollup::op::{FactoryLayout, L2_OUTPUTS_SLOT};
+    use switchyard_lc_rollup::op::{ANCHORS_SLOT, FactoryLayout, L2_OUTPUTS_SLOT};
     let layout = |file: &str, contract: &str| -> BTreeMap<String, (u64, u64)> {
         let p = repo_root()
             .join(ARTIFACTS_DIR)
@@ -409,6 +434,8 @@ fn assert_layouts() {
     }
     let oracle = layout("TestL2OutputOracle", "TestL2OutputOracle");
     assert_eq!(oracle["l2Outputs"], (L2_OUTPUTS_SLOT, 0));
+    let registry = layout("TestAnchorStateRegistry", "TestAnchorStateRegistry");
+    assert_eq!(registry["anchors"], (ANCHORS_SLOT, 0));
 }
 
 fn bodies(tag: &str, n: usize) -> Vec<Bytes> {
@@ -592,5 +619,47 @@ async fn a_lying_l2_endpoint_delays_messages_and_never_forges_them() {
     // Exactly the honest messages, none of the forged ones.
     net.assert_delivered_exactly_once(&honest).await;
     assert!(net.proxy.as_ref().expect("proxy").tampered() > 0);
+    net.stop().await;
+}
+
+/// The AnchorStateRegistry form: messages wait until the anchor of the
+/// configured game type covers their block. Another game type's anchor is
+/// not read; an anchor whose root is not the block's output root is refused
+/// (`output_root`) and counted once; then the honest anchor: delivered once
+/// each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollup_origin_relays_only_below_the_anchor_state() {
+    let mut net = Net::start(63_400, Settlement::Anchor("game_type = 1"), false).await;
+    assert_eq!(
+        net.hub
+            .metrics
+            .trust_mode
+            .with_label_values(&[L2_NAME, "rollup_final"])
+            .get(),
+        1
+    );
+    let sent = bodies("anchored", 4);
+    let a = net.dispatch(&sent).await;
+    net.assert_waiting(0, 0, "no anchor covers the block yet")
+        .await;
+
+    let root = net.output_root(a).await;
+    net.set_anchor(0, root, a).await;
+    net.assert_waiting(0, 0, "game type 0's anchor is not the configured one")
+        .await;
+
+    net.set_anchor(1, keccak256("not the output root of the block"), a)
+        .await;
+    net.wait_for("the forged anchor refused", || {
+        net.rejections("output_root") == 1
+    })
+    .await;
+    net.assert_waiting(0, 0, "a forged anchor proves nothing")
+        .await;
+
+    net.set_anchor(1, root, a).await;
+    net.assert_delivered_exactly_once(&sent).await;
+    assert_eq!(net.proven(), a as i64);
+    assert_eq!(net.rejections("output_root"), 1, "logged and counted once");
     net.stop().await;
 }
