@@ -276,7 +276,28 @@ impl HubBuilder {
             )
             .await
             {
-                Ok(l) => break l,
+                // A store written by a newer hub is refused before any task
+                // reads it; a fresh one gets this hub's storage format.
+                Ok(l) => match l.check_format().await {
+                    Ok(found) => {
+                        tracing::info!(
+                            format = crate::store::STORAGE_FORMAT,
+                            ?found,
+                            "storage format checked"
+                        );
+                        break l;
+                    }
+                    Err(e) if !e.is_retryable() => return Err(e.into()),
+                    Err(e) => {
+                        attempt += 1;
+                        metrics.redis_errors.with_label_values(&[e.op()]).inc();
+                        tracing::warn!(err = %e, attempt, "storage format unreadable, retrying");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Err(e.into()),
+                            _ = tokio::time::sleep(backoff(attempt)) => {}
+                        }
+                    }
+                },
                 Err(e) => {
                     attempt += 1;
                     metrics.redis_errors.with_label_values(&["connect"]).inc();

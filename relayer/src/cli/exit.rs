@@ -40,10 +40,15 @@ pub enum Exit {
     /// Any other error (an I/O error, an answer of an unexpected form):
     /// the message says what.
     Error = 7,
+    /// The state in Redis is in a storage format this hub does not read:
+    /// written by a newer hub (the message names both formats), or older
+    /// with no migration. Not retried: run a release that reads it, or
+    /// point `redis.key_prefix` at another store.
+    Incompatible = 8,
 }
 
 /// Every code, in order.
-pub const ALL: [Exit; 8] = [
+pub const ALL: [Exit; 9] = [
     Exit::Ok,
     Exit::No,
     Exit::Usage,
@@ -52,6 +57,7 @@ pub const ALL: [Exit; 8] = [
     Exit::NotFound,
     Exit::Timeout,
     Exit::Error,
+    Exit::Incompatible,
 ];
 
 /// The table `switchyard --help` ends with (and README's "Exit codes").
@@ -64,7 +70,8 @@ Exit codes (every command):
   4  a service could not be asked or answered with an error (the hub's API, Redis, chain endpoints)
   5  not found (a message the hub has no record of, a dead letter, a chain)
   6  a wait ran out before the answer was final (status --wait-secs)
-  7  any other error (the message says what)";
+  7  any other error (the message says what)
+  8  the state in Redis is in a storage format this hub does not read (written by a newer hub)";
 
 impl Exit {
     /// The code.
@@ -128,6 +135,7 @@ impl Exit {
             StoreError::NotFound { .. } => Exit::NotFound,
             // The queue key comes from the configuration.
             StoreError::Key { .. } => Exit::Config,
+            StoreError::NewerFormat { .. } | StoreError::Format { .. } => Exit::Incompatible,
             _ => Exit::Error,
         }
     }
@@ -191,6 +199,13 @@ mod tests {
         assert_eq!(Exit::of(&gone), Exit::NotFound);
         let input = anyhow::Error::new(InputError::new("--x", "a number", "y"));
         assert_eq!(Exit::of(&input), Exit::Usage);
+        let newer = anyhow::Error::new(HubError::Queue(StoreError::NewerFormat {
+            key: "sy:{meta}:format".into(),
+            found: 2,
+            supported: 1,
+        }))
+        .context("starting the hub");
+        assert_eq!(Exit::of(&newer), Exit::Incompatible);
         assert_eq!(Exit::of(&anyhow::anyhow!("something else")), Exit::Error);
     }
 }

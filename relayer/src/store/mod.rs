@@ -9,7 +9,8 @@
 //! - [`state`]: light-client state, cursors and route-group decisions
 //!   ([`OriginState`]);
 //! - [`status`]: the status journal's records ([`StatusStore`]);
-//! - [`seen`]: the bench's shared delivered-nonce bitmap ([`SeenNonces`]).
+//! - [`seen`]: the bench's shared delivered-nonce bitmap ([`SeenNonces`]);
+//! - [`format`]: the storage format recorded in Redis, checked at start.
 //!
 //! May import: `switchyard_types` only. Every stage imports it.
 //!
@@ -33,7 +34,8 @@
 //!
 //! Per origin, `{origin:<o>}:lc` and `{origin:<o>}:scanned` hold the
 //! light-client state and the highest block fully routed; per destination,
-//! `{dst:<d>}:workers` is the registry dispatcher workers heartbeat into.
+//! `{dst:<d>}:workers` is the registry dispatcher workers heartbeat into;
+//! `{meta}:format` holds the storage format ([`format::STORAGE_FORMAT`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,7 @@ use switchyard_types::Domain;
 
 pub mod dead;
 pub mod entry;
+pub mod format;
 pub mod lane;
 pub mod lease;
 pub mod seen;
@@ -53,6 +56,7 @@ pub mod status;
 
 pub use dead::{DeadLetter, DeadLetters};
 pub use entry::{Delivery, ENTRY_VERSION, EntryRefusal, LaneEntry, LaneId, QueueKey};
+pub use format::{FormatCheck, STORAGE_FORMAT};
 pub use lane::{GROUP, Lanes};
 pub use lease::Leases;
 pub use seen::SeenNonces;
@@ -86,6 +90,30 @@ pub enum StoreError {
         /// Why (never the key).
         reason: String,
     },
+    /// The store was written by a newer hub, in a storage format this one
+    /// does not read: it refuses to start rather than misread it.
+    #[error(
+        "{key}: the store holds storage format {found}, written by a newer hub; \
+         this hub reads format {supported} and refuses to start (run a release that \
+         reads format {found}, or point redis.key_prefix at another store)"
+    )]
+    NewerFormat {
+        /// The key holding the format.
+        key: String,
+        /// The format found.
+        found: u32,
+        /// The format this hub reads and writes.
+        supported: u32,
+    },
+    /// The recorded storage format is unusable: not a number, or older with
+    /// no migration from it.
+    #[error("{key}: {reason}")]
+    Format {
+        /// The key holding the format.
+        key: String,
+        /// What is wrong (expected vs got) and what to do.
+        reason: String,
+    },
     /// A dead letter that does not exist.
     #[error("dead letter {reference} not found")]
     NotFound {
@@ -107,6 +135,7 @@ impl StoreError {
             Self::Decode { .. } => "decode",
             Self::Key { .. } => "key",
             Self::NotFound { .. } => "not_found",
+            Self::NewerFormat { .. } | Self::Format { .. } => "format",
         }
     }
 }

@@ -94,7 +94,7 @@ fn help_ends_with_the_exit_codes_and_lists_only_the_new_spellings() {
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("Exit codes (every command):"), "{help}");
-    for code in 0..=7 {
+    for code in 0..=8 {
         assert!(
             help.lines()
                 .any(|l| l.trim_start().starts_with(&format!("{code}  "))),

@@ -28,4 +28,5 @@ mod rollup;
 mod rollup_arbitrum;
 mod sdk;
 mod secrets;
+mod storage;
 mod tls;

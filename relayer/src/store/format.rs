@@ -1,0 +1,247 @@
+//! The storage format: which layout of keys and values a Redis holds, as a
+//! number in one key (`<prefix>:{meta}:format`), checked by every hub
+//! process when it starts ([`Store::check_format`]).
+//!
+//! - No key: a fresh store, or one written before the format was recorded
+//!   (hubs up to 0.2, whose layout is format 1). Either way the layout is
+//!   this one: the number is written and the hub starts.
+//! - The same number: the hub starts.
+//! - A smaller number: the migrations from it to [`STORAGE_FORMAT`] run in
+//!   order, each ending with its number written, so a migration interrupted
+//!   half-way runs again from where it stopped; a number no migration
+//!   starts from is refused with what to do.
+//! - A larger number: the store was written by a newer hub. This one would
+//!   misread its state (an older hub cannot know what a newer layout
+//!   means), so it refuses to start, naming both numbers; the error is not
+//!   retryable (`switchyard run` exits with code 8).
+//!
+//! One key in its own hash tag: on a Redis Cluster it lives in one slot,
+//! and the compare-and-set of a migration is one script on that key.
+
+use redis::Script;
+
+use super::{Store, StoreError, redis_err};
+
+/// The storage format this hub reads and writes. Bump it with every
+/// change of key layout or value encoding a previous hub would misread,
+/// add the migration from the previous number to [`MIGRATIONS`], and say
+/// so in CHANGELOG.md.
+pub const STORAGE_FORMAT: u32 = 1;
+
+/// A migration from format `from` to `from + 1`.
+#[derive(Debug)]
+pub struct Migration {
+    /// The format it starts from.
+    pub from: u32,
+    /// What it changes (logged when it runs).
+    pub what: &'static str,
+}
+
+/// The migrations, by their starting format. Format 1 is the first
+/// recorded one (the layout hubs up to 0.2 wrote without a number), so
+/// there is none yet; a store with a smaller number than every entry here
+/// is refused with [`StoreError::Format`].
+pub const MIGRATIONS: &[Migration] = &[];
+
+/// What [`Store::check_format`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatCheck {
+    /// The store had no format: [`STORAGE_FORMAT`] was written.
+    Initialized,
+    /// The store was at [`STORAGE_FORMAT`] already.
+    Current,
+    /// The store was at `from` and was migrated to [`STORAGE_FORMAT`].
+    Migrated {
+        /// The format found.
+        from: u32,
+    },
+}
+
+/// Sets the key to ARGV[2] only if it holds ARGV[1] ("" for no key):
+/// two hubs starting together cannot both migrate, nor overwrite a newer
+/// number written in between.
+const SET_IF_LUA: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if (cur == false and ARGV[1] == '') or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+impl Store {
+    /// The key holding the storage format.
+    pub fn format_key(&self) -> String {
+        format!("{}:{{meta}}:format", self.prefix)
+    }
+
+    /// The storage format recorded in Redis, if any.
+    pub async fn stored_format(&self) -> Result<Option<u32>, StoreError> {
+        let key = self.format_key();
+        let mut c = self.conn.clone();
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("format"))?;
+        raw.map(|v| {
+            v.parse::<u32>().map_err(|_| StoreError::Format {
+                key: key.clone(),
+                reason: format!(
+                    "expected a storage format number (this hub writes {STORAGE_FORMAT}), got {v:?}"
+                ),
+            })
+        })
+        .transpose()
+    }
+
+    /// Checks the storage format at start: writes [`STORAGE_FORMAT`] on a
+    /// fresh store, migrates an older one, refuses a newer one (see the
+    /// module documentation).
+    pub async fn check_format(&self) -> Result<FormatCheck, StoreError> {
+        let key = self.format_key();
+        let found = self.stored_format().await?;
+        match found {
+            None => {
+                if !self.set_format_if(None, STORAGE_FORMAT).await? {
+                    // Another hub wrote it in between: check what it wrote.
+                    return Box::pin(self.check_format()).await;
+                }
+                Ok(FormatCheck::Initialized)
+            }
+            Some(v) if v == STORAGE_FORMAT => Ok(FormatCheck::Current),
+            Some(v) if v > STORAGE_FORMAT => Err(StoreError::NewerFormat {
+                key,
+                found: v,
+                supported: STORAGE_FORMAT,
+            }),
+            Some(from) => {
+                let mut at = from;
+                while at < STORAGE_FORMAT {
+                    let Some(m) = MIGRATIONS.iter().find(|m| m.from == at) else {
+                        return Err(StoreError::Format {
+                            key,
+                            reason: format!(
+                                "the store is at storage format {at} and this hub reads {STORAGE_FORMAT}; \
+                                 no migration starts from {at}: run a hub release that reads format {at} \
+                                 until its lanes are empty, then delete the prefix's keys and start this one"
+                            ),
+                        });
+                    };
+                    tracing::info!(from = at, to = at + 1, what = m.what, "migrating the store");
+                    if !self.set_format_if(Some(at), at + 1).await? {
+                        // Another hub migrated it: start over from what it wrote.
+                        return Box::pin(self.check_format()).await;
+                    }
+                    at += 1;
+                }
+                Ok(FormatCheck::Migrated { from })
+            }
+        }
+    }
+
+    /// Writes `to` if the key holds `from` (None: no key); whether it did.
+    async fn set_format_if(&self, from: Option<u32>, to: u32) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let done: i64 = Script::new(SET_IF_LUA)
+            .key(self.format_key())
+            .arg(from.map(|f| f.to_string()).unwrap_or_default())
+            .arg(to)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("format"))?;
+        Ok(done == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_localnet::procs::RedisServer;
+
+    use super::*;
+    use crate::store::{QueueKey, RedisTarget};
+
+    async fn store(redis: &RedisServer, prefix: &str) -> Store {
+        Store::connect(
+            &RedisTarget::Single(redis.url.clone()),
+            prefix,
+            QueueKey::from_secret(&"k".repeat(32)).expect("key"),
+        )
+        .await
+        .expect("connects")
+    }
+
+    async fn set(s: &Store, v: &str) {
+        let mut c = s.conn.clone();
+        let _: () = redis::cmd("SET")
+            .arg(s.format_key())
+            .arg(v)
+            .query_async(&mut c)
+            .await
+            .expect("set");
+    }
+
+    #[tokio::test]
+    async fn a_fresh_store_gets_the_format_and_a_second_start_finds_it() {
+        let redis = RedisServer::spawn(None).expect("redis-server");
+        let s = store(&redis, "sy").await;
+        assert_eq!(s.format_key(), "sy:{meta}:format");
+        assert_eq!(s.stored_format().await.expect("get"), None);
+        assert_eq!(
+            s.check_format().await.expect("check"),
+            FormatCheck::Initialized
+        );
+        assert_eq!(s.stored_format().await.expect("get"), Some(STORAGE_FORMAT));
+        assert_eq!(s.check_format().await.expect("check"), FormatCheck::Current);
+        // Another prefix is another store.
+        let other = store(&redis, "other").await;
+        assert_eq!(other.stored_format().await.expect("get"), None);
+    }
+
+    #[tokio::test]
+    async fn a_newer_format_is_refused_naming_both_and_left_alone() {
+        let redis = RedisServer::spawn(None).expect("redis-server");
+        let s = store(&redis, "sy").await;
+        set(&s, &(STORAGE_FORMAT + 1).to_string()).await;
+        let err = s.check_format().await.expect_err("refused");
+        assert!(!err.is_retryable());
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("format {}", STORAGE_FORMAT + 1))
+                && msg.contains(&format!("reads format {STORAGE_FORMAT}"))
+                && msg.contains("sy:{meta}:format"),
+            "{msg}"
+        );
+        assert_eq!(
+            s.stored_format().await.expect("get"),
+            Some(STORAGE_FORMAT + 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_older_or_malformed_format_is_refused_with_what_to_do() {
+        let redis = RedisServer::spawn(None).expect("redis-server");
+        let s = store(&redis, "sy").await;
+        set(&s, "0").await;
+        let err = s.check_format().await.expect_err("no migration from 0");
+        assert!(!err.is_retryable());
+        assert!(
+            err.to_string().contains("no migration starts from 0"),
+            "{err}"
+        );
+        set(&s, "one").await;
+        let err = s.check_format().await.expect_err("malformed");
+        assert!(err.to_string().contains("got \"one\""), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_compare_and_set_does_not_overwrite_another_hubs_number() {
+        let redis = RedisServer::spawn(None).expect("redis-server");
+        let s = store(&redis, "sy").await;
+        set(&s, "7").await;
+        assert!(!s.set_format_if(None, 1).await.expect("cas"));
+        assert!(!s.set_format_if(Some(6), 7).await.expect("cas"));
+        assert!(s.set_format_if(Some(7), 8).await.expect("cas"));
+        assert_eq!(s.stored_format().await.expect("get"), Some(8));
+    }
+}
