@@ -15,8 +15,10 @@
 #   3. what the chart promises, checked on each render against the values:
 #      probes, non-root security context, checksum/config, images
 #      ([global.imageRegistry or image.registry/]repository, tag =
-#      appVersion), no Secret object, watchers without signer keys, config
-#      references only mounted files, the admin API on its own port that no
+#      appVersion), no Secret object, watchers without signer keys, the
+#      signing roles a StatefulSet whose pods each mount only their own
+#      submitter keys (no two pods one key; an ExternalSecret making every
+#      key a pod mounts), config references only mounted files, the admin API on its own port that no
 #      Service exposes; every selector (Services, ServiceMonitor,
 #      Deployments, StatefulSet, PDBs, spread constraints, NetworkPolicy)
 #      selects exactly the pods it is meant to (never the trial Redis or the
@@ -153,7 +155,7 @@ docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 (cm,) = [d for d in docs if d["kind"] == "ConfigMap" and "hub.toml" in d.get("data", {})]
 ca = tomllib.loads(cm["data"]["hub.toml"])["tls"]["ca_file"]
 assert ca == "/etc/switchyard/secrets/ca-bundle.pem", ca
-deployments = [d for d in docs if d["kind"] == "Deployment" and "redis" not in d["metadata"]["name"]]
+deployments = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet") and "redis" not in d["metadata"]["name"]]
 assert len(deployments) >= 2, [d["metadata"]["name"] for d in deployments]
 for d in deployments:
     (keys,) = [v for v in d["spec"]["template"]["spec"]["volumes"] if v["name"] == "keys"]
@@ -247,21 +249,25 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
     if "Secret" in by_kind:
         err(case, "renders a Secret object (keys must come by reference)")
 
-    deployments = {d["metadata"]["name"]: d for d in by_kind.get("Deployment", [])}
+    # The hub's workloads: watchers a Deployment, the signing roles a
+    # StatefulSet (the trial Redis is the StatefulSet named "-redis").
+    deployments = {d["metadata"]["name"]: d for d in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", [])
+                   if not d["metadata"]["name"].endswith("-redis")}
+    kind_of = {n: d["kind"] for n, d in deployments.items()}
     configmaps = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
     services = by_kind.get("Service", [])
     hub = [d for n, d in deployments.items()]
     if not hub:
-        err(case, "no Deployment")
+        err(case, "no hub workload")
     hub_services = [s for s in services if not s["metadata"]["name"].endswith("-redis")]
     redis_services = [s for s in services if s["metadata"]["name"].endswith("-redis")]
-    statefulsets = by_kind.get("StatefulSet", [])
+    statefulsets = [s for s in by_kind.get("StatefulSet", []) if s["metadata"]["name"].endswith("-redis")]
     test_pods = [p for p in by_kind.get("Pod", []) if p["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
     # Every pod the release can run: (what, labels).
-    pods = [(f"Deployment {d['metadata']['name']}", d["spec"]["template"]["metadata"]["labels"]) for d in hub]
+    pods = [(f"{d['kind']} {d['metadata']['name']}", d["spec"]["template"]["metadata"]["labels"]) for d in hub]
     pods += [(f"StatefulSet {s['metadata']['name']}", s["spec"]["template"]["metadata"]["labels"]) for s in statefulsets]
     pods += [(f"Pod {p['metadata']['name']}", p["metadata"].get("labels", {})) for p in by_kind.get("Pod", [])]
-    hub_pods = {f"Deployment {d['metadata']['name']}" for d in hub}
+    hub_pods = {f"{d['kind']} {d['metadata']['name']}" for d in hub}
 
     def check_selects(what, sel, expected):
         """A selector must select exactly the expected pods of the release."""
@@ -275,6 +281,8 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
     secret_names = set()
     toml_text = None
     items_by_role = {}
+    # role -> (mount path, {pod: {file: Secret key}}) of the signing roles.
+    replica_files = {}
     hub_http_ports = set()
     for d in hub:
         n = d["metadata"]["name"]
@@ -317,9 +325,45 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         secret_names.add(sec["secretName"])
         items_by_role[role] = {i["key"] for i in sec["items"]}
         mount = next(m["mountPath"] for m in c["volumeMounts"] if m["name"] == "keys")
-        check_selects(f"Deployment {n} selector", d["spec"]["selector"]["matchLabels"], [f"Deployment {n}"])
+        check_selects(f"{d['kind']} {n} selector", d["spec"]["selector"]["matchLabels"], [f"{d['kind']} {n}"])
         for t in spec.get("topologySpreadConstraints", []):
-            check_selects(f"{n} topologySpreadConstraint", t["labelSelector"]["matchLabels"], [f"Deployment {n}"])
+            check_selects(f"{n} topologySpreadConstraint", t["labelSelector"]["matchLabels"], [f"{d['kind']} {n}"])
+        # Signing roles: a StatefulSet whose pod i mounts only its own
+        # directory of submitter keys (by pod name), no two pods the same key.
+        signs = role != "watcher"
+        if signs != (d["kind"] == "StatefulSet"):
+            err(case, f"{n}: role {role} runs as a {d['kind']}, expected {'StatefulSet' if signs else 'Deployment'}")
+        if signs:
+            hpa = [h for h in by_kind.get("HorizontalPodAutoscaler", []) if h["spec"]["scaleTargetRef"]["name"] == n]
+            most = hpa[0]["spec"]["maxReplicas"] if hpa else d["spec"]["replicas"]
+            rk = vols.get("replica-keys", {}).get("secret")
+            rmount = [m for m in c["volumeMounts"] if m["name"] == "replica-keys"]
+            env = {e["name"]: e for e in c.get("env", [])}
+            if not values["config"].get("chains"):
+                pass  # no chain, no submitter key (the hub refuses to start)
+            elif rk is None or len(rmount) != 1 or rmount[0].get("subPathExpr") != "$(POD_NAME)" \
+                    or env.get("POD_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.name":
+                err(case, f"{n}: no per-pod replica-keys mount (subPathExpr $(POD_NAME), POD_NAME from metadata.name)")
+            else:
+                if rk["secretName"] != sec["secretName"]:
+                    err(case, f"{n}: replica keys from Secret {rk['secretName']}, the rest from {sec['secretName']}")
+                replica_mount = rmount[0]["mountPath"]
+                owner = {}
+                per_pod = {}
+                for i in range(most):
+                    pod = f"{n}-{i}"
+                    files = {it["path"].split("/", 1)[1]: it["key"] for it in rk["items"] if it["path"].startswith(pod + "/")}
+                    per_pod[pod] = files
+                    for key in files.values():
+                        if key in owner:
+                            err(case, f"{n}: pods {owner[key]} and {pod} both mount submitter key {key}")
+                        owner[key] = pod
+                stray = [it["path"] for it in rk["items"] if it["path"].split("/", 1)[0] not in per_pod]
+                if stray:
+                    err(case, f"{n}: replica keys for pods that cannot exist ({most} replicas at most): {stray}")
+                replica_files[role] = (replica_mount, per_pod)
+        elif "replica-keys" in vols:
+            err(case, f"{n}: watcher pods mount submitter keys")
 
     # Services: the hub's selects every hub pod and nothing else; the trial
     # Redis' only its StatefulSet.
@@ -371,6 +415,15 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
                 err(case, f"hub.toml {what}: expected a file reference, got {r!r}")
                 continue
             p = r["file"]
+            if "submitter" in what:
+                # Every pod of every signing role has the file, its own key.
+                for role, (rmount, per_pod) in replica_files.items():
+                    for pod, files in per_pod.items():
+                        if not p.startswith(rmount + "/") or os.path.basename(p) not in files:
+                            err(case, f"hub.toml {what}: {p} is not a key of pod {pod}")
+                if not replica_files:
+                    err(case, f"hub.toml {what}: no signing pod mounts {p}")
+                continue
             if not p.startswith(mount + "/") or os.path.basename(p) not in mounted:
                 err(case, f"hub.toml {what}: {p} is not a mounted Secret key")
         # Least privilege: watchers see the queue key (and admin token), never signer keys.
@@ -382,7 +435,8 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
                 err(case, f"watcher pods mount signer keys {sorted(leaked)}")
         for role, items in items_by_role.items():
             if role != "watcher":
-                needed = {os.path.basename(r["file"]) for _, r in refs if isinstance(r, dict) and "file" in r}
+                needed = {os.path.basename(r["file"]) for w, r in refs if isinstance(r, dict) and "file" in r
+                          and "submitter" not in w}
                 if needed - items:
                     err(case, f"{role} pods miss keys {sorted(needed - items)}")
         if binary and cfg.get("chains"):
@@ -394,18 +448,28 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
             else:
                 print(f"  {case}: switchyard config check: {r.stdout.strip()}")
 
+    # An ExternalSecret makes every key a pod mounts, each replica's own too.
+    for es in by_kind.get("ExternalSecret", []):
+        made = {d["secretKey"] for d in es["spec"].get("data", [])}
+        wanted = set().union(*items_by_role.values()) if items_by_role else set()
+        for _, (_, per_pod) in replica_files.items():
+            for files in per_pod.values():
+                wanted |= set(files.values())
+        if wanted - made:
+            err(case, f"ExternalSecret {es['metadata']['name']} does not make {sorted(wanted - made)}")
+
     # HPA: the target exists and owns the replica count.
     for h in by_kind.get("HorizontalPodAutoscaler", []):
         t = h["spec"]["scaleTargetRef"]["name"]
-        if t not in deployments:
-            err(case, f"HPA targets missing Deployment {t}")
+        if t not in deployments or kind_of[t] != h["spec"]["scaleTargetRef"]["kind"]:
+            err(case, f"HPA targets missing {h['spec']['scaleTargetRef']['kind']} {t}")
         elif "replicas" in deployments[t]["spec"]:
             err(case, f"{t}: replicas set although an HPA scales it")
         if h["spec"]["minReplicas"] > h["spec"]["maxReplicas"]:
             err(case, "HPA minReplicas > maxReplicas")
     for p in by_kind.get("PodDisruptionBudget", []):
         n = p["metadata"]["name"]
-        check_selects(f"PDB {n}", p["spec"]["selector"]["matchLabels"], [f"Deployment {n}"])
+        check_selects(f"PDB {n}", p["spec"]["selector"]["matchLabels"], [f"{kind_of.get(n, 'Deployment')} {n}"])
 
     # --- helm test: asks the hub Service's /readyz ---
     if values["tests"]["enabled"] != bool(test_pods) or len(test_pods) > 1:

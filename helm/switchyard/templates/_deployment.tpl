@@ -1,13 +1,19 @@
 {{/*
-One role's Deployment. Called with (dict "root" $ "role" "watcher|dispatcher|all" "v" <role values>).
+One role's workload. Called with (dict "root" $ "role" "watcher|dispatcher|all" "v" <role values>).
+Watchers are a Deployment. The signing roles (dispatcher, all) are a
+StatefulSet: its stable ordinals give each pod its own submitter keys
+(switchyard.replicaKeyItems), mounted by pod name with subPathExpr.
 */}}
 {{- define "switchyard.deployment" -}}
 {{- $root := .root }}
 {{- $v := .v }}
 {{- $name := printf "%s-%s" (include "switchyard.fullname" $root) .role }}
 {{- $keys := include "switchyard.roleSecretKeys" (dict "root" $root "role" .role) | fromJsonArray }}
+{{- $signs := ne .role "watcher" }}
+{{- $replicaItems := list }}
+{{- if $signs }}{{ $replicaItems = include "switchyard.replicaKeyItems" (dict "root" $root "role" .role) | fromJsonArray }}{{ end }}
 apiVersion: apps/v1
-kind: Deployment
+kind: {{ if $signs }}StatefulSet{{ else }}Deployment{{ end }}
 metadata:
   name: {{ $name }}
   namespace: {{ $root.Release.Namespace }}
@@ -18,11 +24,19 @@ spec:
   replicas: {{ $v.replicaCount }}
   {{- end }}
   revisionHistoryLimit: {{ $root.Values.revisionHistoryLimit }}
+  {{- if $signs }}
+  serviceName: {{ include "switchyard.fullname" $root }}
+  # Replicas share the lanes through leases: no ordering between them.
+  podManagementPolicy: Parallel
+  updateStrategy:
+    type: RollingUpdate
+  {{- else }}
   strategy:
     type: RollingUpdate
     rollingUpdate:
       maxSurge: 1
       maxUnavailable: 0
+  {{- end }}
   selector:
     matchLabels:
       {{- include "switchyard.roleSelectorLabels" . | nindent 6 }}
@@ -65,8 +79,15 @@ spec:
             - --role
             - {{ .role }}
           {{- $redisSecret := and $root.Values.redis.existingSecret (not $root.Values.redis.trial.enabled) }}
-          {{- if or $redisSecret $root.Values.extraEnv $v.extraEnv }}
+          {{- if or $signs $redisSecret $root.Values.extraEnv $v.extraEnv }}
           env:
+            {{- if $signs }}
+            # The pod's name picks its own directory of submitter keys.
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            {{- end }}
             {{- if $redisSecret }}
             # The Redis URL may carry a password: from a Secret, overriding redis.url.
             - name: SWITCHYARD__REDIS__URL
@@ -119,6 +140,12 @@ spec:
             - name: keys
               mountPath: {{ $root.Values.secrets.mountPath }}
               readOnly: true
+            {{- if $replicaItems }}
+            - name: replica-keys
+              mountPath: {{ $root.Values.secrets.replicaMountPath }}
+              subPathExpr: $(POD_NAME)
+              readOnly: true
+            {{- end }}
             - name: tmp
               mountPath: /tmp
       volumes:
@@ -135,6 +162,17 @@ spec:
               - key: {{ . }}
                 path: {{ . }}
               {{- end }}
+        {{- if $replicaItems }}
+        - name: replica-keys
+          secret:
+            secretName: {{ include "switchyard.secretName" $root }}
+            defaultMode: 0440
+            items:
+              {{- range $replicaItems }}
+              - key: {{ .key }}
+                path: {{ .path }}
+              {{- end }}
+        {{- end }}
         - name: tmp
           emptyDir:
             medium: Memory

@@ -126,9 +126,10 @@ release), else the image's own registry. Call with
 {{- end }}
 
 {{/*
-The Secret keys a role reads, as a JSON list: the queue HMAC key and the
-admin token everywhere; the attester and submitter keys only where batches
-are signed and submitted (dispatcher, all).
+The Secret keys every pod of a role reads, as a JSON list: the queue HMAC
+key and the admin token everywhere; the attester key only where batches are
+signed (dispatcher, all). Submitter keys are per replica
+(switchyard.replicaKeyItems), never shared.
 */}}
 {{- define "switchyard.roleSecretKeys" -}}
 {{- $s := .root.Values.secrets }}
@@ -137,11 +138,43 @@ are signed and submitted (dispatcher, all).
 {{- if $s.tlsCaKey }}{{ $keys = append $keys $s.tlsCaKey }}{{ end }}
 {{- if ne .role "watcher" }}
 {{- $keys = append $keys $s.attesterKey }}
-{{- range .root.Values.config.chains }}
-{{- $keys = concat $keys (include "switchyard.chainKeys" (dict "root" $.root "chain" .name) | fromJsonArray) }}
-{{- end }}
 {{- end }}
 {{- toJson (uniq $keys) }}
+{{- end }}
+
+{{/*
+The most pods a signing role (dispatcher, all) can run at once: its
+StatefulSet's ordinals are 0 to this minus one, each with its own keys.
+*/}}
+{{- define "switchyard.maxReplicas" -}}
+{{- if eq .role "all" }}
+{{- int .root.Values.all.replicaCount }}
+{{- else if .root.Values.dispatcher.autoscaling.enabled }}
+{{- int .root.Values.dispatcher.autoscaling.maxReplicas }}
+{{- else }}
+{{- int .root.Values.dispatcher.replicaCount }}
+{{- end }}
+{{- end }}
+
+{{/*
+The per-replica Secret items of a signing role, as a JSON list of {key,
+path}: replica i (pod "<fullname>-<role>-i") reads "<base>-i" for every
+submitter key base of every chain, under the directory named by its pod,
+which its container mounts alone (subPathExpr). Two pods never read the
+same key (the ordinal is the key's last "-" part): each replica sends
+transactions with its own nonces.
+*/}}
+{{- define "switchyard.replicaKeyItems" -}}
+{{- $items := list }}
+{{- $pod := printf "%s-%s" (include "switchyard.fullname" .root) .role }}
+{{- range $i := until (int (include "switchyard.maxReplicas" .)) }}
+{{- range $.root.Values.config.chains }}
+{{- range (include "switchyard.chainKeys" (dict "root" $.root "chain" .name) | fromJsonArray) }}
+{{- $items = append $items (dict "key" (printf "%s-%d" . $i) "path" (printf "%s-%d/%s" $pod $i .)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson (uniq $items) }}
 {{- end }}
 
 {{/*
@@ -207,6 +240,7 @@ secret references to the mounted Secret) are merged into values.config.
 */}}
 {{- define "switchyard.hubToml" -}}
 {{- $dir := .Values.secrets.mountPath }}
+{{- $rdir := .Values.secrets.replicaMountPath }}
 {{- $redis := dict "url" (include "switchyard.redisUrl" .) "key_prefix" .Values.redis.keyPrefix }}
 {{- if and .Values.redis.clusterNodes (not .Values.redis.trial.enabled) }}
 {{- $_ := set $redis "cluster_nodes" .Values.redis.clusterNodes }}
@@ -215,15 +249,16 @@ secret references to the mounted Secret) are merged into values.config.
 {{- range .Values.config.chains }}
 {{- $c := deepCopy . }}
 {{- $keys := include "switchyard.chainKeys" (dict "root" $ "chain" .name) | fromJsonArray }}
-{{- $_ := set $c "submitter_key" (dict "file" (printf "%s/%s" $dir (first $keys))) }}
+{{- $_ := set $c "submitter_key" (dict "file" (printf "%s/%s" $rdir (first $keys))) }}
 {{- $extra := list }}
-{{- range rest $keys }}{{ $extra = append $extra (dict "file" (printf "%s/%s" $dir .)) }}{{ end }}
+{{- range rest $keys }}{{ $extra = append $extra (dict "file" (printf "%s/%s" $rdir .)) }}{{ end }}
 {{- if $extra }}{{ $_ := set $c "extra_submitter_keys" $extra }}{{ end }}
 {{- $chains = append $chains $c }}
 {{- end -}}
 # Rendered by the switchyard chart from values.config; check it with
 #   switchyard config check hub.toml
-# Secrets are references to files of the mounted Secret, never values.
+# Secrets are references to files of the mounted Secret, never values;
+# submitter keys are each replica's own (its pod's directory of the Secret).
 attester_key = { file = {{ printf "%s/%s" $dir .Values.secrets.attesterKey | toJson }} }
 queue_key = { file = {{ printf "%s/%s" $dir .Values.secrets.queueKey | toJson }} }
 {{- if .Values.secrets.adminTokenKey }}
