@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes};
 use switchyard_evm::EvmError;
 use switchyard_evm::source::EvmSource;
 use switchyard_evm::submitter::{EvmSubmitter, Included, PendingBatch};
@@ -123,6 +123,12 @@ pub trait BatchSink: Send + Sync + 'static {
     fn pending_tx(&self, _pending: &Self::Pending) -> Option<B256> {
         None
     }
+    /// The accounts that send this sink's transactions, each with nonces of
+    /// its own: no two replicas of a hub may send from one of them
+    /// (`dispatch::claims`). None for a sink that sends nothing.
+    fn senders(&self) -> Vec<Address> {
+        Vec::new()
+    }
 }
 
 impl BatchSink for EvmSubmitter {
@@ -144,6 +150,10 @@ impl BatchSink for EvmSubmitter {
     fn pending_tx(&self, pending: &PendingBatch) -> Option<B256> {
         Some(pending.tx_hash)
     }
+
+    fn senders(&self) -> Vec<Address> {
+        vec![self.address()]
+    }
 }
 
 impl BatchSink for switchyard_evm::submitter::Signers {
@@ -163,5 +173,12 @@ impl BatchSink for switchyard_evm::submitter::Signers {
 
     fn pending_tx(&self, pending: &Self::Pending) -> Option<B256> {
         Some(pending.pending.tx_hash)
+    }
+
+    fn senders(&self) -> Vec<Address> {
+        self.submitters()
+            .iter()
+            .map(EvmSubmitter::address)
+            .collect()
     }
 }

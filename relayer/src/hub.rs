@@ -491,6 +491,16 @@ impl HubBuilder {
             for (name, task) in side {
                 tasks.spawn(name, task);
             }
+            // One replica per sending account, or they race for its nonces.
+            let claims = crate::dispatch::claims::SenderClaims::claim(
+                store.leases(),
+                c.domain,
+                &c.name,
+                &sink.senders(),
+                &replica,
+                Duration::from_millis(cfg.dispatcher.lease_ttl_ms),
+            )
+            .await?;
             let dispatcher = Dispatcher::new(
                 DestSpec {
                     name: c.name.clone(),
@@ -508,9 +518,15 @@ impl HubBuilder {
                 Arc::clone(&origin_names),
             )
             .with_journal(journal.clone());
+            let stop = shutdown.child_token();
             tasks.spawn(
                 format!("dispatcher {}", c.name),
-                dispatcher.run(shutdown.child_token()),
+                claims.guard(
+                    dispatcher.run(stop.clone()),
+                    stop,
+                    Arc::clone(&health),
+                    metrics.clone(),
+                ),
             );
         }
         if role.watches() {

@@ -134,7 +134,7 @@ impl Exit {
             StoreError::Redis { .. } => Exit::Unavailable,
             StoreError::NotFound { .. } => Exit::NotFound,
             // The queue key comes from the configuration.
-            StoreError::Key { .. } => Exit::Config,
+            StoreError::Key { .. } | StoreError::SenderInUse { .. } => Exit::Config,
             StoreError::NewerFormat { .. } | StoreError::Format { .. } => Exit::Incompatible,
             _ => Exit::Error,
         }

@@ -44,6 +44,7 @@ use crate::store::{LaneId, Leases, Store};
 use crate::tasks::sleep_or_shutdown;
 use crate::unix_ms;
 
+pub mod claims;
 mod pipeline;
 
 use pipeline::ShardPipeline;

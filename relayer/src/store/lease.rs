@@ -1,5 +1,7 @@
-//! Shard leases (one dispatcher worker per shard) and the registry workers
-//! heartbeat into, which decides each worker's fair share.
+//! Shard leases (one dispatcher worker per shard), the registry workers
+//! heartbeat into, which decides each worker's fair share, and the claims
+//! of the accounts replicas send transactions from (one replica per
+//! account, `{dst:<d>}:sender:<account>`).
 
 use std::time::Duration;
 
@@ -127,6 +129,77 @@ impl Leases {
             .query_async(&mut c)
             .await
             .map_err(redis_err("leave"))?;
+        Ok(())
+    }
+
+    /// The key of the claim of `sender` (an account of destination `dst`).
+    pub fn sender_key(&self, dst: Domain, sender: &str) -> String {
+        format!("{}:{{dst:{dst}}}:sender:{sender}", self.s.prefix)
+    }
+
+    /// Claims `sender` (an account of destination `dst`) for `owner` for
+    /// `ttl`, or extends `owner`'s claim. `None` when `owner` holds it now,
+    /// else the owner that does.
+    pub async fn claim_sender(
+        &self,
+        dst: Domain,
+        sender: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let key = self.sender_key(dst, sender);
+        let mut c = self.s.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("sender claim"))?;
+        if set.is_some() {
+            return Ok(None);
+        }
+        let renewed: i64 = self
+            .s
+            .scripts
+            .renew
+            .key(&key)
+            .arg(owner)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("sender claim"))?;
+        if renewed == 1 {
+            return Ok(None);
+        }
+        let holder: Option<String> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("sender claim"))?;
+        // Expired between the two calls: free, claim again next time.
+        Ok(Some(holder.unwrap_or_default()))
+    }
+
+    /// Gives `owner`'s claim of `sender` up (if it is still `owner`'s).
+    pub async fn release_sender(
+        &self,
+        dst: Domain,
+        sender: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.s.conn.clone();
+        let _: i64 = self
+            .s
+            .scripts
+            .release
+            .key(self.sender_key(dst, sender))
+            .arg(owner)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("sender release"))?;
         Ok(())
     }
 }

@@ -34,7 +34,8 @@
 //!
 //! Per origin, `{origin:<o>}:lc` and `{origin:<o>}:scanned` hold the
 //! light-client state and the highest block fully routed; per destination,
-//! `{dst:<d>}:workers` is the registry dispatcher workers heartbeat into;
+//! `{dst:<d>}:workers` is the registry dispatcher workers heartbeat into and
+//! `{dst:<d>}:sender:<account>` the replica sending from that account;
 //! `{meta}:format` holds the storage format ([`format::STORAGE_FORMAT`]).
 
 use std::sync::Arc;
@@ -114,6 +115,23 @@ pub enum StoreError {
         /// What is wrong (expected vs got) and what to do.
         reason: String,
     },
+    /// Another replica of this hub sends from the account: two senders of
+    /// one account race for its nonces.
+    #[error(
+        "{key}: submitter {sender} of {chain} is in use by replica {holder} of this hub; \
+         two replicas sending from one account race for its nonces: give each replica its \
+         own submitter keys (docs/operations.md, \"Submitter keys per replica\")"
+    )]
+    SenderInUse {
+        /// The claim's key.
+        key: String,
+        /// The destination chain.
+        chain: String,
+        /// The account.
+        sender: String,
+        /// The replica holding it.
+        holder: String,
+    },
     /// A dead letter that does not exist.
     #[error("dead letter {reference} not found")]
     NotFound {
@@ -136,6 +154,7 @@ impl StoreError {
             Self::Key { .. } => "key",
             Self::NotFound { .. } => "not_found",
             Self::NewerFormat { .. } | Self::Format { .. } => "format",
+            Self::SenderInUse { .. } => "sender_in_use",
         }
     }
 }

@@ -28,5 +28,6 @@ mod rollup;
 mod rollup_arbitrum;
 mod sdk;
 mod secrets;
+mod senders;
 mod storage;
 mod tls;
