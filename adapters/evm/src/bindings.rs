@@ -54,6 +54,9 @@ sol! {
         function isProcessed(uint32 origin, uint32 nonce) external view returns (bool);
         function failed(bytes32 id) external view returns (bool);
         function threshold() external view returns (uint256);
+        function attesterCount() external view returns (uint256);
+        function handleGasLimit() external view returns (uint256);
+        function owner() external view returns (address);
         function isAttester(address attester) external view returns (bool);
         function localDomain() external view returns (uint32);
         function setAttester(address attester, bool enabled) external;

@@ -79,6 +79,17 @@ pub enum EvmError {
         /// Why it is unusable.
         reason: String,
     },
+    /// What the chain holds is not what was expected: a contract's code or
+    /// setting read back after a deployment, the chain id, an owner.
+    #[error("{what}: expected {expected}, got {got}")]
+    Mismatch {
+        /// What was read (contract, address, field).
+        what: String,
+        /// The expected value.
+        expected: String,
+        /// The value found.
+        got: String,
+    },
     /// A key could not be parsed. The key itself is never part of the message.
     #[error("invalid signer key for {what}: {reason}")]
     Key {
@@ -105,6 +116,7 @@ impl EvmError {
             | Self::SimulationReverted { .. }
             | Self::BatchTooLarge { .. }
             | Self::Artifact { .. }
+            | Self::Mismatch { .. }
             | Self::Key { .. } => false,
         }
     }
@@ -131,6 +143,7 @@ impl EvmError {
             Self::SimulationReverted { .. } => "simulation_reverted",
             Self::BatchTooLarge { .. } => "batch_too_large",
             Self::Artifact { .. } => "artifact",
+            Self::Mismatch { .. } => "mismatch",
             Self::Key { .. } => "key",
         }
     }

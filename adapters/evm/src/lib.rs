@@ -9,6 +9,9 @@
 //! - [`bindings`] holds the contracts' ABI. The deploy and traffic helpers
 //!   of `switchyard devnet` and the tests live in the dev-only
 //!   `switchyard-localnet` crate, out of production builds.
+//! - [`deploy`] deploys the Mailbox and Inbox on a real chain and changes
+//!   an Inbox's attesters, each step confirmed and read back
+//!   (`switchyard contracts`).
 //!
 //! Every RPC call has a timeout and bounded retries ([`rpc::RpcPool`]), goes
 //! over rustls with the webpki roots and the operator's CA bundle, and reads
@@ -16,6 +19,7 @@
 
 pub mod attest;
 pub mod bindings;
+pub mod deploy;
 mod error;
 pub mod rpc;
 pub mod source;

@@ -10,6 +10,7 @@ use crate::error::HubError;
 use crate::input::InputError;
 use crate::store::StoreError;
 
+use super::contracts::{ContractsCliError, evm_exit};
 use super::lc::LcCliError;
 use super::status::StatusCliError;
 
@@ -117,6 +118,12 @@ impl Exit {
                 StatusCliError::Hub { .. } => Exit::Unavailable,
                 _ => Exit::Error,
             });
+        }
+        if let Some(e) = e.downcast_ref::<ContractsCliError>() {
+            return Some(e.exit());
+        }
+        if let Some(e) = e.downcast_ref::<switchyard_evm::EvmError>() {
+            return Some(evm_exit(e));
         }
         if let Some(e) = e.downcast_ref::<LcCliError>() {
             return Some(match e {

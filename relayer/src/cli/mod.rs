@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::LogFormat;
 
 pub mod config;
+pub mod contracts;
 pub mod dlq;
 pub mod exit;
 pub mod lc;
@@ -68,6 +69,17 @@ enum Cmd {
     Config {
         #[command(subcommand)]
         cmd: config::ConfigCmd,
+    },
+    /// Deploy a chain's Mailbox and Inbox from its configuration entry, or
+    /// change an Inbox's attesters; each step confirmed and read back.
+    Contracts {
+        #[command(subcommand)]
+        cmd: contracts::ContractsCmd,
+    },
+    /// The configured keys: their addresses (never the keys).
+    Keys {
+        #[command(subcommand)]
+        cmd: contracts::KeysCmd,
     },
     /// Start local anvil chains and Redis, deploy, run the hub, send traffic,
     /// check every delivery; print a JSON summary as the last line.
@@ -150,6 +162,8 @@ async fn command(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Status(args) => status::command(args).await,
         Cmd::Lc { cmd } => lc::command(cmd),
         Cmd::Config { cmd } => config::command(cmd),
+        Cmd::Contracts { cmd } => contracts::contracts(cmd).await,
+        Cmd::Keys { cmd } => contracts::keys(cmd),
         #[cfg(feature = "devtools")]
         Cmd::Devnet(args) => tools::devnet(args).await,
     }

@@ -15,6 +15,7 @@ mod beacon_anchor;
 mod bench;
 mod cli;
 mod cometbft;
+mod contracts;
 mod e2e;
 mod groups;
 mod integrate;
