@@ -1,14 +1,32 @@
 //! What `/readyz` reports: Redis reachable, every watcher progressing within
 //! its staleness bound, no lane stuck, nothing fatal; and what `/healthz`
 //! reports: no task stopped on a fatal error or ended before shutdown.
+//! A watcher's fatal stop is also exported (`switchyard_watcher_fatal`):
+//! a stopped watcher exports no height, so no staleness alert sees it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use prometheus::IntGaugeVec;
+
+use crate::metrics::Metrics;
 
 /// Shared health state, written by tasks and read by the HTTP handlers.
 #[derive(Debug, Default)]
 pub struct Health {
     inner: Mutex<HealthInner>,
+    /// `switchyard_watcher_fatal`, when exported.
+    fatal_gauge: Option<IntGaugeVec>,
+}
+
+/// The `(chain, watcher)` labels of a watcher's health name: `chain` for an
+/// origin's own watcher, `chain:beacon` and `chain:rollup` for the beacon
+/// light client and the rollup prover that anchor it.
+pub fn watcher_labels(name: &str) -> (&str, &str) {
+    match name.rsplit_once(':') {
+        Some((chain, kind @ ("beacon" | "rollup"))) => (chain, kind),
+        _ => (name, "origin"),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -30,10 +48,29 @@ struct HealthInner {
 }
 
 impl Health {
-    /// Registers a watcher with its staleness bound.
+    /// Health state that also exports watchers' fatal stops to `metrics`.
+    pub fn with_metrics(metrics: &Metrics) -> Self {
+        Self {
+            fatal_gauge: Some(metrics.watcher_fatal.clone()),
+            ..Self::default()
+        }
+    }
+
+    fn export_fatal(&self, name: &str, fatal: bool) {
+        if let Some(g) = &self.fatal_gauge {
+            let (chain, watcher) = watcher_labels(name);
+            g.with_label_values(&[chain, watcher]).set(i64::from(fatal));
+        }
+    }
+
+    /// Registers a watcher with its staleness bound (and exports it as not
+    /// fatal, so the series exists from the start).
     pub fn register_watcher(&self, chain: &str, stale_after_ms: u64) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.bounds.insert(chain.to_owned(), stale_after_ms);
+        let fatal = g.fatal.contains_key(chain);
+        drop(g);
+        self.export_fatal(chain, fatal);
     }
 
     /// A watcher finished a round at `now_ms`.
@@ -61,6 +98,8 @@ impl Health {
     pub fn set_fatal(&self, chain: &str, err: String) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.fatal.insert(chain.to_owned(), err);
+        drop(g);
+        self.export_fatal(chain, true);
     }
 
     /// Task `task` ended before shutdown, `how`: the process no longer does
@@ -174,6 +213,32 @@ mod tests {
         );
         let ready = h.problems(0);
         assert!(live.iter().all(|p| ready.contains(p)), "{ready:?}");
+    }
+
+    #[test]
+    fn a_fatal_watcher_is_exported_with_its_chain_and_kind() {
+        let m = Metrics::new();
+        let h = Health::with_metrics(&m);
+        for name in ["eth", "eth:beacon", "op:rollup", "cosmos"] {
+            h.register_watcher(name, 1000);
+        }
+        let value =
+            |chain: &str, watcher: &str| m.watcher_fatal.with_label_values(&[chain, watcher]).get();
+        assert_eq!(value("eth", "origin"), 0, "exported at 0 from the start");
+        assert_eq!(value("eth", "beacon"), 0);
+        h.set_fatal("eth:beacon", "checkpoint too old".into());
+        h.set_fatal("cosmos", "checkpoint hash mismatch".into());
+        assert_eq!(value("eth", "beacon"), 1);
+        assert_eq!(value("cosmos", "origin"), 1);
+        assert_eq!(value("eth", "origin"), 0, "only the stopped watcher");
+        assert_eq!(value("op", "rollup"), 0);
+        assert_eq!(watcher_labels("a:b:rollup"), ("a:b", "rollup"));
+        assert_eq!(watcher_labels("a:b"), ("a:b", "origin"));
+        let text = m.render();
+        assert!(
+            text.contains("switchyard_watcher_fatal{chain=\"eth\",watcher=\"beacon\"} 1"),
+            "{text}"
+        );
     }
 
     #[test]

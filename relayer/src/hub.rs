@@ -264,7 +264,7 @@ impl HubBuilder {
         let roots = cfg.tls.roots()?;
         let redis_tls = cfg.tls.redis()?;
         let metrics = Metrics::new();
-        let health = Arc::new(Health::default());
+        let health = Arc::new(Health::with_metrics(&metrics));
 
         let mut attempt = 0;
         let store = loop {
@@ -369,14 +369,7 @@ impl HubBuilder {
                     .init_destination(destination, catalog.origins.iter().map(|(n, _)| n.as_str()));
             }
         }
-        let observer: RpcObserver = {
-            let m = metrics.clone();
-            Arc::new(
-                move |chain: &str, method: &'static str, outcome: &'static str| {
-                    m.rpc.with_label_values(&[chain, method, outcome]).inc();
-                },
-            )
-        };
+        let observer = rpc_observer(&metrics);
         let replica = replica.unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
         let backlog = Arc::new(BacklogView::default());
 
@@ -775,6 +768,7 @@ fn beacon_watcher(
         path: format!("chain {}: beacon.urls", c.name),
         reason: e.to_string(),
     })?;
+    let api = api.with_observer(&c.name, rpc_observer(metrics));
     let poll = Duration::from_millis(b.poll_interval_ms);
     // Finality advances every epoch (6.4 min); a round every `poll`.
     health.register_watcher(
@@ -790,6 +784,8 @@ fn beacon_watcher(
             max_checkpoint_age_slots: network.slots(b.max_checkpoint_age_secs),
             poll,
             clock: network.clock(),
+            genesis_time: network.genesis_time,
+            seconds_per_slot: network.seconds_per_slot,
         },
         api,
         EvmSource::new(pool.clone()),
@@ -832,7 +828,8 @@ fn cometbft_watcher(
         max_response_bytes: c.max_response_bytes,
         ..switchyard_cometbft::RpcConfig::new(c.rpc_urls.clone())
     })
-    .map_err(|e| bad("rpc_urls", e.to_string()))?;
+    .map_err(|e| bad("rpc_urls", e.to_string()))?
+    .with_observer(&c.name, rpc_observer(metrics));
     health.register_watcher(&c.name, (c.poll_interval_ms * 20).max(60_000));
     Ok(CometbftWatcher::new(
         CometbftSpec {
@@ -849,6 +846,17 @@ fn cometbft_watcher(
         metrics.clone(),
         Arc::clone(health),
     ))
+}
+
+/// Counts every endpoint call (EVM JSON-RPC, beacon API, CometBFT RPC) in
+/// `switchyard_rpc_requests_total`.
+fn rpc_observer(metrics: &Metrics) -> RpcObserver {
+    let m = metrics.clone();
+    Arc::new(
+        move |chain: &str, method: &'static str, outcome: &'static str| {
+            m.rpc.with_label_values(&[chain, method, outcome]).inc();
+        },
+    )
 }
 
 /// How often each delivery signer's balance is read.

@@ -15,7 +15,6 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-/// Message stages, in pipeline order.
 /// The `switchyard_rejections_total` reasons that mean an origin's
 /// evidence is disputed (`SwitchyardOriginEvidenceDisputed`): one place, so
 /// the origins that count them and the series created at 0 for them at
@@ -35,6 +34,57 @@ pub mod dispute {
     ];
 }
 
+/// The `switchyard_rejections_total` reasons that mean an endpoint served
+/// evidence an honest node cannot serve (`SwitchyardEvidenceRefused`): the
+/// light client refused it, nothing was relayed from it. The origins count
+/// them under these names (the light clients' `reason()`s); the series
+/// start at 0 with the origin so the first one alerts.
+pub mod refusal {
+    /// EVM: a header that does not hash to the hash the endpoint claimed.
+    pub const HASH_MISMATCH: &str = "hash_mismatch";
+    /// EVM: receipts whose trie is not the header's receipts root (a fake
+    /// receipt or log).
+    pub const RECEIPTS_ROOT_MISMATCH: &str = "receipts_root_mismatch";
+    /// CometBFT: a header the light client finds invalid (signatures,
+    /// validator sets, links).
+    pub const HEADER_INVALID: &str = "header_invalid";
+    /// CometBFT: an ICS-23 proof that does not reach the verified app hash.
+    pub const PROOF_INVALID: &str = "proof_invalid";
+    /// CometBFT: an outbox entry that is not the message its key names.
+    pub const OUTBOX_ENTRY: &str = "outbox_entry";
+    /// Rollup: an L1 state root that is not the verified block's.
+    pub const STATE_ROOT_MISMATCH: &str = "state_root_mismatch";
+    /// Rollup: an account proof that does not verify.
+    pub const ACCOUNT_PROOF: &str = "account_proof";
+    /// Rollup: a storage proof that does not verify.
+    pub const STORAGE_PROOF: &str = "storage_proof";
+    /// Rollup (OP Stack): an output root the L2 block does not produce.
+    pub const OUTPUT_ROOT: &str = "output_root";
+    /// Rollup: an L2 header that does not hash to the proven block hash.
+    pub const L2_HEADER_HASH: &str = "l2_header_hash";
+    /// Rollup (Arbitrum): a send root that is not the assertion's.
+    pub const SEND_ROOT: &str = "send_root";
+    /// All of them.
+    pub const ALL: [&str; 11] = [
+        HASH_MISMATCH,
+        RECEIPTS_ROOT_MISMATCH,
+        HEADER_INVALID,
+        PROOF_INVALID,
+        OUTBOX_ENTRY,
+        STATE_ROOT_MISMATCH,
+        ACCOUNT_PROOF,
+        STORAGE_PROOF,
+        OUTPUT_ROOT,
+        L2_HEADER_HASH,
+        SEND_ROOT,
+    ];
+    /// A lane entry whose HMAC or payload does not check (a forged or
+    /// corrupted Redis entry, or a queue key the writer did not share),
+    /// counted under the destination (`SwitchyardLaneEntryRefused`).
+    pub const REFUSED_ENTRY: &str = "refused_entry";
+}
+
+/// Message stages, in pipeline order.
 pub mod stage {
     /// A Dispatch log seen in a verified block.
     pub const OBSERVED: &str = "observed";
@@ -73,6 +123,19 @@ pub struct Metrics {
     pub beacon_slot: IntGaugeVec,
     /// `switchyard_light_client_updates_total{chain,outcome}`.
     pub lc_updates: IntCounterVec,
+    /// `switchyard_light_client_trusted_timestamp_seconds{chain}`: Unix
+    /// time of the header a beacon or CometBFT light client trusts (beacon:
+    /// the start of its finalized slot; CometBFT: its trusted header's time).
+    pub lc_trusted_time: IntGaugeVec,
+    /// `switchyard_light_client_trusting_period_seconds{chain}`: how long
+    /// after that time the trusted state can still be used (beacon:
+    /// `max_checkpoint_age_secs`, past which it is not resumed; CometBFT:
+    /// `trusting_period_secs`, past which nothing verifies from it).
+    pub lc_trusting_period: IntGaugeVec,
+    /// `switchyard_watcher_fatal{chain,watcher}`: 1 once a watcher
+    /// (`origin`, `beacon`, `rollup`) stopped on an error it cannot recover
+    /// from, 0 while it runs. A stopped watcher exports no height.
+    pub watcher_fatal: IntGaugeVec,
     /// `switchyard_rpc_requests_total{chain,method,outcome}`.
     pub rpc: IntCounterVec,
     /// `switchyard_redis_errors_total{op}`.
@@ -197,6 +260,21 @@ impl Metrics {
                 "switchyard_light_client_updates_total",
                 "Light-client header updates by outcome",
                 &["chain", "outcome"],
+            ),
+            lc_trusted_time: gauge(
+                "switchyard_light_client_trusted_timestamp_seconds",
+                "Unix time of the header a beacon or CometBFT light client trusts (beacon: its finalized slot's start; CometBFT: its trusted header's time)",
+                &["chain"],
+            ),
+            lc_trusting_period: gauge(
+                "switchyard_light_client_trusting_period_seconds",
+                "How long after its header's time a light client's trusted state stays usable (beacon: max_checkpoint_age_secs; CometBFT: trusting_period_secs)",
+                &["chain"],
+            ),
+            watcher_fatal: gauge(
+                "switchyard_watcher_fatal",
+                "1 once a watcher (origin, beacon, rollup) of a chain stopped on an error it cannot recover from; 0 while it runs",
+                &["chain", "watcher"],
             ),
             rpc: counter(
                 "switchyard_rpc_requests_total",
@@ -335,13 +413,14 @@ impl Metrics {
     /// `increase()` of: a counter whose first sample is already 1 shows
     /// no increase, so the first dispute or refused header of a process
     /// would never alert. (The reasons are the ones
-    /// `SwitchyardOriginEvidenceDisputed` watches, set in `origin/evm.rs`.)
+    /// `SwitchyardOriginEvidenceDisputed` and `SwitchyardEvidenceRefused`
+    /// watch: [`dispute::ALL`] and [`refusal::ALL`].)
     /// Its backpressure toward each of `destinations` starts at 0 too.
     pub fn init_origin<'a>(&self, chain: &str, destinations: impl Iterator<Item = &'a str>) {
         for outcome in ["accepted", "rejected"] {
             self.lc_updates.with_label_values(&[chain, outcome]);
         }
-        for reason in dispute::ALL {
+        for reason in dispute::ALL.iter().chain(&refusal::ALL) {
             self.rejections.with_label_values(&[chain, reason]);
         }
         for destination in destinations.filter(|d| *d != chain) {
@@ -352,8 +431,8 @@ impl Metrics {
 
     /// Creates at 0 the series of a destination this process delivers to,
     /// from each of `origins` (see [`Metrics::init_origin`]): the stages
-    /// that take a message out of its lane, and the lane's retries, splits
-    /// and reclaims.
+    /// that take a message out of its lane, the lane's retries, splits
+    /// and reclaims, and its refused entries ([`refusal::REFUSED_ENTRY`]).
     pub fn init_destination<'a>(&self, destination: &str, origins: impl Iterator<Item = &'a str>) {
         for origin in origins.filter(|o| *o != destination) {
             for s in [stage::DELIVERED, stage::FAILED, stage::DEAD_LETTERED] {
@@ -363,6 +442,8 @@ impl Metrics {
         self.lane_retries.with_label_values(&[destination]);
         self.lane_splits.with_label_values(&[destination]);
         self.lane_reclaimed.with_label_values(&[destination]);
+        self.rejections
+            .with_label_values(&[destination, refusal::REFUSED_ENTRY]);
     }
 
     /// Every metric family this process registers, with its label names,
@@ -381,6 +462,9 @@ impl Metrics {
             lc_height,
             beacon_slot,
             lc_updates,
+            lc_trusted_time,
+            lc_trusting_period,
+            watcher_fatal,
             rpc,
             redis_errors,
             lane_backlog,
@@ -402,13 +486,16 @@ impl Metrics {
             http_rate_limit_clients,
             build_info,
         } = self;
-        let all: [&dyn Collector; 26] = [
+        let all: [&dyn Collector; 29] = [
             messages,
             rejections,
             latency,
             lc_height,
             beacon_slot,
             lc_updates,
+            lc_trusted_time,
+            lc_trusting_period,
+            watcher_fatal,
             rpc,
             redis_errors,
             lane_backlog,
@@ -631,6 +718,10 @@ mod tests {
             "switchyard_messages_total{destination=\"beta\",origin=\"alpha\",stage=\"delivered\"} 0",
             "switchyard_messages_total{destination=\"beta\",origin=\"alpha\",stage=\"failed\"} 0",
             "switchyard_lane_retries_total{destination=\"beta\"} 0",
+            "switchyard_rejections_total{chain=\"alpha\",reason=\"receipts_root_mismatch\"} 0",
+            "switchyard_rejections_total{chain=\"alpha\",reason=\"proof_invalid\"} 0",
+            "switchyard_rejections_total{chain=\"alpha\",reason=\"output_root\"} 0",
+            "switchyard_rejections_total{chain=\"beta\",reason=\"refused_entry\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

@@ -71,6 +71,21 @@ pub struct BeaconApi {
     preferred: AtomicUsize,
     preset: switchyard_lc_beacon::Preset,
     max_response_bytes: usize,
+    observer: Option<Observer>,
+}
+
+/// Who hears of every request attempt, and the chain it is reported under.
+struct Observer {
+    chain: String,
+    report: switchyard_http::RpcObserver,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BeaconApi {
@@ -113,12 +128,33 @@ impl BeaconApi {
             preferred: AtomicUsize::new(0),
             preset: spec.preset,
             max_response_bytes,
+            observer: None,
         })
     }
 
+    /// Reports every request attempt to `observer` as (`chain`, method,
+    /// outcome): the method is the light-client endpoint
+    /// (`light_client_bootstrap`, `light_client_updates`,
+    /// `light_client_finality_update`); the outcome `ok` (a success status
+    /// and the whole body read), `timeout`, or `error` (anything else: a
+    /// refused connection, an error status, an answer over the bound).
+    pub fn with_observer(mut self, chain: &str, observer: switchyard_http::RpcObserver) -> Self {
+        self.observer = Some(Observer {
+            chain: chain.to_owned(),
+            report: observer,
+        });
+        self
+    }
+
+    fn observe(&self, method: &'static str, outcome: &'static str) {
+        if let Some(o) = &self.observer {
+            (o.report)(&o.chain, method, outcome);
+        }
+    }
+
     /// GETs `path` from the preferred endpoint, then the others; the body of
-    /// the first 200 answer.
-    async fn get(&self, path: &str) -> Result<String, BeaconError> {
+    /// the first 200 answer. Each attempt is reported as `method`.
+    async fn get(&self, method: &'static str, path: &str) -> Result<String, BeaconError> {
         let first = self.preferred.load(Ordering::Relaxed);
         let mut errors = Vec::new();
         for k in 0..self.urls.len() {
@@ -146,13 +182,18 @@ impl BeaconApi {
                             });
                     match body {
                         Ok(body) => {
+                            self.observe(method, "ok");
                             self.preferred.store(i, Ordering::Relaxed);
                             return Ok(body);
                         }
-                        Err(e) => errors.push(format!("{shown}: reading the body: {e}")),
+                        Err(e) => {
+                            self.observe(method, "error");
+                            errors.push(format!("{shown}: reading the body: {e}"));
+                        }
                     }
                 }
                 Ok(r) => {
+                    self.observe(method, "error");
                     let status = r.status();
                     let body = switchyard_http::read_limited(r, ERROR_BODY_BYTES, &self.urls[i])
                         .await
@@ -166,7 +207,10 @@ impl BeaconApi {
                     ));
                 }
                 // With its causes: "invalid peer certificate: UnknownIssuer".
-                Err(e) => errors.push(format!("{shown}: {}", switchyard_http::describe(&e))),
+                Err(e) => {
+                    self.observe(method, switchyard_http::outcome_of(&e));
+                    errors.push(format!("{shown}: {}", switchyard_http::describe(&e)));
+                }
             }
         }
         Err(BeaconError::Unavailable {
@@ -185,7 +229,7 @@ impl BeaconApi {
     /// `light_client/bootstrap/{root}`.
     pub async fn bootstrap(&self, root: B256) -> Result<LightClientBootstrap, BeaconError> {
         let path = format!("/eth/v1/beacon/light_client/bootstrap/{root}");
-        let body = self.get(&path).await?;
+        let body = self.get("light_client_bootstrap", &path).await?;
         Self::decoded(&path, json::bootstrap_from_json(&body))
     }
 
@@ -197,14 +241,14 @@ impl BeaconApi {
     ) -> Result<Vec<LightClientUpdate>, BeaconError> {
         let path =
             format!("/eth/v1/beacon/light_client/updates?start_period={start}&count={count}");
-        let body = self.get(&path).await?;
+        let body = self.get("light_client_updates", &path).await?;
         Self::decoded(&path, json::updates_from_json(&body, &self.preset))
     }
 
     /// `light_client/finality_update`.
     pub async fn finality_update(&self) -> Result<LightClientFinalityUpdate, BeaconError> {
         let path = "/eth/v1/beacon/light_client/finality_update";
-        let body = self.get(path).await?;
+        let body = self.get("light_client_finality_update", path).await?;
         Self::decoded(path, json::finality_update_from_json(&body, &self.preset))
     }
 }
@@ -234,8 +278,25 @@ mod tests {
             &ChainSpec::mainnet(),
         )
         .expect("client");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&seen);
+        let api = api.with_observer(
+            "eth",
+            std::sync::Arc::new(
+                move |chain: &str, method: &'static str, outcome: &'static str| {
+                    log.lock()
+                        .expect("no panic under the lock")
+                        .push(format!("{chain} {method} {outcome}"));
+                },
+            ),
+        );
         let e = api.finality_update().await.expect_err("nothing listens");
         assert!(e.is_retryable(), "{e}");
+        assert_eq!(
+            *seen.lock().expect("no panic under the lock"),
+            ["eth light_client_finality_update error"],
+            "the failed attempt is reported"
+        );
         let text = e.to_string();
         assert!(text.contains("127.0.0.1"), "{text}");
         assert!(!text.contains("SECRET-KEY"), "the key leaked: {text}");

@@ -27,6 +27,10 @@ pub const MAX_VALIDATORS: u64 = 10_000;
 /// is tens of KiB, an ABCI proof a few; 16 MiB leaves room for big sets.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 << 20;
 
+/// How a transport error that timed out begins (what the observer's
+/// `timeout` outcome is told by).
+const TIMED_OUT: &str = "timed out after";
+
 /// Endpoints and limits.
 #[derive(Debug, Clone)]
 pub struct RpcConfig {
@@ -96,6 +100,21 @@ pub struct RpcClient {
     http: reqwest::Client,
     config: RpcConfig,
     health: Mutex<Vec<Health>>,
+    observer: Option<Observer>,
+}
+
+/// Who hears of every request attempt, and the chain it is reported under.
+struct Observer {
+    chain: String,
+    report: switchyard_http::RpcObserver,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
@@ -187,7 +206,34 @@ impl RpcClient {
             http,
             config,
             health: Mutex::new(health),
+            observer: None,
         })
+    }
+
+    /// Reports every request attempt to `observer` as (`chain`, method,
+    /// outcome): the method is the RPC route (`status`, `commit`,
+    /// `validators`, `abci_query`); the outcome `ok` (an answer that
+    /// parsed), `timeout`, or `error` (a refused connection, an error
+    /// status, an answer over the bound or that does not parse).
+    pub fn with_observer(mut self, chain: &str, observer: switchyard_http::RpcObserver) -> Self {
+        self.observer = Some(Observer {
+            chain: chain.to_owned(),
+            report: observer,
+        });
+        self
+    }
+
+    fn observe(&self, path: &str, outcome: &'static str) {
+        let Some(o) = &self.observer else { return };
+        // Bounded labels: the routes this client calls, by name.
+        let method = match path {
+            "/status" => "status",
+            "/commit" => "commit",
+            "/validators" => "validators",
+            "/abci_query" => "abci_query",
+            _ => "other",
+        };
+        (o.report)(&o.chain, method, outcome);
     }
 
     /// Endpoint indices in the order to try them now: healthy ones in
@@ -238,7 +284,7 @@ impl RpcClient {
             endpoint: shown.clone(),
             path: path.to_owned(),
             reason: if e.is_timeout() {
-                format!("timed out after {:?}", self.config.timeout)
+                format!("{TIMED_OUT} {:?}", self.config.timeout)
             } else {
                 // With its causes: "invalid peer certificate: UnknownIssuer".
                 switchyard_http::describe(&e)
@@ -298,6 +344,16 @@ impl RpcClient {
                 }),
                 Err(e) => Err(e),
             };
+            self.observe(
+                path,
+                match &result {
+                    Ok(_) => "ok",
+                    Err(Error::Transport { reason, .. }) if reason.starts_with(TIMED_OUT) => {
+                        "timeout"
+                    }
+                    Err(_) => "error",
+                },
+            );
             match result {
                 Ok(v) => {
                     self.record(i, true);

@@ -16,8 +16,9 @@ pub use crate::transport::{DEFAULT_MAX_RESPONSE_BYTES, HttpOptions};
 
 /// Called after every RPC attempt with (chain, method, outcome), outcome one of
 /// `ok`, `error`, `timeout`: lets the relayer count RPC outcomes without this
-/// crate knowing about Prometheus.
-pub type RpcObserver = Arc<dyn Fn(&str, &'static str, &'static str) + Send + Sync>;
+/// crate knowing about Prometheus (the beacon and CometBFT clients take
+/// the same observer).
+pub use switchyard_http::RpcObserver;
 
 /// Timeouts and retries of a pool.
 #[derive(Debug, Clone, Copy)]

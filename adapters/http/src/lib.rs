@@ -25,6 +25,19 @@ use switchyard_types::redact;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+/// Called after every request attempt to an endpoint with (chain, method,
+/// outcome), outcome one of `ok`, `error`, `timeout`: the EVM JSON-RPC
+/// pool, the beacon API and the CometBFT RPC clients report through it, so
+/// the relayer counts every endpoint call (`switchyard_rpc_requests_total`)
+/// without the adapters knowing about Prometheus.
+pub type RpcObserver = Arc<dyn Fn(&str, &'static str, &'static str) + Send + Sync>;
+
+/// The outcome label of a failed request: `timeout` when it timed out,
+/// else `error`.
+pub fn outcome_of(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() { "timeout" } else { "error" }
+}
+
 /// Errors of the HTTPS set-up and of bounded reads.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -429,7 +429,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 Err(reason) => {
                     s.metrics
                         .rejections
-                        .with_label_values(&[&s.spec.name, "refused_entry"])
+                        .with_label_values(&[&s.spec.name, crate::metrics::refusal::REFUSED_ENTRY])
                         .inc();
                     warn!(entry = %d.id, reason = %reason, "lane entry refused: never signed, moved to dead letters");
                     if let Err(e) = self

@@ -61,6 +61,10 @@ pub struct BeaconSpec {
     pub poll: Duration,
     /// The current slot.
     pub clock: SlotClock,
+    /// Unix time of slot 0.
+    pub genesis_time: u64,
+    /// Seconds per slot.
+    pub seconds_per_slot: u64,
 }
 
 impl std::fmt::Debug for BeaconSpec {
@@ -203,6 +207,31 @@ impl BeaconWatcher {
         Ok(())
     }
 
+    /// Exports the age the trusted state is judged by: its finalized slot's
+    /// start time, and how long after it the state is still resumed
+    /// (`max_checkpoint_age`), so an alert fires before a restart would
+    /// refuse it.
+    fn export_trust(&self, store: &LightClientStore) {
+        let slot = store.finalized_header().beacon.slot;
+        let at = self
+            .spec
+            .genesis_time
+            .saturating_add(slot.saturating_mul(self.spec.seconds_per_slot));
+        let period = self
+            .spec
+            .max_checkpoint_age_slots
+            .saturating_mul(self.spec.seconds_per_slot);
+        let name = &self.spec.name;
+        self.metrics
+            .lc_trusted_time
+            .with_label_values(&[name])
+            .set(i64::try_from(at).unwrap_or(i64::MAX));
+        self.metrics
+            .lc_trusting_period
+            .with_label_values(&[name])
+            .set(i64::try_from(period).unwrap_or(i64::MAX));
+    }
+
     fn verdict(&self, outcome: &'static str) {
         self.metrics
             .lc_updates
@@ -313,6 +342,7 @@ impl BeaconWatcher {
         if (finalized_slot, store.next_sync_committee().is_some()) != before {
             self.persist(store).await?;
         }
+        self.export_trust(store);
         // Slots, not block numbers: a family of their own.
         self.metrics
             .beacon_slot
@@ -403,6 +433,7 @@ impl BeaconWatcher {
         else {
             return;
         };
+        self.export_trust(&store);
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
             // A beacon round always waits for the next poll: updates come

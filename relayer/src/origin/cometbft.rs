@@ -264,14 +264,27 @@ impl CometbftWatcher {
         info!(next_nonce = state.next_nonce, "CometBFT watcher stopped");
     }
 
+    /// Exports the trusted height, and the trusted header's time with the
+    /// trusting period: past `time + period` nothing verifies from the
+    /// state, so an alert fires well before.
     fn set_heights(&self, state: &Persisted) {
         let h = state.trusted.height() as i64;
+        let name = &self.spec.name;
         for kind in ["tip", "confirmed"] {
             self.metrics
                 .lc_height
-                .with_label_values(&[&self.spec.name, kind])
+                .with_label_values(&[name, kind])
                 .set(h);
         }
+        self.metrics
+            .lc_trusted_time
+            .with_label_values(&[name])
+            .set(state.trusted.time().unix_timestamp());
+        let period = self.client.options().trusting_period.as_secs();
+        self.metrics
+            .lc_trusting_period
+            .with_label_values(&[name])
+            .set(i64::try_from(period).unwrap_or(i64::MAX));
     }
 
     /// One round: verify the latest header, then walk the outbox. Returns

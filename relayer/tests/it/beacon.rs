@@ -31,6 +31,8 @@ const NOW: u64 = 7_109_432;
 /// Two weeks of slots.
 const MAX_AGE: u64 = 100_800;
 const DOMAIN: u32 = 1;
+/// Mainnet's genesis time, in Unix seconds.
+const MAINNET_GENESIS: u64 = 1_606_824_023;
 
 fn testdata(name: &str) -> String {
     let p = switchyard_localnet::procs::repo_root()
@@ -214,6 +216,8 @@ fn watcher(s: &Setup, beacon_urls: &[String], now: u64) -> (BeaconWatcher, Metri
             max_checkpoint_age_slots: MAX_AGE,
             poll: Duration::from_millis(100),
             clock: Arc::new(move || now),
+            genesis_time: MAINNET_GENESIS,
+            seconds_per_slot: 12,
         },
         api,
         EvmSource::new(pool),
@@ -250,6 +254,20 @@ async fn beacon_watcher_syncs_anchors_the_finalized_execution_block_and_resumes_
         )),
         "{text}"
     );
+    // The trusted state's age: its finalized slot's start, and how long
+    // after it the state is still resumed (max_checkpoint_age).
+    for line in [
+        format!(
+            "switchyard_light_client_trusted_timestamp_seconds{{chain=\"eth\"}} {}",
+            MAINNET_GENESIS + 7_109_344 * 12
+        ),
+        format!(
+            "switchyard_light_client_trusting_period_seconds{{chain=\"eth\"}} {}",
+            MAX_AGE * 12
+        ),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
     // A second round: nothing new, nothing refused, same anchor.
     let again = w.step(&mut store).await.expect("round");
     assert_eq!(

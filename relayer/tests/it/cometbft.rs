@@ -248,6 +248,44 @@ async fn cometbft_outbox_messages_are_delivered_exactly_once_and_lies_never() {
             .get()
             >= 5
     );
+    // The trusted header's age against the trusting period, for the
+    // alert that fires before the state expires.
+    let now = (switchyard::unix_ms() / 1000) as i64;
+    let trusted_at = hub
+        .metrics
+        .lc_trusted_time
+        .with_label_values(&["cosmos"])
+        .get();
+    assert!(
+        (now - 3600..=now).contains(&trusted_at),
+        "trusted header time {trusted_at}, now {now}"
+    );
+    assert_eq!(
+        hub.metrics
+            .lc_trusting_period
+            .with_label_values(&["cosmos"])
+            .get(),
+        1_209_600
+    );
+    // The CometBFT RPC calls are counted with the other endpoints' calls.
+    for method in ["status", "commit", "validators", "abci_query"] {
+        assert!(
+            hub.metrics
+                .rpc
+                .with_label_values(&["cosmos", method, "ok"])
+                .get()
+                > 0,
+            "{method}: {}",
+            hub.metrics.render()
+        );
+    }
+    assert_eq!(
+        hub.metrics
+            .watcher_fatal
+            .with_label_values(&["cosmos", "origin"])
+            .get(),
+        0
+    );
 
     // The validator set is replaced at once, then ten blocks pass: a skip
     // from the trusted header lacks trust, the hub bisects (several
@@ -383,6 +421,20 @@ async fn a_checkpoint_that_does_not_match_stops_the_cometbft_watcher_visibly() {
     assert!(
         live.contains("task watcher cosmos: ended before shutdown"),
         "{live}"
+    );
+    // And exported: a watcher stopped before its first round has no height
+    // for a staleness alert to see.
+    assert_eq!(
+        hub.metrics
+            .watcher_fatal
+            .with_label_values(&["cosmos", "origin"])
+            .get(),
+        1
+    );
+    let text = hub.metrics.render();
+    assert!(
+        !text.contains("switchyard_light_client_height{chain=\"cosmos\""),
+        "{text}"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(net.received().await.is_empty(), "nothing relayed");

@@ -269,3 +269,53 @@ fn chart_schema_matches_the_hub_config() {
         "chain keys (less the secret references)"
     );
 }
+
+/// The reasons an alert's `switchyard_rejections_total{reason=~"..."}`
+/// matcher names, in the rule `alert` of the alert rules.
+fn alert_reasons(rules: &str, alert: &str) -> BTreeSet<String> {
+    let start = rules
+        .find(&format!("- alert: {alert}\n"))
+        .unwrap_or_else(|| panic!("no alert {alert}"));
+    let rule = &rules[start..];
+    let rule = &rule[..rule[2..].find("- alert:").map_or(rule.len(), |e| e + 2)];
+    let key = "switchyard_rejections_total{reason=~\"";
+    let at = rule.find(key).unwrap_or_else(|| panic!("{alert}: {rule}")) + key.len();
+    let end = rule[at..].find('"').expect("closing quote");
+    rule[at..at + end].split('|').map(str::to_owned).collect()
+}
+
+/// The alerts on rejections name exactly the reasons the hub counts under
+/// them, and the hub creates those series at 0 (so the first one alerts).
+#[test]
+fn the_rejection_alerts_name_the_reasons_the_hub_counts() {
+    use switchyard::metrics::{dispute, refusal};
+    let rules = read("deploy/prometheus/alerts.yml");
+    let set = |r: &[&str]| -> BTreeSet<String> { r.iter().map(|s| (*s).to_owned()).collect() };
+    assert_eq!(
+        alert_reasons(&rules, "SwitchyardEvidenceRefused"),
+        set(&refusal::ALL)
+    );
+    assert_eq!(
+        alert_reasons(&rules, "SwitchyardOriginEvidenceDisputed"),
+        set(&dispute::ALL)
+    );
+    // The check bites: a reason dropped from the rule is a difference.
+    let dropped = rules.replace("|send_root", "");
+    assert_ne!(
+        alert_reasons(&dropped, "SwitchyardEvidenceRefused"),
+        set(&refusal::ALL)
+    );
+    let m = Metrics::new();
+    m.init_origin("alpha", ["beta"].into_iter());
+    m.init_destination("beta", ["alpha"].into_iter());
+    let text = m.render();
+    for reason in refusal::ALL.iter().chain(&dispute::ALL) {
+        let line = format!("switchyard_rejections_total{{chain=\"alpha\",reason=\"{reason}\"}} 0");
+        assert!(text.lines().any(|l| l == line), "{line}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l == "switchyard_rejections_total{chain=\"beta\",reason=\"refused_entry\"} 0"),
+        "{text}"
+    );
+}

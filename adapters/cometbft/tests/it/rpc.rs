@@ -136,3 +136,40 @@ fn config_is_checked() {
     let err = RpcClient::new(c).expect_err("page too large");
     assert!(!err.is_retryable());
 }
+
+/// An observer that records `chain method outcome` per attempt.
+fn recorder() -> (
+    switchyard_http::RpcObserver,
+    Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let observer: switchyard_http::RpcObserver = Arc::new(move |chain, method, outcome| {
+        log.lock()
+            .expect("no panic under the lock")
+            .push(format!("{chain} {method} {outcome}"));
+    });
+    (observer, seen)
+}
+
+#[tokio::test]
+async fn every_attempt_is_reported_with_its_route_and_outcome() {
+    let b = gen_block(1, &rotating_set(1), &rotating_set(1), None);
+    let node = node_with([b]);
+    let (silent_url, _) = silent().await;
+    let (observer, seen) = recorder();
+    let rpc = RpcClient::new(config(vec![silent_url, dead().await, serve(node).await]))
+        .expect("client")
+        .with_observer("cosmos", observer);
+    rpc.commit(1).await.expect("from the third endpoint");
+    rpc.status().await.expect("status");
+    assert_eq!(
+        *seen.lock().expect("no panic under the lock"),
+        [
+            "cosmos commit timeout",
+            "cosmos commit error",
+            "cosmos commit ok",
+            "cosmos status ok",
+        ]
+    );
+}
