@@ -181,6 +181,39 @@ mod tests {
             .expect("set");
     }
 
+    /// A format bump without its changelog entry, or a chart release
+    /// without its section, fails here.
+    #[test]
+    fn the_changelog_names_the_storage_format_and_the_chart_version() {
+        let log = include_str!("../../../CHANGELOG.md");
+        assert!(
+            log.contains(&format!(
+                "(`<prefix>:{{meta}}:format`, format {STORAGE_FORMAT})"
+            )),
+            "CHANGELOG.md does not name storage format {STORAGE_FORMAT}"
+        );
+        let chart = include_str!("../../../helm/switchyard/Chart.yaml");
+        let version = chart
+            .lines()
+            .find_map(|l| l.strip_prefix("version:"))
+            .expect("Chart.yaml has a version")
+            .trim();
+        assert!(
+            log.contains(&format!("Chart {version}, hub ")),
+            "CHANGELOG.md has no section for chart {version}"
+        );
+        let hub = include_str!("../../../Cargo.toml");
+        let hub = hub
+            .lines()
+            .find_map(|l| l.strip_prefix("version = "))
+            .expect("the workspace has a version")
+            .trim_matches('"');
+        assert!(
+            log.contains(&format!("hub {hub}")),
+            "CHANGELOG.md does not name hub {hub}"
+        );
+    }
+
     #[tokio::test]
     async fn a_fresh_store_gets_the_format_and_a_second_start_finds_it() {
         let redis = RedisServer::spawn(None).expect("redis-server");
