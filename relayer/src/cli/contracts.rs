@@ -272,7 +272,9 @@ pub async fn contracts(cmd: ContractsCmd) -> anyhow::Result<ExitCode> {
             // Idempotent: contracts the configuration names and the chain
             // holds are not deployed again.
             let mut found = Vec::new();
-            // (`.into()`: an origin-only chain may have no inbox.)
+            // (`.into()`: an origin-only chain may have no inbox; the
+            // field becomes optional with the origin-only configuration.)
+            #[allow(clippy::useless_conversion)]
             let inbox: Option<Address> = chain.inbox.into();
             for (name, at) in [("mailbox", Some(chain.mailbox)), ("inbox", inbox)] {
                 let Some(at) = at else { continue };
@@ -344,6 +346,7 @@ pub async fn contracts(cmd: ContractsCmd) -> anyhow::Result<ExitCode> {
                 admin,
                 ..
             } = open(&target).await?;
+            #[allow(clippy::useless_conversion)]
             let inbox: Option<Address> = chain.inbox.into();
             let inbox = inbox.ok_or_else(|| ConfigError {
                 path: format!("chains[{}].inbox", index),
