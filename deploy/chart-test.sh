@@ -22,7 +22,9 @@
 #      Service exposes; every selector (Services, ServiceMonitor,
 #      Deployments, StatefulSet, PDBs, spread constraints, NetworkPolicy)
 #      selects exactly the pods it is meant to (never the trial Redis or the
-#      test pod for the hub); the NetworkPolicy's ports and peers; the helm
+#      test pod for the hub); the trial Redis with appendonly yes,
+#      appendfsync always and noeviction (a copy of the chart without
+#      appendfsync must fail that check); the NetworkPolicy's ports and peers; the helm
 #      test pod asking the hub Service's /readyz; the PrometheusRule equal
 #      to deploy/prometheus/alerts.yml plus extraRules, passing `promtool
 #      check rules`; the rendered hub.toml accepted by `switchyard config
@@ -617,6 +619,47 @@ sys.exit(1 if errors else 0)
 PY
 if [ -z "$bin" ]; then
   echo "  (no built switchyard binary: hub.toml checked as TOML only; build it or set SWITCHYARD_BIN to run switchyard config check)"
+fi
+
+# The trial Redis runs with what the exactly-once argument needs
+# (docs/exactly-once.md, R1), with and without persistence; a copy of the
+# chart whose template drops appendfsync must fail the same check.
+trial_durable() {
+  "$py" - "$1" <<'PY'
+import sys
+import yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+(s,) = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"].endswith("-redis")]
+(c,) = s["spec"]["template"]["spec"]["containers"]
+args = c.get("args", [])
+assert args[:1] == ["redis-server"], args
+settings = dict(zip(args[1::2], args[2::2]))
+wrong = [f"{k} {settings.get(k)!r}, expected {v!r}" for k, v in
+         [("--appendonly", "yes"), ("--appendfsync", "always"), ("--maxmemory-policy", "noeviction")]
+         if settings.get(k) != v]
+if wrong:
+    print("; ".join(wrong))
+    sys.exit(1)
+PY
+}
+durable=1
+for persist in false true; do
+  if ! "$helm" template sy "$chart" --namespace hub --set redis.trial.enabled=true \
+      --set redis.trial.persistence.enabled=$persist >"$out/trial-$persist.yaml" 2>"$out/trial.err" \
+    || ! trial_durable "$out/trial-$persist.yaml" >"$out/trial.log" 2>&1; then
+    durable=0; bad "trial Redis (persistence $persist):"; cat "$out/trial.err" "$out/trial.log"
+  fi
+done
+if [ "$durable" = 1 ]; then
+  ok "trial Redis: appendonly yes, appendfsync always, noeviction (with and without persistence)"
+fi
+cp -r "$chart" "$out/chart-nofsync"
+sed -i '/- --appendfsync/,+1d' "$out/chart-nofsync/templates/redis-trial.yaml"
+"$helm" template sy "$out/chart-nofsync" --namespace hub --set redis.trial.enabled=true >"$out/trial-nofsync.yaml"
+if trial_durable "$out/trial-nofsync.yaml" >"$out/trial-nofsync.log" 2>&1; then
+  bad "the trial Redis check accepted a chart without appendfsync"
+else
+  ok "a trial Redis without appendfsync is refused: $(cat "$out/trial-nofsync.log")"
 fi
 
 # The Prometheus Operator and External Secrets objects against their CRD models.

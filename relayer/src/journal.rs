@@ -19,6 +19,14 @@
 //! - `…:status:counts`: deployment-wide counts per `origin:dst:stage`
 //!   (never expires), from which the explorer computes rates.
 //!
+//! The journal shares the lanes' Redis, which runs with `noeviction`: a
+//! Redis it filled would refuse the lanes' writes too. So it keeps off the
+//! last [`JOURNAL_MAX_MEMORY_PERCENT`] of `maxmemory`: on a single server
+//! the writer reads `INFO memory` every [`MEMORY_CHECK_EVERY`] and, while
+//! Redis uses more, drops its updates (`outcome="redis_full"`) instead of
+//! writing them. (On a Cluster each node has its own memory: the bound is
+//! not checked there; size the nodes for the journal.)
+//!
 //! The records are not authenticated: they are what the hub saw, shown to
 //! people, and a party that can write to Redis can make them lie. What is
 //! relayed is decided by the lanes, whose entries are.
@@ -241,6 +249,9 @@ impl Journal {
             metrics: metrics.clone(),
             retention_secs,
             queued: Arc::clone(&queued),
+            memory_check_every: MEMORY_CHECK_EVERY,
+            memory_checked: None,
+            redis_full: false,
         };
         (
             Self {
@@ -286,6 +297,27 @@ pub struct JournalWriter {
     metrics: Metrics,
     retention_secs: u64,
     queued: Arc<AtomicUsize>,
+    /// How often Redis' memory is read.
+    memory_check_every: Duration,
+    /// When it was last read.
+    memory_checked: Option<Instant>,
+    /// Redis uses more than [`JOURNAL_MAX_MEMORY_PERCENT`] of `maxmemory`
+    /// (last reading): updates are dropped.
+    redis_full: bool,
+}
+
+/// The share of Redis' `maxmemory` (percent) above which the journal stops
+/// writing, so the lanes keep the rest.
+pub const JOURNAL_MAX_MEMORY_PERCENT: u64 = 90;
+
+/// How often the writer reads Redis' memory use.
+pub const MEMORY_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// Whether `used` bytes are over the journal's share of `maxmemory` (0: no
+/// limit, never over).
+pub fn over_journal_share(used: u64, maxmemory: u64) -> bool {
+    maxmemory > 0
+        && u128::from(used) * 100 > u128::from(maxmemory) * u128::from(JOURNAL_MAX_MEMORY_PERCENT)
 }
 
 /// Message updates written per Redis round (one pipeline).
@@ -347,9 +379,37 @@ impl JournalWriter {
             .inc_by(n as u64);
     }
 
-    async fn write(&self, events: &[Event], failing: &mut bool) {
+    /// Reads Redis' memory when due; whether the journal must keep off it.
+    async fn redis_full(&mut self) -> bool {
+        if self
+            .memory_checked
+            .is_some_and(|t| t.elapsed() < self.memory_check_every)
+        {
+            return self.redis_full;
+        }
+        self.memory_checked = Some(Instant::now());
+        // A failed reading keeps the last one: the write says what fails.
+        if let Ok(Some((used, max))) = self.status.memory().await {
+            let full = over_journal_share(used, max);
+            if full && !self.redis_full {
+                warn!(
+                    used_memory = used,
+                    maxmemory = max,
+                    "Redis is over the status journal's share of maxmemory ({JOURNAL_MAX_MEMORY_PERCENT}%): status updates are dropped so the lanes keep the rest (messages are unaffected)"
+                );
+            }
+            self.redis_full = full;
+        }
+        self.redis_full
+    }
+
+    async fn write(&mut self, events: &[Event], failing: &mut bool) {
         let ops: Vec<StatusOp> = events.iter().flat_map(ops_of).collect();
         let n: usize = events.iter().map(Event::updates).sum();
+        if self.redis_full().await {
+            self.done(n, "redis_full");
+            return;
+        }
         match self.status.write_status(&ops, self.retention_secs).await {
             Ok(()) => {
                 *failing = false;
@@ -1007,5 +1067,81 @@ mod tests {
         assert_eq!(j.queued.load(Ordering::Relaxed), 10);
         assert_eq!(rx.try_recv().map(|e| e.updates()).ok(), Some(6));
         assert_eq!(rx.try_recv().map(|e| e.updates()).ok(), Some(4));
+    }
+
+    #[test]
+    fn the_journals_share_of_maxmemory() {
+        assert!(!over_journal_share(u64::MAX, 0), "no maxmemory: no bound");
+        assert!(!over_journal_share(900, 1000));
+        assert!(over_journal_share(901, 1000));
+        assert!(over_journal_share(u64::MAX, u64::MAX - 1));
+    }
+
+    /// Against a real redis-server: over 90% of maxmemory the journal
+    /// drops its updates (`redis_full`) while Redis still takes the lanes'
+    /// writes; under it, it writes again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_journal_keeps_off_the_last_tenth_of_redis_memory() {
+        use crate::store::{QueueKey, RedisTarget};
+        let redis = switchyard_localnet::procs::RedisServer::spawn(None).expect("redis-server");
+        let store = Store::connect(
+            &RedisTarget::Single(redis.url.clone()),
+            "sy",
+            QueueKey::from_secret(&"k".repeat(32)).expect("key"),
+        )
+        .await
+        .expect("connects");
+        let metrics = Metrics::new();
+        let (journal, mut writer) = Journal::new(store.status(), metrics.clone(), 60, 1000);
+        writer.memory_check_every = Duration::ZERO;
+        let client = redis::Client::open(redis.url.as_str()).expect("url");
+        let mut c = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connection");
+        let (used, _) = store
+            .status()
+            .memory()
+            .await
+            .expect("INFO")
+            .expect("single");
+        // Redis at about 95% of its maxmemory.
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(used + used / 19)
+            .query_async(&mut c)
+            .await
+            .expect("CONFIG SET");
+        let retry = |n: usize| Event::Retrying {
+            error: "e".into(),
+            at_ms: 1,
+            ids: vec![B256::repeat_byte(7); n],
+        };
+        let mut failing = false;
+        journal.record(|| retry(3));
+        let events = vec![writer.rx.try_recv().expect("queued")];
+        writer.write(&events, &mut failing).await;
+        let count = |o: &str| metrics.status_updates.with_label_values(&[o]).get();
+        assert_eq!((count("redis_full"), count("written")), (3, 0));
+        // The lanes still have room.
+        let _: () = redis::cmd("SET")
+            .arg("sy:lane-like")
+            .arg("x")
+            .query_async(&mut c)
+            .await
+            .expect("a lane write still fits");
+        // No limit: the journal writes again.
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(0)
+            .query_async(&mut c)
+            .await
+            .expect("CONFIG SET");
+        journal.record(|| retry(2));
+        let events = vec![writer.rx.try_recv().expect("queued")];
+        writer.write(&events, &mut failing).await;
+        assert_eq!((count("redis_full"), count("written")), (3, 2));
     }
 }

@@ -174,7 +174,7 @@ pub struct Metrics {
     pub signer_balance_low: IntGaugeVec,
     /// `switchyard_status_updates_total{outcome}`: message updates of the
     /// status journal, by outcome: written, or dropped (buffer_full,
-    /// redis_error, shutdown). Messages are unaffected by drops; only what
+    /// redis_error, redis_full, shutdown). Messages are unaffected by drops; only what
     /// the status API shows lags.
     pub status_updates: IntCounterVec,
     /// `switchyard_origin_trust_mode{chain,mode}`: 1 for the mode each origin
@@ -359,7 +359,7 @@ impl Metrics {
             ),
             status_updates: counter(
                 "switchyard_status_updates_total",
-                "Message updates of the status journal by outcome: written, or dropped (buffer_full, redis_error, shutdown); drops make the status API lag, messages are unaffected",
+                "Message updates of the status journal by outcome: written, or dropped (buffer_full, redis_error, redis_full: Redis over the journal's share of maxmemory, shutdown); drops make the status API lag, messages are unaffected",
                 &["outcome"],
             ),
             throttled_seconds: {

@@ -183,6 +183,27 @@ impl StatusStore {
         Ok(())
     }
 
+    /// Redis' memory in use and its `maxmemory` in bytes (0: no limit), from
+    /// `INFO memory`, on a single server; `None` on a Cluster, whose nodes
+    /// each have their own.
+    pub async fn memory(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        if !matches!(self.s.target, Target::Single(_)) {
+            return Ok(None);
+        }
+        let mut conn = self.s.conn.clone();
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err("info_memory"))?;
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        Ok(field("used_memory").zip(field("maxmemory")))
+    }
+
     /// The journal records of `ids` (field → value; empty for an unknown
     /// id), in the order asked.
     pub async fn status_records(

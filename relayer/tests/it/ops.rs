@@ -319,3 +319,49 @@ fn the_rejection_alerts_name_the_reasons_the_hub_counts() {
         "{text}"
     );
 }
+
+/// Redis durability is stated the same way everywhere: the settings the
+/// exactly-once argument needs, and that a Cluster failover can lose
+/// messages (not only duplicate them).
+#[test]
+fn redis_durability_and_failover_risk_are_stated_consistently() {
+    for doc in [
+        "docs/operations.md",
+        "docs/exactly-once.md",
+        "docs/security.md",
+    ] {
+        let text = read(doc);
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("appendfsync always"),
+            "{doc}: appendfsync always"
+        );
+        assert!(
+            flat.to_lowercase().contains("lose messages"),
+            "{doc}: that a Cluster failover can lose messages"
+        );
+        assert!(
+            !flat.contains("can only duplicate"),
+            "{doc}: says a failover can only duplicate"
+        );
+    }
+    let ops = read("docs/operations.md");
+    for needed in [
+        "## Redis: durability and backups",
+        "cluster-replica-no-failover yes",
+        "BGSAVE",
+        "outcome=\"redis_full\"",
+    ] {
+        assert!(ops.contains(needed), "docs/operations.md: {needed}");
+    }
+    // The prerequisites point there.
+    let install = ops
+        .split_once("## Install with Helm")
+        .and_then(|(_, r)| r.split_once("\n### "))
+        .map(|(i, _)| i)
+        .expect("an install section");
+    assert!(
+        install.contains("appendfsync always"),
+        "the prerequisites name appendfsync always"
+    );
+}
