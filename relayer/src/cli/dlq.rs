@@ -63,6 +63,8 @@ pub async fn run(args: DlqArgs) -> anyhow::Result<ExitCode> {
     let store = Store::connect_with(&target, &cfg.redis.key_prefix, key, &cfg.tls.redis()?)
         .await
         .context("connecting to Redis")?;
+    // A store of another format would be misread (exit 8).
+    store.require_format().await?;
     let admin = Admin::new(store.dead_letters(), &cfg);
     match cmd {
         DlqCmd::List { chain } => {

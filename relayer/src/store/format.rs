@@ -140,6 +140,28 @@ impl Store {
         }
     }
 
+    /// For tools that read and change the store without being a hub
+    /// (`switchyard dlq`): the store must be at [`STORAGE_FORMAT`] or have
+    /// no number yet; nothing is written or migrated.
+    pub async fn require_format(&self) -> Result<(), StoreError> {
+        match self.stored_format().await? {
+            None => Ok(()),
+            Some(v) if v == STORAGE_FORMAT => Ok(()),
+            Some(v) if v > STORAGE_FORMAT => Err(StoreError::NewerFormat {
+                key: self.format_key(),
+                found: v,
+                supported: STORAGE_FORMAT,
+            }),
+            Some(v) => Err(StoreError::Format {
+                key: self.format_key(),
+                reason: format!(
+                    "expected storage format {STORAGE_FORMAT}, got {v}: start a hub of this \
+                     version once to migrate the store, then run this command again"
+                ),
+            }),
+        }
+    }
+
     /// Writes `to` if the key holds `from` (None: no key); whether it did.
     async fn set_format_if(&self, from: Option<u32>, to: u32) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
@@ -220,6 +242,9 @@ mod tests {
         let s = store(&redis, "sy").await;
         assert_eq!(s.format_key(), "sy:{meta}:format");
         assert_eq!(s.stored_format().await.expect("get"), None);
+        // A tool accepts a store without a number and writes none.
+        s.require_format().await.expect("no number yet");
+        assert_eq!(s.stored_format().await.expect("get"), None);
         assert_eq!(
             s.check_format().await.expect("check"),
             FormatCheck::Initialized
@@ -249,6 +274,8 @@ mod tests {
             s.stored_format().await.expect("get"),
             Some(STORAGE_FORMAT + 1)
         );
+        let err = s.require_format().await.expect_err("newer");
+        assert!(matches!(err, StoreError::NewerFormat { .. }), "{err}");
     }
 
     #[tokio::test]
@@ -260,6 +287,11 @@ mod tests {
         assert!(!err.is_retryable());
         assert!(
             err.to_string().contains("no migration starts from 0"),
+            "{err}"
+        );
+        let err = s.require_format().await.expect_err("older");
+        assert!(
+            err.to_string().contains("start a hub of this version once"),
             "{err}"
         );
         set(&s, "one").await;

@@ -37,10 +37,12 @@ submitter_key = {{ env = "SY_SUBMITTER" }}
     )
 }
 
-fn command(file: &std::path::Path) -> tokio::process::Command {
+/// `switchyard <cmd> --config <file> <rest>` with the keys in the environment.
+fn command(cmd: &str, file: &std::path::Path, rest: &[&str]) -> tokio::process::Command {
     let mut c = tokio::process::Command::new(BIN);
-    c.args(["run", "--config"])
+    c.args([cmd, "--config"])
         .arg(file)
+        .args(rest)
         .env_remove("SWITCHYARD_CONFIG")
         .env("SY_ATTESTER", ANVIL_KEYS[1])
         .env("SY_SUBMITTER", ANVIL_KEYS[2])
@@ -55,7 +57,7 @@ fn command(file: &std::path::Path) -> tokio::process::Command {
 /// Starts the hub and waits for its "storage format checked" log line;
 /// stops it once seen. Panics with its output if it exits first.
 async fn starts(file: &std::path::Path) {
-    let mut child = command(file).spawn().expect("the binary runs");
+    let mut child = command("run", file, &[]).spawn().expect("the binary runs");
     let stderr = child.stderr.take().expect("piped");
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = Vec::new();
@@ -130,7 +132,7 @@ async fn a_fresh_store_gets_the_format_the_same_starts_a_newer_is_refused() {
     set_format(&redis, newer).await;
     let out = tokio::time::timeout(
         Duration::from_secs(30),
-        command(&file).stdout(Stdio::piped()).output(),
+        command("run", &file, &[]).stdout(Stdio::piped()).output(),
     )
     .await
     .expect("refused without retrying")
@@ -147,5 +149,16 @@ async fn a_fresh_store_gets_the_format_the_same_starts_a_newer_is_refused() {
     assert!(!stderr.contains(&ANVIL_KEYS[1][2..]), "{stderr}");
     assert!(!stderr.contains(&"q".repeat(32)), "{stderr}");
     // And the store is left as it was.
+    assert_eq!(format(&redis).await, Some(newer.to_string()));
+
+    // switchyard dlq refuses it too, without writing.
+    let out = command("dlq", &file, &["list", "alpha"])
+        .stdout(Stdio::piped())
+        .output()
+        .await
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{stderr}");
+    assert!(stderr.contains("written by a newer hub"), "{stderr}");
     assert_eq!(format(&redis).await, Some(newer.to_string()));
 }
