@@ -730,6 +730,90 @@ mod tests {
         assert!(!text.contains("destination=\"alpha\""), "{text}");
     }
 
+    /// The refusal reasons the alerts name are what the light clients
+    /// (and the CometBFT watcher's mapping) really count: a renamed
+    /// `reason()` would silently empty `SwitchyardEvidenceRefused`.
+    #[test]
+    fn refusal_reasons_are_the_light_clients_own() {
+        use alloy_primitives::{Address, B256, Bytes};
+        use switchyard_lc_rollup::{Layer, ProofFailure, RollupError};
+        let h = B256::ZERO;
+        let failure = || Box::new(ProofFailure::EmptyProof { root: h });
+        let evm = [
+            switchyard_lc_evm::Error::HashMismatch {
+                height: 1,
+                expected: h,
+                got: h,
+            },
+            switchyard_lc_evm::Error::ReceiptsRootMismatch {
+                height: 1,
+                expected: h,
+                got: h,
+            },
+        ]
+        .map(|e| e.reason());
+        let rollup = [
+            RollupError::StateRootMismatch {
+                expected: h,
+                got: h,
+            },
+            RollupError::AccountProof {
+                layer: Layer::L1,
+                address: Address::ZERO,
+                state_root: h,
+                failure: failure(),
+            },
+            RollupError::StorageProof {
+                layer: Layer::L2,
+                address: Address::ZERO,
+                slot: h,
+                storage_root: h,
+                failure: failure(),
+            },
+            RollupError::OutputRoot {
+                expected: h,
+                got: h,
+                height: 1,
+                message_passer_storage_root: h,
+            },
+            RollupError::L2HeaderHash {
+                expected: h,
+                got: h,
+            },
+            RollupError::SendRoot {
+                height: 1,
+                expected: h,
+                got: Bytes::new(),
+            },
+        ]
+        .map(|e| e.reason());
+        use switchyard_lc_cometbft::Error as Lc;
+        let cometbft = [
+            Lc::Invalid {
+                height: 1,
+                reason: String::new(),
+            },
+            Lc::ProofInvalid {
+                op: 0,
+                kind: String::new(),
+                claim: String::new(),
+            },
+            Lc::OutboxEntry {
+                field: "value",
+                expected: String::new(),
+                got: String::new(),
+            },
+        ]
+        .map(|e| crate::origin::cometbft::reason(&switchyard_cometbft::Error::LightClient(e)));
+        let counted: Vec<&str> = evm
+            .iter()
+            .chain(&cometbft)
+            .chain(&rollup)
+            .copied()
+            .collect();
+        assert_eq!(counted, refusal::ALL);
+    }
+
     #[test]
     fn render_and_parse_back() {
         let m = Metrics::new();

@@ -91,7 +91,7 @@ fn now() -> Time {
 }
 
 /// The bounded label of a refusal.
-fn reason(e: &switchyard_cometbft::Error) -> &'static str {
+pub(crate) fn reason(e: &switchyard_cometbft::Error) -> &'static str {
     use switchyard_lc_cometbft::Error as Lc;
     match e {
         switchyard_cometbft::Error::LightClient(lc) => match lc {
