@@ -112,6 +112,9 @@ networkPolicy:
   enabled: true
 tests:
   attempts: 3
+secrets:
+  acceptedQueueKeys: [queue-key-next]
+  acceptedAdminTokenKeys: [admin-token-next]
 EOF
 cases+=("cluster-redis+monitoring:$chart/examples/cluster-redis.yaml $out/values/monitoring.yaml")
 cases+=("minimal+netpol:$chart/examples/minimal.yaml $out/values/trial-netpol.yaml")
@@ -407,6 +410,16 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         for k in ("attester_key", "queue_key", "admin_token"):
             if k in cfg:
                 refs.append((k, cfg[k]))
+        for k, v in (("accepted_queue_keys", "acceptedQueueKeys"), ("accepted_admin_tokens", "acceptedAdminTokenKeys")):
+            for i, r in enumerate(cfg.get(k, [])):
+                refs.append((f"{k}[{i}]", r))
+            # A rotation's keys are rendered as the values name them.
+            got = [os.path.basename(r.get("file", "")) for r in cfg.get(k, []) if isinstance(r, dict)]
+            want = values["secrets"].get(v) or []
+            if k == "accepted_admin_tokens" and not values["secrets"].get("adminTokenKey"):
+                want = []
+            if got != want:
+                err(case, f"hub.toml {k}: {got}, expected the Secret keys {want}")
         for ch in cfg.get("chains", []):
             refs.append((f"chains.{ch['name']}.submitter_key", ch.get("submitter_key")))
             for i, r in enumerate(ch.get("extra_submitter_keys", [])):

@@ -248,12 +248,7 @@ impl HubBuilder {
         };
         let queue_key = match queue_key {
             Some(k) => k,
-            None => QueueKey::from_secret(cfg.queue_key.resolve("queue_key")?.expose()).map_err(
-                |e| crate::config::ConfigError {
-                    path: "queue_key".into(),
-                    reason: e.to_string(),
-                },
-            )?,
+            None => queue_key_ring(&cfg)?,
         };
         let target = if cfg.redis.cluster_nodes.is_empty() {
             RedisTarget::Single(cfg.redis.url.clone())
@@ -544,16 +539,20 @@ impl HubBuilder {
         )
         .with_health(Arc::clone(&health), cfg.dispatcher.stuck_after_ms);
         tasks.spawn("backlog monitor", monitor.run(shutdown.child_token()));
-        let admin_token = match &cfg.admin_token {
-            Some(r) => Some(Arc::from(r.resolve("admin_token")?.expose())),
-            None => None,
-        };
+        let mut admin_tokens: Vec<Arc<str>> = Vec::new();
+        if let Some(r) = &cfg.admin_token {
+            admin_tokens.push(Arc::from(r.resolve("admin_token")?.expose()));
+            for (i, r) in cfg.accepted_admin_tokens.iter().enumerate() {
+                let path = format!("accepted_admin_tokens[{i}]");
+                admin_tokens.push(Arc::from(r.resolve(&path)?.expose()));
+            }
+        }
         let state = crate::http::AppState {
             metrics: metrics.clone(),
             health: Arc::clone(&health),
             store: store.clone(),
             admin: crate::admin::Admin::new(store.dead_letters(), &cfg),
-            admin_token,
+            admin_tokens,
             catalog,
             rate_limit: Arc::new(crate::ratelimit::RateLimiter::new(
                 cfg.status.rate_limit_per_sec,
@@ -732,6 +731,22 @@ fn rollup_prover(
         metrics.clone(),
         Arc::clone(health),
     ))
+}
+
+/// The queue key ring of `cfg`: `queue_key` signs, it and
+/// `accepted_queue_keys` verify.
+pub fn queue_key_ring(cfg: &Config) -> Result<QueueKey, crate::config::ConfigError> {
+    let one = |path: String, r: &crate::config::SecretRef| {
+        QueueKey::from_secret(r.resolve(&path)?.expose()).map_err(|e| crate::config::ConfigError {
+            path,
+            reason: e.to_string(),
+        })
+    };
+    let mut accepted = Vec::new();
+    for (i, r) in cfg.accepted_queue_keys.iter().enumerate() {
+        accepted.push(one(format!("accepted_queue_keys[{i}]"), r)?);
+    }
+    Ok(one("queue_key".into(), &cfg.queue_key)?.accepting(accepted))
 }
 
 /// The beacon light client of origin `c`, and the receiver of the

@@ -134,7 +134,11 @@ signed (dispatcher, all). Submitter keys are per replica
 {{- define "switchyard.roleSecretKeys" -}}
 {{- $s := .root.Values.secrets }}
 {{- $keys := list $s.queueKey }}
-{{- if $s.adminTokenKey }}{{ $keys = append $keys $s.adminTokenKey }}{{ end }}
+{{- $keys = concat $keys ($s.acceptedQueueKeys | default list) }}
+{{- if $s.adminTokenKey }}
+{{- $keys = append $keys $s.adminTokenKey }}
+{{- $keys = concat $keys ($s.acceptedAdminTokenKeys | default list) }}
+{{- end }}
 {{- if $s.tlsCaKey }}{{ $keys = append $keys $s.tlsCaKey }}{{ end }}
 {{- if ne .role "watcher" }}
 {{- $keys = append $keys $s.attesterKey }}
@@ -261,8 +265,14 @@ secret references to the mounted Secret) are merged into values.config.
 # submitter keys are each replica's own (its pod's directory of the Secret).
 attester_key = { file = {{ printf "%s/%s" $dir .Values.secrets.attesterKey | toJson }} }
 queue_key = { file = {{ printf "%s/%s" $dir .Values.secrets.queueKey | toJson }} }
+{{- with .Values.secrets.acceptedQueueKeys }}
+accepted_queue_keys = [{{ range $i, $k := . }}{{ if $i }}, {{ end }}{ file = {{ printf "%s/%s" $dir $k | toJson }} }{{ end }}]
+{{- end }}
 {{- if .Values.secrets.adminTokenKey }}
 admin_token = { file = {{ printf "%s/%s" $dir .Values.secrets.adminTokenKey | toJson }} }
+{{- with .Values.secrets.acceptedAdminTokenKeys }}
+accepted_admin_tokens = [{{ range $i, $k := . }}{{ if $i }}, {{ end }}{ file = {{ printf "%s/%s" $dir $k | toJson }} }{{ end }}]
+{{- end }}
 {{- end }}
 
 [redis]

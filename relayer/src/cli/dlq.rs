@@ -9,7 +9,7 @@ use clap::Subcommand;
 
 use crate::admin::Admin;
 use crate::config::Config;
-use crate::store::{QueueKey, RedisTarget, Store};
+use crate::store::{RedisTarget, Store};
 
 #[derive(clap::Args, Debug)]
 pub struct DlqArgs {
@@ -54,7 +54,7 @@ pub enum DlqCmd {
 pub async fn run(args: DlqArgs) -> anyhow::Result<ExitCode> {
     let DlqArgs { config, cmd } = args;
     let cfg = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
-    let key = QueueKey::from_secret(cfg.queue_key.resolve("queue_key")?.expose())?;
+    let key = crate::hub::queue_key_ring(&cfg)?;
     let target = if cfg.redis.cluster_nodes.is_empty() {
         RedisTarget::Single(cfg.redis.url.clone())
     } else {

@@ -153,12 +153,23 @@ pub struct Config {
     pub attester_key: SecretRef,
     /// The HMAC key that authenticates lane entries: only processes holding
     /// it can write an entry a dispatcher will sign (Redis is not trusted).
-    /// At least 32 bytes.
+    /// At least 32 bytes. It signs; `accepted_queue_keys` only verify.
     pub queue_key: SecretRef,
+    /// Keys a rotation accepts besides `queue_key` (entries and state they
+    /// signed still verify; state is signed again with `queue_key` when
+    /// read). Rotate with no downtime: add the new key here on every
+    /// process, then make it `queue_key` with the old one here, then drop
+    /// the old one (docs/operations.md, "Keys and secrets").
+    #[serde(default)]
+    pub accepted_queue_keys: Vec<SecretRef>,
     /// Bearer token of the admin API (`/admin/...`); without it the admin
     /// API refuses every request.
     #[serde(default)]
     pub admin_token: Option<SecretRef>,
+    /// Admin tokens accepted besides `admin_token` (a rotation: add the new
+    /// one here, hand it out, make it `admin_token`, drop the old).
+    #[serde(default)]
+    pub accepted_admin_tokens: Vec<SecretRef>,
     /// Delivery batching.
     #[serde(default)]
     pub dispatcher: DispatcherConfig,
@@ -1315,8 +1326,20 @@ impl Config {
         self.tls.validate()?;
         self.attester_key.check("attester_key")?;
         self.queue_key.check("queue_key")?;
+        for (i, k) in self.accepted_queue_keys.iter().enumerate() {
+            k.check(&format!("accepted_queue_keys[{i}]"))?;
+        }
         if let Some(t) = &self.admin_token {
             t.check("admin_token")?;
+        }
+        for (i, t) in self.accepted_admin_tokens.iter().enumerate() {
+            t.check(&format!("accepted_admin_tokens[{i}]"))?;
+        }
+        if self.admin_token.is_none() && !self.accepted_admin_tokens.is_empty() {
+            return Err(cfg_err(
+                "accepted_admin_tokens",
+                "expected admin_token too: accepted tokens extend the admin token, got none",
+            ));
         }
         for (i, n) in self.redis.cluster_nodes.iter().enumerate() {
             if !n.starts_with("redis://") && !n.starts_with("rediss://") {

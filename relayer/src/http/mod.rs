@@ -40,8 +40,9 @@ pub struct AppState {
     pub store: Store,
     /// Dead-letter operations.
     pub admin: Admin,
-    /// Admin bearer token; `None` disables the admin API.
-    pub admin_token: Option<Arc<str>>,
+    /// Admin bearer tokens (`admin_token`, then `accepted_admin_tokens`):
+    /// any of them is accepted; none disables the admin API.
+    pub admin_tokens: Vec<Arc<str>>,
     /// Chain names and lanes, for the status API.
     pub catalog: Arc<api::Catalog>,
     /// The status API's per-client rate limit.
@@ -213,23 +214,29 @@ fn json_error(status: StatusCode, msg: &str) -> Response {
 /// Checks `Authorization: Bearer <token>` in constant time; `Some` is the
 /// refusal to send.
 fn authorize(s: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = &s.admin_token else {
+    if s.admin_tokens.is_empty() {
         return Some(json_error(
             StatusCode::FORBIDDEN,
             "admin API disabled: configure admin_token",
         ));
-    };
+    }
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let (a, b) = (given.as_bytes(), token.as_bytes());
-    let diff = a
-        .iter()
-        .zip(b.iter())
-        .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
-    if diff == 0 && !a.is_empty() {
+    let a = given.as_bytes();
+    // Every token compared in full, whichever matches: the time taken does
+    // not say which, or how much of one, matched.
+    let matched = s.admin_tokens.iter().fold(false, |any, token| {
+        let b = token.as_bytes();
+        let diff = a
+            .iter()
+            .zip(b.iter())
+            .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
+        any | (diff == 0)
+    });
+    if matched && !a.is_empty() {
         None
     } else {
         Some(json_error(

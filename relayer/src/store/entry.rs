@@ -129,13 +129,19 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The HMAC key of lane entries. `Debug` never shows it.
+/// The HMAC key ring of lane entries and hub state: the first key signs,
+/// any key of the ring verifies, so the key can be rotated with no
+/// downtime (a new key accepted everywhere, then signing, then the old one
+/// dropped). `Debug` never shows a key.
 #[derive(Clone)]
-pub struct QueueKey(Hmac<Sha256>);
+pub struct QueueKey {
+    /// The signing key, then the keys only accepted.
+    ring: Vec<Hmac<Sha256>>,
+}
 
 impl std::fmt::Debug for QueueKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("QueueKey(<redacted>)")
+        write!(f, "QueueKey(<redacted>, {} key(s))", self.ring.len())
     }
 }
 
@@ -157,7 +163,31 @@ impl QueueKey {
         let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|e| StoreError::Key {
             reason: e.to_string(),
         })?;
-        Ok(Self(mac))
+        Ok(Self { ring: vec![mac] })
+    }
+
+    /// This key signing, and `accepted` (the other keys of a rotation)
+    /// verifying as well.
+    pub fn accepting(mut self, accepted: impl IntoIterator<Item = QueueKey>) -> Self {
+        for k in accepted {
+            self.ring.extend(k.ring);
+        }
+        self
+    }
+
+    /// How many keys verify (the signing key included).
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Never: a ring holds its signing key.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    fn signer(&self) -> &Hmac<Sha256> {
+        // A ring is built from a key and only grows.
+        &self.ring[0]
     }
 
     /// A key from a secret's text: hex (64+ hex digits, optional 0x) is
@@ -173,8 +203,8 @@ impl QueueKey {
 
     /// The MAC of a lane entry: it binds the entry to its lane, so an entry
     /// cannot be replayed into another destination or shard.
-    pub(super) fn lane_mac(&self, lane: LaneId, version: &[u8], body: &[u8]) -> Hmac<Sha256> {
-        let mut mac = self.0.clone();
+    fn lane_mac(key: &Hmac<Sha256>, lane: LaneId, version: &[u8], body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = key.clone();
         mac.update(b"switchyard-lane-entry");
         mac.update(&lane.dst.to_be_bytes());
         mac.update(&lane.shard.to_be_bytes());
@@ -185,21 +215,25 @@ impl QueueKey {
     }
 
     pub(super) fn tag(&self, lane: LaneId, version: &[u8], body: &[u8]) -> [u8; 32] {
-        self.lane_mac(lane, version, body)
+        Self::lane_mac(self.signer(), lane, version, body)
             .finalize()
             .into_bytes()
             .into()
     }
 
-    /// Constant-time check of a lane entry's tag.
+    /// Constant-time check of a lane entry's tag under each key of the ring.
     pub(super) fn verify(&self, lane: LaneId, version: &[u8], body: &[u8], tag: &[u8]) -> bool {
-        self.lane_mac(lane, version, body).verify_slice(tag).is_ok()
+        self.ring.iter().any(|k| {
+            Self::lane_mac(k, lane, version, body)
+                .verify_slice(tag)
+                .is_ok()
+        })
     }
 
     /// The MAC of hub state stored under key `what` (distinct keys never
     /// collide, and never with lane entries).
-    pub(super) fn state_mac(&self, what: &str, data: &[u8]) -> Hmac<Sha256> {
-        let mut mac = self.0.clone();
+    fn state_mac(key: &Hmac<Sha256>, what: &str, data: &[u8]) -> Hmac<Sha256> {
+        let mut mac = key.clone();
         mac.update(b"switchyard-state");
         mac.update(&(what.len() as u32).to_be_bytes());
         mac.update(what.as_bytes());
@@ -208,11 +242,17 @@ impl QueueKey {
     }
 
     pub(super) fn tag_state(&self, what: &str, data: &[u8]) -> [u8; 32] {
-        self.state_mac(what, data).finalize().into_bytes().into()
+        Self::state_mac(self.signer(), what, data)
+            .finalize()
+            .into_bytes()
+            .into()
     }
 
-    pub(super) fn verify_state(&self, what: &str, data: &[u8], tag: &[u8]) -> bool {
-        self.state_mac(what, data).verify_slice(tag).is_ok()
+    /// Which key of the ring `tag` is of (0: the signing key), if any.
+    pub(super) fn verify_state(&self, what: &str, data: &[u8], tag: &[u8]) -> Option<usize> {
+        self.ring
+            .iter()
+            .position(|k| Self::state_mac(k, what, data).verify_slice(tag).is_ok())
     }
 }
 
@@ -381,6 +421,49 @@ mod tests {
         let mut tampered = body;
         tampered[30] ^= 1;
         assert!(!k.verify(lane, b"1", &tampered, &tag), "another body");
+    }
+
+    /// A ring signs with its first key and verifies under any of its keys;
+    /// state tells which key it was signed with, so it can be signed again.
+    #[test]
+    fn a_key_ring_signs_with_its_first_key_and_accepts_the_others() {
+        let old = || QueueKey::new(&[7u8; 32]).expect("key");
+        let new = || QueueKey::new(&[8u8; 32]).expect("key");
+        let stranger = QueueKey::new(&[9u8; 32]).expect("key");
+        let lane = LaneId { dst: 5, shard: 0 };
+        let body = entry().encode();
+        let by_old = old().tag(lane, b"1", &body);
+        let by_new = new().tag(lane, b"1", &body);
+        let ring = new().accepting([old()]);
+        assert_eq!(ring.len(), 2);
+        assert_eq!(ring.tag(lane, b"1", &body), by_new, "the first key signs");
+        assert!(ring.verify(lane, b"1", &body, &by_old));
+        assert!(ring.verify(lane, b"1", &body, &by_new));
+        let forged = stranger.tag(lane, b"1", &body);
+        assert!(
+            !ring.verify(lane, b"1", &body, &forged),
+            "a key not in the ring"
+        );
+        assert!(
+            !old().verify(lane, b"1", &body, &by_new),
+            "the old key alone"
+        );
+        let st_old = old().tag_state("k", b"v");
+        assert_eq!(
+            ring.verify_state("k", b"v", &ring.tag_state("k", b"v")),
+            Some(0)
+        );
+        assert_eq!(ring.verify_state("k", b"v", &st_old), Some(1));
+        assert_eq!(
+            ring.verify_state("other", b"v", &st_old),
+            None,
+            "bound to its key"
+        );
+        assert_eq!(
+            ring.verify_state("k", b"v", &stranger.tag_state("k", b"v")),
+            None
+        );
+        assert!(!format!("{ring:?}").contains("07"));
     }
 
     #[test]

@@ -228,6 +228,7 @@ pub(super) struct Scripts {
     pub(super) renew: Script,
     pub(super) release: Script,
     pub(super) assign: Script,
+    pub(super) resign: Script,
 }
 
 impl std::fmt::Debug for Store {
@@ -345,6 +346,7 @@ impl Store {
             renew: Script::new(lease::RENEW_LUA),
             release: Script::new(lease::RELEASE_LUA),
             assign: Script::new(state::ASSIGN_LUA),
+            resign: Script::new(state::RESIGN_LUA),
         });
         Ok(Self {
             target,

@@ -13,6 +13,15 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', 86400) then return ARGV[1] en
 return redis.call('GET', KEYS[1])
 ";
 
+// Re-sign: KEYS[1] state; ARGV old value, new value. Only if unchanged.
+pub(super) const RESIGN_LUA: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
+";
+
 /// Per-origin state the hub trusts: light-client stores, the routed
 /// cursor, and route-group decisions.
 #[derive(Debug, Clone)]
@@ -64,10 +73,30 @@ impl OriginState {
             .split_once(':')
             .ok_or_else(|| refused("no authentication tag"))?;
         let tag = hex::decode(tag).map_err(|_| refused("authentication tag is not hex"))?;
-        if !self.s.key.verify_state(&key, value.as_bytes(), &tag) {
-            return Err(refused(
-                "authentication failed: written without the queue key",
-            ));
+        match self.s.key.verify_state(&key, value.as_bytes(), &tag) {
+            None => {
+                return Err(refused(
+                    "authentication failed: written without the queue key (or a key no longer in queue_key and accepted_queue_keys)",
+                ));
+            }
+            Some(0) => {}
+            Some(_) => {
+                // Written under a key of the ring that no longer signs (a
+                // rotation): sign it again with the current one, unless it
+                // changed meanwhile, so the old key can be dropped once
+                // every process runs with the new one.
+                let tag = hex::encode(self.s.key.tag_state(&key, value.as_bytes()));
+                let _: i64 = self
+                    .s
+                    .scripts
+                    .resign
+                    .key(&key)
+                    .arg(&v)
+                    .arg(format!("{tag}:{value}"))
+                    .invoke_async(&mut c)
+                    .await
+                    .map_err(redis_err(op))?;
+            }
         }
         Ok(Some(value.to_owned()))
     }
@@ -164,5 +193,64 @@ impl OriginState {
             id: format!("assignment of group {group} at {height}"),
             reason: format!("expected a domain, got {v:?}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_localnet::procs::RedisServer;
+
+    use crate::store::{QueueKey, RedisTarget, Store, StoreError};
+
+    const OLD: [u8; 32] = [7; 32];
+    const NEW: [u8; 32] = [8; 32];
+
+    async fn store(redis: &RedisServer, key: QueueKey) -> Store {
+        Store::connect(&RedisTarget::Single(redis.url.clone()), "rot", key)
+            .await
+            .expect("connects")
+    }
+
+    fn key(k: &[u8; 32]) -> QueueKey {
+        QueueKey::new(k).expect("key")
+    }
+
+    /// State written under the old key is read through a ring that accepts
+    /// it and signed again with the new key, so a hub holding the new key
+    /// alone reads it afterwards; before, it refuses it.
+    #[tokio::test]
+    async fn state_signed_with_an_accepted_key_is_signed_again_when_read() {
+        let redis = RedisServer::spawn(None).expect("redis-server starts");
+        let old = store(&redis, key(&OLD)).await.origin_state();
+        old.save_lc(7, "{\"anchor\":1}").await.expect("saved");
+        old.set_scanned(7, 42).await.expect("saved");
+
+        let alone = store(&redis, key(&NEW)).await.origin_state();
+        let refused = alone.load_lc(7).await.expect_err("not the new key's");
+        assert!(
+            matches!(refused, StoreError::Decode { .. })
+                && refused.to_string().contains("authentication failed"),
+            "{refused}"
+        );
+
+        let ring = store(&redis, key(&NEW).accepting([key(&OLD)]))
+            .await
+            .origin_state();
+        assert_eq!(
+            ring.load_lc(7).await.expect("read").as_deref(),
+            Some("{\"anchor\":1}")
+        );
+        assert_eq!(ring.scanned(7).await.expect("read"), Some(42));
+
+        assert_eq!(
+            alone.load_lc(7).await.expect("signed again").as_deref(),
+            Some("{\"anchor\":1}")
+        );
+        assert_eq!(alone.scanned(7).await.expect("signed again"), Some(42));
+        let stale = old.load_lc(7).await.expect_err("no longer the old key's");
+        assert!(
+            stale.to_string().contains("authentication failed"),
+            "{stale}"
+        );
     }
 }

@@ -378,7 +378,9 @@ pub async fn run(
         log: LogConfig::default(),
         attester_key: SecretRef::file(&attester_file),
         queue_key: SecretRef::file(&queue_key_file),
+        accepted_queue_keys: Vec::new(),
         admin_token: None,
+        accepted_admin_tokens: Vec::new(),
         status: crate::config::StatusConfig::default(),
         dispatcher: DispatcherConfig {
             max_batch_messages: 250,

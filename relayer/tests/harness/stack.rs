@@ -250,6 +250,42 @@ impl Stack {
         self.spawn_with_config(name, &self.config_path_for(name, &file))
     }
 
+    /// A replica with submitter key `ANVIL_KEYS[key]` whose queue key ring
+    /// signs with `signing` and accepts `accepted` too (hex keys, written to
+    /// files of the stack's directory).
+    pub(crate) fn spawn_with_queue_keys(
+        &self,
+        name: &str,
+        key: usize,
+        signing: &str,
+        accepted: &[&str],
+    ) -> HubProc {
+        let d = self.dir.path();
+        let file = format!("submitter-{name}");
+        std::fs::write(d.join(&file), ANVIL_KEYS[key]).expect("write key");
+        let write = |i: usize, hex: &str| {
+            let p = d.join(format!("queue-{name}-{i}"));
+            std::fs::write(&p, hex).expect("write queue key");
+            format!("{{ file = \"{}\" }}", p.display())
+        };
+        let ring = format!(
+            "queue_key = {}\naccepted_queue_keys = [{}]",
+            write(0, signing),
+            accepted
+                .iter()
+                .enumerate()
+                .map(|(i, k)| write(i + 1, k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let path = self.config_path_for(name, &file);
+        let text = std::fs::read_to_string(&path).expect("config");
+        let old = format!("queue_key = {{ file = \"{}\" }}", d.join("queue").display());
+        assert!(text.contains(&old), "{text}");
+        std::fs::write(&path, text.replace(&old, &ring)).expect("write config");
+        self.spawn_with_config(name, &path)
+    }
+
     /// A hub running only `role` (`watcher` or `dispatcher`), with extra
     /// environment variables (overrides).
     pub(crate) fn spawn_role(&self, name: &str, role: &str, env: &[(&str, &str)]) -> HubProc {

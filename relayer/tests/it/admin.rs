@@ -110,13 +110,13 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
     let lanes = store.lanes();
     let reference = seed(&store).await;
 
-    let serve = |token: Option<&str>| {
+    let serve = |tokens: &[&str]| {
         let state = AppState {
             metrics: Metrics::new(),
             health: Arc::new(Health::default()),
             store: store.clone(),
             admin: Admin::new(store.dead_letters(), &cfg),
-            admin_token: token.map(Arc::from),
+            admin_tokens: tokens.iter().map(|t| Arc::from(*t)).collect(),
             catalog: Arc::new(switchyard::http::api::Catalog::from_config(&cfg)),
             rate_limit: Arc::new(switchyard::ratelimit::RateLimiter::disabled()),
         };
@@ -125,7 +125,7 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
     let http = reqwest::Client::new();
 
     // Admin API disabled: refused even with a token.
-    let (base, stop) = serve(None).await;
+    let (base, stop) = serve(&[]).await;
     let r = http
         .get(format!("{base}/admin/dlq/beta"))
         .bearer_auth("anything")
@@ -135,7 +135,27 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
     assert_eq!(r.status(), 403);
     stop.cancel();
 
-    let (base, _stop) = serve(Some("s3cret-token")).await;
+    // A rotation: the admin token and an accepted one both open the API,
+    // nothing else does.
+    let (base, stop) = serve(&["n3w-token", "s3cret-token"]).await;
+    for (token, status) in [
+        ("n3w-token", 200),
+        ("s3cret-token", 200),
+        ("n3w-tokeX", 401),
+        ("s3cret-token-longer", 401),
+        ("", 401),
+    ] {
+        let r = http
+            .get(format!("{base}/admin/dlq/beta"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(r.status(), status, "token {token:?}");
+    }
+    stop.cancel();
+
+    let (base, _stop) = serve(&["s3cret-token"]).await;
     let r = http
         .get(format!("{base}/admin/dlq/beta"))
         .send()

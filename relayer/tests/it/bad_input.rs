@@ -125,7 +125,9 @@ impl Net {
             log: LogConfig::default(),
             attester_key: SecretRef::file(&self.keys.attester),
             queue_key: SecretRef::file(&self.keys.queue),
+            accepted_queue_keys: Vec::new(),
             admin_token: None,
+            accepted_admin_tokens: Vec::new(),
             status: switchyard::config::StatusConfig::default(),
             dispatcher: DispatcherConfig::default(),
             chains: vec![

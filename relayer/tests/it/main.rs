@@ -27,6 +27,7 @@ mod pingpong;
 mod roles;
 mod rollup;
 mod rollup_arbitrum;
+mod rotation;
 mod sdk;
 mod secrets;
 mod senders;

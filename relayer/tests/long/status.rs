@@ -540,7 +540,7 @@ async fn serve_lists(
         health: Arc::new(switchyard::health::Health::default()),
         store: store.clone(),
         admin: switchyard::admin::Admin::new(store.dead_letters(), &cfg),
-        admin_token: None,
+        admin_tokens: Vec::new(),
         catalog: Arc::new(switchyard::http::api::Catalog::from_config(&cfg)),
         rate_limit: Arc::new(rate_limit),
     };

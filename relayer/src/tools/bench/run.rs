@@ -641,7 +641,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             env: Some("UNUSED".into()),
             file: None,
         },
+        accepted_queue_keys: Vec::new(),
         admin_token: None,
+        accepted_admin_tokens: Vec::new(),
         status: crate::config::StatusConfig {
             enabled: args.status_journal,
             ..crate::config::StatusConfig::default()
