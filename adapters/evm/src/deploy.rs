@@ -758,7 +758,7 @@ mod tests {
             (
                 InboxSettings {
                     handle_gas_limit: 0,
-                    ..ok.clone()
+                    ..ok
                 },
                 "handle gas limit",
             ),
