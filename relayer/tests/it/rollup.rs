@@ -1,10 +1,12 @@
 //! Rollup origins end to end on anvil: an L1 chain whose contracts keep the
-//! OP Stack's storage layouts (`TestDisputeGameFactory` and its games,
-//! `TestL2OutputOracle`, adapters/contracts/src/test), an L2 chain
-//! dispatching through its Mailbox, and a destination the hub (in process,
-//! real Redis) delivers to. The test plays the proposer: it computes real
-//! output roots of the L2's blocks (`keccak(0 ‖ stateRoot ‖
-//! messagePasserStorageRoot ‖ blockHash)`) and posts them to L1.
+//! OP Stack's and Arbitrum's storage layouts (`TestDisputeGameFactory` and
+//! its games, `TestL2OutputOracle`, `TestAnchorStateRegistry`,
+//! `TestBoldRollup`, adapters/contracts/src/test), an L2 chain dispatching
+//! through its Mailbox, and a destination the hub (in process, real Redis)
+//! delivers to. The test plays the proposer: it computes real output roots
+//! of the L2's blocks (`keccak(0 ‖ stateRoot ‖ messagePasserStorageRoot ‖
+//! blockHash)`) and posts them to L1, or, for Arbitrum, asserts and
+//! confirms the L2's blocks as a Nitro node serves them ([`NitroView`]).
 //!
 //! The hub must relay an L2 message only once a final proposal on L1 covers
 //! its block: an unresolved game waits (unless the minimum-age policy is
@@ -68,6 +70,21 @@ sol! {
     contract TestAnchorStateRegistry {
         function setAnchor(uint32 gameType, bytes32 root, uint256 l2BlockNumber) external;
     }
+
+    struct GlobalState {
+        bytes32[2] bytes32Vals;
+        uint64[2] u64Vals;
+    }
+    struct AssertionState {
+        GlobalState globalState;
+        uint8 machineStatus;
+        bytes32 endHistoryRoot;
+    }
+    #[sol(rpc)]
+    contract TestBoldRollup {
+        function createAssertion(bytes32 parent, AssertionState afterState, bytes32 inboxAcc) external returns (bytes32);
+        function confirmAssertion(bytes32 assertionHash, bytes32 blockHash, bytes32 sendRoot) external;
+    }
 }
 
 /// Where the rollup's proposals are kept, and how they become final.
@@ -78,6 +95,9 @@ enum Settlement {
     Outputs(&'static str),
     /// The AnchorStateRegistry; the `game_type` and policy lines.
     Anchor(&'static str),
+    /// Arbitrum: the BoLD Rollup (the L2 read through a [`NitroView`]); the
+    /// policy lines.
+    Assertions(&'static str),
 }
 
 /// Three anvil chains (L1, L2, destination), the settlement contracts on
@@ -89,6 +109,11 @@ struct Net {
     factory: Address,
     oracle: Address,
     registry: Address,
+    bold: Address,
+    /// The L2 as the hub sees it when it is an Arbitrum chain.
+    nitro: Option<NitroView>,
+    /// The last assertion posted (the next one's parent).
+    last_assertion: B256,
     /// The L2 read directly (the test's own view, never through a proxy).
     l2: EvmSource,
     /// The hub's one L2 endpoint, when the test stands in front of it.
@@ -115,6 +140,14 @@ impl Net {
             .deploy(&deploy("TestAnchorStateRegistry"), &[])
             .await
             .expect("registry deploys");
+        let bold = chains.wallets[0]
+            .deploy(&deploy("TestBoldRollup"), &[])
+            .await
+            .expect("rollup deploys");
+        let nitro = match settlement {
+            Settlement::Assertions(_) => Some(NitroView::start(&chains.anvils[1].url).await),
+            _ => None,
+        };
         let redis = RedisServer::spawn(None).expect("redis starts");
         let dir = tempfile::tempdir().expect("tmp");
         let keys = KeyFiles::write_in(dir.path(), QUEUE_KEY);
@@ -131,6 +164,11 @@ impl Net {
             ),
             Settlement::Outputs(p) => (format!("l2_output_oracle = \"{oracle}\""), p),
             Settlement::Anchor(p) => (format!("anchor_state_registry = \"{registry}\""), p),
+            Settlement::Assertions(p) => (format!("rollup = \"{bold}\""), p),
+        };
+        let kind = match nitro {
+            Some(_) => "arbitrum",
+            None => "op-stack",
         };
         let mut toml = format!(
             "attester_key = {{ file = \"{}\" }}\nqueue_key = {{ file = \"{}\" }}\n[redis]\nurl = \"{}\"\nkey_prefix = \"rollup-{chain_id_base}\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
@@ -142,9 +180,13 @@ impl Net {
             .into_iter()
             .enumerate()
         {
-            let (number, hash) = chains.checkpoint(i).await;
-            let url = match (&proxy, i) {
-                (Some(p), 1) => p.url.clone(),
+            let (mut number, mut hash) = chains.checkpoint(i).await;
+            let url = match (&proxy, &nitro, i) {
+                (Some(p), _, 1) => p.url.clone(),
+                (_, Some(v), 1) => {
+                    (number, hash) = v.head().await;
+                    v.url.clone()
+                }
                 _ => chains.anvils[i].url.clone(),
             };
             // The L1 and the destination are read through their one endpoint,
@@ -163,7 +205,7 @@ impl Net {
             ));
             if i == 1 {
                 toml.push_str(&format!(
-                    "[chains.rollup]\nkind = \"op-stack\"\nsettles_on = \"l1\"\n{contract}\npoll_interval_ms = 200\n{policy}\n"
+                    "[chains.rollup]\nkind = \"{kind}\"\nsettles_on = \"l1\"\n{contract}\npoll_interval_ms = 200\n{policy}\n"
                 ));
             }
         }
@@ -186,6 +228,9 @@ impl Net {
             factory,
             oracle,
             registry,
+            bold,
+            nitro,
+            last_assertion: B256::ZERO,
             l2,
             proxy,
             hub,
@@ -321,6 +366,56 @@ impl Net {
             l2BlockNumber: U256::from(l2_block),
         };
         self.l1_send(self.registry, call.abi_encode()).await;
+    }
+
+    /// Asserts (and, when `confirm`, confirms) that L2 block `l2_block` of
+    /// the Arbitrum view ends the next assertion, with `send_root` as its
+    /// send root (the view's when `None`); the assertion's hash.
+    async fn assert_block(
+        &mut self,
+        l2_block: u64,
+        send_root: Option<B256>,
+        confirm: bool,
+    ) -> B256 {
+        let view = self.nitro.as_ref().expect("an Arbitrum view");
+        let (hash, extra) = view.block_of(l2_block).await;
+        let after = AssertionState {
+            globalState: GlobalState {
+                bytes32Vals: [hash, send_root.unwrap_or(extra)],
+                u64Vals: [l2_block, 0],
+            },
+            machineStatus: 1,
+            endHistoryRoot: B256::ZERO,
+        };
+        let acc = keccak256(l2_block.to_be_bytes());
+        let parent = self.last_assertion;
+        let h = {
+            use alloy::sol_types::SolValue;
+            keccak256(
+                [
+                    parent.as_slice(),
+                    keccak256(after.abi_encode()).as_slice(),
+                    acc.as_slice(),
+                ]
+                .concat(),
+            )
+        };
+        let call = TestBoldRollup::createAssertionCall {
+            parent,
+            afterState: after.clone(),
+            inboxAcc: acc,
+        };
+        self.l1_send(self.bold, call.abi_encode()).await;
+        if confirm {
+            let call = TestBoldRollup::confirmAssertionCall {
+                assertionHash: h,
+                blockHash: hash,
+                sendRoot: after.globalState.bytes32Vals[1],
+            };
+            self.l1_send(self.bold, call.abi_encode()).await;
+        }
+        self.last_assertion = h;
+        h
     }
 
     /// The L1 head's timestamp.
@@ -661,5 +756,219 @@ async fn a_rollup_origin_relays_only_below_the_anchor_state() {
     net.assert_delivered_exactly_once(&sent).await;
     assert_eq!(net.proven(), a as i64);
     assert_eq!(net.rejections("output_root"), 1, "logged and counted once");
+    net.stop().await;
+}
+
+/// An Arbitrum chain as a Nitro node serves it, made from an anvil chain:
+/// every header's extra data is a 32-byte send root (`keccak("send root" ‖
+/// number)`), so every block has another hash and links to the rewritten
+/// parent. Receipts (their root is in the header, unchanged) are the
+/// anvil's with the new block hashes. Anvil cannot make Nitro headers; the
+/// hub reads this chain, the test posts assertions of it.
+#[derive(Debug)]
+struct NitroView {
+    url: String,
+    state: std::sync::Arc<NitroState>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct NitroState {
+    upstream: String,
+    /// Rewritten blocks from 0, in order (JSON with their `hash`).
+    blocks: tokio::sync::Mutex<Vec<Value>>,
+}
+
+impl NitroState {
+    async fn rpc(&self, method: &str, params: Value) -> Value {
+        crate::harness::proxy::rpc(&self.upstream, method, params).await
+    }
+
+    /// Rewritten block `n`, rewriting the ones below it first; `None` when
+    /// the chain is not that high yet.
+    async fn block(&self, n: u64) -> Option<Value> {
+        let mut blocks = self.blocks.lock().await;
+        while blocks.len() as u64 <= n {
+            let i = blocks.len() as u64;
+            let mut b = self
+                .rpc(
+                    "eth_getBlockByNumber",
+                    serde_json::json!([format!("0x{i:x}"), false]),
+                )
+                .await;
+            if b.is_null() {
+                return None;
+            }
+            let send_root = keccak256([b"send root".as_slice(), &i.to_be_bytes()].concat());
+            b["extraData"] = Value::String(send_root.to_string());
+            if let Some(parent) = blocks.last() {
+                b["parentHash"] = parent["hash"].clone();
+            }
+            let header: alloy::rpc::types::Header =
+                serde_json::from_value(b.clone()).expect("a header");
+            b["hash"] = Value::String(header.inner.hash_slow().to_string());
+            blocks.push(b);
+        }
+        Some(blocks[usize::try_from(n).expect("small")].clone())
+    }
+
+    async fn answer(&self, call: &Value) -> Value {
+        let method = call["method"].as_str().unwrap_or("");
+        let params = call["params"].clone();
+        let number = |v: &Value| -> Option<u64> {
+            u64::from_str_radix(v.as_str()?.strip_prefix("0x")?, 16).ok()
+        };
+        match method {
+            "eth_getBlockByNumber" => {
+                let n = match params[0].as_str() {
+                    Some("latest") | Some("safe") | Some("finalized") => {
+                        number(&self.rpc("eth_blockNumber", serde_json::json!([])).await)
+                    }
+                    _ => number(&params[0]),
+                };
+                match n {
+                    Some(n) => self.block(n).await.unwrap_or(Value::Null),
+                    None => Value::Null,
+                }
+            }
+            "eth_getBlockByHash" => {
+                let asked = params[0].as_str().unwrap_or("").to_lowercase();
+                let blocks = self.blocks.lock().await;
+                blocks
+                    .iter()
+                    .find(|b| b["hash"].as_str().map(str::to_lowercase) == Some(asked.clone()))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            }
+            "eth_getBlockReceipts" => {
+                let Some(n) = number(&params[0]) else {
+                    return Value::Null;
+                };
+                let Some(block) = self.block(n).await else {
+                    return Value::Null;
+                };
+                let mut receipts = self.rpc(method, params).await;
+                for r in receipts.as_array_mut().into_iter().flatten() {
+                    r["blockHash"] = block["hash"].clone();
+                    for l in r["logs"].as_array_mut().into_iter().flatten() {
+                        l["blockHash"] = block["hash"].clone();
+                    }
+                }
+                receipts
+            }
+            _ => self.rpc(method, params).await,
+        }
+    }
+}
+
+async fn nitro_rpc(
+    axum::extract::State(st): axum::extract::State<std::sync::Arc<NitroState>>,
+    axum::Json(req): axum::Json<Value>,
+) -> axum::Json<Value> {
+    let one = |call: Value, result: Value| serde_json::json!({"jsonrpc": "2.0", "id": call["id"].clone(), "result": result});
+    axum::Json(match req {
+        Value::Array(calls) => {
+            let mut out = Vec::new();
+            for c in calls {
+                let r = st.answer(&c).await;
+                out.push(one(c, r));
+            }
+            Value::Array(out)
+        }
+        call => {
+            let r = st.answer(&call).await;
+            one(call, r)
+        }
+    })
+}
+
+impl NitroView {
+    async fn start(upstream: &str) -> Self {
+        let state = std::sync::Arc::new(NitroState {
+            upstream: upstream.to_owned(),
+            blocks: tokio::sync::Mutex::new(Vec::new()),
+        });
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(nitro_rpc))
+            .with_state(std::sync::Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            state,
+            _task: task,
+        }
+    }
+
+    /// The view's head: its number and (rewritten) hash.
+    async fn head(&self) -> (u64, B256) {
+        let n = self
+            .state
+            .rpc("eth_blockNumber", serde_json::json!([]))
+            .await;
+        let n = u64::from_str_radix(n.as_str().expect("hex").trim_start_matches("0x"), 16)
+            .expect("number");
+        let (hash, _) = self.block_of(n).await;
+        (n, hash)
+    }
+
+    /// Block `n`'s hash and send root in the view.
+    async fn block_of(&self, n: u64) -> (B256, B256) {
+        let b = self.state.block(n).await.expect("the block exists");
+        let field = |k: &str| -> B256 { b[k].as_str().expect("hex").parse().expect("B256") };
+        (field("hash"), field("extraData"))
+    }
+}
+
+/// The Arbitrum form end to end: an L2 whose headers are Nitro's (through
+/// a [`NitroView`]), a BoLD Rollup on L1. Messages wait while the
+/// assertion covering their block is pending; a confirmed assertion whose
+/// send root is not the header's is refused (`send_root`) and counted
+/// once; once an honest assertion is confirmed they are delivered, once
+/// each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arbitrum_origin_relays_only_below_a_confirmed_assertion() {
+    let mut net = Net::start(63_500, Settlement::Assertions(""), false).await;
+    assert_eq!(
+        net.hub
+            .metrics
+            .trust_mode
+            .with_label_values(&[L2_NAME, "rollup_final"])
+            .get(),
+        1
+    );
+    let first = bodies("arbitrum", 4);
+    let a = net.dispatch(&first).await;
+    net.assert_waiting(0, 0, "no assertion covers the block yet")
+        .await;
+    net.assert_block(a, None, false).await;
+    net.assert_waiting(0, 0, "the assertion covering the block is pending")
+        .await;
+
+    // A confirmed assertion of a later block with another send root.
+    let second = bodies("arbitrum later", 2);
+    let b = net.dispatch(&second).await;
+    net.assert_block(b, Some(keccak256("not the send root")), true)
+        .await;
+    net.wait_for("the assertion refused", || net.rejections("send_root") == 1)
+        .await;
+    net.assert_waiting(
+        0,
+        0,
+        "an assertion that does not describe its block proves nothing",
+    )
+    .await;
+
+    // An honest one for the later block: both blocks' messages move.
+    net.assert_block(b, None, true).await;
+    let all: Vec<Bytes> = first.iter().chain(&second).cloned().collect();
+    net.assert_delivered_exactly_once(&all).await;
+    assert_eq!(net.proven(), b as i64);
+    assert_eq!(net.rejections("send_root"), 1, "logged and counted once");
     net.stop().await;
 }

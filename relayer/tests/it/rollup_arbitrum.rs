@@ -3,9 +3,9 @@
 //! `AssertionCreated` event (adapters/contracts/src/test), and, for the
 //! L2, the real Arbitrum Sepolia block of `../shared/vectors/rip7755`
 //! (block 117,201,326, a Nitro header whose extra data is its send root)
-//! served by a small JSON-RPC node. Anvil cannot make Nitro headers, so the
-//! L2 is that real block rather than a chain; the hub's routing below a
-//! proven block is the one the OP Stack tests (`rollup.rs`) run end to end.
+//! served by a small JSON-RPC node: the real Nitro header, where the hub
+//! test (`rollup.rs::an_arbitrum_origin_relays_only_below_a_confirmed_assertion`)
+//! uses an anvil chain rewritten into Nitro's header form.
 //!
 //! The test plays the validator: it asserts the vector's after state (the
 //! assertion hash is the real one) and confirms it. The prover must prove
