@@ -35,12 +35,20 @@ pub struct Migration {
     pub from: u32,
     /// What it changes (logged when it runs).
     pub what: &'static str,
+    /// Rewrites the store. It must be idempotent: a hub stopped between it
+    /// and the number's update runs it again, and two hubs starting
+    /// together may both run it.
+    pub run: MigrationFn,
 }
+
+/// The body of a [`Migration`].
+pub type MigrationFn =
+    for<'a> fn(&'a Store) -> futures::future::BoxFuture<'a, Result<(), StoreError>>;
 
 /// The migrations, by their starting format. Format 1 is the first
 /// recorded one (the layout hubs up to 0.2 wrote without a number), so
-/// there is none yet; a store with a smaller number than every entry here
-/// is refused with [`StoreError::Format`].
+/// there is none yet; a store with a number no entry here starts from is
+/// refused with [`StoreError::Format`].
 pub const MIGRATIONS: &[Migration] = &[];
 
 /// What [`Store::check_format`] found and did.
@@ -99,39 +107,50 @@ impl Store {
     /// fresh store, migrates an older one, refuses a newer one (see the
     /// module documentation).
     pub async fn check_format(&self) -> Result<FormatCheck, StoreError> {
+        self.check_format_against(STORAGE_FORMAT, MIGRATIONS).await
+    }
+
+    /// [`Store::check_format`] for a hub of format `current` with
+    /// `migrations`.
+    async fn check_format_against(
+        &self,
+        current: u32,
+        migrations: &[Migration],
+    ) -> Result<FormatCheck, StoreError> {
         let key = self.format_key();
         let found = self.stored_format().await?;
         match found {
             None => {
-                if !self.set_format_if(None, STORAGE_FORMAT).await? {
+                if !self.set_format_if(None, current).await? {
                     // Another hub wrote it in between: check what it wrote.
-                    return Box::pin(self.check_format()).await;
+                    return Box::pin(self.check_format_against(current, migrations)).await;
                 }
                 Ok(FormatCheck::Initialized)
             }
-            Some(v) if v == STORAGE_FORMAT => Ok(FormatCheck::Current),
-            Some(v) if v > STORAGE_FORMAT => Err(StoreError::NewerFormat {
+            Some(v) if v == current => Ok(FormatCheck::Current),
+            Some(v) if v > current => Err(StoreError::NewerFormat {
                 key,
                 found: v,
-                supported: STORAGE_FORMAT,
+                supported: current,
             }),
             Some(from) => {
                 let mut at = from;
-                while at < STORAGE_FORMAT {
-                    let Some(m) = MIGRATIONS.iter().find(|m| m.from == at) else {
+                while at < current {
+                    let Some(m) = migrations.iter().find(|m| m.from == at) else {
                         return Err(StoreError::Format {
                             key,
                             reason: format!(
-                                "the store is at storage format {at} and this hub reads {STORAGE_FORMAT}; \
+                                "the store is at storage format {at} and this hub reads {current}; \
                                  no migration starts from {at}: run a hub release that reads format {at} \
                                  until its lanes are empty, then delete the prefix's keys and start this one"
                             ),
                         });
                     };
                     tracing::info!(from = at, to = at + 1, what = m.what, "migrating the store");
+                    (m.run)(self).await?;
                     if !self.set_format_if(Some(at), at + 1).await? {
                         // Another hub migrated it: start over from what it wrote.
-                        return Box::pin(self.check_format()).await;
+                        return Box::pin(self.check_format_against(current, migrations)).await;
                     }
                     at += 1;
                 }
@@ -297,6 +316,82 @@ mod tests {
         set(&s, "one").await;
         let err = s.check_format().await.expect_err("malformed");
         assert!(err.to_string().contains("got \"one\""), "{err}");
+    }
+
+    /// A test migration: copies `sy:old` into `sy:{meta}:new` (idempotent).
+    fn copy_old(s: &Store) -> futures::future::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut c = s.conn.clone();
+            let v: Option<String> = redis::cmd("GET")
+                .arg("sy:old")
+                .query_async(&mut c)
+                .await
+                .map_err(redis_err("test"))?;
+            if let Some(v) = v {
+                let _: () = redis::cmd("SET")
+                    .arg("sy:{meta}:new")
+                    .arg(v)
+                    .query_async(&mut c)
+                    .await
+                    .map_err(redis_err("test"))?;
+            }
+            Ok(())
+        })
+    }
+
+    #[tokio::test]
+    async fn an_older_store_is_migrated_step_by_step_and_recorded() {
+        let redis = RedisServer::spawn(None).expect("redis-server");
+        let s = store(&redis, "sy").await;
+        let migrations = [
+            Migration {
+                from: 1,
+                what: "copy old",
+                run: copy_old,
+            },
+            Migration {
+                from: 2,
+                what: "nothing",
+                run: |_| Box::pin(async { Ok(()) }),
+            },
+        ];
+        set(&s, "1").await;
+        let mut c = s.conn.clone();
+        let _: () = redis::cmd("SET")
+            .arg("sy:old")
+            .arg("state")
+            .query_async(&mut c)
+            .await
+            .expect("set");
+        assert_eq!(
+            s.check_format_against(3, &migrations)
+                .await
+                .expect("migrates"),
+            FormatCheck::Migrated { from: 1 }
+        );
+        assert_eq!(s.stored_format().await.expect("get"), Some(3));
+        let moved: Option<String> = redis::cmd("GET")
+            .arg("sy:{meta}:new")
+            .query_async(&mut c)
+            .await
+            .expect("get");
+        assert_eq!(moved.as_deref(), Some("state"));
+        // Done once: the next start finds its own format.
+        assert_eq!(
+            s.check_format_against(3, &migrations).await.expect("check"),
+            FormatCheck::Current
+        );
+        // A gap in the chain of migrations is refused where it is.
+        set(&s, "1").await;
+        let err = s
+            .check_format_against(4, &migrations)
+            .await
+            .expect_err("no migration from 3");
+        assert!(
+            err.to_string().contains("no migration starts from 3"),
+            "{err}"
+        );
+        assert_eq!(s.stored_format().await.expect("get"), Some(3));
     }
 
     #[tokio::test]
