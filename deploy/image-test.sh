@@ -223,6 +223,7 @@ confirmations = 1
 checkpoint = { number = 0, hash = "$genesis" }
 poll_interval_ms = 200
 submitter_key = { env = "SWITCHYARD_TEST_SUBMITTER_KEY" }
+delivery_confirmations = 1
 EOF
 chmod 0644 "$rootfs$config_path"
 

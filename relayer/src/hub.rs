@@ -138,15 +138,20 @@ impl Wiring for ConfigWiring {
         shutdown: &CancellationToken,
         side: &mut Vec<SideTask>,
     ) -> Result<Option<Arc<Signers>>, HubError> {
+        let (Some(inbox), Some(submitter_key)) = (c.inbox, &c.submitter_key) else {
+            // An origin only.
+            return Ok(None);
+        };
         let sub_cfg = SubmitterConfig {
             confirmations: c.delivery_confirmations,
+            receipt_timeout: receipt_timeout(c.delivery_confirmations),
             max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
             replace_after: Duration::from_millis(c.replace_after_ms),
-            fee_bump_percent: c.fee_bump_percent,
+            fee_bump_percent: c.replacement_fee_percent,
             max_gas_per_tx: c.max_batch_gas,
-            ..SubmitterConfig::new(c.chain_id, c.inbox)
+            ..SubmitterConfig::new(c.chain_id, inbox)
         };
-        let mut keys = vec![(format!("chains[{i}].submitter_key"), &c.submitter_key)];
+        let mut keys = vec![(format!("chains[{i}].submitter_key"), submitter_key)];
         for (k, r) in c.extra_submitter_keys.iter().enumerate() {
             keys.push((format!("chains[{i}].extra_submitter_keys[{k}]"), r));
         }
@@ -472,6 +477,10 @@ impl HubBuilder {
                 );
             }
             let Some(attester) = &attester else { continue };
+            let Some(inbox) = c.inbox else {
+                // An origin only: nothing is delivered to it.
+                continue;
+            };
             let mut side = Vec::new();
             let Some(sink) = wiring.sink(i, c, &pool, &metrics, &shutdown, &mut side)? else {
                 continue;
@@ -494,7 +503,7 @@ impl HubBuilder {
                     name: c.name.clone(),
                     domain: c.domain,
                     chain_id: c.chain_id,
-                    inbox: c.inbox,
+                    inbox,
                     group_domains: router.groups_of(c.domain),
                 },
                 store.clone(),
@@ -876,6 +885,17 @@ fn rpc_observer(metrics: &Metrics) -> RpcObserver {
 
 /// How often each delivery signer's balance is read.
 const BALANCE_EVERY: Duration = Duration::from_secs(30);
+
+/// How long a delivery's confirmation is waited for before the batch is
+/// retried: two minutes for inclusion, and 15 s a block of the required
+/// depth (Ethereum's 12 s slots with a margin; faster chains finish early),
+/// so the default depth of finality is waited out instead of sending the
+/// batch again while it is still confirming.
+fn receipt_timeout(confirmations: u64) -> Duration {
+    Duration::from_secs(120).saturating_add(
+        Duration::from_secs(15).saturating_mul(u32::try_from(confirmations).unwrap_or(u32::MAX)),
+    )
+}
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

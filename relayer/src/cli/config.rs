@@ -7,12 +7,17 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::exit::Exit;
-use crate::config::{Config, schema};
+use crate::config::{Config, check, schema};
 
 #[derive(Subcommand, Debug)]
 pub enum ConfigCmd {
-    /// Validate a configuration file (with environment overrides): exit 0
-    /// valid, 3 invalid (the message names the key).
+    /// Check a configuration file (with environment overrides) as a start
+    /// would meet it: every key and value, every secret reference read
+    /// (never printed), a checkpoint or trusted root for every origin's
+    /// first start, no placeholder hashes; warnings for weaker trust than a
+    /// chain allows. Exit 0 when it would start (warnings printed), 3 when
+    /// not (each finding names its key, what was expected and what was
+    /// found); 2 is a wrong command line only.
     Check {
         /// TOML file.
         #[arg(env = "SWITCHYARD_CONFIG")]
@@ -37,22 +42,45 @@ pub fn command(cmd: ConfigCmd) -> anyhow::Result<ExitCode> {
 }
 
 fn check(file: &std::path::Path) -> ExitCode {
-    match Config::load(file) {
-        Ok(c) => {
-            if c.cometbft_origins.is_empty() {
-                println!("ok: {} chains", c.chains.len());
-            } else {
-                println!(
-                    "ok: {} chains, {} CometBFT origins",
-                    c.chains.len(),
-                    c.cometbft_origins.len()
-                );
-            }
-            Exit::Ok.into()
-        }
+    let (c, refs) = match Config::load_resolved(file) {
+        Ok(x) => x,
         Err(e) => {
-            eprintln!("invalid: {e}");
-            Exit::Config.into()
+            eprintln!("error: {}: {}", e.path, e.reason);
+            eprintln!("invalid: the configuration cannot be loaded");
+            return Exit::Config.into();
         }
+    };
+    let report = check::check(&c);
+    for r in &refs {
+        println!("resolved: {} from {}", r.path, r.source);
+    }
+    for r in &report.resolved {
+        println!("resolved: {r}");
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}: {}", w.path, w.reason);
+    }
+    for e in &report.errors {
+        eprintln!("error: {}: {}", e.path, e.reason);
+    }
+    let origins = if c.cometbft_origins.is_empty() {
+        String::new()
+    } else {
+        format!(", {} CometBFT origins", c.cometbft_origins.len())
+    };
+    if report.errors.is_empty() {
+        println!(
+            "ok: {} chains{origins}, {} warnings",
+            c.chains.len(),
+            report.warnings.len()
+        );
+        Exit::Ok.into()
+    } else {
+        eprintln!(
+            "invalid: {} errors, {} warnings",
+            report.errors.len(),
+            report.warnings.len()
+        );
+        Exit::Config.into()
     }
 }

@@ -15,9 +15,12 @@ use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
 pub mod beacon;
+pub mod check;
+mod load;
 pub mod rollup;
 pub mod schema;
 
+pub use load::ResolvedRef;
 pub use rollup::RollupConfig;
 
 /// Refuses keys that are not `[a-z0-9_]+` before the `config` crate sees
@@ -200,8 +203,9 @@ pub struct CometbftOriginConfig {
     pub name: String,
     /// The chain's Switchyard domain (the `origin` of its messages).
     pub domain: u32,
-    /// CometBFT RPC endpoints (`http://host:26657`), in order of preference.
-    #[schemars(length(min = 1), inner(regex(pattern = schema::HTTP_URL_PATTERN)))]
+    /// CometBFT RPC endpoints (`http://host:26657`), in order of preference;
+    /// each a URL, `{ env = "NAME" }` or `{ file = "/path" }`.
+    #[schemars(schema_with = "schema::http_urls")]
     pub rpc_urls: Vec<String>,
     /// Height of the trusted header (weak subjectivity), used on the first
     /// start and when the persisted state has outlived the trusting period.
@@ -354,7 +358,8 @@ fn default_weight() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteGroupConfig {
-    /// Name for logs and metrics.
+    /// Name for logs and metrics (`[a-z0-9_-]{1,32}`).
+    #[schemars(regex(pattern = schema::NAME_PATTERN))]
     pub name: String,
     /// The logical domain messages are addressed to.
     pub domain: u32,
@@ -369,16 +374,18 @@ pub struct RouteGroupConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://host:port[/db]`.
-    #[schemars(regex(pattern = schema::REDIS_URL_PATTERN))]
+    /// `redis://host:port[/db]` (or `rediss://`), `{ env = "NAME" }` or
+    /// `{ file = "/path" }`.
+    #[schemars(schema_with = "schema::redis_url")]
     pub url: String,
     /// Prefix of every key, so several hubs can share one Redis.
     #[schemars(regex(pattern = "^[^{} ]+$"))]
     #[serde(default = "default_prefix")]
     pub key_prefix: String,
-    /// Redis Cluster seed nodes (`redis://host:port`); when set, the hub talks
-    /// to the cluster and `url` is ignored.
-    #[schemars(inner(regex(pattern = schema::REDIS_URL_PATTERN)))]
+    /// Redis Cluster seed nodes (`redis://host:port`, `{ env = "NAME" }` or
+    /// `{ file = "/path" }` each); when set, the hub talks to the cluster
+    /// and `url` is ignored.
+    #[schemars(schema_with = "schema::redis_urls")]
     #[serde(default)]
     pub cluster_nodes: Vec<String>,
 }
@@ -440,6 +447,17 @@ impl TlsConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        for (path, file) in [
+            ("tls.ca_file", &self.ca_file),
+            ("tls.redis_client_cert_file", &self.redis_client_cert_file),
+        ] {
+            if file.as_ref().is_some_and(|f| f.as_os_str().is_empty()) {
+                return Err(cfg_err(
+                    path,
+                    "expected the path of a PEM file, got an empty string (leave the key out for none)",
+                ));
+            }
+        }
         self.roots()?;
         match (&self.redis_client_cert_file, &self.redis_client_key) {
             (None, None) => Ok(()),
@@ -650,6 +668,14 @@ impl SecretRef {
 
     fn check(&self, path: &str) -> Result<(), ConfigError> {
         match (&self.env, &self.file) {
+            (Some(e), None) if e.is_empty() => Err(cfg_err(
+                path,
+                "expected the name of an environment variable in `env`, got an empty string",
+            )),
+            (None, Some(f)) if f.as_os_str().is_empty() => Err(cfg_err(
+                path,
+                "expected a file path in `file`, got an empty string",
+            )),
             (Some(_), None) | (None, Some(_)) => Ok(()),
             (None, None) => Err(cfg_err(
                 path,
@@ -735,6 +761,11 @@ pub struct DispatcherConfig {
     #[serde(default = "default_retry_base")]
     pub retry_base_ms: u64,
     /// An entry older than this is dead-lettered instead of retried, in ms.
+    /// The default, 7 days, outlasts a long destination outage (a chain
+    /// halt, a provider down over a weekend): the lane holds the entries,
+    /// bounded by `max_backlog_entries`, and delivers them when the chain
+    /// is back, instead of dead-lettering everything queued meanwhile.
+    #[schemars(range(min = 1))]
     #[serde(default = "default_max_age")]
     pub max_entry_age_ms: u64,
     /// A lane whose oldest entry is older than this is stuck: `/readyz`
@@ -774,7 +805,7 @@ fn default_retry_base() -> u64 {
     200
 }
 fn default_max_age() -> u64 {
-    3_600_000
+    7 * 86_400_000
 }
 fn default_stuck_after() -> u64 {
     300_000
@@ -820,16 +851,23 @@ pub struct ChainConfig {
     /// Message domain id.
     pub domain: u32,
     /// EIP-155 chain id.
+    #[schemars(range(min = 1))]
     pub chain_id: u64,
-    /// JSON-RPC endpoints, in order of preference.
-    #[schemars(length(min = 1), inner(regex(pattern = schema::HTTP_URL_PATTERN)))]
+    /// JSON-RPC endpoints, in order of preference; each a URL,
+    /// `{ env = "NAME" }` or `{ file = "/path" }` (URLs with API keys are
+    /// secrets).
+    #[schemars(schema_with = "schema::http_urls")]
     pub rpc_urls: Vec<String>,
     /// Mailbox contract (messages from this chain).
     #[schemars(schema_with = "schema::hex::<20>")]
     pub mailbox: Address,
-    /// Inbox contract (messages to this chain).
+    /// Inbox contract (messages to this chain). With `submitter_key` it
+    /// makes the chain a destination; an origin-only chain leaves both out
+    /// (messages addressed to it are then rejected as to an unknown
+    /// destination).
     #[schemars(schema_with = "schema::hex::<20>")]
-    pub inbox: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbox: Option<Address>,
     /// Header-chain light client: blocks below the verified tip before a
     /// block's messages are relayed.
     #[schemars(range(max = 1024))]
@@ -853,8 +891,10 @@ pub struct ChainConfig {
     #[schemars(range(min = *MAX_RESPONSE_RANGE.start(), max = *MAX_RESPONSE_RANGE.end()))]
     #[serde(default = "default_evm_max_response")]
     pub max_response_bytes: usize,
-    /// Key of the account that pays for deliveries to this chain.
-    pub submitter_key: SecretRef,
+    /// Key of the account that pays for deliveries to this chain; required
+    /// with `inbox`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter_key: Option<SecretRef>,
     /// More delivery keys, used in parallel with `submitter_key` (each has
     /// its own nonce sequence; batches go to the least busy).
     #[serde(default)]
@@ -864,7 +904,12 @@ pub struct ChainConfig {
     #[schemars(range(min = 0.0))]
     #[serde(default = "default_low_balance")]
     pub low_balance_eth: f64,
-    /// Blocks on top of a delivery before its batch is acknowledged.
+    /// Blocks on top of a delivery before its batch is acknowledged (and
+    /// its entries leave the lane). A reorg deeper than this after the
+    /// acknowledgement loses the batch, so the default (64, two Ethereum
+    /// epochs: finality) waits for finality on Ethereum; a chain with a
+    /// shorter finality depth may lower it (docs/operations.md).
+    #[schemars(range(max = 1024))]
     #[serde(default = "default_delivery_confirmations")]
     pub delivery_confirmations: u64,
     /// Ceiling of `maxFeePerGas`, in gwei.
@@ -872,14 +917,17 @@ pub struct ChainConfig {
     #[serde(default = "default_max_fee")]
     pub max_fee_gwei: u64,
     /// A delivery not mined after this long is replaced (same nonce) with
-    /// fees raised by `fee_bump_percent`, up to `max_fee_gwei`.
+    /// fees raised to `replacement_fee_percent`, up to `max_fee_gwei`.
     #[schemars(range(min = 500, max = 3_600_000))]
     #[serde(default = "default_replace_after")]
     pub replace_after_ms: u64,
-    /// Fee increase per replacement, in percent (110 to 300).
+    /// The fees of a replacement as a percentage of the replaced
+    /// transaction's, 110 to 300: the default 125 means +25% (not +125%);
+    /// nodes refuse a replacement under 110 (+10%). Formerly
+    /// `fee_bump_percent`, still read under that name with the same meaning.
     #[schemars(range(min = 110, max = 300))]
-    #[serde(default = "default_fee_bump")]
-    pub fee_bump_percent: u64,
+    #[serde(default = "default_fee_bump", alias = "fee_bump_percent")]
+    pub replacement_fee_percent: u64,
     /// Most gas one delivery transaction may use (estimate with margin); a
     /// batch over it is split in two.
     #[schemars(range(min = 200_000, max = 100_000_000))]
@@ -898,9 +946,11 @@ pub struct ChainConfig {
     #[serde(default)]
     pub trust: HeaderTrust,
     /// Endpoints that must agree on a block's hash before it is routed
-    /// (`trust = "quorum"`; at least 2, at most the number of `rpc_urls`).
-    #[serde(default = "default_min_agreeing")]
-    pub min_agreeing_endpoints: usize,
+    /// (`trust = "quorum"` only; at least 2, at most the number of
+    /// `rpc_urls`; default 2).
+    #[schemars(range(min = 2))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_agreeing_endpoints: Option<usize>,
     /// Allows header-chain mode on a public Ethereum network (mainnet,
     /// Sepolia, Holesky, Hoodi), where `[chains.beacon]` gives proofs
     /// instead of endpoint agreement. Off by default.
@@ -987,8 +1037,9 @@ pub const PUBLIC_ETHEREUM_CHAIN_IDS: &[(u64, &str)] = &[
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BeaconConfig {
-    /// Beacon API endpoints, tried in turn.
-    #[schemars(length(min = 1), inner(regex(pattern = schema::HTTP_URL_PATTERN)))]
+    /// Beacon API endpoints, tried in turn; each a URL, `{ env = "NAME" }`
+    /// or `{ file = "/path" }`.
+    #[schemars(schema_with = "schema::http_urls")]
     pub urls: Vec<String>,
     /// `mainnet`, `sepolia` or `holesky`: fork schedule, genesis validators
     /// root, genesis time; or `custom`, a devnet described in `custom`.
@@ -1085,7 +1136,7 @@ fn default_rpc_timeout() -> u64 {
     10_000
 }
 fn default_delivery_confirmations() -> u64 {
-    1
+    64
 }
 fn default_max_fee() -> u64 {
     500
@@ -1128,15 +1179,23 @@ impl ChainConfig {
     /// routing needs no agreement (a beacon anchor, or one trusted source).
     pub fn quorum(&self) -> usize {
         match self.trust_mode() {
-            TrustMode::HeaderChainQuorum => self.min_agreeing_endpoints,
+            TrustMode::HeaderChainQuorum => self.min_agreeing(),
             _ => 1,
         }
     }
+
+    fn min_agreeing(&self) -> usize {
+        self.min_agreeing_endpoints.unwrap_or(DEFAULT_MIN_AGREEING)
+    }
+
+    /// Whether messages are delivered to this chain: it has an Inbox
+    /// (validation requires a submitter key with it).
+    pub fn is_destination(&self) -> bool {
+        self.inbox.is_some()
+    }
 }
 
-fn default_min_agreeing() -> usize {
-    2
-}
+const DEFAULT_MIN_AGREEING: usize = 2;
 
 fn default_evm_max_response() -> usize {
     switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES
@@ -1147,6 +1206,16 @@ impl ChainConfig {
     /// endpoints, and a public Ethereum network needs its beacon anchor.
     fn validate_trust(&self, i: usize) -> Result<(), ConfigError> {
         let p = |k: &str| format!("chains[{i}].{k}");
+        let mode = self.trust_mode();
+        if self.min_agreeing_endpoints.is_some() && mode != TrustMode::HeaderChainQuorum {
+            return Err(cfg_err(
+                p("min_agreeing_endpoints"),
+                format!(
+                    "expected only with trust = \"quorum\" and neither [chains.beacon] nor [chains.rollup], got it on a chain trusted as {}: remove the key",
+                    mode.as_str()
+                ),
+            ));
+        }
         if self.rollup.is_some() {
             if self.beacon.is_some() {
                 return Err(cfg_err(
@@ -1177,22 +1246,21 @@ impl ChainConfig {
             return Ok(());
         }
         let n = self.rpc_urls.len();
-        if !(2..=n.max(2)).contains(&self.min_agreeing_endpoints) {
+        let quorum = self.min_agreeing();
+        if !(2..=n.max(2)).contains(&quorum) {
             return Err(cfg_err(
                 p("min_agreeing_endpoints"),
                 format!(
-                    "expected 2..={} (the number of rpc_urls), got {}",
+                    "expected 2..={} (the number of rpc_urls), got {quorum}",
                     n.max(2),
-                    self.min_agreeing_endpoints
                 ),
             ));
         }
-        if n < self.min_agreeing_endpoints {
+        if n < quorum {
             return Err(cfg_err(
                 p("rpc_urls"),
                 format!(
-                    "trust = \"quorum\" needs at least min_agreeing_endpoints = {} independent endpoints, got {n}: add endpoints of other providers, or set trust = \"single_endpoint\" to trust one source (it can then forge messages)",
-                    self.min_agreeing_endpoints
+                    "trust = \"quorum\" needs at least min_agreeing_endpoints = {quorum} independent endpoints, got {n}: add endpoints of other providers, or set trust = \"single_endpoint\" to trust one source (it can then forge messages)",
                 ),
             ));
         }
@@ -1250,60 +1318,74 @@ fn refuse_loose_types(path: &str, key: &str, v: &config::Value) -> Result<(), Co
 impl Config {
     /// Loads `path` (TOML) with environment overrides, then validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_resolved(path).map(|(c, _)| c)
+    }
+
+    /// [`Config::load`], and where each endpoint URL given by reference was
+    /// read from (for `config check`; never the value).
+    pub fn load_resolved(path: &Path) -> Result<(Self, Vec<ResolvedRef>), ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, e.to_string()))?;
-        refuse_odd_keys(&text, &file)?;
-        for (name, _) in std::env::vars_os() {
+        let mut vars = Vec::new();
+        for (name, value) in std::env::vars_os() {
             let name = name.to_string_lossy();
-            if name.starts_with("SWITCHYARD__")
-                && !name
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            if !name.starts_with(load::ENV_PREFIX) {
+                continue;
+            }
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
             {
                 return Err(cfg_err(
                     format!("environment variable {name}"),
                     "expected a name of [A-Z0-9_] (SWITCHYARD__SECTION__KEY)",
                 ));
             }
+            let Some(value) = value.to_str() else {
+                return Err(cfg_err(
+                    format!("environment variable {name}"),
+                    "expected a UTF-8 value, got other bytes",
+                ));
+            };
+            vars.push((name.into_owned(), value.to_owned()));
         }
-        let built = config::Config::builder()
-            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix("SWITCHYARD")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
-            .build()
-            .map_err(|e| cfg_err(path.display().to_string(), e.to_string()))?;
-        Self::from_source(built)
+        Self::parse(&text, &file, vars)
     }
 
     /// Parses TOML text without environment overrides (tests, `config check`).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        refuse_odd_keys(text, "<toml>")?;
-        let built = config::Config::builder()
-            .add_source(config::File::from_str(text, config::FileFormat::Toml))
-            .build()
-            .map_err(|e| cfg_err("<toml>", e.to_string()))?;
-        Self::from_source(built)
+        Self::parse(text, "<toml>", Vec::new()).map(|(c, _)| c)
     }
 
-    fn from_source(built: config::Config) -> Result<Self, ConfigError> {
-        let values: config::Map<String, config::Value> = built
-            .clone()
-            .try_deserialize()
-            .map_err(|e| cfg_err("<root>", e.to_string()))?;
-        for (key, value) in &values {
-            refuse_loose_types(key, key, value)?;
+    /// Parses `text` (from `origin`), lays the overrides `vars` over it,
+    /// resolves endpoint references, then deserializes and validates.
+    fn parse(
+        text: &str,
+        origin: &str,
+        vars: Vec<(String, String)>,
+    ) -> Result<(Self, Vec<ResolvedRef>), ConfigError> {
+        refuse_odd_keys(text, origin)?;
+        let mut tree = text
+            .parse::<toml::Table>()
+            .map_err(|e| cfg_err(origin, e.to_string()))?;
+        load::apply_env(&mut tree, vars)?;
+        let refs = load::resolve_endpoints(&mut tree)?;
+        let tree = toml::Value::Table(tree);
+        check_keys("", &tree)?;
+        load::check_hex("", &tree)?;
+        Ok((Self::from_value(load::to_config_value(tree))?, refs))
+    }
+
+    fn from_value(value: config::Value) -> Result<Self, ConfigError> {
+        if let config::ValueKind::Table(t) = &value.kind {
+            for (key, v) in t {
+                refuse_loose_types(key, key, v)?;
+            }
         }
-        // serde_path_to_error turns "unknown field `x`" into one with its path.
-        let cfg: Self = serde_path_to_error::deserialize(built).map_err(|e| {
-            let path = e.path().to_string();
-            cfg_err(
-                if path == "." { "<root>".into() } else { path },
-                e.into_inner().to_string(),
-            )
+        // serde_path_to_error gives "unknown field `x`" its path.
+        let cfg: Self = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = load::dotted(e.path());
+            cfg_err(path, load::plain_reason(e.into_inner().to_string()))
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -1416,9 +1498,21 @@ impl Config {
         if self.chains.is_empty() {
             return Err(cfg_err("chains", "expected at least one chain, got none"));
         }
+        if d.max_entry_age_ms == 0 {
+            return Err(cfg_err(
+                "dispatcher.max_entry_age_ms",
+                "expected at least 1, got 0",
+            ));
+        }
         for (i, c) in self.chains.iter().enumerate() {
             let p = |k: &str| format!("chains[{i}].{k}");
             check_name(p("name"), &c.name)?;
+            if c.chain_id == 0 {
+                return Err(cfg_err(
+                    p("chain_id"),
+                    "expected an EIP-155 chain id of at least 1, got 0",
+                ));
+            }
             unique(
                 p("name"),
                 &c.name,
@@ -1518,16 +1612,39 @@ impl Config {
             }
             in_range(p("replace_after_ms"), c.replace_after_ms, 500..=3_600_000)?;
             in_range(p("max_batch_gas"), c.max_batch_gas, 200_000..=100_000_000)?;
-            if !(110..=300).contains(&c.fee_bump_percent) {
+            if !(110..=300).contains(&c.replacement_fee_percent) {
                 return Err(cfg_err(
-                    p("fee_bump_percent"),
+                    p("replacement_fee_percent"),
                     format!(
-                        "expected 110..=300 (nodes refuse replacements under +10%), got {}",
-                        c.fee_bump_percent
+                        "expected 110..=300, the replacement's fees in percent of the replaced transaction's (125 = +25%; nodes refuse under 110), got {}",
+                        c.replacement_fee_percent
                     ),
                 ));
             }
-            c.submitter_key.check(&p("submitter_key"))?;
+            if c.delivery_confirmations > 1024 {
+                return Err(cfg_err(
+                    p("delivery_confirmations"),
+                    format!("expected at most 1024, got {}", c.delivery_confirmations),
+                ));
+            }
+            match (&c.inbox, &c.submitter_key) {
+                (Some(_), None) => {
+                    return Err(cfg_err(
+                        p("submitter_key"),
+                        "expected a submitter key with inbox (the chain is a destination: its deliveries need a paying account), got none",
+                    ));
+                }
+                (None, _) if !c.extra_submitter_keys.is_empty() => {
+                    return Err(cfg_err(
+                        p("extra_submitter_keys"),
+                        "expected none on a chain without inbox (an origin only, never a destination), got some: set inbox, or remove the keys",
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(key) = &c.submitter_key {
+                key.check(&p("submitter_key"))?;
+            }
             for (k, key) in c.extra_submitter_keys.iter().enumerate() {
                 key.check(&p(&format!("extra_submitter_keys[{k}]")))?;
             }
@@ -1541,6 +1658,7 @@ impl Config {
         self.validate_cometbft_origins()?;
         for (i, g) in self.route_groups.iter().enumerate() {
             let p = |k: &str| format!("route_groups[{i}].{k}");
+            check_name(p("name"), &g.name)?;
             if let Some(j) = self.chains.iter().position(|c| c.domain == g.domain) {
                 return Err(cfg_err(
                     p("domain"),
@@ -1563,10 +1681,27 @@ impl Config {
                 ));
             }
             for (k, m) in g.members.iter().enumerate() {
-                if self.chain_by_name(&m.chain).is_none() {
+                let Some(c) = self.chain_by_name(&m.chain) else {
                     return Err(cfg_err(
                         format!("route_groups[{i}].members[{k}].chain"),
-                        format!("no chain named {:?}", m.chain),
+                        format!(
+                            "expected the name of one of chains ({}), got {:?}",
+                            self.chains
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            m.chain
+                        ),
+                    ));
+                };
+                if !c.is_destination() {
+                    return Err(cfg_err(
+                        format!("route_groups[{i}].members[{k}].chain"),
+                        format!(
+                            "expected a destination chain (with inbox and submitter_key), got {:?}, an origin only: give it inbox and submitter_key, or leave it out of the group",
+                            m.chain
+                        ),
                     ));
                 }
                 in_range(
@@ -1848,16 +1983,19 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         assert_eq!(c.chains[0].extra_submitter_keys.len(), 2);
         assert!((c.chains[0].low_balance_eth - 0.5).abs() < 1e-12);
         assert_eq!(
-            (c.chains[0].replace_after_ms, c.chains[0].fee_bump_percent),
+            (
+                c.chains[0].replace_after_ms,
+                c.chains[0].replacement_fee_percent
+            ),
             (2000, 150)
         );
         let defaults = Config::from_toml(&sample()).expect("valid");
-        assert_eq!(defaults.chains[0].fee_bump_percent, 125);
+        assert_eq!(defaults.chains[0].replacement_fee_percent, 125);
         for (from, to, path) in [
             (
                 "fee_bump_percent = 150",
                 "fee_bump_percent = 105",
-                "chains[0].fee_bump_percent",
+                "chains[0].replacement_fee_percent",
             ),
             (
                 "replace_after_ms = 2000",

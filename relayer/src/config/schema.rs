@@ -160,13 +160,39 @@ fn drop_keys(schema: &mut Value, keys: &[&str]) {
     }
 }
 
-/// Bytes as serde reads alloy's fixed-size types (`Address`, `B256`,
-/// `FixedBytes<4>`): `2N` hex digits, `0x`-prefixed or not.
+/// Fixed-size bytes (`Address`, `B256`, `FixedBytes<4>`) as the loader
+/// takes them: `0x` and `2N` hex digits.
 pub(crate) fn hex<const N: usize>(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
-        "pattern": format!("^(0x)?[0-9a-fA-F]{{{}}}$", 2 * N),
+        "pattern": format!("^0x[0-9a-fA-F]{{{}}}$", 2 * N),
     })
+}
+
+/// An endpoint URL matching `pattern`, or a reference to a secret holding
+/// it (`{ env = "NAME" }`, `{ file = "/path" }`).
+fn url_or_ref(g: &mut SchemaGenerator, pattern: &str) -> Schema {
+    let secret = g.subschema_for::<super::SecretRef>();
+    json_schema!({
+        "anyOf": [{ "type": "string", "pattern": pattern }, secret],
+    })
+}
+
+/// A list of at least one HTTP endpoint, each a URL or a secret reference.
+pub(crate) fn http_urls(g: &mut SchemaGenerator) -> Schema {
+    let item = url_or_ref(g, HTTP_URL_PATTERN);
+    json_schema!({ "type": "array", "minItems": 1, "items": item })
+}
+
+/// The Redis URL or a secret reference.
+pub(crate) fn redis_url(g: &mut SchemaGenerator) -> Schema {
+    url_or_ref(g, REDIS_URL_PATTERN)
+}
+
+/// Redis Cluster nodes, each a URL or a secret reference.
+pub(crate) fn redis_urls(g: &mut SchemaGenerator) -> Schema {
+    let item = url_or_ref(g, REDIS_URL_PATTERN);
+    json_schema!({ "type": "array", "items": item })
 }
 
 /// `[chains.beacon] network`: a built-in network, or `custom`.
@@ -369,7 +395,7 @@ mod tests {
                 "chain_id": 31337,
                 "rpc_urls": ["http://127.0.0.1:8545", "https://rpc.example/v2/key"],
                 "mailbox": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-                "inbox": "e7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+                "inbox": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
                 "submitter_key": {"file": "/run/secrets/alpha"},
                 "beacon": {
                     "urls": ["http://127.0.0.1:5052"],
@@ -422,9 +448,9 @@ mod tests {
                 "/chains/0/mailbox",
             ),
             (
-                "/chains/0/fee_bump_percent",
+                "/chains/0/replacement_fee_percent",
                 serde_json::json!(105),
-                "/chains/0/fee_bump_percent",
+                "/chains/0/replacement_fee_percent",
             ),
             (
                 "/chains/0/beacon/network",

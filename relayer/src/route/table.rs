@@ -94,12 +94,14 @@ pub struct Router {
 }
 
 impl Router {
-    /// Every configured chain is a destination of its own domain; route
-    /// groups add logical domains.
+    /// Every configured chain with an Inbox is a destination of its own
+    /// domain (an origin-only chain is not: messages to it are rejected as
+    /// to an unknown destination); route groups add logical domains.
     pub fn from_config(cfg: &Config) -> Self {
         let routes: BTreeMap<Domain, Route> = cfg
             .chains
             .iter()
+            .filter(|c| c.is_destination())
             .map(|c| {
                 (
                     c.domain,
@@ -242,6 +244,31 @@ mod tests {
             recipient: B256::repeat_byte(9),
             body: Default::default(),
         }
+    }
+
+    /// A chain without an Inbox is an origin only: no route leads to it,
+    /// so a message addressed to it is rejected as to an unknown
+    /// destination instead of waiting in a lane nobody delivers.
+    #[test]
+    fn an_origin_only_chain_is_no_destination() {
+        let chain = |name: &str, domain: u32, inbox: &str| {
+            format!(
+                "[[chains]]\nname = \"{name}\"\ndomain = {domain}\nchain_id = {domain}\nrpc_urls = [\"http://127.0.0.1:1\"]\ntrust = \"single_endpoint\"\nmailbox = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\n{inbox}"
+            )
+        };
+        let text = format!(
+            "attester_key = {{ env = \"A\" }}\nqueue_key = {{ env = \"Q\" }}\n[redis]\nurl = \"redis://127.0.0.1:1\"\n{}{}",
+            chain(
+                "dest",
+                1000,
+                "inbox = \"0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512\"\nsubmitter_key = { env = \"S\" }\n"
+            ),
+            chain("origin", 2000, ""),
+        );
+        let cfg = Config::from_toml(&text).expect("an origin-only chain needs no inbox");
+        let router = Router::from_config(&cfg);
+        assert!(matches!(router.target(1000), Some(Target::Chain(r)) if r.name == "dest"));
+        assert!(router.target(2000).is_none());
     }
 
     #[test]

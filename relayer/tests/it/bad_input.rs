@@ -89,23 +89,23 @@ impl Net {
             chain_id: self.chains.anvils[i].chain_id,
             rpc_urls: vec![rpc.to_owned()],
             mailbox,
-            inbox: self.chains.deployments[i].inbox,
+            inbox: Some(self.chains.deployments[i].inbox),
             confirmations: 1,
             checkpoint: Some(checkpoint),
             poll_interval_ms: 100,
             rpc_timeout_ms: 5_000,
-            submitter_key: SecretRef::file(&self.keys.submitter),
+            submitter_key: Some(SecretRef::file(&self.keys.submitter)),
             delivery_confirmations: 1,
             max_fee_gwei: 500,
             max_batch_gas: 15_000_000,
             extra_submitter_keys: Vec::new(),
             low_balance_eth: 0.1,
             replace_after_ms: 30_000,
-            fee_bump_percent: 125,
+            replacement_fee_percent: 125,
             beacon: None,
             // A local chain read through one endpoint: trusted by choice.
             trust: switchyard::config::HeaderTrust::SingleEndpoint,
-            min_agreeing_endpoints: 2,
+            min_agreeing_endpoints: None,
             allow_header_chain_on_public_network: false,
             rollup: None,
             max_response_bytes: switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES,
@@ -440,7 +440,7 @@ async fn a_forged_branch_from_one_endpoint_is_never_relayed() {
         .await;
     cfg.chains[0].rpc_urls = vec![proxy.url.clone(), net.chains.anvils[0].url.clone()];
     cfg.chains[0].trust = switchyard::config::HeaderTrust::Quorum;
-    cfg.chains[0].min_agreeing_endpoints = 2;
+    cfg.chains[0].min_agreeing_endpoints = Some(2);
     let shutdown = CancellationToken::new();
     let hub = Hub::start(cfg, shutdown.clone()).await.expect("hub starts");
     wait_following(&hub).await;

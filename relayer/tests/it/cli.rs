@@ -33,7 +33,21 @@ trust = "single_endpoint"
 mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 submitter_key = { env = "SY_SUBMITTER" }
+checkpoint = { number = 0, hash = "0x88e96d4537bea4d9c05d12549907b32561d3bf31f45aae734cdc119f13406cb6" }
 "#;
+
+/// The secrets `CONFIG` names, so that `config check` can read them.
+const SECRETS: &[(&str, &str)] = &[
+    (
+        "SY_ATTESTER",
+        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    ),
+    ("SY_QUEUE_KEY", "a queue key of at least thirty-two bytes"),
+    (
+        "SY_SUBMITTER",
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    ),
+];
 
 /// Runs the binary with `args` (and `env`), without a SWITCHYARD_CONFIG
 /// from the caller's environment.
@@ -204,7 +218,7 @@ async fn each_exit_code_means_one_thing_across_commands() {
     let hub = empty_hub().await;
 
     // 0: done, yes.
-    let out = run(&["config", "check", good], &[]).await;
+    let out = run(&["config", "check", good], SECRETS).await;
     expect(&out, 0, "");
     // 1: done, no: a bootstrap under a root nobody trusts.
     let bootstrap = switchyard_localnet::procs::repo_root()
@@ -284,11 +298,9 @@ async fn each_exit_code_means_one_thing_across_commands() {
         "SY_QUEUE_KEY",
     );
     // The variable names the file: it is no configuration key itself.
-    expect(
-        &run(&["config", "check"], &[("SWITCHYARD_CONFIG", good)]).await,
-        0,
-        "",
-    );
+    let mut with_file = SECRETS.to_vec();
+    with_file.push(("SWITCHYARD_CONFIG", good));
+    expect(&run(&["config", "check"], &with_file).await, 0, "");
     // 4: a service that cannot be asked: a hub, Redis.
     expect(
         &run(&["status", ID, "--hub", "http://127.0.0.1:1"], &[]).await,
@@ -327,4 +339,100 @@ async fn each_exit_code_means_one_thing_across_commands() {
         .await
         .expect("runs");
     expect(&out, 7, "writing the answer");
+}
+
+/// `config check` predicts a start: endpoint URLs from the environment
+/// (list overrides included) are read and named by source only, a secret
+/// that cannot be read fails it with exit 3 (the configuration), a wrong
+/// command line with 2, and an override that cannot apply says how instead.
+#[tokio::test]
+async fn config_check_reads_every_reference_and_overrides_of_list_entries() {
+    let dir = tempfile::tempdir().expect("dir");
+    let good = write(dir.path(), "hub.toml", CONFIG);
+    let good = good.to_str().expect("utf-8");
+    let secret_url = "https://rpc.example/v2/SECRET-API-KEY";
+    let mut env = SECRETS.to_vec();
+    env.push((
+        "SWITCHYARD__CHAINS__0__RPC_URLS",
+        r#"[{"env": "SY_ALPHA_RPC"}]"#,
+    ));
+    env.push(("SY_ALPHA_RPC", secret_url));
+    env.push((
+        "SWITCHYARD__REDIS__CLUSTER_NODES",
+        "redis://10.0.0.1:6379,redis://10.0.0.2:6379",
+    ));
+    let out = run(&["config", "check", good], &env).await;
+    expect(&out, 0, "");
+    let all = text(&out);
+    assert!(
+        all.contains("resolved: chains[0].rpc_urls[0] from env SY_ALPHA_RPC"),
+        "{all}"
+    );
+    assert!(
+        all.contains("resolved: attester_key from env SY_ATTESTER"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("SECRET-API-KEY"),
+        "a value was printed: {all}"
+    );
+
+    // A list entry's key by index; an entry the file lacks is refused.
+    let out = run(
+        &["config", "check", good],
+        &[("SWITCHYARD__CHAINS__1__RPC_URLS", "https://x")],
+    )
+    .await;
+    expect(
+        &out,
+        3,
+        "environment variable SWITCHYARD__CHAINS__1__RPC_URLS: expected an index below 1",
+    );
+    // The URL's variable unset: the path and the variable, no value.
+    let out = run(
+        &["config", "check", good],
+        &[(
+            "SWITCHYARD__CHAINS__0__RPC_URLS",
+            r#"[{"env": "SY_UNSET_RPC"}]"#,
+        )],
+    )
+    .await;
+    expect(
+        &out,
+        3,
+        "error: chains[0].rpc_urls[0]: environment variable SY_UNSET_RPC is not set",
+    );
+    // A secret that cannot be read is found by the check, not by the start.
+    let out = run(&["config", "check", good], &SECRETS[..2]).await;
+    expect(
+        &out,
+        3,
+        "error: chains[0].submitter_key: environment variable SY_SUBMITTER is not set",
+    );
+    // No checkpoint: fatal at a first start, so refused here.
+    let bare = write(
+        dir.path(),
+        "bare.toml",
+        &CONFIG.replace(
+            "checkpoint = { number = 0, hash = \"0x88e96d4537bea4d9c05d12549907b32561d3bf31f45aae734cdc119f13406cb6\" }\n",
+            "",
+        ),
+    );
+    let out = run(&["config", "check", bare.to_str().expect("utf-8")], SECRETS).await;
+    expect(
+        &out,
+        3,
+        "error: chains[0].checkpoint: expected { number, hash }",
+    );
+    // Header-chain mode on a public chain id: a warning, still exit 0.
+    let mut public = SECRETS.to_vec();
+    public.push(("SWITCHYARD__CHAINS__0__CHAIN_ID", "10"));
+    let out = run(&["config", "check", good], &public).await;
+    expect(
+        &out,
+        0,
+        "warning: chains[0].chain_id: chain_id 10 is OP Mainnet",
+    );
+    // The command line itself: 2.
+    expect(&run(&["config", "check"], &[]).await, 2, "required");
 }
