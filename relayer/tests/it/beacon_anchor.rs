@@ -588,6 +588,34 @@ async fn a_beacon_anchored_origin_relays_what_the_sync_committee_finalized() {
     assert_eq!(updates("rejected"), 0, "{}", net.hub.metrics.render());
     assert_eq!(net.rejections("not_finalized_by_beacon"), 0);
     assert!(!net.readyz().await.contains("routing held"));
+
+    // The beacon API calls are counted with the chain's other calls; the
+    // trusted state's age is exported against max_checkpoint_age (two
+    // weeks by default); the beacon watcher runs.
+    let m = &net.hub.metrics;
+    let calls = |method: &str| m.rpc.with_label_values(&[ORIGIN_NAME, method, "ok"]).get();
+    assert_eq!(calls("light_client_bootstrap"), 1, "{}", m.render());
+    assert!(calls("light_client_finality_update") >= 2, "{}", m.render());
+    assert!(calls("eth_blockNumber") > 0, "{}", m.render());
+    // Both are set in one round: read them between two equal slot readings.
+    let (slot, trusted_at) = loop {
+        let before = net.slot("finalized");
+        let t = m.lc_trusted_time.with_label_values(&[ORIGIN_NAME]).get();
+        if net.slot("finalized") == before {
+            break (before as u64, t as u64);
+        }
+    };
+    assert_eq!(trusted_at, net.node.genesis_time + slot * SECONDS_PER_SLOT);
+    assert_eq!(
+        m.lc_trusting_period.with_label_values(&[ORIGIN_NAME]).get(),
+        14 * 24 * 3600
+    );
+    assert_eq!(
+        m.watcher_fatal
+            .with_label_values(&[ORIGIN_NAME, "beacon"])
+            .get(),
+        0
+    );
     net.stop().await;
 }
 
