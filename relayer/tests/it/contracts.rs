@@ -11,7 +11,7 @@ use alloy::providers::{Provider, RootProvider};
 use switchyard_evm::attest::Attester;
 use switchyard_evm::bindings::{ARTIFACTS_DIR, Inbox, Mailbox};
 use switchyard_localnet::evm::ANVIL_KEYS;
-use switchyard_localnet::procs::{Anvil, repo_root};
+use switchyard_localnet::procs::Anvil;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 const CHAIN_ID: u64 = 31337;
@@ -112,13 +112,17 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
 /// A copy of the artifacts whose Inbox runtime code differs from what its
 /// creation code deploys (one byte outside the immutables).
 fn tampered_artifacts(dir: &Path) -> PathBuf {
-    let src = repo_root().join(ARTIFACTS_DIR);
+    // Where the binary finds them by default too (the relayer's checkout).
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(ARTIFACTS_DIR);
     let out = dir.join("out");
     for c in ["Mailbox", "Inbox"] {
         let d = out.join(format!("{c}.sol"));
         std::fs::create_dir_all(&d).expect("dir");
-        let mut text =
-            std::fs::read_to_string(src.join(format!("{c}.sol/{c}.json"))).expect("artifact");
+        let path = src.join(format!("{c}.sol/{c}.json"));
+        let mut text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("artifact {}: {e}", path.display()));
         if c == "Inbox" {
             let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
             let code = json["deployedBytecode"]["object"]
@@ -143,7 +147,9 @@ async fn deploy_is_checked_idempotent_and_set_attesters_changes_the_set() {
     let fresh = write(
         dir.path(),
         "fresh.toml",
-        &config(&anvil.url, Address::ZERO, None),
+        // Zero addresses: nothing deployed yet (an origin-only entry, with
+        // no inbox, works the same where the configuration allows it).
+        &config(&anvil.url, Address::ZERO, Some(Address::ZERO)),
     );
     let base = [
         "--chain",
