@@ -276,11 +276,24 @@ pub async fn contracts(cmd: ContractsCmd) -> anyhow::Result<ExitCode> {
             // field becomes optional with the origin-only configuration.)
             #[allow(clippy::useless_conversion)]
             let inbox: Option<Address> = chain.inbox.into();
-            for (name, at) in [("mailbox", Some(chain.mailbox)), ("inbox", inbox)] {
+            for (name, at, art) in [
+                ("mailbox", Some(chain.mailbox), &mailbox_art),
+                ("inbox", inbox, &inbox_art),
+            ] {
                 let Some(at) = at else { continue };
-                if !at.is_zero() && !deploy::code_at(admin.pool(), at).await?.is_empty() {
-                    found.push(format!("{name} {at} has code"));
+                if at.is_zero() {
+                    continue;
                 }
+                let code = deploy::code_at(admin.pool(), at).await?;
+                if code.is_empty() {
+                    continue;
+                }
+                // Say whether what is there is the artifact's, so the
+                // operator knows if the configuration is already right.
+                found.push(match art.check_runtime(&code) {
+                    Ok(()) => format!("{name} {at} has the {} artifact's code", art.name),
+                    Err(why) => format!("{name} {at} has other code: {why}"),
+                });
             }
             if !found.is_empty() && !force {
                 return Err(ContractsCliError::Exists {

@@ -201,7 +201,13 @@ async fn deploy_is_checked_idempotent_and_set_attesters_changes_the_set() {
         &config(&anvil.url, mailbox, Some(inbox)),
     );
     let args = [&["contracts", "deploy", "--config", &named][..], &base[..]].concat();
-    expect(&run(&args).await, 1, "exist on chain");
+    expect(
+        &run(&args).await,
+        1,
+        &format!(
+            "exist on chain (mailbox {mailbox} has the Mailbox artifact's code, inbox {inbox} has the Inbox artifact's code)"
+        ),
+    );
     let out = run(&[&args[..], &["--force"][..]].concat()).await;
     expect(&out, 0, "[[chains]]");
     let (m2, i2) = snippet(&out);
