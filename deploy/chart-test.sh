@@ -457,7 +457,8 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         if binary and cfg.get("chains"):
             p = os.path.join(out, name + ".hub.toml")
             open(p, "w").write(toml_text)
-            r = subprocess.run([binary, "config", "check", p], capture_output=True, text=True)
+            # The Secret is not mounted here: keys are checked by name only.
+            r = subprocess.run([binary, "config", "check", "--skip-secrets", p], capture_output=True, text=True)
             if r.returncode != 0:
                 err(case, f"switchyard config check refused hub.toml: {r.stdout}{r.stderr}")
             else:

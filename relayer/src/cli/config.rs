@@ -22,6 +22,12 @@ pub enum ConfigCmd {
         /// TOML file.
         #[arg(env = "SWITCHYARD_CONFIG")]
         file: PathBuf,
+        /// Do not read the key secrets (attester, queue, admin and
+        /// submitter keys): for a configuration checked where they are not
+        /// mounted, such as a chart rendered in CI. Endpoint URLs given by
+        /// reference are still read.
+        #[arg(long)]
+        skip_secrets: bool,
     },
     /// Print the JSON schema (draft-07) of the configuration, generated
     /// from the hub's own types: for an editor's TOML support (taplo, Even
@@ -33,7 +39,7 @@ pub enum ConfigCmd {
 /// Runs `switchyard config`.
 pub fn command(cmd: ConfigCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        ConfigCmd::Check { file } => Ok(check(&file)),
+        ConfigCmd::Check { file, skip_secrets } => Ok(check(&file, !skip_secrets)),
         ConfigCmd::Schema => {
             println!("{}", serde_json::to_string_pretty(&schema::hub())?);
             Ok(Exit::Ok.into())
@@ -41,7 +47,7 @@ pub fn command(cmd: ConfigCmd) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check(file: &std::path::Path) -> ExitCode {
+fn check(file: &std::path::Path, read_secrets: bool) -> ExitCode {
     let (c, refs) = match Config::load_resolved(file) {
         Ok(x) => x,
         Err(e) => {
@@ -50,7 +56,7 @@ fn check(file: &std::path::Path) -> ExitCode {
             return Exit::Config.into();
         }
     };
-    let report = check::check(&c);
+    let report = check::check(&c, read_secrets);
     for r in &refs {
         println!("resolved: {} from {}", r.path, r.source);
     }

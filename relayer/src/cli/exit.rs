@@ -28,7 +28,10 @@ pub enum Exit {
     /// exit 2 too).
     Usage = 2,
     /// The configuration cannot be used: unreadable, unknown keys, values
-    /// out of range (the message names the key).
+    /// out of range (the message names the key). `config check` also
+    /// exits 3 for what would stop a start: a secret it cannot read, an
+    /// origin without its first-start checkpoint, a placeholder hash
+    /// (warnings alone exit 0); never for a wrong command line (2).
     Config = 3,
     /// A service the command needs could not be asked, or answered with an
     /// error: the hub's API, Redis, a chain's endpoints.
