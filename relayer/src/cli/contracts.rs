@@ -272,10 +272,8 @@ pub async fn contracts(cmd: ContractsCmd) -> anyhow::Result<ExitCode> {
             // Idempotent: contracts the configuration names and the chain
             // holds are not deployed again.
             let mut found = Vec::new();
-            // (`.into()`: an origin-only chain may have no inbox; the
-            // field becomes optional with the origin-only configuration.)
-            #[allow(clippy::useless_conversion)]
-            let inbox: Option<Address> = chain.inbox.into();
+            // An origin-only chain has no inbox yet.
+            let inbox = chain.inbox;
             for (name, at, art) in [
                 ("mailbox", Some(chain.mailbox), &mailbox_art),
                 ("inbox", inbox, &inbox_art),
@@ -359,9 +357,7 @@ pub async fn contracts(cmd: ContractsCmd) -> anyhow::Result<ExitCode> {
                 admin,
                 ..
             } = open(&target).await?;
-            #[allow(clippy::useless_conversion)]
-            let inbox: Option<Address> = chain.inbox.into();
-            let inbox = inbox.ok_or_else(|| ConfigError {
+            let inbox = chain.inbox.ok_or_else(|| ConfigError {
                 path: format!("chains[{}].inbox", index),
                 reason: "expected the Inbox whose attesters to change, got none".into(),
             })?;
@@ -397,9 +393,8 @@ pub fn keys(cmd: KeysCmd) -> anyhow::Result<ExitCode> {
     let cfg = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
     let mut keys = vec![("attester_key".to_owned(), &cfg.attester_key, None)];
     for (i, c) in cfg.chains.iter().enumerate() {
-        // (`.into()`: an origin-only chain may have no submitter key.)
-        let submitter: Option<&SecretRef> = (&c.submitter_key).into();
-        if let Some(r) = submitter {
+        // An origin-only chain has no submitter key.
+        if let Some(r) = &c.submitter_key {
             keys.push((format!("chains[{i}].submitter_key"), r, Some(&c.name)));
         }
         for (k, r) in c.extra_submitter_keys.iter().enumerate() {

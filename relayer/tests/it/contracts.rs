@@ -147,9 +147,9 @@ async fn deploy_is_checked_idempotent_and_set_attesters_changes_the_set() {
     let fresh = write(
         dir.path(),
         "fresh.toml",
-        // Zero addresses: nothing deployed yet (an origin-only entry, with
-        // no inbox, works the same where the configuration allows it).
-        &config(&anvil.url, Address::ZERO, Some(Address::ZERO)),
+        // Before a deployment: the zero Mailbox and no inbox (an origin-only
+        // entry), as docs/operations.md says.
+        &config(&anvil.url, Address::ZERO, None),
     );
     let base = [
         "--chain",
