@@ -48,7 +48,7 @@ pub fn command(cmd: ConfigCmd) -> anyhow::Result<ExitCode> {
 }
 
 fn check(file: &std::path::Path, read_secrets: bool) -> ExitCode {
-    let (c, refs) = match Config::load_resolved(file) {
+    let (c, loaded) = match Config::load_resolved(file) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {}: {}", e.path, e.reason);
@@ -56,8 +56,9 @@ fn check(file: &std::path::Path, read_secrets: bool) -> ExitCode {
             return Exit::Config.into();
         }
     };
-    let report = check::check(&c, read_secrets);
-    for r in &refs {
+    let mut report = check::check(&c, read_secrets);
+    report.warnings.splice(0..0, loaded.warnings);
+    for r in &loaded.refs {
         println!("resolved: {} from {}", r.path, r.source);
     }
     for r in &report.resolved {

@@ -34,6 +34,42 @@ pub struct ResolvedRef {
     pub source: String,
 }
 
+/// What loading found besides the configuration, for `config check`.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Endpoint URLs read by reference.
+    pub refs: Vec<ResolvedRef>,
+    /// Keys given under a former name (still read).
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Former key names still read (serde aliases), by list and key: each use
+/// draws a warning naming the current key.
+const FORMER_NAMES: &[(&str, &str, &str)] = &[(
+    "chains",
+    "fee_bump_percent",
+    "replacement_fee_percent (the same meaning: the replacement's fees in percent of the replaced transaction's, 125 = +25%)",
+)];
+
+/// Warnings for keys given under a former name.
+pub(super) fn former_names(root: &toml::Table) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    for (list, old, new) in FORMER_NAMES {
+        let Some(toml::Value::Array(entries)) = root.get(*list) else {
+            continue;
+        };
+        for (i, e) in entries.iter().enumerate() {
+            if e.get(old).is_some() {
+                out.push(cfg_err(
+                    format!("{list}[{i}].{old}"),
+                    format!("expected {new}, got the former name {old}"),
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Lays the `SWITCHYARD__` variables of `vars` over `root`. A name's parts
 /// after the prefix are keys (lower-cased) or, under a list, the index of
 /// an entry the file has: `SWITCHYARD__CHAINS__0__RPC_URLS`. A list value
@@ -584,6 +620,24 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_former_key_name_draws_a_warning_naming_the_current_one() {
+        let t = tree("[[chains]]\nname = \"a\"\n[[chains]]\nfee_bump_percent = 150\n");
+        let w = former_names(&t);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].path, "chains[1].fee_bump_percent");
+        assert!(
+            w[0].reason
+                .starts_with("expected replacement_fee_percent (the same meaning")
+                && w[0]
+                    .reason
+                    .ends_with("got the former name fee_bump_percent"),
+            "{}",
+            w[0]
+        );
+        assert!(former_names(&tree("[[chains]]\nreplacement_fee_percent = 150\n")).is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod load;
 pub mod rollup;
 pub mod schema;
 
-pub use load::ResolvedRef;
+pub use load::{Loaded, ResolvedRef};
 pub use rollup::RollupConfig;
 
 /// Refuses keys that are not `[a-z0-9_]+` before the `config` crate sees
@@ -1323,7 +1323,7 @@ impl Config {
 
     /// [`Config::load`], and where each endpoint URL given by reference was
     /// read from (for `config check`; never the value).
-    pub fn load_resolved(path: &Path) -> Result<(Self, Vec<ResolvedRef>), ConfigError> {
+    pub fn load_resolved(path: &Path) -> Result<(Self, Loaded), ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, e.to_string()))?;
         let mut vars = Vec::new();
@@ -1363,17 +1363,21 @@ impl Config {
         text: &str,
         origin: &str,
         vars: Vec<(String, String)>,
-    ) -> Result<(Self, Vec<ResolvedRef>), ConfigError> {
+    ) -> Result<(Self, Loaded), ConfigError> {
         refuse_odd_keys(text, origin)?;
         let mut tree = text
             .parse::<toml::Table>()
             .map_err(|e| cfg_err(origin, e.to_string()))?;
         load::apply_env(&mut tree, vars)?;
         let refs = load::resolve_endpoints(&mut tree)?;
+        let warnings = load::former_names(&tree);
         let tree = toml::Value::Table(tree);
         check_keys("", &tree)?;
         load::check_hex("", &tree)?;
-        Ok((Self::from_value(load::to_config_value(tree))?, refs))
+        Ok((
+            Self::from_value(load::to_config_value(tree))?,
+            Loaded { refs, warnings },
+        ))
     }
 
     fn from_value(value: config::Value) -> Result<Self, ConfigError> {

@@ -436,6 +436,15 @@ async fn config_check_reads_every_reference_and_overrides_of_list_entries() {
         0,
         "warning: chains[0].chain_id: chain_id 10 is OP Mainnet",
     );
+    // The former name of replacement_fee_percent: read, with a warning.
+    let mut former = SECRETS.to_vec();
+    former.push(("SWITCHYARD__CHAINS__0__FEE_BUMP_PERCENT", "150"));
+    let out = run(&["config", "check", good], &former).await;
+    expect(
+        &out,
+        0,
+        "warning: chains[0].fee_bump_percent: expected replacement_fee_percent",
+    );
     // The command line itself: 2.
     expect(&run(&["config", "check"], &[]).await, 2, "required");
 }
