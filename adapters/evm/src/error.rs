@@ -121,6 +121,14 @@ impl EvmError {
         }
     }
 
+    /// Whether this says only that the chain could not be reached (an
+    /// endpoint down or too slow), nothing about what was sent: a batch
+    /// failing so is retried without spending its attempts, however long
+    /// the outage (bounded by the entry's age).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Rpc { .. } | Self::Timeout { .. })
+    }
+
     /// Whether a batch failing with this should be split in two and each
     /// half tried alone: a simulation that reverts (one bad message must not
     /// take the others with it) or a batch over the gas cap.

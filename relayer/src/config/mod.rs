@@ -728,7 +728,10 @@ pub struct DispatcherConfig {
     #[schemars(range(min = 1, max = 64))]
     #[serde(default = "default_in_flight")]
     pub max_in_flight: usize,
-    /// Attempts before a batch goes to the dead-letter stream.
+    /// Attempts before a batch goes to the dead-letter stream. A failure
+    /// that only says the destination could not be reached (an RPC error, a
+    /// timeout) spends none: an outage is waited out, up to
+    /// `max_entry_age_ms`.
     #[schemars(range(min = 1))]
     #[serde(default = "default_attempts")]
     pub max_attempts: u32,

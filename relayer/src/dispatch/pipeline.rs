@@ -50,6 +50,9 @@ struct Batch {
     touches: Vec<String>,
     /// Attempts so far (the highest persisted count of its entries).
     attempts: u32,
+    /// Failures that only said the destination could not be reached: they
+    /// stretch the backoff but spend no attempt.
+    outages: u32,
     /// Oldest entry's stream time (unix ms).
     oldest_ms: u64,
     last_error: String,
@@ -585,6 +588,22 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
     async fn failed(&self, batch: &mut Batch, e: &EvmError) -> bool {
         let s = &self.s;
         batch.last_error = e.to_string();
+        let too_old = unix_ms().saturating_sub(batch.oldest_ms) > s.cfg.max_entry_age_ms;
+        if e.is_outage() && !too_old {
+            // The destination (or its endpoints) is down: nothing was learnt
+            // about this batch, so no attempt is spent; a long outage would
+            // otherwise dead-letter everything waiting for it. Entries older
+            // than max_entry_age_ms still go.
+            batch.outages = batch.outages.saturating_add(1);
+            s.metrics
+                .lane_retries
+                .with_label_values(&[&s.spec.name])
+                .inc();
+            let delay = retry_delay(s.cfg.retry_base_ms, batch.attempts + batch.outages);
+            warn!(err = %e, attempt = batch.attempts, outages = batch.outages, delay_ms = delay.as_millis() as u64, "destination unreachable, batch will be retried");
+            batch.not_before = Some(Instant::now() + delay);
+            return true;
+        }
         let mut attempts = batch.attempts + 1;
         for id in &batch.touches {
             match self
@@ -602,7 +621,6 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             }
         }
         batch.attempts = attempts;
-        let too_old = unix_ms().saturating_sub(batch.oldest_ms) > s.cfg.max_entry_age_ms;
         if !e.is_retryable() || batch.attempts >= s.cfg.max_attempts || too_old {
             let why = if !e.is_retryable() {
                 "not retryable"
@@ -817,6 +835,7 @@ impl Batch {
                 completes,
                 touches,
                 attempts: self.attempts,
+                outages: self.outages,
                 oldest_ms: self.oldest_ms,
                 last_error: self.last_error.clone(),
                 not_before: None,

@@ -70,13 +70,22 @@ impl TcpForward {
                     continue;
                 };
                 let cut = Arc::clone(&cut2);
+                let up = Arc::clone(&up2);
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(upstream).await else {
                         return;
                     };
+                    // A connection accepted just as the endpoint went down
+                    // missed the notification: it watches the flag too.
+                    let down = async {
+                        while up.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut.notified() => {}
+                        () = down => {}
                     }
                 });
             }

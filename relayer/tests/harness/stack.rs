@@ -55,6 +55,9 @@ pub(crate) struct Stack {
     pub(crate) groups: Vec<(u32, &'static str, Vec<usize>)>,
     /// Per chain, an RPC URL listed before the chain's own (preferred).
     pub(crate) rpc_front: HashMap<usize, String>,
+    /// Chains reached through their `rpc_front` alone (its outage is the
+    /// chain's).
+    pub(crate) front_only: std::collections::HashSet<usize>,
 }
 
 pub(crate) struct HubProc {
@@ -170,6 +173,7 @@ impl Stack {
             sent: HashMap::new(),
             groups: Vec::new(),
             rpc_front: HashMap::new(),
+            front_only: std::collections::HashSet::new(),
         }
     }
 
@@ -214,6 +218,7 @@ impl Stack {
         );
         for (i, c) in self.chains.iter().enumerate() {
             let urls = match self.rpc_front.get(&i) {
+                Some(front) if self.front_only.contains(&i) => format!("\"{front}\""),
                 Some(front) => format!("\"{front}\", \"{}\"", c.url),
                 None => format!("\"{}\"", c.url),
             };

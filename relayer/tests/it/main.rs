@@ -23,6 +23,7 @@ mod isolation;
 mod lanes;
 mod lc;
 mod ops;
+mod outage;
 mod pingpong;
 mod roles;
 mod rollup;
