@@ -36,6 +36,49 @@ impl Leases {
         Self { s }
     }
 
+    /// Sets `key` to `owner` for `ttl` if it is free; whether it did.
+    async fn take(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+        op: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.s.conn.clone();
+        let r: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err(op))?;
+        Ok(r.is_some())
+    }
+
+    /// Gives `key` another `ttl` if it is still `owner`'s; whether it was.
+    async fn extend(
+        &self,
+        key: &str,
+        owner: &str,
+        ttl: Duration,
+        op: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.s.conn.clone();
+        let r: i64 = self
+            .s
+            .scripts
+            .renew
+            .key(key)
+            .arg(owner)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err(op))?;
+        Ok(r == 1)
+    }
+
     /// Takes the lease of `lane` for `owner` if free.
     pub async fn acquire_lease(
         &self,
@@ -43,17 +86,8 @@ impl Leases {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let mut c = self.s.conn.clone();
-        let r: Option<String> = redis::cmd("SET")
-            .arg(self.s.k(lane, "owner"))
-            .arg(owner)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl.as_millis() as u64)
-            .query_async(&mut c)
+        self.take(&self.s.k(lane, "owner"), owner, ttl, "lease")
             .await
-            .map_err(redis_err("lease"))?;
-        Ok(r.is_some())
     }
 
     /// Extends `owner`'s lease of `lane`; false if it is not `owner`'s any more.
@@ -63,33 +97,28 @@ impl Leases {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let mut c = self.s.conn.clone();
-        let r: i64 = self
-            .s
-            .scripts
-            .renew
-            .key(self.s.k(lane, "owner"))
-            .arg(owner)
-            .arg(ttl.as_millis() as u64)
-            .invoke_async(&mut c)
+        self.extend(&self.s.k(lane, "owner"), owner, ttl, "lease")
             .await
-            .map_err(redis_err("lease"))?;
-        Ok(r == 1)
     }
 
-    /// Gives up `owner`'s lease of `lane`.
-    pub async fn release_lease(&self, lane: LaneId, owner: &str) -> Result<(), StoreError> {
+    /// Deletes `key` if it is still `owner`'s.
+    async fn give_up(&self, key: &str, owner: &str, op: &'static str) -> Result<(), StoreError> {
         let mut c = self.s.conn.clone();
         let _: i64 = self
             .s
             .scripts
             .release
-            .key(self.s.k(lane, "owner"))
+            .key(key)
             .arg(owner)
             .invoke_async(&mut c)
             .await
-            .map_err(redis_err("lease"))?;
+            .map_err(redis_err(op))?;
         Ok(())
+    }
+
+    /// Gives up `owner`'s lease of `lane`.
+    pub async fn release_lease(&self, lane: LaneId, owner: &str) -> Result<(), StoreError> {
+        self.give_up(&self.s.k(lane, "owner"), owner, "lease").await
     }
 
     /// Heartbeats `worker` into `dst`'s registry at `now_ms`, forgets workers
@@ -148,32 +177,12 @@ impl Leases {
         ttl: Duration,
     ) -> Result<Option<String>, StoreError> {
         let key = self.sender_key(dst, sender);
+        if self.take(&key, owner, ttl, "sender claim").await?
+            || self.extend(&key, owner, ttl, "sender claim").await?
+        {
+            return Ok(None);
+        }
         let mut c = self.s.conn.clone();
-        let set: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(owner)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl.as_millis() as u64)
-            .query_async(&mut c)
-            .await
-            .map_err(redis_err("sender claim"))?;
-        if set.is_some() {
-            return Ok(None);
-        }
-        let renewed: i64 = self
-            .s
-            .scripts
-            .renew
-            .key(&key)
-            .arg(owner)
-            .arg(ttl.as_millis() as u64)
-            .invoke_async(&mut c)
-            .await
-            .map_err(redis_err("sender claim"))?;
-        if renewed == 1 {
-            return Ok(None);
-        }
         let holder: Option<String> = redis::cmd("GET")
             .arg(&key)
             .query_async(&mut c)
@@ -190,16 +199,7 @@ impl Leases {
         sender: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
-        let mut c = self.s.conn.clone();
-        let _: i64 = self
-            .s
-            .scripts
-            .release
-            .key(self.sender_key(dst, sender))
-            .arg(owner)
-            .invoke_async(&mut c)
+        self.give_up(&self.sender_key(dst, sender), owner, "sender release")
             .await
-            .map_err(redis_err("sender release"))?;
-        Ok(())
     }
 }

@@ -36,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::harness::net::{Chains, KeyFiles, bodies_received, received};
 use crate::harness::proxy::{HONEST, Proxy, forge_branch};
+use crate::rollup_arbitrum::{
+    AssertionState, GlobalState, assertion_hash, confirmAssertionCall, createAssertionCall,
+};
 
 const L1: u32 = 1000;
 const L2: u32 = 2000;
@@ -69,21 +72,6 @@ sol! {
     #[sol(rpc)]
     contract TestAnchorStateRegistry {
         function setAnchor(uint32 gameType, bytes32 root, uint256 l2BlockNumber) external;
-    }
-
-    struct GlobalState {
-        bytes32[2] bytes32Vals;
-        uint64[2] u64Vals;
-    }
-    struct AssertionState {
-        GlobalState globalState;
-        uint8 machineStatus;
-        bytes32 endHistoryRoot;
-    }
-    #[sol(rpc)]
-    contract TestBoldRollup {
-        function createAssertion(bytes32 parent, AssertionState afterState, bytes32 inboxAcc) external returns (bytes32);
-        function confirmAssertion(bytes32 assertionHash, bytes32 blockHash, bytes32 sendRoot) external;
     }
 }
 
@@ -251,6 +239,15 @@ impl Net {
             .get()
     }
 
+    /// The L2 origin's `switchyard_trust_mode` gauge for `mode`.
+    fn trust_mode(&self, mode: &str) -> i64 {
+        self.hub
+            .metrics
+            .trust_mode
+            .with_label_values(&[L2_NAME, mode])
+            .get()
+    }
+
     fn rejections(&self, reason: &str) -> u64 {
         self.hub
             .metrics
@@ -389,25 +386,15 @@ impl Net {
         };
         let acc = keccak256(l2_block.to_be_bytes());
         let parent = self.last_assertion;
-        let h = {
-            use alloy::sol_types::SolValue;
-            keccak256(
-                [
-                    parent.as_slice(),
-                    keccak256(after.abi_encode()).as_slice(),
-                    acc.as_slice(),
-                ]
-                .concat(),
-            )
-        };
-        let call = TestBoldRollup::createAssertionCall {
+        let h = assertion_hash(&after, parent, acc);
+        let call = createAssertionCall {
             parent,
             afterState: after.clone(),
             inboxAcc: acc,
         };
         self.l1_send(self.bold, call.abi_encode()).await;
         if confirm {
-            let call = TestBoldRollup::confirmAssertionCall {
+            let call = confirmAssertionCall {
                 assertionHash: h,
                 blockHash: hash,
                 sendRoot: after.globalState.bytes32Vals[1],
@@ -557,14 +544,7 @@ async fn a_rollup_origin_relays_only_below_a_final_dispute_game() {
         false,
     )
     .await;
-    assert_eq!(
-        net.hub
-            .metrics
-            .trust_mode
-            .with_label_values(&[L2_NAME, "rollup_final"])
-            .get(),
-        1
-    );
+    assert_eq!(net.trust_mode("rollup_final"), 1);
 
     let first = bodies("first", 5);
     let a = net.dispatch(&first).await;
@@ -639,14 +619,7 @@ async fn a_rollup_origin_relays_only_below_a_final_dispute_game() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unresolved_game_is_accepted_past_the_minimum_age_when_chosen() {
     let mut net = Net::start(63_200, Settlement::Games("min_age_secs = 2"), false).await;
-    assert_eq!(
-        net.hub
-            .metrics
-            .trust_mode
-            .with_label_values(&[L2_NAME, "rollup_min_age"])
-            .get(),
-        1
-    );
+    assert_eq!(net.trust_mode("rollup_min_age"), 1);
     let sent = bodies("young", 4);
     let a = net.dispatch(&sent).await;
     let root = net.output_root(a).await;
@@ -725,14 +698,7 @@ async fn a_lying_l2_endpoint_delays_messages_and_never_forges_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollup_origin_relays_only_below_the_anchor_state() {
     let mut net = Net::start(63_400, Settlement::Anchor("game_type = 1"), false).await;
-    assert_eq!(
-        net.hub
-            .metrics
-            .trust_mode
-            .with_label_values(&[L2_NAME, "rollup_final"])
-            .get(),
-        1
-    );
+    assert_eq!(net.trust_mode("rollup_final"), 1);
     let sent = bodies("anchored", 4);
     let a = net.dispatch(&sent).await;
     net.assert_waiting(0, 0, "no anchor covers the block yet")
@@ -934,14 +900,7 @@ impl NitroView {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_arbitrum_origin_relays_only_below_a_confirmed_assertion() {
     let mut net = Net::start(63_500, Settlement::Assertions(""), false).await;
-    assert_eq!(
-        net.hub
-            .metrics
-            .trust_mode
-            .with_label_values(&[L2_NAME, "rollup_final"])
-            .get(),
-        1
-    );
+    assert_eq!(net.trust_mode("rollup_final"), 1);
     let first = bodies("arbitrum", 4);
     let a = net.dispatch(&first).await;
     net.assert_waiting(0, 0, "no assertion covers the block yet")

@@ -43,6 +43,7 @@ use crate::harness::serve::router;
 const NAME: &str = "arb";
 const PATIENCE: Duration = Duration::from_secs(30);
 
+// TestBoldRollup's calls (rollup.rs posts its assertions with them too).
 sol! {
     struct GlobalState {
         bytes32[2] bytes32Vals;
@@ -297,7 +298,7 @@ impl World {
 }
 
 /// The RollupLib assertion hash of the test's inputs.
-fn assertion_hash(after: &AssertionState, parent: B256, acc: B256) -> B256 {
+pub(crate) fn assertion_hash(after: &AssertionState, parent: B256, acc: B256) -> B256 {
     use alloy::sol_types::SolValue;
     keccak256(
         [
