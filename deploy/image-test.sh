@@ -10,7 +10,10 @@
 #   3. the root filesystem: the binary's libraries resolve with the image's
 #      own loader (ldd inside it), the image's user exists, the CA bundle is
 #      there, and the binary has no dev tools (`devnet`, `bench` refused);
-#   4. a redis-server and an anvil chain on free loopback ports, a hub config
+#   4. on the anvil chain of step 5, `switchyard contracts deploy` run from
+#      the image (its user, its Env, the artifacts it carries) deploys the
+#      Mailbox and Inbox at the addresses the hub config names;
+#   5. a redis-server and an anvil chain on free loopback ports, a hub config
 #      at the path of the image's CMD (/etc/switchyard/hub.toml), and the
 #      image's ENTRYPOINT and CMD run as its USER, with its Env, chrooted into
 #      the root filesystem mounted read-only with an in-memory /tmp (as the
@@ -226,6 +229,36 @@ submitter_key = { env = "SWITCHYARD_TEST_SUBMITTER_KEY" }
 delivery_confirmations = 1
 EOF
 chmod 0644 "$rootfs$config_path"
+
+# `switchyard contracts deploy` from the image, as its user with its Env
+# (SWITCHYARD_ARTIFACTS names the artifacts it carries): anvil's first
+# account deploys the chain's Mailbox and Inbox at the addresses the config
+# names (its nonces 0 and 1), checks their code and settings, and prints
+# them.
+art="$(printf '%s\n' "${image_env[@]}" | sed -n 's/^SWITCHYARD_ARTIFACTS=//p')"
+if [ -n "$art" ] && [ -f "$rootfs$art/Inbox.sol/Inbox.json" ] && [ -f "$rootfs$art/Mailbox.sol/Mailbox.json" ]; then
+  ok "the image carries the Mailbox's and Inbox's artifacts at SWITCHYARD_ARTIFACTS=$art"
+else
+  bad "no contract artifacts in the image (SWITCHYARD_ARTIFACTS=${art:-unset})"
+fi
+deploy_status=0
+env -i "${image_env[@]}" \
+  SWITCHYARD_TEST_ATTESTER_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
+  SWITCHYARD_TEST_SUBMITTER_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d \
+  SWITCHYARD_TEST_QUEUE_KEY=image-test-queue-key-0123456789abcdef0123456789abcdef \
+  SWITCHYARD_TEST_DEPLOYER=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
+  unshare --root="$rootfs" --wd=/ --setgid "$gid" --setuid "$uid" -- \
+  /usr/local/bin/switchyard contracts deploy --config "$config_path" --chain alpha \
+  --key-env SWITCHYARD_TEST_DEPLOYER --confirmations 1 >"$work/deploy.out" 2>"$work/deploy.err" \
+  || deploy_status=$?
+if [ "$deploy_status" = 0 ] \
+  && grep -qi 'mailbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"' "$work/deploy.out" \
+  && grep -qi 'inbox = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"' "$work/deploy.out"; then
+  ok "switchyard contracts deploy from the image: $(grep -ci '^\(mailbox\|inbox\) = ' "$work/deploy.out") addresses printed, code and settings checked"
+else
+  bad "switchyard contracts deploy from the image exited $deploy_status"
+  cat "$work/deploy.out" "$work/deploy.err"
+fi
 
 # anvil's first two dev accounts; a fixed HMAC key.
 run_env=(

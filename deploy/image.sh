@@ -11,14 +11,16 @@
 #      imported into a buildah store private to this script. Cached for a week
 #      (security updates); SWITCHYARD_IMAGE_REFRESH=1 rebuilds it.
 #   3. `buildah bud --isolation chroot --target runtime` on deploy/Dockerfile,
-#      the `build` stage replaced by the binary of step 1
-#      (--build-context build=<dir with out/switchyard>): the Dockerfile's own
+#      the `build` stage replaced by the binary of step 1 and the Mailbox's
+#      and Inbox's forge artifacts (adapters/contracts/out, built when
+#      missing) (--build-context build=<dir with out/switchyard and
+#      out/contracts>): the Dockerfile's own
 #      RUN, COPY, LABEL, USER, EXPOSE, ENTRYPOINT and CMD make the image.
 #   4. `buildah push` to an OCI archive, <target>/image/switchyard-<version>.oci.tar
 #      (ref name <version>); then the store is removed (vfs keeps a full copy
 #      of every layer).
 #
-# Idempotent: when the binary, deploy/Dockerfile, this script, the base and the
+# Idempotent: when the binary, the artifacts, deploy/Dockerfile, this script, the base and the
 # git revision are those of the last build, it only prints the result (a few
 # seconds, the cargo check included). Needs root (mmdebstrap and buildah as
 # root, no user namespaces needed) and buildah, mmdebstrap, umoci, skopeo
@@ -107,6 +109,14 @@ if [ "${SWITCHYARD_IMAGE_REFRESH:-}" = 1 ] || [ -z "$(find "$base" -mtime -7 2>/
 fi
 base_sum="$(sha256sum "$base" | cut -c1-64)"
 
+# The Mailbox's and Inbox's artifacts, which the image carries for
+# `switchyard contracts deploy`.
+artifacts="$root/adapters/contracts/out"
+if [ ! -f "$artifacts/Inbox.sol/Inbox.json" ] || [ ! -f "$artifacts/Mailbox.sol/Mailbox.json" ]; then
+  log "bash adapters/contracts/build.sh (the image carries the Mailbox's and Inbox's artifacts)"
+  bash "$root/adapters/contracts/build.sh" >/dev/null
+fi
+
 # --- 3. up to date? -------------------------------------------------------------
 revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 if [ -n "$(git status --porcelain 2>/dev/null | head -1)" ]; then
@@ -114,7 +124,8 @@ if [ -n "$(git status --porcelain 2>/dev/null | head -1)" ]; then
   revision="$revision-dirty"
 fi
 key="$({
-  sha256sum "$bin" deploy/Dockerfile deploy/image.sh | cut -c1-64
+  sha256sum "$bin" deploy/Dockerfile deploy/image.sh \
+    "$artifacts/Mailbox.sol/Mailbox.json" "$artifacts/Inbox.sol/Inbox.json" | cut -c1-64
   printf '%s\n' "$base_sum" "$version" "$revision"
 } | sha256sum | cut -c1-64)"
 
@@ -167,6 +178,10 @@ ctr="$("${B[@]}" from scratch)"
 # nothing from the context.
 mkdir -p "$out/ctx-build/out" "$out/ctx-empty"
 install -m 0755 "$bin" "$out/ctx-build/out/switchyard"
+# The artifacts `switchyard contracts deploy` reads in the image.
+rm -rf "$out/ctx-build/out/contracts"
+mkdir -p "$out/ctx-build/out/contracts"
+cp -r "$artifacts/Mailbox.sol" "$artifacts/Inbox.sol" "$out/ctx-build/out/contracts/"
 
 log "buildah bud --target runtime -f deploy/Dockerfile (chroot isolation)"
 "${B[@]}" bud --quiet --isolation chroot --pull=never \
