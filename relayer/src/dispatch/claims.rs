@@ -3,8 +3,8 @@
 //! its nonces: transactions replace each other, get stuck behind gaps and
 //! burn fees. So a replica refuses to start while another live replica
 //! holds one of its accounts, and stops delivering to a destination if it
-//! ever loses a claim to another replica (reported fatal: `/healthz` fails
-//! and the process is restarted, to be refused with the reason).
+//! ever loses a claim to another replica (reported on `/healthz`, which
+//! fails so the process is restarted, to be refused with the reason).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -92,7 +92,7 @@ impl SenderClaims {
     /// while renewing the claims every third of their time to live, and
     /// releases them once it has finished (its last transactions
     /// confirmed or given up). A claim found held by another replica stops
-    /// the dispatchers and is reported fatal; a Redis failure is counted
+    /// the dispatchers and is reported on `/healthz`; a Redis failure is counted
     /// and retried (the claim outlives two missed renewals).
     pub async fn guard(
         self,
@@ -115,7 +115,13 @@ impl SenderClaims {
                             Ok(Some(holder)) => {
                                 let e = self.in_use(sender, holder);
                                 error!(chain = %self.chain, err = %e, "lost a submitter account to another replica; delivery to this chain stops");
-                                health.set_fatal(&self.chain, e.to_string());
+                                // On /healthz (the process is restarted, to be
+                                // refused with the reason); not as a watcher's
+                                // fatal error: the chain's watcher runs on.
+                                health.task_ended(
+                                    &format!("dispatcher {} sender claims", self.chain),
+                                    e.to_string(),
+                                );
                                 stop.cancel();
                                 lost = true;
                                 break;
