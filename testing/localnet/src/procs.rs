@@ -146,6 +146,18 @@ pub struct Anvil {
     pub url: String,
     /// Its chain id.
     pub chain_id: u64,
+    /// Its own `HOME`: anvil writes the states it pages out of memory under
+    /// `$HOME/.foundry/anvil/tmp` and removes them only when it exits
+    /// cleanly, so a chain killed with SIGKILL (as every one here is) would
+    /// leave gigabytes behind for good. Removed on drop.
+    home: PathBuf,
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        self.proc.kill();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
 }
 
 impl Anvil {
@@ -155,7 +167,21 @@ impl Anvil {
         let mut last = None;
         for _ in 0..3 {
             let port = free_port();
+            let home = std::env::temp_dir().join(format!(
+                "switchyard-anvil-{}-{port}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0)
+            ));
+            std::fs::create_dir_all(&home).map_err(|e| ProcError::Start {
+                program: "anvil",
+                port,
+                reason: format!("creating its home {}: {e}", home.display()),
+            })?;
             let mut child = Command::new(&bin)
+                .env("HOME", &home)
                 .args([
                     "--port",
                     &port.to_string(),
@@ -189,11 +215,13 @@ impl Anvil {
                         },
                         url: format!("http://127.0.0.1:{port}"),
                         chain_id,
+                        home,
                     });
                 }
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
+                    let _ = std::fs::remove_dir_all(&home);
                     last = Some(e);
                 }
             }
@@ -477,5 +505,37 @@ impl RedisCluster {
     /// Seed node URLs.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::providers::{Provider, RootProvider};
+
+    use super::Anvil;
+
+    /// Anvil pages old states out to `$HOME/.foundry/anvil/tmp` and leaves
+    /// them there when killed: each chain has a home of its own, removed
+    /// with it (a SIGKILL'd chain used to leave gigabytes behind).
+    #[tokio::test]
+    async fn a_killed_chain_leaves_no_paged_out_state_behind() {
+        let anvil = Anvil::spawn(31_999, 3600.0).expect("anvil starts (run deploy/setup.sh)");
+        let home = anvil.home.clone();
+        let provider: RootProvider = RootProvider::new_http(anvil.url.parse().expect("url"));
+        for _ in 0..3 {
+            let _: () = provider
+                .raw_request("anvil_mine".into(), ("0x400",))
+                .await
+                .expect("anvil_mine");
+        }
+        let paged = home.join(".foundry/anvil/tmp");
+        let states = std::fs::read_dir(&paged).map(|d| d.count()).unwrap_or(0);
+        assert!(
+            states > 0,
+            "anvil paged states out under its own home {}",
+            paged.display()
+        );
+        drop(anvil);
+        assert!(!home.exists(), "{} removed with the chain", home.display());
     }
 }
