@@ -71,21 +71,7 @@ pub struct BeaconApi {
     preferred: AtomicUsize,
     preset: switchyard_lc_beacon::Preset,
     max_response_bytes: usize,
-    observer: Option<Observer>,
-}
-
-/// Who hears of every request attempt, and the chain it is reported under.
-struct Observer {
-    chain: String,
-    report: switchyard_http::RpcObserver,
-}
-
-impl std::fmt::Debug for Observer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Observer")
-            .field("chain", &self.chain)
-            .finish_non_exhaustive()
-    }
+    observer: Option<switchyard_http::ChainObserver>,
 }
 
 impl BeaconApi {
@@ -139,16 +125,13 @@ impl BeaconApi {
     /// and the whole body read), `timeout`, or `error` (anything else: a
     /// refused connection, an error status, an answer over the bound).
     pub fn with_observer(mut self, chain: &str, observer: switchyard_http::RpcObserver) -> Self {
-        self.observer = Some(Observer {
-            chain: chain.to_owned(),
-            report: observer,
-        });
+        self.observer = Some(switchyard_http::ChainObserver::new(chain, observer));
         self
     }
 
     fn observe(&self, method: &'static str, outcome: &'static str) {
         if let Some(o) = &self.observer {
-            (o.report)(&o.chain, method, outcome);
+            o.report(method, outcome);
         }
     }
 

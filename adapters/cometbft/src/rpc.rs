@@ -100,21 +100,7 @@ pub struct RpcClient {
     http: reqwest::Client,
     config: RpcConfig,
     health: Mutex<Vec<Health>>,
-    observer: Option<Observer>,
-}
-
-/// Who hears of every request attempt, and the chain it is reported under.
-struct Observer {
-    chain: String,
-    report: switchyard_http::RpcObserver,
-}
-
-impl std::fmt::Debug for Observer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Observer")
-            .field("chain", &self.chain)
-            .finish_non_exhaustive()
-    }
+    observer: Option<switchyard_http::ChainObserver>,
 }
 
 #[derive(Deserialize)]
@@ -216,10 +202,7 @@ impl RpcClient {
     /// parsed), `timeout`, or `error` (a refused connection, an error
     /// status, an answer over the bound or that does not parse).
     pub fn with_observer(mut self, chain: &str, observer: switchyard_http::RpcObserver) -> Self {
-        self.observer = Some(Observer {
-            chain: chain.to_owned(),
-            report: observer,
-        });
+        self.observer = Some(switchyard_http::ChainObserver::new(chain, observer));
         self
     }
 
@@ -233,7 +216,7 @@ impl RpcClient {
             "/abci_query" => "abci_query",
             _ => "other",
         };
-        (o.report)(&o.chain, method, outcome);
+        o.report(method, outcome);
     }
 
     /// Endpoint indices in the order to try them now: healthy ones in

@@ -32,6 +32,37 @@ pub mod testkit;
 /// without the adapters knowing about Prometheus.
 pub type RpcObserver = Arc<dyn Fn(&str, &'static str, &'static str) + Send + Sync>;
 
+/// An [`RpcObserver`] bound to the chain a client serves: what the beacon
+/// API and CometBFT RPC clients hold.
+#[derive(Clone)]
+pub struct ChainObserver {
+    chain: String,
+    report: RpcObserver,
+}
+
+impl ChainObserver {
+    /// Reports to `report` under `chain`.
+    pub fn new(chain: &str, report: RpcObserver) -> Self {
+        Self {
+            chain: chain.to_owned(),
+            report,
+        }
+    }
+
+    /// One request attempt: its `method` and `outcome`.
+    pub fn report(&self, method: &'static str, outcome: &'static str) {
+        (self.report)(&self.chain, method, outcome);
+    }
+}
+
+impl std::fmt::Debug for ChainObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainObserver")
+            .field("chain", &self.chain)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The outcome label of a failed request: `timeout` when it timed out,
 /// else `error`.
 pub fn outcome_of(e: &reqwest::Error) -> &'static str {

@@ -19,6 +19,21 @@ end
 return 0
 ";
 
+// Claim: take if free, extend if ours, else name the holder. KEYS[1]
+// claim; ARGV owner, ttl ms. Returns '' when ARGV[1] holds it now.
+pub(super) const CLAIM_LUA: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ''
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return ''
+end
+return holder
+";
+
 // Lease: release if ours. KEYS[1] owner; ARGV owner.
 pub(super) const RELEASE_LUA: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -176,20 +191,20 @@ impl Leases {
         owner: &str,
         ttl: Duration,
     ) -> Result<Option<String>, StoreError> {
-        let key = self.sender_key(dst, sender);
-        if self.take(&key, owner, ttl, "sender claim").await?
-            || self.extend(&key, owner, ttl, "sender claim").await?
-        {
-            return Ok(None);
-        }
+        // One script, so that taking, extending and naming the holder see
+        // the same value.
         let mut c = self.s.conn.clone();
-        let holder: Option<String> = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut c)
+        let holder: String = self
+            .s
+            .scripts
+            .claim
+            .key(self.sender_key(dst, sender))
+            .arg(owner)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut c)
             .await
             .map_err(redis_err("sender claim"))?;
-        // Expired between the two calls: free, claim again next time.
-        Ok(Some(holder.unwrap_or_default()))
+        Ok((!holder.is_empty()).then_some(holder))
     }
 
     /// Gives `owner`'s claim of `sender` up (if it is still `owner`'s).

@@ -229,6 +229,7 @@ pub(super) struct Scripts {
     pub(super) release: Script,
     pub(super) assign: Script,
     pub(super) resign: Script,
+    pub(super) claim: Script,
 }
 
 impl std::fmt::Debug for Store {
@@ -347,6 +348,7 @@ impl Store {
             release: Script::new(lease::RELEASE_LUA),
             assign: Script::new(state::ASSIGN_LUA),
             resign: Script::new(state::RESIGN_LUA),
+            claim: Script::new(lease::CLAIM_LUA),
         });
         Ok(Self {
             target,
