@@ -25,11 +25,23 @@
 #      test pod for the hub); the trial Redis with appendonly yes,
 #      appendfsync always and noeviction (a copy of the chart without
 #      appendfsync must fail that check); the NetworkPolicy's ports and peers; the helm
-#      test pod asking the hub Service's /readyz; the PrometheusRule equal
-#      to deploy/prometheus/alerts.yml plus extraRules, passing `promtool
-#      check rules`; the rendered hub.toml accepted by `switchyard config
+#      test pod asking the /readyz of the hub's Service and of each
+#      attester's; the PrometheusRule equal to deploy/prometheus/alerts.yml
+#      plus extraRules, passing `promtool check rules`; the rendered
+#      hub.toml and attester.toml files accepted by `switchyard config
 #      check` when a built binary is at hand (SWITCHYARD_BIN, else
-#      target/{debug,release});
+#      target/{debug,release}; attester.toml only by a binary that knows
+#      role attester);
+#   3b. the attesters (values attesters, hubAttesters, mode none): each a
+#      one-pod Deployment (Recreate) whose pod mounts its own Secret's
+#      signing key and tokens and nothing of the hub's (no queue key, no
+#      submitter key), its attester.toml with role "attester", no queue
+#      key, its own Redis prefix, tokens and key from mounted files; with
+#      hubAttesters no hub pod mounts an attester key, hub.toml names none,
+#      and the dispatching pods (only) mount the attesters' tokens; copies
+#      of the chart that mount the attester key in dispatchers, the queue
+#      key in an attester, drop role "attester" or add a queue_key to its
+#      config must fail that check;
 #   4. the schema refuses wrong values: each bad case must make both helm
 #      template and helm lint fail; the templates' own refusals (what a
 #      schema cannot say) must make helm template fail.
@@ -116,8 +128,85 @@ secrets:
   acceptedQueueKeys: [queue-key-next]
   acceptedAdminTokenKeys: [admin-token-next]
 EOF
+# Three attesters in the hub's release (on a testnet one operator may run
+# them all): one behind ingress peers (the release's dispatchers and test
+# pod are then added), one with a private CA, one stopped, on a Redis
+# Cluster and with an ExternalSecret.
+cat >"$out/values/three-attesters.yaml" <<'EOF'
+hubAttesters:
+  - name: alpha
+  - name: beta
+    tokenKey: beta-token
+  - name: gamma
+attesters:
+  - name: alpha
+    secret: {existingSecret: attester-alpha-keys, tokenKeys: [hub-eu1-token]}
+    redis: {url: "redis://redis-master.attester-alpha:6379", keyPrefix: alpha}
+    config:
+      chains:
+        - {name: ethereum, domain: 1, chain_id: 1, rpc_urls: ["https://eth-a.example.internal"], mailbox: "0x5FbDB2315678afecb367f032d93F642f64180aa3", inbox: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", checkpoint: {number: 21000000, hash: "0x221562bc279cb59f31a8e989639e96f1721cc5a6b77de798432bca81bb683c26"}, beacon: {urls: ["https://beacon-a.example.internal"], network: mainnet, trusted_root: "0x5afc212a7924789b2bc86acad3ab3a6ffb1f6e97253ea50bee7f4f51422c9275"}}
+  - name: beta
+    secret: {tokenKeys: [hub-eu1-token, hub-us1-token], tlsCaKey: ca.pem}
+    redis: {url: "rediss://redis.attester-beta:6380/2", keyPrefix: beta}
+    service: {port: 9090}
+    networkPolicy:
+      ingressFrom:
+        - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}
+      redisTo:
+        - ipBlock: {cidr: 10.60.0.0/16}
+    resources: {limits: {memory: 2Gi}}
+    config:
+      log: {level: debug}
+      chains:
+        - {name: ethereum, domain: 1, chain_id: 1, rpc_urls: ["https://eth-b.example.internal", "https://eth-c.example.internal"], mailbox: "0x5FbDB2315678afecb367f032d93F642f64180aa3", inbox: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", checkpoint: {number: 21000000, hash: "0x221562bc279cb59f31a8e989639e96f1721cc5a6b77de798432bca81bb683c26"}}
+  - name: gamma
+    replicaCount: 0
+    secret:
+      tokenKeys: [hub-eu1-token]
+      externalSecret:
+        enabled: true
+        secretStoreRef: {name: vault-gamma}
+        data:
+          - {secretKey: attester-key, remoteRef: {key: attester/gamma, property: key}}
+          - {secretKey: hub-eu1-token, remoteRef: {key: attester/gamma, property: token}}
+    redis:
+      clusterNodes: ["redis://attester-redis-0.gamma:7000", "redis://attester-redis-1.gamma:7001"]
+    config:
+      chains:
+        - {name: base, domain: 8453, chain_id: 8453, rpc_urls: ["https://base-g.example.internal", "https://base-h.example.internal"], mailbox: "0x5FbDB2315678afecb367f032d93F642f64180aa3", inbox: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", checkpoint: {number: 25000000, hash: "0xd6e25979b858df3ee4e43167217c28d6d0cc24b2bbfbbb72329edcfd94eb7560"}}
+networkPolicy:
+  ingress:
+    from:
+      - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}
+EOF
+# mode all with one attester of its own on the trial Redis (another prefix).
+cat >"$out/values/all-attester.yaml" <<'EOF'
+hubAttesters:
+  - name: solo
+attesters:
+  - name: solo
+    secret: {existingSecret: attester-solo-keys}
+    config:
+      chains:
+        - {name: alpha, domain: 1000, chain_id: 31337, rpc_urls: ["http://alpha-node-2:8545"], trust: single_endpoint, mailbox: "0x5FbDB2315678afecb367f032d93F642f64180aa3", inbox: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", checkpoint: {number: 0, hash: "0x0000000000000000000000000000000000000000000000000000000000000001"}}
+        - {name: beta, domain: 2000, chain_id: 31338, rpc_urls: ["http://beta-node-2:8545"], trust: single_endpoint, mailbox: "0x5FbDB2315678afecb367f032d93F642f64180aa3", inbox: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512", checkpoint: {number: 0, hash: "0x0000000000000000000000000000000000000000000000000000000000000002"}}
+metrics:
+  serviceMonitor:
+    enabled: true
+networkPolicy:
+  enabled: true
+  ingress:
+    from:
+      - podSelector: {matchLabels: {app: prometheus}}
+  egress:
+    cidrs:
+      - cidr: 10.20.0.0/16
+        ports: [8545]
+EOF
 cases+=("cluster-redis+monitoring:$chart/examples/cluster-redis.yaml $out/values/monitoring.yaml")
 cases+=("minimal+netpol:$chart/examples/minimal.yaml $out/values/trial-netpol.yaml")
+cases+=("attesters+three:$chart/examples/attesters.yaml $out/values/three-attesters.yaml")
+cases+=("minimal+attester:$chart/examples/minimal.yaml $out/values/all-attester.yaml")
 for c in "${cases[@]}"; do
   name="${c%%:*}"
   files="${c#*:}"
@@ -180,9 +269,421 @@ if [ -z "$bin" ]; then
     if [ -x "$b" ]; then bin="$b"; break; fi
   done
 fi
+# The attesters' checks (3b): imported below for every render, and run alone
+# on copies of the chart broken on purpose further down.
+cat >"$out/attesters_check.py" <<'PY'
+"""The attesters of one render of the chart (values attesters, attesterDefaults,
+hubAttesters, mode none) against the values that made it. chart-test.sh
+imports it for every render, and runs it alone on copies of the chart broken
+on purpose: python attesters_check.py RENDER [VALUES...] prints the problems
+and exits 1 when there are any."""
+import copy
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tomllib
+
+import yaml
+
+CHART = "helm/switchyard"
+
+
+def merge(base, over):
+    """Helm's merge of values: maps key by key, anything else replaced."""
+    res = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(res.get(k), dict):
+            res[k] = merge(res[k], v)
+        else:
+            res[k] = copy.deepcopy(v)
+    return res
+
+
+def values_of(files):
+    v = yaml.safe_load(open(os.path.join(CHART, "values.yaml")))
+    for f in files:
+        v = merge(v, yaml.safe_load(open(f)))
+    return v
+
+
+def selects(sel, labels):
+    return sel.items() <= labels.items()
+
+
+def fullname(values, release):
+    if values.get("fullnameOverride"):
+        return values["fullnameOverride"]
+    name = values.get("nameOverride") or "switchyard"
+    return release if name in release else f"{release}-{name}"
+
+
+def attesters_of(values):
+    """Each attesters entry over attesterDefaults, as the chart merges them."""
+    out = []
+    for e in values.get("attesters") or []:
+        a = merge(values["attesterDefaults"], e)
+        a["replicaCount"] = e.get("replicaCount", values["attesterDefaults"]["replicaCount"])
+        out.append(a)
+    return out
+
+
+def url_ports(urls):
+    """The TCP ports of redis:// URLs, 6379 when one names none."""
+    ports = []
+    for u in urls:
+        host = u.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+        m = re.search(r":(\d+)$", host)
+        p = int(m.group(1)) if m else 6379
+        if p not in ports:
+            ports.append(p)
+    return ports
+
+
+def knows_attesters(binary):
+    """Whether a built switchyard has role attester (and [[attesters]])."""
+    if not binary:
+        return False
+    r = subprocess.run([binary, "run", "--help"], capture_output=True, text=True)
+    return "attester" in r.stdout
+
+
+def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=None, case=""):
+    by_kind = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], []).append(d)
+    full = fullname(values, release)
+    wanted = attesters_of(values)
+    hub_on = values["mode"] != "none"
+    workloads = {d["metadata"]["name"]: d for d in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", [])}
+    att_deps = {n: d for n, d in workloads.items()
+                if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "attester"}
+    hub_deps = {n: d for n, d in workloads.items() if n not in att_deps and not n.endswith("-redis")}
+    cms = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
+    services = by_kind.get("Service", [])
+    pods = [(f"{d['kind']} {n}", d["spec"]["template"]["metadata"]["labels"]) for n, d in workloads.items()]
+    pods += [(f"Pod {p['metadata']['name']}", p["metadata"].get("labels", {})) for p in by_kind.get("Pod", [])]
+
+    def selected(sel):
+        return {w for w, labels in pods if sel and selects(sel, labels)}
+
+    names = [f"{full}-attester-{a['name']}" for a in wanted]
+    if sorted(att_deps) != sorted(names):
+        err(f"attester Deployments {sorted(att_deps)}, expected {sorted(names)}")
+    if hub_on != bool(hub_deps):
+        err(f"mode {values['mode']}: hub workloads {sorted(hub_deps)}")
+
+    sec = values["secrets"]
+    hub_secret = sec["existingSecret"] or f"{full}-keys"
+    queue_keys = {sec["queueKey"], *(sec.get("acceptedQueueKeys") or [])}
+    hub_cfg = {}
+    if hub_on and f"{full}-config" in cms:
+        hub_cfg = tomllib.loads(cms[f"{full}-config"]["data"]["hub.toml"])
+    owners = {}
+    att_secrets = set()
+    image = None
+    for d in hub_deps.values():
+        image = d["spec"]["template"]["spec"]["containers"][0]["image"]
+    for a in wanted:
+        n = f"{full}-attester-{a['name']}"
+        d = att_deps.get(n)
+        if d is None:
+            continue
+        what = f"attester {a['name']}"
+        spec = d["spec"]
+        pod = spec["template"]["spec"]
+        # One process per attester key, never two at once.
+        if d["kind"] != "Deployment" or spec.get("replicas") != a["replicaCount"] or spec["replicas"] > 1:
+            err(f"{what}: {d['kind']} of {spec.get('replicas')} replicas, expected a Deployment of {a['replicaCount']} (at most 1)")
+        if spec.get("strategy", {}).get("type") != "Recreate":
+            err(f"{what}: strategy {spec.get('strategy')}, expected Recreate (never two pods with one key)")
+        if selected(spec["selector"]["matchLabels"]) != {f"Deployment {n}"}:
+            err(f"{what}: its selector selects {sorted(selected(spec['selector']['matchLabels']))}")
+        (c,) = pod["containers"]
+        args = c.get("args", [])
+        if "--role" not in args or args[args.index("--role") + 1] != "attester":
+            err(f"{what}: args {args}, expected --role attester")
+        # The hygiene every pod of the chart has.
+        psc = pod.get("securityContext", {})
+        sc = c.get("securityContext", {})
+        if psc.get("runAsNonRoot") is not True or sc.get("readOnlyRootFilesystem") is not True \
+                or sc.get("allowPrivilegeEscalation") is not False or sc.get("capabilities", {}).get("drop") != ["ALL"]:
+            err(f"{what}: security context {psc} / {sc}")
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", "/healthz")):
+            if c.get(probe, {}).get("httpGet", {}).get("path") != path:
+                err(f"{what}: {probe} not on {path}")
+        if not c.get("resources", {}).get("requests"):
+            err(f"{what}: no resource requests")
+        if image and c["image"] != image:
+            err(f"{what}: image {c['image']}, the hub's is {image}")
+        if pod.get("automountServiceAccountToken") is not False:
+            err(f"{what}: a service account token is mounted")
+        vols = {v["name"]: v for v in pod["volumes"]}
+        if set(vols) != {"config", "keys", "tmp"}:
+            err(f"{what}: volumes {sorted(vols)}, expected config, keys and tmp only")
+            if "keys" not in vols or "config" not in vols:
+                continue
+        # Its own Secret: its signing key and the tokens it accepts, nothing else.
+        s = vols["keys"]["secret"]
+        secret = a["secret"]["existingSecret"] or f"{n}-keys"
+        if s["secretName"] != secret:
+            err(f"{what}: mounts Secret {s['secretName']}, expected {secret}")
+        if hub_on and s["secretName"] == hub_secret:
+            err(f"{what}: mounts the hub's Secret {hub_secret}")
+        att_secrets.add(s["secretName"])
+        items = {i["key"] for i in s["items"]}
+        want = {a["secret"]["attesterKey"], *a["secret"]["tokenKeys"]}
+        if a["secret"].get("tlsCaKey"):
+            want.add(a["secret"]["tlsCaKey"])
+        if items & queue_keys:
+            err(f"{what}: mounts the queue key {sorted(items & queue_keys)}")
+        if any("submitter" in k for k in items):
+            err(f"{what}: mounts submitter keys {sorted(k for k in items if 'submitter' in k)}")
+        if items != want:
+            err(f"{what}: mounts {sorted(items)}, expected its own key and tokens {sorted(want)}")
+        key = (s["secretName"], a["secret"]["attesterKey"])
+        if key in owners:
+            err(f"{what} and attester {owners[key]} mount one signing key, {key[1]} of Secret {key[0]}")
+        owners[key] = a["name"]
+        mount = next((m["mountPath"] for m in c["volumeMounts"] if m["name"] == "keys"), None)
+        # Its configuration: role attester, no queue key, files of its Secret.
+        cm = cms.get(vols["config"]["configMap"]["name"])
+        if cm is None or "attester.toml" not in cm.get("data", {}):
+            err(f"{what}: no ConfigMap with attester.toml")
+            continue
+        text = cm["data"]["attester.toml"]
+        if not any(m["name"] == "config" and m.get("subPath") == "attester.toml" and m["mountPath"] == args[args.index("--config") + 1]
+                   for m in c["volumeMounts"]):
+            err(f"{what}: attester.toml is not mounted where --config points")
+        ann = spec["template"]["metadata"].get("annotations", {}).get("checksum/config")
+        if ann != hashlib.sha256(text.rstrip("\n").encode()).hexdigest():
+            err(f"{what}: checksum/config {ann} is not the checksum of its attester.toml")
+        try:
+            cfg = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            err(f"{what}: attester.toml is not TOML: {e}")
+            continue
+        if cfg.get("role") != "attester":
+            err(f"{what}: attester.toml role {cfg.get('role')!r}, expected \"attester\"")
+        for k in ("queue_key", "accepted_queue_keys", "attesters"):
+            if k in cfg:
+                err(f"{what}: attester.toml has {k}")
+
+        def mounted(ref, path, expect):
+            if not isinstance(ref, dict) or set(ref) != {"file"}:
+                err(f"{what}: attester.toml {path}: expected a file reference, got {ref!r}")
+            elif ref["file"] != f"{mount}/{expect}":
+                err(f"{what}: attester.toml {path}: {ref['file']}, expected {mount}/{expect} of its mounted Secret")
+
+        mounted(cfg.get("attester_key"), "attester_key", a["secret"]["attesterKey"])
+        tokens = cfg.get("attestation", {}).get("tokens", [])
+        if len(tokens) != len(a["secret"]["tokenKeys"]) or not tokens:
+            err(f"{what}: attestation.tokens {tokens}, expected one per tokenKeys {a['secret']['tokenKeys']}")
+        for i, (t, k) in enumerate(zip(tokens, a["secret"]["tokenKeys"])):
+            mounted(t, f"attestation.tokens[{i}]", k)
+        if a["secret"].get("tlsCaKey"):
+            mounted({"file": cfg.get("tls", {}).get("ca_file")}, "tls.ca_file", a["secret"]["tlsCaKey"])
+        for ch in cfg.get("chains", []):
+            if "submitter_key" in ch or "extra_submitter_keys" in ch:
+                err(f"{what}: chain {ch.get('name')} has a submitter key")
+        r = cfg.get("redis", {})
+        if not r.get("url") and not r.get("cluster_nodes"):
+            err(f"{what}: attester.toml has no Redis")
+        hr = hub_cfg.get("redis", {})
+        if hub_cfg and r.get("key_prefix") == hr.get("key_prefix") \
+                and (r.get("cluster_nodes") or [r.get("url")]) == (hr.get("cluster_nodes") or [hr.get("url")]):
+            err(f"{what}: on the hub's Redis with the hub's prefix {hr.get('key_prefix')}")
+        port = int(cfg.get("http", {}).get("listen", ":0").rsplit(":", 1)[1])
+        cports = [p["containerPort"] for p in c.get("ports", []) if p["name"] == "http"]
+        if cports != [port] or port != a["service"]["port"]:
+            err(f"{what}: listens on {port}, container port {cports}, service.port {a['service']['port']}")
+        # Its Service reaches its pod only.
+        svc = [x for x in services if x["metadata"]["name"] == n]
+        if len(svc) != 1:
+            err(f"{what}: {len(svc)} Services named {n}")
+        else:
+            got = selected(svc[0]["spec"]["selector"])
+            if got != {f"Deployment {n}"}:
+                err(f"{what}: its Service selects {sorted(got)}")
+            if [(p["port"], p["targetPort"]) for p in svc[0]["spec"]["ports"]] != [(a["service"]["port"], "http")]:
+                err(f"{what}: Service ports {svc[0]['spec']['ports']}")
+            if svc[0]["spec"]["type"] != a["service"]["type"]:
+                err(f"{what}: Service type {svc[0]['spec']['type']}, expected {a['service']['type']}")
+        # Its Ingress: POST /v1/attest only, with TLS.
+        ing = [x for x in by_kind.get("Ingress", []) if x["metadata"]["name"] == n]
+        if bool(ing) != bool(a["ingress"]["enabled"]):
+            err(f"{what}: ingress.enabled is {a['ingress']['enabled']}, {len(ing)} Ingresses")
+        for x in ing:
+            (rule,) = x["spec"]["rules"]
+            paths = rule["http"]["paths"]
+            if rule["host"] != a["ingress"]["host"] or [(p["path"], p["pathType"], p["backend"]["service"]["name"]) for p in paths] != [("/v1/attest", "Exact", n)]:
+                err(f"{what}: Ingress rules {x['spec']['rules']}, expected {a['ingress']['host']} /v1/attest (Exact) to Service {n}")
+            if [t["hosts"] for t in x["spec"].get("tls", [])] != [[a["ingress"]["host"]]]:
+                err(f"{what}: Ingress without TLS for its host")
+        # Its ExternalSecret makes every key its pod mounts.
+        es = [x for x in by_kind.get("ExternalSecret", []) if x["metadata"]["name"] == secret]
+        if bool(es) != bool(a["secret"]["externalSecret"]["enabled"]):
+            err(f"{what}: secret.externalSecret.enabled is {a['secret']['externalSecret']['enabled']}, {len(es)} ExternalSecrets")
+        for x in es:
+            made = {e["secretKey"] for e in x["spec"]["data"]}
+            if x["spec"]["target"]["name"] != secret or items - made:
+                err(f"{what}: ExternalSecret makes {x['spec']['target']['name']} with {sorted(made)}, the pod mounts {sorted(items)} of {secret}")
+            if x["apiVersion"] != values["secrets"]["externalSecret"]["apiVersion"]:
+                err(f"{what}: ExternalSecret {x['apiVersion']}")
+        if binary and cfg.get("chains") and scratch:
+            if not knows_attesters(binary):
+                print(f"  {case}: {binary} predates role attester: attester {a['name']}'s attester.toml checked as TOML only")
+            elif a["secret"].get("tlsCaKey"):
+                # config check reads the CA bundle, which exists only in the pod.
+                print(f"  {case}: attester {a['name']} has a CA bundle from its Secret: attester.toml checked as TOML only")
+            else:
+                p = os.path.join(scratch, f"{case}.{a['name']}.attester.toml")
+                open(p, "w").write(text)
+                r = subprocess.run([binary, "config", "check", "--skip-secrets", p], capture_output=True, text=True)
+                said = (r.stdout + r.stderr).strip()
+                if r.returncode == 0:
+                    print(f"  {case}: switchyard config check (attester {a['name']}): {r.stdout.strip()}")
+                elif re.search(r"chains\[\d+\]\.submitter_key: expected a submitter key with inbox", said):
+                    # An attester sends no transaction; a binary from before
+                    # issue 17's config change still asks destinations for one.
+                    print(f"  {case}: NOTE: {binary} asks attester {a['name']}'s destinations for a submitter key"
+                          " (built before role attester dropped it): attester.toml checked as TOML only")
+                else:
+                    err(f"{what}: switchyard config check refused attester.toml: {said}")
+
+    # The hub's side: with hubAttesters it holds no attester key, and only
+    # its dispatching pods mount the tokens it presents.
+    hubatt = values.get("hubAttesters") or []
+    local = {a["name"]: a for a in wanted}
+    if hub_cfg:
+        listed = hub_cfg.get("attesters", [])
+        if [x.get("name") for x in listed] != [h["name"] for h in hubatt]:
+            err(f"hub.toml attesters {[x.get('name') for x in listed]}, expected {[h['name'] for h in hubatt]}")
+        if hubatt and "attester_key" in hub_cfg:
+            err("hub.toml names an attester_key although hubAttesters sign")
+        if not hubatt and "attester_key" not in hub_cfg:
+            err("hub.toml names no attester_key and no attesters")
+        for h, x in zip(hubatt, listed):
+            tk = h.get("tokenKey") or f"{h['name']}-attester-token"
+            if x.get("token") != {"file": f"{sec['mountPath']}/{tk}"}:
+                err(f"hub.toml attesters {h['name']}: token {x.get('token')}, expected the file {sec['mountPath']}/{tk}")
+            if h.get("url"):
+                want_url = h["url"]
+            else:
+                want_url = f"http://{full}-attester-{h['name']}.{namespace}.svc:{local[h['name']]['service']['port']}" if h["name"] in local else None
+            if x.get("url") != want_url:
+                err(f"hub.toml attesters {h['name']}: url {x.get('url')}, expected {want_url}")
+    tokens = {h.get("tokenKey") or f"{h['name']}-attester-token" for h in hubatt}
+    for n, d in hub_deps.items():
+        pod = d["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        role = c["args"][c["args"].index("--role") + 1]
+        mounted_secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        if mounted_secrets & att_secrets:
+            err(f"{n}: mounts an attester's Secret {sorted(mounted_secrets & att_secrets)}")
+        items = {i["key"] for v in pod["volumes"] if "secret" in v for i in v["secret"].get("items", [])}
+        if hubatt and sec["attesterKey"] in items:
+            err(f"{n}: mounts the attester key {sec['attesterKey']} although hubAttesters sign")
+        if role == "watcher" and items & tokens:
+            err(f"{n}: a watcher mounts the attesters' tokens {sorted(items & tokens)}")
+        if role != "watcher" and tokens - items:
+            err(f"{n}: does not mount the attesters' tokens {sorted(tokens - items)}")
+
+    # NetworkPolicies of the attesters.
+    np_on = values["networkPolicy"]["enabled"]
+    eg = values["networkPolicy"]["egress"]
+    for a in wanted:
+        n = f"{full}-attester-{a['name']}"
+        what = f"attester {a['name']}"
+        nps = [x for x in by_kind.get("NetworkPolicy", []) if x["metadata"]["name"] == n]
+        if bool(nps) != bool(np_on):
+            err(f"{what}: networkPolicy.enabled is {np_on}, {len(nps)} NetworkPolicies")
+        for x in nps:
+            spec = x["spec"]
+            if selected(spec["podSelector"]["matchLabels"]) != {f"Deployment {n}"}:
+                err(f"{what}: NetworkPolicy selects {sorted(selected(spec['podSelector']['matchLabels']))}")
+            (ing,) = spec["ingress"]
+            if ing["ports"] != [{"port": a["service"]["port"], "protocol": "TCP"}]:
+                err(f"{what}: NetworkPolicy ingress ports {ing['ports']}")
+            want_from = list(a["networkPolicy"]["ingressFrom"])
+            if want_from:
+                if hub_on and any(h["name"] == a["name"] and not h.get("url") for h in hubatt):
+                    want_from.append({"podSelector": {"matchLabels": {
+                        "app.kubernetes.io/name": "switchyard", "app.kubernetes.io/instance": release,
+                        "app.kubernetes.io/component": "all" if values["mode"] == "all" else "dispatcher"}}})
+                    dispatching = {f"{d['kind']} {m}" for m, d in hub_deps.items()
+                                   if d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") in ("all", "dispatcher")}
+                    if selected(want_from[-1]["podSelector"]["matchLabels"]) != dispatching:
+                        err(f"{what}: the dispatchers' peer selects {sorted(selected(want_from[-1]['podSelector']['matchLabels']))}")
+                if values["tests"]["enabled"]:
+                    want_from.append({"podSelector": {"matchLabels": {
+                        "app.kubernetes.io/name": "switchyard-test", "app.kubernetes.io/instance": release}}})
+            if ing.get("from", []) != want_from:
+                err(f"{what}: NetworkPolicy ingress from {ing.get('from')}, expected {want_from}")
+            egress = spec["egress"]
+            dns, redis_rule, rest = egress[0], egress[1], egress[2:]
+            want_dns = [{"port": p, "protocol": proto} for p in eg["dns"]["ports"] for proto in ("UDP", "TCP")]
+            if dns.get("ports") != want_dns or dns.get("to", []) != eg["dns"]["to"]:
+                err(f"{what}: NetworkPolicy DNS rule {dns}")
+            r = a["redis"]
+            if not r["url"] and not r["clusterNodes"]:
+                want_redis = {"ports": [{"port": 6379, "protocol": "TCP"}], "to": [{"podSelector": {"matchLabels": {
+                    "app.kubernetes.io/name": "switchyard-redis", "app.kubernetes.io/instance": release}}}]}
+            else:
+                want_redis = {"ports": [{"port": p, "protocol": "TCP"} for p in url_ports(r["clusterNodes"] or [r["url"]])]}
+                if a["networkPolicy"]["redisTo"]:
+                    want_redis["to"] = a["networkPolicy"]["redisTo"]
+            if redis_rule != want_redis:
+                err(f"{what}: NetworkPolicy Redis rule {redis_rule}, expected {want_redis}")
+            want_rest = []
+            for cb in eg["cidrs"]:
+                block = {"cidr": cb["cidr"], **({"except": cb["except"]} if cb.get("except") else {})}
+                rule = {"to": [{"ipBlock": block}]}
+                if cb.get("ports"):
+                    rule["ports"] = [{"port": p, "protocol": "TCP"} for p in cb["ports"]]
+                want_rest.append(rule)
+            want_rest += eg["extraRules"]
+            if rest != want_rest:
+                err(f"{what}: NetworkPolicy egress after DNS and Redis {rest}, expected {want_rest}")
+
+    # The attesters' ServiceMonitor: their Services only, with role and attester labels.
+    sm_on = values["metrics"]["serviceMonitor"]["enabled"]
+    sms = [x for x in by_kind.get("ServiceMonitor", []) if x["metadata"]["name"] == f"{full}-attesters"]
+    if len(sms) != (1 if sm_on and wanted else 0):
+        err(f"{len(sms)} attester ServiceMonitors, serviceMonitor.enabled {sm_on}, {len(wanted)} attesters")
+    for x in sms:
+        spec = x["spec"]
+        got = sorted(s["metadata"]["name"] for s in services if selects(spec["selector"]["matchLabels"], s["metadata"]["labels"]))
+        if got != sorted(names):
+            err(f"attester ServiceMonitor selects Services {got}, expected {sorted(names)}")
+        for ep in spec["endpoints"]:
+            want = [{"sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_component"], "targetLabel": "role"},
+                    {"sourceLabels": ["__meta_kubernetes_pod_label_switchyard_io_attester"], "targetLabel": "attester"}]
+            want += values["metrics"]["serviceMonitor"]["relabelings"]
+            if ep.get("relabelings") != want or ep["port"] != "http" or ep["path"] != "/metrics":
+                err(f"attester ServiceMonitor endpoint {ep}")
+    for d in att_deps.values():
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        if labels.get("switchyard.io/attester") is None or labels.get("app.kubernetes.io/component") != "attester":
+            err(f"{d['metadata']['name']}: pod labels {labels} lack the attester's name or role")
+
+
+if __name__ == "__main__":
+    render, *files = sys.argv[1:]
+    docs = [d for d in yaml.safe_load_all(open(render)) if d]
+    problems = []
+    check(docs, values_of(files), problems.append)
+    for p in problems:
+        print(p)
+    sys.exit(1 if problems else 0)
+PY
 if "$py" - "$out" "$chart" "$kv" "$bin" <<'PY'; then ok "rendered manifests"; else bad "rendered manifests"; fi
 import copy, json, os, re, subprocess, sys, tomllib
 import yaml
+
+sys.path.insert(0, sys.argv[1])
+import attesters_check as attesters
 
 out, chart, kv, binary = sys.argv[1:5]
 chart_meta = yaml.safe_load(open(os.path.join(chart, "Chart.yaml")))
@@ -254,22 +755,32 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
     if "Secret" in by_kind:
         err(case, "renders a Secret object (keys must come by reference)")
 
+    # The attesters, and the hub's side of them (3b).
+    attesters.check(docs, values, lambda m, case=case: err(case, m), binary=binary, scratch=out, case=case)
+
     # The hub's workloads: watchers a Deployment, the signing roles a
-    # StatefulSet (the trial Redis is the StatefulSet named "-redis").
-    deployments = {d["metadata"]["name"]: d for d in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", [])
-                   if not d["metadata"]["name"].endswith("-redis")}
+    # StatefulSet (the trial Redis is the StatefulSet named "-redis"); the
+    # attesters' Deployments (component attester) apart, checked by
+    # attesters_check.
+    is_attester = lambda o: o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "attester"
+    workloads = {d["metadata"]["name"]: d for d in by_kind.get("Deployment", []) + by_kind.get("StatefulSet", [])
+                 if not d["metadata"]["name"].endswith("-redis")}
+    attester_workloads = {n: d for n, d in workloads.items() if is_attester(d)}
+    deployments = {n: d for n, d in workloads.items() if n not in attester_workloads}
     kind_of = {n: d["kind"] for n, d in deployments.items()}
     configmaps = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
     services = by_kind.get("Service", [])
     hub = [d for n, d in deployments.items()]
-    if not hub:
-        err(case, "no hub workload")
-    hub_services = [s for s in services if not s["metadata"]["name"].endswith("-redis")]
+    hub_enabled = values["mode"] != "none"
+    if hub_enabled != bool(hub):
+        err(case, f"mode {values['mode']}: {len(hub)} hub workloads")
+    attester_services = [s for s in services if is_attester(s)]
+    hub_services = [s for s in services if not s["metadata"]["name"].endswith("-redis") and not is_attester(s)]
     redis_services = [s for s in services if s["metadata"]["name"].endswith("-redis")]
     statefulsets = [s for s in by_kind.get("StatefulSet", []) if s["metadata"]["name"].endswith("-redis")]
     test_pods = [p for p in by_kind.get("Pod", []) if p["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
     # Every pod the release can run: (what, labels).
-    pods = [(f"{d['kind']} {d['metadata']['name']}", d["spec"]["template"]["metadata"]["labels"]) for d in hub]
+    pods = [(f"{d['kind']} {d['metadata']['name']}", d["spec"]["template"]["metadata"]["labels"]) for d in workloads.values()]
     pods += [(f"StatefulSet {s['metadata']['name']}", s["spec"]["template"]["metadata"]["labels"]) for s in statefulsets]
     pods += [(f"Pod {p['metadata']['name']}", p["metadata"].get("labels", {})) for p in by_kind.get("Pod", [])]
     hub_pods = {f"{d['kind']} {d['metadata']['name']}" for d in hub}
@@ -372,8 +883,8 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
 
     # Services: the hub's selects every hub pod and nothing else; the trial
     # Redis' only its StatefulSet.
-    if len(hub_services) != 1:
-        err(case, f"expected one hub Service, got {[s['metadata']['name'] for s in hub_services]}")
+    if len(hub_services) != (1 if hub_enabled else 0):
+        err(case, f"expected {1 if hub_enabled else 0} hub Service, got {[s['metadata']['name'] for s in hub_services]}")
     for svc in hub_services:
         check_selects(f"Service {svc['metadata']['name']}", svc["spec"]["selector"], hub_pods)
     for svc in redis_services:
@@ -454,7 +965,9 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
                           and "submitter" not in w}
                 if needed - items:
                     err(case, f"{role} pods miss keys {sorted(needed - items)}")
-        if binary and cfg.get("chains"):
+        if binary and cfg.get("chains") and cfg.get("attesters") and not attesters.knows_attesters(binary):
+            print(f"  {case}: {binary} predates [[attesters]]: hub.toml checked as TOML only")
+        elif binary and cfg.get("chains"):
             p = os.path.join(out, name + ".hub.toml")
             open(p, "w").write(toml_text)
             # The Secret is not mounted here: keys are checked by name only.
@@ -464,8 +977,9 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
             else:
                 print(f"  {case}: switchyard config check: {r.stdout.strip()}")
 
-    # An ExternalSecret makes every key a pod mounts, each replica's own too.
-    for es in by_kind.get("ExternalSecret", []):
+    # An ExternalSecret makes every key a pod mounts, each replica's own too
+    # (an attester's: attesters_check).
+    for es in [x for x in by_kind.get("ExternalSecret", []) if not is_attester(x)]:
         made = {d["secretKey"] for d in es["spec"].get("data", [])}
         wanted = set().union(*items_by_role.values()) if items_by_role else set()
         for _, (_, per_pod) in replica_files.items():
@@ -504,17 +1018,23 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         if c["image"] != want:
             err(case, f"test pod {n}: image {c['image']}, expected {want}")
         script = " ".join(c.get("command", []) + c.get("args", []))
-        for svc in hub_services:
-            url = f"http://{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc:{svc['spec']['ports'][0]['port']}/readyz"
-            if f'url="{url}"' not in script:
-                err(case, f"test pod {n}: does not ask {url}")
-        if f"-le {values['tests']['attempts']} ]" not in script:
+        # The hub's Service, then each running attester's.
+        want_urls = []
+        for svc in hub_services + attester_services:
+            d = attester_workloads.get(svc["metadata"]["name"])
+            if d is None or d["spec"]["replicas"] > 0:
+                want_urls.append(f"http://{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc:{svc['spec']['ports'][0]['port']}/readyz")
+        m = re.search(r"for url in((?: \"[^\"]+\")+); do", script)
+        got_urls = re.findall(r'"([^"]+)"', m.group(1)) if m else []
+        if got_urls != want_urls:
+            err(case, f"test pod {n}: asks {got_urls}, expected {want_urls}")
+        if f'-ge {values["tests"]["attempts"]} ]' not in script:
             err(case, f"test pod {n}: not {values['tests']['attempts']} attempts")
 
     # --- NetworkPolicy ---
-    nps = by_kind.get("NetworkPolicy", [])
-    if values["networkPolicy"]["enabled"] != bool(nps):
-        err(case, f"networkPolicy.enabled is {values['networkPolicy']['enabled']}, {len(nps)} NetworkPolicies")
+    nps = [x for x in by_kind.get("NetworkPolicy", []) if not is_attester(x)]
+    if (values["networkPolicy"]["enabled"] and hub_enabled) != bool(nps):
+        err(case, f"networkPolicy.enabled is {values['networkPolicy']['enabled']}, {len(nps)} hub NetworkPolicies")
     for np_ in nps:
         n = np_["metadata"]["name"]
         v = values["networkPolicy"]
@@ -559,13 +1079,29 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
                 r["ports"] = [{"port": p, "protocol": "TCP"} for p in c["ports"]]
             want_rest.append(r)
         want_rest += v["egress"]["extraRules"]
-        if rest != want_rest:
-            err(case, f"NetworkPolicy {n}: egress rules after DNS and Redis {rest}, expected {want_rest}")
+        # The release's attesters the dispatchers ask, before the CIDRs.
+        local = {a["name"]: a for a in attesters.attesters_of(values)}
+        want_att = []
+        for h in values.get("hubAttesters") or []:
+            if not h.get("url"):
+                sel = {"app.kubernetes.io/name": "switchyard-attester", "app.kubernetes.io/instance": "sy", "switchyard.io/attester": h["name"]}
+                want_att.append({"ports": [{"port": local[h["name"]]["service"]["port"], "protocol": "TCP"}],
+                                 "to": [{"podSelector": {"matchLabels": sel}}]})
+                check_selects(f"NetworkPolicy {n} attester {h['name']} peer", sel, [f"Deployment sy-switchyard-attester-{h['name']}"])
+        if rest != want_att + want_rest:
+            err(case, f"NetworkPolicy {n}: egress rules after DNS and Redis {rest}, expected {want_att + want_rest}")
 
     # --- the CRD objects: what the chart promises (their schemas: crd-validate.mjs) ---
     ns = "hub"
+    hub_sms = [x for x in by_kind.get("ServiceMonitor", []) if not x["metadata"]["name"].endswith("-attesters")]
+    if len(hub_sms) != (1 if values["metrics"]["serviceMonitor"]["enabled"] and hub_enabled else 0):
+        err(case, f"{len(hub_sms)} hub ServiceMonitors")
     for sm in by_kind.get("ServiceMonitor", []):
         v = values["metrics"]["serviceMonitor"]
+        if sm["metadata"]["name"].endswith("-attesters"):
+            if sm["metadata"]["namespace"] != (v["namespace"] or "hub"):
+                err(case, f"attester ServiceMonitor in namespace {sm['metadata']['namespace']}")
+            continue  # the rest: attesters_check
         if sm["metadata"]["namespace"] != (v["namespace"] or ns):
             err(case, f"ServiceMonitor in namespace {sm['metadata']['namespace']}, expected {v['namespace'] or ns}")
         spec = sm["spec"]
@@ -604,7 +1140,7 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
             err(case, f"promtool check rules refused the PrometheusRule's groups:\n{r.stdout}{r.stderr}")
         else:
             print(f"  {case}: promtool check rules: {r.stdout.strip().splitlines()[-1].strip()}")
-    for es in by_kind.get("ExternalSecret", []):
+    for es in [x for x in by_kind.get("ExternalSecret", []) if not is_attester(x)]:
         spec = es["spec"]
         if es["apiVersion"] != values["secrets"]["externalSecret"]["apiVersion"]:
             err(case, f"ExternalSecret {es['apiVersion']}, expected {values['secrets']['externalSecret']['apiVersion']}")
@@ -675,6 +1211,45 @@ if trial_durable "$out/trial-nofsync.yaml" >"$out/trial-nofsync.log" 2>&1; then
 else
   ok "a trial Redis without appendfsync is refused: $(cat "$out/trial-nofsync.log")"
 fi
+
+# The attesters' separation (3b) on copies of the chart broken on purpose:
+# each must render and fail attesters_check with the named problem.
+att_values=("$chart/examples/attesters.yaml" "$out/values/three-attesters.yaml")
+if "$py" "$out/attesters_check.py" "$out/attesters+three.yaml" "${att_values[@]}" >"$out/att-ok.log" 2>&1; then
+  ok "attesters_check alone accepts the chart itself (attesters+three)"
+else
+  bad "attesters_check alone on the chart itself:"; cat "$out/att-ok.log"
+fi
+attester_mutation() {
+  local what="$1" expect="$2" file="$3"; shift 3
+  rm -rf "$out/chart-mut"
+  cp -r "$chart" "$out/chart-mut"
+  sed -i "$@" "$out/chart-mut/templates/$file"
+  if cmp -s "$chart/templates/$file" "$out/chart-mut/templates/$file"; then
+    bad "attester mutation ($what): the sed changed nothing in $file"; return
+  fi
+  if ! "$helm" template sy "$out/chart-mut" --namespace hub -f "${att_values[0]}" -f "${att_values[1]}" \
+      >"$out/mut.yaml" 2>"$out/mut.err"; then
+    bad "attester mutation ($what): does not render"; cat "$out/mut.err"; return
+  fi
+  if "$py" "$out/attesters_check.py" "$out/mut.yaml" "${att_values[@]}" >"$out/mut.log" 2>&1; then
+    bad "attesters_check accepted a chart that $what"
+  elif grep -q -- "$expect" "$out/mut.log"; then
+    ok "a chart that $what is refused: $(grep -m1 -- "$expect" "$out/mut.log" | cut -c1-120)"
+  else
+    bad "attester mutation ($what): refused for another reason:"; cat "$out/mut.log"
+  fi
+}
+attester_mutation "mounts the attester key in dispatchers beside hubAttesters" "mounts the attester key" _helpers.tpl \
+  's/{{- range \$attesters }}{{ \$keys = append \$keys .tokenKey }}{{ end }}/&{{ $keys = append $keys $s.attesterKey }}/'
+attester_mutation "mounts the queue key in attesters" "mounts the queue key" attesters.yaml \
+  '/^            items:$/a\              - key: {{ $root.Values.secrets.queueKey }}\n                path: {{ $root.Values.secrets.queueKey }}'
+attester_mutation "drops role \"attester\" from attester.toml" "role None, expected" _attesters.tpl \
+  '/^role = "attester"$/d'
+attester_mutation "gives attesters a queue_key" "attester.toml has queue_key" _attesters.tpl \
+  '/^attester_key = /a queue_key = { file = {{ printf "%s/queue-key" $dir | toJson }} }'
+attester_mutation "names the hub's Secret for attesters" "mounts the hub's Secret" _attesters.tpl \
+  's/(printf "%s-keys" \$object) \$a.secret.existingSecret/(include "switchyard.secretName" $root) ""/'
 
 # The Prometheus Operator and External Secrets objects against their CRD models.
 if node "$root/deploy/tools/crd-validate.mjs" "$node_modules" "$out/crd-objects.json" >"$out/crd.log" 2>&1; then
@@ -748,6 +1323,29 @@ expect_refused "a NetworkPolicy CIDR that is not one" --set networkPolicy.enable
 printf 'networkPolicy:\n  enabled: true\n  egress:\n    dns:\n      ports: []\n' >"$out/dns-no-ports.yaml"
 expect_refused "a NetworkPolicy DNS rule without ports (every port)" -f "$out/dns-no-ports.yaml"
 expect_refused "the latest tag for the test image" --set tests.image.tag=latest
+# One attester of the release, for the refusals below.
+cat >"$out/one-attester.yaml" <<'EOF'
+attesters:
+  - name: alpha
+    redis: {url: "redis://attester-redis:6379"}
+    config:
+      chains:
+        - {name: alpha, domain: 1, chain_id: 1, rpc_urls: ["http://a:8545"], trust: single_endpoint, mailbox: "0x5FbDB2315678afecb367f032d93F642f64180aa3", inbox: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"}
+EOF
+expect_refused "an attester name that is no DNS label" -f "$out/one-attester.yaml" --set 'attesters[0].name=Alpha'
+expect_refused "two replicas of one attester" -f "$out/one-attester.yaml" --set 'attesters[0].replicaCount=2'
+expect_refused "an attester that accepts no token" -f "$out/one-attester.yaml" --set-json 'attesters[0].secret.tokenKeys=[]'
+expect_refused "an attester without its config" --set 'attesters[0].name=alpha'
+expect_refused "a queue key in an attester's config" -f "$out/one-attester.yaml" \
+  --set 'attesters[0].config.queue_key.file=/etc/switchyard/secrets/queue-key'
+expect_refused "chains in attesterDefaults (each attester's own)" \
+  --set-json 'attesterDefaults.config.chains=[{"name":"a"}]'
+expect_refused "an attester Ingress host that is no host" -f "$out/one-attester.yaml" \
+  --set 'attesters[0].ingress.host=https://attester.example.org'
+expect_refused "a hub attester whose URL is not HTTP" --set 'hubAttesters[0].name=beta' \
+  --set 'hubAttesters[0].url=ftp://attester.example.org'
+expect_refused "a hub attester name that is not a metrics label" --set 'hubAttesters[0].name=Beta' \
+  --set 'hubAttesters[0].url=https://attester.example.org'
 cat >"$out/key-in-values.yaml" <<'EOF'
 config:
   chains:
@@ -793,6 +1391,26 @@ EOF
 expect_refused_by_template "an ExternalSecret missing a key the hub reads" -f "$out/es-incomplete.yaml"
 expect_refused_by_template "a NetworkPolicy that blocks the Redis port" --set networkPolicy.enabled=true \
   --set redis.url=rediss://redis.example.internal:6380
+expect_refused_by_template "mode none without attesters" --set mode=none
+expect_refused_by_template "hubAttesters in mode none" -f "$out/one-attester.yaml" --set mode=none \
+  --set 'hubAttesters[0].name=alpha'
+expect_refused_by_template "a hub attester without url that this release does not run" \
+  --set 'hubAttesters[0].name=beta'
+expect_refused_by_template "two attesters of one name" -f "$out/one-attester.yaml" \
+  --set 'attesters[1].name=alpha' --set-json 'attesters[1].config={"chains":[]}' --set 'attesters[1].redis.url=redis://r2:6379'
+expect_refused_by_template "an attester on the hub's Redis with the hub's prefix" -f "$out/one-attester.yaml" \
+  --set 'attesters[0].redis.url=redis://redis:6379' --set 'attesters[0].redis.keyPrefix=sy'
+expect_refused_by_template "an attester without a Redis" -f "$out/one-attester.yaml" --set 'attesters[0].redis.url='
+expect_refused_by_template "accepted queue keys in an attester's config" -f "$out/one-attester.yaml" \
+  --set 'attesters[0].config.accepted_queue_keys[0].file=/q'
+expect_refused_by_template "an attester Ingress without a host" -f "$out/one-attester.yaml" \
+  --set 'attesters[0].ingress.enabled=true'
+expect_refused_by_template "an attester ExternalSecret missing a key the attester reads" -f "$out/one-attester.yaml" \
+  --set 'attesters[0].secret.externalSecret.enabled=true' --set 'attesters[0].secret.externalSecret.secretStoreRef.name=vault' \
+  --set 'attesters[0].secret.externalSecret.data[0].secretKey=attester-key' \
+  --set 'attesters[0].secret.externalSecret.data[0].remoteRef.key=a'
+expect_refused_by_template "an attester object name over 63 characters" -f "$out/one-attester.yaml" \
+  --set fullnameOverride=a-release-name-that-is-long-enough-to-overflow-x --set 'attesters[0].name=abcdefghijklmnop'
 
 printf '\nchart: %d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

@@ -127,9 +127,10 @@ release), else the image's own registry. Call with
 
 {{/*
 The Secret keys every pod of a role reads, as a JSON list: the queue HMAC
-key and the admin token everywhere; the attester key only where batches are
-signed (dispatcher, all). Submitter keys are per replica
-(switchyard.replicaKeyItems), never shared.
+key and the admin token everywhere; where batches are signed (dispatcher,
+all) the attester key, or with hubAttesters the tokens presented to the
+attesters instead (the hub then holds no attester key). Submitter keys are
+per replica (switchyard.replicaKeyItems), never shared.
 */}}
 {{- define "switchyard.roleSecretKeys" -}}
 {{- $s := .root.Values.secrets }}
@@ -141,7 +142,12 @@ signed (dispatcher, all). Submitter keys are per replica
 {{- end }}
 {{- if $s.tlsCaKey }}{{ $keys = append $keys $s.tlsCaKey }}{{ end }}
 {{- if ne .role "watcher" }}
+{{- $attesters := include "switchyard.hubAttesters" .root | fromJsonArray }}
+{{- if $attesters }}
+{{- range $attesters }}{{ $keys = append $keys .tokenKey }}{{ end }}
+{{- else }}
 {{- $keys = append $keys $s.attesterKey }}
+{{- end }}
 {{- end }}
 {{- toJson (uniq $keys) }}
 {{- end }}
@@ -188,14 +194,64 @@ or of each redis.clusterNodes entry (6379 when a URL names none).
 {{- define "switchyard.redisUrlPorts" -}}
 {{- $urls := list .Values.redis.url }}
 {{- if .Values.redis.clusterNodes }}{{ $urls = .Values.redis.clusterNodes }}{{ end }}
+{{- include "switchyard.urlPorts" $urls }}
+{{- end }}
+
+{{/* The TCP ports of a list of redis:// URLs, as a JSON list (6379 when a URL names none). */}}
+{{- define "switchyard.urlPorts" -}}
 {{- $ports := list }}
-{{- range $urls }}
+{{- range . }}
 {{- $authority := regexReplaceAll "^[A-Za-z]+://([^/?#]*).*$" . "${1}" }}
 {{- $hostPort := regexReplaceAll "^.*@" $authority "" }}
 {{- $port := regexFind ":[0-9]+$" $hostPort | trimPrefix ":" }}
 {{- $ports = append $ports (int (default "6379" $port)) }}
 {{- end }}
 {{- toJson (uniq $ports) }}
+{{- end }}
+
+{{/*
+The NetworkPolicy egress rules every pod of the release needs besides its
+Redis, as YAML list items: DNS first, then the chain endpoints
+(networkPolicy.egress.cidrs) and networkPolicy.egress.extraRules. Call with
+(dict "root" $ "part" "dns|endpoints").
+*/}}
+{{- define "switchyard.egressRules" -}}
+{{- $eg := .root.Values.networkPolicy.egress }}
+{{- if eq .part "dns" }}
+# DNS.
+- ports:
+    {{- range $eg.dns.ports }}
+    - port: {{ . }}
+      protocol: UDP
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with $eg.dns.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- else }}
+{{- range $eg.cidrs }}
+# Chain endpoints in {{ .cidr }}.
+- to:
+    - ipBlock:
+        cidr: {{ .cidr }}
+        {{- with .except }}
+        except:
+          {{- toYaml . | nindent 10 }}
+        {{- end }}
+  {{- with .ports }}
+  ports:
+    {{- range . }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- end }}
+{{- end }}
+{{- with $eg.extraRules }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Redis URL the hub uses (the trial Redis when enabled). */}}
@@ -243,6 +299,9 @@ The hub's TOML configuration. Chart-managed parts (Redis, HTTP listener,
 secret references to the mounted Secret) are merged into values.config.
 */}}
 {{- define "switchyard.hubToml" -}}
+{{- if hasKey .Values.config "attesters" }}
+{{- fail "config.attesters: list them in hubAttesters (the chart writes [[attesters]] with their token files)" }}
+{{- end }}
 {{- $dir := .Values.secrets.mountPath }}
 {{- $rdir := .Values.secrets.replicaMountPath }}
 {{- $redis := dict "url" (include "switchyard.redisUrl" .) "key_prefix" .Values.redis.keyPrefix }}
@@ -263,7 +322,12 @@ secret references to the mounted Secret) are merged into values.config.
 #   switchyard config check hub.toml
 # Secrets are references to files of the mounted Secret, never values;
 # submitter keys are each replica's own (its pod's directory of the Secret).
+{{- $attesters := include "switchyard.hubAttesters" . | fromJsonArray }}
+{{- if $attesters }}
+# Batches are signed by the [[attesters]] below: the hub holds no attester key.
+{{- else }}
 attester_key = { file = {{ printf "%s/%s" $dir .Values.secrets.attesterKey | toJson }} }
+{{- end }}
 queue_key = { file = {{ printf "%s/%s" $dir .Values.secrets.queueKey | toJson }} }
 {{- with .Values.secrets.acceptedQueueKeys }}
 accepted_queue_keys = [{{ range $i, $k := . }}{{ if $i }}, {{ end }}{ file = {{ printf "%s/%s" $dir $k | toJson }} }{{ end }}]
@@ -306,6 +370,19 @@ admin_listen = {{ printf "%s:%d" $admin (int .Values.admin.port) | toJson }}
 
 [tls]
 {{- include "switchyard.tomlTable" $tls }}
+{{- end }}
+{{- if $attesters }}
+
+# The attesters the dispatchers ask for signatures (hubAttesters); each
+# destination Inbox's set and threshold say whose signatures count. The
+# token files are mounted in dispatching pods only.
+{{- end }}
+{{- range $attesters }}
+
+[[attesters]]
+name = {{ .name | toJson }}
+url = {{ .url | toJson }}
+token = { file = {{ printf "%s/%s" $dir .tokenKey | toJson }} }
 {{- end }}
 {{- range $chains }}
 
