@@ -129,6 +129,22 @@ pub trait BatchSink: Send + Sync + 'static {
     fn senders(&self) -> Vec<Address> {
         Vec::new()
     }
+    /// The destination's attestation threshold and which of `candidates`
+    /// are attesters it counts (read from the Inbox): what a dispatcher
+    /// collecting signatures from `[[attesters]]` submits by. A sink
+    /// without an Inbox has no set to read.
+    fn attester_set(
+        &self,
+        _candidates: &[Address],
+    ) -> impl Future<Output = Result<(u64, Vec<bool>), EvmError>> + Send {
+        async {
+            Err(EvmError::Mismatch {
+                what: "attester set".into(),
+                expected: "a destination with an Inbox to read it from".into(),
+                got: "a sink without one".into(),
+            })
+        }
+    }
 }
 
 impl BatchSink for EvmSubmitter {
@@ -153,6 +169,10 @@ impl BatchSink for EvmSubmitter {
 
     fn senders(&self) -> Vec<Address> {
         vec![self.address()]
+    }
+
+    async fn attester_set(&self, candidates: &[Address]) -> Result<(u64, Vec<bool>), EvmError> {
+        EvmSubmitter::attester_set(self, candidates).await
     }
 }
 
@@ -180,5 +200,17 @@ impl BatchSink for switchyard_evm::submitter::Signers {
             .iter()
             .map(EvmSubmitter::address)
             .collect()
+    }
+
+    async fn attester_set(&self, candidates: &[Address]) -> Result<(u64, Vec<bool>), EvmError> {
+        // Every submitter reads the same Inbox.
+        match self.submitters().first() {
+            Some(s) => s.attester_set(candidates).await,
+            None => Err(EvmError::Mismatch {
+                what: "attester set".into(),
+                expected: "a submitter to read the Inbox with".into(),
+                got: "none".into(),
+            }),
+        }
     }
 }

@@ -45,6 +45,9 @@ struct HealthInner {
     lanes: HashMap<String, (u64, u64)>,
     /// A lane whose oldest entry is older than this is stuck (0: never).
     stuck_after_ms: u64,
+    /// destination → why its last batch got fewer attester signatures than
+    /// its Inbox's threshold (cleared by the next batch that got them).
+    short: HashMap<String, String>,
 }
 
 impl Health {
@@ -131,6 +134,22 @@ impl Health {
         g.held.insert(chain.to_owned(), reason);
     }
 
+    /// Deliveries to `destination` wait: its attesters gave fewer
+    /// signatures than its threshold, for `reason` (not ready until
+    /// [`Health::attested`]).
+    pub fn attestation_short(&self, destination: &str, reason: String) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.short.insert(destination.to_owned(), reason);
+    }
+
+    /// A batch to `destination` got its threshold of signatures.
+    pub fn attested(&self, destination: &str) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !g.short.is_empty() {
+            g.short.remove(destination);
+        }
+    }
+
     /// Routing of `chain` goes on again.
     pub fn release(&self, chain: &str) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -156,6 +175,9 @@ impl Health {
                 Some(_) => {}
             }
         }
+        out.extend(g.short.iter().map(|(d, r)| {
+            format!("destination {d}: attester signatures below the Inbox's threshold: {r}")
+        }));
         if g.stuck_after_ms > 0 {
             for (dest, &(entries, age)) in &g.lanes {
                 if entries > 0 && age > g.stuck_after_ms {

@@ -30,8 +30,8 @@ use crate::backlog::BacklogMonitor;
 use crate::backlog::BacklogView;
 use crate::balance::BalanceMonitor;
 use crate::chain::{BatchSink, HeaderSource};
-use crate::config::{ChainConfig, Config};
-use crate::dispatch::{DestSpec, Dispatcher};
+use crate::config::{ChainConfig, Config, Role};
+use crate::dispatch::{DestSpec, Dispatcher, Signing};
 use crate::error::HubError;
 use crate::health::Health;
 use crate::journal::Journal;
@@ -241,19 +241,32 @@ impl HubBuilder {
         } = self;
         cfg.validate()?;
         let role = cfg.role;
-        // A watcher-only process never signs: it does not read the keys, so
-        // they need not be mounted where it runs.
-        let attester = match attester {
-            Some(a) => Some(a),
-            None if role.dispatches() => Some(Attester::from_hex(
-                cfg.attester_key.resolve("attester_key")?.expose(),
+        // A watcher-only process never signs, nor does a hub whose
+        // [[attesters]] sign: it does not read the key, so it need not be
+        // mounted where it runs.
+        let signs = role == Role::Attester || (role.dispatches() && cfg.attesters.is_empty());
+        let attester = match (attester, &cfg.attester_key) {
+            (Some(a), _) => Some(a),
+            (None, Some(k)) if signs => Some(Attester::from_hex(
+                k.resolve("attester_key")?.expose(),
                 "attester_key",
             )?),
-            None => None,
+            (None, None) if signs => {
+                return Err(crate::config::ConfigError {
+                    path: "attester_key".into(),
+                    reason: format!("expected a signing key in role {role:?}, got none"),
+                }
+                .into());
+            }
+            (None, _) => None,
         };
-        let queue_key = match queue_key {
-            Some(k) => k,
-            None => queue_key_ring(&cfg)?,
+        let queue_key = match (queue_key, &attester) {
+            (Some(k), _) => k,
+            // An attester holds no queue key: its own store is
+            // authenticated with a key derived from its signing key, so
+            // whoever writes its Redis cannot make it sign.
+            (None, Some(a)) if role == Role::Attester => QueueKey::new(&a.derive_key("store"))?,
+            (None, _) => queue_key_ring(&cfg)?,
         };
         let target = if cfg.redis.cluster_nodes.is_empty() {
             RedisTarget::Single(cfg.redis.url.clone())
@@ -382,10 +395,18 @@ impl HubBuilder {
         if let Some(w) = writer {
             tasks.spawn("status journal", w.run(shutdown.child_token()));
         }
+        // An attester records what its light clients verified, in its own
+        // store, instead of routing into lanes.
+        let verified = (role == Role::Attester).then(|| {
+            crate::attest::Verified::new(
+                store.witness(cfg.attestation.window_secs),
+                store.origin_state(),
+            )
+        });
         // Every origin hands its verified batches to a route stage of its own
         // over the same lanes, routing table, backlog view and journal.
         let route_stage = |name: &str, domain| {
-            RouteStage::new(
+            let stage = RouteStage::new(
                 name,
                 domain,
                 store.lanes(),
@@ -395,7 +416,21 @@ impl HubBuilder {
                 metrics.clone(),
                 cfg.dispatcher.max_backlog_entries,
             )
-            .with_journal(journal.clone())
+            .with_journal(journal.clone());
+            match &verified {
+                Some(v) => stage.witnessing(v.clone()),
+                None => stage,
+            }
+        };
+        // The dispatchers' attester client, when [[attesters]] sign.
+        let collector = if role.dispatches() && !cfg.attesters.is_empty() {
+            Some(Arc::new(crate::attest::Collector::from_config(
+                &cfg,
+                &roots,
+                metrics.clone(),
+            )?))
+        } else {
+            None
         };
         // Every chain's endpoints, built first: a rollup origin reads the
         // chain it settles on through that chain's pool.
@@ -476,7 +511,14 @@ impl HubBuilder {
                     watcher.run(shutdown.child_token()),
                 );
             }
-            let Some(attester) = &attester else { continue };
+            if !role.dispatches() {
+                continue;
+            }
+            let signing = match (&collector, &attester) {
+                (Some(c), _) => Signing::Attesters(Arc::clone(c)),
+                (None, Some(a)) => Signing::Local(a.clone()),
+                (None, None) => continue,
+            };
             let Some(inbox) = c.inbox else {
                 // An origin only: nothing is delivered to it.
                 continue;
@@ -508,13 +550,14 @@ impl HubBuilder {
                 },
                 store.clone(),
                 sink,
-                attester.clone(),
+                signing,
                 metrics.clone(),
                 cfg.dispatcher.clone(),
                 replica.clone(),
                 Arc::clone(&origin_names),
             )
-            .with_journal(journal.clone());
+            .with_journal(journal.clone())
+            .with_health(Arc::clone(&health));
             let stop = shutdown.child_token();
             tasks.spawn(
                 format!("dispatcher {}", c.name),
@@ -536,18 +579,38 @@ impl HubBuilder {
                 );
             }
         }
-        let monitor = BacklogMonitor::new(
-            store.dedicated().await?.lanes(),
-            metrics.clone(),
-            cfg.chains
-                .iter()
-                .map(|c| (c.domain, c.name.clone()))
-                .collect(),
-            cfg.dispatcher.lane_shards,
-            Arc::clone(&backlog),
-        )
-        .with_health(Arc::clone(&health), cfg.dispatcher.stuck_after_ms);
-        tasks.spawn("backlog monitor", monitor.run(shutdown.child_token()));
+        // An attester has no lanes to watch.
+        if role != Role::Attester {
+            let monitor = BacklogMonitor::new(
+                store.dedicated().await?.lanes(),
+                metrics.clone(),
+                cfg.chains
+                    .iter()
+                    .map(|c| (c.domain, c.name.clone()))
+                    .collect(),
+                cfg.dispatcher.lane_shards,
+                Arc::clone(&backlog),
+            )
+            .with_health(Arc::clone(&health), cfg.dispatcher.stuck_after_ms);
+            tasks.spawn("backlog monitor", monitor.run(shutdown.child_token()));
+        }
+        let attest = match (&verified, &attester) {
+            (Some(v), Some(a)) => {
+                let mut tokens: Vec<Arc<str>> = Vec::new();
+                for (i, r) in cfg.attestation.tokens.iter().enumerate() {
+                    let path = format!("attestation.tokens[{i}]");
+                    tokens.push(Arc::from(r.resolve(&path)?.expose()));
+                }
+                Some(Arc::new(crate::attest::AttestService::new(
+                    &cfg,
+                    a.clone(),
+                    v.clone(),
+                    tokens,
+                    metrics.clone(),
+                )))
+            }
+            _ => None,
+        };
         let mut admin_tokens: Vec<Arc<str>> = Vec::new();
         if let Some(r) = &cfg.admin_token {
             admin_tokens.push(Arc::from(r.resolve("admin_token")?.expose()));
@@ -568,6 +631,7 @@ impl HubBuilder {
                 cfg.status.rate_limit_burst,
                 metrics.clone(),
             )),
+            attest,
         };
         let http_stop = shutdown.child_token();
         tasks.spawn("http server", async move {
@@ -755,7 +819,16 @@ pub fn queue_key_ring(cfg: &Config) -> Result<QueueKey, crate::config::ConfigErr
     for (i, r) in cfg.accepted_queue_keys.iter().enumerate() {
         accepted.push(one(format!("accepted_queue_keys[{i}]"), r)?);
     }
-    Ok(one("queue_key".into(), &cfg.queue_key)?.accepting(accepted))
+    let Some(signing) = &cfg.queue_key else {
+        return Err(crate::config::ConfigError {
+            path: "queue_key".into(),
+            reason: format!(
+                "expected the lane HMAC key in role {:?}, got none",
+                cfg.role
+            ),
+        });
+    };
+    Ok(one("queue_key".into(), signing)?.accepting(accepted))
 }
 
 /// The beacon light client of origin `c`, and the receiver of the

@@ -4,12 +4,15 @@
 //! evidence → light client → verified batches) → [`route`] (target, group
 //! member, backpressure, lane entry) → [`store`] (Redis Streams lanes and
 //! the hub's other state) → [`dispatch`] (batch, attest, submit,
-//! acknowledge). [`backlog`] carries the feedback from dispatch back to
+//! acknowledge). [`attest`] is the m of n behind "attest": independent
+//! attester processes that sign only what their own light clients
+//! verified, and the dispatchers' client of them. [`backlog`] carries the feedback from dispatch back to
 //! route. [`hub::Hub`] assembles them from a [`config::Config`]; the dev tools
 //! (`tools`: devnet and bench, feature `devtools`) run the same hub against
 //! local chains or generated evidence; [`cli`] is the command line.
 
 pub mod admin;
+pub mod attest;
 pub mod backlog;
 pub mod balance;
 pub mod chain;

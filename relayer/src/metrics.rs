@@ -162,6 +162,21 @@ pub struct Metrics {
     pub lane_splits: IntCounterVec,
     /// `switchyard_lane_shards_owned{destination}`: shards this replica works.
     pub shards_owned: IntGaugeVec,
+    /// `switchyard_attestation_requests_total{attester,outcome}`: a
+    /// dispatcher's requests to each of its `[[attesters]]`, by what came
+    /// back (`signed`, `refused`, `not_yet_verified`, `unreachable`,
+    /// `invalid`: a signature that does not recover to the attester,
+    /// `not_in_set`: an attester the Inbox does not count).
+    pub attestation_requests: IntCounterVec,
+    /// `switchyard_attestation_short_total{destination}`: batches held back
+    /// because fewer attesters signed than the Inbox's threshold.
+    pub attestation_short: IntCounterVec,
+    /// `switchyard_attestations_total{destination,outcome}`: an attester's
+    /// answers (`signed`, `refused`).
+    pub attestations: IntCounterVec,
+    /// `switchyard_attestation_refusals_total{reason}`: messages an
+    /// attester refused to sign for, by reason.
+    pub attestation_refusals: IntCounterVec,
     /// `switchyard_throttled_seconds_total{origin,destination}`: time the
     /// origin's watcher waited because the destination's lane was over its
     /// backlog limit.
@@ -336,6 +351,26 @@ impl Metrics {
                 "Lane shards whose lease this replica holds",
                 &["destination"],
             ),
+            attestation_requests: counter(
+                "switchyard_attestation_requests_total",
+                "Attestation requests to each configured attester, by outcome",
+                &["attester", "outcome"],
+            ),
+            attestation_short: counter(
+                "switchyard_attestation_short_total",
+                "Batches held back with fewer attester signatures than the Inbox's threshold",
+                &["destination"],
+            ),
+            attestations: counter(
+                "switchyard_attestations_total",
+                "Attestation requests this attester answered, by outcome",
+                &["destination", "outcome"],
+            ),
+            attestation_refusals: counter(
+                "switchyard_attestation_refusals_total",
+                "Messages this attester refused to sign for, by reason",
+                &["reason"],
+            ),
             signer_balance: {
                 let g = must(prometheus::GaugeVec::new(
                     Opts::new(
@@ -477,6 +512,10 @@ impl Metrics {
             lane_retries,
             lane_splits,
             shards_owned,
+            attestation_requests,
+            attestation_short,
+            attestations,
+            attestation_refusals,
             throttled_seconds,
             signer_balance,
             signer_balance_low,
@@ -486,7 +525,7 @@ impl Metrics {
             http_rate_limit_clients,
             build_info,
         } = self;
-        let all: [&dyn Collector; 29] = [
+        let all: [&dyn Collector; 33] = [
             messages,
             rejections,
             latency,
@@ -508,6 +547,10 @@ impl Metrics {
             lane_retries,
             lane_splits,
             shards_owned,
+            attestation_requests,
+            attestation_short,
+            attestations,
+            attestation_refusals,
             throttled_seconds,
             signer_balance,
             signer_balance_low,

@@ -121,6 +121,18 @@ impl Attester {
         Ok(Self { key, address })
     }
 
+    /// A 32-byte key for `purpose`, derived from this signing key
+    /// (keccak256 of a label and the key): an attester's own store is
+    /// authenticated with it, so the attester needs no other secret.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut data = Vec::with_capacity(64 + purpose.len());
+        data.extend_from_slice(b"switchyard attester derived key\0");
+        data.extend_from_slice(purpose.as_bytes());
+        data.push(0);
+        data.extend_from_slice(&self.key.secret_bytes());
+        keccak256(&data).0
+    }
+
     /// The attester's address, as registered in the Inbox.
     pub fn address(&self) -> Address {
         self.address

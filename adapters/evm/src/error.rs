@@ -90,6 +90,27 @@ pub enum EvmError {
         /// The value found.
         got: String,
     },
+    /// Fewer attesters signed a batch than the destination's Inbox needs,
+    /// and no definitive refusal rules it out: some did not answer, or have
+    /// not verified its messages yet. Retried later, spending no attempt.
+    #[error("{got} of {threshold} attester signatures: {detail}")]
+    BelowThreshold {
+        /// Valid signatures from the Inbox's attesters.
+        got: usize,
+        /// The Inbox's threshold.
+        threshold: u64,
+        /// Each attester's answer.
+        detail: String,
+    },
+    /// So many attesters refused the batch for good (a message they never
+    /// verified, a wrong destination) that the threshold cannot be reached:
+    /// split, and a message refused alone is dead-lettered with every
+    /// reason.
+    #[error("attesters refused the batch: {refusals}")]
+    AttestationRefused {
+        /// Each refusing attester and its reasons.
+        refusals: String,
+    },
     /// A key could not be parsed. The key itself is never part of the message.
     #[error("invalid signer key for {what}: {reason}")]
     Key {
@@ -107,7 +128,8 @@ impl EvmError {
             Self::Rpc { .. }
             | Self::Timeout { .. }
             | Self::NotFound { .. }
-            | Self::Disputed { .. } => true,
+            | Self::Disputed { .. }
+            | Self::BelowThreshold { .. } => true,
             // A revert after inclusion can be caused by state that changes
             // (a replaced attester set, gas estimates): retry with backoff and
             // let the retry policy dead-letter it.
@@ -115,6 +137,7 @@ impl EvmError {
             Self::Malformed { .. }
             | Self::SimulationReverted { .. }
             | Self::BatchTooLarge { .. }
+            | Self::AttestationRefused { .. }
             | Self::Artifact { .. }
             | Self::Mismatch { .. }
             | Self::Key { .. } => false,
@@ -126,7 +149,12 @@ impl EvmError {
     /// failing so is retried without spending its attempts, however long
     /// the outage (bounded by the entry's age).
     pub fn is_outage(&self) -> bool {
-        matches!(self, Self::Rpc { .. } | Self::Timeout { .. })
+        // Attesters that cannot be reached, or have not verified the
+        // messages yet, say nothing against the batch either.
+        matches!(
+            self,
+            Self::Rpc { .. } | Self::Timeout { .. } | Self::BelowThreshold { .. }
+        )
     }
 
     /// Whether a batch failing with this should be split in two and each
@@ -135,7 +163,9 @@ impl EvmError {
     pub fn splits(&self) -> bool {
         matches!(
             self,
-            Self::SimulationReverted { .. } | Self::BatchTooLarge { .. }
+            Self::SimulationReverted { .. }
+                | Self::BatchTooLarge { .. }
+                | Self::AttestationRefused { .. }
         )
     }
 
@@ -153,6 +183,8 @@ impl EvmError {
             Self::Artifact { .. } => "artifact",
             Self::Mismatch { .. } => "mismatch",
             Self::Key { .. } => "key",
+            Self::BelowThreshold { .. } => "below_threshold",
+            Self::AttestationRefused { .. } => "attestation_refused",
         }
     }
 }

@@ -169,6 +169,22 @@ impl EvmSubmitter {
         &self.cfg
     }
 
+    /// The Inbox's current threshold, and which of `candidates` are its
+    /// enabled attesters: a dispatcher submits only signatures the Inbox
+    /// will count, and learns a changed set from the chain itself.
+    pub async fn attester_set(&self, candidates: &[Address]) -> Result<(u64, Vec<bool>), EvmError> {
+        let inbox = self.cfg.inbox;
+        let threshold = crate::deploy::call(&self.pool, inbox, Inbox::thresholdCall {}).await?;
+        let mut enabled = Vec::with_capacity(candidates.len());
+        for a in candidates {
+            enabled.push(
+                crate::deploy::call(&self.pool, inbox, Inbox::isAttesterCall { attester: *a })
+                    .await?,
+            );
+        }
+        Ok((u64::try_from(threshold).unwrap_or(u64::MAX), enabled))
+    }
+
     /// The signer's balance in wei.
     pub async fn balance(&self) -> Result<U256, EvmError> {
         let addr = self.signer.address();

@@ -242,7 +242,15 @@ pub async fn contracts(cmd: ContractsCmd) -> anyhow::Result<ExitCode> {
                 chain, cfg, admin, ..
             } = open(&target).await?;
             let attesters = if attesters.is_empty() {
-                let key = cfg.attester_key.resolve("attester_key")?;
+                let Some(key) = &cfg.attester_key else {
+                    return Err(InputError::new(
+                        "--attester",
+                        "the attesters' addresses (the configuration has no attester_key to default to)",
+                        "",
+                    )
+                    .into());
+                };
+                let key = key.resolve("attester_key")?;
                 vec![deploy::key_address(key.expose(), "attester_key")?]
             } else {
                 addresses("--attester", &attesters)?
@@ -391,7 +399,10 @@ pub async fn contracts(cmd: ContractsCmd) -> anyhow::Result<ExitCode> {
 pub fn keys(cmd: KeysCmd) -> anyhow::Result<ExitCode> {
     let KeysCmd::Address { config } = cmd;
     let cfg = Config::load(&config).with_context(|| format!("loading {}", config.display()))?;
-    let mut keys = vec![("attester_key".to_owned(), &cfg.attester_key, None)];
+    let mut keys = Vec::new();
+    if let Some(k) = &cfg.attester_key {
+        keys.push(("attester_key".to_owned(), k, None));
+    }
     for (i, c) in cfg.chains.iter().enumerate() {
         // An origin-only chain has no submitter key.
         if let Some(r) = &c.submitter_key {

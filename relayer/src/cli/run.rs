@@ -16,8 +16,9 @@ pub struct RunArgs {
     #[arg(long, short, env = "SWITCHYARD_CONFIG")]
     pub config: PathBuf,
     /// What this process runs (overrides the file's `role`): `all`,
-    /// `watcher` (origin light clients into the lanes) or `dispatcher`
-    /// (lanes to destination chains).
+    /// `watcher` (origin light clients into the lanes), `dispatcher`
+    /// (lanes to destination chains) or `attester` (an independent
+    /// attester: its own light clients, its own store, `POST /v1/attest`).
     #[arg(long, env = "SWITCHYARD_ROLE")]
     pub role: Option<crate::config::Role>,
 }

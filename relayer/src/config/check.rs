@@ -52,8 +52,25 @@ pub fn check(cfg: &Config, read_secrets: bool) -> Report {
             Err(e) => r.errors.push(e),
         }
     };
-    secret("attester_key".into(), &cfg.attester_key);
-    secret("queue_key".into(), &cfg.queue_key);
+    if let Some(k) = &cfg.attester_key {
+        secret("attester_key".into(), k);
+    }
+    if let Some(k) = &cfg.queue_key {
+        secret("queue_key".into(), k);
+    }
+    // Each read only where it is used (and mounted): the attesters' tokens
+    // by dispatchers, the accepted tokens by an attester.
+    for (i, a) in cfg
+        .attesters
+        .iter()
+        .enumerate()
+        .filter(|_| cfg.role.dispatches())
+    {
+        secret(format!("attesters[{i}].token"), &a.token);
+    }
+    for (i, t) in cfg.attestation.tokens.iter().enumerate() {
+        secret(format!("attestation.tokens[{i}]"), t);
+    }
     for (i, k) in cfg.accepted_queue_keys.iter().enumerate() {
         secret(format!("accepted_queue_keys[{i}]"), k);
     }
@@ -74,12 +91,16 @@ pub fn check(cfg: &Config, read_secrets: bool) -> Report {
             secret(format!("chains[{i}].extra_submitter_keys[{k}]"), s);
         }
     }
-    let queue_keys = std::iter::once(("queue_key".to_owned(), &cfg.queue_key)).chain(
-        cfg.accepted_queue_keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (format!("accepted_queue_keys[{i}]"), k)),
-    );
+    let queue_keys = cfg
+        .queue_key
+        .iter()
+        .map(|k| ("queue_key".to_owned(), k))
+        .chain(
+            cfg.accepted_queue_keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("accepted_queue_keys[{i}]"), k)),
+        );
     for (path, key) in queue_keys.filter(|_| read_secrets) {
         if let Ok(k) = key.resolve(&path)
             && let Err(crate::store::StoreError::Key { reason }) =
@@ -300,7 +321,7 @@ trusting_period_secs = 1209600
                 "role = \"relay\"\n[redis]".into(),
                 Load,
                 "role",
-                "expected one of all, watcher, dispatcher, got \"relay\"".into(),
+                "expected one of all, watcher, dispatcher, attester, got \"relay\"".into(),
             ),
             (
                 "an unknown trust mode",

@@ -270,6 +270,15 @@ pub(super) fn resolve_endpoints(root: &mut toml::Table) -> Result<Vec<ResolvedRe
         }
         each(redis, "cluster_nodes", "redis.cluster_nodes", &mut found)?;
     }
+    if let Some(toml::Value::Array(entries)) = root.get_mut("attesters") {
+        for (i, entry) in entries.iter_mut().enumerate() {
+            if let toml::Value::Table(entry) = entry
+                && let Some(v) = entry.get_mut("url")
+            {
+                resolve_one(v, &format!("attesters[{i}].url"), &mut found)?;
+            }
+        }
+    }
     for list in ["chains", "cometbft_origins"] {
         let Some(toml::Value::Array(entries)) = root.get_mut(list) else {
             continue;

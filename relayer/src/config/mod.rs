@@ -152,12 +152,18 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
-    /// The key this hub signs batch attestations with.
-    pub attester_key: SecretRef,
+    /// The key batch attestations are signed with: the hub's own when it
+    /// signs alone (no `[[attesters]]`), an attester's in role `attester`.
+    /// A hub whose dispatchers collect signatures from `[[attesters]]`
+    /// needs none.
+    #[serde(default)]
+    pub attester_key: Option<SecretRef>,
     /// The HMAC key that authenticates lane entries: only processes holding
     /// it can write an entry a dispatcher will sign (Redis is not trusted).
     /// At least 32 bytes. It signs; `accepted_queue_keys` only verify.
-    pub queue_key: SecretRef,
+    /// Required in every role but `attester`, which must not hold it.
+    #[serde(default)]
+    pub queue_key: Option<SecretRef>,
     /// Keys a rotation accepts besides `queue_key` (entries and state they
     /// signed still verify; state is signed again with `queue_key` when
     /// read). Rotate with no downtime: add the new key here on every
@@ -176,6 +182,17 @@ pub struct Config {
     /// Delivery batching.
     #[serde(default)]
     pub dispatcher: DispatcherConfig,
+    /// Independent attesters the dispatchers collect batch signatures from
+    /// (`switchyard run --role attester` processes, each verifying with its
+    /// own light clients). Each destination's Inbox says which of them count
+    /// and how many are needed. Without any, the hub signs alone with
+    /// `attester_key` (an Inbox of threshold 1).
+    #[serde(default)]
+    pub attesters: Vec<AttesterEndpoint>,
+    /// What a process of role `attester` serves: who may ask it, and how
+    /// long it remembers what it verified.
+    #[serde(default)]
+    pub attestation: AttestationConfig,
     /// The message status journal behind `/v1/messages` and the explorer.
     #[serde(default)]
     pub status: StatusConfig,
@@ -306,11 +323,23 @@ pub enum Role {
     /// Dispatchers only: lane consumers, attestation, submission, signer
     /// balances.
     Dispatcher,
+    /// An independent attester: follows the origins with its own light
+    /// clients, keeps the ids of the messages it verified in its own store,
+    /// and signs a batch root for a dispatcher only when it verified every
+    /// message of the batch itself (`POST /v1/attest`). Holds no queue key
+    /// and never touches the hub's Redis.
+    Attester,
 }
 
 impl Role {
-    /// Whether this role follows origins.
+    /// Whether this role follows origins (an attester does, for itself).
     pub fn watches(self) -> bool {
+        matches!(self, Role::All | Role::Watcher | Role::Attester)
+    }
+
+    /// Whether this role writes the hub's lanes (follows origins for the
+    /// hub, not for itself).
+    pub fn routes(self) -> bool {
         matches!(self, Role::All | Role::Watcher)
     }
 
@@ -778,6 +807,12 @@ pub struct DispatcherConfig {
     #[schemars(range(min = 10_000, max = 86_400_000))]
     #[serde(default = "default_stuck_after")]
     pub stuck_after_ms: u64,
+    /// How long a dispatcher waits for the `[[attesters]]` answers to one
+    /// batch, in ms; an attester slower than this counts as unreachable for
+    /// that batch, which is asked again later.
+    #[schemars(range(min = 100, max = 60_000))]
+    #[serde(default = "default_attestation_timeout")]
+    pub attestation_timeout_ms: u64,
 }
 
 fn default_batch() -> usize {
@@ -813,6 +848,62 @@ fn default_max_age() -> u64 {
 fn default_stuck_after() -> u64 {
     300_000
 }
+fn default_attestation_timeout() -> u64 {
+    2_000
+}
+
+/// An attester the dispatchers ask for signatures.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttesterEndpoint {
+    /// Short name (metrics label, logs): `[a-z0-9_-]{1,32}`.
+    #[schemars(regex(pattern = schema::NAME_PATTERN))]
+    pub name: String,
+    /// Base URL of the attester's HTTP listener (`https://host:9090`); a
+    /// URL, `{ env = "NAME" }` or `{ file = "/path" }`.
+    #[schemars(schema_with = "schema::http_url")]
+    pub url: String,
+    /// The bearer token this hub presents (one of the attester's
+    /// `attestation.tokens`).
+    pub token: SecretRef,
+}
+
+/// What an attester (role `attester`) serves.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationConfig {
+    /// Bearer tokens accepted on `POST /v1/attest`, one per dispatcher
+    /// operator (each compared in full); required in role `attester`.
+    #[serde(default)]
+    pub tokens: Vec<SecretRef>,
+    /// How long the id of a verified message is kept, in seconds: a batch
+    /// asked about later is refused as unknown. Keep it above the hub's
+    /// `dispatcher.max_entry_age_ms`.
+    #[schemars(range(min = 60))]
+    #[serde(default = "default_window")]
+    pub window_secs: u64,
+    /// Most messages in one attestation request (a bigger one is refused).
+    #[schemars(range(min = 1, max = 10_000))]
+    #[serde(default = "default_max_attest_messages")]
+    pub max_messages: usize,
+}
+
+impl Default for AttestationConfig {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            window_secs: default_window(),
+            max_messages: default_max_attest_messages(),
+        }
+    }
+}
+
+fn default_window() -> u64 {
+    7 * 86_400 + 86_400
+}
+fn default_max_attest_messages() -> usize {
+    2_000
+}
 
 impl Default for DispatcherConfig {
     fn default() -> Self {
@@ -829,6 +920,7 @@ impl Default for DispatcherConfig {
             retry_base_ms: default_retry_base(),
             max_entry_age_ms: default_max_age(),
             stuck_after_ms: default_stuck_after(),
+            attestation_timeout_ms: default_attestation_timeout(),
         }
     }
 }
@@ -1398,6 +1490,101 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Which keys the role needs, and which it must not hold: an attester
+    /// signs with `attester_key` and must not hold the queue key (the hub's
+    /// lanes are not its input); every other role needs the queue key; a
+    /// hub signs with `attester_key` unless its `[[attesters]]` sign.
+    fn validate_keys(&self) -> Result<(), ConfigError> {
+        if let Some(k) = &self.attester_key {
+            k.check("attester_key")?;
+        }
+        if let Some(k) = &self.queue_key {
+            k.check("queue_key")?;
+        }
+        let attester = self.role == Role::Attester;
+        if attester {
+            if self.queue_key.is_some() || !self.accepted_queue_keys.is_empty() {
+                return Err(cfg_err(
+                    "queue_key",
+                    "expected none in role attester: an attester verifies messages with its own light clients and must not hold the key that writes the hub's lanes; got one",
+                ));
+            }
+            if self.attester_key.is_none() {
+                return Err(cfg_err(
+                    "attester_key",
+                    "expected the key this attester signs with in role attester, got none",
+                ));
+            }
+            if self.attestation.tokens.is_empty() {
+                return Err(cfg_err(
+                    "attestation.tokens",
+                    "expected at least one bearer token in role attester (one per dispatcher operator), got none",
+                ));
+            }
+            if !self.attesters.is_empty() {
+                return Err(cfg_err(
+                    "attesters",
+                    "expected none in role attester (an attester asks no other attester), got some",
+                ));
+            }
+        } else if self.queue_key.is_none() {
+            return Err(cfg_err(
+                "queue_key",
+                format!(
+                    "expected the lane HMAC key in role {:?}, got none",
+                    self.role
+                ),
+            ));
+        }
+        if self.role.dispatches() && self.attesters.is_empty() && self.attester_key.is_none() {
+            return Err(cfg_err(
+                "attester_key",
+                "expected the key this hub signs batches with, or [[attesters]] that sign them, got neither",
+            ));
+        }
+        for (i, t) in self.attestation.tokens.iter().enumerate() {
+            t.check(&format!("attestation.tokens[{i}]"))?;
+        }
+        in_range(
+            "attestation.window_secs",
+            self.attestation.window_secs,
+            60..=u64::MAX,
+        )?;
+        in_range(
+            "attestation.max_messages",
+            self.attestation.max_messages,
+            1..=10_000,
+        )?;
+        in_range(
+            "dispatcher.attestation_timeout_ms",
+            self.dispatcher.attestation_timeout_ms,
+            100..=60_000,
+        )?;
+        for (i, a) in self.attesters.iter().enumerate() {
+            let p = |k: &str| format!("attesters[{i}].{k}");
+            check_name(p("name"), &a.name)?;
+            unique(
+                p("name"),
+                &a.name,
+                "attesters",
+                "name",
+                &self.attesters[..i],
+                |o| &o.name,
+            )?;
+            if !a.url.starts_with("http://") && !a.url.starts_with("https://") {
+                return Err(cfg_err(
+                    p("url"),
+                    format!(
+                        "expected http:// or https://, got {:?}",
+                        switchyard_types::redact::endpoint(&a.url)
+                    ),
+                ));
+            }
+            a.token.check(&p("token"))?;
+        }
+        Ok(())
+    }
+
     /// Range and consistency checks serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
@@ -1413,8 +1600,7 @@ impl Config {
             ));
         }
         self.tls.validate()?;
-        self.attester_key.check("attester_key")?;
-        self.queue_key.check("queue_key")?;
+        self.validate_keys()?;
         for (i, k) in self.accepted_queue_keys.iter().enumerate() {
             k.check(&format!("accepted_queue_keys[{i}]"))?;
         }
@@ -1635,7 +1821,8 @@ impl Config {
                 ));
             }
             match (&c.inbox, &c.submitter_key) {
-                (Some(_), None) => {
+                // An attester signs for the destination and sends nothing.
+                (Some(_), None) if self.role != Role::Attester => {
                     return Err(cfg_err(
                         p("submitter_key"),
                         "expected a submitter key with inbox (the chain is a destination: its deliveries need a paying account), got none",
@@ -2397,5 +2584,73 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         text.push_str(&second);
         let err = Config::from_toml(&text).expect_err("dup");
         assert_eq!(err.path, "chains[1].domain");
+    }
+
+    #[test]
+    fn each_role_holds_the_keys_it_uses_and_an_attester_no_queue_key() {
+        let attester = |s: &str| format!("role = \"attester\"\n{s}");
+        let tokens = "[attestation]\ntokens = [{ env = \"T\" }]\n";
+        // An attester: its signing key and tokens, no queue key, and its
+        // destinations need no submitter key.
+        let ok = attester(&sample())
+            .replace("queue_key = { env = \"SY_QUEUE_KEY\" }\n", "")
+            .replace("submitter_key = { file = \"/run/secrets/alpha\" }\n", "")
+            + tokens;
+        let c = Config::from_toml(&ok).expect("an attester");
+        assert_eq!(c.role, Role::Attester);
+        for (text, path, says) in [
+            (
+                attester(&sample()) + tokens,
+                "queue_key",
+                "must not hold the key",
+            ),
+            (
+                ok.replace("attester_key = { env = \"SY_ATTESTER\" }\n", ""),
+                "attester_key",
+                "the key this attester signs with",
+            ),
+            (
+                ok.replace(tokens, ""),
+                "attestation.tokens",
+                "at least one bearer token",
+            ),
+            (
+                ok.clone()
+                    + "[[attesters]]\nname = \"a\"\nurl = \"http://x\"\ntoken = { env = \"T\" }\n",
+                "attesters",
+                "asks no other attester",
+            ),
+            (
+                sample().replace("queue_key = { env = \"SY_QUEUE_KEY\" }\n", ""),
+                "queue_key",
+                "lane HMAC key",
+            ),
+            (
+                sample().replace("attester_key = { env = \"SY_ATTESTER\" }\n", ""),
+                "attester_key",
+                "or [[attesters]] that sign them",
+            ),
+        ] {
+            let err = Config::from_toml(&text).expect_err(path);
+            assert_eq!(err.path, path, "{err}");
+            assert!(err.reason.contains(says), "{err}");
+        }
+        // A hub whose attesters sign needs no attester key of its own; their
+        // names are unique and their URLs HTTP(S).
+        let remote = |name: &str, url: &str| {
+            format!(
+                "[[attesters]]\nname = \"{name}\"\nurl = \"{url}\"\ntoken = {{ env = \"T\" }}\n"
+            )
+        };
+        let hub = sample().replace("attester_key = { env = \"SY_ATTESTER\" }\n", "")
+            + &remote("a", "https://a.example:9090")
+            + &remote("b", "http://b:9090");
+        let c = Config::from_toml(&hub).expect("a hub signed by attesters");
+        assert_eq!(c.attesters.len(), 2);
+        let err = Config::from_toml(&(hub.clone() + &remote("a", "http://c:1"))).expect_err("dup");
+        assert_eq!(err.path, "attesters[2].name", "{err}");
+        let err = Config::from_toml(&(hub + &remote("c", "ftp://c:1"))).expect_err("scheme");
+        assert_eq!(err.path, "attesters[2].url", "{err}");
+        assert!(err.reason.contains("expected http:// or https://"), "{err}");
     }
 }

@@ -39,7 +39,12 @@ pub const CHART_SETS: &[&str] = &[
     "attester_key",
     "queue_key",
     "admin_token",
+    "attesters",
 ];
+
+/// The keys of the `[attestation]` table the chart writes itself (an
+/// attester's accepted tokens, from its Secret).
+pub const CHART_SETS_ATTESTATION: &[&str] = &["tokens"];
 
 /// The keys of a `[[chains]]` entry the chart writes itself (the signer
 /// keys, from `secrets.submitterKeys`).
@@ -122,9 +127,10 @@ pub fn chart_config() -> Value {
         o.insert(
             "description".into(),
             format!(
-                "The hub's TOML configuration (relayer/src/config), generated from its types by relayer/src/config/schema.rs, without what the chart sets: {}, and chains[].{}",
+                "The hub's TOML configuration (relayer/src/config), generated from its types by relayer/src/config/schema.rs, without what the chart sets: {}, chains[].{}, and attestation.{}",
                 CHART_SETS.join(", "),
-                CHART_SETS_PER_CHAIN.join(", chains[].")
+                CHART_SETS_PER_CHAIN.join(", chains[]."),
+                CHART_SETS_ATTESTATION.join(", attestation.")
             )
             .into(),
         );
@@ -134,6 +140,7 @@ pub fn chart_config() -> Value {
         &mut v["properties"]["chains"]["items"],
         CHART_SETS_PER_CHAIN,
     );
+    drop_keys(&mut v["properties"]["attestation"], CHART_SETS_ATTESTATION);
     v
 }
 
@@ -182,6 +189,11 @@ fn url_or_ref(g: &mut SchemaGenerator, pattern: &str) -> Schema {
 pub(crate) fn http_urls(g: &mut SchemaGenerator) -> Schema {
     let item = url_or_ref(g, HTTP_URL_PATTERN);
     json_schema!({ "type": "array", "minItems": 1, "items": item })
+}
+
+/// One HTTP(S) URL or a secret reference.
+pub(crate) fn http_url(g: &mut SchemaGenerator) -> Schema {
+    url_or_ref(g, HTTP_URL_PATTERN)
 }
 
 /// The Redis URL or a secret reference.

@@ -49,6 +49,16 @@ mod pipeline;
 
 use pipeline::ShardPipeline;
 
+/// Who signs a destination's batches.
+#[derive(Debug, Clone)]
+pub enum Signing {
+    /// The hub's own key alone (an Inbox of threshold 1).
+    Local(Attester),
+    /// The configured independent attesters, each verifying for itself;
+    /// the Inbox's threshold of them.
+    Attesters(Arc<crate::attest::Collector>),
+}
+
 /// Static facts about the destination.
 #[derive(Debug, Clone)]
 pub struct DestSpec {
@@ -72,8 +82,10 @@ pub(super) struct Shared<K> {
     pub(super) store: Store,
     pub(super) leases: Leases,
     pub(super) submitter: Arc<K>,
-    pub(super) attester: Attester,
+    pub(super) signing: Signing,
     pub(super) metrics: Metrics,
+    /// Where a destination short of attester signatures is reported.
+    pub(super) health: Option<Arc<crate::health::Health>>,
     pub(super) cfg: DispatcherConfig,
     pub(super) origin_names: Arc<HashMap<Domain, String>>,
     pub(super) journal: Journal,
@@ -103,7 +115,7 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
         spec: DestSpec,
         store: Store,
         submitter: Arc<K>,
-        attester: Attester,
+        signing: Signing,
         metrics: Metrics,
         cfg: DispatcherConfig,
         replica: String,
@@ -116,8 +128,9 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
                 leases: store.leases(),
                 store,
                 submitter,
-                attester,
+                signing,
                 metrics,
+                health: None,
                 cfg,
                 origin_names,
                 journal,
@@ -130,6 +143,15 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
     pub fn with_journal(mut self, journal: Journal) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.journal = journal;
+        }
+        self
+    }
+
+    /// Reports a destination whose batches wait for attester signatures on
+    /// `/readyz`.
+    pub fn with_health(mut self, health: Arc<crate::health::Health>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.health = Some(health);
         }
         self
     }

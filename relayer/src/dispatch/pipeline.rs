@@ -28,7 +28,7 @@ use crate::store::{DeadLetters, Delivery, EntryRefusal, LaneEntry, LaneId, Lanes
 use crate::tasks::{backoff, sleep_or_shutdown};
 use crate::unix_ms;
 
-use super::Shared;
+use super::{Shared, Signing};
 
 /// Messages sent in one transaction, and the entries they finish.
 #[derive(Debug, Default)]
@@ -39,6 +39,8 @@ struct Batch {
     messages: Vec<Bytes>,
     /// Origin of each message (metrics).
     origins: Vec<Domain>,
+    /// Origin height of each message's entry (what attesters are told).
+    heights: Vec<u64>,
     /// Index in `touches` of each message's entry.
     entry_of: Vec<u32>,
     /// Encoded bytes of `messages`.
@@ -495,6 +497,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 b.bytes += m.len();
                 b.messages.push(m);
                 b.origins.push(entry.origin);
+                b.heights.push(entry.height);
                 b.entry_of
                     .push(u32::try_from(b.touches.len() - 1).unwrap_or(u32::MAX));
                 if i + 1 == total {
@@ -544,11 +547,57 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
         let s = &self.s;
         let ids: Vec<B256> = batch.messages.iter().map(keccak256).collect();
         let root = batch_root(&ids);
-        let sig = s.attester.sign_batch(s.spec.chain_id, s.spec.inbox, root)?;
-        let pending = s
-            .submitter
-            .submit(batch.messages.clone(), vec![Bytes::copy_from_slice(&sig)])
-            .await?;
+        let signatures = match &s.signing {
+            Signing::Local(attester) => {
+                let sig = attester.sign_batch(s.spec.chain_id, s.spec.inbox, root)?;
+                vec![Bytes::copy_from_slice(&sig)]
+            }
+            Signing::Attesters(collector) => {
+                let got = collector
+                    .collect(
+                        s.submitter.as_ref(),
+                        s.spec.chain_id,
+                        s.spec.inbox,
+                        &batch.messages,
+                        &batch.heights,
+                        root,
+                    )
+                    .await;
+                match (&got, &s.health) {
+                    (Ok(_), Some(h)) => h.attested(&s.spec.name),
+                    (Err(e @ EvmError::BelowThreshold { .. }), Some(h)) => {
+                        h.attestation_short(&s.spec.name, e.to_string());
+                    }
+                    _ => {}
+                }
+                if matches!(got, Err(EvmError::BelowThreshold { .. })) {
+                    s.metrics
+                        .attestation_short
+                        .with_label_values(&[&s.spec.name])
+                        .inc();
+                }
+                got?
+            }
+        };
+        let pending = match s.submitter.submit(batch.messages.clone(), signatures).await {
+            Err(e) if crate::attest::collect::is_signature_revert(&e) => {
+                // The Inbox's set or threshold changed since it was read:
+                // nothing is wrong with the batch. Read the set again and
+                // retry, spending no attempt.
+                if let Signing::Attesters(collector) = &s.signing {
+                    collector.forget_set(s.spec.chain_id, s.spec.inbox);
+                    return Err(EvmError::BelowThreshold {
+                        got: 0,
+                        threshold: 0,
+                        detail: format!(
+                            "the Inbox refused the signatures ({e}); its attester set is read again"
+                        ),
+                    });
+                }
+                return Err(e);
+            }
+            other => other?,
+        };
         debug!(messages = batch.messages.len(), "batch submitted");
         {
             let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
@@ -827,6 +876,7 @@ impl Batch {
                 seq: self.seq,
                 messages: self.messages[range.clone()].to_vec(),
                 origins: self.origins[range.clone()].to_vec(),
+                heights: self.heights[range.clone()].to_vec(),
                 entry_of: self.entry_of[range.clone()]
                     .iter()
                     .map(|&e| e - first as u32)
@@ -890,6 +940,7 @@ mod tests {
                 .map(msg)
                 .to_vec(),
             origins: vec![1, 1, 1, 2, 2, 3, 3, 3],
+            heights: vec![40, 40, 40, 41, 41, 42, 42, 42],
             entry_of: vec![0, 0, 0, 1, 1, 2, 2, 2],
             bytes: 16,
             completes: vec![("A".into(), 10), ("B".into(), 11)],
@@ -903,6 +954,8 @@ mod tests {
         assert_eq!(l.completes, [("A".to_owned(), 10)]);
         assert_eq!(l.entry_of, [0, 0, 0, 1]);
         assert_eq!(l.origins, [1, 1, 1, 2]);
+        assert_eq!(l.heights, [40, 40, 40, 41]);
+        assert_eq!(r.heights, [41, 42, 42, 42]);
         assert_eq!(r.messages, ["B1", "C0", "C1", "C2"].map(msg));
         assert_eq!(r.touches, ["B", "C"]);
         assert_eq!(r.completes, [("B".to_owned(), 11)]);
@@ -923,6 +976,7 @@ mod tests {
         let two = Batch {
             messages: vec![msg("x"), msg("y")],
             origins: vec![1, 1],
+            heights: vec![5, 6],
             entry_of: vec![0, 0],
             touches: vec!["X".into()],
             completes: vec![("X".into(), 1)],

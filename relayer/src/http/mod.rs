@@ -47,6 +47,8 @@ pub struct AppState {
     pub catalog: Arc<api::Catalog>,
     /// The status API's per-client rate limit.
     pub rate_limit: Arc<RateLimiter>,
+    /// In an attester: the attestation API (`POST /v1/attest`).
+    pub attest: Option<Arc<crate::attest::AttestService>>,
 }
 
 /// Everything on one router, the admin API included (also used by tests
@@ -63,12 +65,18 @@ pub fn public_router(state: AppState) -> Router {
         state.clone(),
         rate_limit,
     ));
-    Router::new()
+    let router = Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(api)
-        .with_state(state)
+        .merge(api);
+    // The attestation API has its own bearer tokens and no rate limit: its
+    // callers are the configured dispatchers.
+    let router = match &state.attest {
+        Some(service) => router.merge(crate::attest::serve::router(Arc::clone(service))),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// The admin API alone.

@@ -22,6 +22,7 @@ use alloy_primitives::{B256, Bytes};
 use switchyard_types::{Domain, Message};
 use tracing::{info, warn};
 
+use crate::attest::Verified;
 use crate::backlog::BacklogView;
 use crate::config::RoutePolicy;
 use crate::error::HubError;
@@ -92,6 +93,9 @@ pub struct RouteStage {
     counted_to: u64,
     /// Destinations held back at the end of the last round, and since when.
     throttling: Option<(Instant, Vec<(Domain, String)>)>,
+    /// In an attester: where verified messages are recorded instead of
+    /// being appended to lanes.
+    witness: Option<Verified>,
 }
 
 impl RouteStage {
@@ -120,7 +124,15 @@ impl RouteStage {
             max_backlog,
             counted_to: 0,
             throttling: None,
+            witness: None,
         }
+    }
+
+    /// An attester's stage: records what the origin's light client verified
+    /// in `verified` (the attester's own store) and writes no lane.
+    pub fn witnessing(mut self, verified: Verified) -> Self {
+        self.witness = Some(verified);
+        self
     }
 
     /// Reports queued messages to `journal` (status API).
@@ -159,6 +171,22 @@ impl RouteStage {
                 .with_label_values(&[&name, m.reason])
                 .inc();
             warn!(height = n, detail = %m.detail, "malformed Dispatch log rejected");
+        }
+        if let Some(verified) = &self.witness {
+            let ids: Vec<B256> = batch.messages.iter().map(|vm| vm.message.id()).collect();
+            verified.record(self.origin_domain, n, &ids).await?;
+            if first_time {
+                for vm in &batch.messages {
+                    let dest = match self.router.target(vm.message.destination) {
+                        Some(Target::Chain(r)) => r.name.as_str(),
+                        Some(Target::Group(g)) => g.name.as_str(),
+                        None => "unknown",
+                    };
+                    self.metrics.count(stage::OBSERVED, &name, dest, 1);
+                    self.metrics.count(stage::VERIFIED, &name, dest, 1);
+                }
+            }
+            return Ok(Vec::new());
         }
         if batch.messages.is_empty() {
             return Ok(Vec::new());

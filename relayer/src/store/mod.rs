@@ -10,7 +10,9 @@
 //!   ([`OriginState`]);
 //! - [`status`]: the status journal's records ([`StatusStore`]);
 //! - [`seen`]: the bench's shared delivered-nonce bitmap ([`SeenNonces`]);
-//! - [`format`]: the storage format recorded in Redis, checked at start.
+//! - [`format`]: the storage format recorded in Redis, checked at start;
+//! - [`witness`]: an attester's record of the messages it verified (in
+//!   the attester's own Redis).
 //!
 //! May import: `switchyard_types` only. Every stage imports it.
 //!
@@ -54,6 +56,7 @@ pub mod lease;
 pub mod seen;
 pub mod state;
 pub mod status;
+pub mod witness;
 
 pub use dead::{DeadLetter, DeadLetters};
 pub use entry::{Delivery, ENTRY_VERSION, EntryRefusal, LaneEntry, LaneId, QueueKey};
@@ -63,6 +66,7 @@ pub use lease::Leases;
 pub use seen::SeenNonces;
 pub use state::OriginState;
 pub use status::{SENDER_INDEX_LEN, StatusOp, StatusStore};
+pub use witness::Witness;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -376,8 +376,8 @@ pub async fn run(
             ..HttpConfig::default()
         },
         log: LogConfig::default(),
-        attester_key: SecretRef::file(&attester_file),
-        queue_key: SecretRef::file(&queue_key_file),
+        attester_key: Some(SecretRef::file(&attester_file)),
+        queue_key: Some(SecretRef::file(&queue_key_file)),
         accepted_queue_keys: Vec::new(),
         admin_token: None,
         accepted_admin_tokens: Vec::new(),
@@ -386,6 +386,8 @@ pub async fn run(
             max_batch_messages: 250,
             ..DispatcherConfig::default()
         },
+        attesters: Vec::new(),
+        attestation: crate::config::AttestationConfig::default(),
         chains: chain_cfgs,
         route_groups: Vec::new(),
         cometbft_origins: Vec::new(),

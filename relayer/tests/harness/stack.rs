@@ -301,7 +301,13 @@ impl Stack {
         self.spawn_full(name, cfg, &[], &[])
     }
 
-    fn spawn_full(&self, name: &str, cfg: &Path, args: &[&str], env: &[(&str, &str)]) -> HubProc {
+    pub(crate) fn spawn_full(
+        &self,
+        name: &str,
+        cfg: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> HubProc {
         let http = free_port();
         let log = self.dir.path().join(format!("{name}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))

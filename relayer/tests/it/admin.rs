@@ -119,6 +119,7 @@ async fn admin_api_refuses_requests_without_the_token_and_manages_dead_letters()
             admin_tokens: tokens.iter().map(|t| Arc::from(*t)).collect(),
             catalog: Arc::new(switchyard::http::api::Catalog::from_config(&cfg)),
             rate_limit: Arc::new(switchyard::ratelimit::RateLimiter::disabled()),
+            attest: None,
         };
         crate::harness::serve::hub_http(state)
     };

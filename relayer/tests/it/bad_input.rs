@@ -123,13 +123,15 @@ impl Net {
                 ..HttpConfig::default()
             },
             log: LogConfig::default(),
-            attester_key: SecretRef::file(&self.keys.attester),
-            queue_key: SecretRef::file(&self.keys.queue),
+            attester_key: Some(SecretRef::file(&self.keys.attester)),
+            queue_key: Some(SecretRef::file(&self.keys.queue)),
             accepted_queue_keys: Vec::new(),
             admin_token: None,
             accepted_admin_tokens: Vec::new(),
             status: switchyard::config::StatusConfig::default(),
             dispatcher: DispatcherConfig::default(),
+            attesters: Vec::new(),
+            attestation: switchyard::config::AttestationConfig::default(),
             chains: vec![
                 chain(
                     0,

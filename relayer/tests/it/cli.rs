@@ -196,7 +196,7 @@ async fn fixed_sets_are_refused_by_clap_with_the_values_it_accepts() {
         (
             &["run", "--config", "hub.toml", "--role", "relay"][..],
             "'relay' for '--role <ROLE>'",
-            "[possible values: all, watcher, dispatcher]",
+            "[possible values: all, watcher, dispatcher, attester]",
         ),
     ] {
         let out = run(args, &[]).await;

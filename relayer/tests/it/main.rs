@@ -8,6 +8,7 @@
 mod harness;
 
 mod admin;
+mod attesters;
 mod bad_input;
 mod balance;
 mod beacon;

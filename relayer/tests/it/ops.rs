@@ -239,6 +239,7 @@ fn chart_schema_matches_the_hub_config() {
         "attester_key",
         "queue_key",
         "admin_token",
+        "attesters",
     ]
     .map(String::from)
     .into();

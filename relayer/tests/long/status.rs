@@ -543,6 +543,7 @@ async fn serve_lists(
         admin_tokens: Vec::new(),
         catalog: Arc::new(switchyard::http::api::Catalog::from_config(&cfg)),
         rate_limit: Arc::new(rate_limit),
+        attest: None,
     };
     let (base, stop) = crate::harness::serve::hub_http(state).await;
     (base, store, stop)

@@ -633,14 +633,14 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             ..HttpConfig::default()
         },
         log: LogConfig::default(),
-        attester_key: SecretRef {
+        attester_key: Some(SecretRef {
             env: Some("UNUSED".into()),
             file: None,
-        },
-        queue_key: SecretRef {
+        }),
+        queue_key: Some(SecretRef {
             env: Some("UNUSED".into()),
             file: None,
-        },
+        }),
         accepted_queue_keys: Vec::new(),
         admin_token: None,
         accepted_admin_tokens: Vec::new(),
@@ -649,6 +649,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             ..crate::config::StatusConfig::default()
         },
         dispatcher: dispatcher.clone(),
+        attesters: Vec::new(),
+        attestation: crate::config::AttestationConfig::default(),
         chains: domains
             .iter()
             .map(|&d| ChainConfig {

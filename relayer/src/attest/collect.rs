@@ -1,0 +1,374 @@
+//! The dispatcher's side: collecting a batch's signatures from the
+//! configured attesters.
+//!
+//! Every attester is asked in parallel, each within the timeout. A
+//! signature counts only when it recovers (as the Inbox's ecrecover does)
+//! to the address the attester answered with and that address is one of the
+//! Inbox's attesters now (read from the chain, cached briefly, re-read when
+//! an unknown signer shows up or a submission says the set changed). Once
+//! the threshold is held, that many signatures go out ordered by signer
+//! address. Short of it: a batch that cannot get there any more (more
+//! attesters refused it for good than the set can spare) is
+//! [`EvmError::AttestationRefused`], split by the pipeline until the
+//! refused message stands alone and is dead-lettered; otherwise
+//! [`EvmError::BelowThreshold`], retried later without spending attempts.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, keccak256};
+use switchyard_evm::EvmError;
+use switchyard_evm::attest::{batch_digest, recover_signer};
+use tracing::{debug, warn};
+
+use super::{AttestAnswer, AttestItem, AttestRequest, PATH};
+use crate::chain::BatchSink;
+use crate::config::ConfigError;
+use crate::metrics::Metrics;
+
+/// How long an Inbox's attester set is trusted before it is read again.
+const SET_TTL: Duration = Duration::from_secs(10);
+
+/// Largest answer read from an attester.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// One configured attester.
+#[derive(Clone)]
+struct Remote {
+    name: String,
+    url: String,
+    token: String,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("name", &self.name)
+            .field("url", &switchyard_types::redact::endpoint(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attester said about one batch.
+#[derive(Debug)]
+enum Said {
+    /// A signature from an address.
+    Signed(Address, Bytes),
+    /// Refusals; `final` when asking again cannot change them.
+    Refused { last: bool, text: String },
+    /// No usable answer (down, slow, an error status, a bad body).
+    Unreachable(String),
+}
+
+/// An Inbox's attester set as last read.
+#[derive(Debug, Clone)]
+struct SetView {
+    at: Instant,
+    threshold: u64,
+    members: HashMap<Address, bool>,
+}
+
+/// The dispatcher's attester client, shared by a destination's pipelines.
+#[derive(Debug)]
+pub struct Collector {
+    client: reqwest::Client,
+    remotes: Vec<Remote>,
+    metrics: Metrics,
+    /// Per (chain id, Inbox), the set last read.
+    sets: Mutex<HashMap<(u64, Address), SetView>>,
+}
+
+impl Collector {
+    /// A client of `cfg.attesters` (tokens resolved here), each request
+    /// bounded by `dispatcher.attestation_timeout_ms`.
+    pub fn from_config(
+        cfg: &crate::config::Config,
+        roots: &switchyard_http::TlsRoots,
+        metrics: Metrics,
+    ) -> Result<Self, ConfigError> {
+        let timeout = Duration::from_millis(cfg.dispatcher.attestation_timeout_ms);
+        let client = switchyard_http::client(timeout, roots).map_err(|e| ConfigError {
+            path: "attesters".into(),
+            reason: format!("building the HTTP client: {e}"),
+        })?;
+        let mut remotes = Vec::new();
+        for (i, a) in cfg.attesters.iter().enumerate() {
+            let token = a.token.resolve(&format!("attesters[{i}].token"))?;
+            remotes.push(Remote {
+                name: a.name.clone(),
+                url: format!("{}{PATH}", a.url.trim_end_matches('/')),
+                token: token.expose().to_owned(),
+            });
+            for outcome in [
+                "signed",
+                "refused",
+                "not_yet_verified",
+                "unreachable",
+                "invalid",
+                "not_in_set",
+            ] {
+                metrics
+                    .attestation_requests
+                    .with_label_values(&[&a.name, outcome]);
+            }
+        }
+        Ok(Self {
+            client,
+            remotes,
+            metrics,
+            sets: Mutex::default(),
+        })
+    }
+
+    /// Forgets the set of (`chain_id`, `inbox`): the next batch reads it
+    /// from the chain (a submission refused for its signers).
+    pub fn forget_set(&self, chain_id: u64, inbox: Address) {
+        let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
+        sets.remove(&(chain_id, inbox));
+    }
+
+    /// The Inbox's threshold and which of `signers` it counts, from the
+    /// cache while fresh and covering them, else from `sink`.
+    async fn set_of<K: BatchSink>(
+        &self,
+        sink: &K,
+        chain_id: u64,
+        inbox: Address,
+        signers: &[Address],
+    ) -> Result<(u64, Vec<bool>), EvmError> {
+        {
+            let sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(v) = sets.get(&(chain_id, inbox))
+                && v.at.elapsed() < SET_TTL
+                && signers.iter().all(|s| v.members.contains_key(s))
+            {
+                return Ok((v.threshold, signers.iter().map(|s| v.members[s]).collect()));
+            }
+        }
+        let (threshold, enabled) = sink.attester_set(signers).await?;
+        let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
+        sets.insert(
+            (chain_id, inbox),
+            SetView {
+                at: Instant::now(),
+                threshold,
+                members: signers
+                    .iter()
+                    .copied()
+                    .zip(enabled.iter().copied())
+                    .collect(),
+            },
+        );
+        Ok((threshold, enabled))
+    }
+
+    /// The signatures for `messages` (verified at `heights`) to the Inbox
+    /// `inbox` on `chain_id`, as `deliver` takes them.
+    pub async fn collect<K: BatchSink>(
+        &self,
+        sink: &K,
+        chain_id: u64,
+        inbox: Address,
+        messages: &[Bytes],
+        heights: &[u64],
+        root: B256,
+    ) -> Result<Vec<Bytes>, EvmError> {
+        let request = AttestRequest {
+            chain_id,
+            inbox,
+            messages: messages
+                .iter()
+                .zip(heights)
+                .map(|(m, h)| AttestItem {
+                    height: *h,
+                    message: m.clone(),
+                })
+                .collect(),
+        };
+        let body = serde_json::to_vec(&request).map_err(|e| EvmError::Malformed {
+            what: "attestation request",
+            reason: e.to_string(),
+        })?;
+        let digest = batch_digest(chain_id, inbox, root);
+        let asked = self
+            .remotes
+            .iter()
+            .map(|r| self.ask(r, body.clone(), root, digest));
+        let said = futures::future::join_all(asked).await;
+
+        // Signatures by recovered address (one per address).
+        let mut signed: Vec<(Address, Bytes, &str)> = Vec::new();
+        let mut final_refusals = Vec::new();
+        let mut waiting = Vec::new();
+        for (r, s) in self.remotes.iter().zip(said) {
+            match s {
+                Said::Signed(addr, sig) => {
+                    if signed.iter().all(|(a, _, _)| *a != addr) {
+                        signed.push((addr, sig, r.name.as_str()));
+                    }
+                }
+                Said::Refused { last: true, text } => {
+                    self.outcome(&r.name, "refused");
+                    final_refusals.push(format!("{}: {text}", r.name));
+                }
+                Said::Refused { last: false, text } => {
+                    self.outcome(&r.name, "not_yet_verified");
+                    waiting.push(format!("{}: {text}", r.name));
+                }
+                Said::Unreachable(why) => {
+                    self.outcome(&r.name, "unreachable");
+                    waiting.push(format!("{}: unreachable: {why}", r.name));
+                }
+            }
+        }
+        let addrs: Vec<Address> = signed.iter().map(|(a, _, _)| *a).collect();
+        let (threshold, enabled) = self.set_of(sink, chain_id, inbox, &addrs).await?;
+        let mut valid: Vec<(Address, Bytes)> = Vec::new();
+        for ((addr, sig, name), on) in signed.into_iter().zip(enabled) {
+            if on {
+                self.outcome(name, "signed");
+                valid.push((addr, sig));
+            } else {
+                self.outcome(name, "not_in_set");
+                waiting.push(format!(
+                    "{name}: signer {addr} is not one of the Inbox's attesters"
+                ));
+            }
+        }
+        let need = usize::try_from(threshold).unwrap_or(usize::MAX);
+        if valid.len() >= need && need > 0 {
+            valid.sort_by_key(|(a, _)| *a);
+            valid.truncate(need);
+            debug!(signatures = need, "batch attested");
+            return Ok(valid.into_iter().map(|(_, s)| s).collect());
+        }
+        // Short. Final refusals rule the batch out when the attesters left
+        // could not make up the threshold even if all of them signed.
+        let could = self.remotes.len() - final_refusals.len();
+        if could < need {
+            return Err(EvmError::AttestationRefused {
+                refusals: final_refusals.join("; "),
+            });
+        }
+        let mut detail = waiting;
+        detail.extend(final_refusals);
+        Err(EvmError::BelowThreshold {
+            got: valid.len(),
+            threshold,
+            detail: detail.join("; "),
+        })
+    }
+
+    fn outcome(&self, attester: &str, outcome: &str) {
+        self.metrics
+            .attestation_requests
+            .with_label_values(&[attester, outcome])
+            .inc();
+    }
+
+    /// Asks `r`; a signature is kept only when it is over `digest` and
+    /// recovers to the signer the answer names.
+    async fn ask(&self, r: &Remote, body: Vec<u8>, root: B256, digest: B256) -> Said {
+        let sent = self
+            .client
+            .post(&r.url)
+            .bearer_auth(&r.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                return Said::Unreachable(switchyard_types::redact::urls_in(&e.to_string()));
+            }
+        };
+        let status = resp.status();
+        let bytes = match read_bounded(resp, MAX_ANSWER).await {
+            Ok(b) => b,
+            Err(why) => return Said::Unreachable(why),
+        };
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+            warn!(attester = %r.name, %status, body = %text, "attester answered with an error");
+            return Said::Unreachable(format!("HTTP {status}: {text}"));
+        }
+        let answer: AttestAnswer = match serde_json::from_slice(&bytes) {
+            Ok(a) => a,
+            Err(e) => {
+                self.outcome(&r.name, "invalid");
+                return Said::Unreachable(format!("answer does not parse: {e}"));
+            }
+        };
+        if let Some(sig) = answer.signature {
+            match recover_signer(digest, &sig) {
+                Ok(addr) if addr == answer.signer && answer.root == root => {
+                    return Said::Signed(addr, sig);
+                }
+                Ok(addr) => {
+                    self.outcome(&r.name, "invalid");
+                    warn!(attester = %r.name, claimed = %answer.signer, recovered = %addr, "attester signature discarded: not the signer it names, or another root");
+                    return Said::Unreachable(format!(
+                        "signature recovers to {addr} over root {root}, the answer names {} over {}",
+                        answer.signer, answer.root
+                    ));
+                }
+                Err(e) => {
+                    self.outcome(&r.name, "invalid");
+                    warn!(attester = %r.name, err = %e, "attester signature discarded");
+                    return Said::Unreachable(format!("signature unusable: {e}"));
+                }
+            }
+        }
+        if answer.refusals.is_empty() {
+            self.outcome(&r.name, "invalid");
+            return Said::Unreachable("an answer with neither a signature nor refusals".into());
+        }
+        let last = answer.refusals.iter().any(|f| f.reason.is_final());
+        let text = answer
+            .refusals
+            .iter()
+            .take(8)
+            .map(|f| match f.index {
+                Some(i) => format!("#{i} {}: {}", f.reason.as_str(), f.detail),
+                None => format!("{}: {}", f.reason.as_str(), f.detail),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Said::Refused { last, text }
+    }
+}
+
+/// The body of `resp`, refused past `max` bytes.
+async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if out.len() + chunk.len() > max {
+                    return Err(format!("answer over {max} bytes"));
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => return Err(switchyard_types::redact::urls_in(&e.to_string())),
+        }
+    }
+}
+
+/// Whether a simulation revert says the signatures did not satisfy the
+/// Inbox (its set or threshold changed since it was read): the batch is not
+/// at fault, the set is read again.
+pub fn is_signature_revert(e: &EvmError) -> bool {
+    let EvmError::SimulationReverted { reason } = e else {
+        return false;
+    };
+    [
+        "NotAttester(address)",
+        "BelowThreshold(uint256,uint256)",
+        "SignersNotSorted(address,address)",
+    ]
+    .iter()
+    .any(|sig| reason.contains(&hex::encode(&keccak256(sig.as_bytes())[..4])))
+}

@@ -1,0 +1,354 @@
+//! The attester's side: the signing rule and `POST /v1/attest`.
+//!
+//! The rule, whatever the caller sends: the root is computed here from the
+//! messages themselves, and signed only when the destination (chain id and
+//! Inbox) is configured, every message decodes, is addressed to a domain
+//! that destination serves, comes from an origin this attester follows, and
+//! was recorded by this attester's own light clients. Anything else is
+//! refused with the reason, message by message, and counted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy_primitives::{Address, B256, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use switchyard_evm::attest::Attester;
+use switchyard_types::{Domain, Message, batch_root};
+use tracing::{debug, warn};
+
+use super::{AttestAnswer, AttestRequest, Refusal, RefusalReason, Verified};
+use crate::config::{Config, Role};
+use crate::metrics::Metrics;
+
+/// Largest request body: `max_messages` messages of up to 64 KiB, hex.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// A destination this attester signs for.
+#[derive(Debug, Clone)]
+struct Destination {
+    name: String,
+    /// Its domain and the route-group domains it serves.
+    domains: Vec<Domain>,
+}
+
+/// What the attestation handler needs.
+#[derive(Debug)]
+pub struct AttestService {
+    attester: Attester,
+    verified: Verified,
+    tokens: Vec<Arc<str>>,
+    /// (chain id, Inbox) → destination.
+    destinations: HashMap<(u64, Address), Destination>,
+    /// Origins followed.
+    origins: Vec<Domain>,
+    max_messages: usize,
+    metrics: Metrics,
+}
+
+/// A request the handler cannot take: status and message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadRequest {
+    /// HTTP status.
+    pub status: u16,
+    /// What is wrong, expected against got.
+    pub message: String,
+}
+
+impl AttestService {
+    /// The service of an attester configured by `cfg` (role `attester`),
+    /// signing with `attester` over what `verified` holds; `tokens` are
+    /// the accepted bearer tokens (resolved).
+    pub fn new(
+        cfg: &Config,
+        attester: Attester,
+        verified: Verified,
+        tokens: Vec<Arc<str>>,
+        metrics: Metrics,
+    ) -> Self {
+        debug_assert_eq!(cfg.role, Role::Attester);
+        let mut destinations = HashMap::new();
+        for c in &cfg.chains {
+            let Some(inbox) = c.inbox else { continue };
+            let mut domains = vec![c.domain];
+            for g in &cfg.route_groups {
+                if g.members.iter().any(|m| m.chain == c.name) {
+                    domains.push(g.domain);
+                }
+            }
+            destinations.insert(
+                (c.chain_id, inbox),
+                Destination {
+                    name: c.name.clone(),
+                    domains,
+                },
+            );
+        }
+        let origins = cfg
+            .chains
+            .iter()
+            .map(|c| c.domain)
+            .chain(cfg.cometbft_origins.iter().map(|c| c.domain))
+            .collect();
+        for r in RefusalReason::ALL {
+            metrics
+                .attestation_refusals
+                .with_label_values(&[r.as_str()]);
+        }
+        for d in destinations.values() {
+            for outcome in ["signed", "refused"] {
+                metrics.attestations.with_label_values(&[&d.name, outcome]);
+            }
+        }
+        Self {
+            attester,
+            verified,
+            tokens,
+            destinations,
+            origins,
+            max_messages: cfg.attestation.max_messages,
+            metrics,
+        }
+    }
+
+    /// The signer's address.
+    pub fn address(&self) -> Address {
+        self.attester.address()
+    }
+
+    /// Whether `headers` carry one of the accepted tokens (each compared in
+    /// full: the time taken says neither which nor how much matched).
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let a = given.as_bytes();
+        let matched = self.tokens.iter().fold(false, |any, token| {
+            let b = token.as_bytes();
+            let diff = a
+                .iter()
+                .zip(b.iter())
+                .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
+            any | (diff == 0)
+        });
+        matched && !a.is_empty()
+    }
+
+    /// Applies the signing rule to `req`.
+    pub async fn attest(&self, req: &AttestRequest) -> Result<AttestAnswer, BadRequest> {
+        let n = req.messages.len();
+        if n == 0 || n > self.max_messages {
+            return Err(BadRequest {
+                status: 413,
+                message: format!(
+                    "messages: expected 1 to {} per request, got {n}",
+                    self.max_messages
+                ),
+            });
+        }
+        let ids: Vec<B256> = req
+            .messages
+            .iter()
+            .map(|m| switchyard_types::id_of_encoded(&m.message))
+            .collect();
+        let root = batch_root(&ids);
+        let answer = |refusals: Vec<Refusal>| AttestAnswer {
+            signer: self.attester.address(),
+            root,
+            signature: None,
+            refusals,
+        };
+        let Some(dest) = self.destinations.get(&(req.chain_id, req.inbox)) else {
+            self.count("unknown", &[RefusalReason::UnknownDestination]);
+            return Ok(answer(vec![Refusal {
+                index: None,
+                reason: RefusalReason::UnknownDestination,
+                detail: format!(
+                    "chain id {} with Inbox {}: expected one of this attester's destinations ({})",
+                    req.chain_id,
+                    req.inbox,
+                    self.destinations
+                        .iter()
+                        .map(|((id, inbox), d)| format!("{} = {id}/{inbox}", d.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }]));
+        };
+        let mut refusals = Vec::new();
+        // Messages to look up, by origin: (index, id, claimed height).
+        let mut by_origin: HashMap<Domain, Vec<(usize, B256, u64)>> = HashMap::new();
+        for (i, item) in req.messages.iter().enumerate() {
+            let refuse = |reason, detail: String| Refusal {
+                index: Some(i),
+                reason,
+                detail,
+            };
+            let m = match Message::decode(&item.message).and_then(|m| {
+                m.check_version()?;
+                Ok(m)
+            }) {
+                Ok(m) => m,
+                Err(e) => {
+                    refusals.push(refuse(RefusalReason::Malformed, e.to_string()));
+                    continue;
+                }
+            };
+            if !dest.domains.contains(&m.destination) {
+                refusals.push(refuse(
+                    RefusalReason::WrongDestination,
+                    format!(
+                        "destination domain {}: expected one {} serves ({:?})",
+                        m.destination, dest.name, dest.domains
+                    ),
+                ));
+                continue;
+            }
+            if !self.origins.contains(&m.origin) {
+                refusals.push(refuse(
+                    RefusalReason::UnknownOrigin,
+                    format!(
+                        "origin domain {}: expected one this attester follows ({:?})",
+                        m.origin, self.origins
+                    ),
+                ));
+                continue;
+            }
+            by_origin
+                .entry(m.origin)
+                .or_default()
+                .push((i, ids[i], item.height));
+        }
+        for (origin, items) in by_origin {
+            let wanted: Vec<B256> = items.iter().map(|(_, id, _)| *id).collect();
+            let found = match self.verified.lookup(origin, &wanted).await {
+                Ok(f) => f,
+                Err(e) => {
+                    // Not knowing is not a refusal: the dispatcher asks
+                    // again later.
+                    warn!(err = %e, "verified-message lookup failed");
+                    return Err(BadRequest {
+                        status: 503,
+                        message: format!("the attester's store failed: {e}"),
+                    });
+                }
+            };
+            let reached = match self.verified.passed(origin).await {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!(err = %e, "origin cursor read failed");
+                    return Err(BadRequest {
+                        status: 503,
+                        message: format!("the attester's store failed: {e}"),
+                    });
+                }
+            };
+            for ((i, id, claimed), at) in items.into_iter().zip(found) {
+                if at.is_some() {
+                    continue;
+                }
+                let (reason, detail) = match reached {
+                    Some(h) if claimed <= h => (
+                        RefusalReason::UnknownMessage,
+                        format!(
+                            "message {id} of origin {origin}: not among the messages this attester verified (its light client passed height {claimed}, at {h})"
+                        ),
+                    ),
+                    _ => (
+                        RefusalReason::NotYetVerified,
+                        format!(
+                            "message {id} of origin {origin} at height {claimed}: this attester's light client is at {}",
+                            reached.map_or("no height yet".to_owned(), |h| h.to_string())
+                        ),
+                    ),
+                };
+                refusals.push(Refusal {
+                    index: Some(i),
+                    reason,
+                    detail,
+                });
+            }
+        }
+        if !refusals.is_empty() {
+            refusals.sort_by_key(|r| r.index);
+            let reasons: Vec<RefusalReason> = refusals.iter().map(|r| r.reason).collect();
+            self.count(&dest.name, &reasons);
+            debug!(destination = %dest.name, refused = refusals.len(), messages = n, "attestation refused");
+            return Ok(answer(refusals));
+        }
+        let sig = self
+            .attester
+            .sign_batch(req.chain_id, req.inbox, root)
+            .map_err(|e| BadRequest {
+                status: 500,
+                message: format!("signing failed: {e}"),
+            })?;
+        self.metrics
+            .attestations
+            .with_label_values(&[&dest.name, "signed"])
+            .inc();
+        Ok(AttestAnswer {
+            signature: Some(Bytes::copy_from_slice(&sig)),
+            ..answer(Vec::new())
+        })
+    }
+
+    fn count(&self, destination: &str, reasons: &[RefusalReason]) {
+        self.metrics
+            .attestations
+            .with_label_values(&[destination, "refused"])
+            .inc();
+        for r in reasons {
+            self.metrics
+                .attestation_refusals
+                .with_label_values(&[r.as_str()])
+                .inc();
+        }
+    }
+}
+
+/// The attestation route, behind the bearer-token check.
+pub fn router<S: Clone + Send + Sync + 'static>(service: Arc<AttestService>) -> axum::Router<S> {
+    axum::Router::new()
+        .route(super::PATH, axum::routing::post(handle))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(service)
+}
+
+async fn handle(
+    State(s): State<Arc<AttestService>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let error = |status: StatusCode, message: String| {
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    if !s.authorized(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token".into(),
+        );
+    }
+    let req: AttestRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "request body: expected JSON {{chain_id, inbox, messages: [{{height, message}}]}}, got {} bytes that do not parse: {e}",
+                    body.len()
+                ),
+            );
+        }
+    };
+    match s.attest(&req).await {
+        Ok(answer) => axum::Json(answer).into_response(),
+        Err(bad) => error(
+            StatusCode::from_u16(bad.status).unwrap_or(StatusCode::BAD_REQUEST),
+            bad.message,
+        ),
+    }
+}

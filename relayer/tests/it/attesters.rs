@@ -1,0 +1,590 @@
+//! Independent attesters, each its own `switchyard run --role attester`
+//! process with its own endpoints, light client and Redis database, and an
+//! Inbox that wants 2 of their 3 signatures:
+//!
+//! - every message is delivered exactly once; with one attester down too;
+//!   with two down nothing is, `/readyz` says why, and delivery resumes
+//!   when one returns;
+//! - an attester whose endpoint lags signs later, and nothing is lost;
+//! - a compromised attester that signs anything, and an attacker holding
+//!   the queue key who appends a forged entry to a lane: the forged
+//!   message is never delivered, the honest attesters' refusals are
+//!   counted, and it is dead-lettered with their reasons;
+//! - the Inbox's set and threshold change while traffic flows: nothing is
+//!   lost, stuck or delivered twice.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::providers::Provider;
+use switchyard::attest::{AttestAnswer, AttestRequest};
+use switchyard::metrics::sum_messages_in_text;
+use switchyard::store::{LaneEntry, LaneId, QueueKey, Store};
+use switchyard_evm::attest::Attester;
+use switchyard_localnet::evm::ANVIL_KEYS;
+use switchyard_localnet::procs::free_port;
+use switchyard_types::{Message, batch_root};
+
+use crate::harness::proxy::TcpForward;
+use crate::harness::stack::{
+    HubProc, QUEUE_KEY, RedisSide, Stack, assert_exactly_once, metric, single_redis, tail,
+};
+
+/// The anvil key of attester `i` (keys 0..=2 deploy, attest alone and
+/// submit in the stack).
+fn attester_key(i: usize) -> &'static str {
+    ANVIL_KEYS[5 + i]
+}
+
+fn attester_address(i: usize) -> Address {
+    Attester::from_hex(attester_key(i), "test attester")
+        .expect("key")
+        .address()
+}
+
+/// The attesters of a stack: their configuration files and fixed ports (a
+/// restarted attester answers where the hub expects it).
+struct Attesters {
+    dir: PathBuf,
+    ports: Vec<u16>,
+    /// Per attester, per chain: the RPC URL its light client reads.
+    rpc: Vec<Vec<String>>,
+}
+
+impl Attesters {
+    fn new(stack: &Stack, n: usize) -> Self {
+        Self {
+            dir: stack.dir.path().to_owned(),
+            ports: (0..n).map(|_| free_port()).collect(),
+            rpc: (0..n)
+                .map(|_| stack.chains.iter().map(|c| c.url.clone()).collect())
+                .collect(),
+        }
+    }
+
+    fn url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[i])
+    }
+
+    /// Attester `i`'s configuration: its own key, token, Redis database and
+    /// key prefix, the stack's chains, no queue key.
+    fn config(&self, stack: &Stack, i: usize) -> PathBuf {
+        let redis_port = match &stack.redis {
+            RedisSide::Single { port, .. } => *port,
+            RedisSide::Cluster(_) => panic!("a single Redis"),
+        };
+        let key = self.dir.join(format!("attester-key-{i}"));
+        std::fs::write(&key, attester_key(i)).expect("write key");
+        let token = self.dir.join(format!("attester-token-{i}"));
+        std::fs::write(&token, format!("token-of-attester-{i}")).expect("write token");
+        let mut t = format!(
+            "role = \"attester\"\nattester_key = {{ file = \"{}\" }}\n[redis]\nurl = \"redis://127.0.0.1:{redis_port}/{}\"\nkey_prefix = \"att{i}\"\n[attestation]\ntokens = [{{ file = \"{}\" }}]\n",
+            key.display(),
+            i + 1,
+            token.display(),
+        );
+        for (ci, c) in stack.chains.iter().enumerate() {
+            t.push_str(&format!(
+                "[[chains]]\nname = \"c{ci}\"\ndomain = {}\nchain_id = {}\nrpc_urls = [\"{}\"]\ntrust = \"single_endpoint\"\nmailbox = \"{}\"\ninbox = \"{}\"\nconfirmations = 1\ncheckpoint = {{ number = {}, hash = \"{}\" }}\npoll_interval_ms = 100\n",
+                c.domain, c.chain_id, self.rpc[i][ci], c.mailbox, c.inbox, c.checkpoint.0, c.checkpoint.1,
+            ));
+        }
+        let p = self.dir.join(format!("attester-{i}.toml"));
+        std::fs::write(&p, t).expect("write config");
+        p
+    }
+
+    fn spawn(&self, stack: &Stack, i: usize) -> HubProc {
+        let cfg = self.config(stack, i);
+        let listen = format!("127.0.0.1:{}", self.ports[i]);
+        let mut p = stack.spawn_full(
+            &format!("attester-{i}"),
+            &cfg,
+            &[],
+            &[("SWITCHYARD__HTTP__LISTEN", listen.as_str())],
+        );
+        p.http = self.ports[i];
+        p
+    }
+
+    /// The hub's configuration with `[[attesters]]` for attesters `which`.
+    fn hub_config(&self, stack: &Stack, which: &[usize]) -> PathBuf {
+        let path = stack.config_path();
+        let mut text = std::fs::read_to_string(&path).expect("config");
+        for &i in which {
+            let token = self.dir.join(format!("hub-token-{i}"));
+            std::fs::write(&token, format!("token-of-attester-{i}")).expect("write token");
+            text.push_str(&format!(
+                "[[attesters]]\nname = \"a{i}\"\nurl = \"{}\"\ntoken = {{ file = \"{}\" }}\n",
+                self.url(i),
+                token.display()
+            ));
+        }
+        let p = self.dir.join("hub-with-attesters.toml");
+        std::fs::write(&p, text).expect("write config");
+        p
+    }
+}
+
+/// Makes every Inbox of `stack` want `threshold` of `attesters`, from
+/// `current`, sent by the owner (the stack's wallet, anvil key 0) in the
+/// order the Inbox accepts: the new ones enabled, the threshold set, the
+/// old ones disabled.
+async fn set_inboxes(
+    stack: &mut Stack,
+    current: &[Address],
+    attesters: &[Address],
+    threshold: u64,
+) {
+    use alloy::sol_types::SolCall;
+    use switchyard_evm::bindings::Inbox;
+    for c in &mut stack.chains {
+        let mut calls: Vec<Vec<u8>> = Vec::new();
+        for a in attesters.iter().filter(|a| !current.contains(a)) {
+            calls.push(
+                Inbox::setAttesterCall {
+                    attester: *a,
+                    enabled: true,
+                }
+                .abi_encode(),
+            );
+        }
+        calls.push(
+            Inbox::setThresholdCall {
+                threshold: alloy::primitives::U256::from(threshold),
+            }
+            .abi_encode(),
+        );
+        for a in current.iter().filter(|a| !attesters.contains(a)) {
+            calls.push(
+                Inbox::setAttesterCall {
+                    attester: *a,
+                    enabled: false,
+                }
+                .abi_encode(),
+            );
+        }
+        for data in calls {
+            let tx = c
+                .wallet
+                .send(Some(c.inbox), Bytes::from(data), 200_000)
+                .await
+                .expect("send");
+            c.wallet
+                .wait(tx, Duration::from_secs(30))
+                .await
+                .expect("owner transaction");
+        }
+    }
+}
+
+async fn until_ready(p: &HubProc) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(p.readyz().await, Some((200, _))) {
+        assert!(Instant::now() < deadline, "{}", tail(&p.log));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn until_serving(p: &HubProc) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while p.readyz().await.is_none() {
+        assert!(Instant::now() < deadline, "{}", tail(&p.log));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `/readyz` of `hub` answers 503 with `needle` in its body.
+async fn until_unready_with(hub: &HubProc, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((503, body)) = hub.readyz().await
+            && body.contains(needle)
+        {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readyz never said {needle:?}: {:?}\n{}",
+            hub.readyz().await,
+            tail(&hub.log)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_attesters_deliver_exactly_once_and_two_down_stop_delivery() {
+    let mut stack = Stack::new(2, 1, single_redis(false), "retry_base_ms = 50").await;
+    let three: Vec<Address> = (0..3).map(attester_address).collect();
+    set_inboxes(
+        &mut stack,
+        &[crate::harness::net::attester_address()],
+        &three,
+        2,
+    )
+    .await;
+    let mut att = Attesters::new(&stack, 3);
+    // Attester 1 reads chain 0 through a link the test can cut: its light
+    // client then lags behind the others'.
+    let lag = TcpForward::start(&stack.chains[0].url).await;
+    att.rpc[1][0] = lag.url();
+    let mut procs: Vec<Option<HubProc>> = (0..3).map(|i| Some(att.spawn(&stack, i))).collect();
+    for p in procs.iter().flatten() {
+        until_serving(p).await;
+    }
+    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2]), &[], &[]);
+    until_ready(&hub).await;
+
+    // All three up.
+    stack.send(3).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    assert_exactly_once(&stack.verify().await, stack.total_sent());
+    let m = hub.metrics().await.expect("metrics");
+    assert!(
+        metric(
+            &m,
+            "switchyard_attestation_requests_total",
+            &["attester=\"a0\"", "outcome=\"signed\""]
+        ) > 0.0,
+        "{m}"
+    );
+
+    // One down: the other two make the threshold.
+    procs[2] = None;
+    stack.send(3).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    assert_exactly_once(&stack.verify().await, stack.total_sent());
+
+    // One down and one lagging: attester 1's light client cannot follow
+    // chain 0, so only attester 0 signs chain 0's messages; they wait.
+    lag.set(false);
+    let waiting_from = stack.total_sent();
+    stack.send_routes(&[(0, 1)], 3).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        stack.received().await,
+        waiting_from,
+        "fewer than 2 attesters verified these\n{}",
+        tail(&hub.log)
+    );
+    let body = until_unready_with(&hub, "below the Inbox's threshold").await;
+    assert!(body.contains("c1"), "the destination is named: {body}");
+    // Its endpoint back, the lagging attester catches up and signs: nothing
+    // was lost meanwhile, nothing dead-lettered.
+    lag.set(true);
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    assert_exactly_once(&stack.verify().await, stack.total_sent());
+    until_ready(&hub).await;
+
+    // Two down: nothing is delivered, and /readyz says why.
+    procs[1] = None;
+    let before = stack.total_sent();
+    stack.send(2).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(stack.received().await, before, "{}", tail(&hub.log));
+    let body = until_unready_with(&hub, "below the Inbox's threshold").await;
+    assert!(body.contains("unreachable"), "{body}");
+    // One returns (its record kept in its own Redis): delivery resumes.
+    procs[2] = Some(att.spawn(&stack, 2));
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    assert_exactly_once(&stack.verify().await, stack.total_sent());
+    let m = hub.metrics().await.expect("metrics");
+    assert_eq!(sum_messages_in_text(&m, "dead_lettered"), 0, "{m}");
+    assert!(
+        metric(
+            &m,
+            "switchyard_attestation_short_total",
+            &["destination=\"c1\""]
+        ) > 0.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "switchyard_attestation_requests_total",
+            &["attester=\"a1\"", "outcome=\"unreachable\""]
+        ) > 0.0,
+        "{m}"
+    );
+}
+
+/// An attester that signs whatever it is sent: its key stolen, or its
+/// operator lying.
+async fn compromised_attester(key: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+    let attester = Arc::new(Attester::from_hex(key, "compromised").expect("key"));
+    let app = axum::Router::new().route(
+        "/v1/attest",
+        axum::routing::post(move |axum::Json(req): axum::Json<AttestRequest>| {
+            let attester = Arc::clone(&attester);
+            async move {
+                let ids: Vec<B256> = req
+                    .messages
+                    .iter()
+                    .map(|m| switchyard_types::id_of_encoded(&m.message))
+                    .collect();
+                let root = batch_root(&ids);
+                let sig = attester
+                    .sign_batch(req.chain_id, req.inbox, root)
+                    .expect("sign");
+                axum::Json(AttestAnswer {
+                    signer: attester.address(),
+                    root,
+                    signature: Some(Bytes::copy_from_slice(&sig)),
+                    refusals: Vec::new(),
+                })
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered() {
+    let mut stack = Stack::new(2, 1, single_redis(false), "retry_base_ms = 50").await;
+    let three: Vec<Address> = (0..3).map(attester_address).collect();
+    set_inboxes(
+        &mut stack,
+        &[crate::harness::net::attester_address()],
+        &three,
+        2,
+    )
+    .await;
+    let mut att = Attesters::new(&stack, 3);
+    // Attester 2 is compromised: the hub reaches it where it expects it.
+    let (evil_url, _evil) = compromised_attester(attester_key(2)).await;
+    let evil_port: u16 = evil_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    att.ports[2] = evil_port;
+    let honest: Vec<HubProc> = (0..2).map(|i| att.spawn(&stack, i)).collect();
+    for p in &honest {
+        until_serving(p).await;
+    }
+    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2]), &[], &[]);
+    until_ready(&hub).await;
+    stack.send(2).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+
+    // The attacker holds the queue key and writes the hub's Redis: a
+    // well-formed, authenticated entry from chain 0 to chain 1 carrying a
+    // message chain 0's Mailbox never emitted, at a height the chain
+    // reaches a few blocks later.
+    let origin = &stack.chains[0];
+    let dest = &stack.chains[1];
+    let head = origin
+        .wallet
+        .provider()
+        .get_block_number()
+        .await
+        .expect("head");
+    let forged = Message {
+        version: switchyard_types::MESSAGE_VERSION,
+        nonce: 4_000_000,
+        origin: origin.domain,
+        sender: B256::left_padding_from(origin.wallet.address().as_slice()),
+        destination: dest.domain,
+        recipient: B256::left_padding_from(dest.recipients[0].as_slice()),
+        body: Bytes::from_static(b"forged: mint 1,000,000 to the attacker"),
+    };
+    let store = Store::connect(
+        &stack.redis_target(),
+        "rel",
+        QueueKey::from_secret(QUEUE_KEY).expect("queue key"),
+    )
+    .await
+    .expect("redis");
+    let appended = store
+        .lanes()
+        .append(
+            LaneId {
+                dst: dest.domain,
+                shard: 0,
+            },
+            &LaneEntry {
+                origin: origin.domain,
+                height: head + 3,
+                verified_at_ms: switchyard::unix_ms(),
+                messages: vec![Bytes::from(forged.encode())],
+            },
+        )
+        .await
+        .expect("append");
+    assert!(appended, "the forged entry is in the lane");
+    let dest_domain = dest.domain;
+    // And writes the honest attesters' Redis: a record saying they verified
+    // it. Records carry a tag under a key derived from each attester's
+    // signing key, so this one is not theirs and counts for nothing.
+    let redis_port = match &stack.redis {
+        RedisSide::Single { port, .. } => *port,
+        RedisSide::Cluster(_) => unreachable!(),
+    };
+    for i in 0..2 {
+        let client =
+            redis::Client::open(format!("redis://127.0.0.1:{redis_port}/{}", i + 1)).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let key = format!("att{i}:{{witness:{}}}:{:x}", origin.domain, forged.id());
+        let mut value = head.to_be_bytes().to_vec();
+        value.extend_from_slice(&[0xab; 32]);
+        let _: () = redis::AsyncCommands::set(&mut conn, &key, value)
+            .await
+            .expect("SET");
+    }
+
+    // Honest traffic goes on (and takes the chain past the forged height).
+    stack.send(3).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    // The forged message is dead-lettered with the honest attesters'
+    // reasons, never delivered.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let m = loop {
+        let m = hub.metrics().await.expect("metrics");
+        if sum_messages_in_text(&m, "dead_lettered") >= 1 {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "{m}\n{}", tail(&hub.log));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(sum_messages_in_text(&m, "dead_lettered"), 1, "{m}");
+    let v = stack.verify().await;
+    assert_eq!(v.unexpected, 0, "the forged message was delivered: {v:?}");
+    assert_exactly_once(&v, stack.total_sent());
+    let dead = store
+        .dead_letters()
+        .dead_letters(dest_domain, 4)
+        .await
+        .expect("dead letters");
+    let text = format!("{dead:?}");
+    assert!(text.contains("unknown_message"), "{text}");
+    for p in &honest {
+        let am = p.metrics().await.expect("metrics");
+        assert!(
+            metric(
+                &am,
+                "switchyard_attestation_refusals_total",
+                &["reason=\"unknown_message\""]
+            ) >= 1.0,
+            "{am}"
+        );
+    }
+    assert!(
+        metric(
+            &m,
+            "switchyard_attestation_requests_total",
+            &["attester=\"a2\"", "outcome=\"signed\""]
+        ) > 0.0,
+        "the compromised attester signed: {m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "switchyard_attestation_requests_total",
+            &["attester=\"a0\"", "outcome=\"refused\""]
+        ) >= 1.0,
+        "{m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_set_and_threshold_change_while_traffic_flows() {
+    let mut stack = Stack::new(2, 1, single_redis(false), "retry_base_ms = 50").await;
+    let addr: Vec<Address> = (0..4).map(attester_address).collect();
+    set_inboxes(
+        &mut stack,
+        &[crate::harness::net::attester_address()],
+        &addr[..3],
+        2,
+    )
+    .await;
+    let att = Attesters::new(&stack, 4);
+    let mut procs: Vec<Option<HubProc>> = (0..4).map(|i| Some(att.spawn(&stack, i))).collect();
+    for p in procs.iter().flatten() {
+        until_serving(p).await;
+    }
+    // The hub knows all four; the Inbox counts three of them.
+    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2, 3]), &[], &[]);
+    until_ready(&hub).await;
+    stack.send(2).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    // Attester 3 signs too once its light client has caught up; its
+    // signatures are left out, the Inbox does not count it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = hub.metrics().await.expect("metrics");
+        let outside = metric(
+            &m,
+            "switchyard_attestation_requests_total",
+            &["attester=\"a3\"", "outcome=\"not_in_set\""],
+        );
+        if outside > 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{m}");
+        stack.send(1).await;
+        assert!(
+            stack.wait_all(Duration::from_secs(60)).await,
+            "{}",
+            tail(&hub.log)
+        );
+    }
+
+    // Rotation under traffic: attester 3 in, attester 0 out, threshold 3
+    // (the hub's cached set says 2 for a while: the Inbox refuses those
+    // submissions and the hub reads the set again).
+    stack.send(4).await;
+    set_inboxes(&mut stack, &addr[..3], &addr[1..4], 3).await;
+    stack.send(3).await;
+    // Attester 0 is gone from the set, and then from the machine.
+    procs[0] = None;
+    stack.send(3).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(180)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    assert_exactly_once(&stack.verify().await, stack.total_sent());
+    let m = hub.metrics().await.expect("metrics");
+    assert_eq!(sum_messages_in_text(&m, "dead_lettered"), 0, "{m}");
+}
