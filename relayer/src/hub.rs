@@ -515,7 +515,11 @@ impl HubBuilder {
                 continue;
             }
             let signing = match (&collector, &attester) {
-                (Some(c), _) => Signing::Attesters(Arc::clone(c)),
+                (Some(col), _) => {
+                    // At 0 from the start: the first short batch alerts.
+                    metrics.attestation_short.with_label_values(&[&c.name]);
+                    Signing::Attesters(Arc::clone(col))
+                }
                 (None, Some(a)) => Signing::Local(a.clone()),
                 (None, None) => continue,
             };

@@ -57,8 +57,11 @@ enum Said {
     Signed(Address, Bytes),
     /// Refusals; `final` when asking again cannot change them.
     Refused { last: bool, text: String },
-    /// No usable answer (down, slow, an error status, a bad body).
+    /// No answer (down, slow, an error status).
     Unreachable(String),
+    /// An answer that cannot count: a body that does not parse, a
+    /// signature that does not recover to the signer it names.
+    Invalid(String),
 }
 
 /// An Inbox's attester set as last read.
@@ -220,6 +223,10 @@ impl Collector {
                     self.outcome(&r.name, "unreachable");
                     waiting.push(format!("{}: unreachable: {why}", r.name));
                 }
+                Said::Invalid(why) => {
+                    self.outcome(&r.name, "invalid");
+                    waiting.push(format!("{}: invalid answer: {why}", r.name));
+                }
             }
         }
         let addrs: Vec<Address> = signed.iter().map(|(a, _, _)| *a).collect();
@@ -297,8 +304,7 @@ impl Collector {
         let answer: AttestAnswer = match serde_json::from_slice(&bytes) {
             Ok(a) => a,
             Err(e) => {
-                self.outcome(&r.name, "invalid");
-                return Said::Unreachable(format!("answer does not parse: {e}"));
+                return Said::Invalid(format!("answer does not parse: {e}"));
             }
         };
         if let Some(sig) = answer.signature {
@@ -307,23 +313,20 @@ impl Collector {
                     return Said::Signed(addr, sig);
                 }
                 Ok(addr) => {
-                    self.outcome(&r.name, "invalid");
                     warn!(attester = %r.name, claimed = %answer.signer, recovered = %addr, "attester signature discarded: not the signer it names, or another root");
-                    return Said::Unreachable(format!(
+                    return Said::Invalid(format!(
                         "signature recovers to {addr} over root {root}, the answer names {} over {}",
                         answer.signer, answer.root
                     ));
                 }
                 Err(e) => {
-                    self.outcome(&r.name, "invalid");
                     warn!(attester = %r.name, err = %e, "attester signature discarded");
-                    return Said::Unreachable(format!("signature unusable: {e}"));
+                    return Said::Invalid(format!("signature unusable: {e}"));
                 }
             }
         }
         if answer.refusals.is_empty() {
-            self.outcome(&r.name, "invalid");
-            return Said::Unreachable("an answer with neither a signature nor refusals".into());
+            return Said::Invalid("an answer with neither a signature nor refusals".into());
         }
         let last = answer.refusals.iter().any(|f| f.reason.is_final());
         let text = answer

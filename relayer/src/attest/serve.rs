@@ -265,6 +265,11 @@ impl AttestService {
                         ),
                     ),
                 };
+                if reason == RefusalReason::UnknownMessage {
+                    // What the person on call needs to check the origin
+                    // chain (a forgery, or a window or checkpoint issue).
+                    warn!(msg_id = %id, origin, height = claimed, passed = ?reached, "refused to sign a message this attester never verified");
+                }
                 refusals.push(Refusal {
                     index: Some(i),
                     reason,

@@ -233,6 +233,18 @@ pub struct DevnetCli {
     /// hub URL and a funded integrator key to this JSON file.
     #[arg(long, requires = "serve")]
     pub info: Option<PathBuf>,
+    /// Independent attesters, each its own `switchyard run --role
+    /// attester` process with its own key, Redis database and light
+    /// clients (0: the hub signs alone). At most 5.
+    #[arg(long, default_value_t = 0)]
+    pub attesters: usize,
+    /// Signatures each Inbox wants from the attesters (default: a
+    /// majority of them).
+    #[arg(long, requires = "attesters")]
+    pub threshold: Option<usize>,
+    /// Most messages in one delivery transaction.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=2000))]
+    pub batch_size: u64,
 }
 
 /// Runs `switchyard devnet`.
@@ -251,6 +263,9 @@ pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
         log_level,
         serve,
         info,
+        attesters,
+        threshold,
+        batch_size,
     } = args;
     init_tracing(LogFormat::Text, log_level.filter());
     if body_size > 16 * 1024 {
@@ -271,6 +286,9 @@ pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
         confirmations,
         serve,
         info,
+        attesters,
+        threshold: threshold.unwrap_or(attesters / 2 + 1),
+        batch_size: batch_size as usize,
         ..DevnetArgs::default()
     };
     let report = devnet::run(args, shutdown).await?;

@@ -162,7 +162,8 @@ fn drop_keys(schema: &mut Value, keys: &[&str]) {
     if let Some(p) = schema["properties"].as_object_mut() {
         p.retain(|k, _| !keys.contains(&k.as_str()));
     }
-    if let Some(r) = schema["required"].as_array_mut() {
+    // get_mut, not indexing: indexing a missing key would insert a null.
+    if let Some(r) = schema.get_mut("required").and_then(Value::as_array_mut) {
         r.retain(|k| !k.as_str().is_some_and(|k| keys.contains(&k)));
     }
 }

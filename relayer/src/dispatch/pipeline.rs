@@ -649,7 +649,14 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 .with_label_values(&[&s.spec.name])
                 .inc();
             let delay = retry_delay(s.cfg.retry_base_ms, batch.attempts + batch.outages);
-            warn!(err = %e, attempt = batch.attempts, outages = batch.outages, delay_ms = delay.as_millis() as u64, "destination unreachable, batch will be retried");
+            if matches!(e, EvmError::BelowThreshold { .. }) {
+                // Usual for a moment (the attesters' light clients follow
+                // the origins a little behind this hub's); a lasting one is
+                // on /readyz and in switchyard_attestation_short_total.
+                debug!(err = %e, outages = batch.outages, delay_ms = delay.as_millis() as u64, "batch waits for attester signatures");
+            } else {
+                warn!(err = %e, attempt = batch.attempts, outages = batch.outages, delay_ms = delay.as_millis() as u64, "destination unreachable, batch will be retried");
+            }
             batch.not_before = Some(Instant::now() + delay);
             return true;
         }

@@ -72,6 +72,17 @@ pub struct DevnetArgs {
     pub serve: bool,
     /// Where serve mode writes the devnet's addresses (JSON).
     pub info: Option<PathBuf>,
+    /// Independent attesters to run, each its own `switchyard run --role
+    /// attester` process with its own key, Redis database and light
+    /// clients; 0: the hub signs alone.
+    pub attesters: usize,
+    /// Signatures each Inbox wants from them (1..=attesters).
+    pub threshold: usize,
+    /// The `switchyard` binary the attesters run (default: this process's
+    /// own executable).
+    pub switchyard_bin: Option<PathBuf>,
+    /// Most messages in one delivery transaction.
+    pub batch_size: usize,
 }
 
 impl Default for DevnetArgs {
@@ -90,7 +101,30 @@ impl Default for DevnetArgs {
             artifacts: repo_root().join(ARTIFACTS_DIR),
             serve: false,
             info: None,
+            attesters: 0,
+            threshold: 0,
+            switchyard_bin: None,
+            batch_size: 250,
         }
+    }
+}
+
+/// Most attesters a devnet runs (anvil keys 5 to 9).
+pub const MAX_ATTESTERS: usize = 5;
+
+/// An attester process, killed when dropped.
+#[derive(Debug)]
+struct AttesterProc {
+    child: std::process::Child,
+    url: String,
+    token: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for AttesterProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -151,6 +185,10 @@ pub struct MetricsReport {
     pub rejected: u64,
     /// stage="failed".
     pub failed: u64,
+    /// `switchyard_gas_used_total`, every destination.
+    pub gas_used: u64,
+    /// Gas per delivered message.
+    pub gas_per_message: f64,
 }
 
 /// The devnet's final line.
@@ -286,6 +324,28 @@ pub async fn run(
     let queue_key_file = write_secret("queue.key", &random_hex_key())?;
     let attester_addr =
         switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[1], "devnet attester")?.address();
+    if args.attesters > MAX_ATTESTERS
+        || (args.attesters > 0 && !(1..=args.attesters).contains(&args.threshold))
+    {
+        return Err(DevnetError::Other(format!(
+            "--attesters {} --threshold {}: expected at most {MAX_ATTESTERS} attesters and a threshold from 1 to their number",
+            args.attesters, args.threshold
+        )));
+    }
+    // With independent attesters, every Inbox wants `threshold` of them
+    // (anvil keys 5 and up); without, the hub's own key alone.
+    let (inbox_attesters, inbox_threshold) = if args.attesters == 0 {
+        (vec![attester_addr], 1)
+    } else {
+        let mut set = Vec::new();
+        for i in 0..args.attesters {
+            set.push(
+                switchyard_evm::attest::Attester::from_hex(ANVIL_KEYS[5 + i], "devnet attester")?
+                    .address(),
+            );
+        }
+        (set, args.threshold as u64)
+    };
 
     // Deploy.
     let mut chains = Vec::new();
@@ -296,8 +356,8 @@ pub async fn run(
             &mut wallet,
             &args.artifacts,
             domain,
-            vec![attester_addr],
-            1,
+            inbox_attesters.clone(),
+            inbox_threshold,
             500_000,
         )
         .await?;
@@ -363,7 +423,7 @@ pub async fn run(
             max_response_bytes: switchyard_evm::rpc::DEFAULT_MAX_RESPONSE_BYTES,
         });
     }
-    let cfg = Config {
+    let mut cfg = Config {
         role: Role::All,
         redis: RedisConfig {
             url: redis_url.clone(),
@@ -383,7 +443,7 @@ pub async fn run(
         accepted_admin_tokens: Vec::new(),
         status: crate::config::StatusConfig::default(),
         dispatcher: DispatcherConfig {
-            max_batch_messages: 250,
+            max_batch_messages: args.batch_size,
             ..DispatcherConfig::default()
         },
         attesters: Vec::new(),
@@ -392,6 +452,21 @@ pub async fn run(
         route_groups: Vec::new(),
         cometbft_origins: Vec::new(),
     };
+    // The attesters: their own processes, keys, Redis databases and light
+    // clients, started before the hub and stopped after it.
+    let attester_procs = start_attesters(&args, &cfg, &dir, redis_server.is_some()).await?;
+    if !attester_procs.is_empty() {
+        cfg.attester_key = None;
+        cfg.attesters = attester_procs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| crate::config::AttesterEndpoint {
+                name: format!("attester{i}"),
+                url: a.url.clone(),
+                token: SecretRef::file(&a.token),
+            })
+            .collect();
+    }
     // Not a child of `shutdown`: on Ctrl-C in steady mode the hub keeps
     // running while in-flight messages drain, and is stopped after.
     let hub_shutdown = CancellationToken::new();
@@ -408,7 +483,14 @@ pub async fn run(
     };
     hub_shutdown.cancel();
     hub.join().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if result.is_err() {
+        for a in &attester_procs {
+            progress(&format!("attester log {}", a.log.display()));
+        }
+    } else {
+        drop(attester_procs);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let Some((sent, seconds, metrics)) = result? else {
         // Serve mode sent no traffic of its own: nothing to verify.
         return Ok(DevnetReport {
@@ -435,6 +517,103 @@ pub async fn run(
     report.redis = redis_url;
     report.http = http;
     Ok(report)
+}
+
+/// Starts `args.attesters` attester processes over the chains of `hub`
+/// (the hub's configuration): each with its own key (anvil key 5 + i), a
+/// token, its own Redis database (or key prefix, on a Redis the devnet did
+/// not start) and its own light clients; returns once each serves HTTP.
+async fn start_attesters(
+    args: &DevnetArgs,
+    hub: &Config,
+    dir: &std::path::Path,
+    own_redis: bool,
+) -> Result<Vec<AttesterProc>, DevnetError> {
+    let fail = |what: String| DevnetError::Other(what);
+    let bin = match &args.switchyard_bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe().map_err(|e| fail(format!("this executable: {e}")))?,
+    };
+    let mut procs = Vec::new();
+    for i in 0..args.attesters {
+        let key = dir.join(format!("attester{i}.key"));
+        let token = dir.join(format!("attester{i}.token"));
+        std::fs::write(&key, ANVIL_KEYS[5 + i])
+            .and_then(|()| std::fs::write(&token, random_hex_key()))
+            .map_err(|e| fail(format!("writing attester {i}'s secrets: {e}")))?;
+        let mut cfg = hub.clone();
+        cfg.role = Role::Attester;
+        cfg.attester_key = Some(SecretRef::file(&key));
+        cfg.queue_key = None;
+        cfg.attesters = Vec::new();
+        cfg.attestation = crate::config::AttestationConfig {
+            tokens: vec![SecretRef::file(&token)],
+            ..crate::config::AttestationConfig::default()
+        };
+        cfg.redis.key_prefix = format!("{}-attester{i}", hub.redis.key_prefix);
+        if own_redis {
+            cfg.redis.url = format!("{}/{}", hub.redis.url.trim_end_matches('/'), i + 1);
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| fail(format!("a free port: {e}")))?
+            .port();
+        cfg.http.listen = SocketAddr::from(([127, 0, 0, 1], port));
+        for c in &mut cfg.chains {
+            c.submitter_key = None;
+        }
+        let path = dir.join(format!("attester{i}.toml"));
+        let text = toml::to_string(&cfg).map_err(|e| fail(format!("attester {i} config: {e}")))?;
+        std::fs::write(&path, text)
+            .map_err(|e| fail(format!("writing {}: {e}", path.display())))?;
+        let log = dir.join(format!("attester{i}.log"));
+        let err = std::fs::File::create(&log)
+            .map_err(|e| fail(format!("creating {}: {e}", log.display())))?;
+        let child = std::process::Command::new(&bin)
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "switchyard=warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(err)
+            .spawn()
+            .map_err(|e| {
+                fail(format!(
+                    "starting {} run --role attester: {e}",
+                    bin.display()
+                ))
+            })?;
+        procs.push(AttesterProc {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            token,
+            log,
+        });
+    }
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for (i, a) in procs.iter_mut().enumerate() {
+        loop {
+            if let Ok(r) = client.get(format!("{}/healthz", a.url)).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            if let Ok(Some(status)) = a.child.try_wait() {
+                let log = std::fs::read_to_string(&a.log).unwrap_or_default();
+                return Err(fail(format!("attester {i} exited ({status}): {log}")));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(fail(format!(
+                    "attester {i} did not serve within 60 s (log {})",
+                    a.log.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        progress(&format!("attester {i} serving {}", a.url));
+    }
+    Ok(procs)
 }
 
 /// Serve mode: tells where everything is (stderr, and the `--info` file,
@@ -655,7 +834,15 @@ async fn scrape(addr: SocketAddr) -> Result<MetricsReport, DevnetError> {
     s.read_to_end(&mut buf).await.map_err(err)?;
     let text = String::from_utf8_lossy(&buf);
     let g = |st| sum_messages_in_text(&text, st);
+    let gas_used: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("switchyard_gas_used_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64;
+    let delivered = g(stage::DELIVERED);
     Ok(MetricsReport {
+        gas_used,
+        gas_per_message: gas_used as f64 / delivered.max(1) as f64,
         observed: g(stage::OBSERVED),
         verified: g(stage::VERIFIED),
         enqueued: g(stage::ENQUEUED),

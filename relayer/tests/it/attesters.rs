@@ -588,3 +588,50 @@ async fn the_inbox_set_and_threshold_change_while_traffic_flows() {
     let m = hub.metrics().await.expect("metrics");
     assert_eq!(sum_messages_in_text(&m, "dead_lettered"), 0, "{m}");
 }
+
+#[test]
+fn the_devnet_runs_three_attester_processes_two_of_which_must_sign() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "devnet",
+            "--messages",
+            "100",
+            "--confirmations",
+            "1",
+            "--attesters",
+            "3",
+            "--threshold",
+            "2",
+            "--batch-size",
+            "100",
+            "--timeout-secs",
+            "300",
+        ])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "devnet failed: {}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    for i in 0..3 {
+        assert!(
+            stderr.contains(&format!("attester {i} serving http://127.0.0.1:")),
+            "{stderr}"
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary")).expect("JSON");
+    for k in ["sent", "delivered"] {
+        assert_eq!(report[k].as_u64(), Some(200), "{k}: {report}");
+    }
+    for k in ["duplicates", "lost", "mismatched"] {
+        assert_eq!(report[k].as_u64(), Some(0), "{k}: {report}");
+    }
+    // Two signatures a batch: an Inbox of threshold 1 would be cheaper, one
+    // refusing them would have delivered nothing.
+    let gas = report["metrics"]["gas_per_message"].as_f64().expect("gas");
+    assert!(gas > 0.0, "{report}");
+}

@@ -90,6 +90,33 @@ const ALERTS: &[(&str, &[&str], &[&str])] = &[
         &["chain"],
     ),
     (
+        "SwitchyardAttestationShort",
+        &["sum by (destination) (increase(switchyard_attestation_short_total[5m]))"],
+        &["destination"],
+    ),
+    (
+        "SwitchyardAttesterUnreachable",
+        &[
+            r#"sum by (attester) (rate(switchyard_attestation_requests_total{outcome=~"unreachable|invalid"}[10m]))"#,
+            "sum by (attester) (rate(switchyard_attestation_requests_total[10m]))",
+        ],
+        &["attester"],
+    ),
+    (
+        "SwitchyardAttesterRefusedUnknownMessage",
+        &[
+            r#"sum by (attester, job, instance) (increase(switchyard_attestation_refusals_total{reason="unknown_message"}[5m]))"#,
+        ],
+        &["job", "instance"],
+    ),
+    (
+        "SwitchyardAttesterNotInSet",
+        &[
+            r#"sum by (attester) (increase(switchyard_attestation_requests_total{outcome="not_in_set"}[10m]))"#,
+        ],
+        &["attester"],
+    ),
+    (
         "SwitchyardLightClientStale",
         &[r#"max by (chain) (changes(switchyard_light_client_height{kind="tip"}[15m]))"#],
         &["chain"],
@@ -155,17 +182,41 @@ const ALERTS: &[(&str, &[&str], &[&str])] = &[
 
 /// Alerts whose compared vectors may answer no series in this run, and why
 /// (the expression must still evaluate, and its families be the hub's).
-const ALERTS_MAY_BE_EMPTY: &[(&str, &str)] = &[(
-    "SwitchyardTrustExpiring",
-    "no beacon-anchored or CometBFT origin in this stack (tests/it/beacon.rs and tests/it/cometbft.rs set the families)",
-)];
+const ALERTS_MAY_BE_EMPTY: &[(&str, &str)] = &[
+    (
+        "SwitchyardTrustExpiring",
+        "no beacon-anchored or CometBFT origin in this stack (tests/it/beacon.rs and tests/it/cometbft.rs set the families)",
+    ),
+    (
+        "SwitchyardAttestationShort",
+        "the hub signs alone here, no [[attesters]] (tests/it/attesters.rs sets the family)",
+    ),
+    (
+        "SwitchyardAttesterUnreachable",
+        "the hub signs alone here, no [[attesters]] (tests/it/attesters.rs sets the family)",
+    ),
+    (
+        "SwitchyardAttesterRefusedUnknownMessage",
+        "no attester process (role attester) in this stack (tests/it/attesters.rs sets the family)",
+    ),
+    (
+        "SwitchyardAttesterNotInSet",
+        "the hub signs alone here, no [[attesters]] (tests/it/attesters.rs sets the family)",
+    ),
+];
 
 /// Dashboard targets that may answer no series in this run, and why (the
 /// query must still answer a matrix, and its families must be the hub's).
-const MAY_BE_EMPTY: &[(&str, &str)] = &[(
-    "switchyard_beacon_slot",
-    "no beacon-anchored origin in this stack (tests/it/beacon_anchor.rs sets the family)",
-)];
+const MAY_BE_EMPTY: &[(&str, &str)] = &[
+    (
+        "switchyard_beacon_slot",
+        "no beacon-anchored origin in this stack (tests/it/beacon_anchor.rs sets the family)",
+    ),
+    (
+        "switchyard_attestation_",
+        "the hub signs alone here: no [[attesters]], no attester process (tests/it/attesters.rs sets the families)",
+    ),
+];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
