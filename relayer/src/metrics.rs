@@ -248,7 +248,7 @@ impl Metrics {
         let latency = must(HistogramVec::new(
             HistogramOpts::new(
                 "switchyard_stage_latency_seconds",
-                "Latency of pipeline stages (verify: block fetched to verified; enqueue: verified to in Redis; deliver: verified to included)",
+                "Latency of pipeline stages (verify: block fetched to verified; enqueue: verified to in Redis; attest: verified to the attesters' threshold of signatures held, with [[attesters]]; deliver: verified to included)",
             )
             .buckets(vec![
                 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035,

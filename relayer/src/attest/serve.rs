@@ -224,22 +224,25 @@ impl AttestService {
         }
         for (origin, items) in by_origin {
             let wanted: Vec<B256> = items.iter().map(|(_, id, _)| *id).collect();
-            let found = match self.verified.lookup(origin, &wanted).await {
-                Ok(f) => f,
+            // Read before the lookup: a message recorded between the two
+            // would otherwise look unknown at a height already passed (the
+            // record is written before the height moves, never after).
+            let reached = match self.verified.passed(origin).await {
+                Ok(r) => r,
                 Err(e) => {
-                    // Not knowing is not a refusal: the dispatcher asks
-                    // again later.
-                    warn!(err = %e, "verified-message lookup failed");
+                    warn!(err = %e, "origin cursor read failed");
                     return Err(BadRequest {
                         status: 503,
                         message: format!("the attester's store failed: {e}"),
                     });
                 }
             };
-            let reached = match self.verified.passed(origin).await {
-                Ok(r) => r,
+            let found = match self.verified.lookup(origin, &wanted).await {
+                Ok(f) => f,
                 Err(e) => {
-                    warn!(err = %e, "origin cursor read failed");
+                    // Not knowing is not a refusal: the dispatcher asks
+                    // again later.
+                    warn!(err = %e, "verified-message lookup failed");
                     return Err(BadRequest {
                         status: 503,
                         message: format!("the attester's store failed: {e}"),

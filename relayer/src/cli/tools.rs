@@ -90,6 +90,15 @@ pub struct BenchCli {
     /// message's stages written to Redis for the status API).
     #[arg(long)]
     pub status_journal: bool,
+    /// Independent attesters, each an attester hub of its own (its own
+    /// copy of the generated evidence, light clients and store) reached
+    /// over HTTP; 0: the hub signs alone.
+    #[arg(long, default_value_t = 0)]
+    pub attesters: usize,
+    /// Signatures the destinations want from the attesters (default: a
+    /// majority).
+    #[arg(long, requires = "attesters")]
+    pub threshold: Option<usize>,
 }
 
 /// Runs `switchyard bench`.
@@ -111,6 +120,8 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         part,
         prefix,
         status_journal,
+        attesters,
+        threshold,
     } = args;
     if sink == SinkKind::Anvil && (processes > 1 || shared_sink) {
         return Err(InputError::new(
@@ -142,6 +153,8 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
             .transpose()?,
         prefix,
         status_journal,
+        attesters,
+        threshold: threshold.unwrap_or(attesters / 2 + 1),
         ..crate::tools::bench::BenchArgs::default()
     };
     let report = crate::tools::bench::run(args, shutdown).await?;

@@ -563,6 +563,15 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         root,
                     )
                     .await;
+                if got.is_ok() {
+                    let now = unix_ms();
+                    for (_, verified_at) in &batch.completes {
+                        s.metrics
+                            .latency
+                            .with_label_values(&["attest"])
+                            .observe(now.saturating_sub(*verified_at) as f64 / 1000.0);
+                    }
+                }
                 match (&got, &s.health) {
                     (Ok(_), Some(h)) => h.attested(&s.spec.name),
                     (Err(e @ EvmError::BelowThreshold { .. }), Some(h)) => {

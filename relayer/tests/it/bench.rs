@@ -140,3 +140,31 @@ fn bench_smoke_with_the_status_journal_writes_and_counts_it() {
     assert_eq!(plain["status_journal"], false);
     assert_eq!(plain["status_written"], 0, "no journal, no writes: {plain}");
 }
+
+#[test]
+fn bench_smoke_with_three_attesters_delivers_what_two_of_them_signed() {
+    // Each attester is a hub in role attester with its own copy of the
+    // generated evidence; the null sinks count a batch only with 2
+    // signatures of the 3, by increasing signer, as the Inbox does.
+    let (report, stderr) = smoke(&[
+        "--routes",
+        "12",
+        "--batch-size",
+        "200",
+        "--attesters",
+        "3",
+        "--threshold",
+        "2",
+    ]);
+    assert!(
+        report["delivered"].as_u64().expect("delivered") > 0,
+        "{report}"
+    );
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert!(
+        report["stages"]["attest"]["p99_ms"].as_f64().is_some(),
+        "verified to attested: {report}"
+    );
+    // No honest attester ever saw a message it had not verified.
+    assert!(!stderr.contains("never verified"), "{stderr}");
+}

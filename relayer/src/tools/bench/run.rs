@@ -78,6 +78,13 @@ pub struct BenchArgs {
     /// Keep the status journal (`[status]`, on by default in the hub):
     /// every message's record written to Redis as the hub does.
     pub status_journal: bool,
+    /// Independent attesters (0: the hub signs alone): each an attester
+    /// hub of its own in this process, with its own generated copy of the
+    /// origins' evidence, its own light clients and Redis key prefix,
+    /// reached over HTTP as a deployment reaches them.
+    pub attesters: usize,
+    /// Signatures the destinations want from them.
+    pub threshold: usize,
 }
 
 /// Parses `I/N` (0 ≤ I < N).
@@ -127,6 +134,8 @@ impl Default for BenchArgs {
             part: None,
             prefix: None,
             status_journal: false,
+            attesters: 0,
+            threshold: 0,
         }
     }
 }
@@ -366,7 +375,7 @@ async fn coordinate(
             / delivered as f64
     };
     let mut stages = HashMap::new();
-    for name in ["verify", "enqueue", "deliver"] {
+    for name in ["verify", "enqueue", "attest", "deliver"] {
         let q = |f: fn(&Quantiles) -> Option<f64>| {
             reports
                 .iter()
@@ -431,7 +440,11 @@ impl AnvilSink {
     /// Starts anvil, deploys an Inbox (the bench attester, threshold 1) and
     /// a TestRecipient per destination domain, and points the generator's
     /// messages at those recipients.
-    async fn deploy(gen_cfg: &mut GenConfig, attester: Address) -> Result<Self, BenchError> {
+    async fn deploy(
+        gen_cfg: &mut GenConfig,
+        attesters: &[Address],
+        threshold: u64,
+    ) -> Result<Self, BenchError> {
         let setup = |e: String| BenchError::Setup(format!("--sink anvil: {e}"));
         let keys = ANVIL_KEYS.len() - 1;
         if gen_cfg.destinations.len() > keys {
@@ -452,8 +465,8 @@ impl AnvilSink {
                 &mut wallet,
                 &artifacts,
                 d.domain,
-                vec![attester],
-                1,
+                attesters.to_vec(),
+                threshold,
                 100_000,
             )
             .await
@@ -551,6 +564,38 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     let attester_key = format!("0x{}", hex::encode(keccak256(args.seed.to_be_bytes())));
     let attester =
         Attester::from_hex(&attester_key, "bench attester").map_err(|e| setup(e.to_string()))?;
+    // The committee: with --attesters, keys derived from the seed, and
+    // the destinations want --threshold of them; else the hub's key alone.
+    if args.attesters > 0 && !(1..=args.attesters).contains(&args.threshold) {
+        return Err(setup(format!(
+            "--threshold: expected 1 to {} (the attesters), got {}",
+            args.attesters, args.threshold
+        )));
+    }
+    if args.attesters > 0 && (args.processes > 1 || args.part.is_some()) {
+        return Err(setup(
+            "--attesters: a run of one process (its attesters follow every origin)".into(),
+        ));
+    }
+    let mut committee = Vec::new();
+    for i in 0..args.attesters {
+        let key = format!(
+            "0x{}",
+            hex::encode(keccak256(
+                [&args.seed.to_be_bytes()[..], &(i as u64).to_be_bytes()].concat()
+            ))
+        );
+        committee
+            .push(Attester::from_hex(&key, "bench attester").map_err(|e| setup(e.to_string()))?);
+    }
+    let (set, threshold): (Vec<Address>, usize) = if committee.is_empty() {
+        (vec![attester.address()], 1)
+    } else {
+        (
+            committee.iter().map(Attester::address).collect(),
+            args.threshold,
+        )
+    };
     let queue_key = QueueKey::new(keccak256(b"switchyard bench queue key").as_slice())
         .map_err(|e| setup(e.to_string()))?;
     let prefix = args
@@ -575,7 +620,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     // destination domain; the generator addresses its messages to them.
     let anvil = match args.sink {
         SinkKind::Null => None,
-        SinkKind::Anvil => Some(AnvilSink::deploy(&mut gen_cfg, attester.address()).await?),
+        SinkKind::Anvil => Some(AnvilSink::deploy(&mut gen_cfg, &set, threshold as u64).await?),
     };
 
     // The hub's configuration for these chains: only routing and dispatch
@@ -617,7 +662,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         max_backlog_entries: args.max_backlog,
         ..DispatcherConfig::default()
     };
-    let cfg = Config {
+    let mut cfg = Config {
         role: crate::config::Role::All,
         redis: RedisConfig {
             url: redis_url.clone(),
@@ -741,7 +786,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             }
             None => {
                 let mut sink =
-                    NullSink::new(d.domain, u64::from(d.domain), inbox, attester.address());
+                    NullSink::new(d.domain, u64::from(d.domain), inbox, attester.address())
+                        .committee(set.clone(), threshold);
                 if let Some(seen) = &shared_seen {
                     sink = sink.shared(seen.clone());
                 }
@@ -752,13 +798,84 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         };
         wiring.sinks.insert(d.domain, Arc::new(sink));
     }
+    // The attesters: each a hub in role attester, with its own copy of the
+    // generated evidence (the same chains: same seed), its own light
+    // clients and store, reached over HTTP.
+    let stop = CancellationToken::new();
+    let mut attester_hubs = Vec::new();
+    let secrets = std::env::temp_dir().join(format!(
+        "switchyard-bench-{}-{}",
+        std::process::id(),
+        crate::unix_ms()
+    ));
+    if !committee.is_empty() {
+        std::fs::create_dir_all(&secrets)
+            .map_err(|e| setup(format!("creating {}: {e}", secrets.display())))?;
+    }
+    for (i, a) in committee.iter().enumerate() {
+        let token = secrets.join(format!("token{i}"));
+        std::fs::write(&token, format!("bench-token-{i}-{}", crate::unix_ms()))
+            .map_err(|e| setup(format!("writing a token: {e}")))?;
+        let mut acfg = cfg.clone();
+        acfg.role = crate::config::Role::Attester;
+        acfg.attesters = Vec::new();
+        acfg.queue_key = None;
+        // Given to the builder below, never read from here.
+        acfg.attester_key = Some(SecretRef {
+            env: Some("UNUSED".into()),
+            file: None,
+        });
+        acfg.redis.key_prefix = format!("{prefix}-attester{i}");
+        acfg.status.enabled = false;
+        acfg.attestation = crate::config::AttestationConfig {
+            tokens: vec![SecretRef::file(&token)],
+            max_messages: args.batch.max(1),
+            ..crate::config::AttestationConfig::default()
+        };
+        for c in &mut acfg.chains {
+            c.submitter_key = None;
+        }
+        let mut awiring = BenchWiring {
+            sources: HashMap::new(),
+            checkpoints: HashMap::new(),
+            header_lead: keep as u64 / 2,
+            sinks: HashMap::new(),
+        };
+        for g in gen_cfg.generators().map_err(|e| setup(e.to_string()))? {
+            let domain = g.domain();
+            awiring.checkpoints.insert(domain, g.checkpoint());
+            let source = GeneratorSource::new(g, keep);
+            let source = Arc::new(match args.rate {
+                Some(rate) => source.paced(rate / origins),
+                None => source,
+            });
+            awiring.sources.insert(domain, source);
+        }
+        let ahub = HubBuilder::new(acfg)
+            .attester(a.clone())
+            .replica(format!("bench-attester{i}"))
+            .start(awiring, stop.clone())
+            .await
+            .map_err(|e| setup(format!("attester {i}: {e}")))?;
+        cfg.attesters.push(crate::config::AttesterEndpoint {
+            name: format!("attester{i}"),
+            url: format!("http://{}", ahub.addr),
+            token: SecretRef::file(&token),
+        });
+        attester_hubs.push(ahub);
+    }
+    if !committee.is_empty() {
+        cfg.attester_key = None;
+    }
     // The hub itself, wired as `switchyard run` wires it, with generated
     // sources and these sinks in place of the chains.
-    let stop = CancellationToken::new();
-    let hub = HubBuilder::new(cfg)
-        .queue_key(queue_key)
-        .attester(attester.clone())
-        .replica(replica)
+    let builder = HubBuilder::new(cfg).queue_key(queue_key).replica(replica);
+    let builder = if committee.is_empty() {
+        builder.attester(attester.clone())
+    } else {
+        builder
+    };
+    let hub = builder
         .start(wiring, stop.clone())
         .await
         .map_err(|e| setup(e.to_string()))?;
@@ -780,7 +897,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     let started = Instant::now();
     let mut last = (Instant::now(), 0u64);
     let mut window: Option<Window> = None;
-    let stages = ["verify", "enqueue", "deliver"];
+    let stages = ["verify", "enqueue", "attest", "deliver"];
     let end = Duration::from_secs(args.warmup + args.seconds);
     while started.elapsed() < end && !shutdown.is_cancelled() {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -863,6 +980,10 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     stop.cancel();
     // What has not stopped within 30 s is aborted with the hub's tasks.
     let _ = tokio::time::timeout(Duration::from_secs(30), hub.join()).await;
+    for a in attester_hubs {
+        let _ = tokio::time::timeout(Duration::from_secs(30), a.join()).await;
+    }
+    let _ = std::fs::remove_dir_all(&secrets);
     let e2e = stage_q.get("deliver").copied().unwrap_or_default();
     let delivered_total = delivered();
     let (mut duplicates, mut gas_per_message, mut per_tx, mut batches) = (

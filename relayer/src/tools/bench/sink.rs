@@ -72,7 +72,9 @@ pub struct NullSink {
     domain: Domain,
     chain_id: u64,
     inbox: Address,
-    attester: Address,
+    /// The attesters the sink counts (sorted), and how many must sign.
+    attesters: Vec<Address>,
+    threshold: usize,
     seen: Mutex<HashMap<Domain, NonceWindow>>,
     shared: Option<SeenNonces>,
     delivered: AtomicU64,
@@ -89,7 +91,8 @@ impl NullSink {
             domain,
             chain_id,
             inbox,
-            attester,
+            attesters: vec![attester],
+            threshold: 1,
             seen: Mutex::new(HashMap::new()),
             shared: None,
             delivered: AtomicU64::new(0),
@@ -97,6 +100,16 @@ impl NullSink {
             too_old: AtomicU64::new(0),
             batches: AtomicU64::new(0),
         }
+    }
+
+    /// Counts `threshold` signatures of `attesters` instead, as an Inbox
+    /// with that set does.
+    #[must_use]
+    pub fn committee(mut self, mut attesters: Vec<Address>, threshold: usize) -> Self {
+        attesters.sort_unstable();
+        self.attesters = attesters;
+        self.threshold = threshold;
+        self
     }
 
     /// Keeps the nonce bitmap in Redis (see [`SeenNonces`]).
@@ -143,15 +156,30 @@ impl NullSink {
     ) -> Result<(B256, Vec<Checked>), EvmError> {
         let ids: Vec<B256> = messages.iter().map(keccak256).collect();
         let digest = batch_digest(self.chain_id, self.inbox, batch_root(&ids));
-        let sig = signatures
-            .first()
-            .ok_or_else(|| Self::refuse("no signature".into()))?;
-        let signer = recover_signer(digest, sig).map_err(|e| Self::refuse(format!("{e}")))?;
-        if signer != self.attester {
+        // The Inbox's rule: at least `threshold` signatures, each of an
+        // attester, by strictly increasing signer.
+        if signatures.len() < self.threshold {
             return Err(Self::refuse(format!(
-                "NotAttester: expected {}, got {signer}",
-                self.attester
+                "BelowThreshold: {} signatures, {} needed",
+                signatures.len(),
+                self.threshold
             )));
+        }
+        let mut prev = Address::ZERO;
+        for sig in signatures {
+            let signer = recover_signer(digest, sig).map_err(|e| Self::refuse(format!("{e}")))?;
+            if signer <= prev {
+                return Err(Self::refuse(format!(
+                    "SignersNotSorted: {prev} then {signer}"
+                )));
+            }
+            if self.attesters.binary_search(&signer).is_err() {
+                return Err(Self::refuse(format!(
+                    "NotAttester: {signer} is not one of {:?}",
+                    self.attesters
+                )));
+            }
+            prev = signer;
         }
         let mut out = Vec::with_capacity(messages.len());
         for (i, raw) in messages.iter().enumerate() {
@@ -266,6 +294,16 @@ impl BatchSink for NullSink {
         // The signed digest stands in for a transaction hash.
         Some(pending.tx_hash)
     }
+
+    async fn attester_set(&self, candidates: &[Address]) -> Result<(u64, Vec<bool>), EvmError> {
+        Ok((
+            self.threshold as u64,
+            candidates
+                .iter()
+                .map(|c| self.attesters.binary_search(c).is_ok())
+                .collect(),
+        ))
+    }
 }
 
 /// A benchmark destination: the verifying null sink, or a real anvil
@@ -320,6 +358,13 @@ impl BatchSink for BenchSink {
             (Self::Null(n), BenchPending::Null(p)) => n.pending_tx(p),
             (Self::Anvil(e), BenchPending::Anvil(p)) => e.pending_tx(p),
             _ => None,
+        }
+    }
+
+    async fn attester_set(&self, candidates: &[Address]) -> Result<(u64, Vec<bool>), EvmError> {
+        match self {
+            Self::Null(n) => n.attester_set(candidates).await,
+            Self::Anvil(e) => e.attester_set(candidates).await,
         }
     }
 }
