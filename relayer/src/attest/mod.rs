@@ -59,8 +59,10 @@ pub struct AttestRequest {
 #[serde(deny_unknown_fields)]
 pub struct AttestItem {
     /// The origin height the hub's watcher verified it at (its lane
-    /// entry's): only tells "not yet" from "never" in a refusal, never
-    /// trusted for anything else.
+    /// entry's): where the attester looks the message up. A message is
+    /// signed for only if the attester recorded it at that very height;
+    /// a height its light client has not reached makes the refusal "not
+    /// yet" rather than "never".
     pub height: u64,
     /// The encoded message.
     pub message: Bytes,
@@ -198,12 +200,20 @@ impl Verified {
         Ok(recorded.max(scanned))
     }
 
-    /// The recorded height of each of `ids` of `origin`.
+    /// Whether each of `items` (id, origin height) of `origin` was
+    /// recorded at that height.
     pub async fn lookup(
         &self,
         origin: Domain,
-        ids: &[B256],
-    ) -> Result<Vec<Option<u64>>, StoreError> {
-        self.witness.lookup(origin, ids).await
+        items: &[(B256, u64)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut heights: Vec<u64> = items.iter().map(|(_, h)| *h).collect();
+        heights.sort_unstable();
+        heights.dedup();
+        let sets = self.witness.lookup(origin, &heights).await?;
+        Ok(items
+            .iter()
+            .map(|(id, h)| heights.binary_search(h).is_ok_and(|i| sets[i].contains(id)))
+            .collect())
     }
 }

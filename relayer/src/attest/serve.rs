@@ -223,7 +223,7 @@ impl AttestService {
                 .push((i, ids[i], item.height));
         }
         for (origin, items) in by_origin {
-            let wanted: Vec<B256> = items.iter().map(|(_, id, _)| *id).collect();
+            let wanted: Vec<(B256, u64)> = items.iter().map(|(_, id, h)| (*id, *h)).collect();
             // Read before the lookup: a message recorded between the two
             // would otherwise look unknown at a height already passed (the
             // record is written before the height moves, never after).
@@ -249,8 +249,8 @@ impl AttestService {
                     });
                 }
             };
-            for ((i, id, claimed), at) in items.into_iter().zip(found) {
-                if at.is_some() {
+            for ((i, id, claimed), known) in items.into_iter().zip(found) {
+                if known {
                     continue;
                 }
                 let (reason, detail) = match reached {

@@ -4,17 +4,21 @@
 //! attester's signing key, so whoever can write that Redis still cannot
 //! make the attester sign a message it did not verify.
 //!
-//! Keys: `<prefix>:{witness:<origin>}:<id>` holds the origin height the
-//! message was verified at and the record's tag, with the window as its
-//! expiry (the memory bound: the window times the verified rate).
+//! Keys: `<prefix>:{witness:<origin>}:<height>` holds the ids of every
+//! message verified at that origin height, after the record's tag (one
+//! value per height, written once: the cost is per block, not per
+//! message), with the window as its expiry (the memory bound: the window
+//! times the verified rate, 32 bytes a message).
+
+use std::collections::HashSet;
 
 use alloy_primitives::B256;
 use switchyard_types::Domain;
 
 use super::{Store, StoreError, redis_err};
 
-/// Bytes of a record: the height, then the tag.
-const RECORD_LEN: usize = 8 + 32;
+/// Bytes of a record's tag.
+const TAG_LEN: usize = 32;
 
 /// Verified message ids of one attester, in its own store.
 #[derive(Clone, Debug)]
@@ -28,11 +32,11 @@ impl Witness {
         Self { store, window_secs }
     }
 
-    fn key(&self, origin: Domain, id: &B256) -> String {
-        format!("{}:{{witness:{origin}}}:{id:x}", self.store.prefix)
+    fn key(&self, origin: Domain, height: u64) -> String {
+        format!("{}:{{witness:{origin}}}:{height}", self.store.prefix)
     }
 
-    /// Records `ids` as verified at `height` of `origin`.
+    /// Records `ids`, every message verified at `height` of `origin`.
     pub async fn record(
         &self,
         origin: Domain,
@@ -42,37 +46,38 @@ impl Witness {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        let key = self.key(origin, height);
+        let mut body = Vec::with_capacity(ids.len() * 32);
         for id in ids {
-            let key = self.key(origin, id);
-            let mut value = Vec::with_capacity(RECORD_LEN);
-            value.extend_from_slice(&height.to_be_bytes());
-            value.extend_from_slice(&self.store.key.tag_state(&key, &height.to_be_bytes()));
-            pipe.cmd("SET")
-                .arg(&key)
-                .arg(value)
-                .arg("EX")
-                .arg(self.window_secs)
-                .ignore();
+            body.extend_from_slice(id.as_slice());
         }
+        let mut value = Vec::with_capacity(TAG_LEN + body.len());
+        value.extend_from_slice(&self.store.key.tag_state(&key, &body));
+        value.extend_from_slice(&body);
         let mut c = self.store.conn.clone();
-        pipe.query_async::<()>(&mut c)
+        redis::cmd("SET")
+            .arg(&key)
+            .arg(value)
+            .arg("EX")
+            .arg(self.window_secs)
+            .query_async::<()>(&mut c)
             .await
             .map_err(redis_err("witness record"))
     }
 
-    /// The height each of `ids` of `origin` was verified at, `None` for an
-    /// id never recorded, expired, or whose record does not authenticate
-    /// (someone else wrote it: it is not this attester's word).
+    /// The ids recorded at each of `heights` of `origin`, in that order:
+    /// empty for a height never recorded, expired, or whose record does not
+    /// authenticate (someone else wrote it: it is not this attester's
+    /// word).
     pub async fn lookup(
         &self,
         origin: Domain,
-        ids: &[B256],
-    ) -> Result<Vec<Option<u64>>, StoreError> {
-        if ids.is_empty() {
+        heights: &[u64],
+    ) -> Result<Vec<HashSet<B256>>, StoreError> {
+        if heights.is_empty() {
             return Ok(Vec::new());
         }
-        let keys: Vec<String> = ids.iter().map(|id| self.key(origin, id)).collect();
+        let keys: Vec<String> = heights.iter().map(|h| self.key(origin, *h)).collect();
         let mut pipe = redis::pipe();
         for k in &keys {
             pipe.cmd("GET").arg(k);
@@ -86,15 +91,23 @@ impl Witness {
             .iter()
             .zip(values)
             .map(|(key, v)| {
-                let v = v?;
-                if v.len() != RECORD_LEN {
-                    return None;
+                let Some(v) = v else {
+                    return HashSet::new();
+                };
+                if v.len() < TAG_LEN
+                    || (v.len() - TAG_LEN) % 32 != 0
+                    || self
+                        .store
+                        .key
+                        .verify_state(key, &v[TAG_LEN..], &v[..TAG_LEN])
+                        .is_none()
+                {
+                    return HashSet::new();
                 }
-                let height: [u8; 8] = v[..8].try_into().ok()?;
-                self.store
-                    .key
-                    .verify_state(key, &height, &v[8..])
-                    .map(|_| u64::from_be_bytes(height))
+                v[TAG_LEN..]
+                    .chunks_exact(32)
+                    .map(B256::from_slice)
+                    .collect()
             })
             .collect())
     }
@@ -102,7 +115,7 @@ impl Witness {
 
 impl Store {
     /// The verified-message record of an attester over this connection,
-    /// keeping each id `window_secs`.
+    /// keeping each height's ids `window_secs`.
     pub fn witness(&self, window_secs: u64) -> Witness {
         Witness::new(self.clone(), window_secs)
     }

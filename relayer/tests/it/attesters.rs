@@ -457,9 +457,9 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
             .get_multiplexed_async_connection()
             .await
             .expect("redis");
-        let key = format!("att{i}:{{witness:{}}}:{:x}", origin.domain, forged.id());
-        let mut value = head.to_be_bytes().to_vec();
-        value.extend_from_slice(&[0xab; 32]);
+        let key = format!("att{i}:{{witness:{}}}:{}", origin.domain, head + 3);
+        let mut value = vec![0xab; 32];
+        value.extend_from_slice(forged.id().as_slice());
         let _: () = redis::AsyncCommands::set(&mut conn, &key, value)
             .await
             .expect("SET");
@@ -634,4 +634,50 @@ fn the_devnet_runs_three_attester_processes_two_of_which_must_sign() {
     // refusing them would have delivered nothing.
     let gas = report["metrics"]["gas_per_message"].as_f64().expect("gas");
     assert!(gas > 0.0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attesters_record_written_by_anyone_else_counts_for_nothing() {
+    let redis = switchyard_localnet::procs::RedisServer::spawn(None).expect("redis-server");
+    let target = switchyard::store::RedisTarget::Single(redis.url.clone());
+    let key = |b: u8| QueueKey::new(&[b; 32]).expect("key");
+    let store = Store::connect(&target, "att", key(1)).await.expect("redis");
+    let witness = store.witness(3600);
+    let ids: Vec<B256> = (0u8..5).map(|i| B256::repeat_byte(i + 1)).collect();
+    witness.record(7, 100, &ids).await.expect("record");
+    let found = witness.lookup(7, &[100, 101]).await.expect("lookup");
+    assert_eq!(found[0].len(), 5);
+    assert!(found[0].contains(&ids[3]));
+    assert!(found[1].is_empty(), "nothing recorded at 101");
+
+    // A writer of this Redis adds an id to the record, copies the record to
+    // another height, or writes one of its own: none of them is accepted.
+    let client = redis::Client::open(redis.url.clone()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    use redis::AsyncCommands;
+    let at = |h: u64| format!("att:{{witness:7}}:{h}");
+    let mut value: Vec<u8> = conn.get(at(100)).await.expect("GET");
+    let honest = value.clone();
+    value.extend_from_slice(B256::repeat_byte(0xee).as_slice());
+    let _: () = conn.set(at(100), value).await.expect("SET");
+    let _: () = conn.set(at(102), honest.clone()).await.expect("SET");
+    let mut own = vec![0u8; 32];
+    own.extend_from_slice(B256::repeat_byte(0xee).as_slice());
+    let _: () = conn.set(at(103), own).await.expect("SET");
+    let found = witness.lookup(7, &[100, 102, 103]).await.expect("lookup");
+    assert!(found.iter().all(|s| s.is_empty()), "{found:?}");
+    // Nor does a record of another attester (another key) count here.
+    let other = Store::connect(&target, "att", key(2)).await.expect("redis");
+    other
+        .witness(3600)
+        .record(7, 104, &ids)
+        .await
+        .expect("record");
+    assert!(witness.lookup(7, &[104]).await.expect("lookup")[0].is_empty());
+    // The honest record put back is read again.
+    let _: () = conn.set(at(100), honest).await.expect("SET");
+    assert_eq!(witness.lookup(7, &[100]).await.expect("lookup")[0].len(), 5);
 }
