@@ -194,17 +194,35 @@ impl Collector {
             reason: e.to_string(),
         })?;
         let digest = batch_digest(chain_id, inbox, root);
-        let asked = self
+        // Every attester at once; the answers are taken as they come, and
+        // once the signatures in hand make the threshold of the set last
+        // read, the slower ones are not waited for (one attester slow to
+        // answer does not slow every batch down to the timeout).
+        let mut asked: futures::stream::FuturesUnordered<_> = self
             .remotes
             .iter()
-            .map(|r| self.ask(r, body.clone(), root, digest));
-        let said = futures::future::join_all(asked).await;
+            .enumerate()
+            .map(|(i, r)| {
+                let body = body.clone();
+                async move { (i, self.ask(r, body, root, digest).await) }
+            })
+            .collect();
+        let mut said: Vec<(usize, Said)> = Vec::with_capacity(self.remotes.len());
+        while let Some((i, s)) = futures::StreamExt::next(&mut asked).await {
+            let signed_now = matches!(s, Said::Signed(..));
+            said.push((i, s));
+            if signed_now && self.enough_cached(chain_id, inbox, &said) {
+                break;
+            }
+        }
+        drop(asked);
 
         // Signatures by recovered address (one per address).
         let mut signed: Vec<(Address, Bytes, &str)> = Vec::new();
         let mut final_refusals = Vec::new();
         let mut waiting = Vec::new();
-        for (r, s) in self.remotes.iter().zip(said) {
+        for (i, s) in said {
+            let r = &self.remotes[i];
             match s {
                 Said::Signed(addr, sig) => {
                     if signed.iter().all(|(a, _, _)| *a != addr) {
@@ -232,11 +250,13 @@ impl Collector {
         let addrs: Vec<Address> = signed.iter().map(|(a, _, _)| *a).collect();
         let (threshold, enabled) = self.set_of(sink, chain_id, inbox, &addrs).await?;
         let mut valid: Vec<(Address, Bytes)> = Vec::new();
+        let mut outside = 0;
         for ((addr, sig, name), on) in signed.into_iter().zip(enabled) {
             if on {
                 self.outcome(name, "signed");
                 valid.push((addr, sig));
             } else {
+                outside += 1;
                 self.outcome(name, "not_in_set");
                 waiting.push(format!(
                     "{name}: signer {addr} is not one of the Inbox's attesters"
@@ -251,8 +271,9 @@ impl Collector {
             return Ok(valid.into_iter().map(|(_, s)| s).collect());
         }
         // Short. Final refusals rule the batch out when the attesters left
-        // could not make up the threshold even if all of them signed.
-        let could = self.remotes.len() - final_refusals.len();
+        // could not make up the threshold even if all of them signed (one
+        // the Inbox does not count cannot help).
+        let could = self.remotes.len() - final_refusals.len() - outside;
         if could < need {
             return Err(EvmError::AttestationRefused {
                 refusals: final_refusals.join("; "),
@@ -265,6 +286,29 @@ impl Collector {
             threshold,
             detail: detail.join("; "),
         })
+    }
+
+    /// Whether the signatures in `said` already make the threshold of the
+    /// set last read for (`chain_id`, `inbox`), while that reading is
+    /// fresh: then the other answers need not be waited for.
+    fn enough_cached(&self, chain_id: u64, inbox: Address, said: &[(usize, Said)]) -> bool {
+        let sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(v) = sets.get(&(chain_id, inbox)) else {
+            return false;
+        };
+        if v.at.elapsed() >= SET_TTL {
+            return false;
+        }
+        let mut members: Vec<Address> = said
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Said::Signed(a, _) if v.members.get(a) == Some(&true) => Some(*a),
+                _ => None,
+            })
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        members.len() as u64 >= v.threshold && v.threshold > 0
     }
 
     fn outcome(&self, attester: &str, outcome: &str) {

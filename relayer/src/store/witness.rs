@@ -95,7 +95,7 @@ impl Witness {
                     return HashSet::new();
                 };
                 if v.len() < TAG_LEN
-                    || (v.len() - TAG_LEN) % 32 != 0
+                    || !(v.len() - TAG_LEN).is_multiple_of(32)
                     || self
                         .store
                         .key

@@ -442,7 +442,7 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
         .await
         .expect("append");
     assert!(appended, "the forged entry is in the lane");
-    let dest_domain = dest.domain;
+    let (dest_domain, dest_chain_id, dest_inbox) = (dest.domain, dest.chain_id, dest.inbox);
     // And writes the honest attesters' Redis: a record saying they verified
     // it. Records carry a tag under a key derived from each attester's
     // signing key, so this one is not theirs and counts for nothing.
@@ -520,6 +520,83 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
             &["attester=\"a0\"", "outcome=\"refused\""]
         ) >= 1.0,
         "{m}"
+    );
+
+    // Bad input to an honest attester: each refused with a clear error,
+    // nothing signed.
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/attest", att.url(0));
+    let good = serde_json::json!({
+        "chain_id": dest_chain_id,
+        "inbox": dest_inbox,
+        "messages": [{ "height": 1, "message": format!("0x{}", hex::encode(forged.encode())) }],
+    });
+    let send = |token: Option<&str>, body: String| {
+        let mut r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let answer = |r: reqwest::Response| async move {
+        let code = r.status().as_u16();
+        (code, r.text().await.expect("body"))
+    };
+    let (code, body) = answer(send(None, good.to_string()).await.expect("post")).await;
+    assert_eq!(code, 401, "no token: {body}");
+    let (code, body) = answer(
+        send(Some("token-of-attester-1"), good.to_string())
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(code, 401, "another attester's token: {body}");
+    let token = Some("token-of-attester-0");
+    let (code, body) = answer(send(token, "{\"chain_id\": 1".into()).await.expect("post")).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("request body: expected JSON"), "{body}");
+    let mut many = good.clone();
+    many["messages"] = serde_json::Value::Array(vec![good["messages"][0].clone(); 2001]);
+    let (code, body) = answer(send(token, many.to_string()).await.expect("post")).await;
+    assert_eq!(code, 413, "{body}");
+    assert!(
+        body.contains("expected 1 to 2000 per request, got 2001"),
+        "{body}"
+    );
+    let mut elsewhere = good.clone();
+    elsewhere["chain_id"] = serde_json::json!(999_999);
+    let (code, body) = answer(send(token, elsewhere.to_string()).await.expect("post")).await;
+    assert_eq!(code, 200, "{body}");
+    let a: AttestAnswer = serde_json::from_str(&body).expect("an answer");
+    assert!(a.signature.is_none(), "{body}");
+    assert_eq!(
+        a.refusals[0].reason,
+        switchyard::attest::RefusalReason::UnknownDestination,
+        "{body}"
+    );
+    let mut garbled = good.clone();
+    garbled["messages"][0]["message"] = serde_json::json!("0x0102");
+    let (code, body) = answer(send(token, garbled.to_string()).await.expect("post")).await;
+    assert_eq!(code, 200, "{body}");
+    let a: AttestAnswer = serde_json::from_str(&body).expect("an answer");
+    assert_eq!(
+        (a.signature.is_none(), a.refusals[0].reason),
+        (true, switchyard::attest::RefusalReason::Malformed),
+        "{body}"
+    );
+    // The forged message itself, at a height the attester passed: refused,
+    // whatever the caller says.
+    let mut claimed = good.clone();
+    claimed["messages"][0]["height"] = serde_json::json!(head + 3);
+    let (_, body) = answer(send(token, claimed.to_string()).await.expect("post")).await;
+    let a: AttestAnswer = serde_json::from_str(&body).expect("an answer");
+    assert_eq!(
+        (a.signature.is_none(), a.refusals[0].reason),
+        (true, switchyard::attest::RefusalReason::UnknownMessage),
+        "{body}"
     );
 }
 
@@ -680,4 +757,223 @@ async fn an_attesters_record_written_by_anyone_else_counts_for_nothing() {
     // The honest record put back is read again.
     let _: () = conn.set(at(100), honest).await.expect("SET");
     assert_eq!(witness.lookup(7, &[100]).await.expect("lookup")[0].len(), 5);
+}
+
+/// A destination whose Inbox counts `members` with `threshold`, as far as
+/// the dispatcher's attester client asks (it sends nothing).
+#[derive(Debug)]
+struct SetOnly {
+    members: Vec<Address>,
+    threshold: u64,
+}
+
+impl switchyard::chain::BatchSink for SetOnly {
+    type Pending = ();
+
+    async fn submit(
+        &self,
+        _messages: Vec<Bytes>,
+        _signatures: Vec<Bytes>,
+    ) -> Result<(), switchyard_evm::EvmError> {
+        Ok(())
+    }
+
+    async fn confirm(
+        &self,
+        _pending: (),
+    ) -> Result<switchyard_evm::submitter::Included, switchyard_evm::EvmError> {
+        Err(switchyard_evm::EvmError::NotFound {
+            what: "nothing is sent here".into(),
+        })
+    }
+
+    async fn attester_set(
+        &self,
+        candidates: &[Address],
+    ) -> Result<(u64, Vec<bool>), switchyard_evm::EvmError> {
+        Ok((
+            self.threshold,
+            candidates
+                .iter()
+                .map(|c| self.members.contains(c))
+                .collect(),
+        ))
+    }
+}
+
+/// An attester answering `answer(request)` as it likes.
+async fn scripted_attester(
+    answer: impl Fn(AttestRequest) -> (u16, String) + Clone + Send + Sync + 'static,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let app = axum::Router::new().route(
+        "/v1/attest",
+        axum::routing::post(move |axum::Json(req): axum::Json<AttestRequest>| {
+            let answer = answer.clone();
+            async move {
+                let (code, body) = answer(req);
+                (
+                    axum::http::StatusCode::from_u16(code).expect("status"),
+                    body,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_keeps_only_signatures_the_inbox_will_count() {
+    let (chain_id, inbox) = (31_337u64, Address::repeat_byte(0x1b));
+    let messages: Vec<Bytes> = (0..3u32)
+        .map(|n| {
+            Bytes::from(
+                Message {
+                    version: switchyard_types::MESSAGE_VERSION,
+                    nonce: n,
+                    origin: 1000,
+                    sender: B256::repeat_byte(1),
+                    destination: 2000,
+                    recipient: B256::repeat_byte(2),
+                    body: Bytes::from_static(b"hello"),
+                }
+                .encode(),
+            )
+        })
+        .collect();
+    let ids: Vec<B256> = messages
+        .iter()
+        .map(|m| switchyard_types::id_of_encoded(m))
+        .collect();
+    let root = batch_root(&ids);
+    let key = |i: usize| {
+        let secret = alloy::primitives::keccak256((i as u64).to_be_bytes());
+        Attester::from_hex(&format!("{secret:x}"), "k").expect("key")
+    };
+    let signed = move |signer: Attester, claims: Address, over: B256| {
+        let sig = signer.sign_batch(chain_id, inbox, over).expect("sign");
+        serde_json::to_string(&AttestAnswer {
+            signer: claims,
+            root: over,
+            signature: Some(Bytes::copy_from_slice(&sig)),
+            refusals: Vec::new(),
+        })
+        .expect("json")
+    };
+    // 0 and 1: honest; 2: signs with its key but names attester 0; 3:
+    // signs another root; 4: answers garbage; 5: a server error; 6: honest
+    // but not in the Inbox's set.
+    let mut urls = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..7usize {
+        let (a0, me) = (key(0).address(), key(i));
+        let other = B256::repeat_byte(0x77);
+        let (url, task) = scripted_attester(move |_req| match i {
+            2 => (200, signed(me.clone(), a0, root)),
+            3 => (200, signed(me.clone(), me.address(), other)),
+            4 => (200, "{\"signer\": 12}".into()),
+            5 => (500, "{\"error\": \"the attester's store failed\"}".into()),
+            _ => (200, signed(me.clone(), me.address(), root)),
+        })
+        .await;
+        urls.push(url);
+        tasks.push(task);
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t").expect("token");
+    let mut text = format!(
+        "attester_key = {{ env = \"UNUSED\" }}\nqueue_key = {{ env = \"UNUSED\" }}\n[redis]\nurl = \"redis://127.0.0.1:1\"\n[[chains]]\nname = \"d\"\ndomain = 2000\nchain_id = {chain_id}\nrpc_urls = [\"http://127.0.0.1:1\"]\ntrust = \"single_endpoint\"\nmailbox = \"{inbox}\"\ninbox = \"{inbox}\"\nsubmitter_key = {{ env = \"UNUSED\" }}\n"
+    );
+    for (i, u) in urls.iter().enumerate() {
+        text.push_str(&format!(
+            "[[attesters]]\nname = \"a{i}\"\nurl = \"{u}\"\ntoken = {{ file = \"{}\" }}\n",
+            token.display()
+        ));
+    }
+    let cfg = switchyard::config::Config::from_toml(&text).expect("config");
+    let metrics = switchyard::metrics::Metrics::new();
+    let collector = switchyard::attest::Collector::from_config(
+        &cfg,
+        &switchyard_http::TlsRoots::public(),
+        metrics.clone(),
+    )
+    .expect("collector");
+    let sink = SetOnly {
+        members: (0..6).map(|i| key(i).address()).collect(),
+        threshold: 2,
+    };
+    let heights = [5u64, 5, 6];
+    let sigs = collector
+        .collect(&sink, chain_id, inbox, &messages, &heights, root)
+        .await
+        .expect("two honest signatures");
+    assert_eq!(sigs.len(), 2, "the threshold, no more");
+    let signers: Vec<Address> = sigs
+        .iter()
+        .map(|s| {
+            switchyard_evm::attest::recover_signer(
+                switchyard_evm::attest::batch_digest(chain_id, inbox, root),
+                s,
+            )
+            .expect("recovers")
+        })
+        .collect();
+    let mut sorted = signers.clone();
+    sorted.sort();
+    assert_eq!(signers, sorted, "by increasing signer, as the Inbox wants");
+    assert!(
+        signers
+            .iter()
+            .all(|s| [key(0).address(), key(1).address()].contains(s))
+    );
+
+    // With a threshold of 3 the honest two are not enough; whoever answered
+    // is counted as what it was (the early return needs a cached set, so
+    // the first batch waited for every answer already).
+    let sink3 = SetOnly {
+        members: sink.members.clone(),
+        threshold: 3,
+    };
+    collector.forget_set(chain_id, inbox);
+    let err = collector
+        .collect(&sink3, chain_id, inbox, &messages, &heights, root)
+        .await
+        .expect_err("2 of 3");
+    assert!(
+        matches!(
+            err,
+            switchyard_evm::EvmError::BelowThreshold {
+                got: 2,
+                threshold: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let text = metrics.render();
+    let count = |a: &str, o: &str| {
+        metric(
+            &text,
+            "switchyard_attestation_requests_total",
+            &[&format!("attester=\"{a}\""), &format!("outcome=\"{o}\"")],
+        )
+    };
+    for (a, o) in [
+        ("a2", "invalid"),
+        ("a3", "invalid"),
+        ("a4", "invalid"),
+        ("a5", "unreachable"),
+        ("a6", "not_in_set"),
+    ] {
+        assert!(count(a, o) >= 1.0, "{a} {o}: {text}");
+        assert_eq!(count(a, "signed"), 0.0, "{a}: {text}");
+    }
+    assert_eq!(count("a5", "invalid"), 0.0, "counted once: {text}");
 }
