@@ -117,26 +117,6 @@ impl AttestService {
         self.attester.address()
     }
 
-    /// Whether `headers` carry one of the accepted tokens (each compared in
-    /// full: the time taken says neither which nor how much matched).
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        let given = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let a = given.as_bytes();
-        let matched = self.tokens.iter().fold(false, |any, token| {
-            let b = token.as_bytes();
-            let diff = a
-                .iter()
-                .zip(b.iter())
-                .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
-            any | (diff == 0)
-        });
-        matched && !a.is_empty()
-    }
-
     /// Applies the signing rule to `req`.
     pub async fn attest(&self, req: &AttestRequest) -> Result<AttestAnswer, BadRequest> {
         let n = req.messages.len();
@@ -334,7 +314,7 @@ async fn handle(
     let error = |status: StatusCode, message: String| {
         (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
     };
-    if !s.authorized(&headers) {
+    if !crate::http::bearer_matches(&headers, &s.tokens) {
         return error(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token".into(),

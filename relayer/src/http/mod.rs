@@ -219,6 +219,28 @@ fn json_error(status: StatusCode, msg: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": msg }))).into_response()
 }
 
+/// Whether `headers` carry `Authorization: Bearer <t>` with `t` one of
+/// `tokens` (never an empty one). Every token is compared in full,
+/// whichever matches: the time taken says neither which, nor how much of
+/// one, matched.
+pub(crate) fn bearer_matches(headers: &HeaderMap, tokens: &[Arc<str>]) -> bool {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let a = given.as_bytes();
+    let matched = tokens.iter().fold(false, |any, token| {
+        let b = token.as_bytes();
+        let diff = a
+            .iter()
+            .zip(b.iter())
+            .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
+        any | (diff == 0)
+    });
+    matched && !a.is_empty()
+}
+
 /// Checks `Authorization: Bearer <token>` in constant time; `Some` is the
 /// refusal to send.
 fn authorize(s: &AppState, headers: &HeaderMap) -> Option<Response> {
@@ -228,23 +250,7 @@ fn authorize(s: &AppState, headers: &HeaderMap) -> Option<Response> {
             "admin API disabled: configure admin_token",
         ));
     }
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let a = given.as_bytes();
-    // Every token compared in full, whichever matches: the time taken does
-    // not say which, or how much of one, matched.
-    let matched = s.admin_tokens.iter().fold(false, |any, token| {
-        let b = token.as_bytes();
-        let diff = a
-            .iter()
-            .zip(b.iter())
-            .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
-        any | (diff == 0)
-    });
-    if matched && !a.is_empty() {
+    if bearer_matches(headers, &s.admin_tokens) {
         None
     } else {
         Some(json_error(

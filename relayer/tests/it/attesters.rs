@@ -14,7 +14,6 @@
 //!   lost, stuck or delivered twice.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, Bytes};
@@ -180,6 +179,22 @@ async fn set_inboxes(
     }
 }
 
+/// Two chains whose Inboxes want 2 signatures of attesters 0 to 2, and
+/// those attesters' configurations (none started).
+async fn two_of_three() -> (Stack, Attesters) {
+    let mut stack = Stack::new(2, 1, single_redis(false), "retry_base_ms = 50").await;
+    let three: Vec<Address> = (0..3).map(attester_address).collect();
+    set_inboxes(
+        &mut stack,
+        &[crate::harness::net::attester_address()],
+        &three,
+        2,
+    )
+    .await;
+    let att = Attesters::new(&stack, 3);
+    (stack, att)
+}
+
 async fn until_ready(p: &HubProc) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !matches!(p.readyz().await, Some((200, _))) {
@@ -217,16 +232,7 @@ async fn until_unready_with(hub: &HubProc, needle: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_of_three_attesters_deliver_exactly_once_and_two_down_stop_delivery() {
-    let mut stack = Stack::new(2, 1, single_redis(false), "retry_base_ms = 50").await;
-    let three: Vec<Address> = (0..3).map(attester_address).collect();
-    set_inboxes(
-        &mut stack,
-        &[crate::harness::net::attester_address()],
-        &three,
-        2,
-    )
-    .await;
-    let mut att = Attesters::new(&stack, 3);
+    let (mut stack, mut att) = two_of_three().await;
     // Attester 1 reads chain 0 through a link the test can cut: its light
     // client then lags behind the others'.
     let lag = TcpForward::start(&stack.chains[0].url).await;
@@ -330,52 +336,31 @@ async fn two_of_three_attesters_deliver_exactly_once_and_two_down_stop_delivery(
 /// An attester that signs whatever it is sent: its key stolen, or its
 /// operator lying.
 async fn compromised_attester(key: &'static str) -> (String, tokio::task::JoinHandle<()>) {
-    let attester = Arc::new(Attester::from_hex(key, "compromised").expect("key"));
-    let app = axum::Router::new().route(
-        "/v1/attest",
-        axum::routing::post(move |axum::Json(req): axum::Json<AttestRequest>| {
-            let attester = Arc::clone(&attester);
-            async move {
-                let ids: Vec<B256> = req
-                    .messages
-                    .iter()
-                    .map(|m| switchyard_types::id_of_encoded(&m.message))
-                    .collect();
-                let root = batch_root(&ids);
-                let sig = attester
-                    .sign_batch(req.chain_id, req.inbox, root)
-                    .expect("sign");
-                axum::Json(AttestAnswer {
-                    signer: attester.address(),
-                    root,
-                    signature: Some(Bytes::copy_from_slice(&sig)),
-                    refusals: Vec::new(),
-                })
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, task)
+    let attester = Attester::from_hex(key, "compromised").expect("key");
+    scripted_attester(move |req: AttestRequest| {
+        let ids: Vec<B256> = req
+            .messages
+            .iter()
+            .map(|m| switchyard_types::id_of_encoded(&m.message))
+            .collect();
+        let root = batch_root(&ids);
+        let sig = attester
+            .sign_batch(req.chain_id, req.inbox, root)
+            .expect("sign");
+        let answer = AttestAnswer {
+            signer: attester.address(),
+            root,
+            signature: Some(Bytes::copy_from_slice(&sig)),
+            refusals: Vec::new(),
+        };
+        (200, serde_json::to_string(&answer).expect("json"))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered() {
-    let mut stack = Stack::new(2, 1, single_redis(false), "retry_base_ms = 50").await;
-    let three: Vec<Address> = (0..3).map(attester_address).collect();
-    set_inboxes(
-        &mut stack,
-        &[crate::harness::net::attester_address()],
-        &three,
-        2,
-    )
-    .await;
-    let mut att = Attesters::new(&stack, 3);
+    let (mut stack, mut att) = two_of_three().await;
     // Attester 2 is compromised: the hub reaches it where it expects it.
     let (evil_url, _evil) = compromised_attester(attester_key(2)).await;
     let evil_port: u16 = evil_url
