@@ -174,7 +174,8 @@ pub struct BenchReport {
     pub stages: HashMap<String, Quantiles>,
     /// Hub process CPU seconds per million delivered (generator included).
     pub cpu_seconds_per_million: f64,
-    /// The generator's share of that.
+    /// The generators' share of that (with `--attesters`, every copy of the
+    /// evidence: the hub's and each attester's).
     pub generator_cpu_seconds_per_million: f64,
     /// redis-server CPU seconds per million delivered (when started here).
     pub redis_cpu_seconds_per_million: Option<f64>,
@@ -758,7 +759,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         });
         wiring.sources.insert(domain, source);
     }
-    let sources: Vec<Arc<GeneratorSource>> = wiring.sources.values().cloned().collect();
+    // Every generated copy of the evidence (the attesters' too): their CPU
+    // is the bench's, reported apart from the hub's.
+    let mut sources: Vec<Arc<GeneratorSource>> = wiring.sources.values().cloned().collect();
     let mut sinks = Vec::new();
     for (i, d) in gen_cfg.destinations.iter().enumerate() {
         let sink = match &anvil {
@@ -849,6 +852,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 Some(rate) => source.paced(rate / origins),
                 None => source,
             });
+            sources.push(Arc::clone(&source));
             awiring.sources.insert(domain, source);
         }
         let ahub = HubBuilder::new(acfg)
