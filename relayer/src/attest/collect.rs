@@ -189,10 +189,14 @@ impl Collector {
                 })
                 .collect(),
         };
-        let body = serde_json::to_vec(&request).map_err(|e| EvmError::Malformed {
-            what: "attestation request",
-            reason: e.to_string(),
-        })?;
+        // Encoded once and shared by every attester's request (a batch's
+        // body is hundreds of kilobytes of hex).
+        let body = axum::body::Bytes::from(serde_json::to_vec(&request).map_err(|e| {
+            EvmError::Malformed {
+                what: "attestation request",
+                reason: e.to_string(),
+            }
+        })?);
         let digest = batch_digest(chain_id, inbox, root);
         // Every attester at once; the answers are taken as they come, and
         // once the signatures in hand make the threshold of the set last
@@ -320,7 +324,7 @@ impl Collector {
 
     /// Asks `r`; a signature is kept only when it is over `digest` and
     /// recovers to the signer the answer names.
-    async fn ask(&self, r: &Remote, body: Vec<u8>, root: B256, digest: B256) -> Said {
+    async fn ask(&self, r: &Remote, body: axum::body::Bytes, root: B256, digest: B256) -> Said {
         let sent = self
             .client
             .post(&r.url)
