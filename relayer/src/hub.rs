@@ -311,6 +311,8 @@ impl HubBuilder {
                         }
                     }
                 },
+                // A wrong topology (cluster vs single) will not get better.
+                Err(e) if !e.is_retryable() => return Err(e.into()),
                 Err(e) => {
                     attempt += 1;
                     metrics.redis_errors.with_label_values(&["connect"]).inc();

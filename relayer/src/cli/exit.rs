@@ -144,7 +144,9 @@ impl Exit {
             StoreError::Redis { .. } => Exit::Unavailable,
             StoreError::NotFound { .. } => Exit::NotFound,
             // The queue key comes from the configuration.
-            StoreError::Key { .. } | StoreError::SenderInUse { .. } => Exit::Config,
+            StoreError::Key { .. }
+            | StoreError::SenderInUse { .. }
+            | StoreError::WrongTopology { .. } => Exit::Config,
             StoreError::NewerFormat { .. } | StoreError::Format { .. } => Exit::Incompatible,
             _ => Exit::Error,
         }

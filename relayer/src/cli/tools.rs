@@ -65,20 +65,46 @@ pub struct BenchCli {
     /// messages were delivered, none twice.
     #[arg(long)]
     pub smoke: bool,
-    /// Hub processes sharing one Redis (origins split between them,
-    /// every destination's lane shards leased among them); their
-    /// sinks share one nonce bitmap in Redis, so a message delivered by
-    /// two processes counts as a duplicate.
+    /// Hub processes sharing one Redis or cluster (origins split between
+    /// them, every destination's lane shards leased among them). Each
+    /// keeps every nonce its sinks delivered; at the end the parts'
+    /// bitmaps are merged, so a message delivered by two processes counts
+    /// as a duplicate, with nothing shared while the run measures.
     #[arg(
         long,
         default_value_t = 1,
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub processes: usize,
-    /// Keep the sink's nonce bitmap in Redis even with one process
-    /// (the baseline to compare `--processes 2` with).
+    /// Keep the sink's nonce bitmap in Redis, one SETBIT per message
+    /// (what multi-process runs did before their bitmaps were merged
+    /// afterwards; measures that cost).
     #[arg(long)]
     pub shared_sink: bool,
+    /// Start a Redis Cluster of N masters (at least 3) on loopback instead
+    /// of one redis-server; reports every node's CPU.
+    #[arg(long, value_name = "N", conflicts_with_all = ["redis", "redis_cluster_nodes"])]
+    pub redis_cluster: Option<usize>,
+    /// Replicas per master of the `--redis-cluster` cluster.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 0,
+        requires = "redis_cluster"
+    )]
+    pub cluster_replicas: usize,
+    /// Use this Redis Cluster (seed node URLs, comma separated) instead
+    /// of starting one.
+    #[arg(
+        long,
+        value_name = "URLS",
+        value_delimiter = ',',
+        conflicts_with = "redis"
+    )]
+    pub redis_cluster_nodes: Vec<String>,
+    /// Internal: where a part writes the nonces it delivered.
+    #[arg(long, hide = true)]
+    pub ledger_out: Option<PathBuf>,
     /// Internal: this process is part I of N (`I/N`) of a
     /// `--processes N` run.
     #[arg(long, hide = true)]
@@ -122,6 +148,10 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         status_journal,
         attesters,
         threshold,
+        redis_cluster,
+        cluster_replicas,
+        redis_cluster_nodes,
+        ledger_out,
     } = args;
     if sink == SinkKind::Anvil && (processes > 1 || shared_sink) {
         return Err(InputError::new(
@@ -155,6 +185,10 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         status_journal,
         attesters,
         threshold: threshold.unwrap_or(attesters / 2 + 1),
+        redis_cluster,
+        cluster_replicas,
+        cluster_nodes: redis_cluster_nodes,
+        ledger_out,
         ..crate::tools::bench::BenchArgs::default()
     };
     let report = crate::tools::bench::run(args, shutdown).await?;

@@ -136,6 +136,16 @@ pub enum StoreError {
         /// The replica holding it.
         holder: String,
     },
+    /// `redis.cluster_nodes` names a Redis that is not a cluster node, or
+    /// `redis.url` names one that is: the hub would read and write the
+    /// wrong keyspace (or get MOVED for most keys), so it refuses to start.
+    #[error("{setting}: {reason}")]
+    WrongTopology {
+        /// The setting to change.
+        setting: &'static str,
+        /// What the node said and what to do.
+        reason: String,
+    },
     /// A dead letter that does not exist.
     #[error("dead letter {reference} not found")]
     NotFound {
@@ -159,6 +169,7 @@ impl StoreError {
             Self::NotFound { .. } => "not_found",
             Self::NewerFormat { .. } | Self::Format { .. } => "format",
             Self::SenderInUse { .. } => "sender_in_use",
+            Self::WrongTopology { .. } => "topology",
         }
     }
 }
@@ -341,7 +352,40 @@ impl Store {
                 Target::Cluster(Box::new(b.build().map_err(redis_err("open"))?))
             }
         };
-        let conn = Self::open(&target).await?;
+        let conn = match Self::open(&target).await {
+            Err(StoreError::Redis { message, .. })
+                if matches!(target, Target::Cluster(_))
+                    && message.contains("cluster support disabled") =>
+            {
+                return Err(StoreError::WrongTopology {
+                    setting: "redis.cluster_nodes",
+                    reason: format!(
+                        "expected Redis Cluster nodes, got a Redis with cluster support \
+                         disabled (it answered: {message}); for a single Redis set redis.url \
+                         and leave redis.cluster_nodes empty"
+                    ),
+                });
+            }
+            other => other?,
+        };
+        if let Conn::Single(c) = &conn {
+            // A cluster node reached as a single Redis answers MOVED for
+            // most keys: refused here with what to change.
+            let info: String = redis::cmd("INFO")
+                .arg("cluster")
+                .query_async(&mut c.clone())
+                .await
+                .map_err(redis_err("info cluster"))?;
+            if info.lines().any(|l| l.trim() == "cluster_enabled:1") {
+                return Err(StoreError::WrongTopology {
+                    setting: "redis.url",
+                    reason: "expected a single Redis, got a Redis Cluster node \
+                             (INFO cluster: cluster_enabled:1); list the cluster's nodes in \
+                             redis.cluster_nodes instead"
+                        .into(),
+                });
+            }
+        }
         let scripts = Arc::new(Scripts {
             append: Script::new(lane::APPEND_LUA),
             ack: Script::new(lane::ACK_LUA),

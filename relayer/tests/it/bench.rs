@@ -88,8 +88,8 @@ fn bench_two_processes_share_one_redis_and_deliver_each_message_once() {
         report["delivered"].as_u64().expect("delivered") > 0,
         "{report}"
     );
-    // One nonce bitmap in Redis for both processes' sinks: a message the
-    // two delivered would count here.
+    // Each part keeps every nonce it delivered; the coordinator merges
+    // them, so a message the two delivered would count here.
     assert_eq!(report["duplicates"], 0, "{report}");
     assert!(
         stderr.matches("[bench]").count() >= 2,
@@ -167,4 +167,104 @@ fn bench_smoke_with_three_attesters_delivers_what_two_of_them_signed() {
     );
     // No honest attester ever saw a message it had not verified.
     assert!(!stderr.contains("never verified"), "{stderr}");
+}
+
+#[test]
+fn bench_on_a_redis_cluster_with_replicas_checks_exactly_once_across_processes() {
+    let (report, stderr) = smoke(&[
+        "--redis-cluster",
+        "3",
+        "--cluster-replicas",
+        "1",
+        "--processes",
+        "2",
+        "--batch-size",
+        "200",
+    ]);
+    assert_eq!(report["processes"], 2, "{report}");
+    assert_eq!(report["redis_masters"], 3, "{report}");
+    assert_eq!(report["cluster_replicas"], 1, "{report}");
+    // The parts' ledgers were merged: distinct deliveries are counted
+    // across processes, and a message two parts delivered would show here.
+    assert_eq!(report["duplicates"], 0, "{report}");
+    let delivered_total = report["delivered_total"].as_u64().expect("total");
+    assert!(delivered_total > 0, "{report}");
+    let parts = report["parts"].as_array().expect("parts");
+    assert_eq!(parts.len(), 2, "{report}");
+    for p in parts {
+        assert!(
+            p["messages_per_second"].as_f64().is_some_and(|v| v > 0.0),
+            "{p}"
+        );
+        assert!(p["peak_rss_bytes"].as_u64().is_some_and(|v| v > 0), "{p}");
+    }
+    let nodes = report["redis_nodes"].as_array().expect("redis_nodes");
+    assert_eq!(nodes.len(), 6, "3 masters, 1 replica each: {report}");
+    let masters = nodes.iter().filter(|n| n["role"] == "master").count();
+    let replicas = nodes.iter().filter(|n| n["role"] == "replica").count();
+    assert_eq!((masters, replicas), (3, 3), "{report}");
+    // Every master served lanes (slots spread over all three).
+    for n in nodes.iter().filter(|n| n["role"] == "master") {
+        assert!(
+            n["cpu_seconds_per_million"]
+                .as_f64()
+                .is_some_and(|v| v > 0.0),
+            "{n}"
+        );
+    }
+    let sum: f64 = nodes
+        .iter()
+        .map(|n| n["cpu_seconds_per_million"].as_f64().expect("cpu"))
+        .sum();
+    let total = report["redis_cpu_seconds_per_million"]
+        .as_f64()
+        .expect("sum");
+    assert!((sum - total).abs() < 1e-6, "{sum} vs {total}");
+    assert!(stderr.matches("[bench]").count() >= 2, "{stderr}");
+}
+
+/// Runs `switchyard bench <args>`, which must fail; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+    stderr
+}
+
+#[test]
+fn bench_refuses_a_wrong_or_unreachable_cluster_with_the_reason() {
+    use switchyard_localnet::procs::{RedisCluster, RedisServer, free_port};
+
+    let err = fails(&["--smoke", "--redis-cluster", "2"]);
+    assert!(
+        err.contains("--redis-cluster: expected at least 3 masters") && err.contains("got 2"),
+        "{err}"
+    );
+    // A plain Redis named as a cluster node.
+    let plain = RedisServer::spawn(None).expect("redis-server starts");
+    let err = fails(&["--smoke", "--redis-cluster-nodes", &plain.url]);
+    assert!(
+        err.contains("redis.cluster_nodes: expected Redis Cluster nodes")
+            && err.contains("cluster support disabled"),
+        "{err}"
+    );
+    // A cluster node named as a single Redis.
+    let dir = tempfile::tempdir().expect("tmp");
+    let cluster = RedisCluster::spawn(3, dir.path()).expect("cluster starts");
+    let err = fails(&["--smoke", "--redis", &cluster.urls()[0]]);
+    assert!(
+        err.contains("redis.url: expected a single Redis, got a Redis Cluster node"),
+        "{err}"
+    );
+    // Nothing listening at the seed: fails with the reason, not a hang.
+    let nobody = format!("redis://127.0.0.1:{}", free_port());
+    let err = fails(&["--smoke", "--redis-cluster-nodes", &nobody]);
+    assert!(
+        err.contains("--redis-cluster-nodes") && err.to_lowercase().contains("refused"),
+        "{err}"
+    );
 }

@@ -397,8 +397,11 @@ impl RedisServer {
 /// A Redis Cluster of `n` masters on loopback, without replicas.
 #[derive(Debug)]
 pub struct RedisCluster {
-    /// The masters.
+    /// Every node: the masters as created first, then the replicas (roles
+    /// change with a failover: ask [`RedisCluster::role`]).
     pub nodes: Vec<RedisServer>,
+    /// `redis-cli`'s TLS arguments (empty without TLS).
+    tls: Vec<String>,
     _dir: PathBuf,
 }
 
@@ -406,20 +409,40 @@ impl RedisCluster {
     /// Starts `n` (at least 3) cluster-enabled servers and joins them with
     /// `redis-cli --cluster create`; their files live under `dir`.
     pub fn spawn(n: usize, dir: &Path) -> Result<Self, ProcError> {
-        Self::spawn_with(n, dir, None)
+        Self::spawn_with(n, 0, dir, None, &[])
+    }
+
+    /// Starts `masters` (at least 3) masters with `replicas` replicas each
+    /// (`redis-cli --cluster create --cluster-replicas`), every node also
+    /// given `extra` arguments (for example `--min-replicas-to-write 1`).
+    /// Returns once the cluster is ok and every replica is in sync with
+    /// its master, so a failover right after start finds data to promote.
+    pub fn spawn_replicated(
+        masters: usize,
+        replicas: usize,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Result<Self, ProcError> {
+        Self::spawn_with(masters, replicas, dir, None, extra)
     }
 
     /// As [`RedisCluster::spawn`], every node (and the cluster bus) over
     /// TLS only; the seed URLs are `rediss://`.
     pub fn spawn_tls(n: usize, dir: &Path, tls: &RedisTlsFiles) -> Result<Self, ProcError> {
-        Self::spawn_with(n, dir, Some(tls))
+        Self::spawn_with(n, 0, dir, Some(tls), &[])
     }
 
-    fn spawn_with(n: usize, dir: &Path, tls: Option<&RedisTlsFiles>) -> Result<Self, ProcError> {
+    fn spawn_with(
+        masters: usize,
+        replicas: usize,
+        dir: &Path,
+        tls: Option<&RedisTlsFiles>,
+        extra: &[&str],
+    ) -> Result<Self, ProcError> {
         let cli = find_tool("redis-cli")?;
         let cli_tls = tls.map(RedisTlsFiles::cli_args).unwrap_or_default();
         let mut nodes = Vec::new();
-        for i in 0..n {
+        for i in 0..masters * (1 + replicas) {
             let port = free_port();
             let node_dir = dir.join(format!("node{i}"));
             std::fs::create_dir_all(&node_dir).map_err(|e| ProcError::Start {
@@ -429,18 +452,24 @@ impl RedisCluster {
             })?;
             let conf = node_dir.join("nodes.conf");
             let conf = conf.to_string_lossy().into_owned();
-            let cluster = [
+            let node_dir_arg = node_dir.to_string_lossy().into_owned();
+            let mut cluster = vec![
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
                 &conf,
                 "--cluster-node-timeout",
                 "2000",
+                // Replication's RDB transfer and any dump land here, not
+                // in the caller's working directory.
+                "--dir",
+                &node_dir_arg,
             ];
+            cluster.extend_from_slice(extra);
             nodes.push(match tls {
                 None => RedisServer::spawn_on(port, None, &cluster)?,
                 Some(tls) => {
-                    let mut args = cluster.to_vec();
+                    let mut args = cluster.clone();
                     args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
                     RedisServer::spawn_tls_with(port, tls, &args)?
                 }
@@ -455,7 +484,7 @@ impl RedisCluster {
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| ProcError::Start {
@@ -473,33 +502,68 @@ impl RedisCluster {
                 ),
             });
         }
-        // Wait until every node reports the cluster as ok.
+        // Wait until every node reports the cluster as ok, and every
+        // replica's link to its master is up.
         let start = Instant::now();
         loop {
             let ok = nodes.iter().all(|s| {
-                Command::new(&cli)
-                    .args(&cli_tls)
-                    .args(["-p", &s.proc.port.to_string(), "cluster", "info"])
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
-                    .unwrap_or(false)
+                let port = s.proc.port.to_string();
+                let info = |section: &str| {
+                    Command::new(&cli)
+                        .args(&cli_tls)
+                        .args(["-p", &port])
+                        .args(section.split(' '))
+                        .output()
+                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                        .unwrap_or_default()
+                };
+                let repl = info("info replication");
+                info("cluster info").contains("cluster_state:ok")
+                    && (repl.contains("role:master") || repl.contains("master_link_status:up"))
             });
             if ok {
                 break;
             }
-            if start.elapsed() > Duration::from_secs(20) {
+            if start.elapsed() > Duration::from_secs(30) {
                 return Err(ProcError::Start {
                     program: "redis-cli",
                     port: 0,
-                    reason: "cluster not ok after 20 s".into(),
+                    reason: "cluster not ok (or a replica not in sync) after 30 s".into(),
                 });
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(Self {
             nodes,
+            tls: cli_tls,
             _dir: dir.to_path_buf(),
         })
+    }
+
+    /// Runs `redis-cli` against node `i` and returns its output (an error
+    /// reply comes back as text, like `redis-cli` prints it).
+    pub fn cli(&self, i: usize, args: &[&str]) -> Result<String, ProcError> {
+        let port = self.nodes[i].proc.port;
+        let out = Command::new(find_tool("redis-cli")?)
+            .args(&self.tls)
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| ProcError::Start {
+                program: "redis-cli",
+                port,
+                reason: e.to_string(),
+            })?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Node `i`'s role now ("master" or "slave", from `ROLE`), or `None`
+    /// when it does not answer (killed).
+    pub fn role(&self, i: usize) -> Option<String> {
+        let out = self.cli(i, &["role"]).ok()?;
+        let first = out.lines().next()?.trim();
+        (first == "master" || first == "slave").then(|| first.to_owned())
     }
 
     /// Seed node URLs.

@@ -18,8 +18,8 @@ mod source;
 pub use r#gen::{
     DestinationSpec, GenConfig, GenError, GeneratedBlock, OriginGenerator, OriginSpec, RouteSpec,
 };
-pub use run::{BenchArgs, BenchReport, SinkKind, parse_part, run};
-pub use sink::NullSink;
+pub use run::{BenchArgs, BenchReport, PartReport, RedisNodeReport, SinkKind, parse_part, run};
+pub use sink::{LedgerMerge, LedgerWords, NullSink, merge_ledgers};
 pub use source::GeneratorSource;
 
 use std::time::Duration;

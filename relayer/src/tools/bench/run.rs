@@ -27,7 +27,7 @@ use crate::hub::{HubBuilder, SideTask, Wiring};
 use crate::metrics::{Metrics, quantile_between};
 use crate::origin::evm::OriginSpec;
 use crate::store::QueueKey;
-use switchyard_localnet::procs::{Anvil, RedisServer, repo_root};
+use switchyard_localnet::procs::{Anvil, RedisCluster, RedisServer, repo_root};
 
 /// Errors of the benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,17 @@ pub struct BenchArgs {
     pub attesters: usize,
     /// Signatures the destinations want from them.
     pub threshold: usize,
+    /// Start a Redis Cluster of this many masters (at least 3) on loopback
+    /// instead of one redis-server; the run goes through child processes
+    /// (`processes` of them, 1 included).
+    pub redis_cluster: Option<usize>,
+    /// Replicas per master of that cluster.
+    pub cluster_replicas: usize,
+    /// Use this Redis Cluster (seed node URLs) instead of starting one.
+    pub cluster_nodes: Vec<String>,
+    /// A part writes every nonce its sinks delivered here when it ends,
+    /// for the coordinator's exactly-once check across parts.
+    pub ledger_out: Option<std::path::PathBuf>,
 }
 
 /// Parses `I/N` (0 ≤ I < N).
@@ -136,6 +147,10 @@ impl Default for BenchArgs {
             status_journal: false,
             attesters: 0,
             threshold: 0,
+            redis_cluster: None,
+            cluster_replicas: 0,
+            cluster_nodes: Vec::new(),
+            ledger_out: None,
         }
     }
 }
@@ -216,6 +231,18 @@ pub struct BenchReport {
     /// receipts-trie hashing), timed on one core in this run: the ceiling of
     /// one core that only hashed.
     pub hash_bound_messages_per_second: f64,
+    /// Masters of the Redis Cluster the run used (absent: one redis-server).
+    #[serde(default)]
+    pub redis_masters: Option<usize>,
+    /// Replicas per master of that cluster.
+    #[serde(default)]
+    pub cluster_replicas: Option<usize>,
+    /// Each hub process of a multi-process or cluster run, in part order.
+    #[serde(default)]
+    pub parts: Vec<PartReport>,
+    /// Each Redis node the run started (cluster runs), with its CPU.
+    #[serde(default)]
+    pub redis_nodes: Vec<RedisNodeReport>,
     /// Whether the status journal ran (`--status-journal`).
     pub status_journal: bool,
     /// Status journal message updates written to Redis in the window.
@@ -223,6 +250,29 @@ pub struct BenchReport {
     /// Status journal message updates dropped in the window (buffer full,
     /// Redis errors): the journal lagging behind the deliveries.
     pub status_dropped: u64,
+}
+
+/// One hub process of a multi-process run.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct PartReport {
+    /// Its deliveries per second in its window.
+    pub messages_per_second: f64,
+    /// Its CPU seconds per million of its deliveries.
+    pub cpu_seconds_per_million: f64,
+    /// Its peak resident memory.
+    pub peak_rss_bytes: u64,
+}
+
+/// One Redis node of a cluster run.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RedisNodeReport {
+    /// `127.0.0.1:<port>`.
+    pub address: String,
+    /// "master" or "replica", at the end of the run.
+    pub role: String,
+    /// Its CPU seconds over the measured window per million delivered (a
+    /// node is one thread: 1,000,000 / this is its ceiling in msg/s).
+    pub cpu_seconds_per_million: f64,
 }
 
 fn proc_cpu(pid: Option<u32>) -> Option<Duration> {
@@ -296,19 +346,71 @@ async fn coordinate(
     shutdown: CancellationToken,
 ) -> Result<BenchReport, BenchError> {
     let setup = |e: String| BenchError::Setup(format!("--processes: {e}"));
-    let redis_server = match &args.redis {
-        Some(_) => None,
-        None => Some(RedisServer::spawn(None).map_err(|e| setup(e.to_string()))?),
+    let scratch = std::env::temp_dir().join(format!(
+        "switchyard-bench-{}-{}",
+        std::process::id(),
+        crate::unix_ms()
+    ));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| setup(format!("creating {}: {e}", scratch.display())))?;
+    let _scratch = RemoveOnDrop(scratch.clone());
+    let cluster = match args.redis_cluster {
+        Some(masters) => Some(
+            RedisCluster::spawn_replicated(
+                masters,
+                args.cluster_replicas,
+                &scratch.join("cluster"),
+                &[],
+            )
+            .map_err(|e| BenchError::Setup(format!("--redis-cluster: {e}")))?,
+        ),
+        None => None,
+    };
+    let redis_server = match (&args.redis, &cluster, args.cluster_nodes.is_empty()) {
+        (None, None, true) => Some(RedisServer::spawn(None).map_err(|e| setup(e.to_string()))?),
+        _ => None,
     };
     let redis_url = args
         .redis
         .clone()
-        .or_else(|| redis_server.as_ref().map(|r| r.url.clone()))
-        .ok_or_else(|| setup("no redis".into()))?;
+        .or_else(|| redis_server.as_ref().map(|r| r.url.clone()));
+    let cluster_nodes = match &cluster {
+        Some(c) => c.urls(),
+        None => args.cluster_nodes.clone(),
+    };
+    // The parts' hubs wait for Redis as a deployment's do: a Redis given
+    // here is checked first, so a wrong or unreachable one fails the run
+    // with the reason instead of leaving the parts retrying.
+    let target = match &redis_url {
+        Some(url) => crate::store::RedisTarget::Single(url.clone()),
+        None => crate::store::RedisTarget::Cluster(cluster_nodes.clone()),
+    };
+    let probe_key = QueueKey::new(keccak256(b"switchyard bench queue key").as_slice())
+        .map_err(|e| setup(e.to_string()))?;
+    let given = if cluster_nodes.is_empty() || cluster.is_some() {
+        "--redis"
+    } else {
+        "--redis-cluster-nodes"
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(15),
+        crate::store::Store::connect(&target, "bench-probe", probe_key),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(BenchError::Setup(format!("{given}: {e}"))),
+        Err(_) => {
+            return Err(BenchError::Setup(format!(
+                "{given}: no answer within 15 s from {target:?}"
+            )));
+        }
+    }
     let exe = std::env::current_exe().map_err(|e| setup(e.to_string()))?;
     let prefix = format!("bench-{}", crate::unix_ms());
     let n = args.processes;
     let mut children = Vec::new();
+    let ledger = |i: usize| scratch.join(format!("part{i}.ledger"));
     for i in 0..n {
         let mut cmd = tokio::process::Command::new(&exe);
         cmd.arg("bench")
@@ -318,12 +420,21 @@ async fn coordinate(
             .args(["--body-size", &args.body_size.to_string()])
             .args(["--workers", &args.workers.to_string()])
             .args(["--batch-size", &args.batch.to_string()])
-            .args(["--redis", &redis_url])
             .args(["--prefix", &prefix])
             .args(["--part", &format!("{i}/{n}")])
+            .arg("--ledger-out")
+            .arg(ledger(i))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true);
+        match &redis_url {
+            Some(url) => {
+                cmd.args(["--redis", url]);
+            }
+            None => {
+                cmd.args(["--redis-cluster-nodes", &cluster_nodes.join(",")]);
+            }
+        }
         if let Some(s) = args.shards {
             cmd.args(["--shards", &s.to_string()]);
         }
@@ -338,7 +449,39 @@ async fn coordinate(
                 .map_err(|e| setup(format!("starting part {i}: {e}")))?,
         );
     }
+    // Redis's CPU over (about) the parts' measured window: they start
+    // together, and each opens its window after the warm-up.
+    let node_pids: Vec<(String, u32)> = match &cluster {
+        Some(c) => c
+            .nodes
+            .iter()
+            .map(|s| (format!("127.0.0.1:{}", s.proc.port), s.proc.pid()))
+            .collect(),
+        None => redis_server
+            .iter()
+            .map(|s| (format!("127.0.0.1:{}", s.proc.port), s.proc.pid()))
+            .collect(),
+    };
+    let sampler = {
+        let pids = node_pids.clone();
+        let (warmup, seconds) = (args.warmup, args.seconds);
+        tokio::spawn(async move {
+            // Parts take about a second to start their hubs.
+            tokio::time::sleep(Duration::from_secs(warmup) + Duration::from_millis(1000)).await;
+            let before: Vec<Option<Duration>> =
+                pids.iter().map(|(_, p)| proc_cpu(Some(*p))).collect();
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            pids.iter()
+                .zip(before)
+                .map(|((_, p), b)| match (b, proc_cpu(Some(*p))) {
+                    (Some(b), Some(a)) => a.saturating_sub(b),
+                    _ => Duration::ZERO,
+                })
+                .collect::<Vec<Duration>>()
+        })
+    };
     let mut reports = Vec::new();
+    let mut ledgers = Vec::new();
     for (i, child) in children.into_iter().enumerate() {
         let out = tokio::select! {
             out = child.wait_with_output() => out.map_err(|e| setup(format!("part {i}: {e}")))?,
@@ -353,8 +496,31 @@ async fn coordinate(
             ))
         })?;
         reports.push(report);
+        let path = ledger(i);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| setup(format!("part {i}'s ledger {}: {e}", path.display())))?;
+        ledgers.push(
+            super::sink::LedgerWords::decode_all(&bytes)
+                .map_err(|e| setup(format!("part {i}'s ledger {}: {e}", path.display())))?,
+        );
     }
+    // Exactly once across the parts: a nonce two parts delivered.
+    let merged = super::sink::merge_ledgers(&ledgers);
+    let node_cpu = sampler
+        .await
+        .map_err(|e| setup(format!("Redis CPU sampler: {e}")))?;
+    let roles: Vec<String> = match &cluster {
+        Some(c) => (0..c.nodes.len())
+            .map(|i| match c.role(i).as_deref() {
+                Some("slave") => "replica".to_owned(),
+                Some(r) => r.to_owned(),
+                None => "unknown".to_owned(),
+            })
+            .collect(),
+        None => vec!["master".to_owned(); node_pids.len()],
+    };
     drop(redis_server);
+    drop(cluster);
     let sum = |f: fn(&BenchReport) -> f64| reports.iter().map(f).sum::<f64>();
     let worst = |f: fn(&BenchReport) -> Option<f64>| {
         reports
@@ -363,6 +529,23 @@ async fn coordinate(
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
     };
     let delivered: u64 = reports.iter().map(|r| r.delivered).sum();
+    let per_million = |d: Duration| {
+        if delivered == 0 {
+            0.0
+        } else {
+            d.as_secs_f64() * 1e6 / delivered as f64
+        }
+    };
+    let redis_nodes: Vec<RedisNodeReport> = node_pids
+        .iter()
+        .zip(&node_cpu)
+        .zip(roles)
+        .map(|(((address, _), cpu), role)| RedisNodeReport {
+            address: address.clone(),
+            role,
+            cpu_seconds_per_million: per_million(*cpu),
+        })
+        .collect();
     // CPU per million: each part's CPU over its own deliveries, summed as
     // CPU seconds over all deliveries.
     let cpu_per_million = |f: fn(&BenchReport) -> f64| {
@@ -399,15 +582,18 @@ async fn coordinate(
         messages_per_second: sum(|r| r.messages_per_second),
         seconds: reports.iter().map(|r| r.seconds).fold(0.0, f64::max),
         delivered,
-        delivered_total: reports.iter().map(|r| r.delivered_total).sum(),
-        duplicates: reports.iter().map(|r| r.duplicates).sum(),
+        // Distinct across the parts (their ledgers merged).
+        delivered_total: merged.distinct,
+        // Within each part, and across parts.
+        duplicates: reports.iter().map(|r| r.duplicates).sum::<u64>() + merged.duplicates,
         too_old: reports.iter().map(|r| r.too_old).sum(),
         p50_ms: worst(|r| r.p50_ms),
         p99_ms: worst(|r| r.p99_ms),
         stages,
         cpu_seconds_per_million: cpu_per_million(|r| r.cpu_seconds_per_million),
         generator_cpu_seconds_per_million: cpu_per_million(|r| r.generator_cpu_seconds_per_million),
-        redis_cpu_seconds_per_million: None,
+        redis_cpu_seconds_per_million: (!node_cpu.is_empty())
+            .then(|| per_million(node_cpu.iter().sum())),
         peak_rss_bytes: reports.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0),
         rss_window_start_bytes: reports
             .iter()
@@ -425,8 +611,35 @@ async fn coordinate(
         status_dropped: reports.iter().map(|r| r.status_dropped).sum(),
         processes: n,
         offered_messages_per_second: args.rate,
+        redis_masters: cluster_masters(&args),
+        cluster_replicas: args.redis_cluster.map(|_| args.cluster_replicas),
+        parts: reports
+            .iter()
+            .map(|r| PartReport {
+                messages_per_second: r.messages_per_second,
+                cpu_seconds_per_million: r.cpu_seconds_per_million,
+                peak_rss_bytes: r.peak_rss_bytes,
+            })
+            .collect(),
+        redis_nodes,
         ..first
     })
+}
+
+/// Masters of the run's cluster: started here, or given (counted as the
+/// seed list's length, the usual way to give one).
+fn cluster_masters(args: &BenchArgs) -> Option<usize> {
+    args.redis_cluster
+        .or((!args.cluster_nodes.is_empty()).then_some(args.cluster_nodes.len()))
+}
+
+/// Removes a scratch directory when the run ends, however it ends.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// `--sink anvil`: the chain and, per destination (in
@@ -544,18 +757,44 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
     if args.processes == 0 {
         return Err(setup("--processes: expected at least 1, got 0".into()));
     }
-    if args.processes > 1 && args.part.is_none() {
+    let cluster = args.redis_cluster.is_some() || !args.cluster_nodes.is_empty();
+    if let Some(m) = args.redis_cluster
+        && m < 3
+    {
+        return Err(setup(format!(
+            "--redis-cluster: expected at least 3 masters (Redis Cluster's minimum), got {m}"
+        )));
+    }
+    if cluster && args.redis.is_some() {
+        return Err(setup(
+            "--redis with --redis-cluster/--redis-cluster-nodes: give one Redis or one cluster"
+                .into(),
+        ));
+    }
+    if args.redis_cluster.is_some() && !args.cluster_nodes.is_empty() {
+        return Err(setup(
+            "--redis-cluster starts a cluster, --redis-cluster-nodes uses one: give one".into(),
+        ));
+    }
+    if cluster && (args.sink == SinkKind::Anvil || args.shared_sink || args.attesters > 0) {
+        return Err(setup(
+            "--redis-cluster/--redis-cluster-nodes: a null-sink run without --shared-sink or --attesters"
+                .into(),
+        ));
+    }
+    if (args.processes > 1 || cluster) && args.part.is_none() {
         return coordinate(args, shutdown).await;
     }
-    let redis_server = match &args.redis {
-        Some(_) => None,
-        None => Some(RedisServer::spawn(None).map_err(|e| setup(e.to_string()))?),
+    let redis_server = match (&args.redis, cluster) {
+        (None, false) => Some(RedisServer::spawn(None).map_err(|e| setup(e.to_string()))?),
+        _ => None,
     };
+    // A cluster run's parts name the cluster's nodes; `url` is then unused.
     let redis_url = args
         .redis
         .clone()
         .or_else(|| redis_server.as_ref().map(|r| r.url.clone()))
-        .ok_or_else(|| setup("no redis".into()))?;
+        .unwrap_or_else(|| "redis://cluster-nodes-in-use:1".to_owned());
 
     let mut gen_cfg = GenConfig::with_routes(args.routes);
     gen_cfg.body_size = args.body_size;
@@ -603,7 +842,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         .prefix
         .clone()
         .unwrap_or_else(|| format!("bench-{}", crate::unix_ms()));
-    let shared_seen = if args.shared_sink || args.part.is_some() {
+    let shared_seen = if args.shared_sink {
         Some(
             crate::store::SeenNonces::connect(&redis_url, &prefix)
                 .await
@@ -668,7 +907,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         redis: RedisConfig {
             url: redis_url.clone(),
             key_prefix: prefix.clone(),
-            cluster_nodes: Vec::new(),
+            cluster_nodes: args.cluster_nodes.clone(),
         },
         tls: crate::config::TlsConfig::default(),
         // Each process of a `--processes` run has its own status API.
@@ -791,6 +1030,11 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 let mut sink =
                     NullSink::new(d.domain, u64::from(d.domain), inbox, attester.address())
                         .committee(set.clone(), threshold);
+                // A part keeps every nonce: the coordinator checks the parts
+                // against each other afterwards.
+                if args.ledger_out.is_some() {
+                    sink = sink.ledger();
+                }
                 if let Some(seen) = &shared_seen {
                     sink = sink.shared(seen.clone());
                 }
@@ -988,6 +1232,11 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         let _ = tokio::time::timeout(Duration::from_secs(30), a.join()).await;
     }
     let _ = std::fs::remove_dir_all(&secrets);
+    if let Some(path) = &args.ledger_out {
+        let all: Vec<_> = sinks.iter().flat_map(|s| s.ledger_entries()).collect();
+        std::fs::write(path, super::sink::LedgerWords::encode_all(&all))
+            .map_err(|e| setup(format!("--ledger-out {}: {e}", path.display())))?;
+    }
     let e2e = stage_q.get("deliver").copied().unwrap_or_default();
     let delivered_total = delivered();
     let (mut duplicates, mut gas_per_message, mut per_tx, mut batches) = (
@@ -1039,6 +1288,10 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         batches,
         sink: if anvil.is_some() { "anvil" } else { "null" }.to_owned(),
         processes: 1,
+        redis_masters: cluster_masters(&args),
+        cluster_replicas: None,
+        parts: Vec::new(),
+        redis_nodes: Vec::new(),
         gas_per_message,
         messages_per_transaction: per_tx,
         hash_bound_messages_per_second: hash_bound(&gen_cfg),

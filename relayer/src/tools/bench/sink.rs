@@ -22,12 +22,20 @@ use crate::store::SeenNonces;
 const WINDOW_WORDS: usize = 1 << 16;
 
 /// Which nonces of one origin were delivered, over a sliding window of the
-/// most recent [`WINDOW_WORDS`] × 64 nonces.
-#[derive(Debug, Default)]
+/// most recent `limit` × 64 nonces (default [`WINDOW_WORDS`]).
+#[derive(Debug)]
 struct NonceWindow {
     /// Nonce / 64 of `words[0]`.
     base: u64,
     words: std::collections::VecDeque<u64>,
+    /// Words kept at most.
+    limit: usize,
+}
+
+impl Default for NonceWindow {
+    fn default() -> Self {
+        Self::with_limit(WINDOW_WORDS)
+    }
 }
 
 /// What a nonce was, to a [`NonceWindow`].
@@ -40,13 +48,21 @@ enum Seen {
 }
 
 impl NonceWindow {
+    fn with_limit(limit: usize) -> Self {
+        Self {
+            base: 0,
+            words: std::collections::VecDeque::new(),
+            limit,
+        }
+    }
+
     fn mark(&mut self, nonce: u32) -> Seen {
         let (word, bit) = (u64::from(nonce) / 64, 1u64 << (nonce % 64));
         if word < self.base {
             return Seen::TooOld;
         }
         while word >= self.base + self.words.len() as u64 {
-            if self.words.len() == WINDOW_WORDS {
+            if self.words.len() == self.limit {
                 self.words.pop_front();
                 self.base += 1;
             } else {
@@ -76,6 +92,9 @@ pub struct NullSink {
     attesters: Vec<Address>,
     threshold: usize,
     seen: Mutex<HashMap<Domain, NonceWindow>>,
+    /// Words each origin's window keeps: [`WINDOW_WORDS`], or every nonce
+    /// of the run ([`NullSink::ledger`]).
+    window_words: usize,
     shared: Option<SeenNonces>,
     delivered: AtomicU64,
     duplicates: AtomicU64,
@@ -94,6 +113,7 @@ impl NullSink {
             attesters: vec![attester],
             threshold: 1,
             seen: Mutex::new(HashMap::new()),
+            window_words: WINDOW_WORDS,
             shared: None,
             delivered: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
@@ -110,6 +130,34 @@ impl NullSink {
         self.attesters = attesters;
         self.threshold = threshold;
         self
+    }
+
+    /// Keeps every delivered nonce of the run instead of a sliding window
+    /// (one bit a message: 12 MB for 100 million), so that the parts of a
+    /// multi-process run can be checked against each other afterwards
+    /// ([`NullSink::ledger_entries`], [`merge_ledgers`]) with nothing
+    /// shared on the hot path.
+    #[must_use]
+    pub fn ledger(mut self) -> Self {
+        self.window_words = usize::MAX;
+        self
+    }
+
+    /// Every (origin, word index, bits) this sink has marked, for
+    /// [`merge_ledgers`]: with [`NullSink::ledger`], every nonce of the run.
+    pub fn ledger_entries(&self) -> Vec<LedgerWords> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<LedgerWords> = seen
+            .iter()
+            .map(|(&origin, w)| LedgerWords {
+                destination: self.domain,
+                origin,
+                base: w.base,
+                words: w.words.iter().copied().collect(),
+            })
+            .collect();
+        out.sort_by_key(|l| (l.destination, l.origin));
+        out
     }
 
     /// Keeps the nonce bitmap in Redis (see [`SeenNonces`]).
@@ -201,7 +249,11 @@ impl NullSink {
         let mut ids = Vec::with_capacity(checked.len());
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         for &(origin, nonce, id) in checked {
-            match seen.entry(origin).or_default().mark(nonce) {
+            match seen
+                .entry(origin)
+                .or_insert_with(|| NonceWindow::with_limit(self.window_words))
+                .mark(nonce)
+            {
                 Seen::First => {
                     delivered.push(origin);
                     ids.push(id);
@@ -266,6 +318,113 @@ impl NullSink {
             replacements: 0,
         }
     }
+}
+
+/// One (destination, origin)'s delivered-nonce bits from a part of a
+/// multi-process run: bit `i` of `words[k]` is nonce `(base + k) * 64 + i`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerWords {
+    /// The sink's domain.
+    pub destination: Domain,
+    /// The messages' origin.
+    pub origin: Domain,
+    /// Word index of `words[0]`.
+    pub base: u64,
+    /// The bits.
+    pub words: Vec<u64>,
+}
+
+impl LedgerWords {
+    /// Little-endian records: destination, origin (u32), base, word count
+    /// (u64), then the words (u64 each).
+    pub fn encode_all(all: &[Self]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in all {
+            out.extend_from_slice(&l.destination.to_le_bytes());
+            out.extend_from_slice(&l.origin.to_le_bytes());
+            out.extend_from_slice(&l.base.to_le_bytes());
+            out.extend_from_slice(&(l.words.len() as u64).to_le_bytes());
+            for w in &l.words {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads [`LedgerWords::encode_all`]'s records; says where a
+    /// truncated or oversized one is.
+    pub fn decode_all(mut b: &[u8]) -> Result<Vec<Self>, String> {
+        fn take<'a>(b: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], String> {
+            if b.len() < n {
+                return Err(format!("{what}: expected {n} bytes, {} left", b.len()));
+            }
+            let (h, t) = b.split_at(n);
+            *b = t;
+            Ok(h)
+        }
+        let u32_of = |x: &[u8]| u32::from_le_bytes(x.try_into().unwrap_or([0; 4]));
+        let u64_of = |x: &[u8]| u64::from_le_bytes(x.try_into().unwrap_or([0; 8]));
+        let mut out = Vec::new();
+        while !b.is_empty() {
+            let at = out.len();
+            let destination = u32_of(take(&mut b, 4, &format!("record {at}: destination"))?);
+            let origin = u32_of(take(&mut b, 4, &format!("record {at}: origin"))?);
+            let base = u64_of(take(&mut b, 8, &format!("record {at}: base"))?);
+            let n = u64_of(take(&mut b, 8, &format!("record {at}: word count"))?);
+            let len = usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_mul(8))
+                .filter(|&l| l <= b.len())
+                .ok_or_else(|| format!("record {at}: {n} words, only {} bytes left", b.len()))?;
+            let words = take(&mut b, len, "words")?
+                .chunks_exact(8)
+                .map(u64_of)
+                .collect();
+            out.push(Self {
+                destination,
+                origin,
+                base,
+                words,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// What the parts of a run delivered together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LedgerMerge {
+    /// Distinct messages delivered by any part.
+    pub distinct: u64,
+    /// Messages delivered by more than one part (each extra delivery
+    /// counted once).
+    pub duplicates: u64,
+}
+
+/// Merges the parts' ledgers: a nonce set in two parts' bitmaps for the
+/// same (destination, origin) was delivered twice.
+pub fn merge_ledgers(parts: &[Vec<LedgerWords>]) -> LedgerMerge {
+    let mut union: HashMap<(Domain, Domain), HashMap<u64, u64>> = HashMap::new();
+    let mut m = LedgerMerge::default();
+    for part in parts {
+        for l in part {
+            let words = union.entry((l.destination, l.origin)).or_default();
+            for (k, &w) in l.words.iter().enumerate() {
+                if w == 0 {
+                    continue;
+                }
+                let slot = words.entry(l.base + k as u64).or_insert(0);
+                m.duplicates += u64::from((*slot & w).count_ones());
+                *slot |= w;
+            }
+        }
+    }
+    m.distinct = union
+        .values()
+        .flat_map(|w| w.values())
+        .map(|w| u64::from(w.count_ones()))
+        .sum();
+    m
 }
 
 /// A checked message: (origin, nonce, id).
@@ -411,6 +570,49 @@ mod tests {
         assert_eq!(w.mark(5), Seen::TooOld);
         assert_eq!(w.mark(far), Seen::Again);
         assert_eq!(w.mark(far - 1), Seen::First);
+    }
+
+    #[tokio::test]
+    async fn ledgers_of_parts_merge_and_catch_a_message_delivered_by_two() {
+        let a = Attester::from_hex(KEY, "t").expect("key");
+        let inbox = Address::repeat_byte(9);
+        let part = || NullSink::new(2000, 7, inbox, a.address()).ledger();
+        let (p0, p1) = (part(), part());
+        let far = u32::try_from(WINDOW_WORDS * 64 + 64).expect("fits");
+        let first = vec![msg(0, 2000), msg(1, 2000), msg(far, 2000)];
+        p0.submit(first.clone(), sign(&a, 7, inbox, &first))
+            .await
+            .expect("valid");
+        // A ledger keeps nonce 0 past a window's length.
+        let again = vec![msg(0, 2000)];
+        p0.submit(again.clone(), sign(&a, 7, inbox, &again))
+            .await
+            .expect("valid");
+        assert_eq!((p0.duplicates(), p0.too_old()), (1, 0));
+        // The other part delivers nonce 1 again (a lease handed over) and
+        // nonce 2 for the first time.
+        let second = vec![msg(1, 2000), msg(2, 2000)];
+        p1.submit(second.clone(), sign(&a, 7, inbox, &second))
+            .await
+            .expect("valid");
+        let ledgers: Vec<Vec<LedgerWords>> = [&p0, &p1]
+            .iter()
+            .map(|p| {
+                let bytes = LedgerWords::encode_all(&p.ledger_entries());
+                LedgerWords::decode_all(&bytes).expect("round trip")
+            })
+            .collect();
+        assert_eq!(
+            merge_ledgers(&ledgers),
+            LedgerMerge {
+                distinct: 4,
+                duplicates: 1
+            }
+        );
+        // Truncated input says where.
+        let bytes = LedgerWords::encode_all(&p0.ledger_entries());
+        let err = LedgerWords::decode_all(&bytes[..bytes.len() - 3]).expect_err("truncated");
+        assert!(err.contains("record 0") && err.contains("words"), "{err}");
     }
 
     #[tokio::test]
