@@ -298,7 +298,7 @@ impl HubBuilder {
                             ?found,
                             "storage format checked"
                         );
-                        break l;
+                        break l.with_wait(cfg.redis.wait_replicas, cfg.redis.wait_timeout_ms);
                     }
                     Err(e) if !e.is_retryable() => return Err(e.into()),
                     Err(e) => {

@@ -417,10 +417,25 @@ pub struct RedisConfig {
     #[schemars(schema_with = "schema::redis_urls")]
     #[serde(default)]
     pub cluster_nodes: Vec<String>,
+    /// Replicas every lane append must reach (Redis `WAIT`) before the hub
+    /// moves its origin cursor past it. With 1 and one replica per master,
+    /// a master killed before replicating cannot take a verified message
+    /// with it when its replica is promoted (docs/exactly-once.md). 0: off.
+    #[serde(default)]
+    #[schemars(range(max = 16))]
+    pub wait_replicas: u32,
+    /// How long one `WAIT` may take before the append is retried.
+    #[serde(default = "default_wait_timeout_ms")]
+    #[schemars(range(min = 10, max = 60_000))]
+    pub wait_timeout_ms: u64,
 }
 
 fn default_prefix() -> String {
     "sy".into()
+}
+
+fn default_wait_timeout_ms() -> u64 {
+    1000
 }
 
 /// TLS of outgoing connections. Every `https://` endpoint (JSON-RPC, beacon
@@ -1616,6 +1631,16 @@ impl Config {
                 "expected admin_token too: accepted tokens extend the admin token, got none",
             ));
         }
+        in_range(
+            "redis.wait_replicas",
+            u64::from(self.redis.wait_replicas),
+            0..=16,
+        )?;
+        in_range(
+            "redis.wait_timeout_ms",
+            self.redis.wait_timeout_ms,
+            10..=60_000,
+        )?;
         for (i, n) in self.redis.cluster_nodes.iter().enumerate() {
             if !n.starts_with("redis://") && !n.starts_with("rediss://") {
                 return Err(cfg_err(

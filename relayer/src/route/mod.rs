@@ -273,7 +273,11 @@ impl RouteStage {
             })
             .collect();
         for (lane, dest_name, count, appended) in futures::future::join_all(appends).await {
-            let appended = appended?;
+            let appended = appended.inspect_err(|e| {
+                // A short `WAIT` (redis.wait_replicas) lands here too: the
+                // operator sees replication falling behind by `op`.
+                self.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+            })?;
             if appended {
                 // The monitor measures ten times a second; without this, an
                 // origin would append a burst past the limit before seeing

@@ -64,12 +64,13 @@ impl Lanes {
         let version = ENTRY_VERSION.to_string();
         let tag = self.s.key.tag(lane, version.as_bytes(), &body);
         let mut c = self.s.conn.clone();
+        let stream = self.s.k(lane, "stream");
         let appended: i64 = self
             .s
             .scripts
             .append
             .key(self.s.k(lane, &format!("cursor:{}", entry.origin)))
-            .key(self.s.k(lane, "stream"))
+            .key(&stream)
             .arg(entry.height)
             .arg(&version)
             .arg(body)
@@ -77,6 +78,9 @@ impl Lanes {
             .invoke_async(&mut c)
             .await
             .map_err(redis_err("append"))?;
+        // Waited for whether or not this call appended: a retry after a
+        // short WAIT finds the entry there and must still see it replicated.
+        self.s.wait_replicated(&stream).await?;
         Ok(appended == 1)
     }
 

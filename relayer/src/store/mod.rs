@@ -232,6 +232,9 @@ pub struct Store {
     pub(super) prefix: String,
     pub(super) key: QueueKey,
     pub(super) scripts: Arc<Scripts>,
+    /// `redis.wait_replicas`: replicas a lane append must reach before it
+    /// counts as done, and how long to wait for them.
+    pub(super) wait: Option<(u32, u64)>,
 }
 
 pub(super) struct Scripts {
@@ -404,7 +407,56 @@ impl Store {
             prefix: prefix.to_owned(),
             key,
             scripts,
+            wait: None,
         })
+    }
+
+    /// Every lane append waits until `replicas` replicas of its master hold
+    /// it (Redis `WAIT`, up to `timeout_ms`), and fails (retryable) when
+    /// fewer acknowledge: the origin's scanned cursor, on another slot and
+    /// often another master, only moves past a block once its entries
+    /// would survive their master's failover. 0 turns it off.
+    #[must_use]
+    pub fn with_wait(mut self, replicas: u32, timeout_ms: u64) -> Self {
+        self.wait = (replicas > 0).then_some((replicas, timeout_ms));
+        self
+    }
+
+    /// `WAIT` on the connection and node that wrote `key` (with
+    /// [`Store::with_wait`]; a no-op without): the replicas that hold every
+    /// write this connection made to that node so far, refused when short.
+    pub(super) async fn wait_replicated(&self, key: &str) -> Result<(), StoreError> {
+        let Some((want, timeout_ms)) = self.wait else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(want).arg(timeout_ms);
+        let got: i64 = match &self.conn {
+            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+            // Routed by the key: redis-rs would otherwise send WAIT to every
+            // master and answer with the smallest count.
+            Conn::Cluster(c) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::with_key(key, SlotAddr::Master),
+                ));
+                c.clone()
+                    .route_command(cmd, route)
+                    .await
+                    .and_then(|v| redis::from_redis_value(v).map_err(redis::RedisError::from))
+            }
+        }
+        .map_err(redis_err("wait"))?;
+        if got < i64::from(want) {
+            return Err(StoreError::Redis {
+                op: "wait",
+                message: format!(
+                    "the write to {key} reached {got} of {want} replicas within {timeout_ms} ms \
+                     (redis.wait_replicas); retried, the cursor stays behind it"
+                ),
+            });
+        }
+        Ok(())
     }
 
     async fn open(target: &Target) -> Result<Conn, StoreError> {

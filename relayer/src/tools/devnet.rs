@@ -429,6 +429,8 @@ pub async fn run(
             url: redis_url.clone(),
             key_prefix: format!("sy-devnet-{}", crate::unix_ms()),
             cluster_nodes: Vec::new(),
+            wait_replicas: 0,
+            wait_timeout_ms: 1000,
         },
         tls: crate::config::TlsConfig::default(),
         http: HttpConfig {

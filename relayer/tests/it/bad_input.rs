@@ -116,6 +116,8 @@ impl Net {
                 url: redis_url.to_owned(),
                 key_prefix: format!("sy-bad-{}", self.chains.anvils[0].chain_id),
                 cluster_nodes: Vec::new(),
+                wait_replicas: 0,
+                wait_timeout_ms: 1000,
             },
             tls: switchyard::config::TlsConfig::default(),
             http: HttpConfig {

@@ -908,6 +908,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             url: redis_url.clone(),
             key_prefix: prefix.clone(),
             cluster_nodes: args.cluster_nodes.clone(),
+            wait_replicas: 0,
+            wait_timeout_ms: 1000,
         },
         tls: crate::config::TlsConfig::default(),
         // Each process of a `--processes` run has its own status API.
