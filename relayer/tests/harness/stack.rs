@@ -50,6 +50,8 @@ pub(crate) struct Stack {
     pub(crate) dispatcher: String,
     /// Extra TOML lines in every `[[chains]]` table.
     pub(crate) chain_extra: String,
+    /// Extra TOML lines in `[redis]`.
+    pub(crate) redis_extra: String,
     pub(crate) sent: HashMap<(u32, u32, usize), u64>,
     /// Route groups: (group domain, policy, member chain indices).
     pub(crate) groups: Vec<(u32, &'static str, Vec<usize>)>,
@@ -170,6 +172,7 @@ impl Stack {
             chains: infos,
             dispatcher: dispatcher.to_owned(),
             chain_extra: String::new(),
+            redis_extra: String::new(),
             sent: HashMap::new(),
             groups: Vec::new(),
             rpc_front: HashMap::new(),
@@ -210,10 +213,11 @@ impl Stack {
     pub(crate) fn config_path_for(&self, name: &str, submitter: &str) -> PathBuf {
         let d = self.dir.path();
         let mut t = format!(
-            "attester_key = {{ file = \"{}\" }}\nqueue_key = {{ file = \"{}\" }}\n[redis]\n{}\nkey_prefix = \"rel\"\n[dispatcher]\n{}\n",
+            "attester_key = {{ file = \"{}\" }}\nqueue_key = {{ file = \"{}\" }}\n[redis]\n{}\nkey_prefix = \"rel\"\n{}\n[dispatcher]\n{}\n",
             d.join("attester").display(),
             d.join("queue").display(),
             self.redis_toml(),
+            self.redis_extra,
             self.dispatcher,
         );
         for (i, c) in self.chains.iter().enumerate() {
@@ -630,6 +634,14 @@ pub(crate) fn single_redis(aof: bool) -> RedisSide {
         port,
         aof: dir,
     }
+}
+
+/// A 3-master cluster with one replica a master (failover tests).
+pub(crate) fn replicated_cluster() -> RedisSide {
+    let dir = tempfile::tempdir().expect("tmp").keep();
+    RedisSide::Cluster(
+        RedisCluster::spawn_replicated(3, 1, &dir, &[]).expect("3 masters, 3 replicas start"),
+    )
 }
 
 pub(crate) fn cluster() -> RedisSide {

@@ -10,6 +10,7 @@
 mod harness;
 
 mod chaos;
+mod failover;
 mod overload;
 mod prometheus;
 mod reliability;

@@ -402,6 +402,10 @@ pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
     /// `redis-cli`'s TLS arguments (empty without TLS).
     tls: Vec<String>,
+    /// Each node's cluster arguments (for [`RedisCluster::restart`]).
+    args: Vec<Vec<String>>,
+    /// Without TLS (restartable).
+    plain: bool,
     _dir: PathBuf,
 }
 
@@ -442,6 +446,7 @@ impl RedisCluster {
         let cli = find_tool("redis-cli")?;
         let cli_tls = tls.map(RedisTlsFiles::cli_args).unwrap_or_default();
         let mut nodes = Vec::new();
+        let mut args: Vec<Vec<String>> = Vec::new();
         for i in 0..masters * (1 + replicas) {
             let port = free_port();
             let node_dir = dir.join(format!("node{i}"));
@@ -466,6 +471,7 @@ impl RedisCluster {
                 &node_dir_arg,
             ];
             cluster.extend_from_slice(extra);
+            args.push(cluster.iter().map(|a| (*a).to_owned()).collect());
             nodes.push(match tls {
                 None => RedisServer::spawn_on(port, None, &cluster)?,
                 Some(tls) => {
@@ -536,8 +542,34 @@ impl RedisCluster {
         Ok(Self {
             nodes,
             tls: cli_tls,
+            args,
+            plain: tls.is_none(),
             _dir: dir.to_path_buf(),
         })
+    }
+
+    /// Kills node `i` with SIGKILL (a crashed master: what it had not
+    /// replicated is gone).
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].proc.kill();
+    }
+
+    /// Starts node `i` again on its port with its cluster configuration
+    /// file, so it rejoins with its identity (a failed-over master comes
+    /// back as a replica of its successor) and resyncs; no data of its own.
+    pub fn restart(&mut self, i: usize) -> Result<(), ProcError> {
+        let port = self.nodes[i].proc.port;
+        self.nodes[i].proc.kill();
+        if !self.plain {
+            return Err(ProcError::Start {
+                program: "redis-server",
+                port,
+                reason: "restarting a TLS cluster node is not supported".into(),
+            });
+        }
+        let args: Vec<&str> = self.args[i].iter().map(String::as_str).collect();
+        self.nodes[i] = RedisServer::spawn_on(port, None, &args)?;
+        Ok(())
     }
 
     /// Runs `redis-cli` against node `i` and returns its output (an error
