@@ -2,7 +2,16 @@
 # Scaling evidence for BENCHMARKS.md: builds the release binary, provides
 # matplotlib in a project-local virtualenv (.tools/venv), runs
 # deploy/scaling.py (arguments passed through, e.g. --seconds 60).
-# Output: docs/bench/scaling.json and docs/bench/scaling.png.
+# Sections: routes, body, processes (one Redis), and cluster: a grid of hub
+# processes x Redis Cluster masters (bench --redis-cluster M --processes P;
+# defaults grow with the cores, override with --processes-list 1,2,4
+# --masters-list 3,6 --cluster-routes 48), with a Markdown table and a
+# linear capacity model printed and stored in the JSON.
+# `--only cluster` (comma list of sections) runs just those and keeps the
+# other sections of the existing docs/bench/scaling.json.
+# Output: docs/bench/scaling.json, docs/bench/scaling.png (routes, body,
+# processes) and docs/bench/scaling-cluster.png (cluster grid, model).
+# Redraw without running: deploy/scaling.sh --plot-only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/setup.sh >/dev/null
