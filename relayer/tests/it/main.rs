@@ -14,6 +14,7 @@ mod balance;
 mod beacon;
 mod beacon_anchor;
 mod bench;
+mod capacity;
 mod cli;
 mod cometbft;
 mod contracts;
