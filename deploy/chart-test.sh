@@ -24,7 +24,10 @@
 #      selects exactly the pods it is meant to (never the trial Redis or the
 #      test pod for the hub); the trial Redis with appendonly yes,
 #      appendfsync always and noeviction (a copy of the chart without
-#      appendfsync must fail that check); the NetworkPolicy's ports and peers; the helm
+#      appendfsync must fail that check); redis.waitReplicas /
+#      waitTimeoutMs in hub.toml only when on (never in attester.toml; no
+#      render without them changes), with the hub's own ranges; the
+#      NetworkPolicy's ports and peers; the helm
 #      test pod asking the /readyz of the hub's Service and of each
 #      attester's; the PrometheusRule equal to deploy/prometheus/alerts.yml
 #      plus extraRules, passing `promtool check rules`; the rendered
@@ -1212,6 +1215,66 @@ else
   ok "a trial Redis without appendfsync is refused: $(cat "$out/trial-nofsync.log")"
 fi
 
+# redis.waitReplicas / waitTimeoutMs (hub.toml redis.wait_replicas /
+# wait_timeout_ms, a lane append's Redis WAIT): absent from every render
+# above (waitReplicas 0 by default leaves the configs as they were);
+# rendered when on, on a Redis Cluster and beside attesters, whose
+# attester.toml never has them (attesters append to no lane); the chart's
+# ranges are the hub's and `switchyard config check` accepts the render when
+# a built binary knows them.
+if grep -l 'wait_replicas\|wait_timeout_ms' "$out"/*.yaml >"$out/wait-default.log"; then
+  bad "redis.waitReplicas 0 (default): wait_replicas / wait_timeout_ms rendered in:"; cat "$out/wait-default.log"
+else
+  ok "redis.waitReplicas 0 (default): no wait_replicas / wait_timeout_ms in any render above"
+fi
+if "$helm" template sy "$chart" --namespace hub -f "$chart/examples/cluster-redis.yaml" \
+    --set redis.waitReplicas=1 --set redis.waitTimeoutMs=500 >"$out/wait-cluster.rendered" 2>"$out/wait.err" \
+  && "$helm" template sy "$chart" --namespace hub -f "$chart/examples/attesters.yaml" \
+    -f "$out/values/three-attesters.yaml" --set redis.waitReplicas=1 >"$out/wait-attesters.rendered" 2>>"$out/wait.err" \
+  && "$py" - "$out/wait-cluster.rendered" "$out/wait-attesters.rendered" "$bin" "$out" >"$out/wait.log" 2>&1 <<'PY'
+import json, os, subprocess, sys, tomllib
+import yaml
+cluster, attesters, binary, out = sys.argv[1:5]
+def tomls(path, key):
+    docs = [d for d in yaml.safe_load_all(open(path)) if d]
+    return [(d["metadata"]["name"], d["data"][key]) for d in docs
+            if d["kind"] == "ConfigMap" and key in d.get("data", {})]
+((_, hub_text),) = tomls(cluster, "hub.toml")
+r = tomllib.loads(hub_text)["redis"]
+assert r.get("cluster_nodes") and (r.get("wait_replicas"), r.get("wait_timeout_ms")) == (1, 500), r
+((_, hub2),) = tomls(attesters, "hub.toml")
+r = tomllib.loads(hub2)["redis"]
+assert (r.get("wait_replicas"), r.get("wait_timeout_ms")) == (1, 1000), r
+att = tomls(attesters, "attester.toml")
+assert len(att) == 3, [n for n, _ in att]
+for n, t in att:
+    r = tomllib.loads(t)["redis"]
+    assert "wait_replicas" not in r and "wait_timeout_ms" not in r, (n, r)
+if not binary:
+    sys.exit(0)
+hub = json.loads(subprocess.run([binary, "config", "schema"], capture_output=True, text=True, check=True).stdout)
+props = hub["properties"]["redis"]["properties"]
+if "wait_replicas" not in props:
+    print(f"  {binary} predates redis.wait_replicas: checked as TOML only")
+    sys.exit(0)
+chart = json.load(open("helm/switchyard/values.schema.json"))["properties"]["redis"]["properties"]
+for v, k in (("waitReplicas", "wait_replicas"), ("waitTimeoutMs", "wait_timeout_ms")):
+    want = {x: props[k].get(x) for x in ("type", "minimum", "maximum")}
+    got = {x: chart[v].get(x) for x in ("type", "minimum", "maximum")}
+    assert got == want, (v, got, k, want)
+p = os.path.join(out, "wait-cluster.hub.toml")
+open(p, "w").write(hub_text)
+c = subprocess.run([binary, "config", "check", "--skip-secrets", p], capture_output=True, text=True)
+assert c.returncode == 0, c.stdout + c.stderr
+print(f"  {binary} config check: {c.stdout.strip()}; ranges as its schema")
+PY
+then
+  ok "redis.waitReplicas 1, waitTimeoutMs 500: hub.toml wait_replicas = 1, wait_timeout_ms = 500 (Redis Cluster), none in attester.toml"
+  cat "$out/wait.log"
+else
+  bad "redis.waitReplicas / waitTimeoutMs:"; cat "$out/wait.err" "$out/wait.log" 2>/dev/null
+fi
+
 # The attesters' separation (3b) on copies of the chart broken on purpose:
 # each must render and fail attesters_check with the named problem.
 att_values=("$chart/examples/attesters.yaml" "$out/values/three-attesters.yaml")
@@ -1323,6 +1386,8 @@ expect_refused "a NetworkPolicy CIDR that is not one" --set networkPolicy.enable
 printf 'networkPolicy:\n  enabled: true\n  egress:\n    dns:\n      ports: []\n' >"$out/dns-no-ports.yaml"
 expect_refused "a NetworkPolicy DNS rule without ports (every port)" -f "$out/dns-no-ports.yaml"
 expect_refused "the latest tag for the test image" --set tests.image.tag=latest
+expect_refused "redis.waitReplicas over 16" --set redis.waitReplicas=17
+expect_refused "a WAIT timeout under 10 ms" --set redis.waitTimeoutMs=5
 # One attester of the release, for the refusals below.
 cat >"$out/one-attester.yaml" <<'EOF'
 attesters:
@@ -1392,6 +1457,15 @@ expect_refused_by_template "an ExternalSecret missing a key the hub reads" -f "$
 expect_refused_by_template "a NetworkPolicy that blocks the Redis port" --set networkPolicy.enabled=true \
   --set redis.url=rediss://redis.example.internal:6380
 expect_refused_by_template "mode none without attesters" --set mode=none
+# redis.waitReplicas with the trial Redis, which has no replica: refused for
+# that reason, not another.
+if "$helm" template sy "$chart" --set redis.trial.enabled=true --set redis.waitReplicas=1 >/dev/null 2>"$out/neg.err"; then
+  bad "refuses redis.waitReplicas with the trial Redis (helm template accepted it)"
+elif grep -q "the trial Redis has no replica" "$out/neg.err"; then
+  ok "refuses redis.waitReplicas with the trial Redis: $(grep -m1 -o "execution error.*" "$out/neg.err" | cut -c1-150)"
+else
+  bad "refuses redis.waitReplicas with the trial Redis, for another reason:"; cat "$out/neg.err"
+fi
 expect_refused_by_template "hubAttesters in mode none" -f "$out/one-attester.yaml" --set mode=none \
   --set 'hubAttesters[0].name=alpha'
 expect_refused_by_template "a hub attester without url that this release does not run" \

@@ -308,6 +308,15 @@ secret references to the mounted Secret) are merged into values.config.
 {{- if and .Values.redis.clusterNodes (not .Values.redis.trial.enabled) }}
 {{- $_ := set $redis "cluster_nodes" .Values.redis.clusterNodes }}
 {{- end }}
+{{- /* Lane appends wait for replicas (hub only: attesters append to no lane);
+     written only when on, so configs rendered without it stay as they were. */}}
+{{- if gt (int .Values.redis.waitReplicas) 0 }}
+{{- if .Values.redis.trial.enabled }}
+{{- fail (printf "redis.waitReplicas %d with redis.trial.enabled: the trial Redis has no replica, so every lane append would stall (use waitReplicas 0, or a Redis with a replica per master)" (int .Values.redis.waitReplicas)) }}
+{{- end }}
+{{- $_ := set $redis "wait_replicas" (int .Values.redis.waitReplicas) }}
+{{- $_ := set $redis "wait_timeout_ms" (int .Values.redis.waitTimeoutMs) }}
+{{- end }}
 {{- $chains := list }}
 {{- range .Values.config.chains }}
 {{- $c := deepCopy . }}
