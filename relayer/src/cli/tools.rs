@@ -102,6 +102,11 @@ pub struct BenchCli {
         conflicts_with = "redis"
     )]
     pub redis_cluster_nodes: Vec<String>,
+    /// The hubs' `redis.wait_replicas`: every lane append waits until this
+    /// many replicas hold it (needs a cluster with that many replicas a
+    /// master, or a Redis with replicas); measures the setting's cost.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub wait_replicas: u32,
     /// Internal: where a part writes the nonces it delivered.
     #[arg(long, hide = true)]
     pub ledger_out: Option<PathBuf>,
@@ -151,6 +156,7 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         redis_cluster,
         cluster_replicas,
         redis_cluster_nodes,
+        wait_replicas,
         ledger_out,
     } = args;
     if sink == SinkKind::Anvil && (processes > 1 || shared_sink) {
@@ -188,6 +194,7 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         redis_cluster,
         cluster_replicas,
         cluster_nodes: redis_cluster_nodes,
+        wait_replicas,
         ledger_out,
         ..crate::tools::bench::BenchArgs::default()
     };

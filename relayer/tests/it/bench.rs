@@ -178,10 +178,13 @@ fn bench_on_a_redis_cluster_with_replicas_checks_exactly_once_across_processes()
         "1",
         "--processes",
         "2",
+        "--wait-replicas",
+        "1",
         "--batch-size",
         "200",
     ]);
     assert_eq!(report["processes"], 2, "{report}");
+    assert_eq!(report["wait_replicas"], 1, "{report}");
     assert_eq!(report["redis_masters"], 3, "{report}");
     assert_eq!(report["cluster_replicas"], 1, "{report}");
     // The parts' ledgers were merged: distinct deliveries are counted
@@ -242,6 +245,11 @@ fn bench_refuses_a_wrong_or_unreachable_cluster_with_the_reason() {
     let err = fails(&["--smoke", "--redis-cluster", "2"]);
     assert!(
         err.contains("--redis-cluster: expected at least 3 masters") && err.contains("got 2"),
+        "{err}"
+    );
+    let err = fails(&["--smoke", "--redis-cluster", "3", "--wait-replicas", "1"]);
+    assert!(
+        err.contains("--wait-replicas 1: expected at most --cluster-replicas (0)"),
         "{err}"
     );
     // A plain Redis named as a cluster node.

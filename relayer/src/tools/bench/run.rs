@@ -93,6 +93,9 @@ pub struct BenchArgs {
     pub cluster_replicas: usize,
     /// Use this Redis Cluster (seed node URLs) instead of starting one.
     pub cluster_nodes: Vec<String>,
+    /// `redis.wait_replicas` of the hubs (0: off): each lane append waits
+    /// until this many replicas hold it.
+    pub wait_replicas: u32,
     /// A part writes every nonce its sinks delivered here when it ends,
     /// for the coordinator's exactly-once check across parts.
     pub ledger_out: Option<std::path::PathBuf>,
@@ -150,6 +153,7 @@ impl Default for BenchArgs {
             redis_cluster: None,
             cluster_replicas: 0,
             cluster_nodes: Vec::new(),
+            wait_replicas: 0,
             ledger_out: None,
         }
     }
@@ -237,6 +241,9 @@ pub struct BenchReport {
     /// Replicas per master of that cluster.
     #[serde(default)]
     pub cluster_replicas: Option<usize>,
+    /// `redis.wait_replicas` the hubs ran with.
+    #[serde(default)]
+    pub wait_replicas: u32,
     /// Each hub process of a multi-process or cluster run, in part order.
     #[serde(default)]
     pub parts: Vec<PartReport>,
@@ -444,6 +451,9 @@ async fn coordinate(
         if args.status_journal {
             cmd.arg("--status-journal");
         }
+        if args.wait_replicas > 0 {
+            cmd.args(["--wait-replicas", &args.wait_replicas.to_string()]);
+        }
         children.push(
             cmd.spawn()
                 .map_err(|e| setup(format!("starting part {i}: {e}")))?,
@@ -613,6 +623,7 @@ async fn coordinate(
         offered_messages_per_second: args.rate,
         redis_masters: cluster_masters(&args),
         cluster_replicas: args.redis_cluster.map(|_| args.cluster_replicas),
+        wait_replicas: args.wait_replicas,
         parts: reports
             .iter()
             .map(|r| PartReport {
@@ -782,6 +793,12 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
                 .into(),
         ));
     }
+    if args.redis_cluster.is_some() && args.wait_replicas as usize > args.cluster_replicas {
+        return Err(setup(format!(
+            "--wait-replicas {}: expected at most --cluster-replicas ({}), or no append is ever acknowledged",
+            args.wait_replicas, args.cluster_replicas
+        )));
+    }
     if (args.processes > 1 || cluster) && args.part.is_none() {
         return coordinate(args, shutdown).await;
     }
@@ -908,7 +925,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             url: redis_url.clone(),
             key_prefix: prefix.clone(),
             cluster_nodes: args.cluster_nodes.clone(),
-            wait_replicas: 0,
+            wait_replicas: args.wait_replicas,
             wait_timeout_ms: 1000,
         },
         tls: crate::config::TlsConfig::default(),
@@ -1292,6 +1309,7 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         processes: 1,
         redis_masters: cluster_masters(&args),
         cluster_replicas: None,
+        wait_replicas: args.wait_replicas,
         parts: Vec::new(),
         redis_nodes: Vec::new(),
         gas_per_message,
