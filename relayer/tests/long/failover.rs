@@ -8,7 +8,9 @@
 //! - `wait_refuses`: the setting is in effect (an append its replicas did
 //!   not acknowledge is refused and retried, the cursor stays behind it);
 //! - `four_replicas`: four hubs on one cluster, one killed and another
-//!   started: the leases rebalance, nothing lost or duplicated.
+//!   started: the leases rebalance, nothing lost or duplicated;
+//! - `resharding`: slots migrated between masters under traffic (`ASK`,
+//!   `MOVED`, `TRYAGAIN` answered meanwhile): exactly once.
 //!
 //! Each failover test prints how long the hub took to deliver again.
 
@@ -348,4 +350,91 @@ async fn four_hub_replicas_on_a_cluster_rebalance_when_one_dies_and_one_joins() 
     // The newcomer took part of the work.
     let text = hubs[4].metrics().await.unwrap_or_default();
     assert!(owned(&text) >= 2, "h4 owns shards: {}", owned(&text));
+}
+
+/// Slots move between masters while traffic flows (`redis-cli --cluster
+/// reshard`: keys migrated one by one, the hub's requests answered with
+/// `ASK`, `MOVED` or `TRYAGAIN` meanwhile): every message is delivered
+/// exactly once, in channel order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_resharding_under_traffic_delivers_exactly_once() {
+    let mut stack = Stack::new(2, 2, crate::harness::stack::cluster(), DISPATCH).await;
+    let hub = stack.spawn_hub("hub");
+    traffic(&mut stack, 3, 50, Duration::from_millis(300)).await;
+    let (ports, ids): (Vec<u16>, Vec<String>) = {
+        let c = cluster_of(&stack);
+        (0..c.nodes.len())
+            .map(|i| {
+                (
+                    c.nodes[i].proc.port,
+                    c.cli(i, &["cluster", "myid"])
+                        .expect("myid")
+                        .trim()
+                        .to_owned(),
+                )
+            })
+            .unzip()
+    };
+    // Every slot of node 0 to node 1, then half of them back to node 2,
+    // while the traffic goes on.
+    let moves = [(0usize, 1usize, 5461u32), (1, 2, 2730)];
+    let reshard = tokio::task::spawn_blocking(move || {
+        let cli = switchyard_localnet::procs::find_tool("redis-cli").expect("redis-cli");
+        let start = Instant::now();
+        for (from, to, slots) in moves {
+            let out = std::process::Command::new(&cli)
+                .args(["--cluster", "reshard", &format!("127.0.0.1:{}", ports[0])])
+                .args(["--cluster-from", &ids[from], "--cluster-to", &ids[to]])
+                .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("redis-cli runs");
+            assert!(
+                out.status.success(),
+                "reshard {from} -> {to}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        start.elapsed()
+    });
+    traffic(&mut stack, 6, 50, Duration::from_millis(300)).await;
+    let took = reshard.await.expect("reshard ran");
+    // Node 0 holds no slot now; nodes 1 and 2 hold them all.
+    let nodes = cluster_of(&stack)
+        .cli(1, &["cluster", "nodes"])
+        .expect("nodes");
+    let zero = nodes
+        .lines()
+        .find(|l| l.starts_with(&ids_of(&stack)[0]))
+        .expect("node 0 listed");
+    assert_eq!(
+        zero.split_whitespace().count(),
+        8,
+        "node 0 keeps no slot range: {zero}"
+    );
+    traffic(&mut stack, 2, 50, Duration::from_millis(300)).await;
+    let total = stack.total_sent();
+    let done = stack.wait_all(Duration::from_secs(180)).await;
+    let v = stack.verify().await;
+    assert!(done, "not all delivered: {v:?}\n{}", tail(&hub.log));
+    assert_exactly_once(&v, total);
+    let text = hub.metrics().await.unwrap_or_default();
+    eprintln!(
+        "[reshard] 8,191 slot moves in {:.1} s under traffic; redis errors counted {}; {total} messages exactly once",
+        took.as_secs_f64(),
+        metric(&text, "switchyard_redis_errors_total", &[]),
+    );
+}
+
+fn ids_of(stack: &Stack) -> Vec<String> {
+    let c = cluster_of(stack);
+    (0..c.nodes.len())
+        .map(|i| {
+            c.cli(i, &["cluster", "myid"])
+                .expect("myid")
+                .trim()
+                .to_owned()
+        })
+        .collect()
 }
