@@ -162,3 +162,44 @@ async fn a_fresh_store_gets_the_format_the_same_starts_a_newer_is_refused() {
     assert!(stderr.contains("written by a newer hub"), "{stderr}");
     assert_eq!(format(&redis).await, Some(newer.to_string()));
 }
+
+/// A Redis of the wrong kind is refused at start with what to change (exit
+/// code 3, configuration), not retried forever: `redis.cluster_nodes`
+/// naming a plain Redis, and `redis.url` naming a Redis Cluster node.
+#[tokio::test]
+async fn a_redis_of_the_wrong_kind_is_refused_at_start_with_the_setting_to_change() {
+    let plain = RedisServer::spawn(None).expect("redis-server");
+    let cdir = tempfile::tempdir().expect("dir");
+    let cluster = switchyard_localnet::procs::RedisCluster::spawn(3, cdir.path()).expect("cluster");
+    let dir = tempfile::tempdir().expect("dir");
+    let cases = [
+        (
+            config("redis://unused:1").replace(
+                "url = \"redis://unused:1\"",
+                &format!(
+                    "url = \"redis://unused:1\"\ncluster_nodes = [\"{}\"]",
+                    plain.url
+                ),
+            ),
+            "redis.cluster_nodes: expected Redis Cluster nodes, got a Redis with cluster support disabled",
+        ),
+        (
+            config(&cluster.urls()[0]),
+            "redis.url: expected a single Redis, got a Redis Cluster node",
+        ),
+    ];
+    for (i, (text, expected)) in cases.into_iter().enumerate() {
+        let file = dir.path().join(format!("hub{i}.toml"));
+        std::fs::write(&file, text).expect("write");
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            command("run", &file, &[]).stdout(Stdio::piped()).output(),
+        )
+        .await
+        .expect("refused without retrying")
+        .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}
