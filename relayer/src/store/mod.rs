@@ -427,6 +427,12 @@ impl Store {
     /// `WAIT` on the connection and node that wrote `key` (with
     /// [`Store::with_wait`]; a no-op without): the replicas that hold every
     /// write this connection made to that node so far, refused when short.
+    ///
+    /// Two limits, both documented in docs/exactly-once.md (F2): the
+    /// connection is multiplexed, so other tasks' commands queue behind a
+    /// `WAIT` for up to its timeout when a replica lags; and a reconnect
+    /// between the append and the `WAIT` makes the `WAIT` count the new
+    /// connection's (no) writes, so that one append goes unconfirmed.
     pub(super) async fn wait_replicated(&self, key: &str) -> Result<(), StoreError> {
         let Some((want, timeout_ms)) = self.wait else {
             return Ok(());
