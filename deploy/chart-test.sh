@@ -1200,7 +1200,9 @@ for persist in false true; do
   if ! "$helm" template sy "$chart" --namespace hub --set redis.trial.enabled=true \
       --set redis.trial.persistence.enabled=$persist >"$out/trial-$persist.yaml" 2>"$out/trial.err" \
     || ! trial_durable "$out/trial-$persist.yaml" >"$out/trial.log" 2>&1; then
-    durable=0; bad "trial Redis (persistence $persist):"; cat "$out/trial.err" "$out/trial.log"
+    # A failed render leaves no trial.log: print what exists, so that set -e
+    # does not end the script before its count line.
+    durable=0; bad "trial Redis (persistence $persist):"; cat "$out/trial.err" "$out/trial.log" 2>/dev/null || true
   fi
 done
 if [ "$durable" = 1 ]; then

@@ -276,3 +276,35 @@ fn bench_refuses_a_wrong_or_unreachable_cluster_with_the_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_on_a_given_cluster_spreads_its_lanes_over_every_master() {
+    use switchyard_localnet::procs::RedisCluster;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let cluster = RedisCluster::spawn(3, dir.path()).expect("cluster starts");
+    let (report, _) = smoke(&[
+        "--redis-cluster-nodes",
+        &cluster.urls().join(","),
+        "--batch-size",
+        "200",
+    ]);
+    assert_eq!(report["redis_masters"], 3, "{report}");
+    assert_eq!(report["duplicates"], 0, "{report}");
+    assert!(
+        report["delivered_total"].as_u64().is_some_and(|n| n > 0),
+        "{report}"
+    );
+    // Not started by the bench: no node CPU to report.
+    assert_eq!(report["redis_nodes"], serde_json::json!([]), "{report}");
+    // The run's keys (lanes, cursors, states) landed on every master.
+    for i in 0..3 {
+        let keys: u64 = cluster
+            .cli(i, &["dbsize"])
+            .expect("redis-cli")
+            .trim()
+            .parse()
+            .expect("a count");
+        assert!(keys > 0, "master {i} holds none of the run's keys");
+    }
+}

@@ -394,10 +394,11 @@ async fn coordinate(
     };
     let probe_key = QueueKey::new(keccak256(b"switchyard bench queue key").as_slice())
         .map_err(|e| setup(e.to_string()))?;
-    let given = if cluster_nodes.is_empty() || cluster.is_some() {
-        "--redis"
-    } else {
-        "--redis-cluster-nodes"
+    let given = match (&cluster, cluster_nodes.is_empty(), &args.redis) {
+        (Some(_), _, _) => "--redis-cluster",
+        (None, false, _) => "--redis-cluster-nodes",
+        (None, true, Some(_)) => "--redis",
+        (None, true, None) => "the bench's redis-server",
     };
     match tokio::time::timeout(
         Duration::from_secs(15),
