@@ -299,6 +299,27 @@ pub struct DevnetCli {
     /// Most messages in one delivery transaction.
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=2000))]
     pub batch_size: u64,
+    /// Start a Redis Cluster of N masters (at least 3) instead of one
+    /// redis-server.
+    #[arg(long, value_name = "N", conflicts_with = "redis")]
+    pub redis_cluster: Option<usize>,
+    /// Replicas per master of the `--redis-cluster` cluster.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 0,
+        requires = "redis_cluster"
+    )]
+    pub cluster_replicas: usize,
+    /// The hub's `redis.wait_replicas`: every lane append waits until this
+    /// many replicas hold it (at most --cluster-replicas).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        requires = "redis_cluster"
+    )]
+    pub wait_replicas: u32,
 }
 
 /// Runs `switchyard devnet`.
@@ -320,6 +341,9 @@ pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
         attesters,
         threshold,
         batch_size,
+        redis_cluster,
+        cluster_replicas,
+        wait_replicas,
     } = args;
     init_tracing(LogFormat::Text, log_level.filter());
     if body_size > 16 * 1024 {
@@ -343,6 +367,9 @@ pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
         attesters,
         threshold: threshold.unwrap_or(attesters / 2 + 1),
         batch_size: batch_size as usize,
+        redis_cluster,
+        cluster_replicas,
+        wait_replicas,
         ..DevnetArgs::default()
     };
     let report = devnet::run(args, shutdown).await?;

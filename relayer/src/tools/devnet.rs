@@ -21,7 +21,7 @@ use crate::config::{
 };
 use crate::hub::Hub;
 use crate::metrics::{stage, sum_messages_in_text};
-use switchyard_localnet::procs::{Anvil, RedisServer, repo_root};
+use switchyard_localnet::procs::{Anvil, RedisCluster, RedisServer, repo_root};
 
 /// Errors of the devnet.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,13 @@ pub struct DevnetArgs {
     pub switchyard_bin: Option<PathBuf>,
     /// Most messages in one delivery transaction.
     pub batch_size: usize,
+    /// Start a Redis Cluster of this many masters (at least 3) instead of
+    /// one redis-server.
+    pub redis_cluster: Option<usize>,
+    /// Replicas per master of that cluster.
+    pub cluster_replicas: usize,
+    /// The hub's `redis.wait_replicas`.
+    pub wait_replicas: u32,
 }
 
 impl Default for DevnetArgs {
@@ -98,6 +105,9 @@ impl Default for DevnetArgs {
             timeout: Duration::from_secs(600),
             http: SocketAddr::from(([127, 0, 0, 1], 0)),
             confirmations: 2,
+            redis_cluster: None,
+            cluster_replicas: 0,
+            wait_replicas: 0,
             artifacts: repo_root().join(ARTIFACTS_DIR),
             serve: false,
             info: None,
@@ -279,14 +289,48 @@ pub async fn run(
     } else {
         args.rpc.clone()
     };
-    let redis_server = match &args.redis {
-        Some(_) => None,
-        None => Some(RedisServer::spawn(None)?),
+    if let Some(n) = args.redis_cluster {
+        if n < 3 || args.redis.is_some() {
+            return Err(DevnetError::Other(format!(
+                "--redis-cluster: expected at least 3 masters and no --redis, got {n}{}",
+                if args.redis.is_some() {
+                    " and --redis"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if args.wait_replicas as usize > args.cluster_replicas {
+            return Err(DevnetError::Other(format!(
+                "--wait-replicas {}: expected at most --cluster-replicas ({})",
+                args.wait_replicas, args.cluster_replicas
+            )));
+        }
+    }
+    let cluster_dir = std::env::temp_dir().join(format!(
+        "switchyard-devnet-cluster-{}-{}",
+        std::process::id(),
+        crate::unix_ms()
+    ));
+    let cluster = match args.redis_cluster {
+        Some(n) => Some(RedisCluster::spawn_replicated(
+            n,
+            args.cluster_replicas,
+            &cluster_dir,
+            &[],
+        )?),
+        None => None,
     };
+    let redis_server = match (&args.redis, &cluster) {
+        (None, None) => Some(RedisServer::spawn(None)?),
+        _ => None,
+    };
+    // With a cluster: its seed nodes, listed.
     let redis_url = args
         .redis
         .clone()
         .or_else(|| redis_server.as_ref().map(|r| r.url.clone()))
+        .or_else(|| cluster.as_ref().map(|c| c.urls().join(",")))
         .ok_or_else(|| DevnetError::Other("no redis".into()))?;
     progress(&format!(
         "{} chains: {}; redis {redis_url}",
@@ -426,10 +470,14 @@ pub async fn run(
     let mut cfg = Config {
         role: Role::All,
         redis: RedisConfig {
-            url: redis_url.clone(),
+            url: match &cluster {
+                // Ignored beside cluster_nodes; a URL all the same.
+                Some(c) => c.urls()[0].clone(),
+                None => redis_url.clone(),
+            },
             key_prefix: format!("sy-devnet-{}", crate::unix_ms()),
-            cluster_nodes: Vec::new(),
-            wait_replicas: 0,
+            cluster_nodes: cluster.as_ref().map(|c| c.urls()).unwrap_or_default(),
+            wait_replicas: args.wait_replicas,
             wait_timeout_ms: 1000,
         },
         tls: crate::config::TlsConfig::default(),
@@ -515,6 +563,8 @@ pub async fn run(
     let mut report = verify(&chains, &args, sent, seconds).await?;
     drop(anvils);
     drop(redis_server);
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(&cluster_dir);
     report.metrics = metrics;
     report.redis = redis_url;
     report.http = http;

@@ -230,3 +230,45 @@ async fn devnet_steady_mode_stops_everything_it_started_on_sigterm() {
         );
     }
 }
+
+/// `switchyard devnet --redis-cluster 3 --cluster-replicas 1
+/// --wait-replicas 1`: the hub on a replicated Redis Cluster, waiting for a
+/// replica on every lane append, delivers every message once; too few
+/// replicas for the wait is refused with the reason.
+#[test]
+fn devnet_on_a_replicated_redis_cluster_delivers_exactly_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["devnet", "--messages", "200", "--timeout-secs", "300"])
+        .args(["--redis-cluster", "3", "--cluster-replicas", "1"])
+        .args(["--wait-replicas", "1"])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "devnet failed: {stdout}\n{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("JSON");
+    for (k, v) in [
+        ("sent", 400),
+        ("delivered", 400),
+        ("duplicates", 0),
+        ("lost", 0),
+    ] {
+        assert_eq!(report[k], v, "{k}: {report}");
+    }
+    // Six nodes, listed as the devnet's Redis.
+    let redis = report["redis"].as_str().expect("redis");
+    assert_eq!(redis.split(',').count(), 6, "{redis}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["devnet", "--messages", "1", "--redis-cluster", "3"])
+        .args(["--wait-replicas", "1"])
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--wait-replicas 1: expected at most --cluster-replicas (0)"),
+        "{stderr}"
+    );
+}
