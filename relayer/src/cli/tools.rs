@@ -81,32 +81,18 @@ pub struct BenchCli {
     /// afterwards; measures that cost).
     #[arg(long)]
     pub shared_sink: bool,
-    /// Start a Redis Cluster of N masters (at least 3) on loopback instead
-    /// of one redis-server; reports every node's CPU.
-    #[arg(long, value_name = "N", conflicts_with_all = ["redis", "redis_cluster_nodes"])]
-    pub redis_cluster: Option<usize>,
-    /// Replicas per master of the `--redis-cluster` cluster.
-    #[arg(
-        long,
-        value_name = "R",
-        default_value_t = 0,
-        requires = "redis_cluster"
-    )]
-    pub cluster_replicas: usize,
+    /// A Redis Cluster started here (the bench reports every node's CPU).
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
     /// Use this Redis Cluster (seed node URLs, comma separated) instead
     /// of starting one.
     #[arg(
         long,
         value_name = "URLS",
         value_delimiter = ',',
-        conflicts_with = "redis"
+        conflicts_with_all = ["redis", "redis_cluster"]
     )]
     pub redis_cluster_nodes: Vec<String>,
-    /// The hubs' `redis.wait_replicas`: every lane append waits until this
-    /// many replicas hold it (needs a cluster with that many replicas a
-    /// master, or a Redis with replicas); measures the setting's cost.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub wait_replicas: u32,
     /// Internal: where a part writes the nonces it delivered.
     #[arg(long, hide = true)]
     pub ledger_out: Option<PathBuf>,
@@ -153,10 +139,13 @@ pub async fn bench(args: BenchCli) -> anyhow::Result<ExitCode> {
         status_journal,
         attesters,
         threshold,
-        redis_cluster,
-        cluster_replicas,
+        cluster:
+            ClusterFlags {
+                redis_cluster,
+                cluster_replicas,
+                wait_replicas,
+            },
         redis_cluster_nodes,
-        wait_replicas,
         ledger_out,
     } = args;
     if sink == SinkKind::Anvil && (processes > 1 || shared_sink) {
@@ -299,8 +288,17 @@ pub struct DevnetCli {
     /// Most messages in one delivery transaction.
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=2000))]
     pub batch_size: u64,
-    /// Start a Redis Cluster of N masters (at least 3) instead of one
-    /// redis-server.
+    /// A Redis Cluster for the devnet's hub.
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+}
+
+/// `--redis-cluster`, `--cluster-replicas`, `--wait-replicas`: a Redis
+/// Cluster on loopback for `bench` and `devnet`, and the hubs' wait on it.
+#[derive(clap::Args, Debug)]
+pub struct ClusterFlags {
+    /// Start a Redis Cluster of N masters (at least 3) on loopback instead
+    /// of one redis-server.
     #[arg(long, value_name = "N", conflicts_with = "redis")]
     pub redis_cluster: Option<usize>,
     /// Replicas per master of the `--redis-cluster` cluster.
@@ -311,14 +309,10 @@ pub struct DevnetCli {
         requires = "redis_cluster"
     )]
     pub cluster_replicas: usize,
-    /// The hub's `redis.wait_replicas`: every lane append waits until this
-    /// many replicas hold it (at most --cluster-replicas).
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 0,
-        requires = "redis_cluster"
-    )]
+    /// The hubs' `redis.wait_replicas`: every lane append waits until this
+    /// many replicas hold it (at most --cluster-replicas, or what a given
+    /// cluster has); measures the setting's cost.
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub wait_replicas: u32,
 }
 
@@ -341,9 +335,12 @@ pub async fn devnet(args: DevnetCli) -> anyhow::Result<ExitCode> {
         attesters,
         threshold,
         batch_size,
-        redis_cluster,
-        cluster_replicas,
-        wait_replicas,
+        cluster:
+            ClusterFlags {
+                redis_cluster,
+                cluster_replicas,
+                wait_replicas,
+            },
     } = args;
     init_tracing(LogFormat::Text, log_level.filter());
     if body_size > 16 * 1024 {

@@ -289,6 +289,12 @@ pub async fn run(
     } else {
         args.rpc.clone()
     };
+    if args.wait_replicas > 0 && args.redis_cluster.is_none() {
+        return Err(DevnetError::Other(format!(
+            "--wait-replicas {}: expected --redis-cluster with --cluster-replicas (the devnet's one redis-server has no replica)",
+            args.wait_replicas
+        )));
+    }
     if let Some(n) = args.redis_cluster {
         if n < 3 || args.redis.is_some() {
             return Err(DevnetError::Other(format!(
