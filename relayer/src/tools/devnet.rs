@@ -323,7 +323,6 @@ pub async fn run(
             n,
             args.cluster_replicas,
             &cluster_dir,
-            &[],
         )?),
         None => None,
     };

@@ -640,7 +640,7 @@ pub(crate) fn single_redis(aof: bool) -> RedisSide {
 pub(crate) fn replicated_cluster() -> RedisSide {
     let dir = tempfile::tempdir().expect("tmp").keep();
     RedisSide::Cluster(
-        RedisCluster::spawn_replicated(3, 1, &dir, &[]).expect("3 masters, 3 replicas start"),
+        RedisCluster::spawn_replicated(3, 1, &dir).expect("3 masters, 3 replicas start"),
     )
 }
 

@@ -377,6 +377,7 @@ async fn redis_cluster_resharding_under_traffic_delivers_exactly_once() {
     };
     // Every slot of node 0 to node 1, then half of them back to node 2,
     // while the traffic goes on.
+    let node0 = ids[0].clone();
     let moves = [(0usize, 1usize, 5461u32), (1, 2, 2730)];
     let reshard = tokio::task::spawn_blocking(move || {
         let cli = switchyard_localnet::procs::find_tool("redis-cli").expect("redis-cli");
@@ -406,7 +407,7 @@ async fn redis_cluster_resharding_under_traffic_delivers_exactly_once() {
         .expect("nodes");
     let zero = nodes
         .lines()
-        .find(|l| l.starts_with(&ids_of(&stack)[0]))
+        .find(|l| l.starts_with(&node0))
         .expect("node 0 listed");
     assert_eq!(
         zero.split_whitespace().count(),
@@ -425,16 +426,4 @@ async fn redis_cluster_resharding_under_traffic_delivers_exactly_once() {
         took.as_secs_f64(),
         metric(&text, "switchyard_redis_errors_total", &[]),
     );
-}
-
-fn ids_of(stack: &Stack) -> Vec<String> {
-    let c = cluster_of(stack);
-    (0..c.nodes.len())
-        .map(|i| {
-            c.cli(i, &["cluster", "myid"])
-                .expect("myid")
-                .trim()
-                .to_owned()
-        })
-        .collect()
 }

@@ -404,8 +404,6 @@ pub struct RedisCluster {
     tls: Vec<String>,
     /// Each node's cluster arguments (for [`RedisCluster::restart`]).
     args: Vec<Vec<String>>,
-    /// Without TLS (restartable).
-    plain: bool,
     _dir: PathBuf,
 }
 
@@ -413,27 +411,25 @@ impl RedisCluster {
     /// Starts `n` (at least 3) cluster-enabled servers and joins them with
     /// `redis-cli --cluster create`; their files live under `dir`.
     pub fn spawn(n: usize, dir: &Path) -> Result<Self, ProcError> {
-        Self::spawn_with(n, 0, dir, None, &[])
+        Self::spawn_with(n, 0, dir, None)
     }
 
     /// Starts `masters` (at least 3) masters with `replicas` replicas each
-    /// (`redis-cli --cluster create --cluster-replicas`), every node also
-    /// given `extra` arguments (for example `--min-replicas-to-write 1`).
-    /// Returns once the cluster is ok and every replica is in sync with
-    /// its master, so a failover right after start finds data to promote.
+    /// (`redis-cli --cluster create --cluster-replicas`). Returns once the
+    /// cluster is ok and every replica is in sync with its master, so a
+    /// failover right after start finds data to promote.
     pub fn spawn_replicated(
         masters: usize,
         replicas: usize,
         dir: &Path,
-        extra: &[&str],
     ) -> Result<Self, ProcError> {
-        Self::spawn_with(masters, replicas, dir, None, extra)
+        Self::spawn_with(masters, replicas, dir, None)
     }
 
     /// As [`RedisCluster::spawn`], every node (and the cluster bus) over
     /// TLS only; the seed URLs are `rediss://`.
     pub fn spawn_tls(n: usize, dir: &Path, tls: &RedisTlsFiles) -> Result<Self, ProcError> {
-        Self::spawn_with(n, 0, dir, Some(tls), &[])
+        Self::spawn_with(n, 0, dir, Some(tls))
     }
 
     fn spawn_with(
@@ -441,7 +437,6 @@ impl RedisCluster {
         replicas: usize,
         dir: &Path,
         tls: Option<&RedisTlsFiles>,
-        extra: &[&str],
     ) -> Result<Self, ProcError> {
         let cli = find_tool("redis-cli")?;
         let cli_tls = tls.map(RedisTlsFiles::cli_args).unwrap_or_default();
@@ -458,7 +453,7 @@ impl RedisCluster {
             let conf = node_dir.join("nodes.conf");
             let conf = conf.to_string_lossy().into_owned();
             let node_dir_arg = node_dir.to_string_lossy().into_owned();
-            let mut cluster = vec![
+            let cluster = vec![
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -470,7 +465,6 @@ impl RedisCluster {
                 "--dir",
                 &node_dir_arg,
             ];
-            cluster.extend_from_slice(extra);
             args.push(cluster.iter().map(|a| (*a).to_owned()).collect());
             nodes.push(match tls {
                 None => RedisServer::spawn_on(port, None, &cluster)?,
@@ -508,27 +502,24 @@ impl RedisCluster {
                 ),
             });
         }
+        let cluster = Self {
+            nodes,
+            tls: cli_tls,
+            args,
+            _dir: dir.to_path_buf(),
+        };
         // Wait until every node reports the cluster as ok, and every
         // replica's link to its master is up.
         let start = Instant::now();
         loop {
-            let ok = nodes.iter().all(|s| {
-                let port = s.proc.port.to_string();
-                let info = |section: &str| {
-                    Command::new(&cli)
-                        .args(&cli_tls)
-                        .args(["-p", &port])
-                        .args(section.split(' '))
-                        .output()
-                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                        .unwrap_or_default()
-                };
-                let repl = info("info replication");
-                info("cluster info").contains("cluster_state:ok")
+            let ok = (0..cluster.nodes.len()).all(|i| {
+                let ask = |args: &[&str]| cluster.cli(i, args).unwrap_or_default();
+                let repl = ask(&["info", "replication"]);
+                ask(&["cluster", "info"]).contains("cluster_state:ok")
                     && (repl.contains("role:master") || repl.contains("master_link_status:up"))
             });
             if ok {
-                break;
+                return Ok(cluster);
             }
             if start.elapsed() > Duration::from_secs(30) {
                 return Err(ProcError::Start {
@@ -539,13 +530,6 @@ impl RedisCluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(Self {
-            nodes,
-            tls: cli_tls,
-            args,
-            plain: tls.is_none(),
-            _dir: dir.to_path_buf(),
-        })
     }
 
     /// Kills node `i` with SIGKILL (a crashed master: what it had not
@@ -560,7 +544,7 @@ impl RedisCluster {
     pub fn restart(&mut self, i: usize) -> Result<(), ProcError> {
         let port = self.nodes[i].proc.port;
         self.nodes[i].proc.kill();
-        if !self.plain {
+        if !self.tls.is_empty() {
             return Err(ProcError::Start {
                 program: "redis-server",
                 port,

@@ -367,7 +367,6 @@ async fn coordinate(
                 masters,
                 args.cluster_replicas,
                 &scratch.join("cluster"),
-                &[],
             )
             .map_err(|e| BenchError::Setup(format!("--redis-cluster: {e}")))?,
         ),
