@@ -127,6 +127,9 @@ pub(crate) struct Verdict {
     pub(crate) lost: u64,
     pub(crate) out_of_order: u64,
     pub(crate) unexpected: u64,
+    /// The first few order breaks, for the failure message: which channel,
+    /// which message came after which, and in which transactions.
+    pub(crate) order_breaks: Vec<String>,
 }
 
 impl Stack {
@@ -592,7 +595,7 @@ impl Stack {
                     .expect("logs");
                 // A channel is (origin, sender, recipient); the recipient is
                 // fixed here, and a group domain is its own destination.
-                let mut last: HashMap<(u32, B256, u32), u64> = HashMap::new();
+                let mut last: HashMap<(u32, B256, u32), (u64, Option<B256>)> = HashMap::new();
                 for ev in events {
                     match parse_body(&ev.body) {
                         Some((o, d, rr, i))
@@ -600,12 +603,18 @@ impl Stack {
                         {
                             *seen.entry((o, d, rr, i)).or_default() += 1;
                             let channel = (ev.origin, ev.sender, d);
-                            if let Some(prev) = last.get(&channel)
+                            if let Some((prev, prev_tx)) = last.get(&channel)
                                 && *prev >= i
                             {
                                 v.out_of_order += 1;
+                                if v.order_breaks.len() < 8 {
+                                    v.order_breaks.push(format!(
+                                        "origin {o} to {d} recipient {r}: #{i} (tx {:?}) after #{prev} (tx {prev_tx:?})",
+                                        ev.tx_hash
+                                    ));
+                                }
                             }
-                            last.insert(channel, i);
+                            last.insert(channel, (i, ev.tx_hash));
                         }
                         _ => v.unexpected += 1,
                     }
@@ -661,6 +670,17 @@ pub(crate) fn tail(log: &Path) -> String {
         .join("\n")
 }
 
+/// The last `n` warning and error lines of a hub's log (failure messages
+/// of long runs, where the tail is only the end of the story).
+pub(crate) fn warnings(log: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Sum of the samples of metric `name` whose labels include all `labels`
 /// (each `key="value"`).
 pub(crate) fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
@@ -670,7 +690,9 @@ pub(crate) fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
                 && labels.iter().all(|want| l.contains(want))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+        .sum::<f64>()
+        // An empty sum is -0.0, which prints as "-0".
+        + 0.0
 }
 
 /// Every sent message delivered once, none lost, none out of channel

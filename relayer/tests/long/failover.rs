@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::harness::stack::{
     HubProc, QUEUE_KEY, RedisSide, Stack, assert_exactly_once, metric, replicated_cluster, tail,
+    warnings,
 };
 
 const DISPATCH: &str = "lane_shards = 4\nworkers = 2\nlease_ttl_ms = 1000\nmax_batch_messages = 100\nretry_base_ms = 100";
@@ -176,11 +177,21 @@ async fn failover_under_traffic(kill: bool) {
     let (first, longest) = progress.stall_after(at, total);
     let v = stack.verify().await;
     assert!(done, "not all delivered: {v:?}\n{}", tail(&hub.log));
+    if (v.duplicates, v.lost, v.out_of_order) != (0, 0, 0) {
+        eprintln!("hub warnings:\n{}", warnings(&hub.log, 80));
+    }
     assert_exactly_once(&v, total);
     let text = hub.metrics().await.unwrap_or_default();
+    // How often a pipeline found entries a stale lease holder had read,
+    // and took them back ahead of newer ones (docs/exactly-once.md, K5).
+    let took_back = std::fs::read_to_string(&hub.log)
+        .unwrap_or_default()
+        .matches("took back entries")
+        .count();
     eprintln!(
         "[failover] {}: replica promoted after {:.1} s; first delivery after it {:.1} s; \
-         longest delivery stall {:.1} s; redis errors counted {}; {total} messages exactly once",
+         longest delivery stall {:.1} s; redis errors counted {}; entries taken back from a \
+         stale holder {took_back} times; {total} messages exactly once",
         if kill { "SIGKILL" } else { "CLUSTER FAILOVER" },
         promoted.as_secs_f64(),
         first.as_secs_f64(),
