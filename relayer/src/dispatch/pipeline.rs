@@ -78,6 +78,23 @@ struct Flow {
     redis_failures: u32,
     /// When phase 0 last swept.
     last_sweep: Instant,
+    /// The highest stream id this pipeline has taken from the lane: an
+    /// entry pending after it that a read did not return was taken by
+    /// another reader (`Lanes::read_new`).
+    upto: String,
+}
+
+impl Flow {
+    fn note(&mut self, deliveries: &[Delivery]) {
+        if let Some(top) = deliveries
+            .iter()
+            .map(|d| crate::store::stream_id_key(&d.id))
+            .max()
+            && top > crate::store::stream_id_key(&self.upto)
+        {
+            self.upto = format!("{}-{}", top.0, top.1);
+        }
+    }
 }
 
 /// One shard, worked by the worker holding its lease.
@@ -133,6 +150,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             inflight: VecDeque::new(),
             redis_failures: 0,
             last_sweep: Instant::now(),
+            upto: "0-0".into(),
         };
         self.take_over(&mut f).await;
         while !stop.is_cancelled() {
@@ -140,6 +158,11 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             let Some(more) = self.read_more(&mut f, &stop).await else {
                 break;
             };
+            // Stopped (the lease lost, a shutdown): nothing new goes out;
+            // the drain finishes what is in flight and partly delivered.
+            if stop.is_cancelled() {
+                break;
+            }
             self.send_queued(&mut f).await;
             if !self.confirm(&mut f, more, &stop).await {
                 break;
@@ -181,6 +204,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         .with_label_values(&[&s.spec.name])
                         .inc_by(d.len() as u64);
                 }
+                f.note(&d);
                 self.batch_up(d, &mut f.queue).await;
             }
             Err(e) => warn!(err = %e, "reclaiming pending entries failed; they stay pending"),
@@ -232,6 +256,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                 );
                 stranded.sort_by_key(|d| crate::store::stream_id_key(&d.id));
                 stranded.dedup_by(|a, b| a.id == b.id);
+                f.note(&stranded);
                 self.batch_up(stranded, &mut f.queue).await;
             }
         }
@@ -253,12 +278,22 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             };
             match self
                 .lanes
-                .read(self.lane, &self.consumer, READ_COUNT, block, false)
+                .read_new(self.lane, &self.consumer, READ_COUNT, block, &f.upto)
                 .await
             {
-                Ok(deliveries) => {
+                Ok((deliveries, taken)) => {
                     f.redis_failures = 0;
                     more = deliveries.len() == READ_COUNT;
+                    if !taken.is_empty() && !self.take_back(f, &taken).await {
+                        // Not the lease holder any more: what was just read
+                        // is left to the holder, who takes it back in order
+                        // with the rest. The worker stops this pipeline at
+                        // its next lease round.
+                        sleep_or_shutdown(Duration::from_millis(s.cfg.lease_ttl_ms / 3), stop)
+                            .await;
+                        return Some(false);
+                    }
+                    f.note(&deliveries);
                     self.batch_up(deliveries, &mut f.queue).await;
                 }
                 Err(e) => {
@@ -272,6 +307,42 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             }
         }
         Some(more)
+    }
+
+    /// Entries `taken` were read out of the lane by another reader after
+    /// everything this pipeline took and before its latest read: a holder
+    /// that lost its lease and read once more before it knew. They go
+    /// before the newer entries, as their channels' order wants. False when
+    /// the lease is not this pipeline's (it is the stale one).
+    async fn take_back(&self, f: &mut Flow, taken: &[String]) -> bool {
+        let s = &self.s;
+        match self.lanes.take_back(self.lane, &self.consumer, taken).await {
+            Ok(Some(d)) => {
+                warn!(
+                    entries = d.len(),
+                    "took back entries another reader took out of the lane (a holder that lost its lease); sent before newer ones"
+                );
+                s.metrics
+                    .lane_reclaimed
+                    .with_label_values(&[&s.spec.name])
+                    .inc_by(d.len() as u64);
+                f.note(&d);
+                self.batch_up(d, &mut f.queue).await;
+                true
+            }
+            Ok(None) => {
+                debug!(
+                    entries = taken.len(),
+                    "entries pending on another reader, and the lease is not ours"
+                );
+                false
+            }
+            Err(e) => {
+                s.metrics.redis_errors.with_label_values(&[e.op()]).inc();
+                warn!(err = %e, "taking back entries another reader took failed; they stay pending until swept");
+                true
+            }
+        }
     }
 
     /// Phase 2. Sends queued batches while there is room in flight; a batch

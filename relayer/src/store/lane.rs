@@ -16,11 +16,24 @@ pub const GROUP: &str = "dispatchers";
 
 // Append only if this origin block was not appended to this shard before, and
 // advance the cursor in the same step. KEYS[1] cursor, KEYS[2] stream;
-// ARGV[1] height, ARGV[2] entry version, ARGV[3] body, ARGV[4] tag.
-// Returns 1 if appended, 0 if a replay.
+// ARGV[1] height, ARGV[2] entry version, ARGV[3] body, ARGV[4] tag, ARGV[5]
+// '1' when a WAIT follows (redis.wait_replicas). Returns 1 if appended, 0 if
+// a replay.
+//
+// A replay followed by a WAIT writes the cursor back unchanged. WAIT waits
+// for the replication offset of this connection's last write; after a lost
+// reply and a reconnect, the retry's connection has written nothing, and a
+// replay that wrote nothing would leave that mark before the entry it found,
+// so the WAIT would confirm an entry the replicas may not have yet. Redis
+// 7.0 moves the mark after any command, reads too; later versions only
+// after a command that propagated something. The rewrite moves it to the
+// node's present offset, past the entry, on either.
 pub(super) const APPEND_LUA: &str = r"
 local cur = redis.call('GET', KEYS[1])
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then
+  if ARGV[5] == '1' then redis.call('SET', KEYS[1], cur) end
+  return 0
+end
 redis.call('XADD', KEYS[2], '*', 'v', ARGV[2], 'b', ARGV[3], 'h', ARGV[4])
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
@@ -35,6 +48,15 @@ for i = 2, #ARGV do
   redis.call('HDEL', KEYS[2], ARGV[i], ARGV[i] .. ':err')
 end
 return #ARGV - 1
+";
+
+// Take back entries another reader took out of the lane (a holder that had
+// lost its lease and did not know yet), only while the lease is ours.
+// KEYS[1] lease owner, KEYS[2] stream; ARGV group, consumer, ids...
+// Returns the entries, or false when the lease is not ours.
+pub(super) const TAKE_BACK_LUA: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[2] then return false end
+return redis.call('XCLAIM', KEYS[2], ARGV[1], ARGV[2], 0, unpack(ARGV, 3))
 ";
 
 // Record a failed attempt. KEYS[1] attempts; ARGV id, error. Returns count.
@@ -64,23 +86,75 @@ impl Lanes {
         let version = ENTRY_VERSION.to_string();
         let tag = self.s.key.tag(lane, version.as_bytes(), &body);
         let mut c = self.s.conn.clone();
+        let cursor = self.s.k(lane, &format!("cursor:{}", entry.origin));
         let stream = self.s.k(lane, "stream");
-        let appended: i64 = self
-            .s
-            .scripts
-            .append
-            .key(self.s.k(lane, &format!("cursor:{}", entry.origin)))
-            .key(&stream)
+        let Some((want, timeout_ms)) = self.s.wait else {
+            let appended: i64 = self
+                .s
+                .scripts
+                .append
+                .key(cursor)
+                .key(&stream)
+                .arg(entry.height)
+                .arg(&version)
+                .arg(body)
+                .arg(&tag[..])
+                .invoke_async(&mut c)
+                .await
+                .map_err(redis_err("append"))?;
+            return Ok(appended == 1);
+        };
+        // `redis.wait_replicas`: the append and its WAIT go out as one
+        // pipeline, so they reach one node on one connection, and a retry
+        // (redis-rs resends a pipeline whose connection broke, to whichever
+        // master holds the slot by then) runs the append again before its
+        // WAIT. Sent separately, a WAIT retried onto a promoted replica
+        // would confirm none of an append its dead master took along.
+        // WAIT has no key: the cluster routes the pipeline by the script's.
+        // The WAIT counts whether or not this call appended: a retry after
+        // a short WAIT finds the entry there and must still see it
+        // replicated.
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVALSHA")
+            .arg(self.s.scripts.append.get_hash())
+            .arg(2)
+            .arg(&cursor)
+            .arg(&stream)
             .arg(entry.height)
             .arg(&version)
-            .arg(body)
+            .arg(&body)
             .arg(&tag[..])
-            .invoke_async(&mut c)
-            .await
-            .map_err(redis_err("append"))?;
-        // Waited for whether or not this call appended: a retry after a
-        // short WAIT finds the entry there and must still see it replicated.
-        self.s.wait_replicated(&stream).await?;
+            .arg("1")
+            .cmd("WAIT")
+            .arg(want)
+            .arg(timeout_ms);
+        let sent: redis::RedisResult<(i64, i64)> = pipe.query_async(&mut c).await;
+        let (appended, replicas) = match sent {
+            // A node that never ran the script (a promoted replica: script
+            // caches are not replicated) learns it, and the pair is sent
+            // again; the WAIT that went with the refused EVALSHA counted
+            // nothing of ours.
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                self.s
+                    .scripts
+                    .append
+                    .load_async(&mut c)
+                    .await
+                    .map_err(redis_err("append"))?;
+                pipe.query_async(&mut c).await
+            }
+            other => other,
+        }
+        .map_err(redis_err("append"))?;
+        if replicas < i64::from(want) {
+            return Err(StoreError::Redis {
+                op: "wait",
+                message: format!(
+                    "the append to {stream} reached {replicas} of {want} replicas within \
+                     {timeout_ms} ms (redis.wait_replicas); retried, the cursor stays behind it"
+                ),
+            });
+        }
         Ok(appended == 1)
     }
 
@@ -151,6 +225,88 @@ impl Lanes {
             .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
             .unwrap_or_default();
         self.deliveries(lane, ids).await
+    }
+
+    /// Reads up to `count` new entries for `consumer` (`XREADGROUP >`,
+    /// waiting up to `block`), and, in the same round trip, the ids of
+    /// entries pending in the group after `after` (the highest id this
+    /// consumer has taken so far) that this read did not return: entries
+    /// another reader took out of the lane after `after` and before these
+    /// (a holder that lost its lease and read once more before it knew).
+    /// Delivered after later ones, they would break channel order; the
+    /// caller takes them back first ([`Lanes::take_back`]).
+    pub async fn read_new(
+        &self,
+        lane: LaneId,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+        after: &str,
+    ) -> Result<(Vec<Delivery>, Vec<String>), StoreError> {
+        let mut c = self.s.conn.clone();
+        let stream = self.s.k(lane, "stream");
+        let mut pipe = redis::pipe();
+        let read = pipe
+            .cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count);
+        if !block.is_zero() {
+            read.arg("BLOCK").arg(block.as_millis() as u64);
+        }
+        read.arg("STREAMS").arg(&stream).arg(">");
+        // Pending after `after`: this read's entries, then any taken by
+        // another reader; twice the read's size finds up to `count` of them.
+        pipe.cmd("XPENDING")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg(format!("({after}"))
+            .arg("+")
+            .arg(count * 2);
+        // XPENDING's extended form: (id, consumer, idle ms, deliveries).
+        type Pending = Vec<(String, String, u64, u64)>;
+        let (reply, pending): (Option<StreamReadReply>, Pending) =
+            pipe.query_async(&mut c)
+                .await
+                .map_err(redis_err("xreadgroup"))?;
+        let ids: Vec<redis::streams::StreamId> = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
+        let first = ids.first().map(|s| stream_id_key(&s.id));
+        let taken: Vec<String> = pending
+            .into_iter()
+            .map(|(id, ..)| id)
+            .filter(|id| first.is_none_or(|f| stream_id_key(id) < f))
+            .collect();
+        Ok((self.deliveries(lane, ids).await?, taken))
+    }
+
+    /// Claims entries `ids` for `consumer` if it holds `lane`'s lease (in
+    /// one script, so a holder that lost it takes nothing); None when it
+    /// does not.
+    pub async fn take_back(
+        &self,
+        lane: LaneId,
+        consumer: &str,
+        ids: &[String],
+    ) -> Result<Option<Vec<Delivery>>, StoreError> {
+        let mut c = self.s.conn.clone();
+        let mut inv = self.s.scripts.take_back.key(self.s.k(lane, "owner"));
+        inv.key(self.s.k(lane, "stream")).arg(GROUP).arg(consumer);
+        for id in ids {
+            inv.arg(id);
+        }
+        let reply: Option<redis::streams::StreamClaimReply> = inv
+            .invoke_async(&mut c)
+            .await
+            .map_err(redis_err("xclaim"))?;
+        let Some(mut claimed) = reply else {
+            return Ok(None);
+        };
+        claimed.ids.sort_by_key(|s| stream_id_key(&s.id));
+        Ok(Some(self.deliveries(lane, claimed.ids).await?))
     }
 
     /// Claims entries idle for at least `min_idle` on other consumers (dead,

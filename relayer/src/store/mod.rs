@@ -248,6 +248,7 @@ pub(super) struct Scripts {
     pub(super) assign: Script,
     pub(super) resign: Script,
     pub(super) claim: Script,
+    pub(super) take_back: Script,
 }
 
 impl std::fmt::Debug for Store {
@@ -402,6 +403,7 @@ impl Store {
             assign: Script::new(state::ASSIGN_LUA),
             resign: Script::new(state::RESIGN_LUA),
             claim: Script::new(lease::CLAIM_LUA),
+            take_back: Script::new(lane::TAKE_BACK_LUA),
         });
         Ok(Self {
             target,
@@ -422,49 +424,6 @@ impl Store {
     pub fn with_wait(mut self, replicas: u32, timeout_ms: u64) -> Self {
         self.wait = (replicas > 0).then_some((replicas, timeout_ms));
         self
-    }
-
-    /// `WAIT` on the connection and node that wrote `key` (with
-    /// [`Store::with_wait`]; a no-op without): the replicas that hold every
-    /// write this connection made to that node so far, refused when short.
-    ///
-    /// Two limits, both documented in docs/exactly-once.md (F2): the
-    /// connection is multiplexed, so other tasks' commands queue behind a
-    /// `WAIT` for up to its timeout when a replica lags; and a reconnect
-    /// between the append and the `WAIT` makes the `WAIT` count the new
-    /// connection's (no) writes, so that one append goes unconfirmed.
-    pub(super) async fn wait_replicated(&self, key: &str) -> Result<(), StoreError> {
-        let Some((want, timeout_ms)) = self.wait else {
-            return Ok(());
-        };
-        let mut cmd = redis::cmd("WAIT");
-        cmd.arg(want).arg(timeout_ms);
-        let got: i64 = match &self.conn {
-            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
-            // Routed by the key: redis-rs would otherwise send WAIT to every
-            // master and answer with the smallest count.
-            Conn::Cluster(c) => {
-                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
-                    Route::with_key(key, SlotAddr::Master),
-                ));
-                c.clone()
-                    .route_command(cmd, route)
-                    .await
-                    .and_then(|v| redis::from_redis_value(v).map_err(redis::RedisError::from))
-            }
-        }
-        .map_err(redis_err("wait"))?;
-        if got < i64::from(want) {
-            return Err(StoreError::Redis {
-                op: "wait",
-                message: format!(
-                    "the write to {key} reached {got} of {want} replicas within {timeout_ms} ms \
-                     (redis.wait_replicas); retried, the cursor stays behind it"
-                ),
-            });
-        }
-        Ok(())
     }
 
     async fn open(target: &Target) -> Result<Conn, StoreError> {

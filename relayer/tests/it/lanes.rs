@@ -569,3 +569,195 @@ async fn light_client_state_and_cursor_written_without_the_key_are_refused() {
         "tag bound to its key"
     );
 }
+
+/// `redis.wait_replicas` counts an append as done only once a replica holds
+/// it, and that includes the retry of an append whose reply was lost: the
+/// retry finds the entry already on the master (a replay) and must still
+/// wait for the replica to have it. WAIT counts up to the connection's last
+/// write; a replay that wrote nothing would be confirmed at once, by a
+/// replica that never received the entry (`APPEND_LUA` rewrites the cursor
+/// on a replay for this; Redis 7.0, run here, also moves the mark after a
+/// read, later versions do not). Here the replica is frozen (SIGSTOP)
+/// after an entry reached the master alone, as a lost reply leaves it.
+#[tokio::test]
+async fn wait_replicas_confirms_a_replayed_append_only_once_a_replica_holds_it() {
+    use switchyard_localnet::procs::free_port;
+    let dir = tempfile::tempdir().expect("tmp");
+    let dir_arg = |name: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).expect("dir");
+        d.to_string_lossy().into_owned()
+    };
+    let (m_dir, r_dir) = (dir_arg("master"), dir_arg("replica"));
+    let master = RedisServer::spawn_on(free_port(), None, &["--dir", &m_dir]).expect("master");
+    let mport = master.proc.port.to_string();
+    let replica = RedisServer::spawn_on(
+        free_port(),
+        None,
+        &["--dir", &r_dir, "--replicaof", "127.0.0.1", &mport],
+    )
+    .expect("replica");
+    let rclient = redis::Client::open(replica.url.as_str()).expect("url");
+    let mut rc = rclient
+        .get_multiplexed_async_connection()
+        .await
+        .expect("replica connection");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut rc)
+            .await
+            .expect("info");
+        if info.contains("master_link_status:up") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica never synced: {info}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let target = RedisTarget::Single(master.url.clone());
+    let plain = Store::connect(&target, "t", key())
+        .await
+        .expect("connects")
+        .lanes();
+    let first = Store::connect(&target, "t", key())
+        .await
+        .expect("connects")
+        .with_wait(1, 300)
+        .lanes();
+    assert!(
+        first
+            .append(A, &entry(1000, 1, 1))
+            .await
+            .expect("replicated")
+    );
+
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &replica.proc.pid().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    // Block 2 reaches the master only: the first attempt, whose reply (and
+    // WAIT) was lost with its connection.
+    assert!(
+        plain
+            .append(A, &entry(1000, 2, 1))
+            .await
+            .expect("master only")
+    );
+    // The retry comes on a new connection, which has written nothing yet:
+    // WAIT alone would count the frozen replica at once.
+    let waiting = Store::connect(&target, "t", key())
+        .await
+        .expect("connects")
+        .with_wait(1, 300)
+        .lanes();
+    let replay = waiting.append(A, &entry(1000, 2, 1)).await;
+    // A new append is not confirmed either.
+    let fresh = waiting.append(A, &entry(1000, 3, 1)).await;
+    signal("-CONT");
+    let err = replay.expect_err("a replay the replica does not hold is not confirmed");
+    assert_eq!(err.op(), "wait", "{err}");
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("reached 0 of 1 replicas"), "{err}");
+    assert_eq!(fresh.expect_err("not replicated").op(), "wait");
+
+    // The replica is back: the retries are confirmed, as replays, and the
+    // replica holds every entry.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for h in [2, 3] {
+        loop {
+            match waiting.append(A, &entry(1000, h, 1)).await {
+                Ok(appended) => {
+                    assert!(!appended, "block {h} was on the master already");
+                    break;
+                }
+                Err(e) => {
+                    assert_eq!(e.op(), "wait", "{e}");
+                    assert!(std::time::Instant::now() < deadline, "never confirmed: {e}");
+                }
+            }
+        }
+    }
+    let len: u64 = redis::cmd("XLEN")
+        .arg("t:{lane:2000:0}:stream")
+        .query_async(&mut rc)
+        .await
+        .expect("xlen");
+    assert_eq!(len, 3);
+}
+
+/// A holder that lost its lease and reads once more before it knows takes
+/// entries out of the lane that the new holder's reads never return. The
+/// new holder's next read names them (pending after everything it took,
+/// before what it just read), and it takes them back, in order, ahead of
+/// the newer entries; the stale reader cannot, because the lease is not
+/// its own.
+#[tokio::test]
+async fn entries_a_stale_holder_read_are_named_by_the_next_read_and_taken_back_in_order() {
+    let (_server, store, lanes) = lanes().await;
+    lanes.ensure_group(A).await.expect("group");
+    let ttl = Duration::from_secs(30);
+    assert!(
+        store
+            .leases()
+            .acquire_lease(A, "w1", ttl)
+            .await
+            .expect("lease")
+    );
+    for h in 1..=4 {
+        lanes.append(A, &entry(1000, h, 1)).await.expect("append");
+    }
+    let height = |d: &switchyard::store::Delivery| d.entry.as_ref().expect("valid").height;
+    let (first, taken) = lanes
+        .read_new(A, "w1", 1, Duration::ZERO, "0-0")
+        .await
+        .expect("read");
+    assert_eq!(first.iter().map(height).collect::<Vec<_>>(), [1]);
+    assert!(taken.is_empty(), "{taken:?}");
+    // The stale holder reads blocks 2 and 3.
+    let stolen = lanes
+        .read(A, "w0", 2, Duration::ZERO, false)
+        .await
+        .expect("stale read");
+    assert_eq!(stolen.iter().map(height).collect::<Vec<_>>(), [2, 3]);
+    let (next, taken) = lanes
+        .read_new(A, "w1", 10, Duration::ZERO, &first[0].id)
+        .await
+        .expect("read");
+    assert_eq!(next.iter().map(height).collect::<Vec<_>>(), [4]);
+    assert_eq!(taken, [stolen[0].id.clone(), stolen[1].id.clone()]);
+    assert!(
+        lanes
+            .take_back(A, "w0", &taken)
+            .await
+            .expect("script")
+            .is_none(),
+        "the stale reader does not hold the lease"
+    );
+    let back = lanes
+        .take_back(A, "w1", &taken)
+        .await
+        .expect("script")
+        .expect("the holder takes them");
+    assert_eq!(back.iter().map(height).collect::<Vec<_>>(), [2, 3]);
+    // Idle: a read that returns nothing still names what another took.
+    lanes.append(A, &entry(1000, 5, 1)).await.expect("append");
+    let late = lanes
+        .read(A, "w0", 1, Duration::ZERO, false)
+        .await
+        .expect("stale read");
+    let (none, taken) = lanes
+        .read_new(A, "w1", 10, Duration::ZERO, &next[0].id)
+        .await
+        .expect("read");
+    assert!(none.is_empty());
+    assert_eq!(taken, [late[0].id.clone()]);
+}
