@@ -190,7 +190,6 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
     /// We hold the lease: whatever another consumer left pending (a dead
     /// process, a lost lease) is ours now, and so is our own.
     async fn take_over(&self, f: &mut Flow) {
-        let s = &self.s;
         match self
             .lanes
             .reclaim(self.lane, &self.consumer, Duration::ZERO, 10_000)
@@ -199,16 +198,23 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
             Ok(d) => {
                 if !d.is_empty() {
                     info!(entries = d.len(), "took over pending entries");
-                    s.metrics
-                        .lane_reclaimed
-                        .with_label_values(&[&s.spec.name])
-                        .inc_by(d.len() as u64);
                 }
-                f.note(&d);
-                self.batch_up(d, &mut f.queue).await;
+                self.adopt(f, d).await;
             }
             Err(e) => warn!(err = %e, "reclaiming pending entries failed; they stay pending"),
         }
+    }
+
+    /// Entries claimed from other readers (a take-over, a take-back): counted
+    /// as reclaimed and batched behind what is queued.
+    async fn adopt(&self, f: &mut Flow, d: Vec<Delivery>) {
+        let s = &self.s;
+        s.metrics
+            .lane_reclaimed
+            .with_label_values(&[&s.spec.name])
+            .inc_by(d.len() as u64);
+        f.note(&d);
+        self.batch_up(d, &mut f.queue).await;
     }
 
     /// Phase 0. With nothing queued or in flight, any entry still pending
@@ -322,12 +328,7 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                     entries = d.len(),
                     "took back entries another reader took out of the lane (a holder that lost its lease); sent before newer ones"
                 );
-                s.metrics
-                    .lane_reclaimed
-                    .with_label_values(&[&s.spec.name])
-                    .inc_by(d.len() as u64);
-                f.note(&d);
-                self.batch_up(d, &mut f.queue).await;
+                self.adopt(f, d).await;
                 true
             }
             Ok(None) => {

@@ -205,6 +205,27 @@ impl Lanes {
         pending: bool,
     ) -> Result<Vec<Delivery>, StoreError> {
         let mut c = self.s.conn.clone();
+        let cmd = self.xreadgroup(lane, consumer, count, block, pending);
+        let reply: Option<StreamReadReply> = cmd
+            .query_async(&mut c)
+            .await
+            .map_err(redis_err("xreadgroup"))?;
+        let ids = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
+        self.deliveries(lane, ids).await
+    }
+
+    /// `XREADGROUP` for `consumer`: its own pending entries when `pending`,
+    /// new ones (waiting up to `block`) otherwise.
+    fn xreadgroup(
+        &self,
+        lane: LaneId,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+        pending: bool,
+    ) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(GROUP)
@@ -217,14 +238,7 @@ impl Lanes {
         cmd.arg("STREAMS")
             .arg(self.s.k(lane, "stream"))
             .arg(if pending { "0" } else { ">" });
-        let reply: Option<StreamReadReply> = cmd
-            .query_async(&mut c)
-            .await
-            .map_err(redis_err("xreadgroup"))?;
-        let ids = reply
-            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
-            .unwrap_or_default();
-        self.deliveries(lane, ids).await
+        cmd
     }
 
     /// Reads up to `count` new entries for `consumer` (`XREADGROUP >`,
@@ -246,17 +260,7 @@ impl Lanes {
         let mut c = self.s.conn.clone();
         let stream = self.s.k(lane, "stream");
         let mut pipe = redis::pipe();
-        let read = pipe
-            .cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count);
-        if !block.is_zero() {
-            read.arg("BLOCK").arg(block.as_millis() as u64);
-        }
-        read.arg("STREAMS").arg(&stream).arg(">");
+        pipe.add_command(self.xreadgroup(lane, consumer, count, block, false));
         // Pending after `after`: this read's entries, then any taken by
         // another reader; twice the read's size finds up to `count` of them.
         pipe.cmd("XPENDING")
