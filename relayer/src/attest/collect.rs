@@ -22,7 +22,7 @@ use switchyard_evm::EvmError;
 use switchyard_evm::attest::{batch_digest, recover_signer};
 use tracing::{debug, warn};
 
-use super::{AttestAnswer, AttestItem, AttestRequest, PATH};
+use super::{AttestAnswer, PATH};
 use crate::chain::BatchSink;
 use crate::config::ConfigError;
 use crate::metrics::Metrics;
@@ -177,26 +177,11 @@ impl Collector {
         heights: &[u64],
         root: B256,
     ) -> Result<Vec<Bytes>, EvmError> {
-        let request = AttestRequest {
-            chain_id,
-            inbox,
-            messages: messages
-                .iter()
-                .zip(heights)
-                .map(|(m, h)| AttestItem {
-                    height: *h,
-                    message: m.clone(),
-                })
-                .collect(),
-        };
-        // Encoded once and shared by every attester's request (a batch's
-        // body is hundreds of kilobytes of hex).
-        let body = axum::body::Bytes::from(serde_json::to_vec(&request).map_err(|e| {
-            EvmError::Malformed {
-                what: "attestation request",
-                reason: e.to_string(),
-            }
-        })?);
+        // Encoded once and shared by every attester's request, in the
+        // binary encoding (hex JSON would cost each attester more to parse
+        // than verifying the batch).
+        let body =
+            axum::body::Bytes::from(super::encode_request(chain_id, inbox, messages, heights));
         let digest = batch_digest(chain_id, inbox, root);
         // Every attester at once; the answers are taken as they come, and
         // once the signatures in hand make the threshold of the set last
@@ -329,7 +314,7 @@ impl Collector {
             .client
             .post(&r.url)
             .bearer_auth(&r.token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, super::BINARY)
             .body(body)
             .send()
             .await;

@@ -23,7 +23,7 @@
 //! metrics, health. Imported by: the route stage (recording), dispatch
 //! (collecting), the HTTP surface and the hub.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use alloy_primitives::{Address, B256, Bytes};
@@ -66,6 +66,146 @@ pub struct AttestItem {
     pub height: u64,
     /// The encoded message.
     pub message: Bytes,
+}
+
+/// The content type of a request in the binary encoding ([`encode_request`]).
+/// The dispatcher sends it; an attester also takes JSON (`application/json`,
+/// [`AttestRequest`]), for tools and curl.
+pub const BINARY: &str = "application/vnd.switchyard.attest.v1";
+
+/// The binary encoding's first bytes (its version is in them).
+const MAGIC: &[u8; 4] = b"SYA1";
+/// Bytes before the items: magic, chain id, Inbox, count.
+const HEAD_LEN: usize = 4 + 8 + 20 + 4;
+/// Bytes of an item before its message: height, length.
+const ITEM_HEAD_LEN: usize = 8 + 4;
+
+/// The binary encoding of a request, what the dispatcher sends: JSON would
+/// spell every message in hex, and parsing that costs an attester more than
+/// verifying the message did. All integers big-endian:
+///
+/// ```text
+/// "SYA1" ‖ chain id u64 ‖ Inbox (20) ‖ count u32 ‖ count × (height u64 ‖ length u32 ‖ message)
+/// ```
+pub fn encode_request(
+    chain_id: u64,
+    inbox: Address,
+    messages: &[Bytes],
+    heights: &[u64],
+) -> Vec<u8> {
+    // Each message with its height: a count that says what follows.
+    let n = messages.len().min(heights.len());
+    let messages = &messages[..n];
+    let size = HEAD_LEN
+        + messages
+            .iter()
+            .map(|m| ITEM_HEAD_LEN + m.len())
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&chain_id.to_be_bytes());
+    out.extend_from_slice(inbox.as_slice());
+    out.extend_from_slice(
+        &u32::try_from(messages.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    for (m, h) in messages.iter().zip(heights) {
+        out.extend_from_slice(&h.to_be_bytes());
+        out.extend_from_slice(&u32::try_from(m.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(m);
+    }
+    out
+}
+
+/// Why a binary request does not decode: what, where, expected against got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// More items than an attester takes in one request (HTTP 413).
+    TooMany { max: usize, got: u64 },
+    /// Anything else about the bytes (HTTP 400).
+    Malformed(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooMany { max, got } => {
+                write!(f, "messages: expected 1 to {max} per request, got {got}")
+            }
+            Self::Malformed(why) => write!(f, "request body ({BINARY}): {why}"),
+        }
+    }
+}
+
+/// Decodes a binary request ([`encode_request`]) strictly: the magic, at
+/// most `max_messages` items (checked before anything is allocated for
+/// them), every length within the body, no trailing bytes. The messages
+/// are views of `body`, not copies.
+pub fn decode_request(
+    body: &axum::body::Bytes,
+    max_messages: usize,
+) -> Result<AttestRequest, DecodeError> {
+    let bad = |why: String| DecodeError::Malformed(why);
+    if body.len() < HEAD_LEN {
+        return Err(bad(format!(
+            "expected at least {HEAD_LEN} bytes (magic, chain id, Inbox, count), got {}",
+            body.len()
+        )));
+    }
+    if &body[..4] != MAGIC {
+        return Err(bad(format!(
+            "bytes 0..4: expected the magic {:?}, got 0x{}",
+            std::str::from_utf8(MAGIC).unwrap_or("SYA1"),
+            hex::encode(&body[..4])
+        )));
+    }
+    let u64_at = |at: usize| u64::from_be_bytes(body[at..at + 8].try_into().expect("8 bytes"));
+    let u32_at = |at: usize| u32::from_be_bytes(body[at..at + 4].try_into().expect("4 bytes"));
+    let chain_id = u64_at(4);
+    let inbox = Address::from_slice(&body[12..32]);
+    let count = u32_at(32);
+    if count == 0 || count as usize > max_messages {
+        return Err(DecodeError::TooMany {
+            max: max_messages,
+            got: u64::from(count),
+        });
+    }
+    let mut messages = Vec::with_capacity(count as usize);
+    let mut at = HEAD_LEN;
+    for i in 0..count as usize {
+        if body.len() - at < ITEM_HEAD_LEN {
+            return Err(bad(format!(
+                "item {i} at byte {at}: expected {ITEM_HEAD_LEN} bytes of height and length, got {}",
+                body.len() - at
+            )));
+        }
+        let height = u64_at(at);
+        let len = u32_at(at + 8) as usize;
+        at += ITEM_HEAD_LEN;
+        if body.len() - at < len {
+            return Err(bad(format!(
+                "item {i}'s message at byte {at}: expected {len} bytes, got {}",
+                body.len() - at
+            )));
+        }
+        messages.push(AttestItem {
+            height,
+            message: Bytes::from(body.slice(at..at + len)),
+        });
+        at += len;
+    }
+    if at != body.len() {
+        return Err(bad(format!(
+            "expected {count} items ending at byte {at}, got {} bytes more",
+            body.len() - at
+        )));
+    }
+    Ok(AttestRequest {
+        chain_id,
+        inbox,
+        messages,
+    })
 }
 
 /// The answer: a signature, or the refusals.
@@ -157,7 +297,22 @@ pub struct Verified {
     witness: Witness,
     state: OriginState,
     heights: Arc<Mutex<HashMap<Domain, u64>>>,
+    /// The ids this process recorded at its last [`RECENT_HEIGHTS`] heights
+    /// of each origin, once the store holds them: a batch names the heights
+    /// the hub just routed, and reading the record back from Redis (and
+    /// checking its tag) for every batch would cost more than the batch's
+    /// verification did. What this process recorded itself needs no tag;
+    /// older heights, and those another replica recorded, are read from the
+    /// store.
+    recent: Arc<Mutex<HashMap<Domain, RecentIds>>>,
 }
+
+/// One origin's recent heights and the ids recorded at each.
+type RecentIds = BTreeMap<u64, Arc<HashSet<B256>>>;
+
+/// Heights per origin whose ids an attester keeps in memory (a few blocks
+/// of its origins' recent traffic; at 1,000 messages a block, 32 KB each).
+const RECENT_HEIGHTS: usize = 64;
 
 impl Verified {
     /// Over the attester's record `witness` and its origins' `state`.
@@ -166,6 +321,7 @@ impl Verified {
             witness,
             state,
             heights: Arc::default(),
+            recent: Arc::default(),
         }
     }
 
@@ -179,6 +335,16 @@ impl Verified {
         ids: &[B256],
     ) -> Result<(), StoreError> {
         self.witness.record(origin, height, ids).await?;
+        if !ids.is_empty() {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let heights = recent.entry(origin).or_default();
+            // As written: a height recorded again (a reorg below the
+            // confirmations) replaces its ids, as the store's SET does.
+            heights.insert(height, Arc::new(ids.iter().copied().collect()));
+            while heights.len() > RECENT_HEIGHTS {
+                heights.pop_first();
+            }
+        }
         let mut h = self.heights.lock().unwrap_or_else(|p| p.into_inner());
         let e = h.entry(origin).or_default();
         *e = (*e).max(height);
@@ -210,10 +376,122 @@ impl Verified {
         let mut heights: Vec<u64> = items.iter().map(|(_, h)| *h).collect();
         heights.sort_unstable();
         heights.dedup();
-        let sets = self.witness.lookup(origin, &heights).await?;
+        let mut sets: Vec<Option<Arc<HashSet<B256>>>> = {
+            let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let of_origin = recent.get(&origin);
+            heights
+                .iter()
+                .map(|h| of_origin.and_then(|r| r.get(h)).cloned())
+                .collect()
+        };
+        let missing: Vec<u64> = heights
+            .iter()
+            .zip(&sets)
+            .filter(|(_, s)| s.is_none())
+            .map(|(h, _)| *h)
+            .collect();
+        if !missing.is_empty() {
+            let mut read = self.witness.lookup(origin, &missing).await?.into_iter();
+            for s in sets.iter_mut().filter(|s| s.is_none()) {
+                *s = read.next().map(Arc::new);
+            }
+        }
         Ok(items
             .iter()
-            .map(|(id, h)| heights.binary_search(h).is_ok_and(|i| sets[i].contains(id)))
+            .map(|(id, h)| {
+                heights
+                    .binary_search(h)
+                    .is_ok_and(|i| sets[i].as_ref().is_some_and(|s| s.contains(id)))
+            })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> (Vec<Bytes>, Vec<u64>) {
+        (
+            vec![
+                Bytes::from_static(b"first"),
+                Bytes::new(),
+                Bytes::from(vec![7u8; 300]),
+            ],
+            vec![1, u64::MAX, 42],
+        )
+    }
+
+    #[test]
+    fn the_binary_encoding_round_trips_and_shares_the_body() {
+        let (messages, heights) = request();
+        let inbox = Address::repeat_byte(0xab);
+        let body = axum::body::Bytes::from(encode_request(7, inbox, &messages, &heights));
+        let r = decode_request(&body, 3).expect("decodes");
+        assert_eq!((r.chain_id, r.inbox), (7, inbox));
+        let got: Vec<(u64, &[u8])> = r
+            .messages
+            .iter()
+            .map(|m| (m.height, &m.message[..]))
+            .collect();
+        let want: Vec<(u64, &[u8])> = heights
+            .iter()
+            .copied()
+            .zip(messages.iter().map(|m| &m[..]))
+            .collect();
+        assert_eq!(got, want);
+        // A view of the body, not a copy.
+        let last = &r.messages[2].message;
+        assert!(body.as_ptr_range().contains(&last.as_ptr()));
+    }
+
+    #[test]
+    fn a_binary_request_that_does_not_decode_says_where_and_what() {
+        let (messages, heights) = request();
+        let good = encode_request(7, Address::ZERO, &messages, &heights);
+        let decode = |b: &[u8], max| decode_request(&axum::body::Bytes::copy_from_slice(b), max);
+        assert_eq!(
+            decode(&good, 2).err(),
+            Some(DecodeError::TooMany { max: 2, got: 3 })
+        );
+        let none = encode_request(7, Address::ZERO, &[], &[]);
+        assert_eq!(
+            decode(&none, 2).err(),
+            Some(DecodeError::TooMany { max: 2, got: 0 })
+        );
+        let cases: [(&[u8], &str); 5] = [
+            (
+                &good[..10],
+                "expected at least 36 bytes (magic, chain id, Inbox, count), got 10",
+            ),
+            (
+                &[b"JSON", &good[4..]].concat(),
+                "bytes 0..4: expected the magic \"SYA1\", got 0x4a534f4e",
+            ),
+            (
+                &good[..40],
+                "item 0 at byte 36: expected 12 bytes of height and length, got 4",
+            ),
+            (
+                &good[..good.len() - 1],
+                "item 2's message at byte 77: expected 300 bytes, got 299",
+            ),
+            (
+                &[&good[..], b"x"].concat(),
+                "expected 3 items ending at byte 377, got 1 bytes more",
+            ),
+        ];
+        for (bytes, why) in cases {
+            let err = decode(bytes, 3).expect_err(why);
+            assert_eq!(err.to_string(), format!("request body ({BINARY}): {why}"));
+        }
+        // A count far above the body is refused before anything is
+        // allocated for it.
+        let mut huge = good.clone();
+        huge[32..36].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(
+            decode(&huge, 2000),
+            Err(DecodeError::TooMany { .. })
+        ));
     }
 }

@@ -320,13 +320,31 @@ async fn handle(
             "missing or wrong bearer token".into(),
         );
     }
-    let req: AttestRequest = match serde_json::from_slice(&body) {
+    let binary = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(super::BINARY));
+    let parsed = if binary {
+        super::decode_request(&body, s.max_messages).map_err(|e| {
+            let status = match e {
+                super::DecodeError::TooMany { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                super::DecodeError::Malformed(_) => StatusCode::BAD_REQUEST,
+            };
+            (status, e.to_string())
+        })
+    } else {
+        serde_json::from_slice::<AttestRequest>(&body)
+            .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
+    };
+    let req = match parsed {
         Ok(r) => r,
-        Err(e) => {
+        Err((status, e)) if binary => return error(status, e),
+        Err((_, e)) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "request body: expected JSON {{chain_id, inbox, messages: [{{height, message}}]}}, got {} bytes that do not parse: {e}",
+                    "request body: expected JSON {{chain_id, inbox, messages: [{{height, message}}]}} (or Content-Type {}), got {} bytes that do not parse: {e}",
+                    super::BINARY,
                     body.len()
                 ),
             );

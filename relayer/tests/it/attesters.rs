@@ -583,6 +583,67 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
         (true, switchyard::attest::RefusalReason::UnknownMessage),
         "{body}"
     );
+
+    // The binary encoding the dispatcher sends: the same rule, and bytes
+    // that do not decode are refused with where and what.
+    let send_binary = |body: Vec<u8>| {
+        http.post(&url)
+            .header("content-type", switchyard::attest::BINARY)
+            .bearer_auth("token-of-attester-0")
+            .body(body)
+            .send()
+    };
+    let forged_bytes = Bytes::from(forged.encode());
+    let binary = switchyard::attest::encode_request(
+        dest_chain_id,
+        dest_inbox,
+        std::slice::from_ref(&forged_bytes),
+        &[head + 3],
+    );
+    let (code, body) = answer(send_binary(binary.clone()).await.expect("post")).await;
+    assert_eq!(code, 200, "{body}");
+    let a: AttestAnswer = serde_json::from_str(&body).expect("an answer");
+    assert_eq!(
+        (a.signature.is_none(), a.refusals[0].reason),
+        (true, switchyard::attest::RefusalReason::UnknownMessage),
+        "{body}"
+    );
+    let (code, body) = answer(
+        send_binary(binary[..binary.len() - 1].to_vec())
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("item 0's message at byte 48: expected"),
+        "{body}"
+    );
+    let mut trailing = binary.clone();
+    trailing.push(0);
+    let (code, body) = answer(send_binary(trailing).await.expect("post")).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("got 1 bytes more"), "{body}");
+    let many = switchyard::attest::encode_request(
+        dest_chain_id,
+        dest_inbox,
+        &vec![forged_bytes.clone(); 2001],
+        &[head + 3; 2001],
+    );
+    let (code, body) = answer(send_binary(many).await.expect("post")).await;
+    assert_eq!(code, 413, "{body}");
+    assert!(
+        body.contains("expected 1 to 2000 per request, got 2001"),
+        "{body}"
+    );
+    let (code, body) = answer(
+        send_binary(good.to_string().into_bytes())
+            .await
+            .expect("post"),
+    )
+    .await;
+    assert_eq!(code, 400, "JSON sent as binary: {body}");
+    assert!(body.contains("expected the magic"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -742,6 +803,36 @@ async fn an_attesters_record_written_by_anyone_else_counts_for_nothing() {
     // The honest record put back is read again.
     let _: () = conn.set(at(100), honest).await.expect("SET");
     assert_eq!(witness.lookup(7, &[100]).await.expect("lookup")[0].len(), 5);
+
+    // What the attester's process asks: it keeps the ids of its recent
+    // heights in memory, so a writer of its Redis can change nothing there
+    // either (nor deny a recorded message by overwriting its record), and
+    // heights past that memory are still read, and checked, from Redis.
+    let verified = switchyard::attest::Verified::new(store.witness(3600), store.origin_state());
+    let id_at = |h: u64, i: u8| alloy::primitives::keccak256([&h.to_be_bytes()[..], &[i]].concat());
+    for h in 200..300u64 {
+        let at_h: Vec<B256> = (0..5).map(|i| id_at(h, i)).collect();
+        verified.record(8, h, &at_h).await.expect("record");
+    }
+    let (old, new) = (
+        format!("att:{{witness:8}}:{}", 200),
+        format!("att:{{witness:8}}:{}", 299),
+    );
+    let _: () = conn.set(&new, vec![0u8; 64]).await.expect("SET");
+    let _: () = conn.set(&old, vec![0u8; 64]).await.expect("SET");
+    let asked = [
+        (id_at(299, 0), 299),           // recent: from memory, despite the overwrite
+        (id_at(299, 1), 298),           // recorded, but at another height
+        (B256::repeat_byte(0xee), 299), // never recorded
+        (id_at(250, 4), 250),           // recent
+        (id_at(201, 2), 201),           // past the memory: read from Redis, authentic
+        (id_at(200, 2), 200),           // past the memory, and its record overwritten
+        (id_at(300, 0), 300),           // a height never recorded
+    ];
+    assert_eq!(
+        verified.lookup(8, &asked).await.expect("lookup"),
+        [true, false, false, true, true, false, false]
+    );
 }
 
 /// A destination whose Inbox counts `members` with `threshold`, as far as
@@ -792,9 +883,12 @@ async fn scripted_attester(
 ) -> (String, tokio::task::JoinHandle<()>) {
     let app = axum::Router::new().route(
         "/v1/attest",
-        axum::routing::post(move |axum::Json(req): axum::Json<AttestRequest>| {
+        axum::routing::post(move |body: axum::body::Bytes| {
             let answer = answer.clone();
             async move {
+                // The dispatcher sends the binary encoding.
+                let req =
+                    switchyard::attest::decode_request(&body, 2000).expect("a binary request");
                 let (code, body) = answer(req);
                 (
                     axum::http::StatusCode::from_u16(code).expect("status"),
