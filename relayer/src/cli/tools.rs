@@ -107,9 +107,9 @@ pub struct BenchCli {
     /// message's stages written to Redis for the status API).
     #[arg(long)]
     pub status_journal: bool,
-    /// Independent attesters, each an attester hub of its own (its own
-    /// copy of the generated evidence, light clients and store) reached
-    /// over HTTP; 0: the hub signs alone.
+    /// Independent attesters, each an attester hub of its own (reading the
+    /// generated chains with its own light clients and store) reached over
+    /// HTTP; 0: the hub signs alone.
     #[arg(long, default_value_t = 0)]
     pub attesters: usize,
     /// Signatures the destinations want from the attesters (default: a

@@ -79,9 +79,9 @@ pub struct BenchArgs {
     /// every message's record written to Redis as the hub does.
     pub status_journal: bool,
     /// Independent attesters (0: the hub signs alone): each an attester
-    /// hub of its own in this process, with its own generated copy of the
-    /// origins' evidence, its own light clients and Redis key prefix,
-    /// reached over HTTP as a deployment reaches them.
+    /// hub of its own in this process, reading the same generated chains
+    /// (each block is generated once) with its own light clients and Redis
+    /// key prefix, reached over HTTP as a deployment reaches them.
     pub attesters: usize,
     /// Signatures the destinations want from them.
     pub threshold: usize,
@@ -193,8 +193,8 @@ pub struct BenchReport {
     pub stages: HashMap<String, Quantiles>,
     /// Hub process CPU seconds per million delivered (generator included).
     pub cpu_seconds_per_million: f64,
-    /// The generators' share of that (with `--attesters`, every copy of the
-    /// evidence: the hub's and each attester's).
+    /// The generators' share of that (with `--attesters`, the attesters
+    /// read the same generated chains: generated once).
     pub generator_cpu_seconds_per_million: f64,
     /// redis-server CPU seconds per million delivered (when started here).
     pub redis_cpu_seconds_per_million: Option<f64>,
@@ -1017,9 +1017,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         });
         wiring.sources.insert(domain, source);
     }
-    // Every generated copy of the evidence (the attesters' too): their CPU
+    // Every generated chain (the attesters read the same ones): their CPU
     // is the bench's, reported apart from the hub's.
-    let mut sources: Vec<Arc<GeneratorSource>> = wiring.sources.values().cloned().collect();
+    let sources: Vec<Arc<GeneratorSource>> = wiring.sources.values().cloned().collect();
     let mut sinks = Vec::new();
     for (i, d) in gen_cfg.destinations.iter().enumerate() {
         let sink = match &anvil {
@@ -1064,9 +1064,9 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
         };
         wiring.sinks.insert(d.domain, Arc::new(sink));
     }
-    // The attesters: each a hub in role attester, with its own copy of the
-    // generated evidence (the same chains: same seed), its own light
-    // clients and store, reached over HTTP.
+    // The attesters: each a hub in role attester, reading the same
+    // generated chains with its own light clients and store, reached over
+    // HTTP.
     let stop = CancellationToken::new();
     let mut attester_hubs = Vec::new();
     let secrets = std::env::temp_dir().join(format!(
@@ -1107,16 +1107,14 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             header_lead: keep as u64 / 2,
             sinks: HashMap::new(),
         };
-        for g in gen_cfg.generators().map_err(|e| setup(e.to_string()))? {
-            let domain = g.domain();
-            awiring.checkpoints.insert(domain, g.checkpoint());
-            let source = GeneratorSource::new(g, keep);
-            let source = Arc::new(match args.rate {
-                Some(rate) => source.paced(rate / origins),
-                None => source,
-            });
-            sources.push(Arc::clone(&source));
-            awiring.sources.insert(domain, source);
+        // The hub's chains, read again: each block is generated once (what
+        // a chain costs, not a verifier), and this attester's light clients
+        // verify every one of them on their own.
+        for (domain, source) in &wiring.sources {
+            awiring
+                .checkpoints
+                .insert(*domain, wiring.checkpoints[domain]);
+            awiring.sources.insert(*domain, Arc::new(source.reader()));
         }
         let ahub = HubBuilder::new(acfg)
             .attester(a.clone())
