@@ -23,9 +23,10 @@
 //! metrics, health. Imported by: the route stage (recording), dispatch
 //! (collecting), the HTTP surface and the hub.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use alloy_primitives::map::B256Set;
 use alloy_primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
 use switchyard_types::Domain;
@@ -308,7 +309,7 @@ pub struct Verified {
 }
 
 /// One origin's recent heights and the ids recorded at each.
-type RecentIds = BTreeMap<u64, Arc<HashSet<B256>>>;
+type RecentIds = BTreeMap<u64, Arc<B256Set>>;
 
 /// Heights per origin whose ids an attester keeps in memory (a few blocks
 /// of its origins' recent traffic; at 1,000 messages a block, 32 KB each).
@@ -376,7 +377,7 @@ impl Verified {
         let mut heights: Vec<u64> = items.iter().map(|(_, h)| *h).collect();
         heights.sort_unstable();
         heights.dedup();
-        let mut sets: Vec<Option<Arc<HashSet<B256>>>> = {
+        let mut sets: Vec<Option<Arc<B256Set>>> = {
             let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
             let of_origin = recent.get(&origin);
             heights

@@ -176,14 +176,17 @@ impl RouteStage {
             let ids: Vec<B256> = batch.messages.iter().map(|vm| vm.message.id()).collect();
             verified.record(self.origin_domain, n, &ids).await?;
             if first_time {
+                let mut per_dest = PerDestination::default();
                 for vm in &batch.messages {
-                    let dest = match self.router.target(vm.message.destination) {
+                    per_dest.add(match self.router.target(vm.message.destination) {
                         Some(Target::Chain(r)) => r.name.as_str(),
                         Some(Target::Group(g)) => g.name.as_str(),
                         None => "unknown",
-                    };
-                    self.metrics.count(stage::OBSERVED, &name, dest, 1);
-                    self.metrics.count(stage::VERIFIED, &name, dest, 1);
+                    });
+                }
+                for (dest, n) in per_dest.0 {
+                    self.metrics.count(stage::OBSERVED, &name, dest, n);
+                    self.metrics.count(stage::VERIFIED, &name, dest, n);
                 }
             }
             return Ok(Vec::new());
@@ -197,6 +200,7 @@ impl RouteStage {
         let mut journal_of: HashMap<LaneId, Vec<QueuedMessage>> = HashMap::new();
         // Least-backlog decisions, once per group and height.
         let mut least: HashMap<Domain, Domain> = HashMap::new();
+        let mut observed = PerDestination::default();
         for vm in batch.messages {
             let m = vm.message;
             let route = match router.target(m.destination) {
@@ -223,8 +227,7 @@ impl RouteStage {
                 }
             };
             if first_time {
-                self.metrics.count(stage::OBSERVED, &name, &route.name, 1);
-                self.metrics.count(stage::VERIFIED, &name, &route.name, 1);
+                observed.add(&route.name);
             }
             if need.is_some_and(|need| !need.contains(&route.dst)) {
                 continue;
@@ -241,6 +244,10 @@ impl RouteStage {
                     origin_tx: vm.origin_tx,
                 });
             }
+        }
+        for (dest, n) in observed.0 {
+            self.metrics.count(stage::OBSERVED, &name, dest, n);
+            self.metrics.count(stage::VERIFIED, &name, dest, n);
         }
         let mut lanes: Vec<_> = by_lane.into_iter().collect();
         lanes.sort_by_key(|(lane, _)| *lane);
@@ -349,6 +356,20 @@ impl RouteStage {
                 info!(origin = %self.origin, destinations = ?names, limit = self.max_backlog, "lanes over their backlog limit: routing to them waits, other destinations go on");
             }
             self.throttling = Some((Instant::now(), blocked));
+        }
+    }
+}
+
+/// Messages per destination name in one height, counted once per name
+/// (a counter update per message costs more than the routing).
+#[derive(Default)]
+struct PerDestination<'a>(Vec<(&'a str, u64)>);
+
+impl<'a> PerDestination<'a> {
+    fn add(&mut self, dest: &'a str) {
+        match self.0.iter_mut().find(|(d, _)| *d == dest) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((dest, 1)),
         }
     }
 }

@@ -10,9 +10,8 @@
 //! message), with the window as its expiry (the memory bound: the window
 //! times the verified rate, 32 bytes a message).
 
-use std::collections::HashSet;
-
 use alloy_primitives::B256;
+use alloy_primitives::map::B256Set;
 use switchyard_types::Domain;
 
 use super::{Store, StoreError, redis_err};
@@ -73,7 +72,7 @@ impl Witness {
         &self,
         origin: Domain,
         heights: &[u64],
-    ) -> Result<Vec<HashSet<B256>>, StoreError> {
+    ) -> Result<Vec<B256Set>, StoreError> {
         if heights.is_empty() {
             return Ok(Vec::new());
         }
@@ -92,7 +91,7 @@ impl Witness {
             .zip(values)
             .map(|(key, v)| {
                 let Some(v) = v else {
-                    return HashSet::new();
+                    return B256Set::default();
                 };
                 if v.len() < TAG_LEN
                     || !(v.len() - TAG_LEN).is_multiple_of(32)
@@ -102,7 +101,7 @@ impl Witness {
                         .verify_state(key, &v[TAG_LEN..], &v[..TAG_LEN])
                         .is_none()
                 {
-                    return HashSet::new();
+                    return B256Set::default();
                 }
                 v[TAG_LEN..]
                     .chunks_exact(32)
