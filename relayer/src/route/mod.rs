@@ -184,10 +184,7 @@ impl RouteStage {
                         None => "unknown",
                     });
                 }
-                for (dest, n) in per_dest.0 {
-                    self.metrics.count(stage::OBSERVED, &name, dest, n);
-                    self.metrics.count(stage::VERIFIED, &name, dest, n);
-                }
+                self.count_verified(&name, per_dest);
             }
             return Ok(Vec::new());
         }
@@ -207,7 +204,15 @@ impl RouteStage {
                 Some(Target::Chain(r)) => r,
                 Some(Target::Group(g)) => {
                     let choice = if g.policy == RoutePolicy::LeastBacklog {
-                        Some(self.least_backlog_member(g, n, &mut least).await?)
+                        match self.least_backlog_member(g, n, &mut least).await {
+                            Ok(member) => Some(member),
+                            Err(e) => {
+                                // This height is not counted again when it
+                                // is routed again: count what was seen.
+                                self.count_verified(&name, observed);
+                                return Err(e);
+                            }
+                        }
                     } else {
                         None
                     };
@@ -245,10 +250,7 @@ impl RouteStage {
                 });
             }
         }
-        for (dest, n) in observed.0 {
-            self.metrics.count(stage::OBSERVED, &name, dest, n);
-            self.metrics.count(stage::VERIFIED, &name, dest, n);
-        }
+        self.count_verified(&name, observed);
         let mut lanes: Vec<_> = by_lane.into_iter().collect();
         lanes.sort_by_key(|(lane, _)| *lane);
         // Backpressure, per destination: one over its limit gets nothing
@@ -356,6 +358,14 @@ impl RouteStage {
                 info!(origin = %self.origin, destinations = ?names, limit = self.max_backlog, "lanes over their backlog limit: routing to them waits, other destinations go on");
             }
             self.throttling = Some((Instant::now(), blocked));
+        }
+    }
+
+    /// Counts `per` as observed and verified messages of `origin`.
+    fn count_verified(&self, origin: &str, per: PerDestination<'_>) {
+        for (dest, n) in per.0 {
+            self.metrics.count(stage::OBSERVED, origin, dest, n);
+            self.metrics.count(stage::VERIFIED, origin, dest, n);
         }
     }
 }

@@ -42,8 +42,9 @@ struct Chain {
     first: u64,
     /// Blocks kept below the slowest reader, for a watcher that asks again
     /// (re-routing a destination that fell behind, at most its
-    /// `header_lead` back); the fastest reader runs at most this far ahead
-    /// of the slowest. Bounded: memory stays flat. A block of 1,000
+    /// `header_lead` back); the fastest reader runs at most this (or
+    /// [`AHEAD`], whichever is more) ahead of the slowest. Bounded: memory
+    /// stays flat. A block of 1,000
     /// messages is about 0.5 MB, the bulk of the benchmark's own memory.
     keep: usize,
 }
