@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use switchyard_evm::EvmError;
 use switchyard_evm::attest::{batch_digest, recover_signer};
+use switchyard_types::Domain;
 use tracing::{debug, warn};
 
 use super::{AttestAnswer, PATH};
@@ -166,22 +167,26 @@ impl Collector {
         Ok((threshold, enabled))
     }
 
-    /// The signatures for `messages` (verified at `heights`) to the Inbox
-    /// `inbox` on `chain_id`, as `deliver` takes them.
+    /// The signatures for the messages `ids` (of `origins`, verified at
+    /// `heights`, one each in batch order, whose root is `root`) to the
+    /// Inbox `inbox` on `chain_id`, as `deliver` takes them.
+    #[allow(clippy::too_many_arguments)]
     pub async fn collect<K: BatchSink>(
         &self,
         sink: &K,
         chain_id: u64,
         inbox: Address,
-        messages: &[Bytes],
+        ids: &[B256],
+        origins: &[Domain],
         heights: &[u64],
         root: B256,
     ) -> Result<Vec<Bytes>, EvmError> {
-        // Encoded once and shared by every attester's request, in the
-        // binary encoding (hex JSON would cost each attester more to parse
-        // than verifying the batch).
+        // Encoded once and shared by every attester's request, by id: an
+        // attester needs nothing else of a message it recorded itself, and
+        // hashing every message again would cost each attester about as
+        // much as verifying the batch did.
         let body =
-            axum::body::Bytes::from(super::encode_request(chain_id, inbox, messages, heights));
+            axum::body::Bytes::from(super::encode_ids(chain_id, inbox, origins, heights, ids));
         let digest = batch_digest(chain_id, inbox, root);
         // Every attester at once; the answers are taken as they come, and
         // once the signatures in hand make the threshold of the set last

@@ -26,12 +26,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use alloy_primitives::map::B256Set;
 use alloy_primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
 use switchyard_types::Domain;
 
-use crate::store::{OriginState, StoreError, Witness};
+use crate::store::{IdsAt, OriginState, StoreError, Witness};
 
 pub mod collect;
 pub mod serve;
@@ -42,8 +41,9 @@ pub use serve::AttestService;
 /// The path of the attestation API.
 pub const PATH: &str = "/v1/attest";
 
-/// `POST /v1/attest`: sign the root of `messages` for the Inbox `inbox` on
-/// chain `chain_id`.
+/// `POST /v1/attest`: sign the root of a batch for the Inbox `inbox` on
+/// chain `chain_id`. The batch is named by its messages (`messages`) or by
+/// their ids (`ids`, what the dispatcher sends), never both.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttestRequest {
@@ -51,8 +51,12 @@ pub struct AttestRequest {
     pub chain_id: u64,
     /// The destination's Inbox (in the signed domain).
     pub inbox: Address,
-    /// The batch, in the order the root is computed over.
+    /// The batch as messages, in the order the root is computed over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<AttestItem>,
+    /// The batch as message ids, in the order the root is computed over.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<IdItem>,
 }
 
 /// One message of a batch.
@@ -69,21 +73,45 @@ pub struct AttestItem {
     pub message: Bytes,
 }
 
-/// The content type of a request in the binary encoding ([`encode_request`]).
-/// The dispatcher sends it; an attester also takes JSON (`application/json`,
-/// [`AttestRequest`]), for tools and curl.
-pub const BINARY: &str = "application/vnd.switchyard.attest.v1";
+/// One message of a batch, by its id: what the Inbox's root is computed
+/// over, so an attester that recorded the id itself (with the message's
+/// destination) needs nothing more to sign. Whoever later submits the
+/// batch must hand the Inbox messages that hash to these ids, so naming a
+/// message by id gives a caller no more than naming it by its bytes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdItem {
+    /// The message's origin domain (the attester's record is per origin).
+    pub origin: Domain,
+    /// The origin height it was verified at (as [`AttestItem::height`]).
+    pub height: u64,
+    /// `keccak256` of the encoded message.
+    pub id: B256,
+}
 
-/// The binary encoding's first bytes (its version is in them).
-const MAGIC: &[u8; 4] = b"SYA1";
+/// The content type of a request in the binary encoding by ids
+/// ([`encode_ids`]): what the dispatcher sends. An attester also takes
+/// messages, in [`BINARY_MESSAGES`] (what hubs before the ids encoding
+/// send) and in JSON (`application/json`, [`AttestRequest`]), for tools and
+/// curl.
+pub const BINARY: &str = "application/vnd.switchyard.attest.v2";
+
+/// The content type of a request in the binary encoding by messages
+/// ([`encode_request`]).
+pub const BINARY_MESSAGES: &str = "application/vnd.switchyard.attest.v1";
+
+/// The first bytes of a request by messages, and by ids (the encoding's
+/// version is in them).
+const MAGIC_MESSAGES: &[u8; 4] = b"SYA1";
+const MAGIC_IDS: &[u8; 4] = b"SYA2";
 /// Bytes before the items: magic, chain id, Inbox, count.
 const HEAD_LEN: usize = 4 + 8 + 20 + 4;
 /// Bytes of an item before its message: height, length.
 const ITEM_HEAD_LEN: usize = 8 + 4;
+/// Bytes of an item by id: origin, height, id.
+const ID_ITEM_LEN: usize = 4 + 8 + 32;
 
-/// The binary encoding of a request, what the dispatcher sends: JSON would
-/// spell every message in hex, and parsing that costs an attester more than
-/// verifying the message did. All integers big-endian:
+/// The binary encoding of a request by messages. All integers big-endian:
 ///
 /// ```text
 /// "SYA1" ‖ chain id u64 ‖ Inbox (20) ‖ count u32 ‖ count × (height u64 ‖ length u32 ‖ message)
@@ -103,20 +131,49 @@ pub fn encode_request(
             .map(|m| ITEM_HEAD_LEN + m.len())
             .sum::<usize>();
     let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&chain_id.to_be_bytes());
-    out.extend_from_slice(inbox.as_slice());
-    out.extend_from_slice(
-        &u32::try_from(messages.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
+    put_head(&mut out, MAGIC_MESSAGES, chain_id, inbox, n);
     for (m, h) in messages.iter().zip(heights) {
         out.extend_from_slice(&h.to_be_bytes());
         out.extend_from_slice(&u32::try_from(m.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(m);
     }
     out
+}
+
+/// The binary encoding of a request by ids, what the dispatcher sends: 44
+/// bytes a message where the messages themselves are 300 or more, and an
+/// attester that takes ids hashes nothing but the root (hashing every
+/// message again cost the three attesters of a 2-of-3 set more than the
+/// hub's whole verification). All integers big-endian:
+///
+/// ```text
+/// "SYA2" ‖ chain id u64 ‖ Inbox (20) ‖ count u32 ‖ count × (origin u32 ‖ height u64 ‖ id (32))
+/// ```
+///
+/// `origins`, `heights` and `ids` are one message each, in batch order.
+pub fn encode_ids(
+    chain_id: u64,
+    inbox: Address,
+    origins: &[Domain],
+    heights: &[u64],
+    ids: &[B256],
+) -> Vec<u8> {
+    let n = ids.len().min(origins.len()).min(heights.len());
+    let mut out = Vec::with_capacity(HEAD_LEN + n * ID_ITEM_LEN);
+    put_head(&mut out, MAGIC_IDS, chain_id, inbox, n);
+    for ((o, h), id) in origins.iter().zip(heights).zip(ids).take(n) {
+        out.extend_from_slice(&o.to_be_bytes());
+        out.extend_from_slice(&h.to_be_bytes());
+        out.extend_from_slice(id.as_slice());
+    }
+    out
+}
+
+fn put_head(out: &mut Vec<u8>, magic: &[u8; 4], chain_id: u64, inbox: Address, n: usize) {
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&chain_id.to_be_bytes());
+    out.extend_from_slice(inbox.as_slice());
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
 }
 
 /// Why a binary request does not decode: what, where, expected against got.
@@ -126,6 +183,18 @@ pub enum DecodeError {
     TooMany { max: usize, got: u64 },
     /// Anything else about the bytes (HTTP 400).
     Malformed(String),
+    /// Bytes past a magic by messages that do not follow (HTTP 400).
+    MalformedMessages(String),
+}
+
+impl DecodeError {
+    /// The content type the error is about.
+    fn encoding(&self) -> &'static str {
+        match self {
+            Self::MalformedMessages(_) => BINARY_MESSAGES,
+            _ => BINARY,
+        }
+    }
 }
 
 impl std::fmt::Display for DecodeError {
@@ -134,15 +203,17 @@ impl std::fmt::Display for DecodeError {
             Self::TooMany { max, got } => {
                 write!(f, "messages: expected 1 to {max} per request, got {got}")
             }
-            Self::Malformed(why) => write!(f, "request body ({BINARY}): {why}"),
+            Self::Malformed(why) | Self::MalformedMessages(why) => {
+                write!(f, "request body ({}): {why}", self.encoding())
+            }
         }
     }
 }
 
-/// Decodes a binary request ([`encode_request`]) strictly: the magic, at
-/// most `max_messages` items (checked before anything is allocated for
-/// them), every length within the body, no trailing bytes. The messages
-/// are views of `body`, not copies.
+/// Decodes a binary request ([`encode_ids`] or [`encode_request`], told
+/// apart by the magic) strictly: at most `max_messages` items (checked
+/// before anything is allocated for them), every length within the body,
+/// no trailing bytes. Messages are views of `body`, not copies.
 pub fn decode_request(
     body: &axum::body::Bytes,
     max_messages: usize,
@@ -154,13 +225,16 @@ pub fn decode_request(
             body.len()
         )));
     }
-    if &body[..4] != MAGIC {
-        return Err(bad(format!(
-            "bytes 0..4: expected the magic {:?}, got 0x{}",
-            std::str::from_utf8(MAGIC).unwrap_or("SYA1"),
-            hex::encode(&body[..4])
-        )));
-    }
+    let by_ids = match &body[..4] {
+        m if m == MAGIC_IDS => true,
+        m if m == MAGIC_MESSAGES => false,
+        m => {
+            return Err(bad(format!(
+                "bytes 0..4: expected the magic \"SYA2\" (ids) or \"SYA1\" (messages), got 0x{}",
+                hex::encode(m)
+            )));
+        }
+    };
     let u64_at = |at: usize| u64::from_be_bytes(body[at..at + 8].try_into().expect("8 bytes"));
     let u32_at = |at: usize| u32::from_be_bytes(body[at..at + 4].try_into().expect("4 bytes"));
     let chain_id = u64_at(4);
@@ -172,11 +246,35 @@ pub fn decode_request(
             got: u64::from(count),
         });
     }
+    let mut req = AttestRequest {
+        chain_id,
+        inbox,
+        messages: Vec::new(),
+        ids: Vec::new(),
+    };
+    if by_ids {
+        let want = HEAD_LEN + count as usize * ID_ITEM_LEN;
+        if body.len() != want {
+            return Err(bad(format!(
+                "expected {count} items of {ID_ITEM_LEN} bytes (origin, height, id) after byte {HEAD_LEN}, {want} bytes in all, got {}",
+                body.len()
+            )));
+        }
+        req.ids = body[HEAD_LEN..]
+            .chunks_exact(ID_ITEM_LEN)
+            .map(|c| IdItem {
+                origin: u32::from_be_bytes(c[..4].try_into().expect("4 bytes")),
+                height: u64::from_be_bytes(c[4..12].try_into().expect("8 bytes")),
+                id: B256::from_slice(&c[12..]),
+            })
+            .collect();
+        return Ok(req);
+    }
     let mut messages = Vec::with_capacity(count as usize);
     let mut at = HEAD_LEN;
     for i in 0..count as usize {
         if body.len() - at < ITEM_HEAD_LEN {
-            return Err(bad(format!(
+            return Err(DecodeError::MalformedMessages(format!(
                 "item {i} at byte {at}: expected {ITEM_HEAD_LEN} bytes of height and length, got {}",
                 body.len() - at
             )));
@@ -185,7 +283,7 @@ pub fn decode_request(
         let len = u32_at(at + 8) as usize;
         at += ITEM_HEAD_LEN;
         if body.len() - at < len {
-            return Err(bad(format!(
+            return Err(DecodeError::MalformedMessages(format!(
                 "item {i}'s message at byte {at}: expected {len} bytes, got {}",
                 body.len() - at
             )));
@@ -197,16 +295,13 @@ pub fn decode_request(
         at += len;
     }
     if at != body.len() {
-        return Err(bad(format!(
+        return Err(DecodeError::MalformedMessages(format!(
             "expected {count} items ending at byte {at}, got {} bytes more",
             body.len() - at
         )));
     }
-    Ok(AttestRequest {
-        chain_id,
-        inbox,
-        messages,
-    })
+    req.messages = messages;
+    Ok(req)
 }
 
 /// The answer: a signature, or the refusals.
@@ -308,11 +403,25 @@ pub struct Verified {
     recent: Arc<Mutex<HashMap<Domain, RecentIds>>>,
 }
 
-/// One origin's recent heights and the ids recorded at each.
-type RecentIds = BTreeMap<u64, Arc<B256Set>>;
+/// One origin's recent heights and what was recorded at each.
+type RecentIds = BTreeMap<u64, Arc<IdsAt>>;
+
+/// What an attester's record says of a message id at a height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Not recorded there: never verified at that height, or past the
+    /// window.
+    No,
+    /// Verified there, addressed to this destination domain.
+    To(Domain),
+    /// Verified there, by a version that recorded ids only: its
+    /// destination is the message's to check (the Inbox checks it too).
+    Unaddressed,
+}
 
 /// Heights per origin whose ids an attester keeps in memory (a few blocks
-/// of its origins' recent traffic; at 1,000 messages a block, 32 KB each).
+/// of its origins' recent traffic; at 1,000 messages a block, about 60 KB
+/// each).
 const RECENT_HEIGHTS: usize = 64;
 
 impl Verified {
@@ -326,14 +435,15 @@ impl Verified {
         }
     }
 
-    /// Records `ids` verified at `height` of `origin` (an origin's watcher
-    /// routes heights in order, so every message below the highest height
-    /// recorded has been recorded).
+    /// Records `ids` (each with its message's destination domain) verified
+    /// at `height` of `origin` (an origin's watcher routes heights in
+    /// order, so every message below the highest height recorded has been
+    /// recorded).
     pub async fn record(
         &self,
         origin: Domain,
         height: u64,
-        ids: &[B256],
+        ids: &[(B256, Domain)],
     ) -> Result<(), StoreError> {
         self.witness.record(origin, height, ids).await?;
         if !ids.is_empty() {
@@ -341,7 +451,10 @@ impl Verified {
             let heights = recent.entry(origin).or_default();
             // As written: a height recorded again (a reorg below the
             // confirmations) replaces its ids, as the store's SET does.
-            heights.insert(height, Arc::new(ids.iter().copied().collect()));
+            heights.insert(
+                height,
+                Arc::new(ids.iter().map(|(id, d)| (*id, Some(*d))).collect()),
+            );
             while heights.len() > RECENT_HEIGHTS {
                 heights.pop_first();
             }
@@ -368,16 +481,16 @@ impl Verified {
     }
 
     /// Whether each of `items` (id, origin height) of `origin` was
-    /// recorded at that height.
+    /// recorded at that height, and to which destination.
     pub async fn lookup(
         &self,
         origin: Domain,
         items: &[(B256, u64)],
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<Recorded>, StoreError> {
         let mut heights: Vec<u64> = items.iter().map(|(_, h)| *h).collect();
         heights.sort_unstable();
         heights.dedup();
-        let mut sets: Vec<Option<Arc<B256Set>>> = {
+        let mut sets: Vec<Option<Arc<IdsAt>>> = {
             let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
             let of_origin = recent.get(&origin);
             heights
@@ -400,9 +513,12 @@ impl Verified {
         Ok(items
             .iter()
             .map(|(id, h)| {
-                heights
-                    .binary_search(h)
-                    .is_ok_and(|i| sets[i].as_ref().is_some_and(|s| s.contains(id)))
+                let at = heights.binary_search(h).ok().and_then(|i| sets[i].as_ref());
+                match at.and_then(|s| s.get(id)) {
+                    None => Recorded::No,
+                    Some(Some(d)) => Recorded::To(*d),
+                    Some(None) => Recorded::Unaddressed,
+                }
             })
             .collect())
     }
@@ -467,7 +583,7 @@ mod tests {
             ),
             (
                 &[b"JSON", &good[4..]].concat(),
-                "bytes 0..4: expected the magic \"SYA1\", got 0x4a534f4e",
+                "bytes 0..4: expected the magic \"SYA2\" (ids) or \"SYA1\" (messages), got 0x4a534f4e",
             ),
             (
                 &good[..40],
@@ -482,9 +598,11 @@ mod tests {
                 "expected 3 items ending at byte 377, got 1 bytes more",
             ),
         ];
-        for (bytes, why) in cases {
+        for (i, (bytes, why)) in cases.into_iter().enumerate() {
             let err = decode(bytes, 3).expect_err(why);
-            assert_eq!(err.to_string(), format!("request body ({BINARY}): {why}"));
+            // Past the magic, the error names the encoding by messages.
+            let encoding = if i < 2 { BINARY } else { BINARY_MESSAGES };
+            assert_eq!(err.to_string(), format!("request body ({encoding}): {why}"));
         }
         // A count far above the body is refused before anything is
         // allocated for it.
@@ -494,5 +612,47 @@ mod tests {
             decode(&huge, 2000),
             Err(DecodeError::TooMany { .. })
         ));
+    }
+
+    #[test]
+    fn a_request_by_ids_round_trips_and_must_be_exactly_its_items() {
+        let inbox = Address::repeat_byte(0xcd);
+        let ids = [B256::repeat_byte(1), B256::repeat_byte(2)];
+        let good = encode_ids(9, inbox, &[7, 8], &[100, u64::MAX], &ids);
+        assert_eq!(good.len(), HEAD_LEN + 2 * ID_ITEM_LEN);
+        let decode = |b: &[u8], max| decode_request(&axum::body::Bytes::copy_from_slice(b), max);
+        let r = decode(&good, 2).expect("decodes");
+        assert_eq!((r.chain_id, r.inbox, r.messages.len()), (9, inbox, 0));
+        assert_eq!(
+            r.ids,
+            [
+                IdItem {
+                    origin: 7,
+                    height: 100,
+                    id: ids[0]
+                },
+                IdItem {
+                    origin: 8,
+                    height: u64::MAX,
+                    id: ids[1]
+                }
+            ]
+        );
+        assert_eq!(
+            decode(&good, 1).err(),
+            Some(DecodeError::TooMany { max: 1, got: 2 })
+        );
+        for (bytes, got) in [
+            (&good[..good.len() - 1], 123),
+            (&[&good[..], b"x"].concat()[..], 125),
+        ] {
+            let err = decode(bytes, 2).expect_err("not exactly its items");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "request body ({BINARY}): expected 2 items of 44 bytes (origin, height, id) after byte 36, 124 bytes in all, got {got}"
+                )
+            );
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! The attester's side: the signing rule and `POST /v1/attest`.
 //!
-//! The rule, whatever the caller sends: the root is computed here from the
-//! messages themselves, and signed only when the destination (chain id and
-//! Inbox) is configured, every message decodes, is addressed to a domain
-//! that destination serves, comes from an origin this attester follows, and
-//! was recorded by this attester's own light clients. Anything else is
-//! refused with the reason, message by message, and counted.
+//! The rule, whatever the caller sends: the root is computed here, from the
+//! messages themselves or from the ids that name them, and signed only when
+//! the destination (chain id and Inbox) is configured and every message
+//! comes from an origin this attester follows, was recorded by this
+//! attester's own light clients at the height named, and is addressed (as
+//! recorded, and as sent when sent whole) to a domain that destination
+//! serves. Anything else is refused with the reason, message by message,
+//! and counted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use switchyard_evm::attest::Attester;
 use switchyard_types::{Domain, Message, batch_root};
 use tracing::{debug, warn};
 
-use super::{AttestAnswer, AttestRequest, Refusal, RefusalReason, Verified};
+use super::{AttestAnswer, AttestRequest, Recorded, Refusal, RefusalReason, Verified};
 use crate::config::{Config, Role};
 use crate::metrics::Metrics;
 
@@ -119,7 +121,17 @@ impl AttestService {
 
     /// Applies the signing rule to `req`.
     pub async fn attest(&self, req: &AttestRequest) -> Result<AttestAnswer, BadRequest> {
-        let n = req.messages.len();
+        let n = req.messages.len() + req.ids.len();
+        if !req.messages.is_empty() && !req.ids.is_empty() {
+            return Err(BadRequest {
+                status: 400,
+                message: format!(
+                    "expected the batch as messages or as ids, got {} messages and {} ids",
+                    req.messages.len(),
+                    req.ids.len()
+                ),
+            });
+        }
         if n == 0 || n > self.max_messages {
             return Err(BadRequest {
                 status: 413,
@@ -129,11 +141,17 @@ impl AttestService {
                 ),
             });
         }
-        let ids: Vec<B256> = req
-            .messages
-            .iter()
-            .map(|m| switchyard_types::id_of_encoded(&m.message))
-            .collect();
+        // By id, the root is over what the caller named (an id this
+        // attester did not record is refused below); by message, over the
+        // messages' own ids.
+        let ids: Vec<B256> = if req.ids.is_empty() {
+            req.messages
+                .iter()
+                .map(|m| switchyard_types::id_of_encoded(&m.message))
+                .collect()
+        } else {
+            req.ids.iter().map(|i| i.id).collect()
+        };
         let root = batch_root(&ids);
         let answer = |refusals: Vec<Refusal>| AttestAnswer {
             signer: self.attester.address(),
@@ -159,48 +177,56 @@ impl AttestService {
             }]));
         };
         let mut refusals = Vec::new();
+        let wrong_destination = |i: usize, domain: Domain, whose: &str| Refusal {
+            index: Some(i),
+            reason: RefusalReason::WrongDestination,
+            detail: format!(
+                "{whose} destination domain {domain}: expected one {} serves ({:?})",
+                dest.name, dest.domains
+            ),
+        };
         // Messages to look up, by origin: (index, id, claimed height).
         let mut by_origin: HashMap<Domain, Vec<(usize, B256, u64)>> = HashMap::new();
+        let mut look_up = |i: usize, origin: Domain, height: u64, refusals: &mut Vec<Refusal>| {
+            if self.origins.contains(&origin) {
+                by_origin
+                    .entry(origin)
+                    .or_default()
+                    .push((i, ids[i], height));
+            } else {
+                refusals.push(Refusal {
+                    index: Some(i),
+                    reason: RefusalReason::UnknownOrigin,
+                    detail: format!(
+                        "origin domain {origin}: expected one this attester follows ({:?})",
+                        self.origins
+                    ),
+                });
+            }
+        };
         for (i, item) in req.messages.iter().enumerate() {
-            let refuse = |reason, detail: String| Refusal {
-                index: Some(i),
-                reason,
-                detail,
-            };
             let m = match Message::decode(&item.message).and_then(|m| {
                 m.check_version()?;
                 Ok(m)
             }) {
                 Ok(m) => m,
                 Err(e) => {
-                    refusals.push(refuse(RefusalReason::Malformed, e.to_string()));
+                    refusals.push(Refusal {
+                        index: Some(i),
+                        reason: RefusalReason::Malformed,
+                        detail: e.to_string(),
+                    });
                     continue;
                 }
             };
             if !dest.domains.contains(&m.destination) {
-                refusals.push(refuse(
-                    RefusalReason::WrongDestination,
-                    format!(
-                        "destination domain {}: expected one {} serves ({:?})",
-                        m.destination, dest.name, dest.domains
-                    ),
-                ));
+                refusals.push(wrong_destination(i, m.destination, "the message's"));
                 continue;
             }
-            if !self.origins.contains(&m.origin) {
-                refusals.push(refuse(
-                    RefusalReason::UnknownOrigin,
-                    format!(
-                        "origin domain {}: expected one this attester follows ({:?})",
-                        m.origin, self.origins
-                    ),
-                ));
-                continue;
-            }
-            by_origin
-                .entry(m.origin)
-                .or_default()
-                .push((i, ids[i], item.height));
+            look_up(i, m.origin, item.height, &mut refusals);
+        }
+        for (i, item) in req.ids.iter().enumerate() {
+            look_up(i, item.origin, item.height, &mut refusals);
         }
         for (origin, items) in by_origin {
             let wanted: Vec<(B256, u64)> = items.iter().map(|(_, id, h)| (*id, *h)).collect();
@@ -229,9 +255,19 @@ impl AttestService {
                     });
                 }
             };
-            for ((i, id, claimed), known) in items.into_iter().zip(found) {
-                if known {
-                    continue;
+            for ((i, id, claimed), recorded) in items.into_iter().zip(found) {
+                match recorded {
+                    // What this attester recorded of the message, not what
+                    // the caller says: an id names no destination itself.
+                    Recorded::To(d) if !dest.domains.contains(&d) => {
+                        refusals.push(wrong_destination(i, d, "the recorded"));
+                        continue;
+                    }
+                    // A record of the earlier form names none: a message
+                    // sent whole was checked above, and the Inbox checks
+                    // every message's destination itself.
+                    Recorded::To(_) | Recorded::Unaddressed => continue,
+                    Recorded::No => {}
                 }
                 let (reason, detail) = match reached {
                     Some(h) if claimed <= h => (
@@ -323,12 +359,17 @@ async fn handle(
     let binary = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(super::BINARY));
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case(super::BINARY) || v.eq_ignore_ascii_case(super::BINARY_MESSAGES)
+        });
     let parsed = if binary {
         super::decode_request(&body, s.max_messages).map_err(|e| {
             let status = match e {
                 super::DecodeError::TooMany { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                super::DecodeError::Malformed(_) => StatusCode::BAD_REQUEST,
+                super::DecodeError::Malformed(_) | super::DecodeError::MalformedMessages(_) => {
+                    StatusCode::BAD_REQUEST
+                }
             };
             (status, e.to_string())
         })
@@ -343,7 +384,7 @@ async fn handle(
             return error(
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "request body: expected JSON {{chain_id, inbox, messages: [{{height, message}}]}} (or Content-Type {}), got {} bytes that do not parse: {e}",
+                    "request body: expected JSON {{chain_id, inbox, messages: [{{height, message}}]}} or {{chain_id, inbox, ids: [{{origin, height, id}}]}} (or Content-Type {}), got {} bytes that do not parse: {e}",
                     super::BINARY,
                     body.len()
                 ),

@@ -37,7 +37,7 @@ struct Batch {
     /// a failed batch goes back ahead of every later one (channel order).
     seq: u64,
     messages: Vec<Bytes>,
-    /// Origin of each message (metrics).
+    /// Origin of each message (metrics, and what attesters are told).
     origins: Vec<Domain>,
     /// Origin height of each message's entry (what attesters are told).
     heights: Vec<u64>,
@@ -630,7 +630,8 @@ impl<K: BatchSink + std::fmt::Debug> ShardPipeline<K> {
                         s.submitter.as_ref(),
                         s.spec.chain_id,
                         s.spec.inbox,
-                        &batch.messages,
+                        &ids,
+                        &batch.origins,
                         &batch.heights,
                         root,
                     )

@@ -173,7 +173,11 @@ impl RouteStage {
             warn!(height = n, detail = %m.detail, "malformed Dispatch log rejected");
         }
         if let Some(verified) = &self.witness {
-            let ids: Vec<B256> = batch.messages.iter().map(|vm| vm.message.id()).collect();
+            let ids: Vec<(B256, Domain)> = batch
+                .messages
+                .iter()
+                .map(|vm| (vm.message.id(), vm.message.destination))
+                .collect();
             verified.record(self.origin_domain, n, &ids).await?;
             if first_time {
                 let mut per_dest = PerDestination::default();

@@ -66,7 +66,7 @@ pub use lease::Leases;
 pub use seen::SeenNonces;
 pub use state::OriginState;
 pub use status::{SENDER_INDEX_LEN, StatusOp, StatusStore};
-pub use witness::Witness;
+pub use witness::{IdsAt, Witness};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

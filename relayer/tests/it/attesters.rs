@@ -338,11 +338,7 @@ async fn two_of_three_attesters_deliver_exactly_once_and_two_down_stop_delivery(
 async fn compromised_attester(key: &'static str) -> (String, tokio::task::JoinHandle<()>) {
     let attester = Attester::from_hex(key, "compromised").expect("key");
     scripted_attester(move |req: AttestRequest| {
-        let ids: Vec<B256> = req
-            .messages
-            .iter()
-            .map(|m| switchyard_types::id_of_encoded(&m.message))
-            .collect();
+        let ids: Vec<B256> = req.ids.iter().map(|i| i.id).collect();
         let root = batch_root(&ids);
         let sig = attester
             .sign_batch(req.chain_id, req.inbox, root)
@@ -428,6 +424,7 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
         .expect("append");
     assert!(appended, "the forged entry is in the lane");
     let (dest_domain, dest_chain_id, dest_inbox) = (dest.domain, dest.chain_id, dest.inbox);
+    let origin_domain = origin.domain;
     // And writes the honest attesters' Redis: a record saying they verified
     // it. Records carry a tag under a key derived from each attester's
     // signing key, so this one is not theirs and counts for nothing.
@@ -584,66 +581,179 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
         "{body}"
     );
 
-    // The binary encoding the dispatcher sends: the same rule, and bytes
-    // that do not decode are refused with where and what.
-    let send_binary = |body: Vec<u8>| {
+    // The binary encodings: by id (what the dispatcher sends) and by
+    // message (what hubs before it send). The same rule, and bytes that do
+    // not decode are refused with where and what.
+    let send_binary = |content_type: &'static str, body: Vec<u8>| {
         http.post(&url)
-            .header("content-type", switchyard::attest::BINARY)
+            .header("content-type", content_type)
             .bearer_auth("token-of-attester-0")
             .body(body)
             .send()
     };
+    use switchyard::attest::{BINARY, BINARY_MESSAGES, RefusalReason, encode_ids, encode_request};
+    let by_id = encode_ids(
+        dest_chain_id,
+        dest_inbox,
+        &[origin_domain],
+        &[head + 3],
+        &[forged.id()],
+    );
     let forged_bytes = Bytes::from(forged.encode());
-    let binary = switchyard::attest::encode_request(
+    let by_message = encode_request(
         dest_chain_id,
         dest_inbox,
         std::slice::from_ref(&forged_bytes),
         &[head + 3],
     );
-    let (code, body) = answer(send_binary(binary.clone()).await.expect("post")).await;
-    assert_eq!(code, 200, "{body}");
-    let a: AttestAnswer = serde_json::from_str(&body).expect("an answer");
-    assert_eq!(
-        (a.signature.is_none(), a.refusals[0].reason),
-        (true, switchyard::attest::RefusalReason::UnknownMessage),
-        "{body}"
-    );
-    let (code, body) = answer(
-        send_binary(binary[..binary.len() - 1].to_vec())
+    for (content_type, body) in [(BINARY, &by_id), (BINARY_MESSAGES, &by_message)] {
+        let (code, text) =
+            answer(send_binary(content_type, body.clone()).await.expect("post")).await;
+        assert_eq!(code, 200, "{content_type}: {text}");
+        let a: AttestAnswer = serde_json::from_str(&text).expect("an answer");
+        assert_eq!(
+            (a.signature.is_none(), a.refusals[0].reason),
+            (true, RefusalReason::UnknownMessage),
+            "{content_type}: {text}"
+        );
+    }
+    let bad_bodies: [(&str, Vec<u8>, &str, u16); 6] = [
+        (
+            BINARY,
+            by_id[..by_id.len() - 1].to_vec(),
+            "expected 1 items of 44 bytes (origin, height, id) after byte 36, 80 bytes in all, got 79",
+            400,
+        ),
+        (
+            BINARY,
+            [&by_id[..], b"x"].concat(),
+            "80 bytes in all, got 81",
+            400,
+        ),
+        (
+            BINARY_MESSAGES,
+            by_message[..by_message.len() - 1].to_vec(),
+            "item 0's message at byte 48: expected",
+            400,
+        ),
+        (
+            BINARY_MESSAGES,
+            [&by_message[..], b"x"].concat(),
+            "got 1 bytes more",
+            400,
+        ),
+        (
+            BINARY,
+            encode_ids(
+                dest_chain_id,
+                dest_inbox,
+                &[origin_domain; 2001],
+                &[head + 3; 2001],
+                &[forged.id(); 2001],
+            ),
+            "expected 1 to 2000 per request, got 2001",
+            413,
+        ),
+        (
+            BINARY,
+            good.to_string().into_bytes(),
+            "bytes 0..4: expected the magic",
+            400,
+        ),
+    ];
+    for (content_type, body, why, status) in bad_bodies {
+        let (code, text) = answer(send_binary(content_type, body).await.expect("post")).await;
+        assert_eq!(code, status, "{why}: {text}");
+        assert!(text.contains(why), "{why}: {text}");
+    }
+    let mut both = good.clone();
+    both["ids"] = serde_json::json!([{ "origin": origin_domain, "height": 1, "id": forged.id() }]);
+    let (code, text) = answer(
+        send(Some("token-of-attester-0"), both.to_string())
             .await
             .expect("post"),
     )
     .await;
-    assert_eq!(code, 400, "{body}");
+    assert_eq!(code, 400, "{text}");
     assert!(
-        body.contains("item 0's message at byte 48: expected"),
-        "{body}"
+        text.contains("expected the batch as messages or as ids, got 1 messages and 1 ids"),
+        "{text}"
     );
-    let mut trailing = binary.clone();
-    trailing.push(0);
-    let (code, body) = answer(send_binary(trailing).await.expect("post")).await;
-    assert_eq!(code, 400, "{body}");
-    assert!(body.contains("got 1 bytes more"), "{body}");
-    let many = switchyard::attest::encode_request(
-        dest_chain_id,
-        dest_inbox,
-        &vec![forged_bytes.clone(); 2001],
-        &[head + 3; 2001],
+
+    // By id, the destination checked is the one the attester recorded with
+    // the message, whatever the caller names: a message the attester
+    // verified (read from its own record) is signed for the Inbox of the
+    // chain it is addressed to, and refused for the other chain's.
+    let client = redis::Client::open(format!("redis://127.0.0.1:{redis_port}/1")).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let keys: Vec<String> = redis::AsyncCommands::keys(&mut conn, "att0:{witness:*}:*")
+        .await
+        .expect("KEYS");
+    // Any record but the forged one written above.
+    let key = keys
+        .iter()
+        .find(|k| !k.ends_with(&format!(":{}", head + 3)))
+        .expect("attester 0 recorded the honest messages")
+        .clone();
+    let value: Vec<u8> = redis::AsyncCommands::get(&mut conn, &key)
+        .await
+        .expect("GET");
+    // `<prefix>:{witness:<origin>}:<height>`, tag ‖ 0x02 ‖ (id ‖ destination)*.
+    let parse = |part: &str| -> u64 { part.trim_end_matches('}').parse().expect(&key) };
+    let mut parts = key.split(':').skip(2);
+    let (rec_origin, rec_height) = (
+        parse(parts.next().expect("origin")) as u32,
+        parse(parts.next().expect("height")),
     );
-    let (code, body) = answer(send_binary(many).await.expect("post")).await;
-    assert_eq!(code, 413, "{body}");
-    assert!(
-        body.contains("expected 1 to 2000 per request, got 2001"),
-        "{body}"
-    );
-    let (code, body) = answer(
-        send_binary(good.to_string().into_bytes())
-            .await
-            .expect("post"),
-    )
-    .await;
-    assert_eq!(code, 400, "JSON sent as binary: {body}");
-    assert!(body.contains("expected the magic"), "{body}");
+    assert_eq!(value[32], 2, "a record with destinations: {key}");
+    let rec_id = B256::from_slice(&value[33..65]);
+    let rec_dest = u32::from_be_bytes(value[65..69].try_into().expect("4 bytes"));
+    let chain_of = |domain: u32| {
+        stack
+            .chains
+            .iter()
+            .find(|c| c.domain == domain)
+            .map(|c| (c.chain_id, c.inbox))
+            .expect("a chain of the stack")
+    };
+    let other = stack
+        .chains
+        .iter()
+        .find(|c| c.domain != rec_dest)
+        .map(|c| (c.chain_id, c.inbox))
+        .expect("another chain");
+    for ((chain_id, inbox), signs) in [(chain_of(rec_dest), true), (other, false)] {
+        let body = encode_ids(chain_id, inbox, &[rec_origin], &[rec_height], &[rec_id]);
+        let (code, text) = answer(send_binary(BINARY, body).await.expect("post")).await;
+        assert_eq!(code, 200, "{text}");
+        let a: AttestAnswer = serde_json::from_str(&text).expect("an answer");
+        assert_eq!(a.root, batch_root(&[rec_id]), "{text}");
+        if signs {
+            let sig = a.signature.expect("signed");
+            let digest = switchyard_evm::attest::batch_digest(chain_id, inbox, a.root);
+            assert_eq!(
+                switchyard_evm::attest::recover_signer(digest, &sig).expect("recovers"),
+                attester_address(0),
+                "{text}"
+            );
+        } else {
+            assert!(a.signature.is_none(), "{text}");
+            assert_eq!(
+                a.refusals[0].reason,
+                RefusalReason::WrongDestination,
+                "{text}"
+            );
+            assert!(
+                a.refusals[0]
+                    .detail
+                    .contains(&format!("the recorded destination domain {rec_dest}")),
+                "{text}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -766,11 +876,15 @@ async fn an_attesters_record_written_by_anyone_else_counts_for_nothing() {
     let key = |b: u8| QueueKey::new(&[b; 32]).expect("key");
     let store = Store::connect(&target, "att", key(1)).await.expect("redis");
     let witness = store.witness(3600);
-    let ids: Vec<B256> = (0u8..5).map(|i| B256::repeat_byte(i + 1)).collect();
+    let ids: Vec<(B256, u32)> = (0u8..5).map(|i| (B256::repeat_byte(i + 1), 9)).collect();
     witness.record(7, 100, &ids).await.expect("record");
     let found = witness.lookup(7, &[100, 101]).await.expect("lookup");
     assert_eq!(found[0].len(), 5);
-    assert!(found[0].contains(&ids[3]));
+    assert_eq!(
+        found[0].get(&ids[3].0),
+        Some(&Some(9)),
+        "with its destination"
+    );
     assert!(found[1].is_empty(), "nothing recorded at 101");
 
     // A writer of this Redis adds an id to the record, copies the record to
@@ -785,6 +899,7 @@ async fn an_attesters_record_written_by_anyone_else_counts_for_nothing() {
     let mut value: Vec<u8> = conn.get(at(100)).await.expect("GET");
     let honest = value.clone();
     value.extend_from_slice(B256::repeat_byte(0xee).as_slice());
+    value.extend_from_slice(&9u32.to_be_bytes());
     let _: () = conn.set(at(100), value).await.expect("SET");
     let _: () = conn.set(at(102), honest.clone()).await.expect("SET");
     let mut own = vec![0u8; 32];
@@ -811,7 +926,7 @@ async fn an_attesters_record_written_by_anyone_else_counts_for_nothing() {
     let verified = switchyard::attest::Verified::new(store.witness(3600), store.origin_state());
     let id_at = |h: u64, i: u8| alloy::primitives::keccak256([&h.to_be_bytes()[..], &[i]].concat());
     for h in 200..300u64 {
-        let at_h: Vec<B256> = (0..5).map(|i| id_at(h, i)).collect();
+        let at_h: Vec<(B256, u32)> = (0..5).map(|i| (id_at(h, i), u32::from(i))).collect();
         verified.record(8, h, &at_h).await.expect("record");
     }
     let (old, new) = (
@@ -829,9 +944,10 @@ async fn an_attesters_record_written_by_anyone_else_counts_for_nothing() {
         (id_at(200, 2), 200),           // past the memory, and its record overwritten
         (id_at(300, 0), 300),           // a height never recorded
     ];
+    use switchyard::attest::Recorded::{No, To};
     assert_eq!(
         verified.lookup(8, &asked).await.expect("lookup"),
-        [true, false, false, true, true, false, false]
+        [To(0), No, No, To(4), To(2), No, No]
     );
 }
 
@@ -990,7 +1106,7 @@ async fn the_dispatcher_keeps_only_signatures_the_inbox_will_count() {
     };
     let heights = [5u64, 5, 6];
     let sigs = collector
-        .collect(&sink, chain_id, inbox, &messages, &heights, root)
+        .collect(&sink, chain_id, inbox, &ids, &[1000; 3], &heights, root)
         .await
         .expect("two honest signatures");
     assert_eq!(sigs.len(), 2, "the threshold, no more");
@@ -1022,7 +1138,7 @@ async fn the_dispatcher_keeps_only_signatures_the_inbox_will_count() {
     };
     collector.forget_set(chain_id, inbox);
     let err = collector
-        .collect(&sink3, chain_id, inbox, &messages, &heights, root)
+        .collect(&sink3, chain_id, inbox, &ids, &[1000; 3], &heights, root)
         .await
         .expect_err("2 of 3");
     assert!(
