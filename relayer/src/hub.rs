@@ -617,6 +617,37 @@ impl HubBuilder {
             }
             _ => None,
         };
+        // With `attestation.listen`, the attestation API is served there
+        // alone (over TLS when configured) and not on `http.listen`.
+        let (attest, attest_apart) = match (cfg.attestation.listen, attest) {
+            (Some(at), Some(service)) => {
+                let tls = cfg.attestation.server_tls()?;
+                let listener = TcpListener::bind(at).await.map_err(|e| HubError::Io {
+                    what: format!("binding the attestation listener {at}"),
+                    source: e,
+                })?;
+                let bound = listener.local_addr().map_err(|e| HubError::Io {
+                    what: "attestation listener address".into(),
+                    source: e,
+                })?;
+                info!(
+                    addr = %bound,
+                    tls = tls.is_some(),
+                    client_certificates = cfg.attestation.client_ca_file.is_some(),
+                    "attestation API listening"
+                );
+                (None, Some((listener, tls, service)))
+            }
+            (_, attest) => (attest, None),
+        };
+        if let Some((listener, tls, service)) = attest_apart {
+            let stop = shutdown.child_token();
+            tasks.spawn("attestation server", async move {
+                if let Err(e) = crate::http::serve_attest(listener, tls, service, stop).await {
+                    error!(err = %e, "attestation server stopped");
+                }
+            });
+        }
         let mut admin_tokens: Vec<Arc<str>> = Vec::new();
         if let Some(r) = &cfg.admin_token {
             admin_tokens.push(Arc::from(r.resolve("admin_token")?.expose()));

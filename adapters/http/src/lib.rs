@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use switchyard_types::redact;
 
 #[cfg(feature = "testkit")]
@@ -82,6 +82,10 @@ pub enum Error {
         reason: String,
     },
     /// The TLS or HTTP client could not be built.
+    /// A certificate and key of this process (a server's, or a client's
+    /// for mutual TLS) that cannot be used.
+    #[error("certificate {path}: {reason}")]
+    Identity { path: String, reason: String },
     #[error("building the HTTPS client: {reason}")]
     Client {
         /// What failed.
@@ -116,7 +120,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::TooLarge { .. } | Self::Body { .. } => true,
-            Self::CaFile { .. } | Self::Client { .. } => false,
+            Self::CaFile { .. } | Self::Client { .. } | Self::Identity { .. } => false,
         }
     }
 }
@@ -199,6 +203,15 @@ impl TlsRoots {
 
     /// A rustls client configuration trusting these roots, HTTP/1.1 by ALPN.
     pub fn client_config(&self) -> Result<rustls::ClientConfig, Error> {
+        self.client_config_presenting(None)
+    }
+
+    /// As [`Self::client_config`], presenting `identity` to a server that
+    /// asks for a client certificate (mutual TLS).
+    pub fn client_config_presenting(
+        &self,
+        identity: Option<&Identity>,
+    ) -> Result<rustls::ClientConfig, Error> {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -211,16 +224,148 @@ impl TlsRoots {
             }
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Client {
                 reason: e.to_string(),
             })?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let mut config = match identity {
+            None => config.with_no_client_auth(),
+            Some(id) => config
+                .with_client_auth_cert(id.certs.to_vec(), id.key.clone_key())
+                .map_err(|e| id.error(e.to_string()))?,
+        };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
     }
+}
+
+/// A certificate chain and its private key: what a server presents, or a
+/// client asked for one (mutual TLS).
+pub struct Identity {
+    path: PathBuf,
+    certs: Arc<[CertificateDer<'static>]>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Self {
+            path: self.path.clone(),
+            certs: Arc::clone(&self.certs),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("cert_file", &self.path)
+            .field("certificates", &self.certs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// The certificate chain of the PEM file at `cert_path` (leaf first)
+    /// and the PEM private key `key_pem` (PKCS#8, PKCS#1 or SEC1), checked
+    /// to belong together.
+    pub fn from_pem(cert_path: impl AsRef<Path>, key_pem: &[u8]) -> Result<Self, Error> {
+        let path = cert_path.as_ref().to_path_buf();
+        let bad = |reason: String| Error::Identity {
+            path: path.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(&path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("expected PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "expected a PEM certificate chain (-----BEGIN CERTIFICATE-----), got none".into(),
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
+            bad(format!(
+                "its key: expected a PEM private key (PKCS#8, PKCS#1 or SEC1), got none usable: {e}"
+            ))
+        })?;
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        rustls::sign::CertifiedKey::from_der(certs.clone(), key.clone_key(), &provider)
+            .map_err(|e| bad(format!("the key does not go with the certificate: {e}")))?;
+        Ok(Self {
+            path,
+            certs: certs.into(),
+            key,
+        })
+    }
+
+    fn error(&self, reason: String) -> Error {
+        Error::Identity {
+            path: self.path.display().to_string(),
+            reason,
+        }
+    }
+
+    /// A rustls server configuration presenting this identity, HTTP/1.1 by
+    /// ALPN; with `client_cas` (a PEM file of CA certificates), every
+    /// client must present a certificate one of them issued (mutual TLS),
+    /// and the public roots count for nothing there.
+    pub fn server_config(&self, client_cas: Option<&Path>) -> Result<rustls::ServerConfig, Error> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| self.error(e.to_string()))?;
+        let builder = match client_cas {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let cas = TlsRoots::with_ca_file(path)?
+                    .ca
+                    .map(|c| c.certs)
+                    .unwrap_or_default();
+                let mut roots = RootCertStore::empty();
+                for c in cas.iter() {
+                    roots.add(c.clone()).map_err(|e| Error::CaFile {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| Error::CaFile {
+                    path: path.display().to_string(),
+                    reason: format!("not usable to verify clients: {e}"),
+                })?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder
+            .with_single_cert(self.certs.to_vec(), self.key.clone_key())
+            .map_err(|e| self.error(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+/// A `reqwest` client trusting `roots` only and presenting `identity` to a
+/// server that asks for a client certificate, every request bounded by
+/// `timeout` (connection included).
+pub fn client_presenting(
+    timeout: Duration,
+    roots: &TlsRoots,
+    identity: &Identity,
+) -> Result<reqwest::Client, Error> {
+    build(
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(roots.client_config_presenting(Some(identity))?)
+            .timeout(timeout)
+            .connect_timeout(timeout),
+    )
 }
 
 /// A `reqwest` client builder trusting `roots` only, for clients that set

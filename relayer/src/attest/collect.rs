@@ -40,6 +40,9 @@ struct Remote {
     name: String,
     url: String,
     token: String,
+    /// Its own client when it presents a client certificate (mutual TLS);
+    /// the shared one otherwise.
+    client: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -99,10 +102,31 @@ impl Collector {
         let mut remotes = Vec::new();
         for (i, a) in cfg.attesters.iter().enumerate() {
             let token = a.token.resolve(&format!("attesters[{i}].token"))?;
+            let client = match (&a.client_cert_file, &a.client_key) {
+                (Some(cert), Some(key)) => {
+                    let key = key.resolve(&format!("attesters[{i}].client_key"))?;
+                    let identity =
+                        switchyard_http::Identity::from_pem(cert, key.expose().as_bytes())
+                            .map_err(|e| ConfigError {
+                                path: format!("attesters[{i}].client_cert_file"),
+                                reason: e.to_string(),
+                            })?;
+                    Some(
+                        switchyard_http::client_presenting(timeout, roots, &identity).map_err(
+                            |e| ConfigError {
+                                path: format!("attesters[{i}].client_cert_file"),
+                                reason: format!("building the HTTP client: {e}"),
+                            },
+                        )?,
+                    )
+                }
+                _ => None,
+            };
             remotes.push(Remote {
                 name: a.name.clone(),
                 url: format!("{}{PATH}", a.url.trim_end_matches('/')),
                 token: token.expose().to_owned(),
+                client,
             });
             for outcome in [
                 "signed",
@@ -315,8 +339,10 @@ impl Collector {
     /// Asks `r`; a signature is kept only when it is over `digest` and
     /// recovers to the signer the answer names.
     async fn ask(&self, r: &Remote, body: axum::body::Bytes, root: B256, digest: B256) -> Said {
-        let sent = self
+        let sent = r
             .client
+            .as_ref()
+            .unwrap_or(&self.client)
             .post(&r.url)
             .bearer_auth(&r.token)
             .header(reqwest::header::CONTENT_TYPE, super::BINARY)

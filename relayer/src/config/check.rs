@@ -67,9 +67,15 @@ pub fn check(cfg: &Config, read_secrets: bool) -> Report {
         .filter(|_| cfg.role.dispatches())
     {
         secret(format!("attesters[{i}].token"), &a.token);
+        if let Some(k) = &a.client_key {
+            secret(format!("attesters[{i}].client_key"), k);
+        }
     }
     for (i, t) in cfg.attestation.tokens.iter().enumerate() {
         secret(format!("attestation.tokens[{i}]"), t);
+    }
+    if let Some(k) = &cfg.attestation.tls_key {
+        secret("attestation.tls_key".into(), k);
     }
     for (i, k) in cfg.accepted_queue_keys.iter().enumerate() {
         secret(format!("accepted_queue_keys[{i}]"), k);

@@ -881,6 +881,14 @@ pub struct AttesterEndpoint {
     /// The bearer token this hub presents (one of the attester's
     /// `attestation.tokens`).
     pub token: SecretRef,
+    /// A client certificate chain (PEM, leaf first) presented to an
+    /// attester (or its Ingress) that requires one: mutual TLS, with
+    /// `client_key`.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `client_cert_file`.
+    #[serde(default)]
+    pub client_key: Option<SecretRef>,
 }
 
 /// What an attester (role `attester`) serves.
@@ -901,6 +909,94 @@ pub struct AttestationConfig {
     #[schemars(range(min = 1, max = 10_000))]
     #[serde(default = "default_max_attest_messages")]
     pub max_messages: usize,
+    /// Serves `POST /v1/attest` on this address only, apart from
+    /// `http.listen` (which then answers 404 there and keeps `/metrics`,
+    /// `/healthz` and `/readyz` in plain HTTP for probes and Prometheus).
+    /// Required for `tls_cert_file`.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// The certificate chain (PEM, leaf first) `listen` serves HTTPS with,
+    /// with `tls_key`.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert_file`.
+    #[serde(default)]
+    pub tls_key: Option<SecretRef>,
+    /// A PEM file of the CA certificates that issue dispatchers' client
+    /// certificates: `listen` then completes a TLS handshake only with a
+    /// client presenting one (mutual TLS), before any bearer token is read.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+}
+
+impl AttestationConfig {
+    /// What `listen` serves: its certificate and key and whether clients
+    /// must present a certificate (the key is read here: call where the
+    /// secret is meant to be read). None without `tls_cert_file`.
+    pub fn server_tls(&self) -> Result<Option<rustls::ServerConfig>, ConfigError> {
+        let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key) else {
+            return Ok(None);
+        };
+        let key = key.resolve("attestation.tls_key")?;
+        let identity = switchyard_http::Identity::from_pem(cert, key.expose().as_bytes())
+            .map_err(|e| cfg_err("attestation.tls_cert_file", e.to_string()))?;
+        identity
+            .server_config(self.client_ca_file.as_deref())
+            .map(Some)
+            .map_err(|e| cfg_err("attestation.client_ca_file", e.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        pair(
+            ("attestation.tls_cert_file", &self.tls_cert_file),
+            ("attestation.tls_key", &self.tls_key),
+        )?;
+        if self.tls_cert_file.is_some() && self.listen.is_none() {
+            return Err(cfg_err(
+                "attestation.listen",
+                "expected an address with tls_cert_file (HTTPS is served on that listener only, apart from http.listen), got none",
+            ));
+        }
+        if self.client_ca_file.is_some() && self.tls_cert_file.is_none() {
+            return Err(cfg_err(
+                "attestation.client_ca_file",
+                "expected tls_cert_file and tls_key with it (client certificates are asked for in a TLS handshake), got none",
+            ));
+        }
+        if let Some(f) = &self.client_ca_file {
+            switchyard_http::TlsRoots::with_ca_file(f)
+                .map(drop)
+                .map_err(|e| cfg_err("attestation.client_ca_file", e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// A certificate file and its key: both or neither, the file a path.
+fn pair(
+    (cert_path, cert): (&str, &Option<PathBuf>),
+    (key_path, key): (&str, &Option<SecretRef>),
+) -> Result<(), ConfigError> {
+    match (cert, key) {
+        (None, None) => Ok(()),
+        (Some(f), Some(k)) => {
+            if f.as_os_str().is_empty() {
+                return Err(cfg_err(
+                    cert_path,
+                    "expected the path of a PEM file, got an empty string (leave the key out for none)",
+                ));
+            }
+            k.check(key_path)
+        }
+        (Some(_), None) => Err(cfg_err(
+            key_path,
+            format!("expected a private key with {cert_path}, got none"),
+        )),
+        (None, Some(_)) => Err(cfg_err(
+            cert_path,
+            format!("expected a certificate with {key_path}, got none"),
+        )),
+    }
 }
 
 impl Default for AttestationConfig {
@@ -909,6 +1005,10 @@ impl Default for AttestationConfig {
             tokens: Vec::new(),
             window_secs: default_window(),
             max_messages: default_max_attest_messages(),
+            listen: None,
+            tls_cert_file: None,
+            tls_key: None,
+            client_ca_file: None,
         }
     }
 }
@@ -1596,7 +1696,29 @@ impl Config {
                 ));
             }
             a.token.check(&p("token"))?;
+            pair(
+                (&p("client_cert_file"), &a.client_cert_file),
+                (&p("client_key"), &a.client_key),
+            )?;
+            if a.client_cert_file.is_some() && !a.url.starts_with("https://") {
+                return Err(cfg_err(
+                    p("url"),
+                    "expected https:// with client_cert_file (a client certificate is presented in a TLS handshake), got http://",
+                ));
+            }
         }
+        if !attester
+            && (self.attestation.listen.is_some() || self.attestation.tls_cert_file.is_some())
+        {
+            return Err(cfg_err(
+                "attestation.listen",
+                format!(
+                    "expected none in role {:?} (only an attester serves POST /v1/attest), got one",
+                    self.role
+                ),
+            ));
+        }
+        self.attestation.validate()?;
         Ok(())
     }
 
@@ -2677,5 +2799,76 @@ checkpoint = { number = 0, hash = "0x0000000000000000000000000000000000000000000
         let err = Config::from_toml(&(hub + &remote("c", "ftp://c:1"))).expect_err("scheme");
         assert_eq!(err.path, "attesters[2].url", "{err}");
         assert!(err.reason.contains("expected http:// or https://"), "{err}");
+    }
+
+    #[test]
+    fn mutual_tls_settings_come_in_pairs_and_where_they_are_used() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, switchyard_http::testkit::TestCa::new("c").pem()).expect("write");
+        let attester = sample()
+            .replace("queue_key = { env = \"SY_QUEUE_KEY\" }\n", "")
+            .replace("submitter_key = { file = \"/run/secrets/alpha\" }\n", "");
+        let attester = |tls: &str| {
+            format!(
+                "role = \"attester\"\n{attester}[attestation]\ntokens = [{{ env = \"T\" }}]\n{tls}"
+            )
+        };
+        let full = format!(
+            "listen = \"0.0.0.0:9443\"\ntls_cert_file = \"/tls/crt\"\ntls_key = {{ file = \"/tls/key\" }}\nclient_ca_file = \"{}\"\n",
+            ca.display()
+        );
+        let c = Config::from_toml(&attester(&full)).expect("an attester over mutual TLS");
+        assert_eq!(c.attestation.listen.map(|a| a.port()), Some(9443));
+        Config::from_toml(&attester("listen = \"0.0.0.0:9443\"\n")).expect("apart, in plain HTTP");
+        let remote = |extra: &str, url: &str| {
+            sample().replace("attester_key = { env = \"SY_ATTESTER\" }\n", "")
+                + &format!(
+                    "[[attesters]]\nname = \"a\"\nurl = \"{url}\"\ntoken = {{ env = \"T\" }}\n{extra}"
+                )
+        };
+        let pair = "client_cert_file = \"/c/crt\"\nclient_key = { file = \"/c/key\" }\n";
+        Config::from_toml(&remote(pair, "https://a:9443")).expect("a client certificate");
+        for (text, path, says) in [
+            (
+                attester(&full.replace("tls_key = { file = \"/tls/key\" }\n", "")),
+                "attestation.tls_key",
+                "expected a private key with attestation.tls_cert_file",
+            ),
+            (
+                attester(&full.replace("listen = \"0.0.0.0:9443\"\n", "")),
+                "attestation.listen",
+                "HTTPS is served on that listener only",
+            ),
+            (
+                attester(&format!("client_ca_file = \"{}\"\n", ca.display())),
+                "attestation.client_ca_file",
+                "expected tls_cert_file and tls_key with it",
+            ),
+            (
+                attester(&full.replace(&ca.display().to_string(), "/nowhere/ca.pem")),
+                "attestation.client_ca_file",
+                "/nowhere/ca.pem",
+            ),
+            (
+                sample() + "[attestation]\nlisten = \"0.0.0.0:9443\"\n",
+                "attestation.listen",
+                "only an attester serves POST /v1/attest",
+            ),
+            (
+                remote("client_key = { file = \"/c/key\" }\n", "https://a:9443"),
+                "attesters[0].client_cert_file",
+                "expected a certificate with attesters[0].client_key",
+            ),
+            (
+                remote(pair, "http://a:9464"),
+                "attesters[0].url",
+                "expected https:// with client_cert_file",
+            ),
+        ] {
+            let err = Config::from_toml(&text).expect_err(path);
+            assert_eq!(err.path, path, "{err}");
+            assert!(err.reason.contains(says), "{path}: {err}");
+        }
     }
 }

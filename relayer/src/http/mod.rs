@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub mod api;
+pub mod tls;
 
 use crate::admin::{Admin, AdminError};
 use crate::health::Health;
@@ -146,6 +147,30 @@ async fn serve_one(
     )
     .with_graceful_shutdown(async move { shutdown.cancelled().await })
     .await
+}
+
+/// Serves the attestation API alone on `listener` (an attester's
+/// `attestation.listen`), over TLS with `tls`, until `shutdown`.
+pub async fn serve_attest(
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    service: Arc<crate::attest::AttestService>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let router: Router = crate::attest::serve::router(service);
+    let stop = async move { shutdown.cancelled().await };
+    match tls {
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        Some(config) => {
+            axum::serve(tls::TlsListener::new(listener, config), router)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    }
 }
 
 /// Serves everything, the admin API included, on `listener` until

@@ -519,6 +519,8 @@ pub async fn run(
                 name: format!("attester{i}"),
                 url: a.url.clone(),
                 token: SecretRef::file(&a.token),
+                client_cert_file: None,
+                client_key: None,
             })
             .collect();
     }

@@ -50,6 +50,13 @@ struct Attesters {
     ports: Vec<u16>,
     /// Per attester, per chain: the RPC URL its light client reads.
     rpc: Vec<Vec<String>>,
+    /// Per attester: lines added to its `[attestation]` table.
+    attestation: Vec<String>,
+    /// Per attester: where the hub asks it (its URL by default), and lines
+    /// added to the hub's `[[attesters]]` entry for it.
+    asked_at: Vec<Option<(String, String)>>,
+    /// Lines added to the hub's configuration (tables).
+    hub_tables: String,
 }
 
 impl Attesters {
@@ -60,6 +67,9 @@ impl Attesters {
             rpc: (0..n)
                 .map(|_| stack.chains.iter().map(|c| c.url.clone()).collect())
                 .collect(),
+            attestation: vec![String::new(); n],
+            asked_at: vec![None; n],
+            hub_tables: String::new(),
         }
     }
 
@@ -79,10 +89,11 @@ impl Attesters {
         let token = self.dir.join(format!("attester-token-{i}"));
         std::fs::write(&token, format!("token-of-attester-{i}")).expect("write token");
         let mut t = format!(
-            "role = \"attester\"\nattester_key = {{ file = \"{}\" }}\n[redis]\nurl = \"redis://127.0.0.1:{redis_port}/{}\"\nkey_prefix = \"att{i}\"\n[attestation]\ntokens = [{{ file = \"{}\" }}]\n",
+            "role = \"attester\"\nattester_key = {{ file = \"{}\" }}\n[redis]\nurl = \"redis://127.0.0.1:{redis_port}/{}\"\nkey_prefix = \"att{i}\"\n[attestation]\ntokens = [{{ file = \"{}\" }}]\n{}",
             key.display(),
             i + 1,
             token.display(),
+            self.attestation[i],
         );
         for (ci, c) in stack.chains.iter().enumerate() {
             t.push_str(&format!(
@@ -115,12 +126,15 @@ impl Attesters {
         for &i in which {
             let token = self.dir.join(format!("hub-token-{i}"));
             std::fs::write(&token, format!("token-of-attester-{i}")).expect("write token");
+            let (url, extra) = self.asked_at[i]
+                .clone()
+                .unwrap_or_else(|| (self.url(i), String::new()));
             text.push_str(&format!(
-                "[[attesters]]\nname = \"a{i}\"\nurl = \"{}\"\ntoken = {{ file = \"{}\" }}\n",
-                self.url(i),
+                "[[attesters]]\nname = \"a{i}\"\nurl = \"{url}\"\ntoken = {{ file = \"{}\" }}\n{extra}",
                 token.display()
             ));
         }
+        text.push_str(&self.hub_tables);
         let p = self.dir.join("hub-with-attesters.toml");
         std::fs::write(&p, text).expect("write config");
         p
@@ -754,6 +768,171 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attesters_behind_mutual_tls_sign_only_for_a_dispatcher_with_a_certificate() {
+    use switchyard_http::testkit::TestCa;
+    let (mut stack, mut att) = two_of_three().await;
+    // The attesters' server certificates and the dispatchers' client
+    // certificates come from two CAs; a third is nobody's.
+    let dir = att.dir.clone();
+    let (servers, clients, rogue) = (
+        TestCa::new("attesters"),
+        TestCa::new("dispatchers"),
+        TestCa::new("rogue"),
+    );
+    let servers_ca = servers.write(&dir, "attesters-ca.pem");
+    let clients_ca = clients.write(&dir, "dispatchers-ca.pem");
+    let tls_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let (hub_cert, hub_key) = clients.issue("hub").write(&dir, "hub-client");
+    for (i, port) in tls_ports.iter().enumerate() {
+        let (cert, key) = servers
+            .issue(&format!("attester-{i}"))
+            .write(&dir, &format!("attester-{i}-server"));
+        att.attestation[i] = format!(
+            "listen = \"127.0.0.1:{port}\"\ntls_cert_file = \"{}\"\ntls_key = {{ file = \"{}\" }}\nclient_ca_file = \"{}\"\n",
+            cert.display(),
+            key.display(),
+            clients_ca.display()
+        );
+        att.asked_at[i] = Some((
+            format!("https://127.0.0.1:{port}"),
+            format!(
+                "client_cert_file = \"{}\"\nclient_key = {{ file = \"{}\" }}\n",
+                hub_cert.display(),
+                hub_key.display()
+            ),
+        ));
+    }
+    att.hub_tables = format!("[tls]\nca_file = \"{}\"\n", servers_ca.display());
+    let procs: Vec<HubProc> = (0..3).map(|i| att.spawn(&stack, i)).collect();
+    for p in &procs {
+        until_serving(p).await;
+    }
+    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2]), &[], &[]);
+    until_ready(&hub).await;
+    stack.send(3).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    assert_exactly_once(&stack.verify().await, stack.total_sent());
+    let m = hub.metrics().await.expect("metrics");
+    assert!(
+        metric(
+            &m,
+            "switchyard_attestation_requests_total",
+            &["outcome=\"signed\""]
+        ) >= 2.0,
+        "signed over mutual TLS: {m}"
+    );
+
+    // Whoever holds a token but no certificate of the dispatchers' CA never
+    // gets a request in: no certificate, one of another CA, plain HTTP.
+    // The plain listener no longer serves the API at all.
+    let url = format!("https://127.0.0.1:{}/v1/attest", tls_ports[0]);
+    let body = serde_json::json!({ "chain_id": 1, "inbox": Address::ZERO, "ids": [] }).to_string();
+    let roots = switchyard_http::TlsRoots::with_ca_file(&servers_ca).expect("CA");
+    let (rogue_cert, rogue_key) = rogue.issue("intruder").write(&dir, "intruder");
+    let intruder =
+        switchyard_http::Identity::from_pem(&rogue_cert, &std::fs::read(&rogue_key).expect("key"))
+            .expect("identity");
+    let no_cert = switchyard_http::client(Duration::from_secs(5), &roots).expect("client");
+    let wrong_ca = switchyard_http::client_presenting(Duration::from_secs(5), &roots, &intruder)
+        .expect("client");
+    for (who, client) in [("no certificate", &no_cert), ("another CA's", &wrong_ca)] {
+        let r = client
+            .post(&url)
+            .bearer_auth("token-of-attester-0")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        assert!(r.is_err(), "{who}: a request got through: {r:?}");
+    }
+    let plain = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/v1/attest", tls_ports[0]))
+        .body(body.clone())
+        .send()
+        .await;
+    assert!(plain.is_err(), "plain HTTP on the TLS listener: {plain:?}");
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/attest", att.url(0)))
+        .bearer_auth("token-of-attester-0")
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 404, "the API on the plain listener");
+    // With the dispatchers' certificate, the request is read (and this
+    // empty one refused as such).
+    let hub_identity =
+        switchyard_http::Identity::from_pem(&hub_cert, &std::fs::read(&hub_key).expect("key"))
+            .expect("identity");
+    let dispatcher =
+        switchyard_http::client_presenting(Duration::from_secs(5), &roots, &hub_identity)
+            .expect("client");
+    let r = dispatcher
+        .post(&url)
+        .bearer_auth("token-of-attester-0")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("a request over mutual TLS");
+    assert_eq!(r.status().as_u16(), 413, "{:?}", r.text().await);
+
+    // A key that is not the certificate's, or a client CA without a
+    // server certificate: refused at start with the setting named.
+    let cfg = att.config(&stack, 0);
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let (other_cert, _) = servers.issue("other").write(&dir, "other");
+    let cases = [
+        (
+            text.replace(
+                &format!(
+                    "tls_cert_file = \"{}\"",
+                    dir.join("attester-0-server.crt").display()
+                ),
+                &format!("tls_cert_file = \"{}\"", other_cert.display()),
+            ),
+            "attestation.tls_cert_file",
+            "the key does not go with the certificate",
+        ),
+        (
+            text.replace(&format!("listen = \"127.0.0.1:{}\"\n", tls_ports[0]), ""),
+            "attestation.listen",
+            "expected an address with tls_cert_file",
+        ),
+    ];
+    for (i, (bad, path, why)) in cases.into_iter().enumerate() {
+        let p = dir.join(format!("bad-attester-{i}.toml"));
+        std::fs::write(&p, bad).expect("write");
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+                .args(["run", "--config"])
+                .arg(&p)
+                .env_remove("SWITCHYARD_CONFIG")
+                .env("SWITCHYARD__HTTP__LISTEN", "127.0.0.1:0")
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("refused without retrying")
+        .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{path}: {stderr}");
+        assert!(
+            stderr.contains(path) && stderr.contains(why),
+            "{path}: {stderr}"
+        );
+    }
+    drop(procs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

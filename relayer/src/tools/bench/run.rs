@@ -1126,6 +1126,8 @@ pub async fn run(args: BenchArgs, shutdown: CancellationToken) -> Result<BenchRe
             name: format!("attester{i}"),
             url: format!("http://{}", ahub.addr),
             token: SecretRef::file(&token),
+            client_cert_file: None,
+            client_key: None,
         });
         attester_hubs.push(ahub);
     }
