@@ -297,7 +297,7 @@ impl Lanes {
         ids: &[String],
     ) -> Result<Option<Vec<Delivery>>, StoreError> {
         let mut c = self.s.conn.clone();
-        let mut inv = self.s.scripts.take_back.key(self.s.k(lane, "owner"));
+        let mut inv = self.s.scripts.take_back.key(self.s.lease_key(lane));
         inv.key(self.s.k(lane, "stream")).arg(GROUP).arg(consumer);
         for id in ids {
             inv.arg(id);

@@ -101,7 +101,7 @@ impl Leases {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        self.take(&self.s.k(lane, "owner"), owner, ttl, "lease")
+        self.take(&self.s.lease_key(lane), owner, ttl, "lease")
             .await
     }
 
@@ -112,7 +112,7 @@ impl Leases {
         owner: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        self.extend(&self.s.k(lane, "owner"), owner, ttl, "lease")
+        self.extend(&self.s.lease_key(lane), owner, ttl, "lease")
             .await
     }
 
@@ -133,7 +133,7 @@ impl Leases {
 
     /// Gives up `owner`'s lease of `lane`.
     pub async fn release_lease(&self, lane: LaneId, owner: &str) -> Result<(), StoreError> {
-        self.give_up(&self.s.k(lane, "owner"), owner, "lease").await
+        self.give_up(&self.s.lease_key(lane), owner, "lease").await
     }
 
     /// Heartbeats `worker` into `dst`'s registry at `now_ms`, forgets workers

@@ -468,6 +468,12 @@ impl Store {
         )
     }
 
+    /// The key of `lane`'s lease: its holder's id, what the lease calls
+    /// and the lane's take-back check both read.
+    pub(super) fn lease_key(&self, lane: LaneId) -> String {
+        self.k(lane, "owner")
+    }
+
     pub(super) fn lc_key(&self, origin: Domain) -> String {
         format!("{}:{{origin:{origin}}}:lc", self.prefix)
     }
