@@ -48,6 +48,10 @@ struct HealthInner {
     /// destination → why its last batch got fewer attester signatures than
     /// its Inbox's threshold (cleared by the next batch that got them).
     short: HashMap<String, String>,
+    /// destination → why fewer of its attesters answer than its Inbox's
+    /// threshold, asked while no batch may be (cleared once enough answer,
+    /// or a batch got its signatures).
+    attesters_down: HashMap<String, String>,
 }
 
 impl Health {
@@ -148,6 +152,25 @@ impl Health {
         if !g.short.is_empty() {
             g.short.remove(destination);
         }
+        if !g.attesters_down.is_empty() {
+            g.attesters_down.remove(destination);
+        }
+    }
+
+    /// Fewer of `destination`'s attesters answer than its threshold, for
+    /// `reason` (not ready until [`Health::attesters_up`] or
+    /// [`Health::attested`]).
+    pub fn attesters_down(&self, destination: &str, reason: String) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.attesters_down.insert(destination.to_owned(), reason);
+    }
+
+    /// Enough of `destination`'s attesters answer again.
+    pub fn attesters_up(&self, destination: &str) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !g.attesters_down.is_empty() {
+            g.attesters_down.remove(destination);
+        }
     }
 
     /// Routing of `chain` goes on again.
@@ -178,6 +201,11 @@ impl Health {
         out.extend(g.short.iter().map(|(d, r)| {
             format!("destination {d}: attester signatures below the Inbox's threshold: {r}")
         }));
+        out.extend(
+            g.attesters_down.iter().map(|(d, r)| {
+                format!("destination {d}: attesters below the Inbox's threshold: {r}")
+            }),
+        );
         if g.stuck_after_ms > 0 {
             for (dest, &(entries, age)) in &g.lanes {
                 if entries > 0 && age > g.stuck_after_ms {

@@ -306,6 +306,59 @@ impl Collector {
         })
     }
 
+    /// Whether each attester answers and takes this hub's token, asked an
+    /// empty request (answered 413 by an attester that read it; nothing is
+    /// signed): the name of each, with why not when it does not. What
+    /// `/readyz` says of a destination before any batch is asked about.
+    pub async fn probe(&self) -> Vec<(String, Option<String>)> {
+        let body = serde_json::json!({ "chain_id": 0, "inbox": Address::ZERO, "messages": [] })
+            .to_string();
+        let asked = self.remotes.iter().map(|r| {
+            let body = body.clone();
+            async move {
+                let sent = r
+                    .client
+                    .as_ref()
+                    .unwrap_or(&self.client)
+                    .post(&r.url)
+                    .bearer_auth(&r.token)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                let why = match sent {
+                    Ok(resp) if resp.status() == reqwest::StatusCode::PAYLOAD_TOO_LARGE => None,
+                    Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                        Some("refuses this hub's token (HTTP 401)".to_owned())
+                    }
+                    Ok(resp) => Some(format!(
+                        "answered HTTP {} where an attester answers 413",
+                        resp.status()
+                    )),
+                    Err(e) => Some(format!(
+                        "unreachable: {}",
+                        switchyard_types::redact::urls_in(&e.to_string())
+                    )),
+                };
+                (r.name.clone(), why)
+            }
+        });
+        futures::future::join_all(asked).await
+    }
+
+    /// The threshold of the Inbox `inbox` on `chain_id` (cached as for
+    /// batches).
+    pub async fn threshold<K: BatchSink>(
+        &self,
+        sink: &K,
+        chain_id: u64,
+        inbox: Address,
+    ) -> Result<u64, EvmError> {
+        self.set_of(sink, chain_id, inbox, &[])
+            .await
+            .map(|(t, _)| t)
+    }
+
     /// Whether the signatures in `said` already make the threshold of the
     /// set last read for (`chain_id`, `inbox`), while that reading is
     /// fresh: then the other answers need not be waited for.

@@ -34,7 +34,7 @@ use switchyard_evm::attest::Attester;
 use switchyard_types::Domain;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::chain::BatchSink;
 use crate::config::DispatcherConfig;
@@ -160,6 +160,16 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
     #[instrument(name = "dispatcher", skip_all, fields(chain = %self.shared.spec.name))]
     pub async fn run(self, shutdown: CancellationToken) {
         let mut tasks = Vec::new();
+        if let (Signing::Attesters(collector), Some(health)) =
+            (&self.shared.signing, &self.shared.health)
+        {
+            tasks.push(tokio::spawn(watch_attesters(
+                Arc::clone(&self.shared),
+                Arc::clone(collector),
+                Arc::clone(health),
+                shutdown.child_token(),
+            )));
+        }
         for w in 0..self.shared.cfg.workers {
             let id = format!("{}-{}-w{w}", self.replica, self.shared.spec.name);
             let worker = Worker {
@@ -171,6 +181,53 @@ impl<K: BatchSink + std::fmt::Debug> Dispatcher<K> {
         }
         for t in tasks {
             let _ = t.await;
+        }
+    }
+}
+
+/// How often a destination's attesters are asked whether they answer.
+const PROBE_EVERY: Duration = Duration::from_secs(10);
+
+/// Asks the destination's attesters every [`PROBE_EVERY`] whether they
+/// answer and take this hub's token, and reports on `/readyz` when fewer do
+/// than the Inbox's threshold: a batch would wait for them, and an idle
+/// hub would otherwise look ready until one did.
+async fn watch_attesters<K: BatchSink>(
+    s: Arc<Shared<K>>,
+    collector: Arc<crate::attest::Collector>,
+    health: Arc<crate::health::Health>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let answers = collector.probe().await;
+        let threshold = collector
+            .threshold(s.submitter.as_ref(), s.spec.chain_id, s.spec.inbox)
+            .await;
+        let up = answers.iter().filter(|(_, why)| why.is_none()).count() as u64;
+        match threshold {
+            Ok(t) if up < t => {
+                let whys: Vec<String> = answers
+                    .iter()
+                    .filter_map(|(name, why)| why.as_ref().map(|w| format!("{name}: {w}")))
+                    .collect();
+                health.attesters_down(
+                    &s.spec.name,
+                    format!(
+                        "{up} of {} attesters answer, the Inbox needs {t}: {}",
+                        answers.len(),
+                        whys.join("; ")
+                    ),
+                );
+            }
+            Ok(_) => health.attesters_up(&s.spec.name),
+            // The chain's answer is the batches' concern (and the
+            // submitter's health): nothing is concluded here.
+            Err(e) => {
+                debug!(err = %e, "reading the Inbox's threshold for the attester probe failed")
+            }
+        }
+        if sleep_or_shutdown(PROBE_EVERY, &shutdown).await {
+            return;
         }
     }
 }

@@ -936,6 +936,45 @@ async fn attesters_behind_mutual_tls_sign_only_for_a_dispatcher_with_a_certifica
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_hub_says_on_readyz_when_too_few_attesters_answer() {
+    let (mut stack, att) = two_of_three().await;
+    let mut procs: Vec<Option<HubProc>> = (0..3).map(|i| Some(att.spawn(&stack, i))).collect();
+    for p in procs.iter().flatten() {
+        until_serving(p).await;
+    }
+    // The hub holds a token attester 1 does not accept.
+    let cfg = att.hub_config(&stack, &[0, 1, 2]);
+    std::fs::write(att.dir.join("hub-token-1"), "not-a-token-of-attester-1").expect("write");
+    let hub = stack.spawn_full("hub", &cfg, &[], &[]);
+    // Two of three answer: enough for the threshold.
+    until_ready(&hub).await;
+    // No traffic at all, and attester 2 goes down: one answers, the Inbox
+    // needs two. /readyz says so before any batch has to wait.
+    procs[2] = None;
+    let body = until_unready_with(&hub, "attesters below the Inbox's threshold").await;
+    for needle in [
+        "destination c0",
+        "destination c1",
+        "1 of 3 attesters answer, the Inbox needs 2",
+        "a1: refuses this hub's token (HTTP 401)",
+        "a2: unreachable",
+    ] {
+        assert!(body.contains(needle), "{needle}: {body}");
+    }
+    assert_eq!(stack.received().await, 0, "nothing was sent");
+    // It returns: ready again, and traffic is delivered.
+    procs[2] = Some(att.spawn(&stack, 2));
+    until_ready(&hub).await;
+    stack.send(2).await;
+    assert!(
+        stack.wait_all(Duration::from_secs(120)).await,
+        "{}",
+        tail(&hub.log)
+    );
+    assert_exactly_once(&stack.verify().await, stack.total_sent());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_set_and_threshold_change_while_traffic_flows() {
     let mut stack = Stack::new(2, 1, single_redis(false), "retry_base_ms = 50").await;
     let addr: Vec<Address> = (0..4).map(attester_address).collect();
