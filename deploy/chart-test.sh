@@ -45,6 +45,17 @@
 #      of the chart that mount the attester key in dispatchers, the queue
 #      key in an attester, drop role "attester" or add a queue_key to its
 #      config must fail that check;
+#   3c. the attestation API over (mutual) TLS (attesterDefaults.tls,
+#      hubAttesters[].clientCertKey / clientKeyKey, examples/attesters-mtls.yaml):
+#      attestation.listen, tls_cert_file, tls_key and client_ca_file from the
+#      attester's own mounted kubernetes.io/tls Secret, a container and
+#      Service port attest that its NetworkPolicy opens like its http port;
+#      the hub's [[attesters]] over https:// with client_cert_file and
+#      client_key from its Secret, mounted in dispatching pods only; both
+#      TOML files, pointed at a generated CA, accepted by `switchyard config
+#      check` when a binary is at hand; copies of the chart that drop
+#      client_ca_file, the attest port of the NetworkPolicy or the client
+#      certificates of the dispatchers' mount must fail that check;
 #   4. the schema refuses wrong values: each bad case must make both helm
 #      template and helm lint fail; the templates' own refusals (what a
 #      schema cannot say) must make helm template fail.
@@ -423,10 +434,22 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
         if pod.get("automountServiceAccountToken") is not False:
             err(f"{what}: a service account token is mounted")
         vols = {v["name"]: v for v in pod["volumes"]}
-        if set(vols) != {"config", "keys", "tmp"}:
-            err(f"{what}: volumes {sorted(vols)}, expected config, keys and tmp only")
+        tls = a["tls"]
+        want_vols = {"config", "keys", "tmp"} | ({"attest-tls"} if tls["enabled"] else set())
+        if set(vols) != want_vols:
+            err(f"{what}: volumes {sorted(vols)}, expected {sorted(want_vols)} only")
             if "keys" not in vols or "config" not in vols:
                 continue
+        # With tls.enabled its HTTPS listener's Secret, apart from its keys:
+        # the certificate and key, and ca.crt when it asks for client certificates.
+        tls_dir = next((m["mountPath"] for m in c["volumeMounts"] if m["name"] == "attest-tls" and m.get("readOnly")), None)
+        if tls["enabled"] and "attest-tls" in vols:
+            t = vols["attest-tls"]["secret"]
+            want_tls = {"tls.crt", "tls.key"} | ({"ca.crt"} if tls["requireClientCertificates"] else set())
+            if t["secretName"] != tls["secretName"] or {i["key"] for i in t.get("items", [])} != want_tls:
+                err(f"{what}: attest-tls mounts {sorted(i['key'] for i in t.get('items', []))} of {t['secretName']}, expected {sorted(want_tls)} of {tls['secretName']}")
+            if tls_dir is None:
+                err(f"{what}: attest-tls is not mounted read-only")
         # Its own Secret: its signing key and the tokens it accepts, nothing else.
         s = vols["keys"]["secret"]
         secret = a["secret"]["existingSecret"] or f"{n}-keys"
@@ -487,6 +510,17 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
             mounted(t, f"attestation.tokens[{i}]", k)
         if a["secret"].get("tlsCaKey"):
             mounted({"file": cfg.get("tls", {}).get("ca_file")}, "tls.ca_file", a["secret"]["tlsCaKey"])
+        # POST /v1/attest over HTTPS on tls.port, from the mounted attest-tls.
+        att = cfg.get("attestation", {})
+        got_tls = {k: att.get(k) for k in ("listen", "tls_cert_file", "tls_key", "client_ca_file") if k in att}
+        want_tls = {}
+        if tls["enabled"]:
+            want_tls = {"listen": f"0.0.0.0:{tls['port']}", "tls_cert_file": f"{tls_dir}/tls.crt",
+                        "tls_key": {"file": f"{tls_dir}/tls.key"}}
+            if tls["requireClientCertificates"]:
+                want_tls["client_ca_file"] = f"{tls_dir}/ca.crt"
+        if got_tls != want_tls:
+            err(f"{what}: attester.toml attestation {got_tls}, expected {want_tls} (tls {tls})")
         for ch in cfg.get("chains", []):
             if "submitter_key" in ch or "extra_submitter_keys" in ch:
                 err(f"{what}: chain {ch.get('name')} has a submitter key")
@@ -501,6 +535,9 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
         cports = [p["containerPort"] for p in c.get("ports", []) if p["name"] == "http"]
         if cports != [port] or port != a["service"]["port"]:
             err(f"{what}: listens on {port}, container port {cports}, service.port {a['service']['port']}")
+        aports = [p["containerPort"] for p in c.get("ports", []) if p["name"] == "attest"]
+        if aports != ([tls["port"]] if tls["enabled"] else []):
+            err(f"{what}: container port attest {aports}, tls {tls}")
         # Its Service reaches its pod only.
         svc = [x for x in services if x["metadata"]["name"] == n]
         if len(svc) != 1:
@@ -509,8 +546,9 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
             got = selected(svc[0]["spec"]["selector"])
             if got != {f"Deployment {n}"}:
                 err(f"{what}: its Service selects {sorted(got)}")
-            if [(p["port"], p["targetPort"]) for p in svc[0]["spec"]["ports"]] != [(a["service"]["port"], "http")]:
-                err(f"{what}: Service ports {svc[0]['spec']['ports']}")
+            want_ports = [("http", a["service"]["port"], "http")] + ([("attest", tls["port"], "attest")] if tls["enabled"] else [])
+            if [(p["name"], p["port"], p["targetPort"]) for p in svc[0]["spec"]["ports"]] != want_ports:
+                err(f"{what}: Service ports {svc[0]['spec']['ports']}, expected {want_ports}")
             if svc[0]["spec"]["type"] != a["service"]["type"]:
                 err(f"{what}: Service type {svc[0]['spec']['type']}, expected {a['service']['type']}")
         # Its Ingress: POST /v1/attest only, with TLS.
@@ -537,9 +575,10 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
         if binary and cfg.get("chains") and scratch:
             if not knows_attesters(binary):
                 print(f"  {case}: {binary} predates role attester: attester {a['name']}'s attester.toml checked as TOML only")
-            elif a["secret"].get("tlsCaKey"):
-                # config check reads the CA bundle, which exists only in the pod.
-                print(f"  {case}: attester {a['name']} has a CA bundle from its Secret: attester.toml checked as TOML only")
+            elif a["secret"].get("tlsCaKey") or tls["requireClientCertificates"]:
+                # config check reads the CA bundles, which exist only in the
+                # pod (the attester-mtls check below reads generated ones).
+                print(f"  {case}: attester {a['name']} has a CA bundle from a Secret: attester.toml checked as TOML only")
             else:
                 p = os.path.join(scratch, f"{case}.{a['name']}.attester.toml")
                 open(p, "w").write(text)
@@ -573,11 +612,25 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
                 err(f"hub.toml attesters {h['name']}: token {x.get('token')}, expected the file {sec['mountPath']}/{tk}")
             if h.get("url"):
                 want_url = h["url"]
+            elif h["name"] in local:
+                la = local[h["name"]]
+                want_url = f"https://{full}-attester-{h['name']}.{namespace}.svc:{la['tls']['port']}" if la["tls"]["enabled"] \
+                    else f"http://{full}-attester-{h['name']}.{namespace}.svc:{la['service']['port']}"
             else:
-                want_url = f"http://{full}-attester-{h['name']}.{namespace}.svc:{local[h['name']]['service']['port']}" if h["name"] in local else None
+                want_url = None
             if x.get("url") != want_url:
                 err(f"hub.toml attesters {h['name']}: url {x.get('url')}, expected {want_url}")
+            # A client certificate and its key from the hub's Secret (mutual TLS), or neither.
+            got_cert = {k: x[k] for k in ("client_cert_file", "client_key") if k in x}
+            want_cert = {}
+            if h.get("clientCertKey"):
+                want_cert = {"client_cert_file": f"{sec['mountPath']}/{h['clientCertKey']}",
+                             "client_key": {"file": f"{sec['mountPath']}/{h['clientKeyKey']}"}}
+            if got_cert != want_cert:
+                err(f"hub.toml attesters {h['name']}: {got_cert}, expected {want_cert}")
+    # What dispatchers present to the attesters: tokens, client certificates and their keys.
     tokens = {h.get("tokenKey") or f"{h['name']}-attester-token" for h in hubatt}
+    tokens |= {k for h in hubatt if h.get("clientCertKey") for k in (h["clientCertKey"], h["clientKeyKey"])}
     for n, d in hub_deps.items():
         pod = d["spec"]["template"]["spec"]
         (c,) = pod["containers"]
@@ -589,9 +642,9 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
         if hubatt and sec["attesterKey"] in items:
             err(f"{n}: mounts the attester key {sec['attesterKey']} although hubAttesters sign")
         if role == "watcher" and items & tokens:
-            err(f"{n}: a watcher mounts the attesters' tokens {sorted(items & tokens)}")
+            err(f"{n}: a watcher mounts the attesters' tokens or client certificates {sorted(items & tokens)}")
         if role != "watcher" and tokens - items:
-            err(f"{n}: does not mount the attesters' tokens {sorted(tokens - items)}")
+            err(f"{n}: does not mount the attesters' tokens and client certificates {sorted(tokens - items)}")
 
     # NetworkPolicies of the attesters.
     np_on = values["networkPolicy"]["enabled"]
@@ -607,8 +660,11 @@ def check(docs, values, err, release="sy", namespace="hub", binary="", scratch=N
             if selected(spec["podSelector"]["matchLabels"]) != {f"Deployment {n}"}:
                 err(f"{what}: NetworkPolicy selects {sorted(selected(spec['podSelector']['matchLabels']))}")
             (ing,) = spec["ingress"]
-            if ing["ports"] != [{"port": a["service"]["port"], "protocol": "TCP"}]:
-                err(f"{what}: NetworkPolicy ingress ports {ing['ports']}")
+            want_ports = [{"port": a["service"]["port"], "protocol": "TCP"}]
+            if a["tls"]["enabled"]:
+                want_ports.append({"port": a["tls"]["port"], "protocol": "TCP"})
+            if ing["ports"] != want_ports:
+                err(f"{what}: NetworkPolicy ingress ports {ing['ports']}, expected {want_ports}")
             want_from = list(a["networkPolicy"]["ingressFrom"])
             if want_from:
                 if hub_on and any(h["name"] == a["name"] and not h.get("url") for h in hubatt):
@@ -970,6 +1026,10 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
                     err(case, f"{role} pods miss keys {sorted(needed - items)}")
         if binary and cfg.get("chains") and cfg.get("attesters") and not attesters.knows_attesters(binary):
             print(f"  {case}: {binary} predates [[attesters]]: hub.toml checked as TOML only")
+        elif binary and cfg.get("chains") and cfg.get("tls", {}).get("ca_file"):
+            # config check reads the CA bundle, which exists only in the pod
+            # (the attester-mtls check below reads a generated one).
+            print(f"  {case}: hub.toml has a CA bundle from the Secret: checked as TOML only")
         elif binary and cfg.get("chains"):
             p = os.path.join(out, name + ".hub.toml")
             open(p, "w").write(toml_text)
@@ -1088,7 +1148,9 @@ for name in sorted(f[:-5] for f in os.listdir(out) if f.endswith(".yaml")):
         for h in values.get("hubAttesters") or []:
             if not h.get("url"):
                 sel = {"app.kubernetes.io/name": "switchyard-attester", "app.kubernetes.io/instance": "sy", "switchyard.io/attester": h["name"]}
-                want_att.append({"ports": [{"port": local[h["name"]]["service"]["port"], "protocol": "TCP"}],
+                la = local[h["name"]]
+                port = la["tls"]["port"] if la["tls"]["enabled"] else la["service"]["port"]
+                want_att.append({"ports": [{"port": port, "protocol": "TCP"}],
                                  "to": [{"podSelector": {"matchLabels": sel}}]})
                 check_selects(f"NetworkPolicy {n} attester {h['name']} peer", sel, [f"Deployment sy-switchyard-attester-{h['name']}"])
         if rest != want_att + want_rest:
@@ -1277,6 +1339,91 @@ else
   bad "redis.waitReplicas / waitTimeoutMs:"; cat "$out/wait.err" "$out/wait.log" 2>/dev/null
 fi
 
+# The attestation API over mutual TLS (3c), on the render of
+# examples/attesters-mtls.yaml: attester alpha serves POST /v1/attest on
+# tls.port from its own mounted kubernetes.io/tls Secret (certificate, key,
+# client CA), with a container and Service port attest its NetworkPolicy
+# opens; the hub dials it over https:// with a client certificate and key of
+# its Secret, which the dispatchers mount and the watchers do not. With a
+# built binary, both TOML files, their CA bundles pointed at a generated CA
+# (config check reads them; the certificates and keys it does not), pass
+# `switchyard config check`.
+if "$py" - "$out/attesters-mtls.yaml" "$bin" "$out" >"$out/mtls.log" 2>&1 <<'PY'
+import os, shutil, subprocess, sys, tomllib
+import yaml
+render, binary, out = sys.argv[1:4]
+docs = [d for d in yaml.safe_load_all(open(render)) if d]
+
+
+def one(kind, name):
+    (d,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return d
+
+
+att, tdir, sdir = "sy-switchyard-attester-alpha", "/etc/switchyard/attest-tls", "/etc/switchyard/secrets"
+att_text = one("ConfigMap", att + "-config")["data"]["attester.toml"]
+a = tomllib.loads(att_text)
+assert a["attestation"] == {"listen": "0.0.0.0:9443", "tls_cert_file": f"{tdir}/tls.crt",
+                            "tls_key": {"file": f"{tdir}/tls.key"}, "client_ca_file": f"{tdir}/ca.crt",
+                            "tokens": [{"file": f"{sdir}/hub-eu1-token"}]}, a["attestation"]
+assert a["http"] == {"listen": "0.0.0.0:9464"}, a["http"]
+pod = one("Deployment", att)["spec"]["template"]["spec"]
+(c,) = pod["containers"]
+(v,) = [v for v in pod["volumes"] if v["name"] == "attest-tls"]
+assert v["secret"]["secretName"] == "attester-alpha-tls", v
+assert [(i["key"], i["path"]) for i in v["secret"]["items"]] == [("tls.crt", "tls.crt"), ("tls.key", "tls.key"), ("ca.crt", "ca.crt")], v
+assert {"name": "attest-tls", "mountPath": tdir, "readOnly": True} in c["volumeMounts"], c["volumeMounts"]
+assert {"name": "attest", "containerPort": 9443, "protocol": "TCP"} in c["ports"], c["ports"]
+assert all(p["httpGet"]["port"] == "http" for p in (c["startupProbe"], c["livenessProbe"], c["readinessProbe"]))
+ports = one("Service", att)["spec"]["ports"]
+assert {"name": "attest", "port": 9443, "targetPort": "attest", "protocol": "TCP"} in ports, ports
+(ing,) = one("NetworkPolicy", att)["spec"]["ingress"]
+assert ing["ports"] == [{"port": 9464, "protocol": "TCP"}, {"port": 9443, "protocol": "TCP"}], ing["ports"]
+egress = one("NetworkPolicy", "sy-switchyard")["spec"]["egress"]
+assert any(r.get("ports") == [{"port": 9443, "protocol": "TCP"}] and r["to"][0]["podSelector"]["matchLabels"].get("switchyard.io/attester") == "alpha"
+           for r in egress), egress
+hub_text = one("ConfigMap", "sy-switchyard-config")["data"]["hub.toml"]
+hub = tomllib.loads(hub_text)
+assert hub["tls"] == {"ca_file": f"{sdir}/ca-bundle.pem"}, hub["tls"]
+want = [("alpha", f"https://{att}.hub.svc:9443"), ("beta", "https://attester.beta-operator.example.org")]
+assert [(x["name"], x["url"]) for x in hub["attesters"]] == want, hub["attesters"]
+for x in hub["attesters"]:
+    n = x["name"]
+    assert (x["client_cert_file"], x["client_key"]) == (f"{sdir}/{n}-client.crt", {"file": f"{sdir}/{n}-client.key"}), x
+client = {"alpha-client.crt", "alpha-client.key", "beta-client.crt", "beta-client.key"}
+for kind, name, mounts in (("StatefulSet", "sy-switchyard-dispatcher", True), ("Deployment", "sy-switchyard-watcher", False)):
+    spec = one(kind, name)["spec"]["template"]["spec"]
+    (keys,) = [v for v in spec["volumes"] if v["name"] == "keys"]
+    items = {i["key"] for i in keys["secret"]["items"]}
+    assert (client <= items) if mounts else not (client & items), (name, sorted(items))
+    assert "attest-tls" not in {v["name"] for v in spec["volumes"]}, name
+if not binary or not shutil.which("openssl"):
+    print("  no built switchyard binary or no openssl: attester.toml and hub.toml checked as TOML only")
+    sys.exit(0)
+schema = subprocess.run([binary, "config", "schema"], capture_output=True, text=True, check=True).stdout
+if "client_ca_file" not in schema or "client_cert_file" not in schema:
+    print(f"  {binary} predates the attestation API over TLS: attester.toml and hub.toml checked as TOML only")
+    sys.exit(0)
+pki = os.path.join(out, "pki")
+os.makedirs(pki)
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=switchyard-chart-test"],
+               cwd=pki, check=True, capture_output=True)
+for what, text in (("attester.toml", att_text.replace(f"{tdir}/ca.crt", f"{pki}/ca.crt")),
+                   ("hub.toml", hub_text.replace(f"{sdir}/ca-bundle.pem", f"{pki}/ca.crt"))):
+    p = os.path.join(out, "mtls-" + what)
+    open(p, "w").write(text)
+    r = subprocess.run([binary, "config", "check", "--skip-secrets", p], capture_output=True, text=True)
+    assert r.returncode == 0, f"{what}: {r.stdout}{r.stderr}"
+    print(f"  {binary} config check ({what}, CA bundle generated): {r.stdout.strip()}")
+PY
+then
+  ok "attester tls + client certificates (attesters-mtls): attestation.listen/tls_cert_file/tls_key/client_ca_file from the mounted Secret, ports attest, hub client_cert_file/client_key mounted in dispatchers only"
+  cat "$out/mtls.log"
+else
+  bad "attester tls + client certificates (attesters-mtls):"; cat "$out/mtls.log"
+fi
+
 # The attesters' separation (3b) on copies of the chart broken on purpose:
 # each must render and fail attesters_check with the named problem.
 att_values=("$chart/examples/attesters.yaml" "$out/values/three-attesters.yaml")
@@ -1293,7 +1440,9 @@ attester_mutation() {
   if cmp -s "$chart/templates/$file" "$out/chart-mut/templates/$file"; then
     bad "attester mutation ($what): the sed changed nothing in $file"; return
   fi
-  if ! "$helm" template sy "$out/chart-mut" --namespace hub -f "${att_values[0]}" -f "${att_values[1]}" \
+  local f args=()
+  for f in "${att_values[@]}"; do args+=(-f "$f"); done
+  if ! "$helm" template sy "$out/chart-mut" --namespace hub "${args[@]}" \
       >"$out/mut.yaml" 2>"$out/mut.err"; then
     bad "attester mutation ($what): does not render"; cat "$out/mut.err"; return
   fi
@@ -1315,6 +1464,19 @@ attester_mutation "gives attesters a queue_key" "attester.toml has queue_key" _a
   '/^attester_key = /a queue_key = { file = {{ printf "%s/queue-key" $dir | toJson }} }'
 attester_mutation "names the hub's Secret for attesters" "mounts the hub's Secret" _attesters.tpl \
   's/(printf "%s-keys" \$object) \$a.secret.existingSecret/(include "switchyard.secretName" $root) ""/'
+# The same for the attestation API over mutual TLS (3c).
+att_values=("$chart/examples/attesters-mtls.yaml")
+if "$py" "$out/attesters_check.py" "$out/attesters-mtls.yaml" "${att_values[@]}" >"$out/att-ok.log" 2>&1; then
+  ok "attesters_check alone accepts the chart itself (attesters-mtls)"
+else
+  bad "attesters_check alone on the chart itself (attesters-mtls):"; cat "$out/att-ok.log"
+fi
+attester_mutation "asks no client certificate although requireClientCertificates" "attester.toml attestation {'listen'" _attesters.tpl \
+  '/set \$attestation "client_ca_file"/d'
+attester_mutation "leaves the attest port out of the attester's NetworkPolicy" "NetworkPolicy ingress ports" attesters.yaml \
+  '/^        - port: {{ \$a.tls.port }}$/,+1d'
+attester_mutation "mounts no client certificate in dispatchers" "does not mount the attesters' tokens and client certificates" _helpers.tpl \
+  '/if .clientCertKey }}{{ \$keys = concat/d'
 
 # The Prometheus Operator and External Secrets objects against their CRD models.
 if node "$root/deploy/tools/crd-validate.mjs" "$node_modules" "$out/crd-objects.json" >"$out/crd.log" 2>&1; then
@@ -1487,6 +1649,43 @@ expect_refused_by_template "an attester ExternalSecret missing a key the atteste
   --set 'attesters[0].secret.externalSecret.data[0].remoteRef.key=a'
 expect_refused_by_template "an attester object name over 63 characters" -f "$out/one-attester.yaml" \
   --set fullnameOverride=a-release-name-that-is-long-enough-to-overflow-x --set 'attesters[0].name=abcdefghijklmnop'
+# The attestation API over TLS (3c): refused by the templates for the reason
+# named, or by the schema.
+expect_refused_saying() {
+  local what="$1" says="$2"; shift 2
+  if "$helm" template sy "$chart" "$@" >/dev/null 2>"$out/neg.err"; then
+    bad "refuses $what (helm template accepted it)"
+  elif grep -q -- "$says" "$out/neg.err"; then
+    ok "refuses $what: $(grep -m1 -o "execution error.*" "$out/neg.err" | cut -c1-150)"
+  else
+    bad "refuses $what, for another reason:"; cat "$out/neg.err"
+  fi
+}
+tls_on=(-f "$out/one-attester.yaml" --set 'attesters[0].tls.enabled=true')
+expect_refused_saying "an attester's tls without its Secret" "tls.secretName is required with tls.enabled" "${tls_on[@]}"
+expect_refused_saying "client certificates required without tls" "tls.requireClientCertificates needs tls.enabled" \
+  -f "$out/one-attester.yaml" --set 'attesters[0].tls.requireClientCertificates=true'
+expect_refused_saying "an attester's tls on its http port" "tls.port 9464 is service.port" "${tls_on[@]}" \
+  --set 'attesters[0].tls.secretName=alpha-tls' --set 'attesters[0].tls.port=9464'
+expect_refused_saying "an attester Ingress beside its own tls" "ingress.enabled and tls.enabled are alternatives" "${tls_on[@]}" \
+  --set 'attesters[0].tls.secretName=alpha-tls' --set 'attesters[0].ingress.enabled=true' --set 'attesters[0].ingress.host=a.example.org'
+expect_refused_saying "attestation.listen in an attester's config (tls writes it)" "additional properties 'listen' not allowed" \
+  -f "$out/one-attester.yaml" --set 'attesters[0].config.attestation.listen=0.0.0.0:9443'
+expect_refused_saying "a release's attester asking client certificates the hub does not present" \
+  "requires client certificates (tls.requireClientCertificates): set clientCertKey and clientKeyKey" "${tls_on[@]}" \
+  --set 'attesters[0].tls.secretName=alpha-tls' --set 'attesters[0].tls.requireClientCertificates=true' --set 'hubAttesters[0].name=alpha'
+expect_refused_saying "a hub attester's client key without its certificate" "clientKeyKey without clientCertKey" \
+  --set 'hubAttesters[0].name=beta' --set 'hubAttesters[0].url=https://attester.example.org' \
+  --set 'hubAttesters[0].clientCertKey=' --set 'hubAttesters[0].clientKeyKey=beta-client.key'
+expect_refused_saying "a client certificate to an http:// attester" "expected an https:// url, got http://attester.example.org" \
+  --set 'hubAttesters[0].name=beta' --set 'hubAttesters[0].url=http://attester.example.org' \
+  --set 'hubAttesters[0].clientCertKey=beta-client.crt' --set 'hubAttesters[0].clientKeyKey=beta-client.key'
+expect_refused_saying "a client certificate to a release's attester without tls" "(set tls.enabled of this release's attester alpha)" \
+  -f "$out/one-attester.yaml" --set 'hubAttesters[0].name=alpha' \
+  --set 'hubAttesters[0].clientCertKey=alpha-client.crt' --set 'hubAttesters[0].clientKeyKey=alpha-client.key'
+expect_refused "a hub attester's client certificate without its key" --set 'hubAttesters[0].name=beta' \
+  --set 'hubAttesters[0].url=https://attester.example.org' --set 'hubAttesters[0].clientCertKey=beta-client.crt'
+expect_refused "an attester tls port out of range" --set 'attesterDefaults.tls.port=70000'
 
 printf '\nchart: %d passed, %d failed\n' "$passed" "$failed"
 [ "$failed" -eq 0 ]

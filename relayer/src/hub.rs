@@ -516,6 +516,11 @@ impl HubBuilder {
             if !role.dispatches() {
                 continue;
             }
+            let Some(inbox) = c.inbox else {
+                // An origin only: nothing is delivered to it (and it gets
+                // no destination's metric series).
+                continue;
+            };
             let signing = match (&collector, &attester) {
                 (Some(col), _) => {
                     // At 0 from the start: the first short batch alerts.
@@ -524,10 +529,6 @@ impl HubBuilder {
                 }
                 (None, Some(a)) => Signing::Local(a.clone()),
                 (None, None) => continue,
-            };
-            let Some(inbox) = c.inbox else {
-                // An origin only: nothing is delivered to it.
-                continue;
             };
             let mut side = Vec::new();
             let Some(sink) = wiring.sink(i, c, &pool, &metrics, &shutdown, &mut side)? else {

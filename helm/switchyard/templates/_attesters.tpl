@@ -103,6 +103,24 @@ Redis, the hub's Redis with the hub's prefix, keys the chart writes itself.
 {{- if hasKey $cfg.attestation "tokens" }}
 {{- fail (printf "%s: config.attestation.tokens: the chart writes them from secret.tokenKeys (files of the attester's Secret)" $where) }}
 {{- end }}
+{{- range list "listen" "tls_cert_file" "tls_key" "client_ca_file" }}
+{{- if hasKey $cfg.attestation . }}
+{{- fail (printf "%s: config.attestation.%s: the chart writes it from tls (tls.enabled, tls.port, tls.secretName, tls.requireClientCertificates)" $where .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $a.tls.enabled }}
+{{- if not $a.tls.secretName }}
+{{- fail (printf "%s: tls.secretName is required with tls.enabled: a Secret of type kubernetes.io/tls (tls.crt, tls.key; ca.crt with tls.requireClientCertificates)" $where) }}
+{{- end }}
+{{- if eq (int $a.tls.port) (int $a.service.port) }}
+{{- fail (printf "%s: tls.port %d is service.port: POST /v1/attest is served over HTTPS on a port of its own, the rest stays plain HTTP on service.port" $where (int $a.tls.port)) }}
+{{- end }}
+{{- if $a.ingress.enabled }}
+{{- fail (printf "%s: ingress.enabled and tls.enabled are alternatives: the Ingress routes to the plain HTTP port, which no longer serves POST /v1/attest with tls.enabled (let the ingress controller terminate TLS, and ask for client certificates, or serve HTTPS in the attester without an Ingress)" $where) }}
+{{- end }}
+{{- else if $a.tls.requireClientCertificates }}
+{{- fail (printf "%s: tls.requireClientCertificates needs tls.enabled: client certificates are asked for in a TLS handshake" $where) }}
 {{- end }}
 {{- $out = append $out $a }}
 {{- end }}
@@ -117,10 +135,23 @@ Redis, the hub's Redis with the hub's prefix, keys the chart writes itself.
 {{- toJson (uniq $keys) }}
 {{- end }}
 
+{{/* Where an attester's pod mounts its tls.secretName (the HTTPS listener's certificate). */}}
+{{- define "switchyard.attestTlsDir" -}}
+/etc/switchyard/attest-tls
+{{- end }}
+
+{{/* The keys of an attester's tls.secretName its pod mounts, as a JSON list. Call with the attester. */}}
+{{- define "switchyard.attestTlsKeys" -}}
+{{- $keys := list "tls.crt" "tls.key" }}
+{{- if .tls.requireClientCertificates }}{{ $keys = append $keys "ca.crt" }}{{ end }}
+{{- toJson $keys }}
+{{- end }}
+
 {{/*
 An attester's TOML configuration: its config value, with what the chart
-writes (role, attester_key, attestation.tokens, redis, http, tls.ca_file).
-Call with (dict "root" $ "a" <attester>).
+writes (role, attester_key, attestation.tokens, redis, http, tls.ca_file,
+and with tls.enabled attestation.listen, tls_cert_file, tls_key,
+client_ca_file). Call with (dict "root" $ "a" <attester>).
 */}}
 {{- define "switchyard.attesterToml" -}}
 {{- $a := .a }}
@@ -134,6 +165,16 @@ Call with (dict "root" $ "a" <attester>).
 {{- $tokens := list }}
 {{- range $a.secret.tokenKeys }}{{ $tokens = append $tokens (dict "file" (printf "%s/%s" $dir .)) }}{{ end }}
 {{- $_ := set $attestation "tokens" $tokens }}
+{{- if $a.tls.enabled }}
+{{- /* POST /v1/attest over HTTPS on its own listener; http.listen keeps the rest. */}}
+{{- $tdir := include "switchyard.attestTlsDir" . }}
+{{- $_ := set $attestation "listen" (printf "0.0.0.0:%d" (int $a.tls.port)) }}
+{{- $_ := set $attestation "tls_cert_file" (printf "%s/tls.crt" $tdir) }}
+{{- $_ := set $attestation "tls_key" (dict "file" (printf "%s/tls.key" $tdir)) }}
+{{- if $a.tls.requireClientCertificates }}
+{{- $_ := set $attestation "client_ca_file" (printf "%s/ca.crt" $tdir) }}
+{{- end }}
+{{- end }}
 {{- $_ := set $doc "attestation" $attestation }}
 {{- if $a.secret.tlsCaKey }}
 {{- $tls := deepCopy (get $doc "tls" | default dict) }}
@@ -185,9 +226,13 @@ list of maps.
 {{- end }}
 
 {{/*
-The hub's [[attesters]] as a JSON list of {name, url, tokenKey, local}: url
-defaults to the Service of the release's attester of the same name (local
-is then its name), tokenKey to "<name>-attester-token".
+The hub's [[attesters]] as a JSON list of {name, url, tokenKey,
+clientCertKey, clientKeyKey, local, port}: url defaults to the Service of the
+release's attester of the same name (local is then its name, port the one
+the dispatchers dial): http:// on its service.port, or https:// on its
+tls.port with its tls.enabled. tokenKey defaults to "<name>-attester-token";
+clientCertKey and clientKeyKey (a client certificate, mutual TLS) are both
+set or neither, with an https:// url.
 */}}
 {{- define "switchyard.hubAttesters" -}}
 {{- if and .Values.hubAttesters (not (include "switchyard.hubEnabled" .)) }}
@@ -203,6 +248,16 @@ is then its name), tokenKey to "<name>-attester-token".
 {{- end }}
 {{- $seen = append $seen $h.name }}
 {{- $r := dict "name" $h.name "tokenKey" (default (printf "%s-attester-token" $h.name) $h.tokenKey) "local" "" }}
+{{- $cert := $h.clientCertKey | default "" }}
+{{- $key := $h.clientKeyKey | default "" }}
+{{- if and $cert (not $key) }}
+{{- fail (printf "hubAttesters[%d] (%s): clientCertKey without clientKeyKey: the client certificate's private key is required with it (both or neither)" $i $h.name) }}
+{{- end }}
+{{- if and $key (not $cert) }}
+{{- fail (printf "hubAttesters[%d] (%s): clientKeyKey without clientCertKey: the client certificate is required with its key (both or neither)" $i $h.name) }}
+{{- end }}
+{{- $_ := set $r "clientCertKey" $cert }}
+{{- $_ := set $r "clientKeyKey" $key }}
 {{- if $h.url }}
 {{- $_ := set $r "url" $h.url }}
 {{- else }}
@@ -210,9 +265,22 @@ is then its name), tokenKey to "<name>-attester-token".
 {{- if not $a }}
 {{- fail (printf "hubAttesters[%d] (%s): no url, and this release runs no attester named %s (attesters[].name)" $i $h.name $h.name) }}
 {{- end }}
+{{- if $a.tls.enabled }}
+{{- if and $a.tls.requireClientCertificates (not $cert) }}
+{{- fail (printf "hubAttesters[%d] (%s): attester %s of this release requires client certificates (tls.requireClientCertificates): set clientCertKey and clientKeyKey (keys of the hub's Secret)" $i $h.name $h.name) }}
+{{- end }}
+{{- $_ := set $r "url" (printf "https://%s.%s.svc:%d" $a.object $.Release.Namespace (int $a.tls.port)) }}
+{{- $_ := set $r "port" (int $a.tls.port) }}
+{{- else }}
 {{- $_ := set $r "url" (printf "http://%s.%s.svc:%d" $a.object $.Release.Namespace (int $a.service.port)) }}
-{{- $_ := set $r "local" $a.name }}
 {{- $_ := set $r "port" (int $a.service.port) }}
+{{- end }}
+{{- $_ := set $r "local" $a.name }}
+{{- end }}
+{{- if and $cert (not (hasPrefix "https://" $r.url)) }}
+{{- $hint := "" }}
+{{- if not $h.url }}{{ $hint = printf " (set tls.enabled of this release's attester %s)" $h.name }}{{ end }}
+{{- fail (printf "hubAttesters[%d] (%s): a client certificate (clientCertKey) is presented in a TLS handshake: expected an https:// url, got %s%s" $i $h.name $r.url $hint) }}
 {{- end }}
 {{- $out = append $out $r }}
 {{- end }}

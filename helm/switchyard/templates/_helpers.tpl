@@ -128,9 +128,10 @@ release), else the image's own registry. Call with
 {{/*
 The Secret keys every pod of a role reads, as a JSON list: the queue HMAC
 key and the admin token everywhere; where batches are signed (dispatcher,
-all) the attester key, or with hubAttesters the tokens presented to the
-attesters instead (the hub then holds no attester key). Submitter keys are
-per replica (switchyard.replicaKeyItems), never shared.
+all) the attester key, or with hubAttesters the tokens (and client
+certificates with their keys) presented to the attesters instead (the hub
+then holds no attester key). Submitter keys are per replica
+(switchyard.replicaKeyItems), never shared.
 */}}
 {{- define "switchyard.roleSecretKeys" -}}
 {{- $s := .root.Values.secrets }}
@@ -145,6 +146,7 @@ per replica (switchyard.replicaKeyItems), never shared.
 {{- $attesters := include "switchyard.hubAttesters" .root | fromJsonArray }}
 {{- if $attesters }}
 {{- range $attesters }}{{ $keys = append $keys .tokenKey }}{{ end }}
+{{- range $attesters }}{{ if .clientCertKey }}{{ $keys = concat $keys (list .clientCertKey .clientKeyKey) }}{{ end }}{{ end }}
 {{- else }}
 {{- $keys = append $keys $s.attesterKey }}
 {{- end }}
@@ -392,6 +394,10 @@ admin_listen = {{ printf "%s:%d" $admin (int .Values.admin.port) | toJson }}
 name = {{ .name | toJson }}
 url = {{ .url | toJson }}
 token = { file = {{ printf "%s/%s" $dir .tokenKey | toJson }} }
+{{- if .clientCertKey }}
+client_cert_file = {{ printf "%s/%s" $dir .clientCertKey | toJson }}
+client_key = { file = {{ printf "%s/%s" $dir .clientKeyKey | toJson }} }
+{{- end }}
 {{- end }}
 {{- range $chains }}
 

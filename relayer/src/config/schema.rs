@@ -43,8 +43,15 @@ pub const CHART_SETS: &[&str] = &[
 ];
 
 /// The keys of the `[attestation]` table the chart writes itself (an
-/// attester's accepted tokens, from its Secret).
-pub const CHART_SETS_ATTESTATION: &[&str] = &["tokens"];
+/// attester's accepted tokens, from its Secret; its HTTPS listener, from
+/// `attesterDefaults.tls`).
+pub const CHART_SETS_ATTESTATION: &[&str] = &[
+    "tokens",
+    "listen",
+    "tls_cert_file",
+    "tls_key",
+    "client_ca_file",
+];
 
 /// The keys of a `[[chains]]` entry the chart writes itself (the signer
 /// keys, from `secrets.submitterKeys`).
