@@ -492,3 +492,134 @@ async fn an_expired_persisted_state_gives_way_to_a_newer_checkpoint_keeping_the_
     );
     stop(hub, shutdown).await;
 }
+
+/// An independent attester following the Cosmos origin with its own
+/// CometBFT light client signs what its own light client verified: the
+/// Inbox's only attester key is the attester's (threshold 1), the hub holds
+/// none. A lane entry forged by whoever holds the queue key, claiming a
+/// Cosmos nonce the attester passed, is refused and dead-lettered, never
+/// delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_attester_signs_cosmos_messages_its_own_light_client_verified_only() {
+    use switchyard::store::{LaneEntry, LaneId, QueueKey, Store};
+    let net = Net::start().await;
+    let dir = net.dir.path();
+    std::fs::write(dir.join("attester-token"), "token-of-the-attester").expect("write");
+    // The attester: the Inbox's attester key, no queue key, no submitter,
+    // its own Redis database and prefix, the same origin and destination.
+    let attester_cfg = format!(
+        "role = \"attester\"\n{}[attestation]\ntokens = [{{ file = \"{}\" }}]\n",
+        net.config
+            .lines()
+            .filter(|l| !l.starts_with("queue_key") && !l.starts_with("submitter_key"))
+            .map(|l| match l {
+                l if l.starts_with("url = \"redis://") =>
+                    format!("url = \"{}/5\"", net.redis.url.trim_end_matches('/')),
+                "key_prefix = \"sy-cosmos\"" => "key_prefix = \"att-cosmos\"".to_owned(),
+                l => l.to_owned(),
+            })
+            .map(|l| l + "\n")
+            .collect::<String>(),
+        dir.join("attester-token").display()
+    );
+    let attester_shutdown = CancellationToken::new();
+    let attester = Hub::start(
+        Config::from_toml(&attester_cfg).expect("attester config"),
+        attester_shutdown.clone(),
+    )
+    .await
+    .expect("attester starts");
+    std::fs::write(dir.join("hub-token"), "token-of-the-attester").expect("write");
+    let hub_cfg = format!(
+        "{}[[attesters]]\nname = \"a0\"\nurl = \"http://{}\"\ntoken = {{ file = \"{}\" }}\n",
+        net.config
+            .lines()
+            .filter(|l| !l.starts_with("attester_key"))
+            .map(|l| l.to_owned() + "\n")
+            .collect::<String>(),
+        attester.addr,
+        dir.join("hub-token").display()
+    );
+    let shutdown = CancellationToken::new();
+    let hub = Hub::start(
+        Config::from_toml(&hub_cfg).expect("hub config"),
+        shutdown.clone(),
+    )
+    .await
+    .expect("hub starts");
+
+    net.dispatch(0..5);
+    net.wait_delivered(5, "signed by the attester").await;
+    assert!(
+        attester
+            .metrics
+            .attestations
+            .with_label_values(&["dest", "signed"])
+            .get()
+            > 0,
+        "{}",
+        attester.metrics.render()
+    );
+
+    // Whoever holds the queue key appends a message the outbox never held,
+    // at a nonce the attester's light client passed.
+    let store = Store::connect(
+        &switchyard::store::RedisTarget::Single(net.redis.url.clone()),
+        "sy-cosmos",
+        QueueKey::from_secret(QUEUE_KEY).expect("queue key"),
+    )
+    .await
+    .expect("redis");
+    let mut forged = message(1_000, net.recipient);
+    forged.body = b"forged: mint to the attacker".to_vec().into();
+    let appended = store
+        .lanes()
+        .append(
+            LaneId {
+                dst: DEST,
+                shard: 0,
+            },
+            &LaneEntry {
+                origin: COSMOS,
+                height: 2,
+                verified_at_ms: switchyard::unix_ms(),
+                messages: vec![forged.encode().into()],
+            },
+        )
+        .await
+        .expect("append");
+    assert!(appended, "the forged entry is in the lane");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dead = store
+            .dead_letters()
+            .dead_letters(DEST, 4)
+            .await
+            .expect("dead letters");
+        if !dead.is_empty() {
+            let text = format!("{dead:?}");
+            assert!(text.contains("unknown_message"), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the forged entry was not dead-lettered: {}",
+            hub.metrics.render()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        attester
+            .metrics
+            .attestation_refusals
+            .with_label_values(&["unknown_message"])
+            .get()
+            >= 1
+    );
+    // Nothing but the five honest messages was delivered, each once; the
+    // ones after the forgery still are.
+    net.dispatch(5..7);
+    net.wait_delivered(7, "after the forged entry").await;
+    stop(hub, shutdown).await;
+    stop(attester, attester_shutdown).await;
+}
