@@ -11,11 +11,12 @@
 //! and never reads the hub's Redis, so neither a lane writer nor the hub's
 //! Redis can make it sign anything.
 //!
-//! The dispatcher side ([`collect`]) asks every configured attester in
-//! parallel, keeps the signatures that recover to an attester the Inbox
-//! counts (the set and threshold are read from the chain), orders them as
-//! the Inbox wants (by increasing signer address) and submits once it holds
-//! the threshold. A batch short of it waits and is asked about again; one
+//! The dispatcher side ([`collect`]) asks as many configured attesters as
+//! the threshold in parallel (one more for each that gives no signature,
+//! the rest when the first are slow), keeps the signatures that recover to
+//! an attester the Inbox counts (the set and threshold are read from the
+//! chain), orders them as the Inbox wants (by increasing signer address)
+//! and submits once it holds the threshold. A batch short of it waits and is asked about again; one
 //! that too many attesters refused for good is split, and a message refused
 //! alone is dead-lettered with every refusal.
 //!

@@ -1347,6 +1347,50 @@ async fn the_dispatcher_keeps_only_signatures_the_inbox_will_count() {
             .all(|s| [key(0).address(), key(1).address()].contains(s))
     );
 
+    // The set now read and fresh, the next batch asks only as many as the
+    // threshold, those that signed first: the five that did not are not
+    // asked at all while the two honest ones sign.
+    let asked_of = |text: &str, a: &str| -> f64 {
+        [
+            "signed",
+            "refused",
+            "not_yet_verified",
+            "unreachable",
+            "invalid",
+            "not_in_set",
+        ]
+        .iter()
+        .map(|o| {
+            metric(
+                text,
+                "switchyard_attestation_requests_total",
+                &[&format!("attester=\"{a}\""), &format!("outcome=\"{o}\"")],
+            )
+        })
+        .sum()
+    };
+    let before = metrics.render();
+    for _ in 0..3 {
+        let sigs = collector
+            .collect(&sink, chain_id, inbox, &ids, &[1000; 3], &heights, root)
+            .await
+            .expect("two honest signatures");
+        assert_eq!(sigs.len(), 2);
+    }
+    let after = metrics.render();
+    for a in ["a2", "a3", "a4", "a5", "a6"] {
+        assert_eq!(
+            asked_of(&after, a),
+            asked_of(&before, a),
+            "{a} asked: {after}"
+        );
+    }
+    assert_eq!(
+        asked_of(&after, "a0") + asked_of(&after, "a1"),
+        asked_of(&before, "a0") + asked_of(&before, "a1") + 6.0,
+        "two asked a batch: {after}"
+    );
+
     // With a threshold of 3 the honest two are not enough; whoever answered
     // is counted as what it was (the early return needs a cached set, so
     // the first batch waited for every answer already).
