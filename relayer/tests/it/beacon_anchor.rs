@@ -236,6 +236,9 @@ struct Devnet {
     node: Arc<BeaconNode>,
     hub: Hub,
     shutdown: CancellationToken,
+    /// An independent attester (role attester) the hub asks instead of
+    /// signing, when started with one.
+    attester: Option<(Hub, CancellationToken)>,
 }
 
 impl Devnet {
@@ -243,6 +246,17 @@ impl Devnet {
     /// carries the origin's current block, and a hub anchoring the origin
     /// to it.
     async fn start(chain_id_base: u64) -> Self {
+        Self::start_with(chain_id_base, false).await
+    }
+
+    /// As [`Devnet::start`], with an independent attester following the
+    /// origin through its own beacon light client: it holds the Inbox's
+    /// attester key (threshold 1), the hub none.
+    async fn start_with_attester(chain_id_base: u64) -> Self {
+        Self::start_with(chain_id_base, true).await
+    }
+
+    async fn start_with(chain_id_base: u64, with_attester: bool) -> Self {
         init_logs();
         let Chains {
             anvils,
@@ -331,6 +345,47 @@ impl Devnet {
             "name = \"dest\"\ntrust = \"single_endpoint\"\n",
             1,
         );
+        let mut attester = None;
+        let toml = if with_attester {
+            let token = keys.path().join("attester-token");
+            std::fs::write(&token, "token-of-the-attester").expect("write token");
+            let prefix = format!("key_prefix = \"beacon-{chain_id_base}\"");
+            let own = toml
+                .lines()
+                .filter(|l| !l.starts_with("queue_key") && !l.starts_with("submitter_key"))
+                .map(|l| {
+                    if l == prefix {
+                        format!("key_prefix = \"attester-beacon-{chain_id_base}\"\n")
+                    } else {
+                        format!("{l}\n")
+                    }
+                })
+                .collect::<String>();
+            let own = format!(
+                "role = \"attester\"\n{own}[attestation]\ntokens = [{{ file = \"{}\" }}]\n",
+                token.display()
+            );
+            let stop = CancellationToken::new();
+            let a = Hub::start(
+                Config::from_toml(&own).expect("the attester's configuration is valid"),
+                stop.clone(),
+            )
+            .await
+            .expect("attester starts");
+            let hub_toml = format!(
+                "{}[[attesters]]\nname = \"a0\"\nurl = \"http://{}\"\ntoken = {{ file = \"{}\" }}\n",
+                toml.lines()
+                    .filter(|l| !l.starts_with("attester_key"))
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>(),
+                a.addr,
+                token.display()
+            );
+            attester = Some((a, stop));
+            hub_toml
+        } else {
+            toml
+        };
         let cfg = Config::from_toml(&toml).expect("the devnet's configuration is valid");
         // The hub reads the devnet's parameters from the configuration: the
         // same as the kit's.
@@ -354,6 +409,7 @@ impl Devnet {
             node,
             hub,
             shutdown,
+            attester,
         };
         // The beacon light client bootstrapped and anchored the checkpoint.
         net.wait_for("the bootstrap's execution block anchored", || {
@@ -366,6 +422,10 @@ impl Devnet {
     async fn stop(self) {
         self.shutdown.cancel();
         self.hub.join().await;
+        if let Some((a, stop)) = self.attester {
+            stop.cancel();
+            a.join().await;
+        }
     }
 
     fn height(&self, kind: &str) -> i64 {
@@ -668,5 +728,41 @@ async fn a_finalized_block_the_origin_does_not_have_holds_routing() {
         .await;
     assert_eq!(net.rejections("not_finalized_by_beacon"), 1);
     assert!(net.readyz().await.contains("routing held"));
+    net.stop().await;
+}
+
+/// An independent attester follows a beacon-anchored origin with its own
+/// beacon light client (its own bootstrap and finality updates) and signs
+/// the origin's messages once finalized; the hub holds no attester key, so
+/// nothing reaches the destination without the attester's signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_attester_signs_only_what_its_own_beacon_light_client_finalized() {
+    let mut net = Devnet::start_with_attester(58_300).await;
+    let attester = &net.attester.as_ref().expect("an attester").0;
+    assert_eq!(
+        attester
+            .metrics
+            .trust_mode
+            .with_label_values(&[ORIGIN_NAME, "beacon"])
+            .get(),
+        1
+    );
+    let sent = bodies("attested", 4);
+    let block = net.dispatch(&sent).await;
+    net.assert_held(block, 0, "before finality").await;
+    let signed = |net: &Devnet| {
+        net.attester
+            .as_ref()
+            .expect("an attester")
+            .0
+            .metrics
+            .attestations
+            .with_label_values(&["dest", "signed"])
+            .get()
+    };
+    assert_eq!(signed(&net), 0, "nothing signed before finality");
+    net.finalize(block).await;
+    net.assert_delivered_exactly_once(&sent).await;
+    assert!(signed(&net) > 0, "signed by the attester");
     net.stop().await;
 }
