@@ -34,6 +34,17 @@ const SET_TTL: Duration = Duration::from_secs(10);
 /// Largest answer read from an attester.
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// Every `outcome` of `switchyard_attestation_requests_total` (series
+/// created at 0).
+pub const OUTCOMES: [&str; 6] = [
+    "signed",
+    "refused",
+    "not_yet_verified",
+    "unreachable",
+    "invalid",
+    "not_in_set",
+];
+
 /// How long an attester that did not sign is asked after the others.
 const SET_ASIDE: Duration = Duration::from_secs(30);
 
@@ -141,14 +152,7 @@ impl Collector {
                 token: token.expose().to_owned(),
                 client,
             });
-            for outcome in [
-                "signed",
-                "refused",
-                "not_yet_verified",
-                "unreachable",
-                "invalid",
-                "not_in_set",
-            ] {
+            for outcome in OUTCOMES {
                 metrics
                     .attestation_requests
                     .with_label_values(&[&a.name, outcome]);
@@ -372,16 +376,7 @@ impl Collector {
         let asked = self.remotes.iter().map(|r| {
             let body = body.clone();
             async move {
-                let sent = r
-                    .client
-                    .as_ref()
-                    .unwrap_or(&self.client)
-                    .post(&r.url)
-                    .bearer_auth(&r.token)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body)
-                    .send()
-                    .await;
+                let sent = self.post(r, "application/json", body).send().await;
                 let why = match sent {
                     Ok(resp) if resp.status() == reqwest::StatusCode::PAYLOAD_TOO_LARGE => None,
                     Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED => {
@@ -489,19 +484,27 @@ impl Collector {
             .inc();
     }
 
-    /// Asks `r`; a signature is kept only when it is over `digest` and
-    /// recovers to the signer the answer names.
-    async fn ask(&self, r: &Remote, body: axum::body::Bytes, root: B256, digest: B256) -> Said {
-        let sent = r
-            .client
+    /// A request to `r`'s attestation API: its client (its own when it
+    /// presents a certificate), its token.
+    fn post(
+        &self,
+        r: &Remote,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::RequestBuilder {
+        r.client
             .as_ref()
             .unwrap_or(&self.client)
             .post(&r.url)
             .bearer_auth(&r.token)
-            .header(reqwest::header::CONTENT_TYPE, super::BINARY)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body)
-            .send()
-            .await;
+    }
+
+    /// Asks `r`; a signature is kept only when it is over `digest` and
+    /// recovers to the signer the answer names.
+    async fn ask(&self, r: &Remote, body: axum::body::Bytes, root: B256, digest: B256) -> Said {
+        let sent = self.post(r, super::BINARY, body).send().await;
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) => {

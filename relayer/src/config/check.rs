@@ -97,6 +97,23 @@ pub fn check(cfg: &Config, read_secrets: bool) -> Report {
             secret(format!("chains[{i}].extra_submitter_keys[{k}]"), s);
         }
     }
+    // Certificates with their keys: read, and checked to belong together.
+    if read_secrets {
+        if let Err(e) = cfg.attestation.server_tls() {
+            r.errors.push(e);
+        }
+        for (i, a) in cfg.attesters.iter().enumerate() {
+            let (Some(cert), Some(key)) = (&a.client_cert_file, &a.client_key) else {
+                continue;
+            };
+            let path = format!("attesters[{i}].client_cert_file");
+            if let Ok(k) = key.resolve(&format!("attesters[{i}].client_key"))
+                && let Err(e) = switchyard_http::Identity::from_pem(cert, k.expose().as_bytes())
+            {
+                r.errors.push(cfg_err(path, e.to_string()));
+            }
+        }
+    }
     let queue_keys = cfg
         .queue_key
         .iter()

@@ -931,6 +931,22 @@ async fn attesters_behind_mutual_tls_sign_only_for_a_dispatcher_with_a_certifica
             stderr.contains(path) && stderr.contains(why),
             "{path}: {stderr}"
         );
+        // `switchyard config check` says so too, before any start.
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["config", "check"])
+            .arg(&p)
+            .env_remove("SWITCHYARD_CONFIG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("the binary runs");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(out.status.code(), Some(0), "{path}: {said}");
+        assert!(said.contains(path) && said.contains(why), "{path}: {said}");
     }
     drop(procs);
 }
@@ -1351,23 +1367,16 @@ async fn the_dispatcher_keeps_only_signatures_the_inbox_will_count() {
     // threshold, those that signed first: the five that did not are not
     // asked at all while the two honest ones sign.
     let asked_of = |text: &str, a: &str| -> f64 {
-        [
-            "signed",
-            "refused",
-            "not_yet_verified",
-            "unreachable",
-            "invalid",
-            "not_in_set",
-        ]
-        .iter()
-        .map(|o| {
-            metric(
-                text,
-                "switchyard_attestation_requests_total",
-                &[&format!("attester=\"{a}\""), &format!("outcome=\"{o}\"")],
-            )
-        })
-        .sum()
+        switchyard::attest::collect::OUTCOMES
+            .iter()
+            .map(|o| {
+                metric(
+                    text,
+                    "switchyard_attestation_requests_total",
+                    &[&format!("attester=\"{a}\""), &format!("outcome=\"{o}\"")],
+                )
+            })
+            .sum()
     };
     let before = metrics.render();
     for _ in 0..3 {
