@@ -48,6 +48,12 @@ pub const OUTCOMES: [&str; 6] = [
 /// How long an attester that did not sign is asked after the others.
 const SET_ASIDE: Duration = Duration::from_secs(30);
 
+/// How long one probe of the attesters answers for every destination.
+const PROBE_FRESH: Duration = Duration::from_secs(5);
+
+/// Each attester's name, with why it does not answer (none when it does).
+type Probed = Vec<(String, Option<String>)>;
+
 /// One configured attester.
 #[derive(Clone)]
 struct Remote {
@@ -108,6 +114,9 @@ pub struct Collector {
     /// How long the first attesters asked may take before the others are
     /// asked too.
     hedge_after: Duration,
+    /// The last probe and when: every destination's watcher asks, the
+    /// attesters are the same for all of them.
+    probed: tokio::sync::Mutex<Option<(Instant, Probed)>>,
 }
 
 impl Collector {
@@ -166,6 +175,7 @@ impl Collector {
             sets: Mutex::default(),
             turn: std::sync::atomic::AtomicUsize::new(0),
             hedge_after: timeout / 4,
+            probed: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -334,7 +344,7 @@ impl Collector {
             } else {
                 outside += 1;
                 // Its signatures cannot help while the set stays as read.
-                self.note(i, &Said::Invalid(String::new()), false);
+                self.set_aside(i);
                 self.outcome(name, "not_in_set");
                 waiting.push(format!(
                     "{name}: signer {addr} is not one of the Inbox's attesters"
@@ -370,7 +380,15 @@ impl Collector {
     /// empty request (answered 413 by an attester that read it; nothing is
     /// signed): the name of each, with why not when it does not. What
     /// `/readyz` says of a destination before any batch is asked about.
-    pub async fn probe(&self) -> Vec<(String, Option<String>)> {
+    pub async fn probe(&self) -> Probed {
+        // Held while asking: a destination's watcher that comes meanwhile
+        // takes these answers instead of asking again.
+        let mut last = self.probed.lock().await;
+        if let Some((at, answers)) = &*last
+            && at.elapsed() < PROBE_FRESH
+        {
+            return answers.clone();
+        }
         let body = serde_json::json!({ "chain_id": 0, "inbox": Address::ZERO, "messages": [] })
             .to_string();
         let asked = self.remotes.iter().map(|r| {
@@ -394,7 +412,9 @@ impl Collector {
                 (r.name.clone(), why)
             }
         });
-        futures::future::join_all(asked).await
+        let answers = futures::future::join_all(asked).await;
+        *last = Some((Instant::now(), answers.clone()));
+        answers
     }
 
     /// The threshold of the Inbox `inbox` on `chain_id` (cached as for
@@ -446,12 +466,18 @@ impl Collector {
     /// refusal is an attester doing its job (the batch is wrong), not one
     /// to set aside.
     fn note(&self, i: usize, s: &Said, counts: bool) {
+        if counts {
+            let mut failed = self.failed_at.lock().unwrap_or_else(|p| p.into_inner());
+            failed[i] = None;
+        } else if !matches!(s, Said::Refused { last: true, .. }) {
+            self.set_aside(i);
+        }
+    }
+
+    /// Asks attester `i` after the others for [`SET_ASIDE`].
+    fn set_aside(&self, i: usize) {
         let mut failed = self.failed_at.lock().unwrap_or_else(|p| p.into_inner());
-        failed[i] = match s {
-            _ if counts => None,
-            Said::Refused { last: true, .. } => failed[i],
-            _ => Some(Instant::now()),
-        };
+        failed[i] = Some(Instant::now());
     }
 
     /// Whether the signatures in `said` already make the threshold of the

@@ -503,23 +503,16 @@ impl TlsConfig {
             }
         }
         self.roots()?;
-        match (&self.redis_client_cert_file, &self.redis_client_key) {
-            (None, None) => Ok(()),
-            (Some(cert), Some(key)) => {
-                key.check("tls.redis_client_key")?;
-                // A certificate file like a CA file: at least one PEM certificate.
-                switchyard_http::TlsRoots::with_ca_file(cert)
-                    .map(drop)
-                    .map_err(|e| cfg_err("tls.redis_client_cert_file", e.to_string()))
-            }
-            (Some(_), None) => Err(cfg_err(
-                "tls.redis_client_key",
-                "expected a key with redis_client_cert_file, got none",
-            )),
-            (None, Some(_)) => Err(cfg_err(
-                "tls.redis_client_cert_file",
-                "expected a certificate with redis_client_key, got none",
-            )),
+        pair(
+            ("tls.redis_client_cert_file", &self.redis_client_cert_file),
+            ("tls.redis_client_key", &self.redis_client_key),
+        )?;
+        match &self.redis_client_cert_file {
+            // A certificate file like a CA file: at least one PEM certificate.
+            Some(cert) => switchyard_http::TlsRoots::with_ca_file(cert)
+                .map(drop)
+                .map_err(|e| cfg_err("tls.redis_client_cert_file", e.to_string())),
+            None => Ok(()),
         }
     }
 }
@@ -972,7 +965,8 @@ impl AttestationConfig {
     }
 }
 
-/// A certificate file and its key: both or neither, the file a path.
+/// A certificate file and its key (TLS to Redis, to attesters, an
+/// attester's listener): both or neither, the file a path.
 fn pair(
     (cert_path, cert): (&str, &Option<PathBuf>),
     (key_path, key): (&str, &Option<SecretRef>),

@@ -154,3 +154,38 @@ pub(crate) async fn bodies_received(
     }
     delivered
 }
+
+/// A hub's TOML made the TOML of an attester following the same chains:
+/// role attester, no queue key and no submitter keys, its own Redis key
+/// prefix `key_prefix`, and the bearer token in the file `token` accepted.
+pub(crate) fn attester_toml(hub: &str, key_prefix: &str, token: &Path) -> String {
+    let own: String = hub
+        .lines()
+        .filter(|l| !l.starts_with("queue_key") && !l.starts_with("submitter_key"))
+        .map(|l| {
+            if l.starts_with("key_prefix = ") {
+                format!("key_prefix = \"{key_prefix}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    format!(
+        "role = \"attester\"\n{own}[attestation]\ntokens = [{{ file = \"{}\" }}]\n",
+        token.display()
+    )
+}
+
+/// A hub's TOML that asks the attester at `url`, presenting the token in
+/// the file `token`, instead of signing with an attester key of its own.
+pub(crate) fn asking_attester(hub: &str, url: &str, token: &Path) -> String {
+    let own: String = hub
+        .lines()
+        .filter(|l| !l.starts_with("attester_key"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    format!(
+        "{own}[[attesters]]\nname = \"a0\"\nurl = \"{url}\"\ntoken = {{ file = \"{}\" }}\n",
+        token.display()
+    )
+}

@@ -119,6 +119,22 @@ impl Attesters {
         p
     }
 
+    /// Starts attesters `which` and waits until each serves.
+    async fn start(&self, stack: &Stack, which: std::ops::Range<usize>) -> Vec<HubProc> {
+        let procs: Vec<HubProc> = which.map(|i| self.spawn(stack, i)).collect();
+        for p in &procs {
+            until_serving(p).await;
+        }
+        procs
+    }
+
+    /// Starts the hub asking attesters `which` and waits until it is ready.
+    async fn start_hub(&self, stack: &Stack, which: &[usize]) -> HubProc {
+        let hub = stack.spawn_full("hub", &self.hub_config(stack, which), &[], &[]);
+        until_ready(&hub).await;
+        hub
+    }
+
     /// The hub's configuration with `[[attesters]]` for attesters `which`.
     fn hub_config(&self, stack: &Stack, which: &[usize]) -> PathBuf {
         let path = stack.config_path();
@@ -251,12 +267,13 @@ async fn two_of_three_attesters_deliver_exactly_once_and_two_down_stop_delivery(
     // client then lags behind the others'.
     let lag = TcpForward::start(&stack.chains[0].url).await;
     att.rpc[1][0] = lag.url();
-    let mut procs: Vec<Option<HubProc>> = (0..3).map(|i| Some(att.spawn(&stack, i))).collect();
-    for p in procs.iter().flatten() {
-        until_serving(p).await;
-    }
-    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2]), &[], &[]);
-    until_ready(&hub).await;
+    let mut procs: Vec<Option<HubProc>> = att
+        .start(&stack, 0..3)
+        .await
+        .into_iter()
+        .map(Some)
+        .collect();
+    let hub = att.start_hub(&stack, &[0, 1, 2]).await;
 
     // All three up.
     stack.send(3).await;
@@ -379,12 +396,8 @@ async fn a_forged_lane_entry_signed_by_a_compromised_attester_is_never_delivered
         .and_then(|p| p.parse().ok())
         .expect("a port");
     att.ports[2] = evil_port;
-    let honest: Vec<HubProc> = (0..2).map(|i| att.spawn(&stack, i)).collect();
-    for p in &honest {
-        until_serving(p).await;
-    }
-    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2]), &[], &[]);
-    until_ready(&hub).await;
+    let honest = att.start(&stack, 0..2).await;
+    let hub = att.start_hub(&stack, &[0, 1, 2]).await;
     stack.send(2).await;
     assert!(
         stack.wait_all(Duration::from_secs(120)).await,
@@ -806,12 +819,8 @@ async fn attesters_behind_mutual_tls_sign_only_for_a_dispatcher_with_a_certifica
         ));
     }
     att.hub_tables = format!("[tls]\nca_file = \"{}\"\n", servers_ca.display());
-    let procs: Vec<HubProc> = (0..3).map(|i| att.spawn(&stack, i)).collect();
-    for p in &procs {
-        until_serving(p).await;
-    }
-    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2]), &[], &[]);
-    until_ready(&hub).await;
+    let procs = att.start(&stack, 0..3).await;
+    let hub = att.start_hub(&stack, &[0, 1, 2]).await;
     stack.send(3).await;
     assert!(
         stack.wait_all(Duration::from_secs(120)).await,
@@ -954,10 +963,12 @@ async fn attesters_behind_mutual_tls_sign_only_for_a_dispatcher_with_a_certifica
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_hub_says_on_readyz_when_too_few_attesters_answer() {
     let (mut stack, att) = two_of_three().await;
-    let mut procs: Vec<Option<HubProc>> = (0..3).map(|i| Some(att.spawn(&stack, i))).collect();
-    for p in procs.iter().flatten() {
-        until_serving(p).await;
-    }
+    let mut procs: Vec<Option<HubProc>> = att
+        .start(&stack, 0..3)
+        .await
+        .into_iter()
+        .map(Some)
+        .collect();
     // The hub holds a token attester 1 does not accept.
     let cfg = att.hub_config(&stack, &[0, 1, 2]);
     std::fs::write(att.dir.join("hub-token-1"), "not-a-token-of-attester-1").expect("write");
@@ -1002,13 +1013,14 @@ async fn the_inbox_set_and_threshold_change_while_traffic_flows() {
     )
     .await;
     let att = Attesters::new(&stack, 4);
-    let mut procs: Vec<Option<HubProc>> = (0..4).map(|i| Some(att.spawn(&stack, i))).collect();
-    for p in procs.iter().flatten() {
-        until_serving(p).await;
-    }
+    let mut procs: Vec<Option<HubProc>> = att
+        .start(&stack, 0..4)
+        .await
+        .into_iter()
+        .map(Some)
+        .collect();
     // The hub knows all four; the Inbox counts three of them.
-    let hub = stack.spawn_full("hub", &att.hub_config(&stack, &[0, 1, 2, 3]), &[], &[]);
-    until_ready(&hub).await;
+    let hub = att.start_hub(&stack, &[0, 1, 2, 3]).await;
     stack.send(2).await;
     assert!(
         stack.wait_all(Duration::from_secs(120)).await,

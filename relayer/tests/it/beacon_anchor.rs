@@ -33,7 +33,9 @@ use switchyard_localnet::procs::{Anvil, RedisServer};
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::beacon_node::LightClientData;
-use crate::harness::net::{Chains, KeyFiles, bodies_received, received};
+use crate::harness::net::{
+    Chains, KeyFiles, asking_attester, attester_toml, bodies_received, received,
+};
 
 const ORIGIN: u32 = 1000;
 const DESTINATION: u32 = 2000;
@@ -349,22 +351,7 @@ impl Devnet {
         let toml = if with_attester {
             let token = keys.path().join("attester-token");
             std::fs::write(&token, "token-of-the-attester").expect("write token");
-            let prefix = format!("key_prefix = \"beacon-{chain_id_base}\"");
-            let own = toml
-                .lines()
-                .filter(|l| !l.starts_with("queue_key") && !l.starts_with("submitter_key"))
-                .map(|l| {
-                    if l == prefix {
-                        format!("key_prefix = \"attester-beacon-{chain_id_base}\"\n")
-                    } else {
-                        format!("{l}\n")
-                    }
-                })
-                .collect::<String>();
-            let own = format!(
-                "role = \"attester\"\n{own}[attestation]\ntokens = [{{ file = \"{}\" }}]\n",
-                token.display()
-            );
+            let own = attester_toml(&toml, &format!("attester-beacon-{chain_id_base}"), &token);
             let stop = CancellationToken::new();
             let a = Hub::start(
                 Config::from_toml(&own).expect("the attester's configuration is valid"),
@@ -372,15 +359,7 @@ impl Devnet {
             )
             .await
             .expect("attester starts");
-            let hub_toml = format!(
-                "{}[[attesters]]\nname = \"a0\"\nurl = \"http://{}\"\ntoken = {{ file = \"{}\" }}\n",
-                toml.lines()
-                    .filter(|l| !l.starts_with("attester_key"))
-                    .map(|l| format!("{l}\n"))
-                    .collect::<String>(),
-                a.addr,
-                token.display()
-            );
+            let hub_toml = asking_attester(&toml, &format!("http://{}", a.addr), &token);
             attester = Some((a, stop));
             hub_toml
         } else {

@@ -23,7 +23,7 @@ use switchyard_localnet::procs::{Anvil, RedisServer};
 use switchyard_types::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::net::{Chains, KeyFiles, checkpoint_of};
+use crate::harness::net::{Chains, KeyFiles, asking_attester, attester_toml, checkpoint_of};
 
 const COSMOS: u32 = 7_000;
 const DEST: u32 = 1_000;
@@ -504,24 +504,11 @@ async fn an_independent_attester_signs_cosmos_messages_its_own_light_client_veri
     use switchyard::store::{LaneEntry, LaneId, QueueKey, Store};
     let net = Net::start().await;
     let dir = net.dir.path();
-    std::fs::write(dir.join("attester-token"), "token-of-the-attester").expect("write");
+    let token = dir.join("attester-token");
+    std::fs::write(&token, "token-of-the-attester").expect("write");
     // The attester: the Inbox's attester key, no queue key, no submitter,
-    // its own Redis database and prefix, the same origin and destination.
-    let attester_cfg = format!(
-        "role = \"attester\"\n{}[attestation]\ntokens = [{{ file = \"{}\" }}]\n",
-        net.config
-            .lines()
-            .filter(|l| !l.starts_with("queue_key") && !l.starts_with("submitter_key"))
-            .map(|l| match l {
-                l if l.starts_with("url = \"redis://") =>
-                    format!("url = \"{}/5\"", net.redis.url.trim_end_matches('/')),
-                "key_prefix = \"sy-cosmos\"" => "key_prefix = \"att-cosmos\"".to_owned(),
-                l => l.to_owned(),
-            })
-            .map(|l| l + "\n")
-            .collect::<String>(),
-        dir.join("attester-token").display()
-    );
+    // its own key prefix, the same origin and destination.
+    let attester_cfg = attester_toml(&net.config, "att-cosmos", &token);
     let attester_shutdown = CancellationToken::new();
     let attester = Hub::start(
         Config::from_toml(&attester_cfg).expect("attester config"),
@@ -529,17 +516,7 @@ async fn an_independent_attester_signs_cosmos_messages_its_own_light_client_veri
     )
     .await
     .expect("attester starts");
-    std::fs::write(dir.join("hub-token"), "token-of-the-attester").expect("write");
-    let hub_cfg = format!(
-        "{}[[attesters]]\nname = \"a0\"\nurl = \"http://{}\"\ntoken = {{ file = \"{}\" }}\n",
-        net.config
-            .lines()
-            .filter(|l| !l.starts_with("attester_key"))
-            .map(|l| l.to_owned() + "\n")
-            .collect::<String>(),
-        attester.addr,
-        dir.join("hub-token").display()
-    );
+    let hub_cfg = asking_attester(&net.config, &format!("http://{}", attester.addr), &token);
     let shutdown = CancellationToken::new();
     let hub = Hub::start(
         Config::from_toml(&hub_cfg).expect("hub config"),
